@@ -56,3 +56,9 @@ export function assertDataset(d: Dataset, what = 'dataset'): void {
       throw new RangeError(`${what}: label ${d.y[i]} at sample ${i} >= numClasses ${d.numClasses}`);
   }
 }
+
+/** A data set's training and held-out test samples. */
+export interface TrainTest {
+  readonly train: Dataset;
+  readonly test: Dataset;
+}
