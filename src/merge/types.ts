@@ -4,6 +4,7 @@
  */
 import type { Rng } from '../data/rng.ts';
 import type { Weights } from '../model/weights.ts';
+import type { ReportSink } from './report.ts';
 
 /** One neighbour model offered to a merge (its latest public copy). */
 export interface Candidate {
@@ -48,6 +49,8 @@ export interface MergeContext {
   /** This peer's round counter, from 0. */
   readonly round: number;
   readonly rng: Rng;
+  /** Optional diagnostics sink: a strategy calls it once per merge (see report.ts). */
+  readonly report?: ReportSink;
 }
 
 /**

@@ -1,0 +1,131 @@
+/**
+ * Bristle performance-based integrator.
+ * Verbraeken, de Vos, Pouwelse, 2021. https://arxiv.org/abs/2110.11006
+ *
+ * Own model (f_0) and each candidate (f_j) are scored per class (F1) on this peer's
+ * validation split via ctx.evaluate. Over the familiar classes (ctx.familiarClasses):
+ *  - S_j: j's top-phi familiar classes by f_j^c; certainty c_j = max(0, mean - std) over
+ *    S_j (population std);
+ *  - D = 10 |f_j^c - f_0^c|; score_jc = D^(3 + f_0^c) if f_j^c > f_0^c else -D^(4 + f_0^c);
+ *  - familiar weight w_jc = c_j * max(0, 10 sigmoid(max(-100, score_jc) / 100) - 4);
+ *  - foreign weight omega_j = c_j * max(0, 10 sigmoid(sum_c score_jc / 100) - 4) (unclamped sum).
+ * Output layer (kernel columns along its last axis, and bias entries): familiar class c
+ * uses w_jc, foreign classes use omega_j.
+ *
+ * meshfl: hidden (non-output) merged layers use omega_j as the candidate's whole-model
+ * weight (the paper trains only the output layer). With fewer than phi familiar classes,
+ * S_j is all of them; with none, c_j = 0 and only own is kept. Ties in f_j^c break by class
+ * index. Evaluation is the expensive part: one ctx.evaluate per candidate plus one for own.
+ */
+import type { Layer, Weights } from '../model/weights.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
+import type { Integrator } from './pipeline.ts';
+import type { MergeContext } from './types.ts';
+import { type LayerWeight, scalar } from './weighting.ts';
+
+export const BRISTLE_PERFORMANCE_SPEC = {
+  phi: { kind: 'number', default: 3, min: 1, integer: true, doc: 'familiar classes used for certainty' },
+} as const satisfies OptionsSpec;
+
+export type BristlePerformanceOptions = Parsed<typeof BRISTLE_PERFORMANCE_SPEC>;
+
+/** Lower clamp of a per-class score before it becomes a per-class weight. */
+export const SCORE_FLOOR = -100;
+/** Scale inside the sigmoid and the affine map 10*sigmoid - 4 (neutral 1, max 6). */
+const SIGMOID_SCALE = 100;
+const WEIGHT_GAIN = 10;
+const WEIGHT_OFFSET = 4;
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** Bristle's map from a score to a weight multiplier: max(0, 10 sigmoid(s/100) - 4). */
+export function scoreToWeight(score: number): number {
+  return Math.max(0, WEIGHT_GAIN * sigmoid(score / SIGMOID_SCALE) - WEIGHT_OFFSET);
+}
+
+/** Per-class score of candidate F1 fj against own F1 f0 for one class. */
+export function classScore(fj: number, f0: number): number {
+  const D = 10 * Math.abs(fj - f0);
+  return fj > f0 ? D ** (3 + f0) : -(D ** (4 + f0));
+}
+
+/** c_j = max(0, mean - population std) of the candidate's top-phi familiar F1 scores. */
+export function certainty(fj: Float64Array, familiar: readonly number[], phi: number): number {
+  const top = [...familiar]
+    .sort((x, y) => (fj[y] as number) - (fj[x] as number) || x - y)
+    .slice(0, phi)
+    .map((c) => fj[c] as number);
+  if (top.length === 0) return 0;
+  const mean = top.reduce((s, v) => s + v, 0) / top.length;
+  const variance = top.reduce((s, v) => s + (v - mean) ** 2, 0) / top.length;
+  return Math.max(0, mean - Math.sqrt(variance));
+}
+
+export interface BristleCandidateWeights {
+  readonly certainty: number;
+  /** Weight per class; familiar classes hold w_jc, foreign ones omega_j. */
+  readonly perClass: Float64Array;
+  /** omega_j: foreign-class and whole-model weight. */
+  readonly omega: number;
+}
+
+/** Bristle's weights for one candidate from its and own's per-class F1. */
+export function bristleWeights(
+  fj: Float64Array,
+  f0: Float64Array,
+  familiar: readonly number[],
+  numClasses: number,
+  phi: number,
+): BristleCandidateWeights {
+  const c = certainty(fj, familiar, phi);
+  let sum = 0;
+  const familiarWeight = new Map<number, number>();
+  for (const k of familiar) {
+    const s = classScore(fj[k] as number, f0[k] as number);
+    sum += s;
+    familiarWeight.set(k, c * scoreToWeight(Math.max(SCORE_FLOOR, s)));
+  }
+  const omega = c * scoreToWeight(sum);
+  const perClass = new Float64Array(numClasses);
+  for (let k = 0; k < numClasses; k++) perClass[k] = familiarWeight.get(k) ?? omega;
+  return { certainty: c, perClass, omega };
+}
+
+/** Scores from an evaluator are untrusted numbers: non-finite F1 counts as 0. */
+function finiteF1(f1: Float64Array): Float64Array {
+  return f1.map((v) => (Number.isFinite(v) ? v : 0));
+}
+
+function checkOutputLayer(own: Weights, ctx: MergeContext): void {
+  for (const name of [ctx.outputLayer.kernel, ctx.outputLayer.bias]) {
+    if (name === undefined) continue;
+    const l = own.find((x) => x.name === name);
+    if (l === undefined) throw new RangeError(`bristle: output layer "${name}" is not in the model`);
+    if (l.shape[l.shape.length - 1] !== ctx.numClasses) {
+      throw new RangeError(`bristle: last axis of "${name}" is ${l.shape.at(-1)}, expected ${ctx.numClasses} classes`);
+    }
+  }
+  for (const k of ctx.familiarClasses) {
+    if (!Number.isInteger(k) || k < 0 || k >= ctx.numClasses)
+      throw new RangeError(`bristle: familiar class ${k} out of range`);
+  }
+}
+
+export function bristlePerformance(options: Partial<BristlePerformanceOptions> = {}): Integrator {
+  const { phi } = parseOptions('bristle-performance', BRISTLE_PERFORMANCE_SPEC, options);
+  return (own, candidates, ctx, layers) => {
+    checkOutputLayer(own, ctx);
+    const classWise = new Set([ctx.outputLayer.kernel, ctx.outputLayer.bias]);
+    const f0 = finiteF1(ctx.evaluate(own).f1);
+    const weights = candidates.map((cand): LayerWeight[] => {
+      const fj = finiteF1(ctx.evaluate(cand.weights).f1);
+      const b = bristleWeights(fj, f0, ctx.familiarClasses, ctx.numClasses, phi);
+      const whole = scalar(b.omega);
+      const columns: LayerWeight = { kind: 'per-class', values: b.perClass };
+      return layers.map((i) => (classWise.has((own[i] as Layer).name) ? columns : whole));
+    });
+    return { candidates, layers, weights };
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * meshfl merge engine: pure functions over Weights.
+ *
+ * @example
+ * ```ts
+ * import { createStrategy, mergeWithReport } from './src/merge/index.ts';
+ * const strategy = createStrategy('bristle+ldawa');
+ * const { weights, report } = mergeWithReport(strategy, own, candidates, ctx);
+ * ```
+ */
+
+export { type BalanceOptions, balanceStrategy, balanceThreshold } from './balance.ts';
+export {
+  type BristleLdawaOptions,
+  type BristleOptions,
+  bristleLdawaStrategy,
+  bristleStrategy,
+  ldawaStrategy,
+} from './bristle.ts';
+export { type BristleDistanceOptions, bristleDistance, thirdQuotas } from './bristle-distance.ts';
+export {
+  type BristlePerformanceOptions,
+  bristlePerformance,
+  bristleWeights,
+  certainty,
+  classScore,
+  scoreToWeight,
+} from './bristle-performance.ts';
+export { type CenteredClippingOptions, centeredClippingStrategy } from './centered-clipping.ts';
+export { adaptiveRadius, type ClippedGossipOptions, clippedGossipStrategy } from './clipped-gossip.ts';
+export { admitCandidates, mergedLayerIndices } from './guard.ts';
+export { type KrumOptions, krumScores, krumStrategy, type MultiKrumOptions, multiKrumStrategy } from './krum.ts';
+export { type LdawaOptions, ldawa, ldawaFactor } from './ldawa.ts';
+export { type MeanOptions, meanStrategy } from './mean.ts';
+export { medianStrategy } from './median.ts';
+export { OptionError } from './options.ts';
+export { type Adjuster, type Integrator, type PipelineStages, type Prioritizer, pipeline } from './pipeline.ts';
+export { createStrategy, DEFAULT_STRATEGY, type StrategySpec, strategyNames } from './registry.ts';
+export { type MergeReport, mergeWithReport, type RejectReason, type ReportSink } from './report.ts';
+export { type TrimmedMeanOptions, trimmedMeanStrategy } from './trimmed-mean.ts';
+export type * from './types.ts';
+export { uniformIntegrator } from './uniform.ts';
+export { combine, type LayerWeight, scaleWeighting, uniformWeighting, type Weighting } from './weighting.ts';

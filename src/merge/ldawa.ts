@@ -1,0 +1,53 @@
+/**
+ * L-DAWA: Layer-wise Divergence Aware Weight Aggregation.
+ * Rehman, Hassan, Tejedor, Ulusoy, Wang (ICCV 2023). https://arxiv.org/abs/2307.07393
+ *
+ * Per candidate j and layer l: delta_j^l = cos(x_j^l, x_ref^l). The paper's reference is
+ * the global model and it aggregates w_g = (1/K) sum_k delta_k w_k.
+ *
+ * meshfl (decentralized): the reference is the merging peer's own model; delta is clipped
+ * to [0, 1] (an update pointing away is not pulled in); a zero-norm layer (own or
+ * candidate, e.g. a zero-initialised output layer) gets factor 1, left unscaled. The
+ * factors multiply the integrator's weights, and `combine` normalises by 1 + sum of
+ * weights, so the model does not shrink as the paper's 1/K form would.
+ * `warmupRounds`: the paper runs plain FedAvg for the first 2 rounds; here, while
+ * ctx.round < warmupRounds the factors are all 1 (the integrator's weights pass
+ * unchanged). Default 2, as in the paper.
+ */
+import type { Layer, Weights } from '../model/weights.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
+import type { Adjuster } from './pipeline.ts';
+import { dot } from './vectors.ts';
+import { scaleWeighting } from './weighting.ts';
+
+export const LDAWA_SPEC = {
+  warmupRounds: {
+    kind: 'number',
+    default: 2,
+    min: 0,
+    integer: true,
+    doc: 'rounds (ctx.round < warmupRounds) in which factors are 1',
+  },
+} as const satisfies OptionsSpec;
+
+export type LdawaOptions = Parsed<typeof LDAWA_SPEC>;
+
+/** cos(x, ref) clipped to [0, 1]; 1 when either vector has zero norm. */
+export function ldawaFactor(x: Float32Array, ref: Float32Array): number {
+  const nx = dot(x, x);
+  const nr = dot(ref, ref);
+  if (nx === 0 || nr === 0) return 1;
+  const cos = dot(x, ref) / Math.sqrt(nx * nr);
+  return Math.min(1, Math.max(0, cos));
+}
+
+export function ldawa(options: Partial<LdawaOptions> = {}): Adjuster {
+  const { warmupRounds } = parseOptions('ldawa', LDAWA_SPEC, options);
+  return (own: Weights, weighting, ctx) => {
+    if (ctx.round < warmupRounds) return weighting;
+    const factors = weighting.candidates.map((c) =>
+      weighting.layers.map((i) => ldawaFactor((c.weights[i] as Layer).values, (own[i] as Layer).values)),
+    );
+    return scaleWeighting(weighting, (j, p) => (factors[j] as number[])[p] as number);
+  };
+}

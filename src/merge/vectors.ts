@@ -1,0 +1,114 @@
+/**
+ * Vector arithmetic over the merged layers of Weights, layer by layer (never one big
+ * flattened copy: 100 candidates of a 1M-parameter model would need 400 MB). Sums use
+ * float64 accumulators.
+ */
+import type { Layer, Weights } from '../model/weights.ts';
+
+function values(w: Weights, i: number): Float32Array {
+  return (w[i] as Layer).values;
+}
+
+/** Squared L2 distance between `a` and `b` over `layers`. */
+export function distanceSquared(a: Weights, b: Weights, layers: readonly number[]): number {
+  let s = 0;
+  for (const i of layers) {
+    const x = values(a, i);
+    const y = values(b, i);
+    for (let k = 0; k < x.length; k++) {
+      const d = (x[k] as number) - (y[k] as number);
+      s += d * d;
+    }
+  }
+  return s;
+}
+
+export function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let s = 0;
+  for (let k = 0; k < x.length; k++) s += (x[k] as number) * (y[k] as number);
+  return s;
+}
+
+/** Squared L2 norm of `w` over `layers`. */
+export function normSquared(w: Weights, layers: readonly number[]): number {
+  let s = 0;
+  for (const i of layers) {
+    const x = values(w, i);
+    s += dot(x, x);
+  }
+  return s;
+}
+
+/** Own's layout, with merged layers replaced by `merged(i)` and the rest copied from own. */
+export function assemble(own: Weights, layers: readonly number[], merged: (i: number) => Float32Array): Weights {
+  const set = new Set(layers);
+  return own.map((l, i) => ({
+    name: l.name,
+    shape: [...l.shape],
+    values: set.has(i) ? merged(i) : l.values.slice(),
+  }));
+}
+
+/** A float64 copy of each merged layer of `w` (index = position in `layers`). */
+export function toFloat64(w: Weights, layers: readonly number[]): Float64Array[] {
+  return layers.map((i) => Float64Array.from(values(w, i)));
+}
+
+/** Squared distance between candidate `w` and a float64 point `v` (laid out as toFloat64). */
+export function distanceSquaredTo(w: Weights, v: readonly Float64Array[], layers: readonly number[]): number {
+  let s = 0;
+  for (let p = 0; p < layers.length; p++) {
+    const x = values(w, layers[p] as number);
+    const y = v[p] as Float64Array;
+    for (let k = 0; k < x.length; k++) {
+      const d = (x[k] as number) - (y[k] as number);
+      s += d * d;
+    }
+  }
+  return s;
+}
+
+/** `acc += scale * (w - v)` over the merged layers. */
+export function addScaledDifference(
+  acc: Float64Array[],
+  w: Weights,
+  v: readonly Float64Array[],
+  scale: number,
+  layers: readonly number[],
+): void {
+  for (let p = 0; p < layers.length; p++) {
+    const x = values(w, layers[p] as number);
+    const y = v[p] as Float64Array;
+    const a = acc[p] as Float64Array;
+    for (let k = 0; k < x.length; k++) a[k] = (a[k] as number) + scale * ((x[k] as number) - (y[k] as number));
+  }
+}
+
+/** Clip factor min(1, tau / norm); 1 for a zero norm (nothing to clip). */
+export function clipFactor(norm: number, tau: number): number {
+  return norm > tau ? tau / norm : 1;
+}
+
+/**
+ * sum_k weights[k] * inputs[k] / sum_k weights[k] on each merged layer (float64 sums).
+ * Weights must be >= 0 with a positive sum.
+ */
+export function weightedAverageLayer(
+  inputs: readonly Weights[],
+  weights: readonly number[],
+  index: number,
+): Float32Array {
+  const n = values(inputs[0] as Weights, index).length;
+  const acc = new Float64Array(n);
+  let total = 0;
+  for (let k = 0; k < inputs.length; k++) {
+    const w = weights[k] as number;
+    if (w === 0) continue;
+    total += w;
+    const x = values(inputs[k] as Weights, index);
+    for (let e = 0; e < n; e++) acc[e] = (acc[e] as number) + w * (x[e] as number);
+  }
+  const out = new Float32Array(n);
+  for (let e = 0; e < n; e++) out[e] = (acc[e] as number) / total;
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * The representation that lets merge stages compose: a Weighting gives every candidate a
+ * non-negative weight per merged layer, either one scalar for the whole layer or one
+ * weight per class (per position along the layer's last axis, for the output kernel's
+ * columns and the bias entries). Own always has weight 1. Integrators produce a
+ * Weighting, adjusters (L-DAWA) rescale it, and `combine` turns it into weights:
+ *
+ *   x_new = (x_own + sum_j w_j * x_j) / (1 + sum_j w_j)      (per layer / per class column)
+ */
+import type { Layer, Weights } from '../model/weights.ts';
+import type { UsedCandidate } from './report.ts';
+import type { Candidate } from './types.ts';
+import { assemble } from './vectors.ts';
+
+export type LayerWeight =
+  | { readonly kind: 'scalar'; readonly value: number }
+  /** values[c] weighs every element whose last-axis index is c (length = last dimension). */
+  | { readonly kind: 'per-class'; readonly values: Float64Array };
+
+export interface Weighting {
+  readonly candidates: readonly Candidate[];
+  /** Indices (into own) of the merged layers. */
+  readonly layers: readonly number[];
+  /** weights[j][p]: candidate j's weight for layer layers[p]. */
+  readonly weights: readonly (readonly LayerWeight[])[];
+}
+
+/** A weight usable in a sum: finite and >= 0, anything else counts as 0. */
+function safe(w: number): number {
+  return w > 0 && Number.isFinite(w) ? w : 0;
+}
+
+export function scalar(value: number): LayerWeight {
+  return { kind: 'scalar', value: safe(value) };
+}
+
+/** Every candidate weighs `weightOf(candidate)` on every merged layer. */
+export function uniformWeighting(
+  candidates: readonly Candidate[],
+  layers: readonly number[],
+  weightOf: (c: Candidate, j: number) => number,
+): Weighting {
+  return {
+    candidates,
+    layers,
+    weights: candidates.map((c, j) => {
+      const w = scalar(weightOf(c, j));
+      return layers.map(() => w);
+    }),
+  };
+}
+
+/** Multiply candidate j's weight on layer p by factor(j, p). */
+export function scaleWeighting(weighting: Weighting, factor: (j: number, p: number) => number): Weighting {
+  return {
+    ...weighting,
+    weights: weighting.weights.map((row, j) =>
+      row.map((w, p): LayerWeight => {
+        const f = safe(factor(j, p));
+        switch (w.kind) {
+          case 'scalar':
+            return { kind: 'scalar', value: w.value * f };
+          case 'per-class':
+            return { kind: 'per-class', values: w.values.map((v) => safe(v * f)) };
+          default: {
+            const never: never = w;
+            throw new Error(`unhandled layer weight ${JSON.stringify(never)}`);
+          }
+        }
+      }),
+    ),
+  };
+}
+
+function lastDim(l: Layer): number {
+  return l.shape.length === 0 ? 1 : (l.shape[l.shape.length - 1] as number);
+}
+
+function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Array {
+  const index = weighting.layers[p] as number;
+  const ownLayer = own[index] as Layer;
+  const n = ownLayer.values.length;
+  const cols = lastDim(ownLayer);
+  const acc = Float64Array.from(ownLayer.values);
+  const total = new Float64Array(cols).fill(1);
+  for (let j = 0; j < weighting.candidates.length; j++) {
+    const x = ((weighting.candidates[j] as Candidate).weights[index] as Layer).values;
+    const w = (weighting.weights[j] as readonly LayerWeight[])[p] as LayerWeight;
+    switch (w.kind) {
+      case 'scalar': {
+        const s = safe(w.value);
+        if (s === 0) break;
+        for (let k = 0; k < n; k++) acc[k] = (acc[k] as number) + s * (x[k] as number);
+        for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + s;
+        break;
+      }
+      case 'per-class': {
+        if (w.values.length !== cols) {
+          throw new RangeError(`layer ${ownLayer.name}: ${w.values.length} class weights for last axis ${cols}`);
+        }
+        for (let k = 0, c = 0; k < n; k++) {
+          acc[k] = (acc[k] as number) + safe(w.values[c] as number) * (x[k] as number);
+          if (++c === cols) c = 0;
+        }
+        for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + safe(w.values[c] as number);
+        break;
+      }
+      default: {
+        const never: never = w;
+        throw new Error(`unhandled layer weight ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  const out = new Float32Array(n);
+  for (let k = 0, c = 0; k < n; k++) {
+    out[k] = (acc[k] as number) / (total[c] as number);
+    if (++c === cols) c = 0;
+  }
+  return out;
+}
+
+/** Apply the weighting: merged layers averaged with own (weight 1), other layers copied from own. */
+export function combine(own: Weights, weighting: Weighting): Weights {
+  const position = new Map(weighting.layers.map((index, p) => [index, p]));
+  return assemble(own, weighting.layers, (index) => combineLayer(own, weighting, position.get(index) as number));
+}
+
+/**
+ * Each candidate's share of the result, w / (1 + sum w) averaged over merged parameters
+ * (a per-class weight counts for the parameters of its column).
+ */
+export function shares(own: Weights, weighting: Weighting): { ownShare: number; used: UsedCandidate[] } {
+  const m = weighting.candidates.length;
+  const acc = new Float64Array(m);
+  let ownAcc = 0;
+  let params = 0;
+  weighting.layers.forEach((index, p) => {
+    const l = own[index] as Layer;
+    const cols = lastDim(l);
+    const perCol = l.values.length / cols;
+    for (let c = 0; c < cols; c++) {
+      let total = 1;
+      const wc = new Float64Array(m);
+      for (let j = 0; j < m; j++) {
+        const w = (weighting.weights[j] as readonly LayerWeight[])[p] as LayerWeight;
+        wc[j] = safe(w.kind === 'scalar' ? w.value : (w.values[c] as number));
+        total += wc[j] as number;
+      }
+      for (let j = 0; j < m; j++) acc[j] = (acc[j] as number) + ((wc[j] as number) / total) * perCol;
+      ownAcc += perCol / total;
+    }
+    params += l.values.length;
+  });
+  if (params === 0)
+    return { ownShare: 1, used: weighting.candidates.map((c) => ({ peer: c.peer, seq: c.seq, share: 0 })) };
+  return {
+    ownShare: ownAcc / params,
+    used: weighting.candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: (acc[j] as number) / params })),
+  };
+}
