@@ -1,0 +1,22 @@
+/** fp32 codec: the IEEE single-precision bytes, little-endian. Lossless. */
+import { HOST_IS_LITTLE_ENDIAN } from '../constants.ts';
+import { fail } from '../errors.ts';
+
+if (!HOST_IS_LITTLE_ENDIAN) throw new Error('meshfl wire codecs need a little-endian host');
+
+export function fp32ByteLength(count: number): number {
+  return count * 4;
+}
+
+export function encodeFp32(values: Float32Array): Uint8Array {
+  const copy = values.slice();
+  return new Uint8Array(copy.buffer, 0, copy.byteLength);
+}
+
+export function decodeFp32(bytes: Uint8Array, count: number): Float32Array {
+  if (bytes.byteLength !== fp32ByteLength(count)) {
+    fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);
+  }
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count).slice();
+  return new Float32Array(bytes.slice().buffer);
+}

@@ -1,0 +1,45 @@
+/** Dispatch over the dense value codecs (fp32, fp16, int8). */
+import { assertNever, type ValueCodecName } from '../codec-spec.ts';
+import { decodeFp16, encodeFp16, fp16ByteLength } from './fp16.ts';
+import { decodeFp32, encodeFp32, fp32ByteLength } from './fp32.ts';
+import { decodeInt8, encodeInt8, int8ByteLength } from './int8.ts';
+
+export function valuesByteLength(codec: ValueCodecName, count: number): number {
+  switch (codec) {
+    case 'fp32':
+      return fp32ByteLength(count);
+    case 'fp16':
+      return fp16ByteLength(count);
+    case 'int8':
+      return int8ByteLength(count);
+    default:
+      return assertNever(codec);
+  }
+}
+
+export function encodeValues(codec: ValueCodecName, values: Float32Array): Uint8Array {
+  switch (codec) {
+    case 'fp32':
+      return encodeFp32(values);
+    case 'fp16':
+      return encodeFp16(values);
+    case 'int8':
+      return encodeInt8(values);
+    default:
+      return assertNever(codec);
+  }
+}
+
+/** Throws DecodeError('wrong-shape') when the byte length does not fit `count` values. */
+export function decodeValues(codec: ValueCodecName, bytes: Uint8Array, count: number): Float32Array {
+  switch (codec) {
+    case 'fp32':
+      return decodeFp32(bytes, count);
+    case 'fp16':
+      return decodeFp16(bytes, count);
+    case 'int8':
+      return decodeInt8(bytes, count);
+    default:
+      return assertNever(codec);
+  }
+}

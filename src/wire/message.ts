@@ -1,0 +1,219 @@
+/**
+ * The update message: a fixed little-endian header, the task id, then one length-prefixed
+ * payload per layer (byte layout in docs/PROTOCOL.md). Layer element counts never come from
+ * the wire: the receiver takes them from its own model (TaskSchema) and checks every length.
+ */
+import { allFinite, fingerprint, type Weights } from '../model/weights.ts';
+import { ByteReader, ByteWriter } from './bytes.ts';
+import { assertNever, type CodecSpec, codecFromWire, codecToWire } from './codec-spec.ts';
+import {
+  FIXED_HEADER_BYTES,
+  FORMAT_VERSION,
+  KIND_DELTA,
+  KIND_KEYFRAME,
+  LAYER_PREFIX_BYTES,
+  MAX_LAYERS,
+  MAX_SAMPLES,
+  MAX_SEQ,
+  TASK_ID_PATTERN,
+  UPDATE_MAGIC,
+} from './constants.ts';
+import { fail } from './errors.ts';
+import { decodeLayer, encodeLayer, layerByteLengthBound } from './layer-codec.ts';
+import { checkTaskId, fingerprintToWord, type TaskSchema, wordToFingerprint } from './schema.ts';
+
+export type UpdateKind = 'delta' | 'keyframe';
+
+/** What a sender chooses for one message. */
+export interface UpdateFields {
+  readonly kind: UpdateKind;
+  readonly taskId: string;
+  /** Sender sequence number, uint32, increasing by one per message. */
+  readonly seq: number;
+  /** The seq this delta applies on; equals seq for a keyframe. */
+  readonly base: number;
+  /** Local training samples behind this model (untrusted by receivers). */
+  readonly samples: number;
+  readonly codec: CodecSpec;
+}
+
+export interface UpdateHeader extends UpdateFields {
+  readonly version: number;
+  readonly fingerprint: string;
+  readonly layerCount: number;
+  /** Byte offset of the first layer's length prefix. */
+  readonly payloadOffset: number;
+  /** Total message length in bytes. */
+  readonly byteLength: number;
+}
+
+export interface Update extends UpdateHeader {
+  /**
+   * Dense decoded values in the receiver's layout: the delta q for 'delta' (zeros where
+   * top-k dropped entries), the full public copy for 'keyframe'. All finite.
+   */
+  readonly weights: Weights;
+}
+
+function kindId(kind: UpdateKind): number {
+  switch (kind) {
+    case 'delta':
+      return KIND_DELTA;
+    case 'keyframe':
+      return KIND_KEYFRAME;
+    default:
+      return assertNever(kind);
+  }
+}
+
+function isUint(v: number, max: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= max;
+}
+
+/** Sender-side checks: a peer must never emit what its own validators would reject. */
+function checkFields(fields: UpdateFields, values: Weights): void {
+  checkTaskId(fields.taskId);
+  if (!isUint(fields.seq, MAX_SEQ)) throw new RangeError(`seq ${fields.seq} is not a uint32`);
+  if (!isUint(fields.base, MAX_SEQ)) throw new RangeError(`base ${fields.base} is not a uint32`);
+  if (!isUint(fields.samples, MAX_SAMPLES)) throw new RangeError(`samples ${fields.samples} not in 0..${MAX_SAMPLES}`);
+  if (fields.kind === 'keyframe' && fields.base !== fields.seq) throw new RangeError('keyframe base must equal seq');
+  if (fields.kind === 'delta' && fields.base >= fields.seq) throw new RangeError('delta base must be below seq');
+  if (fields.kind === 'keyframe' && fields.codec.kind !== 'dense') throw new RangeError('keyframes use a dense codec');
+  if (values.length > MAX_LAYERS) throw new RangeError(`${values.length} layers, at most ${MAX_LAYERS}`);
+  if (!allFinite(values)) throw new RangeError('refusing to encode non-finite values');
+}
+
+/** Encodes one update message. Throws RangeError on fields a receiver would reject. */
+export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array {
+  checkFields(fields, values);
+  const taskBytes = new TextEncoder().encode(fields.taskId);
+  const payloads = values.map((l) => encodeLayer(fields.codec, l.values));
+  let total = FIXED_HEADER_BYTES + taskBytes.byteLength;
+  for (const p of payloads) total += LAYER_PREFIX_BYTES + p.byteLength;
+  const w = new ByteWriter(total);
+  const wire = codecToWire(fields.codec);
+  w.put(UPDATE_MAGIC);
+  w.u8(FORMAT_VERSION);
+  w.u8(kindId(fields.kind));
+  w.u8(wire.valueId);
+  w.u8(wire.sparsityId);
+  w.u32(wire.ppm);
+  w.u32(fingerprintToWord(fingerprint(values)));
+  w.u32(fields.seq);
+  w.u32(fields.base);
+  w.u32(fields.samples);
+  w.u16(values.length);
+  w.u8(taskBytes.byteLength);
+  w.put(taskBytes);
+  for (const p of payloads) {
+    w.u32(p.byteLength);
+    w.put(p);
+  }
+  return w.done();
+}
+
+/** Upper bound (exact for dense codecs) of encodeMessage's output for this task and codec. */
+export function maxEncodedSize(schema: TaskSchema, codec: CodecSpec): number {
+  let total = FIXED_HEADER_BYTES + schema.taskIdBytes.byteLength;
+  for (const l of schema.layers) total += LAYER_PREFIX_BYTES + layerByteLengthBound(codec, l.size);
+  return total;
+}
+
+/**
+ * Parses and checks the header only (cheap: no payload is touched). Throws DecodeError with
+ * 'undecodable', 'bad-version', 'bad-codec', 'bad-seq' or 'bad-samples'.
+ */
+export function decodeHeader(bytes: Uint8Array): UpdateHeader {
+  const r = new ByteReader(bytes);
+  if (bytes.byteLength < FIXED_HEADER_BYTES) {
+    fail('undecodable', `${bytes.byteLength} bytes, shorter than the ${FIXED_HEADER_BYTES}-byte header`);
+  }
+  for (let i = 0; i < UPDATE_MAGIC.length; i++) {
+    if (r.u8('magic') !== UPDATE_MAGIC[i]) fail('undecodable', 'bad magic: not a meshfl update message');
+  }
+  const version = r.u8('version');
+  if (version !== FORMAT_VERSION) fail('bad-version', `format version ${version}, this peer speaks ${FORMAT_VERSION}`);
+  const kindByte = r.u8('kind');
+  const kind: UpdateKind =
+    kindByte === KIND_DELTA
+      ? 'delta'
+      : kindByte === KIND_KEYFRAME
+        ? 'keyframe'
+        : fail('undecodable', `unknown message kind ${kindByte}`);
+  const valueId = r.u8('value codec');
+  const sparsityId = r.u8('sparsity');
+  const ppm = r.u32('top-k ppm');
+  const codec = codecFromWire({ valueId, sparsityId, ppm });
+  if (kind === 'keyframe' && codec.kind !== 'dense') fail('bad-codec', 'keyframe with a sparse codec');
+  const fp = wordToFingerprint(r.u32('fingerprint'));
+  const seq = r.u32('seq');
+  const base = r.u32('base');
+  if (kind === 'keyframe' && base !== seq) fail('bad-seq', `keyframe seq ${seq} with base ${base}`);
+  if (kind === 'delta' && base >= seq) fail('bad-seq', `delta seq ${seq} does not follow base ${base}`);
+  const samples = r.u32('samples');
+  if (samples > MAX_SAMPLES) fail('bad-samples', `sample count ${samples} above ${MAX_SAMPLES}`);
+  const layerCount = r.u16('layer count');
+  const taskLength = r.u8('task id length');
+  const taskBytes = r.take(taskLength, 'task id');
+  const taskId = String.fromCharCode(...taskBytes);
+  if (!TASK_ID_PATTERN.test(taskId)) fail('undecodable', 'task id is empty or has characters outside A-Za-z0-9._-');
+  return {
+    version,
+    kind,
+    codec,
+    fingerprint: fp,
+    seq,
+    base,
+    samples,
+    layerCount,
+    taskId,
+    payloadOffset: r.offset,
+    byteLength: bytes.byteLength,
+  };
+}
+
+/** Header against the receiver's task: 'wrong-task', 'wrong-fingerprint', 'wrong-shape'. */
+export function checkHeader(header: UpdateHeader, schema: TaskSchema): void {
+  if (header.taskId !== schema.taskId) fail('wrong-task', `task "${header.taskId}", expected "${schema.taskId}"`);
+  if (header.fingerprint !== schema.fingerprint) {
+    fail('wrong-fingerprint', `architecture ${header.fingerprint}, expected ${schema.fingerprint}`);
+  }
+  if (header.layerCount !== schema.layers.length) {
+    fail('wrong-shape', `${header.layerCount} layers, expected ${schema.layers.length}`);
+  }
+}
+
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number;
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/** Decodes every layer payload after a checked header. Throws DecodeError. */
+export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): Weights {
+  const r = new ByteReader(bytes, header.payloadOffset);
+  const layers = schema.layers.map((l, i) => {
+    const length = r.u32(`layer ${i} length`);
+    if (header.codec.kind === 'dense' && length !== layerByteLengthBound(header.codec, l.size)) {
+      fail(
+        'wrong-shape',
+        `layer ${i} (${l.name}): ${length} bytes, expected ${layerByteLengthBound(header.codec, l.size)}`,
+      );
+    }
+    const values = decodeLayer(header.codec, r.take(length, `layer ${i} payload`), l.size);
+    const bad = firstNonFinite(values);
+    if (bad >= 0) fail('non-finite', `layer ${i} (${l.name}) value ${bad} is ${values[bad]}`);
+    return { name: l.name, shape: [...l.shape], values };
+  });
+  r.end('message');
+  return layers;
+}
+
+/** Full decode against a task schema (no sequence state). Throws DecodeError. */
+export function decodeMessage(bytes: Uint8Array, schema: TaskSchema): Update {
+  const header = decodeHeader(bytes);
+  checkHeader(header, schema);
+  return { ...header, weights: decodeLayers(bytes, header, schema) };
+}

@@ -1,0 +1,233 @@
+/**
+ * CHOCO-style compressed gossip (ALGORITHMS.md §4) with sequence numbers.
+ *
+ * Sender: keeps its own public copy x̂ (what every receiver holds of it). Each message
+ * carries q = Q(x - x̂) and the sender then sets x̂ <- x̂ + decode(q), decoding its own bytes,
+ * so error feedback is exact: what Q dropped stays in x - x̂ and goes out later.
+ * Every `keyframeInterval` messages, and on demand, it sends a keyframe (x itself in the
+ * keyframe codec) which replaces x̂ everywhere.
+ *
+ * Receiver: one public copy per sender with its last applied seq. A delta applies only on
+ * the exact seq it was computed against; otherwise the caller fetches a snapshot.
+ */
+import { cloneWeights, sameArchitecture, type Weights } from '../model/weights.ts';
+import { type CodecSpec, parseCodec } from './codec-spec.ts';
+import { DEFAULT_KEYFRAME_INTERVAL, MAX_SEQ } from './constants.ts';
+import { DecodeError, type RejectReason } from './errors.ts';
+import { decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
+import { addDelta } from './reconstruct.ts';
+import type { TaskSchema } from './schema.ts';
+import { type ValidationContext, validateUpdate } from './validate.ts';
+
+export interface EncoderOptions {
+  readonly schema: TaskSchema;
+  /** Codec for deltas, e.g. parseCodec('topk:0.05+int8'). */
+  readonly codec: CodecSpec | string;
+  /** Dense codec for periodic keyframes; default fp32 (lossless resync). */
+  readonly keyframeCodec?: CodecSpec | string;
+  /** A keyframe every this many messages (>= 1); default DEFAULT_KEYFRAME_INTERVAL. */
+  readonly keyframeInterval?: number;
+}
+
+export interface EncodedUpdate {
+  readonly bytes: Uint8Array;
+  readonly kind: UpdateKind;
+  readonly seq: number;
+  readonly base: number;
+}
+
+const FP32: CodecSpec = { kind: 'dense', values: 'fp32' };
+
+function toSpec(spec: CodecSpec | string): CodecSpec {
+  return typeof spec === 'string' ? parseCodec(spec) : spec;
+}
+
+function layoutOf(schema: TaskSchema): Weights {
+  return schema.layers.map((l) => ({ name: l.name, shape: [...l.shape], values: new Float32Array(l.size) }));
+}
+
+function subtract(x: Weights, y: Weights): Weights {
+  return x.map((l, i) => {
+    const a = l.values;
+    const b = (y[i] as Weights[number]).values;
+    const out = new Float32Array(a.length);
+    for (let j = 0; j < a.length; j++) out[j] = (a[j] as number) - (b[j] as number);
+    return { name: l.name, shape: [...l.shape], values: out };
+  });
+}
+
+/** The sender side: own public copy, sequence numbers, keyframe schedule. */
+export class PublicCopyEncoder {
+  readonly schema: TaskSchema;
+  readonly codec: CodecSpec;
+  readonly keyframeCodec: CodecSpec;
+  readonly keyframeInterval: number;
+  private self: Weights | undefined;
+  private lastSeq = 0;
+  private lastSamples = 0;
+  private sinceKeyframe = 0;
+  private keyframeRequested = false;
+
+  constructor(options: EncoderOptions) {
+    this.schema = options.schema;
+    this.codec = toSpec(options.codec);
+    this.keyframeCodec = toSpec(options.keyframeCodec ?? 'fp32');
+    if (this.keyframeCodec.kind !== 'dense') throw new RangeError('keyframe codec must be dense (fp32, fp16, int8)');
+    this.keyframeInterval = options.keyframeInterval ?? DEFAULT_KEYFRAME_INTERVAL;
+    if (!(Number.isInteger(this.keyframeInterval) && this.keyframeInterval >= 1)) {
+      throw new RangeError(`keyframe interval must be an integer >= 1, got ${this.keyframeInterval}`);
+    }
+  }
+
+  /** Seq of the last message emitted (0 before the first). */
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** x̂_self: what receivers reconstruct of this peer (a copy), or undefined before the first message. */
+  publicCopy(): Weights | undefined {
+    return this.self === undefined ? undefined : cloneWeights(this.self);
+  }
+
+  /** The next encodeUpdate emits a keyframe (e.g. after a neighbour reported a gap). */
+  requestKeyframe(): void {
+    this.keyframeRequested = true;
+  }
+
+  /** Encodes x as the next message: a keyframe when due, else the compressed x - x̂. */
+  encodeUpdate(x: Weights, samples: number): EncodedUpdate {
+    if (!sameArchitecture(x, layoutOf(this.schema))) throw new RangeError('encodeUpdate: model does not fit the task');
+    if (this.lastSeq >= MAX_SEQ) throw new RangeError('sequence numbers exhausted (uint32)');
+    const seq = this.lastSeq + 1;
+    const keyframe =
+      this.self === undefined || this.keyframeRequested || this.sinceKeyframe + 1 >= this.keyframeInterval;
+    const base = keyframe ? seq : this.lastSeq;
+    const fields = { taskId: this.schema.taskId, seq, base, samples };
+    const bytes = keyframe
+      ? encodeMessage({ ...fields, kind: 'keyframe', codec: this.keyframeCodec }, x)
+      : encodeMessage({ ...fields, kind: 'delta', codec: this.codec }, subtract(x, this.self as Weights));
+    // Decode our own bytes: x̂ then matches every receiver bit for bit.
+    const sent = decodeMessage(bytes, this.schema);
+    this.self = keyframe ? sent.weights : addDelta(this.self as Weights, sent.weights);
+    this.lastSeq = seq;
+    this.lastSamples = samples;
+    this.sinceKeyframe = keyframe ? 0 : this.sinceKeyframe + 1;
+    if (keyframe) this.keyframeRequested = false;
+    return { bytes, kind: keyframe ? 'keyframe' : 'delta', seq, base };
+  }
+
+  /**
+   * The answer to a snapshot request: x̂_self at the current seq as a lossless fp32 keyframe
+   * (deltas that follow apply on it exactly). Undefined before the first message.
+   */
+  snapshot(): Uint8Array | undefined {
+    if (this.self === undefined) return undefined;
+    const seq = this.lastSeq;
+    return encodeMessage(
+      { kind: 'keyframe', taskId: this.schema.taskId, seq, base: seq, samples: this.lastSamples, codec: FP32 },
+      this.self,
+    );
+  }
+}
+
+/** A neighbour's public copy as held by a receiver. */
+export interface PublicCopy {
+  readonly seq: number;
+  readonly samples: number;
+  readonly weights: Weights;
+}
+
+export type ApplyResult =
+  | { readonly kind: 'applied'; readonly sender: string; readonly update: UpdateKind; readonly copy: PublicCopy }
+  | {
+      /** A delta whose base we do not hold: fetch a snapshot from the sender. */
+      readonly kind: 'gap';
+      readonly sender: string;
+      /** Seq we hold, undefined if we hold nothing of this sender. */
+      readonly have: number | undefined;
+      readonly base: number;
+      readonly seq: number;
+    }
+  | { readonly kind: 'rejected'; readonly sender: string; readonly reason: RejectReason; readonly detail: string };
+
+export interface ReceiverOptions {
+  readonly schema: TaskSchema;
+  readonly maxBytes?: number;
+  readonly allowedCodecs?: readonly (CodecSpec | string)[];
+}
+
+/** The receiver side: one public copy per sender. Nothing changes unless a message fully validates. */
+export class PublicCopies {
+  readonly schema: TaskSchema;
+  private readonly maxBytes: number | undefined;
+  private readonly allowedCodecs: readonly CodecSpec[] | undefined;
+  private readonly copies = new Map<string, PublicCopy>();
+
+  constructor(options: ReceiverOptions) {
+    this.schema = options.schema;
+    this.maxBytes = options.maxBytes;
+    this.allowedCodecs = options.allowedCodecs?.map(toSpec);
+  }
+
+  /** Validation context for a message from `sender` (usable by a gossip validator). */
+  contextFor(sender: string): ValidationContext {
+    const copy = this.copies.get(sender);
+    return {
+      schema: this.schema,
+      maxBytes: this.maxBytes,
+      allowedCodecs: this.allowedCodecs,
+      lastSeq: copy?.seq,
+      publicCopy: copy?.weights,
+    };
+  }
+
+  /** Validates raw bytes from `sender` against its current state, then applies them. */
+  receive(sender: string, bytes: Uint8Array): ApplyResult {
+    const result = validateUpdate(bytes, this.contextFor(sender));
+    if (!result.ok) return { kind: 'rejected', sender, reason: result.reason, detail: result.detail };
+    return this.apply(sender, result.update);
+  }
+
+  /** Applies a decoded update (from validateUpdate or decodeMessage for this task). */
+  apply(sender: string, update: Update): ApplyResult {
+    if (update.taskId !== this.schema.taskId || update.fingerprint !== this.schema.fingerprint) {
+      return { kind: 'rejected', sender, reason: 'wrong-task', detail: 'update decoded for another task or model' };
+    }
+    const current = this.copies.get(sender);
+    if (current !== undefined && update.seq === current.seq) {
+      return { kind: 'rejected', sender, reason: 'replayed', detail: `seq ${update.seq} already applied` };
+    }
+    if (current !== undefined && update.seq < current.seq) {
+      return { kind: 'rejected', sender, reason: 'stale-seq', detail: `seq ${update.seq} older than ${current.seq}` };
+    }
+    let weights: Weights;
+    if (update.kind === 'keyframe') {
+      weights = cloneWeights(update.weights);
+    } else {
+      if (current === undefined || update.base !== current.seq) {
+        return { kind: 'gap', sender, have: current?.seq, base: update.base, seq: update.seq };
+      }
+      try {
+        weights = addDelta(current.weights, update.weights);
+      } catch (err) {
+        if (err instanceof DecodeError) return { kind: 'rejected', sender, reason: err.reason, detail: err.message };
+        throw err;
+      }
+    }
+    const copy: PublicCopy = { seq: update.seq, samples: update.samples, weights };
+    this.copies.set(sender, copy);
+    return { kind: 'applied', sender, update: update.kind, copy };
+  }
+
+  get(sender: string): PublicCopy | undefined {
+    return this.copies.get(sender);
+  }
+
+  senders(): string[] {
+    return [...this.copies.keys()];
+  }
+
+  forget(sender: string): void {
+    this.copies.delete(sender);
+  }
+}

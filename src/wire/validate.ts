@@ -1,0 +1,68 @@
+/**
+ * Message validation, shaped for a gossipsub topic validator: pure, cheapest checks first
+ * (size, header, task, architecture, codec policy, sequence), payloads decoded last.
+ * Never throws on bad input: every failure is a typed result.
+ */
+import type { Weights } from '../model/weights.ts';
+import { type CodecSpec, formatCodec, sameCodec } from './codec-spec.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts';
+import { DecodeError, type RejectReason } from './errors.ts';
+import { checkHeader, decodeHeader, decodeLayers, type Update } from './message.ts';
+import { checkReconstruction } from './reconstruct.ts';
+import type { TaskSchema } from './schema.ts';
+
+export interface ValidationContext {
+  readonly schema: TaskSchema;
+  /** Messages longer than this are refused before parsing. Default DEFAULT_MAX_MESSAGE_BYTES. */
+  readonly maxBytes?: number;
+  /** Codecs accepted on this task; any well-formed codec when absent. */
+  readonly allowedCodecs?: readonly CodecSpec[];
+  /** Last seq applied from this sender, if any: older is 'stale-seq', equal is 'replayed'. */
+  readonly lastSeq?: number;
+  /** The sender's public copy at lastSeq: a delta on it must not overflow to Inf. */
+  readonly publicCopy?: Weights;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly update: Update }
+  | { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
+
+export function reject(reason: RejectReason, detail: string): ValidationResult {
+  return { ok: false, reason, detail };
+}
+
+export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): ValidationResult {
+  const maxBytes = ctx.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (bytes.byteLength > maxBytes) return reject('too-large', `${bytes.byteLength} bytes, limit ${maxBytes}`);
+  try {
+    const header = decodeHeader(bytes);
+    checkHeader(header, ctx.schema);
+    const allowed = ctx.allowedCodecs;
+    if (allowed !== undefined && header.kind === 'delta' && !allowed.some((c) => sameCodec(c, header.codec))) {
+      return reject('bad-codec', `codec ${formatCodec(header.codec)} not accepted on this task`);
+    }
+    if (ctx.lastSeq !== undefined) {
+      if (header.seq === ctx.lastSeq) return reject('replayed', `seq ${header.seq} already applied`);
+      if (header.seq < ctx.lastSeq) return reject('stale-seq', `seq ${header.seq} older than ${ctx.lastSeq}`);
+    }
+    const weights = decodeLayers(bytes, header, ctx.schema);
+    if (header.kind === 'delta' && ctx.publicCopy !== undefined && header.base === ctx.lastSeq) {
+      checkReconstruction(ctx.publicCopy, weights);
+    }
+    return { ok: true, update: { ...header, weights } };
+  } catch (err) {
+    if (err instanceof DecodeError) return reject(err.reason, err.message);
+    throw err; // a bug, not bad input: the fuzz tests keep this unreachable
+  }
+}
+
+export type GossipVerdict = 'accept' | 'ignore' | 'reject';
+
+/**
+ * How a gossip validator should treat a result: late or duplicate sequence numbers are
+ * ordinary on a mesh (ignore, no penalty); everything else invalid is the sender's fault.
+ */
+export function gossipVerdict(result: ValidationResult): GossipVerdict {
+  if (result.ok) return 'accept';
+  return result.reason === 'stale-seq' || result.reason === 'replayed' ? 'ignore' : 'reject';
+}
