@@ -1,0 +1,12 @@
+/** meshfl Byzantine attacks: pure functions over labels and Weights, plus a registry. */
+export { type AlieOptions, alieAttack, alieZ } from './alie.ts';
+export { freeRiderAttack } from './free-rider.ts';
+export { gaussianModelAttack, gaussianNoiseAttack } from './gaussian.ts';
+export { type IpmOptions, ipmAttack } from './ipm.ts';
+export { flipLabels, type LabelFlip, labelFlipAttack } from './label-flip.ts';
+export { normalQuantile } from './normal-quantile.ts';
+export { outputNoiseAttack } from './output-noise.ts';
+export { type AttackSpec, attackNames, createAttack } from './registry.ts';
+export { scalingAttack } from './scaling.ts';
+export { signFlipAttack } from './sign-flip.ts';
+export type { Attack, AttackInput, ModelAttack } from './types.ts';
