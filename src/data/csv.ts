@@ -57,7 +57,10 @@ export function parseCsvDataset(text: string, options: CsvOptions = {}, source =
   if (featureShape.reduce((a, b) => a * b, 1) !== features) {
     throw new RangeError(`${source}: featureShape [${featureShape.join(', ')}] does not hold ${features} features`);
   }
-  const numClasses = options.numClasses ?? Math.max(2, Math.max(...labels) + 1);
+  // A loop, not Math.max(...labels): spreading a large file's labels overflows the stack.
+  let maxLabel = 0;
+  for (const label of labels) maxLabel = Math.max(maxLabel, label);
+  const numClasses = options.numClasses ?? Math.max(2, maxLabel + 1);
   if (!(Number.isInteger(numClasses) && numClasses >= 2 && numClasses <= MAX_CLASSES)) {
     throw new RangeError(`${source}: numClasses must be an integer in [2, ${MAX_CLASSES}], got ${numClasses}`);
   }

@@ -52,6 +52,11 @@ export function partitionDataset(data: Labels, spec: PartitionSpec, options: Par
   if (!(Number.isInteger(minFamiliarCount) && minFamiliarCount >= 1)) {
     throw new RangeError(`partition: minFamiliarCount must be an integer >= 1, got ${minFamiliarCount}`);
   }
+  for (let i = 0; i < data.y.length; i++) {
+    if ((data.y[i] as number) >= data.numClasses) {
+      throw new RangeError(`partition: label ${data.y[i]} at sample ${i} >= numClasses ${data.numClasses}`);
+    }
+  }
   const rng = createRng(seed);
   const shares = splitShares(data, spec, peers, rng.fork('shares'));
   return shares.map((share, p) => {
@@ -231,9 +236,7 @@ export function countClasses(labels: Uint8Array, indices: ArrayLike<number>, num
 function indicesByClass(data: Labels): number[][] {
   const lists = Array.from({ length: data.numClasses }, (): number[] => []);
   data.y.forEach((c, i) => {
-    const list = lists[c];
-    if (!list) throw new RangeError(`partition: label ${c} at sample ${i} >= numClasses ${data.numClasses}`);
-    list.push(i);
+    (lists[c] as number[]).push(i);
   });
   return lists;
 }

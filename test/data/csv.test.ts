@@ -15,6 +15,11 @@ test('parseCsvDataset reads features and labels, with or without a header', () =
   }
 });
 
+test('parseCsvDataset infers numClasses from a large file', () => {
+  const lines = Array.from({ length: 200_000 }, (_, i) => `${i % 7},${i % 5}`);
+  assert.equal(parseCsvDataset(lines.join('\n')).numClasses, 5);
+});
+
 test('parseCsvDataset honours numClasses, featureShape and separator', () => {
   const d = parseCsvDataset('1;2;3;4;1\n5;6;7;8;0', { numClasses: 5, featureShape: [2, 2], separator: ';' });
   assert.equal(d.numClasses, 5);

@@ -206,4 +206,6 @@ test('partitionDataset rejects bad options', () => {
     () => partitionDataset(labels, { kind: 'iid' }, { peers: 2, seed: 1, validationPerClass: -1 }),
     /validationPerClass/,
   );
+  const badLabels = { y: Uint8Array.from([0, 1, 3]), numClasses: 3 };
+  assert.throws(() => partitionDataset(badLabels, { kind: 'iid' }, { peers: 1, seed: 1 }), /label 3 at sample 2/);
 });
