@@ -196,13 +196,12 @@ export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: Ta
   const r = new ByteReader(bytes, header.payloadOffset);
   const layers = schema.layers.map((l, i) => {
     const length = r.u32(`layer ${i} length`);
-    if (header.codec.kind === 'dense' && length !== layerByteLengthBound(header.codec, l.size)) {
-      fail(
-        'wrong-shape',
-        `layer ${i} (${l.name}): ${length} bytes, expected ${layerByteLengthBound(header.codec, l.size)}`,
-      );
+    const payload = r.take(length, `layer ${i} payload`);
+    const expected = layerByteLengthBound(header.codec, l.size);
+    if (header.codec.kind === 'dense' && length !== expected) {
+      fail('wrong-shape', `layer ${i} (${l.name}): ${length} bytes, expected ${expected}`);
     }
-    const values = decodeLayer(header.codec, r.take(length, `layer ${i} payload`), l.size);
+    const values = decodeLayer(header.codec, payload, l.size);
     const bad = firstNonFinite(values);
     if (bad >= 0) fail('non-finite', `layer ${i} (${l.name}) value ${bad} is ${values[bad]}`);
     return { name: l.name, shape: [...l.shape], values };
