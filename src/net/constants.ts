@@ -1,0 +1,76 @@
+/**
+ * Every tunable number of the network layer, in one place. Each is the default of an
+ * `Init` option that overrides it.
+ */
+
+/** Protocol ids are `/${PROTOCOL_PREFIX}/${version}/${name}`. */
+export const PROTOCOL_PREFIX = 'meshfl';
+export const PROTOCOL_VERSION = '1';
+
+/** Stream protocol that serves payloads too large to gossip inline (announce + fetch). */
+export const PAYLOAD_PROTOCOL = `/${PROTOCOL_PREFIX}/${PROTOCOL_VERSION}/payload`;
+
+/**
+ * Payloads up to this many bytes travel inside the gossip message itself; larger ones are
+ * announced (hash + size) and fetched over {@link PAYLOAD_PROTOCOL}. Gossipsub drops
+ * outbound RPCs over 4 MiB silently, and one RPC may carry several messages plus control
+ * data, so the inline limit stays well under that.
+ */
+export const INLINE_LIMIT = 1024 * 1024;
+
+/** Largest payload `publish` accepts and a receiver will fetch (64 MiB). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Bytes of recent announced payloads each node keeps to serve fetches (256 MiB). */
+export const PAYLOAD_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** Entries in the payload cache, whatever their size. */
+export const PAYLOAD_CACHE_ENTRIES = 64;
+
+/** Time to fetch one announced payload from one source. */
+export const PAYLOAD_FETCH_TIMEOUT = 30_000;
+
+/** Sources tried for one announced payload (propagation source, author, other neighbours). */
+export const PAYLOAD_FETCH_ATTEMPTS = 4;
+
+/** Default time for a whole `fetch` request/response exchange. */
+export const FETCH_TIMEOUT = 10_000;
+
+/** Default time a responder may take to answer one request. */
+export const RESPOND_TIMEOUT = 30_000;
+
+/** Default largest request body for `handle`/`fetch` protocols (1 MiB). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Default largest response body for `handle`/`fetch` protocols (64 MiB). */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** Concurrent inbound streams per request/response protocol per connection. */
+export const MAX_INBOUND_STREAMS = 32;
+
+/** Concurrent outbound streams per request/response protocol per connection. */
+export const MAX_OUTBOUND_STREAMS = 64;
+
+/** Slack over the largest body for the varint length and the status byte. */
+export const FRAME_OVERHEAD = 16;
+
+/** Gossipsub: largest inbound message data; inline payloads plus the header fit easily. */
+export const GOSSIP_MAX_INBOUND_DATA = 4 * 1024 * 1024;
+
+/** Reputation: one `penalize` call lowers a peer's app-specific score by this much. */
+export const PENALTY = 1;
+
+/** Reputation: penalties halve every this many milliseconds (10 minutes). */
+export const PENALTY_HALF_LIFE = 10 * 60_000;
+
+/** Time `waitForMesh` and similar helpers wait by default. */
+export const MESH_WAIT_TIMEOUT = 20_000;
+
+/** Poll interval of `waitForMesh`. */
+export const MESH_POLL_INTERVAL = 50;
+
+/** Time to dial one peer in `connectTopology`. */
+export const DIAL_TIMEOUT = 10_000;
+
+/** Concurrent dials in `connectTopology`. */
+export const DIAL_CONCURRENCY = 8;

@@ -1,0 +1,451 @@
+/**
+ * `Gossip` over libp2p: gossipsub for topics, length-prefixed stream protocols for
+ * request/response, and transparent announce + fetch for payloads too large to gossip.
+ *
+ * @example
+ * ```ts
+ * const node = await createMemoryLibp2p({ gossip: { relaxColocation: true } })
+ * const gossip = await createLibp2pGossip(node)
+ * gossip.subscribe('meshfl/updates', (m) => console.log(m.from, m.data.byteLength))
+ * await gossip.publish('meshfl/updates', bytes)   // any size up to maxPayloadBytes
+ * await gossip.stop()                             // also stops the node (stopNode)
+ * ```
+ *
+ * Large payloads: a payload over `inlineLimit` is hashed, kept in a bounded cache, and
+ * gossiped as a 37-byte announcement (see `frame.ts`). A receiver's topic validator
+ * fetches the bytes over `/meshfl/1/payload` before running the user's validators, first
+ * from the propagation source (a direct neighbour that, having forwarded the message, has
+ * already fetched and verified it), then from the author, then from other subscribed
+ * neighbours. Size and sha256 are checked; a source that serves wrong bytes is penalised.
+ * Accepted payloads enter the cache, so every hop serves the next one, and the payload
+ * travels the gossip mesh hop by hop like an inline message does.
+ */
+
+import type { GossipSub, Message } from '@libp2p/gossipsub';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import type { ComponentLogger, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface';
+import { TypedEventEmitter } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { lpStream } from '@libp2p/utils';
+import {
+  FETCH_TIMEOUT,
+  FRAME_OVERHEAD,
+  INLINE_LIMIT,
+  MAX_INBOUND_STREAMS,
+  MAX_OUTBOUND_STREAMS,
+  MAX_PAYLOAD_BYTES,
+  MAX_REQUEST_BYTES,
+  MAX_RESPONSE_BYTES,
+  PAYLOAD_CACHE_BYTES,
+  PAYLOAD_CACHE_ENTRIES,
+  PAYLOAD_FETCH_ATTEMPTS,
+  PAYLOAD_FETCH_TIMEOUT,
+  PAYLOAD_PROTOCOL,
+  RESPOND_TIMEOUT,
+} from './constants.ts';
+import type { FetchErrorCode } from './errors.ts';
+import { FetchError, FrameError, PublishError } from './errors.ts';
+import type { Frame } from './frame.ts';
+import { decodeFrame, encodeAnnounce, encodeInline, HASH_BYTES } from './frame.ts';
+import type {
+  FetchOptions,
+  Gossip,
+  GossipEvents,
+  GossipMessage,
+  HandleOptions,
+  MessageHandler,
+  PublishResult,
+  Responder,
+  Validator,
+  Verdict,
+} from './gossip.ts';
+import { deliver, runValidators, SubscriptionTable } from './gossip.ts';
+import type { GossipServices, GossipTuning } from './gossipsub-config.ts';
+import { internals, topicScoreParams } from './gossipsub-config.ts';
+import { PayloadCache } from './payload-cache.ts';
+import { bytesEqual, raceAbort, sha256, toHex } from './util.ts';
+
+export interface Libp2pGossipInit {
+  /** Payloads up to this size are gossiped inline (default `INLINE_LIMIT`, 1 MiB). */
+  inlineLimit?: number;
+  /** Largest payload published or fetched (default `MAX_PAYLOAD_BYTES`, 64 MiB). */
+  maxPayloadBytes?: number;
+  /** Byte budget of the payload cache (default `PAYLOAD_CACHE_BYTES`, 256 MiB). */
+  payloadCacheBytes?: number;
+  /** Entry budget of the payload cache (default `PAYLOAD_CACHE_ENTRIES`, 64). */
+  payloadCacheEntries?: number;
+  /** Time to fetch one payload from one source (default `PAYLOAD_FETCH_TIMEOUT`, 30 s). */
+  payloadFetchTimeout?: number;
+  /** Sources tried per announced payload (default `PAYLOAD_FETCH_ATTEMPTS`, 4). */
+  payloadFetchAttempts?: number;
+  /** Score parameters for subscribed topics (default `FL_TOPIC_SCORE_PARAMS`). */
+  tuning?: GossipTuning;
+  /** `stop()` also stops the libp2p node (default true). */
+  stopNode?: boolean;
+}
+
+export type GossipNode = Libp2p<GossipServices>;
+
+/** Response frames: lp(status byte) then lp(body). */
+const STATUS_OK = 0;
+const STATUS_ERROR = 1;
+const STATUS_TOO_LARGE = 2;
+
+/** Longest error text a responder sends back. */
+const MAX_ERROR_TEXT = 1024;
+
+interface Handled {
+  responder: Responder;
+  maxRequestBytes: number;
+  timeout: number;
+}
+
+/** Create the Gossip layer on a started node that has `pubsub` and `reputation` services. */
+export async function createLibp2pGossip(node: GossipNode, init: Libp2pGossipInit = {}): Promise<Libp2pGossip> {
+  const gossip = new Libp2pGossip(node, init);
+  await gossip.start();
+  return gossip;
+}
+
+export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
+  readonly id: string;
+  readonly node: GossipNode;
+  private readonly pubsub: GossipSub;
+  private readonly log: Logger;
+  private readonly logger: ComponentLogger;
+  private readonly inlineLimit: number;
+  private readonly maxPayloadBytes: number;
+  private readonly payloadFetchTimeout: number;
+  private readonly payloadFetchAttempts: number;
+  private readonly tuning: GossipTuning;
+  private readonly stopNode: boolean;
+  private readonly cache: PayloadCache;
+  private readonly subs = new SubscriptionTable();
+  private readonly handled = new Map<string, Handled>();
+  /** Messages accepted by our validator, waiting for gossipsub's 'message' event. */
+  private readonly accepted = new WeakMap<Message, GossipMessage>();
+  private readonly stopping = new AbortController();
+  private started = false;
+  private stopped = false;
+
+  constructor(node: GossipNode, init: Libp2pGossipInit = {}) {
+    super();
+    this.node = node;
+    this.id = node.peerId.toString();
+    this.pubsub = node.services.pubsub;
+    this.logger = node.logger;
+    this.log = node.logger.forComponent('meshfl:gossip');
+    this.inlineLimit = init.inlineLimit ?? INLINE_LIMIT;
+    this.maxPayloadBytes = init.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    this.payloadFetchTimeout = init.payloadFetchTimeout ?? PAYLOAD_FETCH_TIMEOUT;
+    this.payloadFetchAttempts = init.payloadFetchAttempts ?? PAYLOAD_FETCH_ATTEMPTS;
+    this.tuning = init.tuning ?? {};
+    this.stopNode = init.stopNode ?? true;
+    this.cache = new PayloadCache({
+      maxBytes: init.payloadCacheBytes ?? PAYLOAD_CACHE_BYTES,
+      maxEntries: init.payloadCacheEntries ?? PAYLOAD_CACHE_ENTRIES,
+    });
+  }
+
+  isStarted(): boolean {
+    return this.started;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.node.addEventListener('peer:connect', this.onConnect);
+    this.node.addEventListener('peer:disconnect', this.onDisconnect);
+    this.pubsub.addEventListener('message', this.onMessage);
+    await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES });
+    this.started = true;
+  }
+
+  subscribe(topic: string, handler: MessageHandler, validate?: Validator): () => void {
+    if (this.stopped) throw new Error('gossip is stopped');
+    const sub = { handler, validate };
+    if (this.subs.add(topic, sub)) {
+      const params = internals(this.pubsub).score.params;
+      if (params.topics[topic] == null) params.topics[topic] = topicScoreParams(this.tuning);
+      this.pubsub.topicValidators.set(topic, (source, msg) => this.validateMessage(source, msg));
+      this.pubsub.subscribe(topic);
+    }
+    return () => {
+      if (this.subs.remove(topic, sub) && !this.stopped) {
+        this.pubsub.unsubscribe(topic);
+        this.pubsub.topicValidators.delete(topic);
+      }
+    };
+  }
+
+  async publish(topic: string, data: Uint8Array): Promise<PublishResult> {
+    if (this.stopped) throw new PublishError('stopped', topic, 'node is stopped');
+    if (data.byteLength > this.maxPayloadBytes) {
+      throw new PublishError('too-large', topic, `${data.byteLength} bytes > ${this.maxPayloadBytes}`);
+    }
+    let frame: Uint8Array;
+    if (data.byteLength <= this.inlineLimit) {
+      frame = encodeInline(data);
+    } else {
+      const copy = data.slice();
+      const hash = await sha256(copy);
+      this.cache.put(toHex(hash), copy);
+      frame = encodeAnnounce(copy.byteLength, hash);
+    }
+    const result = await this.pubsub.publish(topic, frame);
+    return { recipients: result.recipients.length };
+  }
+
+  async handle(protocol: string, responder: Responder, options: HandleOptions = {}): Promise<void> {
+    const entry: Handled = {
+      responder,
+      maxRequestBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
+      timeout: options.timeout ?? RESPOND_TIMEOUT,
+    };
+    const replacing = this.handled.has(protocol);
+    this.handled.set(protocol, entry);
+    if (replacing) return;
+    await this.node.handle(protocol, (stream, connection) => this.respond(protocol, stream, connection.remotePeer), {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_OUTBOUND_STREAMS,
+      force: true,
+    });
+  }
+
+  async fetch(peer: string, protocol: string, request: Uint8Array, options: FetchOptions = {}): Promise<Uint8Array> {
+    if (this.stopped) throw new FetchError('stopped', peer, protocol, 'node is stopped');
+    const caller = options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT);
+    const signal = AbortSignal.any([caller, this.stopping.signal]);
+    const maxResponse = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    const fail = (code: FetchErrorCode, detail: string, cause?: unknown): FetchError =>
+      new FetchError(code, peer, protocol, detail, { cause });
+    const classify = (err: unknown, fallback: FetchErrorCode): FetchError => {
+      if (err instanceof FetchError) return err;
+      if (this.stopping.signal.aborted) return fail('stopped', 'node stopped', err);
+      if (caller.aborted) {
+        const timeout = caller.reason instanceof Error && caller.reason.name === 'TimeoutError';
+        return fail(timeout ? 'timeout' : 'aborted', timeout ? 'timed out' : 'aborted by caller', err);
+      }
+      const name = err instanceof Error ? err.name : '';
+      if (name === 'InvalidDataLengthError' || name === 'StreamBufferError') {
+        return fail('too-large', `response over ${maxResponse} bytes`, err);
+      }
+      return fail(fallback, err instanceof Error ? err.message : String(err), err);
+    };
+
+    let target: PeerId;
+    try {
+      target = peerIdFromString(peer);
+    } catch (err) {
+      throw fail('unreachable', `bad peer id: ${String(err)}`, err);
+    }
+    let stream: Stream;
+    try {
+      stream = await this.node.dialProtocol(target, protocol, { signal });
+    } catch (err) {
+      throw classify(err, 'unreachable');
+    }
+    try {
+      const lp = lpStream(stream, { maxDataLength: maxResponse, maxBufferSize: maxResponse + FRAME_OVERHEAD });
+      await lp.write(request, { signal });
+      const status = (await lp.read({ signal })).subarray();
+      if (status.byteLength !== 1) throw fail('protocol', `status frame of ${status.byteLength} bytes`);
+      const body = (await lp.read({ signal })).subarray();
+      if (status[0] === STATUS_ERROR) throw fail('remote-error', new TextDecoder().decode(body));
+      if (status[0] === STATUS_TOO_LARGE) throw fail('too-large', new TextDecoder().decode(body));
+      if (status[0] !== STATUS_OK) throw fail('protocol', `unknown status ${status[0]}`);
+      await stream.close({ signal }).catch((err: unknown) => {
+        this.log('closing %s stream to %s: %s', protocol, peer, err);
+        stream.abort(err instanceof Error ? err : new Error(String(err)));
+      });
+      return body;
+    } catch (err) {
+      const error = classify(err, 'protocol');
+      stream.abort(error);
+      throw error;
+    }
+  }
+
+  peers(): string[] {
+    return this.node.getPeers().map((p) => p.toString());
+  }
+
+  penalize(peer: string, reason: string): void {
+    this.log('penalising %s: %s', peer, reason);
+    this.node.services.reputation.penalize(peer);
+  }
+
+  score(peer: string): number {
+    return internals(this.pubsub).getScore(peer);
+  }
+
+  /** Bytes of announced payloads currently cached for serving. */
+  cachedPayloadBytes(): number {
+    return this.cache.bytes;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopping.abort(new Error('gossip stopped'));
+    this.node.removeEventListener('peer:connect', this.onConnect);
+    this.node.removeEventListener('peer:disconnect', this.onDisconnect);
+    this.pubsub.removeEventListener('message', this.onMessage);
+    for (const topic of this.subs.list()) {
+      this.pubsub.topicValidators.delete(topic);
+      if (this.pubsub.getTopics().includes(topic)) this.pubsub.unsubscribe(topic);
+    }
+    this.subs.clear();
+    const protocols = [...this.handled.keys()];
+    this.handled.clear();
+    this.cache.clear();
+    if (this.stopNode) {
+      await this.node.stop();
+    } else if (protocols.length > 0) {
+      await this.node.unhandle(protocols);
+    }
+    this.started = false;
+  }
+
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.safeDispatchEvent('peer:connect', { detail: evt.detail.toString() });
+  };
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.safeDispatchEvent('peer:disconnect', { detail: evt.detail.toString() });
+  };
+
+  private readonly onMessage = (evt: CustomEvent<Message>): void => {
+    const m = this.accepted.get(evt.detail);
+    if (m == null) return;
+    this.accepted.delete(evt.detail);
+    deliver(this.subs.handlers(m.topic), m, this.log);
+  };
+
+  private readonly servePayload: Responder = async (_from, request) => {
+    const payload = this.cache.get(toHex(request));
+    if (payload == null) throw new Error('payload not found');
+    return payload;
+  };
+
+  /** Gossipsub's topic validator: unframe, fetch if announced, run the user's validators. */
+  private async validateMessage(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject;
+    let frame: Frame;
+    try {
+      frame = decodeFrame(msg.data);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      this.log('bad frame from %p on %s: %s', source, msg.topic, err.message);
+      return TopicValidatorResult.Reject;
+    }
+    const author = msg.from.toString();
+    let data: Uint8Array;
+    if (frame.kind === 'inline') {
+      data = frame.payload;
+    } else {
+      if (frame.size <= this.inlineLimit && frame.size > 0) {
+        // a well-behaved author inlines small payloads; tolerate other limits, but log
+        this.log('announcement of only %d bytes from %s', frame.size, author);
+      }
+      if (frame.size > this.maxPayloadBytes) {
+        this.log('ignoring announcement of %d bytes > %d', frame.size, this.maxPayloadBytes);
+        return TopicValidatorResult.Ignore;
+      }
+      const fetched = await this.fetchPayload(msg.topic, frame.size, frame.hash, source.toString(), author);
+      if (fetched == null) return TopicValidatorResult.Ignore;
+      data = fetched;
+    }
+    if (this.stopped) return TopicValidatorResult.Ignore;
+    const m: GossipMessage = { from: author, topic: msg.topic, data };
+    const verdict: Verdict = await runValidators(this.subs.validators(msg.topic), m, this.log);
+    if (verdict === 'accept') {
+      if (frame.kind === 'announce') this.cache.put(toHex(frame.hash), data);
+      this.accepted.set(msg, m);
+      return TopicValidatorResult.Accept;
+    }
+    return verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
+  }
+
+  /** Fetch an announced payload from the best sources in turn; undefined if none served it. */
+  private async fetchPayload(
+    topic: string,
+    size: number,
+    hash: Uint8Array,
+    source: string,
+    author: string,
+  ): Promise<Uint8Array | undefined> {
+    const key = toHex(hash);
+    const cached = this.cache.get(key);
+    if (cached != null) return cached;
+    const connected = new Set(this.peers());
+    const candidates = [source];
+    if (author !== source && connected.has(author)) candidates.push(author);
+    for (const p of this.pubsub.getSubscribers(topic)) {
+      const id = p.toString();
+      if (!candidates.includes(id) && connected.has(id)) candidates.push(id);
+    }
+    for (const peer of candidates.slice(0, this.payloadFetchAttempts)) {
+      if (this.stopped) return undefined;
+      try {
+        const bytes = await this.fetch(peer, PAYLOAD_PROTOCOL, hash, {
+          signal: AbortSignal.timeout(this.payloadFetchTimeout),
+          maxResponseBytes: size,
+        });
+        if (bytes.byteLength === size && bytesEqual(await sha256(bytes), hash)) return bytes;
+        this.penalize(peer, `served ${bytes.byteLength} bytes not matching announced payload ${key.slice(0, 12)}`);
+      } catch (err) {
+        this.log('payload %s from %s failed: %s', key.slice(0, 12), peer, err);
+      }
+    }
+    this.log.error('payload %s (%d bytes) unavailable from %d sources', key.slice(0, 12), size, candidates.length);
+    return undefined;
+  }
+
+  /** Serve one inbound request/response stream. Never throws: failures abort the stream. */
+  private async respond(protocol: string, stream: Stream, remote: PeerId): Promise<void> {
+    const entry = this.handled.get(protocol);
+    const log = stream.log.newScope('meshfl');
+    if (entry == null) {
+      stream.abort(new Error(`${protocol} not handled`));
+      return;
+    }
+    const signal = AbortSignal.any([AbortSignal.timeout(entry.timeout), this.stopping.signal]);
+    const lp = lpStream(stream, {
+      maxDataLength: entry.maxRequestBytes,
+      maxBufferSize: entry.maxRequestBytes + FRAME_OVERHEAD,
+    });
+    try {
+      let request: Uint8Array;
+      try {
+        request = (await lp.read({ signal })).subarray();
+      } catch (err) {
+        if (err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'StreamBufferError')) {
+          await lp.writeV([Uint8Array.of(STATUS_TOO_LARGE), text(`request over ${entry.maxRequestBytes} bytes`)], {
+            signal,
+          });
+          await stream.close({ signal });
+          return;
+        }
+        throw err;
+      }
+      let status = STATUS_OK;
+      let body: Uint8Array;
+      try {
+        body = await raceAbort(entry.responder(remote.toString(), request), signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        status = STATUS_ERROR;
+        body = text(err instanceof Error ? err.message : String(err));
+      }
+      await lp.writeV([Uint8Array.of(status), body], { signal });
+      await stream.close({ signal });
+    } catch (err) {
+      log('%s from %p failed: %s', protocol, remote, err);
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+}
+
+function text(s: string): Uint8Array {
+  return new TextEncoder().encode(s.slice(0, MAX_ERROR_TEXT));
+}
