@@ -9,7 +9,8 @@
  * lowest (unweighted). Options: `f` (assumed Byzantine inputs; default the largest with
  * n > 2f + 2, i.e. floor((n - 3) / 2), at least 0) and, for Multi-Krum, `m` (default
  * n - f). meshfl: the neighbour count is clamped to [1, n - 1] so small n still works;
- * ties in score keep the earlier input (own first, then candidates in the given order).
+ * ties in score keep the earlier input, with own first and candidates ordered by peer id
+ * then seq, so the result does not depend on the order candidates arrived in.
  */
 import type { Weights } from '../model/weights.ts';
 import { guarded, inputsWithOwn } from './guarded.ts';
@@ -62,8 +63,13 @@ export function lowestScores(scores: Float64Array, m: number): number[] {
     .slice(0, m);
 }
 
+function byPeerThenSeq(x: Candidate, y: Candidate): number {
+  return x.peer < y.peer ? -1 : x.peer > y.peer ? 1 : x.seq - y.seq;
+}
+
 function selectAndAverage(name: string, fOption: number | undefined, mOf: (n: number, f: number) => number): Strategy {
-  return guarded(name, (own, candidates, _ctx, layers) => {
+  return guarded(name, (own, arrived, _ctx, layers) => {
+    const candidates = [...arrived].sort(byPeerThenSeq);
     const inputs = inputsWithOwn(own, candidates);
     const n = inputs.length;
     const f = fOption ?? defaultF(n);
