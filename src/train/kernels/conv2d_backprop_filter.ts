@@ -2,7 +2,7 @@
  * Conv2DBackpropFilter for the wasm backend (tfjs 4.22 ships none, so conv nets cannot
  * train on wasm without it). dW = patchesT · dy (see im2col.ts): the patches are built in
  * JS straight on the wasm heap and the product runs in the backend's own BatchMatMul.
- * Images are processed in chunks so the patch matrix stays within PATCH_BUDGET_FLOATS.
+ * Images are processed in chunks so the patch matrix stays within a budget.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { backend_util, Conv2DBackpropFilter } from '@tensorflow/tfjs';
@@ -22,7 +22,15 @@ import {
 } from './wasm_util.ts';
 
 /** Largest patch matrix (floats) built at once: 8 Mi floats = 32 MiB of wasm heap. */
-const PATCH_BUDGET_FLOATS = 8 * 1024 * 1024;
+const DEFAULT_PATCH_BUDGET_FLOATS = 8 * 1024 * 1024;
+let patchBudgetFloats = DEFAULT_PATCH_BUDGET_FLOATS;
+
+/** Sets the patch budget (floats; tests use a tiny one to exercise chunking). Returns the old one. */
+export function setPatchBudgetFloats(floats: number = DEFAULT_PATCH_BUDGET_FLOATS): number {
+  const previous = patchBudgetFloats;
+  patchBudgetFloats = floats;
+  return previous;
+}
 
 export function conv2DBackpropFilter(args: WasmKernelArgs): TensorInfo {
   const { inputs, backend } = args;
@@ -79,7 +87,7 @@ function filterGradient(
   };
   const taps = info.filterHeight * info.filterWidth * info.inChannels;
   const pixelsPerImage = info.outHeight * info.outWidth;
-  const imagesPerChunk = Math.max(1, Math.floor(PATCH_BUDGET_FLOATS / (pixelsPerImage * taps)));
+  const imagesPerChunk = Math.max(1, Math.floor(patchBudgetFloats / (pixelsPerImage * taps)));
   const outChannels = info.outChannels;
   const chunked = imagesPerChunk < info.batchSize;
 
