@@ -81,7 +81,7 @@ for (const name of strategyNames()) {
         assert.ok(maxAbsDiff(strategy(own, cands, ctx()), own) < 1e-6);
         const copy = strategy(own, [], ctx());
         assert.deepEqual(flatten(copy), flatten(own));
-        copy.forEach((l, i) => assert.notEqual(l.values, own[i]?.values));
+        for (let i = 0; i < copy.length; i++) assert.notEqual(copy[i]?.values, own[i]?.values);
       }),
       { numRuns: RUNS, seed: 7 },
     );
