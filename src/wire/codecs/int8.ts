@@ -28,8 +28,10 @@ export function encodeInt8(values: Float32Array): Uint8Array {
   if (scale === 0) return out;
   const q = new Int8Array(out.buffer, 4);
   for (let i = 0; i < values.length; i++) {
-    const r = Math.round((values[i] as number) / scale);
-    q[i] = Math.min(INT8_LEVELS, Math.max(-INT8_LEVELS, r));
+    let r = Math.round((values[i] as number) / scale);
+    if (r > INT8_LEVELS) r = INT8_LEVELS;
+    else if (r < -INT8_LEVELS) r = -INT8_LEVELS;
+    q[i] = r;
   }
   return out;
 }
