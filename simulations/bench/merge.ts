@@ -1,0 +1,190 @@
+/**
+ * Merge benchmark: wall time of one merge per strategy, against the number of candidates
+ * (5, 10, 30, 100) and the model size (10k, 100k, 1M parameters).
+ *
+ * Model: hidden kernel [in, 64] + bias [64] + output kernel [64, 10] + bias [10], with `in`
+ * chosen for the size; all layers trainable (full-model mode, the heavier case).
+ * Candidates are own plus small Gaussian perturbations; to bound memory, at most 10
+ * distinct candidate models are generated and reused under different peer ids (the merge
+ * reads each one in full anyway).
+ *
+ * Evaluation (only Bristle's integrator calls ctx.evaluate, once for own and once per
+ * prioritized candidate):
+ *  - `precomputed`: evaluate returns per-class scores looked up from a table: the merge
+ *    math alone;
+ *  - `synthetic`: evaluate runs a plain-JS forward pass of the model (hidden layer + ReLU +
+ *    output layer) over 100 validation samples and computes per-class F1: a stand-in for a
+ *    small real validation split, not a tfjs call.
+ *
+ * Usage: node simulations/bench/merge.ts [--quick] [--json]
+ */
+import { createRng, type Rng } from '../../src/data/rng.ts';
+import { createStrategy, strategyNames } from '../../src/merge/registry.ts';
+import type { Candidate, ClassScores, MergeContext } from '../../src/merge/types.ts';
+import { type Layer, layer, type Weights } from '../../src/model/weights.ts';
+
+const NUM_CLASSES = 10;
+const HIDDEN = 64;
+const VALIDATION_SAMPLES = 100;
+const DISTINCT_CANDIDATES = 10;
+/** Repeat a measurement until this much time was spent (at least once, at most MAX_REPS). */
+const MIN_TOTAL_MS = 300;
+const MAX_REPS = 15;
+const EVALUATING = new Set(['bristle', 'bristle+ldawa']);
+
+type EvalMode = 'precomputed' | 'synthetic';
+
+interface Row {
+  readonly strategy: string;
+  readonly params: number;
+  readonly candidates: number;
+  readonly evaluation: EvalMode | 'none';
+  readonly reps: number;
+  readonly medianMs: number;
+}
+
+function inputSizeFor(params: number): number {
+  return Math.max(1, Math.round((params - HIDDEN - HIDDEN * NUM_CLASSES - NUM_CLASSES) / HIDDEN));
+}
+
+function randomModel(inputs: number, rng: Rng): Weights {
+  const fill = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
+  return [
+    layer('hidden/kernel', [inputs, HIDDEN], fill(inputs * HIDDEN, 1 / Math.sqrt(inputs))),
+    layer('hidden/bias', [HIDDEN], fill(HIDDEN, 0.01)),
+    layer('out/kernel', [HIDDEN, NUM_CLASSES], fill(HIDDEN * NUM_CLASSES, 1 / Math.sqrt(HIDDEN))),
+    layer('out/bias', [NUM_CLASSES], fill(NUM_CLASSES, 0.01)),
+  ];
+}
+
+function perturbed(w: Weights, sigma: number, rng: Rng): Weights {
+  return w.map((l) => ({ ...l, values: l.values.map((v) => v + sigma * rng.normal()) }));
+}
+
+/** Per-class F1 from predictions and labels. */
+function f1Scores(pred: Uint8Array, labels: Uint8Array): ClassScores {
+  const tp = new Float64Array(NUM_CLASSES);
+  const fp = new Float64Array(NUM_CLASSES);
+  const fn = new Float64Array(NUM_CLASSES);
+  for (let i = 0; i < labels.length; i++) {
+    const p = pred[i] as number;
+    const y = labels[i] as number;
+    if (p === y) tp[y]++;
+    else {
+      fp[p]++;
+      fn[y]++;
+    }
+  }
+  const f1 = tp.map((t, c) => (t === 0 ? 0 : (2 * t) / (2 * t + (fp[c] as number) + (fn[c] as number))));
+  const accuracy = tp.map((t, c) => (t + (fn[c] as number) === 0 ? 0 : t / (t + (fn[c] as number))));
+  const overall = tp.reduce((s, v) => s + v, 0) / labels.length;
+  return { f1, accuracy, overallAccuracy: overall, loss: 0 };
+}
+
+/** Plain-JS forward pass of the benchmark model over a fixed validation batch. */
+function syntheticEvaluator(inputs: number, rng: Rng): (w: Weights) => ClassScores {
+  const x = Float32Array.from({ length: VALIDATION_SAMPLES * inputs }, () => rng.normal());
+  const labels = Uint8Array.from({ length: VALIDATION_SAMPLES }, () => rng.int(NUM_CLASSES));
+  const h = new Float64Array(HIDDEN);
+  const pred = new Uint8Array(VALIDATION_SAMPLES);
+  return (w) => {
+    const [k1, b1, k2, b2] = w.map((l: Layer) => l.values) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    for (let s = 0; s < VALIDATION_SAMPLES; s++) {
+      h.set(b1);
+      for (let i = 0; i < inputs; i++) {
+        const xi = x[s * inputs + i] as number;
+        const row = i * HIDDEN;
+        for (let j = 0; j < HIDDEN; j++) h[j] = (h[j] as number) + xi * (k1[row + j] as number);
+      }
+      let best = 0;
+      let bestValue = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < NUM_CLASSES; c++) {
+        let z = b2[c] as number;
+        for (let j = 0; j < HIDDEN; j++) z += Math.max(0, h[j] as number) * (k2[j * NUM_CLASSES + c] as number);
+        if (z > bestValue) {
+          bestValue = z;
+          best = c;
+        }
+      }
+      pred[s] = best;
+    }
+    return f1Scores(pred, labels);
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+function measure(run: () => void): { reps: number; medianMs: number } {
+  const times: number[] = [];
+  let total = 0;
+  while (times.length < MAX_REPS && (times.length === 0 || total < MIN_TOTAL_MS)) {
+    const t0 = performance.now();
+    run();
+    const dt = performance.now() - t0;
+    times.push(dt);
+    total += dt;
+  }
+  return { reps: times.length, medianMs: median(times) };
+}
+
+function main(): void {
+  const args = new Set(process.argv.slice(2));
+  const quick = args.has('--quick');
+  const json = args.has('--json');
+  const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
+  const counts = quick ? [5, 30] : [5, 10, 30, 100];
+  const rows: Row[] = [];
+  const rng = createRng(2024);
+  for (const params of sizes) {
+    const inputs = inputSizeFor(params);
+    const own = randomModel(inputs, rng.fork(`own-${params}`));
+    const pool = Array.from({ length: DISTINCT_CANDIDATES }, (_, i) =>
+      perturbed(own, 0.05, rng.fork(`c-${params}-${i}`)),
+    );
+    const actualParams = own.reduce((s, l) => s + l.values.length, 0);
+    const synthetic = syntheticEvaluator(inputs, rng.fork(`val-${params}`));
+    const table = new Map<Weights, ClassScores>([own, ...pool].map((w) => [w, synthetic(w)]));
+    for (const n of counts) {
+      const candidates: Candidate[] = Array.from({ length: n }, (_, i) => ({
+        peer: `peer-${String(i).padStart(3, '0')}`,
+        seq: 1,
+        weights: pool[i % DISTINCT_CANDIDATES] as Weights,
+        samples: 100 + i,
+      }));
+      for (const name of strategyNames()) {
+        const modes: (EvalMode | 'none')[] = EVALUATING.has(name) ? ['precomputed', 'synthetic'] : ['none'];
+        for (const mode of modes) {
+          const ctx: MergeContext = {
+            evaluate: mode === 'synthetic' ? synthetic : (w) => table.get(w) as ClassScores,
+            familiarClasses: [0, 1, 2, 3],
+            numClasses: NUM_CLASSES,
+            outputLayer: { kernel: 'out/kernel', bias: 'out/bias' },
+            ownSamples: 100,
+            round: 10,
+            rng: createRng(1),
+          };
+          const strategy = createStrategy(name);
+          const m = measure(() => strategy(own, candidates, ctx));
+          const row: Row = { strategy: name, params: actualParams, candidates: n, evaluation: mode, ...m };
+          rows.push(row);
+          if (!json) {
+            process.stdout.write(
+              `${name.padEnd(18)} ${String(actualParams).padStart(8)} ${String(n).padStart(4)}  ${mode.padEnd(11)} ${m.medianMs.toFixed(2).padStart(10)} ms  (${m.reps} reps)\n`,
+            );
+          }
+        }
+      }
+    }
+  }
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ benchmark: 'merge', quick, node: process.version, distinctCandidateModels: DISTINCT_CANDIDATES, validationSamples: VALIDATION_SAMPLES, rows })}\n`,
+    );
+  }
+}
+
+main();
