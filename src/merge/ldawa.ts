@@ -32,21 +32,29 @@ export const LDAWA_SPEC = {
 
 export type LdawaOptions = Parsed<typeof LDAWA_SPEC>;
 
-/** cos(x, ref) clipped to [0, 1]; 1 when either vector has zero norm. */
-export function ldawaFactor(x: Float32Array, ref: Float32Array): number {
-  const nx = dot(x, x);
-  const nr = dot(ref, ref);
-  if (nx === 0 || nr === 0) return 1;
-  const cos = dot(x, ref) / Math.sqrt(nx * nr);
-  return Math.min(1, Math.max(0, cos));
+/** cos(x, ref) clipped to [0, 1]; 1 when either vector has zero norm. `refNormSq` may be precomputed. */
+export function ldawaFactor(x: Float32Array, ref: Float32Array, refNormSq: number = dot(ref, ref)): number {
+  // One pass for both sums: this runs once per candidate and layer over every parameter.
+  let xx = 0;
+  let xr = 0;
+  for (let k = 0; k < x.length; k++) {
+    const v = x[k] as number;
+    xx += v * v;
+    xr += v * (ref[k] as number);
+  }
+  if (xx === 0 || refNormSq === 0) return 1;
+  return Math.min(1, Math.max(0, xr / Math.sqrt(xx * refNormSq)));
 }
 
 export function ldawa(options: Partial<LdawaOptions> = {}): Adjuster {
   const { warmupRounds } = parseOptions('ldawa', LDAWA_SPEC, options);
   return (own: Weights, weighting, ctx) => {
     if (ctx.round < warmupRounds) return weighting;
+    const ownNormSq = weighting.layers.map((i) => dot((own[i] as Layer).values, (own[i] as Layer).values));
     const factors = weighting.candidates.map((c) =>
-      weighting.layers.map((i) => ldawaFactor((c.weights[i] as Layer).values, (own[i] as Layer).values)),
+      weighting.layers.map((i, p) =>
+        ldawaFactor((c.weights[i] as Layer).values, (own[i] as Layer).values, ownNormSq[p] as number),
+      ),
     );
     return scaleWeighting(weighting, (j, p) => (factors[j] as number[])[p] as number);
   };
