@@ -247,6 +247,27 @@ test('UnsortedSegmentSum on wasm matches cpu (gather gradient, ids out of range 
   });
 });
 
+test('MaxPoolGrad on wasm (our replacement) matches cpu, overlapping windows and padding', async () => {
+  const rng = createRng(37);
+  const cases: { shape: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid' }[] = [
+    { shape: [2, 9, 7, 3], size: 3, stride: 2, pad: 'same' },
+    { shape: [3, 8, 8, 16], size: 2, stride: 2, pad: 'valid' },
+    { shape: [1, 7, 9, 5], size: 3, stride: 1, pad: 'same' },
+    { shape: [16, 14, 14, 8], size: 2, stride: 2, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    const values = uniform(rng, size(c.shape));
+    const r = uniform(rng, 16 * 14 * 14 * 8);
+    await assertWasmMatchesCpu(`maxPool ${c.shape} ${c.size}/${c.stride} ${c.pad}`, () => {
+      const loss = (x: tf.Tensor) => {
+        const y = tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad);
+        return y.mul(tf.tensor(r.subarray(0, y.size), y.shape)).sum();
+      };
+      return [tf.grad(loss)(tf.tensor4d(values, c.shape))];
+    });
+  }
+});
+
 // A small CNN with everything a conv net with batch norm needs: 'same' conv, batch norm,
 // relu, max pooling, strided conv, depthwise conv, average pooling, flatten, dense.
 const IMAGE: [number, number, number] = [10, 10, 2];
