@@ -58,27 +58,69 @@ export async function connectTopology(
 
 export interface WaitForMeshOptions {
   /**
-   * Mesh peers each node needs (default: min(4, its connected peers), i.e. gossipsub's
-   * D_lo or everyone it can reach).
+   * Mesh peers each subscribed node needs (default: min(4, subscribed nodes of `nodes`
+   * it is connected to), i.e. gossipsub's D_lo or every subscriber it can reach).
    */
   minMeshPeers?: number;
   /** Give up after this many ms (default `MESH_WAIT_TIMEOUT`, 20 s). */
   timeout?: number;
 }
 
-/** Resolve once every node's gossipsub mesh for `topic` is formed; throws WaitTimeoutError. */
+/**
+ * Resolve once the gossipsub mesh for `topic` is formed on every node of `nodes` that is
+ * subscribed to it (unsubscribed nodes are skipped); throws WaitTimeoutError.
+ */
 export async function waitForMesh(nodes: GossipNode[], topic: string, options: WaitForMeshOptions = {}): Promise<void> {
   const timeout = options.timeout ?? MESH_WAIT_TIMEOUT;
-  const formed = (node: GossipNode): boolean => {
-    const need = options.minMeshPeers ?? Math.min(GOSSIPSUB_D_LO, node.getPeers().length);
-    return internals(node.services.pubsub).getMeshPeers(topic).length >= need;
+  const subscribed = nodes.filter((n) => n.services.pubsub.getTopics().includes(topic));
+  const ids = new Map(subscribed.map((n) => [n.peerId.toString(), n]));
+  const need = (node: GossipNode): number => {
+    if (options.minMeshPeers != null) return options.minMeshPeers;
+    const reachable = node.getPeers().filter((p) => ids.has(p.toString())).length;
+    return Math.min(GOSSIPSUB_D_LO, reachable);
   };
+  const meshSize = (node: GossipNode): number => internals(node.services.pubsub).getMeshPeers(topic).length;
   try {
-    await waitUntil(() => nodes.every(formed), AbortSignal.timeout(timeout), MESH_POLL_INTERVAL);
+    await waitUntil(
+      () => subscribed.every((n) => meshSize(n) >= need(n)),
+      AbortSignal.timeout(timeout),
+      MESH_POLL_INTERVAL,
+    );
   } catch (err) {
-    const sizes = nodes.map((n) => internals(n.services.pubsub).getMeshPeers(topic).length);
-    throw new WaitTimeoutError(`mesh for ${topic} not formed in ${timeout} ms; mesh sizes ${sizes.join(',')}`, {
+    const sizes = subscribed.map((n) => `${meshSize(n)}/${need(n)}`);
+    throw new WaitTimeoutError(`mesh for ${topic} not formed in ${timeout} ms; mesh/needed ${sizes.join(',')}`, {
       cause: err,
     });
+  }
+}
+
+/**
+ * Resolve once every node of `nodes` subscribed to `topic` knows every other subscribed
+ * node it is connected to as a subscriber. With flood publishing (the default) that is
+ * enough for a publish to reach all of them directly, even before meshes form or when a
+ * peer's negative score keeps it out of a mesh. Throws WaitTimeoutError.
+ */
+export async function waitForSubscribers(
+  nodes: GossipNode[],
+  topic: string,
+  options: { timeout?: number } = {},
+): Promise<void> {
+  const timeout = options.timeout ?? MESH_WAIT_TIMEOUT;
+  const subscribed = nodes.filter((n) => n.services.pubsub.getTopics().includes(topic));
+  const ids = new Set(subscribed.map((n) => n.peerId.toString()));
+  const missing = (node: GossipNode): number => {
+    const known = new Set(node.services.pubsub.getSubscribers(topic).map((p) => p.toString()));
+    return node
+      .getPeers()
+      .map((p) => p.toString())
+      .filter((p) => ids.has(p) && !known.has(p)).length;
+  };
+  try {
+    await waitUntil(() => subscribed.every((n) => missing(n) === 0), AbortSignal.timeout(timeout), MESH_POLL_INTERVAL);
+  } catch (err) {
+    throw new WaitTimeoutError(
+      `subscriptions to ${topic} not known in ${timeout} ms; missing ${subscribed.map(missing).join(',')}`,
+      { cause: err },
+    );
   }
 }

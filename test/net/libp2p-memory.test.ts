@@ -1,0 +1,4 @@
+import { gossipBehaviour } from './behaviour.ts';
+import { memoryImpl } from './harness.ts';
+
+gossipBehaviour(memoryImpl);
