@@ -87,7 +87,7 @@ test('three nodes over TCP on 127.0.0.1: inline and announced payloads', async (
     { kind: 'full' },
   );
   const recs = gossips.map(() => recorder());
-  gossips.forEach((g, i) => g.subscribe('tcp', recs[i].handler));
+  for (const [i, g] of gossips.entries()) g.subscribe('tcp', recs[i].handler);
   await waitForSubscribers(
     gossips.map((g) => g.node),
     'tcp',
