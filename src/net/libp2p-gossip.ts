@@ -86,6 +86,18 @@ export interface Libp2pGossipInit {
 
 export type GossipNode = Libp2p<GossipServices>;
 
+/** Counters of the announce + fetch path (gossipsub's own traffic is not included). */
+export interface PayloadStats {
+  /** Payload bytes this node served to others over the payload protocol. */
+  bytesServed: number;
+  /** Payload bytes this node fetched from others. */
+  bytesFetched: number;
+  /** Announced payloads fetched successfully. */
+  fetched: number;
+  /** Announced payloads no source could serve. */
+  unavailable: number;
+}
+
 /** Response frames: lp(status byte) then lp(body). */
 const STATUS_OK = 0;
 const STATUS_ERROR = 1;
@@ -127,6 +139,8 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   private readonly stopping = new AbortController();
   private started = false;
   private stopped = false;
+  /** Live counters of the announce + fetch path. */
+  readonly payloadStats: PayloadStats = { bytesServed: 0, bytesFetched: 0, fetched: 0, unavailable: 0 };
 
   constructor(node: GossipNode, init: Libp2pGossipInit = {}) {
     super();
@@ -324,6 +338,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   private readonly servePayload: Responder = async (_from, request) => {
     const payload = this.cache.get(toHex(request));
     if (payload == null) throw new Error('payload not found');
+    this.payloadStats.bytesServed += payload.byteLength;
     return payload;
   };
 
@@ -391,12 +406,17 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
           signal: AbortSignal.timeout(this.payloadFetchTimeout),
           maxResponseBytes: size,
         });
-        if (bytes.byteLength === size && bytesEqual(await sha256(bytes), hash)) return bytes;
+        this.payloadStats.bytesFetched += bytes.byteLength;
+        if (bytes.byteLength === size && bytesEqual(await sha256(bytes), hash)) {
+          this.payloadStats.fetched++;
+          return bytes;
+        }
         this.penalize(peer, `served ${bytes.byteLength} bytes not matching announced payload ${key.slice(0, 12)}`);
       } catch (err) {
         this.log('payload %s from %s failed: %s', key.slice(0, 12), peer, err);
       }
     }
+    this.payloadStats.unavailable++;
     this.log.error('payload %s (%d bytes) unavailable from %d sources', key.slice(0, 12), size, candidates.length);
     return undefined;
   }

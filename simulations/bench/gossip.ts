@@ -1,0 +1,212 @@
+/**
+ * Gossip benchmark: time for one update to reach every peer, and bytes sent per peer per
+ * update, over libp2p (memory transport and TCP on 127.0.0.1) and the in-process bus.
+ *
+ * Run: npm exec -- node simulations/bench/gossip.ts [--quick] [--json]
+ *
+ * Bytes for libp2p are gossipsub RPC bytes (its `rpcSentBytes` metric: every message
+ * copy, IHAVE/IWANT/IDONTWANT and heartbeat control in the window) plus payload-protocol
+ * bytes for announced updates; noise/yamux framing is not counted. Bus bytes are payload
+ * bytes of every copy sent.
+ */
+import { performance } from 'node:perf_hooks';
+import type { GossipsubOpts } from '@libp2p/gossipsub';
+import { Bus } from '../../src/net/inproc-bus.ts';
+import type { Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
+import { createLibp2pGossip } from '../../src/net/libp2p-gossip.ts';
+import { createMemoryLibp2p } from '../../src/net/memory-factory.ts';
+import { createNodeLibp2p } from '../../src/net/node-factory.ts';
+import { connectTopology, waitForMesh } from '../../src/net/topology.ts';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+const json = args.has('--json');
+const DEGREE = 8;
+const SEED = 1;
+const REPS = quick ? 2 : 3;
+const DELIVERY_TIMEOUT = 120_000;
+/** Time after delivery for duplicates and IDONTWANT/IHAVE traffic to finish before counting bytes. */
+const SETTLE_MS = 500;
+const TOPIC = 'meshfl/bench';
+
+interface Result {
+  transport: 'memory' | 'tcp' | 'bus';
+  peers: number;
+  bytes: number;
+  /** Median ms from publish to the last peer's handler. */
+  msToAll: number;
+  /** Mean bytes sent per peer per update. */
+  bytesPerPeer: number;
+  /** bytesPerPeer / payload size. */
+  amplification: number;
+}
+
+type Register = NonNullable<GossipsubOpts['metricsRegister']>;
+
+/** A gossipsub metrics register that keeps only the RPC bytes sent. */
+function byteCounter(): { register: Register; sent: () => number } {
+  let sent = 0;
+  const noop = new Proxy(() => noop, { get: () => noop, apply: () => noop }) as unknown as () => unknown;
+  const register = {
+    gauge: (config: { name: string }) =>
+      config.name === 'gossipsub_rpc_sent_bytes_total'
+        ? new Proxy(noop, {
+            get: (_t, prop) =>
+              prop === 'inc'
+                ? (a?: unknown, b?: unknown) => {
+                    sent += typeof a === 'number' ? a : typeof b === 'number' ? b : 1;
+                  }
+                : noop,
+          })
+        : noop,
+    histogram: () => noop,
+    avgMinMax: () => noop,
+  } as unknown as Register;
+  return { register, sent: () => sent };
+}
+
+function payload(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 2654435761) >>> 24;
+  return out;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function benchLibp2p(transport: 'memory' | 'tcp', n: number, sizes: number[]): Promise<Result[]> {
+  const counters = Array.from({ length: n }, () => byteCounter());
+  const gossips: Libp2pGossip[] = [];
+  const results: Result[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const gossip = {
+        overrides: { metricsRegister: counters[i].register, metricsTopicStrToLabel: new Map([[TOPIC, 'bench']]) },
+      };
+      const node =
+        transport === 'memory'
+          ? await createMemoryLibp2p({ gossip })
+          : await createNodeLibp2p({ loopback: true, gossip });
+      gossips.push(await createLibp2pGossip(node));
+    }
+    const topology =
+      n > DEGREE + 1 ? { kind: 'random-regular' as const, degree: DEGREE, seed: SEED } : { kind: 'full' as const };
+    await connectTopology(
+      gossips.map((g) => g.node),
+      topology,
+    );
+    let received = 0;
+    let wake: (() => void) | undefined;
+    for (const g of gossips) {
+      g.subscribe(TOPIC, () => {
+        received++;
+        wake?.();
+      });
+    }
+    await waitForMesh(
+      gossips.map((g) => g.node),
+      TOPIC,
+      { timeout: 60_000 },
+    );
+    const publishAndWait = async (from: number, data: Uint8Array): Promise<number> => {
+      received = 0;
+      const t0 = performance.now();
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`only ${received}/${n - 1} received`)), DELIVERY_TIMEOUT);
+        wake = () => {
+          if (received >= n - 1) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+      });
+      await gossips[from].publish(TOPIC, data);
+      await done;
+      return performance.now() - t0;
+    };
+    await publishAndWait(0, payload(1000)); // warm-up
+    for (const size of sizes) {
+      const data = payload(size);
+      const times: number[] = [];
+      const bytes: number[] = [];
+      for (let rep = 0; rep < REPS; rep++) {
+        const before =
+          counters.reduce((s, c) => s + c.sent(), 0) + gossips.reduce((s, g) => s + g.payloadStats.bytesServed, 0);
+        times.push(await publishAndWait((rep * 7) % n, data));
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+        const afterBytes =
+          counters.reduce((s, c) => s + c.sent(), 0) + gossips.reduce((s, g) => s + g.payloadStats.bytesServed, 0);
+        bytes.push((afterBytes - before) / n);
+      }
+      const bytesPerPeer = bytes.reduce((a, b) => a + b, 0) / bytes.length;
+      results.push({
+        transport,
+        peers: n,
+        bytes: size,
+        msToAll: median(times),
+        bytesPerPeer,
+        amplification: bytesPerPeer / size,
+      });
+    }
+  } finally {
+    await Promise.all(gossips.map((g) => g.stop()));
+  }
+  return results;
+}
+
+async function benchBus(n: number, sizes: number[]): Promise<Result[]> {
+  const bus = new Bus({ topology: { kind: 'random-regular', degree: DEGREE, seed: SEED } });
+  const peers = Array.from({ length: n }, (_, i) => bus.join(`p${i}`));
+  for (const p of peers) p.subscribe(TOPIC, () => {});
+  const results: Result[] = [];
+  for (const size of sizes) {
+    const data = payload(size);
+    const times: number[] = [];
+    const before = peers.reduce((s, p) => s + p.traffic.bytesSent, 0);
+    for (let rep = 0; rep < REPS; rep++) {
+      const t0 = performance.now();
+      await peers[rep].publish(TOPIC, data);
+      await bus.flush();
+      times.push(performance.now() - t0);
+    }
+    const bytesPerPeer = (peers.reduce((s, p) => s + p.traffic.bytesSent, 0) - before) / n / REPS;
+    results.push({
+      transport: 'bus',
+      peers: n,
+      bytes: size,
+      msToAll: median(times),
+      bytesPerPeer,
+      amplification: bytesPerPeer / size,
+    });
+  }
+  await bus.stop();
+  return results;
+}
+
+const KB = 1000;
+const MB = 1000 * 1000;
+const sizes = quick ? [100 * KB] : [100 * KB, 1 * MB, 4 * MB];
+const plan: Array<() => Promise<Result[]>> = [
+  () => benchLibp2p('memory', 10, sizes),
+  () => benchLibp2p('memory', 30, sizes),
+  ...(quick ? [] : [() => benchLibp2p('memory', 100, sizes)]),
+  () => benchLibp2p('tcp', 10, sizes),
+  () => benchBus(quick ? 100 : 1000, sizes),
+];
+
+if (!json) {
+  console.log('gossip bench: npm exec -- node simulations/bench/gossip.ts [--quick] [--json]');
+  console.log(`degree ${DEGREE} random-regular overlay (full mesh when N <= ${DEGREE + 1}), ${REPS} updates per cell`);
+  console.log('transport  peers  payload    ms-to-all  bytes/peer/update  amplification');
+}
+const all: Result[] = [];
+for (const step of plan) {
+  for (const r of await step()) {
+    all.push(r);
+    if (!json) {
+      console.log(
+        `${r.transport.padEnd(9)}  ${String(r.peers).padStart(5)}  ${`${r.bytes / KB} kB`.padStart(8)}  ${r.msToAll.toFixed(0).padStart(9)}  ${(r.bytesPerPeer / MB).toFixed(2).padStart(14)} MB  ${r.amplification.toFixed(2).padStart(12)}`,
+      );
+    }
+  }
+}
+if (json) console.log(JSON.stringify({ degree: DEGREE, reps: REPS, quick, results: all }, null, 2));
