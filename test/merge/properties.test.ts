@@ -107,6 +107,10 @@ for (const name of strategyNames()) {
           const { weights, report } = mergeWithReport(strategy, own, attacked, ctx());
           assert.ok(allFinite(weights));
           const nonFinite = attacked.filter((c) => !allFinite(c.weights)).length;
+          // Shares of own and the used candidates add up to 1, none negative.
+          const shares = [report?.ownShare ?? Number.NaN, ...(report?.used.map((u) => u.share) ?? [])];
+          assert.ok(shares.every((x) => x >= 0));
+          assert.ok(Math.abs(shares.reduce((t, x) => t + x, 0) - 1) < 1e-9, `shares ${shares}`);
           assert.equal(report?.rejected.filter((r) => r.reason === 'non-finite').length, nonFinite);
         },
       ),
