@@ -1,0 +1,71 @@
+/**
+ * Model specifications: plain data that names an architecture. Validated when parsed from
+ * config or files; builders in this folder turn a spec into tfjs variables.
+ */
+export type ModelSpec =
+  | {
+      readonly kind: 'mlp';
+      /** Hidden layer widths, e.g. [128, 64]. */
+      readonly hidden: readonly number[];
+    }
+  | {
+      readonly kind: 'cnn';
+      /** Output channels of each 3x3 conv per stage; a 2x2 max-pool closes each stage. */
+      readonly stages: readonly (readonly number[])[];
+      /** Width of the dense layer after the conv stages (0 = none). */
+      readonly dense: number;
+      /** Gradient re-parameterization of the convs (RepOpt) or plain SGD. */
+      readonly reparam: 'repopt' | 'none';
+    };
+
+export type ModelKind = ModelSpec['kind'];
+
+export type MlpSpec = Extract<ModelSpec, { kind: 'mlp' }>;
+export type CnnSpec = Extract<ModelSpec, { kind: 'cnn' }>;
+
+export const DEFAULT_MLP: MlpSpec = { kind: 'mlp', hidden: [256, 128] };
+export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', stages: [[16], [32, 32]], dense: 64, reparam: 'repopt' };
+
+export function defaultSpec(kind: string): ModelSpec {
+  switch (kind) {
+    case 'mlp':
+      return DEFAULT_MLP;
+    case 'cnn':
+      return DEFAULT_CNN;
+    case 'cnn-plain':
+      return { ...DEFAULT_CNN, reparam: 'none' };
+    default:
+      throw new Error(`unknown model "${kind}" (known: mlp, cnn, cnn-plain)`);
+  }
+}
+
+function positiveInts(value: unknown, what: string): number[] {
+  if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v > 0 && v <= 65536)) {
+    throw new Error(`${what} must be an array of positive integers`);
+  }
+  return value as number[];
+}
+
+/** Parses an untrusted spec (from config or a file header). */
+export function parseModelSpec(value: unknown, what = 'model'): ModelSpec {
+  if (typeof value === 'string') return defaultSpec(value);
+  if (typeof value !== 'object' || value === null) throw new Error(`${what} must be a name or an object`);
+  const v = value as Record<string, unknown>;
+  switch (v.kind) {
+    case 'mlp':
+      return { kind: 'mlp', hidden: positiveInts(v.hidden ?? DEFAULT_MLP.hidden, `${what}.hidden`) };
+    case 'cnn': {
+      const stagesRaw = v.stages ?? DEFAULT_CNN.stages;
+      if (!Array.isArray(stagesRaw) || stagesRaw.length === 0)
+        throw new Error(`${what}.stages must be a non-empty array`);
+      const stages = stagesRaw.map((s, i) => positiveInts(s, `${what}.stages[${i}]`));
+      const dense = v.dense ?? 64;
+      if (!Number.isInteger(dense) || (dense as number) < 0) throw new Error(`${what}.dense must be an integer >= 0`);
+      const reparam = v.reparam ?? 'repopt';
+      if (reparam !== 'repopt' && reparam !== 'none') throw new Error(`${what}.reparam must be "repopt" or "none"`);
+      return { kind: 'cnn', stages, dense: dense as number, reparam };
+    }
+    default:
+      throw new Error(`${what}.kind must be "mlp" or "cnn", got ${JSON.stringify(v.kind)}`);
+  }
+}

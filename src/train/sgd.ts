@@ -1,0 +1,76 @@
+/**
+ * SGD with momentum and decoupled-from-multiplier weight decay, with optional constant
+ * per-parameter gradient multipliers (RepOpt, ALGORITHMS.md §3):
+ *   v <- momentum * v + (M * g + weightDecay * w);  w <- w - lr * v
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { NamedVariable } from '../model/model.ts';
+
+export interface SgdOptions {
+  /** Learning rate. Default 0.05. */
+  readonly learningRate: number;
+  /** Momentum. Default 0.9. */
+  readonly momentum: number;
+  /** L2 weight decay, applied after the multiplier. Default 0. */
+  readonly weightDecay: number;
+}
+
+export const DEFAULT_SGD: SgdOptions = { learningRate: 0.05, momentum: 0.9, weightDecay: 0 };
+
+export function validateSgd(o: Partial<SgdOptions>, what = 'optimizer'): SgdOptions {
+  const merged = { ...DEFAULT_SGD, ...o };
+  if (!(merged.learningRate > 0 && merged.learningRate < 100))
+    throw new Error(`${what}.learningRate must be in (0, 100)`);
+  if (!(merged.momentum >= 0 && merged.momentum < 1)) throw new Error(`${what}.momentum must be in [0, 1)`);
+  if (!(merged.weightDecay >= 0 && merged.weightDecay < 1)) throw new Error(`${what}.weightDecay must be in [0, 1)`);
+  return merged;
+}
+
+export class Sgd {
+  readonly options: SgdOptions;
+  readonly #velocity = new Map<tf.Variable, tf.Variable>();
+  readonly #multipliers: ReadonlyMap<tf.Variable, tf.Tensor>;
+
+  constructor(options: SgdOptions, variables: readonly NamedVariable[], multipliers: ReadonlyMap<string, tf.Tensor>) {
+    this.options = options;
+    const m = new Map<tf.Variable, tf.Tensor>();
+    for (const v of variables) {
+      const mult = multipliers.get(v.name);
+      if (mult) m.set(v.variable, mult);
+    }
+    this.#multipliers = m;
+  }
+
+  /** Applies one update; `grads` maps each trained variable to its gradient. */
+  apply(grads: ReadonlyMap<tf.Variable, tf.Tensor>): void {
+    const { learningRate, momentum, weightDecay } = this.options;
+    tf.tidy(() => {
+      for (const [variable, grad] of grads) {
+        const mult = this.#multipliers.get(variable);
+        let g = mult ? tf.mul(grad, mult) : grad;
+        if (weightDecay > 0) g = tf.add(g, tf.mul(variable, weightDecay));
+        let step = g;
+        if (momentum > 0) {
+          let v = this.#velocity.get(variable);
+          if (!v) {
+            v = tf.variable(tf.zerosLike(variable), false);
+            this.#velocity.set(variable, v);
+          }
+          v.assign(tf.add(tf.mul(v, momentum), g));
+          step = v;
+        }
+        variable.assign(tf.sub(variable, tf.mul(step, learningRate)));
+      }
+    });
+  }
+
+  /** Forgets momentum (after a merge replaced the weights, old velocity points elsewhere). */
+  reset(): void {
+    for (const v of this.#velocity.values()) v.dispose();
+    this.#velocity.clear();
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+}

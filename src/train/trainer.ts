@@ -1,0 +1,272 @@
+/**
+ * Trainer: local training steps and per-class evaluation of one Model.
+ *
+ * `trainable: "all"` trains every parameter. `trainable: "head"` freezes the backbone
+ * (Bristle's transfer-learning mode): backbone features of a dataset are computed once
+ * and cached, and only the output layer is trained, evaluated and exchanged.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type Dataset, featureSize as datasetFeatureSize } from '../data/dataset.ts';
+import { createRng, type Rng } from '../data/rng.ts';
+import type { ClassScores } from '../merge/types.ts';
+import { getWeights, HEAD_KERNEL, type Model, setWeights } from '../model/model.ts';
+import type { Weights } from '../model/weights.ts';
+import { classScores, confusionMatrix } from './metrics.ts';
+import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
+
+export type Trainable = 'all' | 'head';
+
+export interface TrainerOptions {
+  /** Mini-batch size. Default 32. */
+  readonly batchSize?: number;
+  readonly optimizer?: Partial<SgdOptions>;
+  /** Which parameters are trained and exchanged. Default "all". */
+  readonly trainable?: Trainable;
+  /** Seed of the batch order. Default 0. */
+  readonly seed?: number;
+  /** Batch size for evaluation and feature extraction. Default 512. */
+  readonly evalBatchSize?: number;
+}
+
+export type TrainAmount = { readonly epochs: number } | { readonly steps: number };
+
+export interface TrainProgress {
+  readonly epoch: number;
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly samples: number;
+  /** Mean loss over the steps so far. */
+  readonly loss: number;
+  readonly elapsedMs: number;
+}
+
+export interface TrainResult {
+  readonly steps: number;
+  readonly samples: number;
+  readonly loss: number;
+  readonly elapsedMs: number;
+}
+
+const DEFAULT_BATCH = 32;
+const DEFAULT_EVAL_BATCH = 512;
+
+export class Trainer {
+  readonly model: Model;
+  readonly trainable: Trainable;
+  readonly batchSize: number;
+  readonly evalBatchSize: number;
+  readonly optimizerOptions: SgdOptions;
+  readonly #rng: Rng;
+  readonly #sgd: Sgd;
+  readonly #trainedVariables: tf.Variable[];
+  /** Backbone features per dataset (head mode); valid while the backbone is unchanged. */
+  #featureCache = new WeakMap<Dataset, tf.Tensor2D>();
+  #cachedFeatures: tf.Tensor2D[] = [];
+
+  constructor(model: Model, options: TrainerOptions = {}) {
+    this.model = model;
+    this.trainable = options.trainable ?? 'all';
+    if (this.trainable !== 'all' && this.trainable !== 'head') throw new Error('trainable must be "all" or "head"');
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH;
+    this.evalBatchSize = options.evalBatchSize ?? DEFAULT_EVAL_BATCH;
+    if (!(Number.isInteger(this.batchSize) && this.batchSize >= 1))
+      throw new Error('batchSize must be an integer >= 1');
+    this.optimizerOptions = validateSgd(options.optimizer ?? DEFAULT_SGD);
+    this.#rng = createRng(options.seed ?? 0).fork('batches');
+    const trained = model.variables.filter((v) => this.trainable === 'all' || v.name === HEAD_KERNEL);
+    this.#trainedVariables = trained.map((v) => v.variable);
+    this.#sgd = new Sgd(this.optimizerOptions, trained, model.gradMultipliers);
+  }
+
+  /** Names of the layers that are trained and exchanged with peers. */
+  trainableLayers(): ReadonlySet<string> {
+    return new Set(
+      this.model.variables.filter((v) => this.trainable === 'all' || v.name === HEAD_KERNEL).map((v) => v.name),
+    );
+  }
+
+  getWeights(): Weights {
+    return getWeights(this.model);
+  }
+
+  /** Replaces the model's parameters; clears cached features if the backbone changed. */
+  setWeights(w: Weights): void {
+    setWeights(this.model, w);
+    this.#clearFeatures();
+  }
+
+  /** Replaces only the named layers (e.g. the exchanged ones after a merge). */
+  setLayers(layers: Weights): void {
+    const byName = new Map(this.model.variables.map((v) => [v.name, v]));
+    let backboneChanged = false;
+    tf.tidy(() => {
+      for (const l of layers) {
+        const v = byName.get(l.name);
+        if (!v || v.shape.join() !== l.shape.join()) throw new Error(`layer ${l.name} does not fit the model`);
+        v.variable.assign(tf.tensor(l.values, [...v.shape]));
+        if (l.name !== HEAD_KERNEL) backboneChanged = true;
+      }
+    });
+    if (backboneChanged) this.#clearFeatures();
+  }
+
+  /** Trains for whole epochs or a number of steps over `data`, shuffled per epoch. */
+  train(data: Dataset, amount: TrainAmount, onProgress?: (p: TrainProgress) => void): TrainResult {
+    const n = data.y.length;
+    if (n === 0) return { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 };
+    const bs = Math.min(this.batchSize, n);
+    const stepsPerEpoch = Math.ceil(n / bs);
+    const totalSteps = 'epochs' in amount ? Math.round(amount.epochs * stepsPerEpoch) : amount.steps;
+    if (!(Number.isInteger(totalSteps) && totalSteps >= 0))
+      throw new Error('epochs/steps must give a whole number >= 0');
+    const start = performance.now();
+    const inputs = this.trainable === 'head' ? this.#features(data) : undefined;
+    const f = inputs ? this.model.featureSize : datasetFeatureSize(data);
+    const inputShape = inputs ? [this.model.featureSize] : [...data.featureShape];
+    const source = inputs ? (inputs.dataSync() as Float32Array) : data.x;
+    const head = this.model.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
+
+    let order = new Uint32Array(0);
+    let lossSum = 0;
+    let samples = 0;
+    for (let step = 0; step < totalSteps; step++) {
+      const inEpoch = step % stepsPerEpoch;
+      if (inEpoch === 0) order = Uint32Array.from(this.#rng.shuffle(Array.from({ length: n }, (_, i) => i)));
+      const from = inEpoch * bs;
+      const count = Math.min(bs, n - from);
+      const xb = new Float32Array(count * f);
+      const yb = new Int32Array(count);
+      for (let i = 0; i < count; i++) {
+        const j = order[from + i] as number;
+        xb.set(source.subarray(j * f, (j + 1) * f), i * f);
+        yb[i] = data.y[j] as number;
+      }
+      const lossValue = tf.tidy(() => {
+        const x = tf.tensor(xb, [count, ...inputShape]);
+        const y = tf.oneHot(tf.tensor1d(yb, 'int32'), this.model.numClasses);
+        const lossFn = (): tf.Scalar => {
+          const logits = inputs ? tf.matMul(x as tf.Tensor2D, head) : this.model.logits(x);
+          return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+        };
+        const { value, grads } = tf.variableGrads(lossFn, this.#trainedVariables);
+        const byVar = new Map<tf.Variable, tf.Tensor>();
+        for (const v of this.#trainedVariables) byVar.set(v, grads[v.name] as tf.Tensor);
+        this.#sgd.apply(byVar);
+        return value.dataSync()[0] as number;
+      });
+      lossSum += lossValue;
+      samples += count;
+      if (onProgress) {
+        onProgress({
+          epoch: Math.floor(step / stepsPerEpoch),
+          step: step + 1,
+          totalSteps,
+          samples,
+          loss: lossSum / (step + 1),
+          elapsedMs: performance.now() - start,
+        });
+      }
+    }
+    return {
+      steps: totalSteps,
+      samples,
+      loss: lossSum / Math.max(1, totalSteps),
+      elapsedMs: performance.now() - start,
+    };
+  }
+
+  /** Per-class scores of the current model on `data`. */
+  evaluate(data: Dataset): ClassScores {
+    const head = this.model.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
+    return this.#evaluateWith(data, head);
+  }
+
+  /**
+   * Scores other weights on `data` without touching the trained model. In head mode only
+   * the output layer of `w` is used (the backbone is shared and frozen).
+   */
+  evaluateWeights(w: Weights, data: Dataset): ClassScores {
+    if (this.trainable === 'head') {
+      const headLayer = w.find((l) => l.name === HEAD_KERNEL);
+      if (!headLayer) throw new Error(`weights have no ${HEAD_KERNEL}`);
+      const head = tf.tensor2d(headLayer.values, [this.model.featureSize, this.model.numClasses]);
+      try {
+        return this.#evaluateWith(data, head);
+      } finally {
+        head.dispose();
+      }
+    }
+    const saved = getWeights(this.model);
+    try {
+      setWeights(this.model, w);
+      return this.evaluate(data);
+    } finally {
+      setWeights(this.model, saved);
+    }
+  }
+
+  #evaluateWith(data: Dataset, head: tf.Tensor): ClassScores {
+    const n = data.y.length;
+    const K = this.model.numClasses;
+    const predicted = new Uint8Array(n);
+    let lossSum = 0;
+    const features = this.trainable === 'head' ? this.#features(data) : undefined;
+    const f = datasetFeatureSize(data);
+    for (let from = 0; from < n; from += this.evalBatchSize) {
+      const count = Math.min(this.evalBatchSize, n - from);
+      const [pred, loss] = tf.tidy(() => {
+        const feats = features
+          ? features.slice([from, 0], [count, this.model.featureSize])
+          : this.model.features(
+              tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]),
+            );
+        const logits = tf.matMul(feats, head as tf.Tensor2D);
+        const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
+        const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
+        return [logits.argMax(1).dataSync() as Int32Array, l.dataSync()[0] as number] as const;
+      });
+      predicted.set(pred, from);
+      lossSum += loss;
+    }
+    return classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN);
+  }
+
+  /** Backbone features of a dataset, computed once while the backbone is unchanged. */
+  #features(data: Dataset): tf.Tensor2D {
+    const cached = this.#featureCache.get(data);
+    if (cached) return cached;
+    const n = data.y.length;
+    const f = datasetFeatureSize(data);
+    const parts: tf.Tensor2D[] = [];
+    for (let from = 0; from < n; from += this.evalBatchSize) {
+      const count = Math.min(this.evalBatchSize, n - from);
+      parts.push(
+        tf.tidy(() =>
+          this.model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape])),
+        ),
+      );
+    }
+    const all = parts.length === 1 ? (parts[0] as tf.Tensor2D) : tf.concat(parts, 0);
+    if (parts.length > 1) for (const p of parts) p.dispose();
+    const kept = tf.keep(all);
+    this.#featureCache.set(data, kept);
+    this.#cachedFeatures.push(kept);
+    return kept;
+  }
+
+  #clearFeatures(): void {
+    for (const t of this.#cachedFeatures) t.dispose();
+    this.#cachedFeatures = [];
+    this.#featureCache = new WeakMap();
+  }
+
+  /** Forgets optimizer momentum. */
+  resetOptimizer(): void {
+    this.#sgd.reset();
+  }
+
+  dispose(): void {
+    this.#clearFeatures();
+    this.#sgd.dispose();
+  }
+}
