@@ -2,6 +2,22 @@
  * Per-coordinate statistics across n models (median, trimmed mean): gathers the n values
  * of each coordinate into one scratch buffer, sorts it and applies `stat`.
  */
+
+/** Below this many inputs an inline insertion sort beats calling the native sort per coordinate. */
+const INSERTION_SORT_MAX = 48;
+
+function insertionSort(a: Float64Array): void {
+  for (let i = 1; i < a.length; i++) {
+    const v = a[i] as number;
+    let j = i - 1;
+    while (j >= 0 && (a[j] as number) > v) {
+      a[j + 1] = a[j] as number;
+      j--;
+    }
+    a[j + 1] = v;
+  }
+}
+
 import type { Layer, Weights } from '../model/weights.ts';
 
 export function coordinateStatistic(
@@ -15,7 +31,8 @@ export function coordinateStatistic(
   const out = new Float32Array(size);
   for (let e = 0; e < size; e++) {
     for (let k = 0; k < columns.length; k++) scratch[k] = (columns[k] as Float32Array)[e] as number;
-    scratch.sort();
+    if (scratch.length <= INSERTION_SORT_MAX) insertionSort(scratch);
+    else scratch.sort();
     out[e] = stat(scratch);
   }
   return out;
