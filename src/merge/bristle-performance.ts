@@ -16,6 +16,8 @@
  * weight (the paper trains only the output layer). With fewer than phi familiar classes,
  * S_j is all of them; with none, c_j = 0 and only own is kept. Ties in f_j^c break by class
  * index. Evaluation is the expensive part: one ctx.evaluate per candidate plus one for own.
+ * A candidate is evaluated as it would be merged: its merged layers on top of own's other
+ * (frozen) layers, so whatever it sends in layers that are never merged cannot sway its score.
  */
 import type { Layer, Weights } from '../model/weights.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
@@ -98,6 +100,13 @@ function finiteF1(f1: Float64Array): Float64Array {
   return f1.map((v) => (Number.isFinite(v) ? v : 0));
 }
 
+/** Own's layers with the candidate's merged layers in place (no copies). */
+function graft(own: Weights, candidate: Weights, layers: readonly number[]): Weights {
+  if (layers.length === own.length) return candidate;
+  const merged = new Set(layers);
+  return own.map((l, i) => (merged.has(i) ? (candidate[i] as Layer) : l));
+}
+
 function checkOutputLayer(own: Weights, ctx: MergeContext): void {
   for (const name of [ctx.outputLayer.kernel, ctx.outputLayer.bias]) {
     if (name === undefined) continue;
@@ -120,7 +129,7 @@ export function bristlePerformance(options: Partial<BristlePerformanceOptions> =
     const classWise = new Set([ctx.outputLayer.kernel, ctx.outputLayer.bias]);
     const f0 = finiteF1(ctx.evaluate(own).f1);
     const weights = candidates.map((cand): LayerWeight[] => {
-      const fj = finiteF1(ctx.evaluate(cand.weights).f1);
+      const fj = finiteF1(ctx.evaluate(graft(own, cand.weights, layers)).f1);
       const b = bristleWeights(fj, f0, ctx.familiarClasses, ctx.numClasses, phi);
       const whole = scalar(b.omega);
       const columns: LayerWeight = { kind: 'per-class', values: b.perClass };

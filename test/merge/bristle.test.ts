@@ -186,3 +186,19 @@ test('bristle+ldawa: report lists shares and prioritizer rejections', () => {
   assertClose(values(weights), [0.5, 0.5]);
   assert.equal(report?.ownShare, 1);
 });
+
+test('performance integrator: a candidate is scored with own frozen layers under its merged ones', () => {
+  const own: Weights = [layer('frozen', [1], [0]), layer('w', [2], [0, 0])];
+  const sly: Weights = [layer('frozen', [1], [99]), layer('w', [2], [1, 1])];
+  const seen: number[] = [];
+  const ctx = context({
+    familiarClasses: [0, 1],
+    trainableLayers: new Set(['w']),
+    evaluate: (w) => {
+      seen.push(w[0]!.values[0]!);
+      return { f1: Float64Array.of(0.5, 0.5), accuracy: Float64Array.of(0.5, 0.5), overallAccuracy: 0.5, loss: 0 };
+    },
+  });
+  bristleStrategy()(own, [cand('a', sly)], ctx);
+  assert.deepEqual(seen, [0, 0]);
+});
