@@ -49,6 +49,8 @@ export interface TrainResult {
 
 const DEFAULT_BATCH = 32;
 const DEFAULT_EVAL_BATCH = 512;
+/** Training steps between event-loop turns in trainAsync. */
+const DEFAULT_YIELD_EVERY = 4;
 
 export class Trainer {
   readonly model: Model;
@@ -112,6 +114,43 @@ export class Trainer {
 
   /** Trains for whole epochs or a number of steps over `data`, shuffled per epoch. */
   train(data: Dataset, amount: TrainAmount, onProgress?: (p: TrainProgress) => void): TrainResult {
+    const steps = this.steps(data, amount);
+    for (;;) {
+      const next = steps.next();
+      if (next.done) return next.value;
+      onProgress?.(next.value);
+    }
+  }
+
+  /**
+   * Like `train`, but gives the event loop a turn every `yieldEvery` steps so network
+   * traffic and timers keep flowing while a peer trains. `signal` stops early (the steps
+   * done so far are kept).
+   */
+  async trainAsync(
+    data: Dataset,
+    amount: TrainAmount,
+    options: { yieldEvery?: number; signal?: AbortSignal; onProgress?: (p: TrainProgress) => void } = {},
+  ): Promise<TrainResult> {
+    const yieldEvery = options.yieldEvery ?? DEFAULT_YIELD_EVERY;
+    const steps = this.steps(data, amount);
+    let last: TrainProgress | undefined;
+    for (let i = 1; ; i++) {
+      const next = steps.next();
+      if (next.done) return next.value;
+      last = next.value;
+      options.onProgress?.(last);
+      if (i % yieldEvery === 0) {
+        await new Promise<void>((resolve) => setTimeout(resolve, 0));
+        if (options.signal?.aborted) {
+          return { steps: last.step, samples: last.samples, loss: last.loss, elapsedMs: last.elapsedMs };
+        }
+      }
+    }
+  }
+
+  /** The training loop as a generator: one progress report per step, the result at the end. */
+  *steps(data: Dataset, amount: TrainAmount): Generator<TrainProgress, TrainResult> {
     const n = data.y.length;
     if (n === 0) return { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 };
     const bs = Math.min(this.batchSize, n);
@@ -156,16 +195,14 @@ export class Trainer {
       });
       lossSum += lossValue;
       samples += count;
-      if (onProgress) {
-        onProgress({
-          epoch: Math.floor(step / stepsPerEpoch),
-          step: step + 1,
-          totalSteps,
-          samples,
-          loss: lossSum / (step + 1),
-          elapsedMs: performance.now() - start,
-        });
-      }
+      yield {
+        epoch: Math.floor(step / stepsPerEpoch),
+        step: step + 1,
+        totalSteps,
+        samples,
+        loss: lossSum / (step + 1),
+        elapsedMs: performance.now() - start,
+      };
     }
     return {
       steps: totalSteps,
