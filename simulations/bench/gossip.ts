@@ -11,6 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { GossipsubOpts } from '@libp2p/gossipsub';
+import { INLINE_LIMIT } from '../../src/net/constants.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import type { Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createLibp2pGossip } from '../../src/net/libp2p-gossip.ts';
@@ -33,6 +34,8 @@ interface Result {
   transport: 'memory' | 'tcp' | 'bus';
   peers: number;
   bytes: number;
+  /** How the payload travelled: inline in the gossip message, or announced and fetched. */
+  path: 'inline' | 'announce';
   /** Median ms from publish to the last peer's handler. */
   msToAll: number;
   /** Mean bytes sent per peer per update. */
@@ -65,15 +68,20 @@ function byteCounter(): { register: Register; sent: () => number } {
   return { register, sent: () => sent };
 }
 
-function payload(size: number): Uint8Array {
+function payload(size: number, salt = 0): Uint8Array {
   const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) out[i] = (i * 2654435761) >>> 24;
+  for (let i = 0; i < size; i++) out[i] = ((i + salt * 7919) * 2654435761) >>> 24;
   return out;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function benchLibp2p(transport: 'memory' | 'tcp', n: number, sizes: number[]): Promise<Result[]> {
+async function benchLibp2p(
+  transport: 'memory' | 'tcp',
+  n: number,
+  sizes: number[],
+  inlineLimit = INLINE_LIMIT,
+): Promise<Result[]> {
   const counters = Array.from({ length: n }, () => byteCounter());
   const gossips: Libp2pGossip[] = [];
   const results: Result[] = [];
@@ -86,7 +94,7 @@ async function benchLibp2p(transport: 'memory' | 'tcp', n: number, sizes: number
         transport === 'memory'
           ? await createMemoryLibp2p({ gossip })
           : await createNodeLibp2p({ loopback: true, gossip });
-      gossips.push(await createLibp2pGossip(node));
+      gossips.push(await createLibp2pGossip(node, { inlineLimit }));
     }
     const topology =
       n > DEGREE + 1 ? { kind: 'random-regular' as const, degree: DEGREE, seed: SEED } : { kind: 'full' as const };
@@ -125,10 +133,11 @@ async function benchLibp2p(transport: 'memory' | 'tcp', n: number, sizes: number
     };
     await publishAndWait(0, payload(1000)); // warm-up
     for (const size of sizes) {
-      const data = payload(size);
       const times: number[] = [];
       const bytes: number[] = [];
       for (let rep = 0; rep < REPS; rep++) {
+        // a distinct payload each time: an announced payload already cached is not fetched again
+        const data = payload(size, rep);
         const before =
           counters.reduce((s, c) => s + c.sent(), 0) + gossips.reduce((s, g) => s + g.payloadStats.bytesServed, 0);
         times.push(await publishAndWait((rep * 7) % n, data));
@@ -142,6 +151,7 @@ async function benchLibp2p(transport: 'memory' | 'tcp', n: number, sizes: number
         transport,
         peers: n,
         bytes: size,
+        path: size > inlineLimit ? 'announce' : 'inline',
         msToAll: median(times),
         bytesPerPeer,
         amplification: bytesPerPeer / size,
@@ -173,6 +183,7 @@ async function benchBus(n: number, sizes: number[]): Promise<Result[]> {
       transport: 'bus',
       peers: n,
       bytes: size,
+      path: 'inline',
       msToAll: median(times),
       bytesPerPeer,
       amplification: bytesPerPeer / size,
@@ -190,13 +201,15 @@ const plan: Array<() => Promise<Result[]>> = [
   () => benchLibp2p('memory', 30, sizes),
   ...(quick ? [] : [() => benchLibp2p('memory', 100, sizes)]),
   () => benchLibp2p('tcp', 10, sizes),
+  // the same updates forced through announce + fetch, to compare the two paths
+  () => benchLibp2p('memory', 30, quick ? [100 * KB] : [100 * KB, 1 * MB], 0),
   () => benchBus(quick ? 100 : 1000, sizes),
 ];
 
 if (!json) {
   console.log('gossip bench: npm exec -- node simulations/bench/gossip.ts [--quick] [--json]');
   console.log(`degree ${DEGREE} random-regular overlay (full mesh when N <= ${DEGREE + 1}), ${REPS} updates per cell`);
-  console.log('transport  peers  payload    ms-to-all  bytes/peer/update  amplification');
+  console.log('transport  peers  payload   path      ms-to-all  bytes/peer/update  amplification');
 }
 const all: Result[] = [];
 for (const step of plan) {
@@ -204,7 +217,7 @@ for (const step of plan) {
     all.push(r);
     if (!json) {
       console.log(
-        `${r.transport.padEnd(9)}  ${String(r.peers).padStart(5)}  ${`${r.bytes / KB} kB`.padStart(8)}  ${r.msToAll.toFixed(0).padStart(9)}  ${(r.bytesPerPeer / MB).toFixed(2).padStart(14)} MB  ${r.amplification.toFixed(2).padStart(12)}`,
+        `${r.transport.padEnd(9)}  ${String(r.peers).padStart(5)}  ${`${r.bytes / KB} kB`.padStart(8)}  ${r.path.padEnd(8)}  ${r.msToAll.toFixed(0).padStart(9)}  ${(r.bytesPerPeer / MB).toFixed(2).padStart(14)} MB  ${r.amplification.toFixed(2).padStart(12)}`,
       );
     }
   }
