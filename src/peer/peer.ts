@@ -1,0 +1,425 @@
+/**
+ * Peer: the asynchronous round loop of ARCHITECTURE.md.
+ *
+ *   train -> encode (CHOCO delta of the exchanged layers) -> publish
+ *   -> wait for enough fresh neighbour updates or the adaptive deadline
+ *   -> merge own model with neighbours' public copies -> evaluate -> next round
+ *
+ * Nothing waits on a particular neighbour. Incoming updates are validated (as a gossip
+ * topic validator and again on apply) before they touch any public copy; a delta on a
+ * base we do not hold triggers a snapshot fetch from its sender. Neighbours that stop
+ * sending age out of the candidate set.
+ */
+import { TypedEventEmitter } from '@libp2p/interface';
+import type { Dataset } from '../data/dataset.ts';
+import { createRng, type Rng } from '../data/rng.ts';
+import { mergeWithReport } from '../merge/report.ts';
+import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
+import type { Layer, Weights } from '../model/weights.ts';
+import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
+import type { TrainAmount, Trainer } from '../train/trainer.ts';
+import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
+import { type TaskSchema, taskSchema } from '../wire/schema.ts';
+import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
+import { SNAPSHOT_PROTOCOL, updatesTopic } from '../wire/topic.ts';
+import { gossipVerdict, validateUpdate } from '../wire/validate.ts';
+import { AdaptiveDeadline, type DeadlineOptions } from './deadline.ts';
+import {
+  type AccuracySnapshot,
+  accuracySnapshot,
+  type PeerEvents,
+  type RoundClose,
+  type RoundSummary,
+} from './events.ts';
+
+export interface PeerData {
+  readonly train: Dataset;
+  /** Small split for Bristle's integrator (about 10 samples per own class). */
+  readonly validation: Dataset;
+  readonly familiarClasses: readonly number[];
+  /** Where round accuracy is measured; default the validation split. */
+  readonly evaluation?: Dataset;
+}
+
+/** A Byzantine behaviour in simulations: replaces what this peer publishes. */
+export type OutgoingTransform = (own: Weights, round: number) => Weights;
+
+export interface PeerOptions {
+  readonly taskId: string;
+  readonly trainer: Trainer;
+  readonly data: PeerData;
+  readonly strategy: Strategy;
+  readonly gossip: Gossip;
+  /** Codec for deltas, e.g. "int8" or "topk:0.1+int8". Default "fp32". */
+  readonly codec?: string;
+  /** Keyframe (full model) every this many rounds. Default 10. */
+  readonly keyframeInterval?: number;
+  /** Local training per round. Default { epochs: 1 }. */
+  readonly local?: TrainAmount;
+  /** A round closes once this many fresh neighbour updates arrived. Default 3. */
+  readonly minFreshUpdates?: number;
+  /** Round deadline learning (see deadline.ts). */
+  readonly deadline?: Partial<DeadlineOptions>;
+  /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
+  readonly staleAfterRounds?: number;
+  /** Evaluate local and merged accuracy every this many rounds (0 = never). Default 1. */
+  readonly evaluateEvery?: number;
+  /** Number of local samples announced to peers; default the training set size. */
+  readonly announcedSamples?: number;
+  readonly seed?: number;
+  /** Byzantine behaviour (simulations and tests only). */
+  readonly outgoing?: OutgoingTransform;
+  /** Time allowed for a snapshot fetch, ms. Default SNAPSHOT_TIMEOUT_MS. */
+  readonly snapshotTimeoutMs?: number;
+}
+
+/** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
+export const SNAPSHOT_TIMEOUT_MS = 10_000;
+const DEFAULT_MIN_FRESH = 3;
+const DEFAULT_STALE_AFTER = 3;
+
+interface NeighbourState {
+  /** Our round when its latest update was applied. */
+  heardInRound: number;
+  fresh: boolean;
+}
+
+export class Peer extends TypedEventEmitter<PeerEvents> {
+  readonly id: string;
+  readonly taskId: string;
+  readonly topic: string;
+  readonly schema: TaskSchema;
+  readonly trainer: Trainer;
+  readonly #options: PeerOptions;
+  readonly #encoder: PublicCopyEncoder;
+  readonly #copies: PublicCopies;
+  readonly #neighbours = new Map<string, NeighbourState>();
+  readonly #deadline: AdaptiveDeadline;
+  readonly #exchanged: ReadonlySet<string>;
+  readonly #rng: Rng;
+  /** In-flight snapshot fetches, awaited by stop(). */
+  readonly #fetches = new Set<Promise<void>>();
+  readonly #fetching = new Set<string>();
+  #round = 0;
+  #publishedAt = 0;
+  #running: Promise<void> | undefined;
+  #abort = new AbortController();
+  #wake: (() => void) | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #bytesSent = 0;
+  #bytesReceived = 0;
+  #roundBytesReceived = 0;
+  #lastMerged: AccuracySnapshot | undefined;
+
+  constructor(options: PeerOptions) {
+    super();
+    this.#options = options;
+    this.trainer = options.trainer;
+    this.id = options.gossip.id;
+    this.taskId = options.taskId;
+    this.topic = updatesTopic(options.taskId);
+    this.#exchanged = options.trainer.trainableLayers();
+    this.schema = taskSchema(options.taskId, this.#exchangedWeights());
+    this.#encoder = new PublicCopyEncoder({
+      schema: this.schema,
+      codec: options.codec ?? 'fp32',
+      keyframeInterval: options.keyframeInterval,
+    });
+    this.#copies = new PublicCopies({ schema: this.schema });
+    this.#deadline = new AdaptiveDeadline(options.deadline);
+    this.#rng = createRng(options.seed ?? 0).fork(`peer-${options.gossip.id}`);
+  }
+
+  get round(): number {
+    return this.#round;
+  }
+
+  get bytesSent(): number {
+    return this.#bytesSent;
+  }
+
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
+  /** Merged accuracy after the latest evaluated round. */
+  get lastAccuracy(): AccuracySnapshot | undefined {
+    return this.#lastMerged;
+  }
+
+  /** Neighbours whose public copy is currently a merge candidate. */
+  neighbours(): string[] {
+    return [...this.#neighbours.entries()]
+      .filter(([, s]) => this.#round - s.heardInRound < (this.#options.staleAfterRounds ?? DEFAULT_STALE_AFTER))
+      .map(([id]) => id);
+  }
+
+  /** Subscribes and serves snapshots; call before `run`/`runRound`. */
+  async start(): Promise<void> {
+    const gossip = this.#options.gossip;
+    this.#unsubscribe = gossip.subscribe(
+      this.topic,
+      (m) => this.#onMessage(m),
+      (m) => this.#validate(m),
+    );
+    await gossip.handle(SNAPSHOT_PROTOCOL, async (_from, request) => {
+      const check = checkSnapshotRequest(request, this.schema);
+      if (!check.ok) throw new Error(`bad snapshot request: ${check.reason} ${check.detail}`);
+      return this.#encoder.snapshot() ?? new Uint8Array(0);
+    });
+    gossip.addEventListener('peer:connect', this.#onConnect);
+    gossip.addEventListener('peer:disconnect', this.#onDisconnect);
+  }
+
+  /** Runs rounds until `stop()` or `rounds` rounds are done. */
+  run(rounds = Number.POSITIVE_INFINITY): Promise<void> {
+    if (this.#running) throw new Error('peer is already running');
+    this.#running = (async () => {
+      try {
+        while (!this.#abort.signal.aborted && this.#round < rounds) await this.runRound();
+      } finally {
+        this.#running = undefined;
+      }
+    })();
+    return this.#running;
+  }
+
+  /** One full round. */
+  async runRound(): Promise<RoundSummary> {
+    const round = this.#round;
+    const signal = this.#abort.signal;
+    this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
+    this.#roundBytesReceived = 0;
+
+    const trained = await this.trainer.trainAsync(this.#options.data.train, this.#options.local ?? { epochs: 1 }, {
+      signal,
+    });
+    const evalEvery = this.#options.evaluateEvery ?? 1;
+    const evaluateNow = evalEvery > 0 && round % evalEvery === 0;
+    const evalSet = this.#options.data.evaluation ?? this.#options.data.validation;
+    const local = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
+
+    const sent = await this.#publish(round);
+
+    const waitStart = performance.now();
+    const closedBy = await this.#awaitUpdates(signal);
+    const waitMs = performance.now() - waitStart;
+
+    const candidates = this.#candidates();
+    const own = this.#exchangedWeights();
+    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round));
+    this.trainer.setLayers(weights);
+    for (const s of this.#neighbours.values()) s.fresh = false;
+
+    const merged = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
+    if (merged) this.#lastMerged = merged;
+    this.#round = round + 1;
+    const summary: RoundSummary = {
+      round,
+      trainLoss: trained.loss,
+      trainMs: trained.elapsedMs,
+      waitMs,
+      closedBy,
+      candidates: candidates.length,
+      merge: report,
+      local,
+      merged,
+      bytesSent: sent,
+      bytesReceived: this.#roundBytesReceived,
+      totalBytesSent: this.#bytesSent,
+      totalBytesReceived: this.#bytesReceived,
+    };
+    this.dispatchEvent(new CustomEvent('round:end', { detail: summary }));
+    return summary;
+  }
+
+  /** Stops after the current step; waits for the loop and in-flight fetches; leaves the topic. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.#wake?.();
+    try {
+      await this.#running;
+    } finally {
+      this.#running = undefined;
+      await Promise.allSettled([...this.#fetches]);
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+      this.#options.gossip.removeEventListener('peer:connect', this.#onConnect);
+      this.#options.gossip.removeEventListener('peer:disconnect', this.#onDisconnect);
+    }
+  }
+
+  /** The exchanged (trainable) layers of the current model. */
+  #exchangedWeights(): Weights {
+    return this.trainer.getWeights().filter((l: Layer) => this.#exchanged.has(l.name));
+  }
+
+  async #publish(round: number): Promise<number> {
+    let outgoing = this.#exchangedWeights();
+    if (this.#options.outgoing) outgoing = this.#options.outgoing(outgoing, round);
+    const samples = this.#options.announcedSamples ?? this.#options.data.train.y.length;
+    const encoded = this.#encoder.encodeUpdate(outgoing, samples);
+    this.#publishedAt = performance.now();
+    try {
+      const { recipients } = await this.#options.gossip.publish(this.topic, encoded.bytes);
+      const bytes = encoded.bytes.byteLength * recipients;
+      this.#bytesSent += bytes;
+      return bytes;
+    } catch (err) {
+      this.#emitError(err, 'publish failed');
+      return 0;
+    }
+  }
+
+  #freshCount(): number {
+    let n = 0;
+    for (const s of this.#neighbours.values()) if (s.fresh) n++;
+    return n;
+  }
+
+  /** Resolves when enough fresh updates arrived, the deadline passed, or the peer stops. */
+  #awaitUpdates(signal: AbortSignal): Promise<RoundClose> {
+    const wanted = this.#options.minFreshUpdates ?? DEFAULT_MIN_FRESH;
+    if (signal.aborted) return Promise.resolve('stopped');
+    if (this.#freshCount() >= wanted) return Promise.resolve('enough-updates');
+    return new Promise<RoundClose>((resolve) => {
+      const timer = setTimeout(() => finish('deadline'), this.#deadline.current());
+      const finish = (why: RoundClose): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve(why);
+      };
+      this.#wake = () => {
+        if (signal.aborted) finish('stopped');
+        else if (this.#freshCount() >= wanted) finish('enough-updates');
+      };
+    });
+  }
+
+  #candidates(): Candidate[] {
+    const staleAfter = this.#options.staleAfterRounds ?? DEFAULT_STALE_AFTER;
+    const out: Candidate[] = [];
+    for (const [peer, state] of this.#neighbours) {
+      if (this.#round - state.heardInRound >= staleAfter) continue;
+      const copy = this.#copies.get(peer);
+      if (copy) out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples });
+    }
+    return out;
+  }
+
+  #mergeContext(round: number): MergeContext {
+    const validation = this.#options.data.validation;
+    const full = this.trainer.getWeights();
+    return {
+      evaluate: (w) => {
+        const byName = new Map(w.map((l) => [l.name, l]));
+        return this.trainer.evaluateWeights(
+          full.map((l) => byName.get(l.name) ?? l),
+          validation,
+        );
+      },
+      familiarClasses: this.#options.data.familiarClasses,
+      numClasses: this.trainer.model.numClasses,
+      outputLayer: this.trainer.model.outputLayer,
+      trainableLayers: this.#exchanged,
+      ownSamples: this.#options.data.train.y.length,
+      round,
+      rng: this.#rng.fork(`merge-${round}`),
+    };
+  }
+
+  #onMessage(m: GossipMessage): void {
+    this.#bytesReceived += m.data.byteLength;
+    this.#roundBytesReceived += m.data.byteLength;
+    const result = this.#copies.receive(m.from, m.data);
+    switch (result.kind) {
+      case 'applied':
+        this.#markHeard(m.from);
+        this.dispatchEvent(
+          new CustomEvent('update:accepted', {
+            detail: { from: m.from, seq: result.copy.seq, bytes: m.data.byteLength },
+          }),
+        );
+        break;
+      case 'gap':
+        this.#fetchSnapshot(m.from);
+        break;
+      case 'rejected':
+        this.#reject(m.from, result.reason, result.detail);
+        break;
+      default: {
+        const never: never = result;
+        throw new Error(`unhandled apply result ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Gossip topic validator: rejects before gossip forwards anything; counts what it refuses. */
+  #validate(m: GossipMessage): Verdict {
+    const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
+    const verdict = gossipVerdict(result);
+    if (!result.ok && verdict === 'reject') {
+      // gossipsub penalises the sender itself on 'reject'; we only report it.
+      this.dispatchEvent(
+        new CustomEvent('update:rejected', { detail: { from: m.from, reason: result.reason, detail: result.detail } }),
+      );
+    }
+    return verdict;
+  }
+
+  #markHeard(from: string): void {
+    const state = this.#neighbours.get(from);
+    if (state && !state.fresh) this.#deadline.observe(performance.now() - this.#publishedAt);
+    this.#neighbours.set(from, { heardInRound: this.#round, fresh: true });
+    this.#wake?.();
+  }
+
+  #reject(from: string, reason: string, detail: string): void {
+    if (reason !== 'stale-seq' && reason !== 'replayed') this.#options.gossip.penalize(from, reason);
+    this.dispatchEvent(new CustomEvent('update:rejected', { detail: { from, reason, detail } }));
+  }
+
+  /** Fetches `from`'s current public copy; owned by #fetches, awaited in stop(). */
+  #fetchSnapshot(from: string): void {
+    if (this.#fetching.has(from) || this.#abort.signal.aborted) return;
+    this.#fetching.add(from);
+    const signal = AbortSignal.any([
+      this.#abort.signal,
+      AbortSignal.timeout(this.#options.snapshotTimeoutMs ?? SNAPSHOT_TIMEOUT_MS),
+    ]);
+    const request = encodeSnapshotRequest({ taskId: this.taskId, fingerprint: this.schema.fingerprint });
+    const task = (async () => {
+      try {
+        const bytes = await this.#options.gossip.fetch(from, SNAPSHOT_PROTOCOL, request, { signal });
+        if (bytes.byteLength === 0) return; // it has published nothing yet
+        this.#bytesReceived += bytes.byteLength;
+        const result = this.#copies.receive(from, bytes);
+        if (result.kind === 'applied') {
+          this.#markHeard(from);
+          this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
+        } else if (result.kind === 'rejected' && result.reason !== 'replayed' && result.reason !== 'stale-seq') {
+          this.#reject(from, result.reason, `snapshot: ${result.detail}`);
+        }
+      } catch (err) {
+        if (!this.#abort.signal.aborted) this.#emitError(err, `snapshot fetch from ${from} failed`);
+      } finally {
+        this.#fetching.delete(from);
+      }
+    })();
+    this.#fetches.add(task);
+    void task.finally(() => this.#fetches.delete(task));
+  }
+
+  readonly #onConnect = (e: CustomEvent<string>): void => {
+    this.dispatchEvent(new CustomEvent('peer:connect', { detail: e.detail }));
+  };
+
+  readonly #onDisconnect = (e: CustomEvent<string>): void => {
+    this.dispatchEvent(new CustomEvent('peer:disconnect', { detail: e.detail }));
+  };
+
+  #emitError(err: unknown, context: string): void {
+    const error = new Error(`${context}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    this.dispatchEvent(new CustomEvent('error', { detail: error }));
+  }
+}
