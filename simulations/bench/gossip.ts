@@ -201,8 +201,8 @@ const plan: Array<() => Promise<Result[]>> = [
   () => benchLibp2p('memory', 30, sizes),
   ...(quick ? [] : [() => benchLibp2p('memory', 100, sizes)]),
   () => benchLibp2p('tcp', 10, sizes),
-  // the same updates forced through announce + fetch, to compare the two paths
-  () => benchLibp2p('memory', 30, quick ? [100 * KB] : [100 * KB, 1 * MB], 0),
+  // the same updates forced inline (inline limit raised to 2 MiB), to compare the two paths
+  () => benchLibp2p('memory', 30, quick ? [100 * KB] : [100 * KB, 1 * MB], 2 * 1024 * 1024),
   () => benchBus(quick ? 100 : 1000, sizes),
 ];
 

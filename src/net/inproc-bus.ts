@@ -75,6 +75,7 @@ export interface Traffic {
 const DEFAULT_SEEN_CACHE = 65_536;
 const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 const DEFAULT_SCORE_WEIGHT = 10;
+const KEEP_ALIVE_INTERVAL = 1_000;
 
 interface Envelope {
   id: number;
@@ -322,6 +323,8 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
     target.traffic.fetchBytesReceived += request.byteLength;
     const respondSignal = AbortSignal.timeout(handled.timeout);
     let response: Uint8Array;
+    // timeout signals do not keep Node alive; a pending exchange should, as a socket would
+    const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL);
     try {
       response = await raceAbort(handled.responder(this.id, request.slice()), AbortSignal.any([signal, respondSignal]));
     } catch (err) {
@@ -336,6 +339,8 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
       throw new FetchError('remote-error', peer, protocol, err instanceof Error ? err.message : String(err), {
         cause: err,
       });
+    } finally {
+      clearInterval(keepAlive);
     }
     target.traffic.fetchBytesSent += response.byteLength;
     if (response.byteLength > maxResponse) {

@@ -66,7 +66,7 @@ import { PayloadCache } from './payload-cache.ts';
 import { bytesEqual, raceAbort, sha256, toHex } from './util.ts';
 
 export interface Libp2pGossipInit {
-  /** Payloads up to this size are gossiped inline (default `INLINE_LIMIT`, 1 MiB). */
+  /** Payloads up to this size are gossiped inline (default `INLINE_LIMIT`, 64 KiB). */
   inlineLimit?: number;
   /** Largest payload published or fetched (default `MAX_PAYLOAD_BYTES`, 64 MiB). */
   maxPayloadBytes?: number;
