@@ -1,0 +1,143 @@
+/**
+ * `meshfl train`: one peer, no network. Trains a model on a whole data set with per-epoch
+ * progress and test accuracy; `--out` saves the model (that is also `meshfl pretrain`:
+ * a backbone for the frozen-backbone mode, `--trainable head --backbone <file>`).
+ */
+import { type Dataset, subset } from '../../src/data/dataset.ts';
+import { getWeights, HEAD_KERNEL, buildModel, setWeights } from '../../src/model/model.ts';
+import { defaultSpec } from '../../src/model/spec.ts';
+import { sameArchitecture } from '../../src/model/weights.ts';
+import { initBackend } from '../../src/train/backend.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import { choiceFlag, classesFlag, intFlag, numberFlag, parseFlags, UsageError } from '../args.ts';
+import { DATASET_NAMES, loadDataset } from '../datasets.ts';
+import { loadModelFile, saveModelFile } from '../model-store.ts';
+import { progressLine } from '../progress.ts';
+
+export const TRAIN_USAGE = `meshfl train [options]      train one model locally (no network)
+  --dataset <name>        mnist | fashion-mnist | synthetic (default mnist)
+  --model <name>          mlp | cnn (RepOpt VGG-style) | cnn-plain (default mlp)
+  --epochs <n>            epochs over the training set (default 1)
+  --batch-size <n>        mini-batch size (default 64)
+  --lr <x>                learning rate (default 0.05)
+  --momentum <x>          SGD momentum (default 0.9)
+  --trainable <all|head>  head = frozen backbone, needs --backbone (default all)
+  --backbone <file>       model file from 'meshfl pretrain' (backbone layers are loaded)
+  --classes <list>        train and test on these classes only, e.g. 0-4 or 0,3,7
+  --backend <name>        wasm | cpu | auto (default auto)
+  --seed <n>              seed of initialisation and batch order (default 1)
+  --out <file>            save the trained model (meshfl model file)`;
+
+function keepClasses(d: Dataset, classes: readonly number[]): Dataset {
+  const wanted = new Set(classes);
+  const idx: number[] = [];
+  for (let i = 0; i < d.y.length; i++) if (wanted.has(d.y[i] as number)) idx.push(i);
+  return subset(d, idx);
+}
+
+export async function trainCommand(argv: string[], command = 'train'): Promise<number> {
+  const f = parseFlags(
+    argv,
+    {
+      dataset: { type: 'string', default: 'mnist' },
+      model: { type: 'string', default: 'mlp' },
+      epochs: { type: 'string', default: '1' },
+      'batch-size': { type: 'string', default: '64' },
+      lr: { type: 'string', default: '0.05' },
+      momentum: { type: 'string', default: '0.9' },
+      trainable: { type: 'string', default: 'all' },
+      backbone: { type: 'string' },
+      classes: { type: 'string' },
+      backend: { type: 'string', default: 'auto' },
+      seed: { type: 'string', default: '1' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    command,
+  );
+  if (f.help) {
+    console.log(TRAIN_USAGE);
+    return 0;
+  }
+  const datasetName = choiceFlag(f.dataset, 'dataset', DATASET_NAMES);
+  const modelName = choiceFlag(f.model, 'model', ['mlp', 'cnn', 'cnn-plain'] as const);
+  const epochs = numberFlag(f.epochs, 'epochs', 0.001, 1000);
+  const batchSize = intFlag(f['batch-size'], 'batch-size', 1, 65536);
+  const learningRate = numberFlag(f.lr, 'lr', 1e-6, 10);
+  const momentum = numberFlag(f.momentum, 'momentum', 0, 0.999);
+  const trainable = choiceFlag(f.trainable, 'trainable', ['all', 'head'] as const);
+  const backend = choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const);
+  const seed = intFlag(f.seed, 'seed', 0);
+  if (command === 'pretrain' && !f.out) throw new UsageError('meshfl pretrain: --out <file> is required');
+  if (trainable === 'head' && !f.backbone) throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');
+
+  const active = await initBackend(backend);
+  const loadStart = performance.now();
+  let { train, test } = loadDataset(datasetName);
+  if (typeof f.classes === 'string') {
+    const classes = classesFlag(f.classes, train.numClasses);
+    train = keepClasses(train, classes);
+    test = keepClasses(test, classes);
+  }
+  const spec = defaultSpec(modelName);
+  const inputShape = spec.kind === 'mlp' ? [train.featureShape.reduce((a, b) => a * b, 1)] : train.featureShape;
+  const model = buildModel(spec, inputShape, train.numClasses, seed);
+  if (typeof f.backbone === 'string') {
+    const file = loadModelFile(f.backbone);
+    const own = getWeights(model);
+    const ownBackbone = own.filter((l) => l.name !== HEAD_KERNEL);
+    const fileBackbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
+    if (!sameArchitecture(ownBackbone, fileBackbone)) {
+      throw new UsageError(`${f.backbone}: backbone does not fit --model ${modelName} on ${datasetName}`);
+    }
+    const byName = new Map(fileBackbone.map((l) => [l.name, l]));
+    setWeights(
+      model,
+      own.map((l) => byName.get(l.name) ?? l),
+    );
+  }
+  const trainer = new Trainer(model, { batchSize, trainable, seed, optimizer: { learningRate, momentum } });
+  console.log(
+    `meshfl ${command}: ${modelName} (${model.variables.reduce((n, v) => n + v.variable.size, 0)} parameters, trainable ${trainable}) ` +
+      `on ${datasetName} (${train.y.length} train / ${test.y.length} test, loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s), ` +
+      `backend ${active}, batch ${batchSize}, lr ${learningRate}`,
+  );
+  const whole = Math.ceil(epochs);
+  let accuracy = 0;
+  for (let epoch = 0; epoch < whole; epoch++) {
+    const progress = progressLine();
+    const fraction = Math.min(1, epochs - epoch);
+    const result = await trainer.trainAsync(
+      train,
+      { epochs: fraction },
+      {
+        yieldEvery: 16,
+        onProgress: (p) =>
+          progress.update(
+            p.step,
+            p.totalSteps,
+            `epoch ${epoch + 1}/${whole} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} ${((p.samples / p.elapsedMs) * 1000).toFixed(0)} samples/s`,
+          ),
+      },
+    );
+    const scores = trainer.evaluate(test);
+    accuracy = scores.overallAccuracy;
+    progress.finish(
+      `epoch ${epoch + 1}/${whole}: train loss ${result.loss.toFixed(4)}, test accuracy ${(accuracy * 100).toFixed(2)}%, ` +
+        `test loss ${scores.loss.toFixed(4)} (${(result.elapsedMs / 1000).toFixed(1)} s, ${((result.samples / result.elapsedMs) * 1000).toFixed(0)} samples/s)`,
+    );
+  }
+  if (typeof f.out === 'string') {
+    const size = saveModelFile(f.out, {
+      spec,
+      inputShape,
+      numClasses: train.numClasses,
+      weights: getWeights(model),
+      meta: { dataset: datasetName, classes: f.classes ?? 'all', epochs, testAccuracy: accuracy, savedAt: new Date().toISOString() },
+    });
+    console.log(`saved ${f.out} (${size} bytes)`);
+  }
+  trainer.dispose();
+  model.dispose();
+  return 0;
+}
