@@ -71,6 +71,11 @@ export interface PeerOptions {
   readonly outgoing?: OutgoingTransform;
   /** Time allowed for a snapshot fetch, ms. Default SNAPSHOT_TIMEOUT_MS. */
   readonly snapshotTimeoutMs?: number;
+  /**
+   * Continue a previous run of this peer id (a restarted daemon): round numbering starts at
+   * `round`, and published seqs after `seq` (neighbours ignore seqs they have already seen).
+   */
+  readonly resume?: { readonly round: number; readonly seq: number };
 }
 
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
@@ -124,7 +129,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       schema: this.schema,
       codec: options.codec ?? 'fp32',
       keyframeInterval: options.keyframeInterval,
+      resumeAfterSeq: options.resume?.seq,
     });
+    this.#round = options.resume?.round ?? 0;
     this.#copies = new PublicCopies({ schema: this.schema });
     this.#deadline = new AdaptiveDeadline(options.deadline);
     this.#rng = createRng(options.seed ?? 0).fork(`peer-${options.gossip.id}`);
@@ -132,6 +139,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   get round(): number {
     return this.#round;
+  }
+
+  /** Seq of the last update this peer published (0 before the first). */
+  get seq(): number {
+    return this.#encoder.seq;
   }
 
   get bytesSent(): number {

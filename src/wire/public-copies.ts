@@ -27,6 +27,11 @@ export interface EncoderOptions {
   readonly keyframeCodec?: CodecSpec | string;
   /** A keyframe every this many messages (>= 1); default DEFAULT_KEYFRAME_INTERVAL. */
   readonly keyframeInterval?: number;
+  /**
+   * Numbering continues after this seq (default 0). A peer restarted with the same id must
+   * keep its sequence going: neighbours ignore seqs they have seen as stale or replayed.
+   */
+  readonly resumeAfterSeq?: number;
 }
 
 export interface EncodedUpdate {
@@ -77,6 +82,11 @@ export class PublicCopyEncoder {
     if (!(Number.isInteger(this.keyframeInterval) && this.keyframeInterval >= 1)) {
       throw new RangeError(`keyframe interval must be an integer >= 1, got ${this.keyframeInterval}`);
     }
+    const resume = options.resumeAfterSeq ?? 0;
+    if (!(Number.isInteger(resume) && resume >= 0 && resume < MAX_SEQ)) {
+      throw new RangeError(`resumeAfterSeq must be an integer in [0, ${MAX_SEQ}), got ${resume}`);
+    }
+    this.lastSeq = resume;
   }
 
   /** Seq of the last message emitted (0 before the first). */
