@@ -1,5 +1,9 @@
 #!/usr/bin/env node
-// meshfl command-line entry. The sources are TypeScript run directly by Node 22+.
+// meshfl command-line entry. In the repo the TypeScript sources run directly on Node 22+;
+// an installed package has no sources (and Node will not strip types under node_modules),
+// so it runs the build in dist/ (`npm run build`, done by `prepack`).
+import { existsSync } from 'node:fs';
+
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
   console.error(
@@ -8,5 +12,7 @@ if (major < 22) {
   );
   process.exit(2);
 }
-const { main } = await import('../cli.ts');
+const sources = new URL('../cli.ts', import.meta.url);
+const runSources = existsSync(sources) && !sources.pathname.includes('/node_modules/');
+const { main } = await import(runSources ? '../cli.ts' : '../../dist/node/cli.js');
 process.exitCode = await main(process.argv.slice(2));

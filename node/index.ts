@@ -1,0 +1,33 @@
+/**
+ * meshfl/node: the Node-only half of the public API (filesystem, TCP). Everything in
+ * `meshfl` works here too; this entry adds what browsers cannot have.
+ *
+ * @example
+ * ```ts
+ * import { createLibp2pGossip, createPeer, peerDataFor, partitionDataset } from 'meshfl'
+ * import { createNodeLibp2p, loadDataset } from 'meshfl/node'
+ *
+ * const { train } = loadDataset('mnist')
+ * const [part] = partitionDataset(train, { kind: 'iid' }, { peers: 10, seed: 1 })
+ * const gossip = await createLibp2pGossip(await createNodeLibp2p({ bootstrap: [addr] }))
+ * const peer = await createPeer({ gossip, data: peerDataFor(train, part) })
+ * ```
+ */
+
+export type { CsvOptions } from '../src/data/csv.ts';
+export type { ModelFile } from '../src/model/model-file.ts';
+export { createNodeLibp2p, type NodeLibp2pInit } from '../src/net/node-factory.ts';
+export {
+  clearDatasetCache,
+  DATASET_NAMES,
+  type DatasetName,
+  type FashionMnistOptions,
+  type IdxDirectoryOptions,
+  type LoadDatasetOptions,
+  loadCsv,
+  loadDataset,
+  loadFashionMnist,
+  loadIdxDirectory,
+  loadMnist,
+} from './datasets.ts';
+export { loadModelFile, saveModelFile } from './model-store.ts';
