@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 
-export type BackendName = 'wasm' | 'cpu';
+/** 'webgl' and 'webgpu' exist only in browsers (webgpu only when its tfjs package is loaded). */
+export type BackendName = 'wasm' | 'cpu' | 'webgl' | 'webgpu';
 export type BackendChoice = BackendName | 'auto';
 
 export interface BackendOptions {
@@ -19,8 +20,10 @@ export interface BackendOptions {
   wasmPaths?: string;
 }
 
-/** Backends 'auto' tries, best first. */
+/** Backends 'auto' tries in Node, best first. */
 const AUTO_ORDER: readonly BackendName[] = ['wasm', 'cpu'];
+/** Backends 'auto' tries in browsers, best first. */
+const BROWSER_AUTO_ORDER: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 let wasmPathsConfigured = false;
 /** One initialisation per backend name, so concurrent and repeated calls share it. */
@@ -28,7 +31,8 @@ const initialising = new Map<BackendName, Promise<void>>();
 
 /**
  * Makes `name` the active tfjs backend (after registering our wasm training kernels) and
- * resolves to its name. 'auto' picks wasm and falls back to cpu if wasm cannot start.
+ * resolves to its name. 'auto' picks wasm and falls back to cpu if wasm cannot start; in
+ * browsers it tries webgpu and webgl first.
  * Idempotent: calling it again is cheap and returns the same backend.
  * Throws when an explicitly named backend fails to initialise.
  */
@@ -39,7 +43,7 @@ export async function initBackend(name: BackendChoice = 'auto', options: Backend
     return tf.getBackend();
   }
   const failures: string[] = [];
-  for (const candidate of AUTO_ORDER) {
+  for (const candidate of isNode() ? AUTO_ORDER : BROWSER_AUTO_ORDER) {
     try {
       await activate(candidate, options);
       return tf.getBackend();

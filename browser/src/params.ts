@@ -1,0 +1,86 @@
+/**
+ * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&autostart=1`)
+ * and, when the page is served by a daemon, from its `/status` (the multiaddrs a browser
+ * should dial, the task id).
+ */
+import type { BackendChoice } from '../../src/train/backend.ts';
+import { STATUS_TIMEOUT_MS } from './constants.ts';
+import { parseDaemonAddr } from './network.ts';
+import { SHARD_COUNT } from './shard-layout.ts';
+
+export interface PageParams {
+  readonly bootstrap: string | undefined;
+  readonly shard: number;
+  readonly backend: BackendChoice;
+  readonly autostart: boolean;
+  readonly taskId: string | undefined;
+  /** The page is served from this machine: plain /ws and loopback dials are allowed. */
+  readonly loopbackPage: boolean;
+}
+
+const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export function readUrlParams(location: Location): PageParams {
+  const q = new URLSearchParams(location.search);
+  const shardText = q.get('shard');
+  const shard = shardText === null ? Math.floor(Math.random() * SHARD_COUNT) : Number(shardText);
+  if (!(Number.isInteger(shard) && shard >= 0 && shard < SHARD_COUNT)) {
+    throw new RangeError(`?shard=${shardText} must be an integer in [0, ${SHARD_COUNT})`);
+  }
+  const backend = (q.get('backend') ?? 'auto') as BackendChoice;
+  if (!BACKENDS.includes(backend)) throw new RangeError(`?backend=${backend} must be one of ${BACKENDS.join(', ')}`);
+  return {
+    bootstrap: q.get('bootstrap') ?? undefined,
+    shard,
+    backend,
+    autostart: q.get('autostart') === '1',
+    taskId: q.get('task') ?? undefined,
+    loopbackPage: LOOPBACK_HOSTS.has(location.hostname),
+  };
+}
+
+export interface DaemonStatus {
+  readonly multiaddrs: readonly string[];
+  readonly taskId: string | undefined;
+}
+
+/** Keys of `/status` that may hold the addresses a browser should dial, most specific first. */
+const ADDRESS_KEYS = ['browserMultiaddrs', 'browser', 'multiaddrs', 'addresses'];
+
+function stringsIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  if (typeof value === 'object' && value !== null) return Object.values(value).flatMap(stringsIn);
+  return [];
+}
+
+/** The serving daemon's `/status`, or undefined when the page is not served by a daemon. */
+export async function fetchDaemonStatus(baseUrl: string): Promise<DaemonStatus | undefined> {
+  let body: unknown;
+  try {
+    const response = await fetch(new URL('status', baseUrl), { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
+    if (!response.ok || !(response.headers.get('content-type') ?? '').includes('json')) return undefined;
+    body = await response.json();
+  } catch {
+    return undefined; // not served by a daemon (e.g. the Vite dev server)
+  }
+  if (typeof body !== 'object' || body === null) return undefined;
+  const record = body as Record<string, unknown>;
+  const candidates = ADDRESS_KEYS.flatMap((k) => stringsIn(record[k]));
+  const multiaddrs = candidates.filter((a) => {
+    try {
+      parseDaemonAddr(a);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const task = record.taskId ?? (record.task as Record<string, unknown> | undefined)?.taskId;
+  return { multiaddrs, taskId: typeof task === 'string' ? task : undefined };
+}
+
+/** The address to pre-fill: WebSockets before WebRTC-Direct, /wss before /ws. */
+export function preferredDaemonAddr(addrs: readonly string[]): string | undefined {
+  const rank = (a: string): number => (a.includes('/wss') ? 0 : a.includes('/ws') ? 1 : 2);
+  return [...addrs].sort((a, b) => rank(a) - rank(b))[0];
+}

@@ -1,0 +1,217 @@
+/**
+ * One browser peer's life: load data and the tfjs backend, reach the daemon, run the
+ * Peer's rounds (start / pause), leave. Owns every async path it starts (the round loop,
+ * the neighbour dialer, the refresh timer) and reports failures into the store.
+ */
+
+import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
+import type { RoundSummary } from '../../src/peer/events.ts';
+import type { Peer, PeerData } from '../../src/peer/peer.ts';
+import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
+import { connectionViews } from './connections.ts';
+import { LEAVE_TIMEOUT_MS, MAX_REJECTED_SHOWN, REFRESH_INTERVAL_MS, WASM_DIR } from './constants.ts';
+import { assertBrowserSupport, connectDaemon, createPageNode, NeighbourDialer, parseDaemonAddr } from './network.ts';
+import type { NeighbourView, Store } from './state.ts';
+import type { TaskConfig } from './task.ts';
+import { createTaskPeer } from './task-peer.ts';
+
+export interface SessionInit {
+  readonly store: Store;
+  readonly task: TaskConfig;
+  readonly daemonAddr: string;
+  readonly backend: BackendChoice;
+  /** Resolves the peer's data (built-in shard or the user's files). */
+  readonly loadData: (signal: AbortSignal) => Promise<PeerData>;
+  readonly seed: number;
+  readonly allowInsecureLoopback: boolean;
+  readonly baseUrl: string;
+}
+
+interface Joined {
+  readonly gossip: Libp2pGossip;
+  readonly peer: Peer;
+  readonly dialer: NeighbourDialer;
+  readonly unsubscribe: () => void;
+  readonly refresh: ReturnType<typeof setInterval>;
+}
+
+export class Session {
+  readonly #init: SessionInit;
+  readonly #abort = new AbortController();
+  readonly #updates = new Map<string, number>();
+  #joined: Joined | undefined;
+  #loop: Promise<void> | undefined;
+  #wantRunning = false;
+  #lastShares = new Map<string, number>();
+
+  constructor(init: SessionInit) {
+    this.#init = init;
+  }
+
+  get #store(): Store {
+    return this.#init.store;
+  }
+
+  /** Loads, connects and subscribes; resolves in phase 'ready' or 'failed'. */
+  async join(): Promise<void> {
+    const { task, store } = this.#init;
+    const signal = this.#abort.signal;
+    try {
+      assertBrowserSupport();
+      const daemon = parseDaemonAddr(this.#init.daemonAddr);
+      store.update({ phase: { kind: 'loading', what: 'tfjs backend' }, daemon: daemon.toString() });
+      const backend = await initBackend(this.#init.backend, {
+        wasmPaths: new URL(`${WASM_DIR}/`, this.#init.baseUrl).href,
+      });
+      store.update({ backend, phase: { kind: 'loading', what: 'data' } });
+      const data = await this.#init.loadData(signal);
+      store.update({ phase: { kind: 'connecting', attempt: 1 } });
+      const node = await createPageNode({ allowInsecureLoopback: this.#init.allowInsecureLoopback });
+      const gossip = await createLibp2pGossip(node);
+      store.update({ peerId: gossip.id });
+      try {
+        await connectDaemon(node, daemon, signal, (attempt) =>
+          store.update({ phase: { kind: 'connecting', attempt } }),
+        );
+      } catch (err) {
+        await gossip.stop();
+        throw err;
+      }
+      const peer = createTaskPeer({ task, data, gossip, seed: this.#init.seed });
+      this.#listen(peer);
+      await peer.start();
+      const dialer = new NeighbourDialer(node, daemon);
+      const unsubscribe = gossip.subscribe(peer.topic, (m) => dialer.seen(m.from));
+      const refresh = setInterval(() => this.#refresh(), REFRESH_INTERVAL_MS);
+      this.#joined = { gossip, peer, dialer, unsubscribe, refresh };
+      this.#refresh();
+      store.update({ phase: { kind: 'ready' } });
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  /** Starts (or resumes) the round loop. */
+  start(): void {
+    const joined = this.#joined;
+    if (!joined || this.#wantRunning) return;
+    this.#wantRunning = true;
+    this.#store.update({ phase: { kind: 'running' } });
+    if (this.#loop) return; // a pause in progress: the loop simply continues
+    this.#loop = this.#runLoop(joined.peer).finally(() => {
+      this.#loop = undefined;
+    });
+  }
+
+  /** Finishes the current round, then waits (still receiving updates and serving snapshots). */
+  async pause(): Promise<void> {
+    if (!this.#wantRunning) return;
+    this.#wantRunning = false;
+    this.#store.update({ phase: { kind: 'pausing' } });
+    await this.#loop;
+    if (!this.#wantRunning && this.#store.state.phase.kind === 'pausing')
+      this.#store.update({ phase: { kind: 'paused' } });
+  }
+
+  /** Stops the peer, the dialer and the node. Safe to call in any phase. */
+  async leave(): Promise<void> {
+    this.#wantRunning = false;
+    this.#abort.abort();
+    const joined = this.#joined;
+    this.#joined = undefined;
+    if (!joined) {
+      if (this.#store.state.phase.kind !== 'failed') this.#store.update({ phase: { kind: 'left' } });
+      return;
+    }
+    this.#store.update({ phase: { kind: 'leaving' } });
+    clearInterval(joined.refresh);
+    const stopping = (async () => {
+      await joined.peer.stop();
+      await this.#loop?.catch(() => {});
+      joined.unsubscribe();
+      await joined.dialer.stop();
+      await joined.gossip.stop();
+    })();
+    try {
+      await Promise.race([
+        stopping,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`leaving took over ${LEAVE_TIMEOUT_MS} ms`)), LEAVE_TIMEOUT_MS),
+        ),
+      ]);
+      this.#store.update({ phase: { kind: 'left' }, connections: [] });
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  async #runLoop(peer: Peer): Promise<void> {
+    try {
+      while (this.#wantRunning && !this.#abort.signal.aborted) await peer.runRound();
+    } catch (err) {
+      if (!this.#abort.signal.aborted) this.#fail(err);
+    }
+  }
+
+  #listen(peer: Peer): void {
+    const store = this.#store;
+    peer.addEventListener('round:end', (e) => this.#onRound(e.detail));
+    peer.addEventListener('update:accepted', (e) => {
+      this.#updates.set(e.detail.from, (this.#updates.get(e.detail.from) ?? 0) + 1);
+      store.update((s) => ({ updatesAccepted: s.updatesAccepted + 1 }));
+    });
+    peer.addEventListener('update:rejected', (e) => {
+      const entry = { ...e.detail, at: new Date().toISOString() };
+      store.update((s) => ({ rejected: [entry, ...s.rejected].slice(0, MAX_REJECTED_SHOWN) }));
+    });
+    peer.addEventListener('error', (e) => {
+      store.update((s) => ({ errors: [e.detail.message, ...s.errors].slice(0, MAX_REJECTED_SHOWN) }));
+    });
+  }
+
+  #onRound(summary: RoundSummary): void {
+    this.#lastShares = new Map((summary.merge?.used ?? []).map((u) => [u.peer, u.share]));
+    this.#store.update((s) => ({
+      round: summary.round + 1,
+      history: [
+        ...s.history,
+        {
+          round: summary.round,
+          local: summary.local?.overall,
+          merged: summary.merged?.overall,
+          closedBy: summary.closedBy,
+          candidates: summary.candidates,
+        },
+      ],
+      perClass: summary.merged?.perClass ?? s.perClass,
+      ownShare: summary.merge?.ownShare,
+      bytesIn: summary.totalBytesReceived,
+      bytesOut: summary.totalBytesSent,
+    }));
+    this.#refresh();
+  }
+
+  #refresh(): void {
+    const joined = this.#joined;
+    if (!joined) return;
+    const ids = new Set([...joined.peer.neighbours(), ...this.#updates.keys(), ...joined.dialer.states.keys()]);
+    const neighbours: NeighbourView[] = [...ids].sort().map((peer) => ({
+      peer,
+      share: this.#lastShares.get(peer),
+      updates: this.#updates.get(peer) ?? 0,
+      dial: joined.dialer.states.get(peer),
+    }));
+    this.#store.update({
+      connections: connectionViews(joined.gossip.node),
+      neighbours,
+      bytesIn: Math.max(this.#store.state.bytesIn, joined.peer.bytesReceived),
+      bytesOut: Math.max(this.#store.state.bytesOut, joined.peer.bytesSent),
+    });
+  }
+
+  #fail(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    console.error('meshfl:', err);
+    this.#store.update({ phase: { kind: 'failed', error: message } });
+  }
+}

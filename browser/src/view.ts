@@ -1,0 +1,109 @@
+/** Renders the AppState into the page (text only through textContent: peer data is untrusted). */
+import { accuracyChart, perClassChart } from './chart.ts';
+import type { AppState, Phase } from './state.ts';
+
+function $(id: string): HTMLElement {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`page element #${id} is missing`);
+  return found;
+}
+
+function short(peer: string): string {
+  return peer.length > 14 ? `…${peer.slice(-10)}` : peer;
+}
+
+function pct(v: number | undefined): string {
+  return v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`;
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+export function phaseText(phase: Phase): string {
+  switch (phase.kind) {
+    case 'idle':
+      return 'Not connected';
+    case 'loading':
+      return `Loading ${phase.what}…`;
+    case 'connecting':
+      return `Connecting to the daemon (attempt ${phase.attempt})…`;
+    case 'ready':
+      return 'Connected: press Start';
+    case 'running':
+      return 'Training';
+    case 'pausing':
+      return 'Pausing after this round…';
+    case 'paused':
+      return 'Paused (still receiving updates)';
+    case 'leaving':
+      return 'Leaving…';
+    case 'left':
+      return 'Left the task';
+    case 'failed':
+      return `Error: ${phase.error}`;
+    default: {
+      const never: never = phase;
+      return String(never);
+    }
+  }
+}
+
+function row(cells: string[], tag: 'td' | 'th' = 'td'): HTMLTableRowElement {
+  const tr = document.createElement('tr');
+  for (const c of cells) {
+    const cell = document.createElement(tag);
+    cell.textContent = c;
+    tr.append(cell);
+  }
+  return tr;
+}
+
+function table(id: string, head: string[], rows: string[][]): void {
+  const t = $(id);
+  t.replaceChildren(row(head, 'th'), ...rows.map((r) => row(r)));
+}
+
+export function render(s: AppState): void {
+  const status = $('status');
+  status.textContent = phaseText(s.phase);
+  status.dataset.phase = s.phase.kind;
+  $('summary').textContent =
+    `task ${s.taskId} · data ${s.dataSource} · backend ${s.backend ?? '–'} · peer ${s.peerId ? short(s.peerId) : '–'} · ` +
+    `round ${s.round} · in ${bytes(s.bytesIn)} · out ${bytes(s.bytesOut)} · updates ${s.updatesAccepted}`;
+  const last = s.history.at(-1);
+  $('accuracy').textContent = `local ${pct(last?.local)} · merged ${pct(last?.merged)}`;
+  $('chart').replaceChildren(accuracyChart(s.history));
+  $('per-class').replaceChildren(perClassChart(s.perClass));
+  table(
+    'connections',
+    ['peer', 'transport', 'limited', 'direction', 'remote address'],
+    s.connections.map((c) => [short(c.peer), c.transport, c.limited ? 'yes' : 'no', c.direction, c.remoteAddr]),
+  );
+  table(
+    'neighbours',
+    ['peer', 'merge share', 'updates', 'WebRTC dial'],
+    [
+      ['(own model)', pct(s.ownShare), '', ''],
+      ...s.neighbours.map((n) => [
+        short(n.peer),
+        pct(n.share),
+        String(n.updates),
+        n.dial === undefined ? '' : n.dial.kind === 'failed' ? `failed: ${n.dial.error}` : n.dial.kind,
+      ]),
+    ],
+  );
+  table(
+    'rejected',
+    ['time', 'from', 'reason', 'detail'],
+    s.rejected.map((r) => [r.at.slice(11, 19), short(r.from), r.reason, r.detail]),
+  );
+  $('errors').textContent = s.errors.join('\n');
+  const phase = s.phase.kind;
+  ($('join') as HTMLButtonElement).disabled = phase !== 'idle';
+  ($('start') as HTMLButtonElement).disabled = phase !== 'ready' && phase !== 'paused';
+  ($('pause') as HTMLButtonElement).disabled = phase !== 'running';
+  ($('leave') as HTMLButtonElement).disabled = phase === 'idle' || phase === 'left' || phase === 'leaving';
+}
