@@ -1,0 +1,116 @@
+/**
+ * Where the daemon's raw config comes from: a JSON or YAML file, then MESHFL_* environment
+ * variables, then command-line flags. Overrides are applied to the raw object before
+ * validation, so one validator checks everything and errors name the flag or variable.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './config-reader.ts';
+
+/** One overridable key: its path in the config, its flag and its environment variable. */
+export interface OverrideKey {
+  readonly path: readonly string[];
+  readonly flag: string;
+  readonly env: string;
+  readonly help: string;
+}
+
+export const OVERRIDES: readonly OverrideKey[] = [
+  { path: ['dataDir'], flag: 'data-dir', env: 'MESHFL_DATA_DIR', help: 'data directory (identity, checkpoints)' },
+  { path: ['taskId'], flag: 'task', env: 'MESHFL_TASK_ID', help: 'task id (peers of one task train together)' },
+  { path: ['http', 'address'], flag: 'http', env: 'MESHFL_HTTP', help: 'HTTP host:port (default 127.0.0.1:9464)' },
+  {
+    path: ['http', 'token'],
+    flag: 'http-token',
+    env: 'MESHFL_HTTP_TOKEN',
+    help: 'HTTP bearer token (prefer the env var)',
+  },
+  { path: ['listen'], flag: 'listen', env: 'MESHFL_LISTEN', help: 'libp2p listen multiaddrs, comma-separated' },
+  {
+    path: ['announce'],
+    flag: 'announce',
+    env: 'MESHFL_ANNOUNCE',
+    help: 'multiaddrs advertised to browsers, comma-separated',
+  },
+  {
+    path: ['bootstrap'],
+    flag: 'bootstrap',
+    env: 'MESHFL_BOOTSTRAP',
+    help: 'bootstrap peer multiaddrs, comma-separated',
+  },
+  { path: ['mdns'], flag: 'mdns', env: 'MESHFL_MDNS', help: 'mDNS discovery on|off' },
+  {
+    path: ['relay'],
+    flag: 'relay',
+    env: 'MESHFL_RELAY',
+    help: 'relay + WebSockets + WebRTC-Direct for browsers on|off',
+  },
+  { path: ['strategy'], flag: 'strategy', env: 'MESHFL_STRATEGY', help: 'merge strategy name' },
+  { path: ['codec'], flag: 'codec', env: 'MESHFL_CODEC', help: 'update codec, e.g. int8 or topk:0.1+int8' },
+  { path: ['resources', 'backend'], flag: 'backend', env: 'MESHFL_BACKEND', help: 'wasm | cpu | auto' },
+  { path: ['resources', 'batchSize'], flag: 'batch-size', env: 'MESHFL_BATCH_SIZE', help: 'mini-batch size' },
+  { path: ['logLevel'], flag: 'log-level', env: 'MESHFL_LOG_LEVEL', help: 'debug | info | warn | error' },
+];
+
+/** Reads a config file: `.yaml`/`.yml` as YAML, anything else as JSON. */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const yaml = /\.ya?ml$/i.test(file);
+  try {
+    return yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid ${yaml ? 'YAML' : 'JSON'} (${(err as Error).message.split('\n')[0]})`);
+  }
+}
+
+export interface Overridden {
+  readonly raw: Record<string, unknown>;
+  /** Key path -> "--flag" or "MESHFL_VAR", for error messages. */
+  readonly sources: Map<string, string>;
+}
+
+/** Applies env vars, then flags (later wins), to a copy of the raw file config. */
+export function applyOverrides(
+  file: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  flags: Readonly<Record<string, unknown>>,
+): Overridden {
+  if (file !== undefined && (typeof file !== 'object' || file === null || Array.isArray(file))) {
+    throw new ConfigError(
+      `config: the file must hold an object of keys, got ${Array.isArray(file) ? 'a list' : typeof file}`,
+    );
+  }
+  const raw = structuredClone((file ?? {}) as Record<string, unknown>);
+  const sources = new Map<string, string>();
+  for (const key of OVERRIDES) {
+    const fromEnv = env[key.env];
+    const fromFlag = flags[key.flag];
+    const value =
+      typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+    if (value === undefined) continue;
+    setPath(raw, key.path, value);
+    sources.set(key.path.join('.'), typeof fromFlag === 'string' ? `--${key.flag}` : key.env);
+  }
+  return { raw, sources };
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let at = target;
+  for (const [i, key] of path.entries()) {
+    if (i === path.length - 1) {
+      at[key] = value;
+      return;
+    }
+    const next = at[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      if (next !== undefined) throw new ConfigError(`${path.slice(0, i + 1).join('.')}: must be an object`);
+      at[key] = {};
+    }
+    at = at[key] as Record<string, unknown>;
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * The daemon's composition root: data directory and identity, HTTP endpoints, local data,
+ * model and trainer (resumed from the newest valid checkpoint), libp2p node (optionally a
+ * relay and WebSockets/WebRTC-Direct endpoint for browsers), and the Peer round loop.
+ * Runs until `stop` aborts, then shuts down in order: Peer.stop() (abandons the current
+ * step), final checkpoint, leave gossip and stop libp2p, close HTTP.
+ */
+import path from 'node:path';
+import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import type { Multiaddr } from '@multiformats/multiaddr';
+import { createStrategy } from '../../src/merge/index.ts';
+import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../../src/model/model.ts';
+import { sameArchitecture } from '../../src/model/weights.ts';
+import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
+import { createNodeLibp2p, type MeshflNode } from '../../src/net/node-factory.ts';
+import { Peer } from '../../src/peer/peer.ts';
+import { initBackend } from '../../src/train/backend.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import { loadModelFile } from '../model-store.ts';
+import type { DaemonConfig } from './config.ts';
+import { type LoadedData, loadPeerData } from './data.ts';
+import { bindErrorCode, ListenError } from './errors.ts';
+import { PeerPresence } from './health.ts';
+import { type RunningHttpServer, startHttpServer } from './http.ts';
+import type { Logger } from './logger.ts';
+import { DaemonMetrics } from './metrics.ts';
+import { DataStore, StoreError } from './store.ts';
+
+/** Where the browser engineer's build lands; served at / when present. */
+export const STATIC_ROOT = path.resolve(import.meta.dirname, '../../browser/dist');
+/** Default libp2p listen addresses (all interfaces: peers on other hosts must reach us). */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'];
+export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4003/webrtc-direct';
+/** Transports a browser can dial directly. */
+const BROWSER_DIALABLE = /\/(ws|wss|tls\/ws|webrtc-direct)(\/|$)/;
+
+interface DaemonState {
+  peerId: string | undefined;
+  phase: 'starting' | 'running' | 'stopping';
+  peer: Peer | undefined;
+  node: MeshflNode | undefined;
+  lastCheckpoint: { file: string; round: number } | undefined;
+  resumedFrom: { file: string; round: number } | undefined;
+  readonly startedAt: number;
+}
+
+/** Runs the daemon until `stop` aborts; resolves to the process exit code. Throws operator errors. */
+export async function runDaemon(config: DaemonConfig, logger: Logger, stop: AbortSignal): Promise<number> {
+  const closers: Array<{ what: string; close: () => Promise<void> }> = [];
+  const state: DaemonState = {
+    peerId: undefined,
+    phase: 'starting',
+    peer: undefined,
+    node: undefined,
+    lastCheckpoint: undefined,
+    resumedFrom: undefined,
+    startedAt: Date.now(),
+  };
+  const metrics = new DaemonMetrics();
+  const presence = new PeerPresence(config.http.notReadyAfterNoPeersMs);
+  try {
+    const store = new DataStore(config.dataDir, config.checkpoints.keep);
+    const identity = await store.identity();
+    state.peerId = peerIdFromPrivateKey(identity.key).toString();
+    logger.setContext({ peer: state.peerId });
+    logger.info(identity.created ? 'created a new peer identity' : 'loaded the peer identity', {
+      dataDir: store.dir,
+      peerId: state.peerId,
+    });
+
+    const http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      token: config.http.token,
+      staticRoot: STATIC_ROOT,
+      logger,
+      handlers: {
+        health: () => health(state, presence),
+        metrics: () => renderMetrics(state, metrics),
+        status: () => status(state, config, metrics, presence),
+      },
+    });
+    closers.push({ what: 'http', close: () => http.close() });
+    logger.info('http listening', { url: httpUrl(http), auth: config.http.token !== undefined });
+    if (stop.aborted) return 0;
+
+    const data = loadPeerData(config.dataset);
+    logger.info('data loaded', {
+      source: config.dataset.kind,
+      shard: `${config.dataset.shard.index}/${config.dataset.shard.of}`,
+      train: data.train.y.length,
+      validation: data.validation.y.length,
+      evaluation: data.evaluation.y.length,
+      familiarClasses: data.familiarClasses,
+    });
+    const backend = await initBackend(config.resources.backend);
+    const model = buildTrainerModel(config, data);
+    closers.push({ what: 'model', close: async () => model.dispose() });
+    const trainer = new Trainer(model, {
+      batchSize: config.resources.batchSize,
+      trainable: config.trainable,
+      seed: config.seed,
+      optimizer: config.optimizer,
+    });
+    closers.push({ what: 'trainer', close: async () => trainer.dispose() });
+
+    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, config.taskId);
+    for (const s of skipped) logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason });
+    let resume: { round: number; seq: number } | undefined;
+    if (checkpoint) {
+      if (sameArchitecture(checkpoint.model.weights, trainer.getWeights())) {
+        trainer.setWeights(checkpoint.model.weights);
+        // Seqs published after the checkpoint are unknown: skip past every one we might have used.
+        resume = { round: checkpoint.meta.round, seq: checkpoint.meta.seq + config.checkpoints.every };
+        state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
+        logger.info('resumed from checkpoint', {
+          file: checkpoint.file,
+          round: resume.round,
+          seq: checkpoint.meta.seq,
+        });
+      } else {
+        logger.warn('checkpoint does not fit the configured model; starting fresh', { file: checkpoint.file });
+      }
+    }
+    if (stop.aborted) return 0;
+
+    const node = await startNode(config, identity.key);
+    state.node = node;
+    const gossip: Libp2pGossip = await createLibp2pGossip(node);
+    closers.push({ what: 'libp2p', close: () => gossip.stop() });
+    const addrs = node.getMultiaddrs().map((a: Multiaddr) => a.toString());
+    logger.info('libp2p listening', { multiaddrs: addrs, backend });
+    if (config.relay) logger.info('browsers can dial', { multiaddrs: browserMultiaddrs(node, config) });
+
+    const peer = new Peer({
+      taskId: config.taskId,
+      trainer,
+      data,
+      strategy: createStrategy(config.strategy),
+      gossip,
+      codec: config.codec,
+      local: config.round.local,
+      minFreshUpdates: config.round.minFreshUpdates,
+      deadline: config.round.deadline,
+      staleAfterRounds: config.round.staleAfterRounds,
+      evaluateEvery: config.round.evaluateEvery,
+      seed: config.seed,
+      resume,
+    });
+    state.peer = peer;
+    const saveCheckpoint = (why: string): void => {
+      const meta = {
+        round: peer.round,
+        seq: peer.seq,
+        peerId: state.peerId as string,
+        taskId: config.taskId,
+        savedAt: new Date().toISOString(),
+      };
+      try {
+        const file = store.saveCheckpoint(
+          {
+            spec: config.model,
+            inputShape: model.inputShape,
+            numClasses: model.numClasses,
+            weights: trainer.getWeights(),
+          },
+          meta,
+        );
+        state.lastCheckpoint = { file, round: meta.round };
+        metrics.checkpointsWritten++;
+        logger.debug('checkpoint written', { file, why, seq: meta.seq });
+      } catch (err) {
+        metrics.errors++;
+        logger.error('checkpoint write failed', { why, error: err instanceof Error ? err : String(err) });
+      }
+    };
+    wirePeerEvents(peer, gossip, metrics, presence, logger, config, saveCheckpoint);
+    await peer.start();
+    state.phase = 'running';
+    logger.info('peer started', {
+      taskId: config.taskId,
+      round: peer.round,
+      strategy: config.strategy,
+      codec: config.codec,
+    });
+
+    const outcome = await untilStopped(peer.run(), stop);
+    state.phase = 'stopping';
+    if (outcome.kind === 'failed') {
+      logger.error('round loop failed', { error: outcome.error });
+      await peer.stop().catch(() => undefined);
+      return 1;
+    }
+    logger.info('stopping: abandoning the current step');
+    await peer.stop();
+    saveCheckpoint('shutdown');
+    logger.info('final checkpoint written', { file: state.lastCheckpoint?.file, round: peer.round });
+    return 0;
+  } finally {
+    state.phase = 'stopping';
+    for (const c of closers.reverse()) {
+      try {
+        await c.close();
+      } catch (err) {
+        logger.warn(`closing ${c.what} failed`, { error: err instanceof Error ? err : String(err) });
+      }
+    }
+  }
+}
+
+type LoopOutcome = { kind: 'stopped' } | { kind: 'failed'; error: Error };
+
+/** Waits for the stop signal; a round loop that ends by itself is a failure (it runs forever). */
+function untilStopped(running: Promise<void>, stop: AbortSignal): Promise<LoopOutcome> {
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve({ kind: 'stopped' });
+    if (stop.aborted) onAbort();
+    stop.addEventListener('abort', onAbort, { once: true });
+    running.then(
+      () => {
+        stop.removeEventListener('abort', onAbort);
+        resolve(
+          stop.aborted ? { kind: 'stopped' } : { kind: 'failed', error: new Error('round loop ended unexpectedly') },
+        );
+      },
+      (err: unknown) => {
+        stop.removeEventListener('abort', onAbort);
+        resolve(
+          stop.aborted
+            ? { kind: 'stopped' }
+            : { kind: 'failed', error: err instanceof Error ? err : new Error(String(err)) },
+        );
+      },
+    );
+  });
+}
+
+function buildTrainerModel(config: DaemonConfig, data: LoadedData): Model {
+  const spec = config.model;
+  const inputShape = spec.kind === 'mlp' ? [data.featureShape.reduce((a, b) => a * b, 1)] : data.featureShape;
+  // Every peer of a task starts from the same model: the seed is part of the task config.
+  const model = buildModel(spec, inputShape, data.numClasses, config.seed);
+  if (config.backbone !== undefined) {
+    let file: ReturnType<typeof loadModelFile>;
+    try {
+      file = loadModelFile(config.backbone);
+    } catch (err) {
+      model.dispose();
+      throw new StoreError(`backbone: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const own = getWeights(model);
+    const ownBackbone = own.filter((l) => l.name !== HEAD_KERNEL);
+    const fileBackbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
+    if (!sameArchitecture(ownBackbone, fileBackbone)) {
+      model.dispose();
+      throw new StoreError(`backbone ${config.backbone}: does not fit the configured model and data`);
+    }
+    const byName = new Map(fileBackbone.map((l) => [l.name, l]));
+    setWeights(
+      model,
+      own.map((l) => byName.get(l.name) ?? l),
+    );
+  }
+  return model;
+}
+
+async function startNode(config: DaemonConfig, privateKey: PrivateKey): Promise<MeshflNode> {
+  const listen = config.listen ?? [...DEFAULT_LISTEN, ...(config.relay ? [DEFAULT_WEBRTC_DIRECT_LISTEN] : [])];
+  const loopbackOnly = listen.every((a) => a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/'));
+  try {
+    return await createNodeLibp2p({
+      privateKey,
+      listen: [...listen],
+      bootstrap: [...config.bootstrap],
+      mdns: config.mdns,
+      webRTCDirect: config.relay,
+      webRTC: config.relay,
+      relayServer: config.relay,
+      // Several daemons on one host (tests, a lab box) must not rate-limit each other.
+      loopback: loopbackOnly,
+    });
+  } catch (err) {
+    const code = bindErrorCode(err);
+    const detail = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    if (code) {
+      throw new ListenError(
+        `listen ${listen.join(', ')}: cannot listen (${code}${code === 'EADDRINUSE' ? ': port already in use' : ''})`,
+      );
+    }
+    if (err instanceof Error && /listen|address/i.test(err.message))
+      throw new ListenError(`listen ${listen.join(', ')}: ${detail}`);
+    throw err;
+  }
+}
+
+function wirePeerEvents(
+  peer: Peer,
+  gossip: Libp2pGossip,
+  metrics: DaemonMetrics,
+  presence: PeerPresence,
+  logger: Logger,
+  config: DaemonConfig,
+  saveCheckpoint: (why: string) => void,
+): void {
+  peer.addEventListener('round:start', (e) => logger.setContext({ round: e.detail.round }));
+  peer.addEventListener('round:end', (e) => {
+    const r = e.detail;
+    metrics.onRound(r);
+    logger.info('round done', {
+      closedBy: r.closedBy,
+      candidates: r.candidates,
+      trainLoss: round4(r.trainLoss),
+      localAccuracy: r.local ? round4(r.local.overall) : undefined,
+      mergedAccuracy: r.merged ? round4(r.merged.overall) : undefined,
+      ownShare: r.merge ? round4(r.merge.ownShare) : undefined,
+      trainMs: Math.round(r.trainMs),
+      waitMs: Math.round(r.waitMs),
+      bytesSent: r.bytesSent,
+      bytesReceived: r.bytesReceived,
+    });
+    // Written synchronously before the next round publishes: at most `every` seqs go unrecorded.
+    if ((r.round + 1) % config.checkpoints.every === 0) saveCheckpoint('round');
+  });
+  peer.addEventListener('update:accepted', () => {
+    metrics.updatesAccepted++;
+  });
+  peer.addEventListener('update:rejected', (e) => {
+    metrics.onRejected(e.detail.reason);
+    logger.warn('update rejected', { from: e.detail.from, reason: e.detail.reason, detail: e.detail.detail });
+  });
+  peer.addEventListener('snapshot:fetched', (e) => {
+    metrics.snapshotsFetched++;
+    logger.debug('snapshot fetched', { from: e.detail.from, seq: e.detail.seq });
+  });
+  peer.addEventListener('peer:connect', (e) => {
+    presence.observe(gossip.peers().length);
+    logger.info('peer connected', { remote: e.detail, peers: gossip.peers().length });
+  });
+  peer.addEventListener('peer:disconnect', (e) => {
+    presence.observe(gossip.peers().length);
+    logger.info('peer disconnected', { remote: e.detail, peers: gossip.peers().length });
+  });
+  peer.addEventListener('error', (e) => {
+    metrics.errors++;
+    logger.warn('peer error', { error: e.detail });
+  });
+}
+
+function round4(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+function httpUrl(http: RunningHttpServer): string {
+  const host = http.host.includes(':') ? `[${http.host}]` : http.host;
+  return `http://${host}:${http.port}`;
+}
+
+function connectedPeers(state: DaemonState): string[] {
+  return state.node?.getPeers().map((p) => p.toString()) ?? [];
+}
+
+function health(state: DaemonState, presence: PeerPresence): { ready: boolean; body: Record<string, unknown> } {
+  const peers = connectedPeers(state).length;
+  presence.observe(peers);
+  const ready = state.phase === 'running' && presence.ready();
+  return {
+    ready,
+    body: {
+      status: ready ? 'ready' : 'not-ready',
+      live: true,
+      phase: state.phase,
+      peers,
+      noPeersForSeconds: Math.round(presence.aloneForMs() / 100) / 10,
+      notReadyAfterNoPeersSeconds: presence.notReadyAfterMs / 1000,
+      round: state.peer?.round,
+    },
+  };
+}
+
+function renderMetrics(state: DaemonState, metrics: DaemonMetrics): string {
+  return metrics.render({
+    peers: connectedPeers(state).length,
+    bytesIn: state.peer?.bytesReceived ?? 0,
+    bytesOut: state.peer?.bytesSent ?? 0,
+  });
+}
+
+function browserMultiaddrs(node: MeshflNode, config: DaemonConfig): string[] {
+  const own = node.getMultiaddrs().map((a) => a.toString());
+  const peerId = node.peerId.toString();
+  const announced = config.announce.map((a) => (a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`));
+  return [...announced, ...own.filter((a) => BROWSER_DIALABLE.test(a))];
+}
+
+function status(
+  state: DaemonState,
+  config: DaemonConfig,
+  metrics: DaemonMetrics,
+  presence: PeerPresence,
+): Record<string, unknown> {
+  const last = metrics.lastRound;
+  const peers = connectedPeers(state);
+  presence.observe(peers.length);
+  return {
+    peerId: state.peerId,
+    taskId: config.taskId,
+    phase: state.phase,
+    round: state.peer?.round ?? state.resumedFrom?.round ?? 0,
+    roundsSinceStart: metrics.rounds,
+    accuracy: last?.merged?.overall ?? null,
+    localAccuracy: last?.local?.overall ?? null,
+    loss: last?.merged?.loss ?? null,
+    peers,
+    neighbours: state.peer?.neighbours() ?? [],
+    multiaddrs: state.node?.getMultiaddrs().map((a) => a.toString()) ?? [],
+    browserMultiaddrs: config.relay && state.node ? browserMultiaddrs(state.node, config) : [],
+    relay: config.relay,
+    resumedFrom: state.resumedFrom ?? null,
+    lastCheckpoint: state.lastCheckpoint ?? null,
+    uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
+  };
+}

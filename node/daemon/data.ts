@@ -1,0 +1,90 @@
+/**
+ * The daemon's local data: the configured source loaded from disk, cut to this peer's
+ * shard (a seeded partition every peer of the task computes the same way), plus an
+ * evaluation set for the accuracy it reports.
+ */
+import { type Dataset, subset, type TrainTest } from '../../src/data/dataset.ts';
+import { partitionDataset } from '../../src/data/partition.ts';
+import type { PeerData } from '../../src/peer/peer.ts';
+import { loadCsv, loadDataset, loadIdxDirectory } from '../datasets.ts';
+import type { DatasetSource } from './config.ts';
+
+/** A data source that cannot be loaded (missing or malformed files): exit code 2. */
+export class DataError extends Error {
+  override readonly name = 'DataError';
+}
+
+export interface LoadedData extends PeerData {
+  readonly evaluation: Dataset;
+  readonly featureShape: readonly number[];
+  readonly numClasses: number;
+}
+
+function loadSource(source: DatasetSource): TrainTest {
+  switch (source.kind) {
+    case 'mnist':
+    case 'fashion-mnist':
+    case 'synthetic':
+      return loadDataset(source.kind);
+    case 'idx':
+      return loadIdxDirectory(source.dir);
+    case 'csv': {
+      const train = loadCsv(source.file);
+      // Without a test file, accuracy is measured on this peer's validation split.
+      return {
+        train,
+        test: source.testFile === undefined ? train : loadCsv(source.testFile, { numClasses: train.numClasses }),
+      };
+    }
+    default: {
+      const never: never = source;
+      throw new DataError(`dataset: unhandled source ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function firstN(d: Dataset, n: number): Dataset {
+  return n === 0 || n >= d.y.length
+    ? d
+    : subset(
+        d,
+        Uint32Array.from({ length: n }, (_, i) => i),
+      );
+}
+
+export function loadPeerData(source: DatasetSource): LoadedData {
+  let all: TrainTest;
+  try {
+    all = loadSource(source);
+  } catch (err) {
+    throw new DataError(`dataset (${source.kind}): ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
+  const { shard } = source;
+  const pool = firstN(all.train, shard.limit);
+  let parts: ReturnType<typeof partitionDataset>;
+  try {
+    parts = partitionDataset(pool, shard.partition, {
+      peers: shard.of,
+      seed: shard.seed,
+      validationPerClass: shard.validationPerClass,
+    });
+  } catch (err) {
+    throw new DataError(`dataset.shard: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const part = parts[shard.index];
+  if (!part || part.train.length === 0)
+    throw new DataError(`dataset.shard: shard ${shard.index} of ${shard.of} holds no training samples`);
+  const validation = subset(pool, part.validation.length > 0 ? part.validation : part.train);
+  const csvWithoutTest = source.kind === 'csv' && source.testFile === undefined;
+  const evaluation = csvWithoutTest ? validation : firstN(all.test, source.evaluationSamples);
+  return {
+    train: subset(pool, part.train),
+    validation,
+    familiarClasses: part.familiarClasses,
+    evaluation,
+    featureShape: pool.featureShape,
+    numClasses: pool.numClasses,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * The daemon's HTTP endpoints (node:http): /health, /metrics, /status and the built web
+ * page at /. With a bearer token configured, /health, /metrics and /status demand
+ * `Authorization: Bearer <token>`; the static page carries no data and stays public.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { bindErrorCode, ListenError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+import { hasBuiltPage, readStatic } from './static-files.ts';
+
+export interface Health {
+  readonly ready: boolean;
+  readonly body: Readonly<Record<string, unknown>>;
+}
+
+export interface HttpHandlers {
+  health(): Health;
+  metrics(): string;
+  status(): Readonly<Record<string, unknown>>;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string | undefined;
+  /** Directory of the built web page (served at / when it holds an index.html). */
+  readonly staticRoot: string;
+  readonly handlers: HttpHandlers;
+  readonly logger: Logger;
+}
+
+export interface RunningHttpServer {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** How long close() waits for open requests before cutting their connections. */
+export const HTTP_CLOSE_GRACE_MS = 1000;
+
+const NOT_BUILT =
+  'meshfl daemon: the web page is not built (build browser/ to serve it here). Endpoints: /health /metrics /status\n';
+
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const { handlers, logger } = options;
+  const token = options.token === undefined ? undefined : Buffer.from(`Bearer ${options.token}`);
+  const authorized = (req: IncomingMessage): boolean => {
+    if (token === undefined) return true;
+    const given = Buffer.from(req.headers.authorization ?? '');
+    return given.length === token.length && timingSafeEqual(given, token);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://daemon');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET, HEAD' });
+      return;
+    }
+    const api = url.pathname === '/health' || url.pathname === '/metrics' || url.pathname === '/status';
+    if (api && !authorized(req)) {
+      send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n', { 'www-authenticate': 'Bearer' });
+      return;
+    }
+    switch (url.pathname) {
+      case '/health': {
+        const health = handlers.health();
+        send(res, health.ready ? 200 : 503, 'application/json', `${JSON.stringify(health.body)}\n`);
+        return;
+      }
+      case '/metrics':
+        send(res, 200, PROMETHEUS_CONTENT_TYPE, handlers.metrics());
+        return;
+      case '/status':
+        send(res, 200, 'application/json', `${JSON.stringify(handlers.status(), null, 2)}\n`);
+        return;
+      default:
+        break;
+    }
+    if (!(await hasBuiltPage(options.staticRoot))) {
+      if (url.pathname === '/') send(res, 200, 'text/plain; charset=utf-8', NOT_BUILT);
+      else send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+      return;
+    }
+    const file = await readStatic(options.staticRoot, url.pathname);
+    switch (file.kind) {
+      case 'file':
+        send(res, 200, file.contentType, file.body, { 'x-content-type-options': 'nosniff' });
+        return;
+      case 'bad-path':
+        send(res, 400, 'text/plain; charset=utf-8', 'bad path\n');
+        return;
+      case 'not-found':
+        send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+        return;
+      default: {
+        const never: never = file;
+        throw new Error(`unhandled static result ${JSON.stringify(never)}`);
+      }
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error('http request failed', { path: req.url, error: err instanceof Error ? err : String(err) });
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      else res.destroy();
+    });
+  });
+  await listen(server, options.host, options.port);
+  const address = server.address() as AddressInfo;
+  return {
+    host: address.address,
+    port: address.port,
+    close: () => close(server),
+  };
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  headers: Record<string, string> = {},
+): void {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': bytes.byteLength,
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : bytes);
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      const code = bindErrorCode(err);
+      reject(
+        code
+          ? new ListenError(
+              `http.address ${host}:${port}: cannot listen (${code}${code === 'EADDRINUSE' ? ': port already in use' : ''})`,
+            )
+          : err,
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), HTTP_CLOSE_GRACE_MS);
+    server.close(() => {
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * Daemon metrics fed by Peer events and rendered in the Prometheus text exposition format
+ * (version 0.0.4): HELP and TYPE lines, then samples. Reference: docs/DAEMON.md#metrics.
+ */
+import type { RoundSummary } from '../../src/peer/events.ts';
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** Quantiles of the last merge's candidate shares in the meshfl_merge_share summary. */
+const SHARE_QUANTILES = [0, 0.5, 1] as const;
+
+export interface MetricsSnapshot {
+  readonly peers: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+export class DaemonMetrics {
+  rounds = 0;
+  lastRound: RoundSummary | undefined;
+  updatesAccepted = 0;
+  snapshotsFetched = 0;
+  checkpointsWritten = 0;
+  errors = 0;
+  readonly rejected = new Map<string, number>();
+  #shareSum = 0;
+  #shareCount = 0;
+  #lastShares: number[] = [];
+
+  onRound(summary: RoundSummary): void {
+    this.rounds++;
+    this.lastRound = summary;
+    const shares = summary.merge?.used.map((u) => u.share) ?? [];
+    this.#lastShares = [...shares].sort((a, b) => a - b);
+    for (const s of shares) this.#shareSum += s;
+    this.#shareCount += shares.length;
+  }
+
+  onRejected(reason: string): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  /** The exposition text; `live` holds values read from the running peer at scrape time. */
+  render(live: MetricsSnapshot): string {
+    const out: string[] = [];
+    const metric = (name: string, type: 'counter' | 'gauge' | 'summary', help: string, samples: string[]): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+    };
+    const r = this.lastRound;
+    metric('meshfl_rounds_total', 'counter', 'Rounds completed since the daemon started.', [
+      `meshfl_rounds_total ${this.rounds}`,
+    ]);
+    metric('meshfl_round', 'gauge', 'Number of the last completed round (resumed runs continue the count).', [
+      `meshfl_round ${r === undefined ? -1 : r.round}`,
+    ]);
+    const stages: string[] = [];
+    const losses: string[] = [];
+    for (const [stage, snap] of [
+      ['local', r?.local],
+      ['merged', r?.merged],
+    ] as const) {
+      if (snap === undefined) continue;
+      stages.push(`meshfl_accuracy{stage="${stage}"} ${num(snap.overall)}`);
+      losses.push(`meshfl_loss{stage="${stage}"} ${num(snap.loss)}`);
+    }
+    metric(
+      'meshfl_accuracy',
+      'gauge',
+      'Accuracy on the evaluation set in the last evaluated round, before (local) and after (merged) the merge.',
+      stages,
+    );
+    metric('meshfl_loss', 'gauge', 'Loss on the evaluation set in the last evaluated round.', losses);
+    metric(
+      'meshfl_train_loss',
+      'gauge',
+      'Mean training loss of the last round.',
+      r ? [`meshfl_train_loss ${num(r.trainLoss)}`] : [],
+    );
+    metric('meshfl_peers', 'gauge', 'Connected libp2p peers.', [`meshfl_peers ${live.peers}`]);
+    metric('meshfl_merge_candidates', 'gauge', 'Neighbour models offered to the last merge.', [
+      `meshfl_merge_candidates ${r?.candidates ?? 0}`,
+    ]);
+    metric('meshfl_merge_own_share', 'gauge', 'Share of the own model in the last merge result.', [
+      `meshfl_merge_own_share ${num(r?.merge?.ownShare ?? 1)}`,
+    ]);
+    metric(
+      'meshfl_merge_share',
+      'summary',
+      'Shares of the merged result contributed by neighbour models: quantiles over the last merge, sum and count over all merges.',
+      [
+        ...SHARE_QUANTILES.map((q) => `meshfl_merge_share{quantile="${q}"} ${num(quantile(this.#lastShares, q))}`),
+        `meshfl_merge_share_sum ${num(this.#shareSum)}`,
+        `meshfl_merge_share_count ${this.#shareCount}`,
+      ],
+    );
+    metric('meshfl_bytes_received_total', 'counter', 'Update bytes received (gossip and snapshots).', [
+      `meshfl_bytes_received_total ${live.bytesIn}`,
+    ]);
+    metric('meshfl_bytes_sent_total', 'counter', 'Update bytes published (payload x first-hop recipients).', [
+      `meshfl_bytes_sent_total ${live.bytesOut}`,
+    ]);
+    metric('meshfl_updates_accepted_total', 'counter', 'Neighbour updates applied to a public copy.', [
+      `meshfl_updates_accepted_total ${this.updatesAccepted}`,
+    ]);
+    metric(
+      'meshfl_updates_rejected_total',
+      'counter',
+      'Neighbour updates refused, by reason.',
+      [...this.rejected.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([reason, n]) => `meshfl_updates_rejected_total{reason="${escapeLabel(reason)}"} ${n}`),
+    );
+    metric('meshfl_snapshots_fetched_total', 'counter', 'Public-copy snapshots fetched after a sequence gap.', [
+      `meshfl_snapshots_fetched_total ${this.snapshotsFetched}`,
+    ]);
+    metric('meshfl_checkpoints_written_total', 'counter', 'Checkpoints written to the data directory.', [
+      `meshfl_checkpoints_written_total ${this.checkpointsWritten}`,
+    ]);
+    metric('meshfl_errors_total', 'counter', 'Errors reported by the peer (publish, snapshot fetch).', [
+      `meshfl_errors_total ${this.errors}`,
+    ]);
+    return `${out.join('\n')}\n`;
+  }
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.round(q * (sorted.length - 1))] as number;
+}
+
+/** Prometheus float text: NaN and +-Inf have fixed spellings. */
+function num(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Number.POSITIVE_INFINITY) return '+Inf';
+  if (x === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(x);
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
