@@ -1,0 +1,260 @@
+/**
+ * Runs one strategy of a scenario: N real Peers (the asynchronous round loop) over the
+ * scenario's transport, every peer running its rounds concurrently, and returns what each
+ * peer reported per round.
+ *
+ * Byzantine peers train like everyone (on flipped labels for label-flip) and replace what
+ * they publish through Peer's `outgoing` hook. Omniscient attacks (ALIE, IPM) see a shared
+ * view of the honest peers' latest published models: in an asynchronous run that is each
+ * honest peer's most recent model, from this round or the one before. Attackers merge with
+ * "mean" and are not evaluated (their accuracy is not reported).
+ */
+
+import { createRng } from '../src/data/rng.ts';
+import { createStrategy } from '../src/merge/registry.ts';
+import { buildModel, getWeights, setWeights } from '../src/model/model.ts';
+import type { Weights } from '../src/model/weights.ts';
+import type { Gossip } from '../src/net/gossip.ts';
+import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
+import { type OutgoingTransform, Peer } from '../src/peer/peer.ts';
+import { Trainer } from '../src/train/trainer.ts';
+import { updatesTopic } from '../src/wire/topic.ts';
+import { createNetwork } from './network.ts';
+import type { StrategyEntry } from './scenario.ts';
+import type { PeerSetup, SimulationSetup } from './setup.ts';
+
+/** Peer errors kept per run (the rest are counted). */
+const MAX_KEPT_ERRORS = 20;
+
+export interface PeerRound {
+  readonly peer: number;
+  /** Scenario round (a joiner's first round is its join round). */
+  readonly round: number;
+  readonly merged: AccuracySnapshot | undefined;
+  readonly local: AccuracySnapshot | undefined;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly candidates: number;
+  readonly closedBy: RoundSummary['closedBy'];
+  /** ms since the run started, when this round ended. */
+  readonly atMs: number;
+}
+
+export interface StrategyRun {
+  readonly label: string;
+  readonly records: PeerRound[];
+  readonly honestPeers: readonly number[];
+  readonly interrupted: boolean;
+  readonly elapsedMs: number;
+  readonly setupMs: number;
+  readonly errors: string[];
+  readonly errorCount: number;
+  readonly rejectedUpdates: number;
+}
+
+export interface RunHooks {
+  readonly signal?: AbortSignal;
+  readonly onRound?: (r: PeerRound) => void;
+}
+
+function buildPeerTrainer(setup: SimulationSetup, p: PeerSetup): Trainer {
+  const s = setup.scenario;
+  // Common initialisation (same seed) for every peer, own batch order per peer.
+  const model = buildModel(s.model, setup.inputShape, setup.numClasses, s.seed);
+  if (setup.backbone) {
+    const byName = new Map(setup.backbone.map((l) => [l.name, l]));
+    setWeights(
+      model,
+      getWeights(model).map((l) => byName.get(l.name) ?? l),
+    );
+  }
+  return new Trainer(model, {
+    batchSize: s.batchSize,
+    trainable: s.trainable,
+    seed: s.seed * 1009 + p.index,
+    optimizer: { learningRate: s.learningRate, momentum: s.momentum },
+  });
+}
+
+export async function runStrategy(
+  setup: SimulationSetup,
+  entry: StrategyEntry,
+  hooks: RunHooks = {},
+): Promise<StrategyRun> {
+  const s = setup.scenario;
+  const start = performance.now();
+  const records: PeerRound[] = [];
+  const errors: string[] = [];
+  let errorCount = 0;
+  let rejectedUpdates = 0;
+  const honestView = new Map<number, Weights>();
+  const initial = setup.peers.filter((p) => p.joinRound === 0);
+  const network = await createNetwork(s.transport, initial.length, s.topology, s.seed);
+  const peers = new Map<number, Peer>();
+  const trainers: Trainer[] = [];
+  const topic = updatesTopic(`sim-${s.name}`);
+  const reached = new Map<number, { promise: Promise<void>; resolve: () => void }>();
+  const roundReached = (round: number): { promise: Promise<void>; resolve: () => void } => {
+    let r = reached.get(round);
+    if (!r) {
+      let resolve = (): void => {};
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      r = { promise, resolve };
+      reached.set(round, r);
+    }
+    return r;
+  };
+  const onAbort = (): void => {
+    for (const r of reached.values()) r.resolve();
+    for (const p of peers.values()) void p.stop().catch(() => {}); // awaited again below
+  };
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const gossips = new Map<number, Gossip>();
+  const makePeer = (p: PeerSetup, gossip: Gossip): Peer => {
+    gossips.set(p.index, gossip);
+    return networkPeer(p, setup, gossip, entry, honestView, trainers);
+  };
+
+  const track = (p: PeerSetup, peer: Peer): void => {
+    peer.addEventListener('round:end', (e) => {
+      const d = e.detail;
+      const record: PeerRound = {
+        peer: p.index,
+        round: p.joinRound + d.round,
+        merged: d.merged,
+        local: d.local,
+        bytesSent: d.bytesSent,
+        bytesReceived: d.bytesReceived,
+        candidates: d.candidates,
+        closedBy: d.closedBy,
+        atMs: performance.now() - start,
+      };
+      if (!p.attacker) {
+        records.push(record);
+        hooks.onRound?.(record);
+      }
+      roundReached(record.round).resolve();
+    });
+    peer.addEventListener('update:rejected', () => rejectedUpdates++);
+    peer.addEventListener('error', (e) => {
+      errorCount++;
+      if (errors.length < MAX_KEPT_ERRORS) errors.push(`peer ${p.index}: ${e.detail.message}`);
+    });
+  };
+
+  let setupMs = 0;
+  try {
+    for (const [i, p] of initial.entries()) {
+      const peer = makePeer(p, network.gossips[i] as Gossip);
+      track(p, peer);
+      peers.set(p.index, peer);
+      await peer.start();
+    }
+    await network.ready(topic);
+    setupMs = performance.now() - start;
+    const lives = setup.peers.map(async (p) => {
+      let peer = peers.get(p.index);
+      if (!peer) {
+        await roundReached(p.joinRound - 1).promise;
+        if (hooks.signal?.aborted) return;
+        peer = makePeer(p, await network.add());
+        track(p, peer);
+        peers.set(p.index, peer);
+        await peer.start();
+      }
+      if (hooks.signal?.aborted) return;
+      await peer.run(p.leaveRound - p.joinRound);
+      if (p.leaveRound < s.rounds) {
+        await peer.stop();
+        const gossip = gossips.get(p.index);
+        if (gossip) await network.remove(gossip);
+      }
+    });
+    await Promise.all(lives);
+  } finally {
+    hooks.signal?.removeEventListener('abort', onAbort);
+    await Promise.allSettled([...peers.values()].map((p) => p.stop()));
+    await network.close();
+    for (const t of trainers) {
+      t.dispose();
+      t.model.dispose();
+    }
+  }
+  return {
+    label: entry.label,
+    records,
+    honestPeers: setup.peers.filter((p) => !p.attacker).map((p) => p.index),
+    interrupted: hooks.signal?.aborted === true,
+    elapsedMs: performance.now() - start,
+    setupMs,
+    errors,
+    errorCount,
+    rejectedUpdates,
+  };
+}
+
+/** One Peer: honest, or Byzantine through `outgoing`. */
+function networkPeer(
+  p: PeerSetup,
+  setup: SimulationSetup,
+  gossip: Gossip,
+  entry: StrategyEntry,
+  honestView: Map<number, Weights>,
+  trainers: Trainer[],
+): Peer {
+  const s = setup.scenario;
+  const trainer = buildPeerTrainer(setup, p);
+  trainers.push(trainer);
+  const attack = p.attacker ? setup.attack : undefined;
+  let reference: Weights | undefined;
+  let outgoing: OutgoingTransform;
+  if (attack?.kind === 'model') {
+    outgoing = (own, round) => {
+      const honest = [...honestView.values()];
+      return attack.craft({
+        own,
+        reference: reference ?? own,
+        honest: honest.length > 0 ? honest : [own],
+        outputLayer: trainer.model.outputLayer,
+        // Colluders share one rng per round, so randomised attacks send the same model.
+        rng: createRng(s.seed).fork(`attack-${p.joinRound + round}`),
+      });
+    };
+  } else if (p.attacker) {
+    outgoing = (own) => own; // data attack: trained on flipped labels, sends honestly
+  } else {
+    outgoing = (own) => {
+      honestView.set(p.index, own);
+      return own;
+    };
+  }
+  const peer = new Peer({
+    taskId: `sim-${s.name}`,
+    trainer,
+    data: {
+      train: p.train,
+      validation: p.validation,
+      familiarClasses: p.familiarClasses,
+      evaluation: setup.evaluation,
+    },
+    strategy: createStrategy(p.attacker ? 'mean' : entry.spec),
+    gossip,
+    codec: s.codec,
+    local: s.local,
+    minFreshUpdates: s.minFreshUpdates,
+    deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
+    evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
+    seed: s.seed * 1009 + p.index,
+    outgoing,
+  });
+  if (attack?.kind === 'model') {
+    const exchanged = trainer.trainableLayers();
+    peer.addEventListener('round:start', () => {
+      reference = trainer.getWeights().filter((l) => exchanged.has(l.name));
+    });
+  }
+  return peer;
+}

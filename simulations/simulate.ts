@@ -1,0 +1,65 @@
+/**
+ * A whole scenario: the shared setup once, then every strategy in turn on the same seed,
+ * split and attackers; results are written after each strategy (and on interruption), so
+ * what was measured is never lost.
+ */
+import os from 'node:os';
+import { type ResultsFile, writeReport } from './report.ts';
+import { type StrategyResult, strategyResult } from './results.ts';
+import { type PeerRound, runStrategy } from './runner.ts';
+import { type Scenario, scenarioRecord } from './scenario.ts';
+import { buildSetup } from './setup.ts';
+
+export interface SimulateHooks {
+  readonly signal?: AbortSignal;
+  /** Called when a strategy starts (index among the scenario's strategies). */
+  readonly onStrategy?: (index: number, label: string) => void;
+  readonly onRound?: (index: number, label: string, r: PeerRound) => void;
+  readonly onWritten?: (files: string[]) => void;
+}
+
+export interface SimulateResult {
+  readonly results: ResultsFile;
+  readonly files: string[];
+}
+
+export async function simulate(
+  scenario: Scenario,
+  outDir: string,
+  backend: string,
+  hooks: SimulateHooks = {},
+): Promise<SimulateResult> {
+  const setup = buildSetup(scenario);
+  const strategies: Record<string, StrategyResult> = {};
+  const environment = {
+    node: process.version,
+    backend,
+    cpus: os.cpus().length,
+    startedAt: new Date().toISOString(),
+    honestPeers: setup.peers.filter((p) => !p.attacker).length,
+    attackers: setup.peers.filter((p) => p.attacker).map((p) => p.index),
+    evaluationSamples: setup.evaluation.y.length,
+    trainSamplesPerPeer: setup.peers.map((p) => p.train.y.length),
+  };
+  let files: string[] = [];
+  let interrupted = false;
+  for (const [index, entry] of scenario.strategies.entries()) {
+    if (hooks.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+    hooks.onStrategy?.(index, entry.label);
+    const run = await runStrategy(setup, entry, {
+      signal: hooks.signal,
+      onRound: (r) => hooks.onRound?.(index, entry.label, r),
+    });
+    strategies[entry.label] = strategyResult(run);
+    interrupted = run.interrupted;
+    files = writeReport(outDir, { scenario: scenarioRecord(scenario), environment, interrupted, strategies });
+    hooks.onWritten?.(files);
+    if (interrupted) break;
+  }
+  const results: ResultsFile = { scenario: scenarioRecord(scenario), environment, interrupted, strategies };
+  files = writeReport(outDir, results);
+  return { results, files };
+}
