@@ -1,0 +1,38 @@
+/**
+ * Lockstep: an algorithm-level federated learning experiment without a network. N peers
+ * in one process train, attack and merge in synchronous rounds, exchanging `Weights`
+ * directly, so merge rules can be compared under attacks in seconds.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from '../../node/datasets.ts';
+ * import { runLockstep } from './index.ts';
+ * const result = await runLockstep({
+ *   dataset: loadDataset('mnist'), model: { kind: 'mlp', hidden: [64] }, peers: 10,
+ *   partition: { kind: 'shards', classesPerPeer: 4 }, strategy: 'bristle+ldawa',
+ *   byzantine: { fraction: 0.3, attack: 'alie' }, rounds: 10, localSteps: 10, seed: 1,
+ * }, { onRound: (r) => console.log(r.round, r.honestAccuracy.mean) });
+ * ```
+ */
+export { type AttackRound, attackerModels, attackForRun, poisonedData } from './attackers.ts';
+export {
+  type ByzantineConfig,
+  LOCKSTEP_DEFAULTS,
+  type LockstepConfig,
+  type MergeValidation,
+  type ResolvedConfig,
+  resolveConfig,
+  type TopologyKind,
+} from './config.ts';
+export { allClassValidation, buildPeers, chooseAttackers, disposePeers, type SimPeer } from './peers.ts';
+export {
+  type AccuracySummary,
+  type LockstepHooks,
+  type LockstepResult,
+  meanWeights,
+  type RoundRecord,
+  runLockstep,
+  seededSplit,
+  seededSubset,
+} from './run.ts';
+export { fullTopology, randomRegularTopology } from './topology.ts';

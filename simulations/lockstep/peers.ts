@@ -1,0 +1,101 @@
+/**
+ * The peers of a lockstep run: one model + trainer each, its partition of the training
+ * data and its validation split. Every peer starts from the same seeded model (common
+ * initialisation) and draws its own batch order.
+ */
+import { type Dataset, subset } from '../../src/data/dataset.ts';
+import { partitionDataset } from '../../src/data/partition.ts';
+import { createRng, type Rng } from '../../src/data/rng.ts';
+import { buildModel } from '../../src/model/model.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import type { ResolvedConfig } from './config.ts';
+
+export interface SimPeer {
+  readonly index: number;
+  /** Candidate id in merges. */
+  readonly id: string;
+  readonly byzantine: boolean;
+  readonly trainer: Trainer;
+  readonly train: Dataset;
+  readonly validation: Dataset;
+  readonly familiarClasses: readonly number[];
+}
+
+/** Seeded choice of which peer indices attack (ascending). */
+export function chooseAttackers(peers: number, count: number, seed: number): number[] {
+  const order = createRng(seed).fork('attackers').shuffle(Array.from({ length: peers }, (_, i) => i));
+  return order.slice(0, count).sort((a, b) => a - b);
+}
+
+/**
+ * `perClass` samples of every class from `pool` (indices into `data`), seeded; fewer when
+ * the pool holds fewer of a class.
+ */
+export function allClassValidation(data: Dataset, pool: ArrayLike<number>, perClass: number, rng: Rng): Dataset {
+  const byClass = Array.from({ length: data.numClasses }, (): number[] => []);
+  for (let k = 0; k < pool.length; k++) {
+    const i = pool[k] as number;
+    (byClass[data.y[i] as number] as number[]).push(i);
+  }
+  const chosen = byClass.flatMap((indices) => rng.shuffle(indices).slice(0, perClass));
+  return subset(data, Uint32Array.from(chosen).sort());
+}
+
+/**
+ * `validationPool`: indices into the test split a peer may draw its validation from
+ * (used with mergeValidation 'all-classes').
+ */
+export function buildPeers(
+  config: ResolvedConfig,
+  attackers: readonly number[],
+  validationPool: ArrayLike<number>,
+): SimPeer[] {
+  const { train } = config.dataset;
+  const parts = partitionDataset(train, config.partition, {
+    peers: config.peers,
+    seed: config.seed,
+    validationPerClass: config.validationPerClass,
+  });
+  const byzantine = new Set(attackers);
+  const peers: SimPeer[] = [];
+  try {
+    parts.forEach((part, index) => {
+      const model = buildModel(config.model, train.featureShape, train.numClasses, config.seed);
+      const trainer = new Trainer(model, {
+        batchSize: config.batchSize,
+        optimizer: { learningRate: config.learningRate, momentum: config.momentum },
+        trainable: config.trainable,
+        seed: createRng(config.seed).fork(`batches-${index}`).int(2 ** 31),
+      });
+      peers.push({
+        index,
+        id: `peer-${index}`,
+        byzantine: byzantine.has(index),
+        trainer,
+        train: subset(train, part.train),
+        ...(config.mergeValidation === 'all-classes'
+          ? {
+              validation: allClassValidation(
+                config.dataset.test,
+                validationPool,
+                config.validationPerClass,
+                createRng(config.seed).fork(`validation-${index}`),
+              ),
+              familiarClasses: Array.from({ length: train.numClasses }, (_, c) => c),
+            }
+          : { validation: subset(train, part.validation), familiarClasses: part.familiarClasses }),
+      });
+    });
+  } catch (error) {
+    disposePeers(peers);
+    throw error;
+  }
+  return peers;
+}
+
+export function disposePeers(peers: readonly SimPeer[]): void {
+  for (const p of peers) {
+    p.trainer.dispose();
+    p.trainer.model.dispose();
+  }
+}

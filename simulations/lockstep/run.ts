@@ -1,0 +1,194 @@
+/**
+ * The lockstep round loop. Each round, in order:
+ *  1. every honest peer trains locally from its current model;
+ *  2. the attackers produce the models they send (./attackers.ts);
+ *  3. every honest peer merges its own model with its neighbours' models of this round
+ *     (all merges read the same sent models, so peer order does not matter) and keeps
+ *     the result;
+ *  4. every honest peer's accuracy is measured on the fixed test subset.
+ */
+import { type Dataset, subset } from '../../src/data/dataset.ts';
+import { createRng } from '../../src/data/rng.ts';
+import { type Candidate, createStrategy, type MergeContext, type MergeReport, type Strategy } from '../../src/merge/index.ts';
+import type { Weights } from '../../src/model/weights.ts';
+import { initBackend } from '../../src/train/backend.ts';
+import { attackerModels, attackForRun, poisonedData } from './attackers.ts';
+import { type LockstepConfig, type ResolvedConfig, resolveConfig } from './config.ts';
+import { buildPeers, chooseAttackers, disposePeers, type SimPeer } from './peers.ts';
+import { fullTopology, randomRegularTopology } from './topology.ts';
+
+export interface AccuracySummary {
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface RoundRecord {
+  /** From 0. */
+  readonly round: number;
+  /** Honest peers' accuracy on the test subset after this round's merge. */
+  readonly honestAccuracy: AccuracySummary;
+  /** Mean over honest peers of the total merge share given to attackers' models (0..1). */
+  readonly attackerShare: number;
+}
+
+export interface LockstepResult {
+  readonly rounds: readonly RoundRecord[];
+  /** The last round (round -1 with the initial accuracy when rounds = 0). */
+  readonly final: RoundRecord;
+  /** Indices of the attacking peers. */
+  readonly attackers: readonly number[];
+  /** neighbours[i]: the peers whose models peer i merges. */
+  readonly neighbours: readonly (readonly number[])[];
+  /** Test samples accuracy is measured on. */
+  readonly testSamples: number;
+  readonly elapsedMs: number;
+}
+
+export interface LockstepHooks {
+  /** Called after every round (synchronously, before the next one starts). */
+  readonly onRound?: (record: RoundRecord) => void;
+}
+
+/** A seeded split of sample indices 0..n-1: the first `count` after a shuffle (all when count is 0 or >= n), and the rest. */
+export function seededSplit(n: number, count: number, seed: number): { chosen: Uint32Array; rest: Uint32Array } {
+  const order = createRng(seed).fork('subset').shuffle(Array.from({ length: n }, (_, i) => i));
+  const take = count <= 0 || count >= n ? n : count;
+  return { chosen: Uint32Array.from(order.slice(0, take)).sort(), rest: Uint32Array.from(order.slice(take)).sort() };
+}
+
+/** `count` samples of `data` picked by a seeded shuffle (all of them when count is 0 or too large). */
+export function seededSubset(data: Dataset, count: number, seed: number): Dataset {
+  if (count <= 0 || count >= data.y.length) return data;
+  return subset(data, seededSplit(data.y.length, count, seed).chosen);
+}
+
+/** Element-wise mean of models with one layout. */
+export function meanWeights(models: readonly Weights[]): Weights {
+  const first = models[0];
+  if (first === undefined) throw new RangeError('meanWeights: no models');
+  return first.map((l, i) => {
+    const acc = new Float64Array(l.values.length);
+    for (const m of models) {
+      const v = (m[i] as (typeof m)[number]).values;
+      for (let k = 0; k < acc.length; k++) acc[k] = (acc[k] as number) + (v[k] as number);
+    }
+    return { name: l.name, shape: [...l.shape], values: Float32Array.from(acc, (s) => s / models.length) };
+  });
+}
+
+function summarize(values: readonly number[]): AccuracySummary {
+  return {
+    mean: values.reduce((s, v) => s + v, 0) / values.length,
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
+}
+
+function neighbourLists(config: ResolvedConfig): number[][] {
+  if (config.topology === 'full') return fullTopology(config.peers);
+  return randomRegularTopology(config.peers, config.degree as number, createRng(config.seed).fork('topology'));
+}
+
+function mergeContext(peer: SimPeer, round: number, report: (r: MergeReport) => void): MergeContext {
+  const { trainer } = peer;
+  return {
+    evaluate: (w) => trainer.evaluateWeights(w, peer.validation),
+    familiarClasses: peer.familiarClasses,
+    numClasses: trainer.model.numClasses,
+    outputLayer: trainer.model.outputLayer,
+    trainableLayers: trainer.trainableLayers(),
+    ownSamples: peer.train.y.length,
+    round,
+    rng: createRng(peer.index).fork(`merge-${round}`),
+    report,
+  };
+}
+
+/** Share of a merge that went to attackers' models. */
+function shareOf(report: MergeReport | undefined, byzantine: ReadonlySet<string>): number {
+  if (report === undefined) return 0;
+  return report.used.reduce((s, u) => s + (byzantine.has(u.peer) ? u.share : 0), 0);
+}
+
+export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = {}): Promise<LockstepResult> {
+  const config = resolveConfig(input);
+  const started = performance.now();
+  await initBackend('wasm');
+  const attackerIndices = chooseAttackers(config.peers, config.attackers, config.seed);
+  const attack = config.byzantine && config.attackers > 0 ? attackForRun(config.byzantine.attack, config.peers, config.attackers) : undefined;
+  const neighbours = neighbourLists(config);
+  const testSplit = seededSplit(config.dataset.test.y.length, config.testSubset, config.seed);
+  const test = subset(config.dataset.test, testSplit.chosen);
+  const peers = buildPeers(config, attackerIndices, testSplit.rest);
+  try {
+    const honest = peers.filter((p) => !p.byzantine);
+    const attackers = peers.filter((p) => p.byzantine);
+    const byzantineIds = new Set(attackers.map((p) => p.id));
+    const strategies = new Map<number, Strategy>(honest.map((p) => [p.index, createStrategy(config.strategy)]));
+    const attackData = new Map(attackers.map((a) => [a.index, attack ? poisonedData(attack, a.train) : a.train]));
+    const rounds: RoundRecord[] = [];
+    for (let round = 0; round < config.rounds; round++) {
+      const start = meanWeights(honest.map((p) => p.trainer.getWeights()));
+      const sent = new Map<number, Weights>();
+      for (const p of honest) {
+        p.trainer.train(p.train, config.local);
+        sent.set(p.index, p.trainer.getWeights());
+      }
+      if (attack !== undefined) {
+        const crafted = attackerModels({
+          attack,
+          attackers,
+          data: attackData,
+          start,
+          honest: honest.map((p) => sent.get(p.index) as Weights),
+          local: config.local,
+          rng: createRng(config.seed).fork(`attack-${round}`),
+        });
+        for (const [index, w] of crafted) sent.set(index, w);
+      }
+      const shares: number[] = [];
+      const merged = honest.map((p) => {
+        const candidates: Candidate[] = (neighbours[p.index] as number[]).map((j) => ({
+          peer: (peers[j] as SimPeer).id,
+          seq: round,
+          weights: sent.get(j) as Weights,
+          samples: (peers[j] as SimPeer).train.y.length,
+        }));
+        let report: MergeReport | undefined;
+        const strategy = strategies.get(p.index) as Strategy;
+        const w = strategy(sent.get(p.index) as Weights, candidates, mergeContext(p, round, (r) => {
+          report = r;
+        }));
+        shares.push(shareOf(report, byzantineIds));
+        return w;
+      });
+      honest.forEach((p, k) => {
+        const exchanged = p.trainer.trainableLayers();
+        p.trainer.setLayers((merged[k] as Weights).filter((l) => exchanged.has(l.name)));
+      });
+      const record: RoundRecord = {
+        round,
+        honestAccuracy: summarize(honest.map((p) => p.trainer.evaluate(test).overallAccuracy)),
+        attackerShare: shares.reduce((s, v) => s + v, 0) / shares.length,
+      };
+      rounds.push(record);
+      hooks.onRound?.(record);
+    }
+    const final = rounds.at(-1) ?? {
+      round: -1,
+      honestAccuracy: summarize(honest.map((p) => p.trainer.evaluate(test).overallAccuracy)),
+      attackerShare: 0,
+    };
+    return {
+      rounds,
+      final,
+      attackers: attackerIndices,
+      neighbours,
+      testSamples: test.y.length,
+      elapsedMs: performance.now() - started,
+    };
+  } finally {
+    disposePeers(peers);
+  }
+}
