@@ -6,7 +6,6 @@
 import { type FlagSpec, parseFlags } from '../args.ts';
 import { type DaemonConfig, parseDaemonConfig } from '../daemon/config.ts';
 import { applyOverrides, OVERRIDES, readConfigFile } from '../daemon/config-sources.ts';
-import { runDaemon } from '../daemon/daemon.ts';
 import { isOperatorError } from '../daemon/errors.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
 
@@ -72,6 +71,8 @@ async function runWithSignals(config: DaemonConfig, logger: Logger): Promise<num
   };
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   try {
+    // Loaded only now: tfjs and libp2p take seconds to import, config errors should not wait.
+    const { runDaemon } = await import('../daemon/daemon.ts');
     return await runDaemon(config, logger, stop.signal);
   } catch (err) {
     if (isOperatorError(err)) {

@@ -1,0 +1,264 @@
+/**
+ * The daemon's pieces in-process: config validation and overrides, the data store
+ * (identity, checkpoints, corruption, pruning), safe static paths, readiness, and the
+ * metrics exposition checked by a strict Prometheus parser.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { parseDaemonConfig } from '../../node/daemon/config.ts';
+import { ConfigError } from '../../node/daemon/config-reader.ts';
+import { applyOverrides, readConfigFile } from '../../node/daemon/config-sources.ts';
+import { PeerPresence } from '../../node/daemon/health.ts';
+import { DaemonMetrics } from '../../node/daemon/metrics.ts';
+import { readStatic } from '../../node/daemon/static-files.ts';
+import { DataStore, StoreError } from '../../node/daemon/store.ts';
+import { layer } from '../../src/model/weights.ts';
+import type { RoundSummary } from '../../src/peer/events.ts';
+import { tempDir } from './harness.ts';
+import { parsePrometheus, sampleValue } from './prometheus.ts';
+
+const tmp = tempDir('meshfl-daemon-units-');
+after(() => tmp.remove());
+
+function configError(raw: unknown, env: Record<string, string> = {}, flags: Record<string, unknown> = {}): string {
+  try {
+    const { raw: merged, sources } = applyOverrides(raw, env, flags);
+    parseDaemonConfig(merged, sources);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `a ConfigError, got ${String(err)}`);
+    return err.message;
+  }
+  assert.fail(`no error for ${JSON.stringify(raw)}`);
+}
+
+test('config: defaults, and every error names its key', () => {
+  const c = parseDaemonConfig({});
+  assert.equal(c.http.host, '127.0.0.1');
+  assert.equal(c.http.port, 9464);
+  assert.equal(c.checkpoints.keep, 3);
+  assert.equal(c.mdns, false);
+  assert.deepEqual(c.round.local, { steps: 50 });
+  const cases: Array<[unknown, RegExp]> = [
+    [{ dataDri: 'x' }, /^dataDri: unknown key/],
+    [{ round: { localSteps: 0 } }, /^round\.localSteps: must be an integer in \[1,/],
+    [{ round: { localSteps: 2, localEpochs: 1 } }, /^round\.localEpochs: set either/],
+    [{ round: { deadline: { initialMs: 10, minMs: 50 } } }, /^round\.deadline: .*initialMs/],
+    [{ dataset: { kind: 'imagenet' } }, /^dataset\.kind: must be one of mnist/],
+    [{ dataset: { kind: 'idx' } }, /^dataset\.dir: must be a non-empty string/],
+    [{ dataset: { kind: 'mnist', file: 'x' } }, /^dataset\.file: unknown key/],
+    [{ dataset: { shard: { index: 2, of: 2 } } }, /^dataset\.shard\.index: must be less than/],
+    [{ dataset: { shard: { partition: { kind: 'dirichlet' } } } }, /^dataset\.shard\.partition: .*alpha/],
+    [{ strategy: 'avarage' }, /^strategy: unknown merge strategy/],
+    [{ strategy: { name: 'trimmed-mean', options: { trim: 7 } } }, /^strategy: /],
+    [{ codec: 'int9' }, /^codec: /],
+    [{ model: { kind: 'rnn' } }, /^model: /],
+    [{ trainable: 'head' }, /^backbone: required when trainable is "head"/],
+    [{ taskId: 'a b' }, /^taskId: must be/],
+    [{ http: { address: 'localhost' } }, /^http\.address: must be host:port/],
+    [{ http: { address: '0.0.0.0:80' } }, /^http\.token: required when http\.address binds a non-loopback/],
+    [{ http: { address: '[::]:80' } }, /^http\.token: required/],
+    [{ listen: [] }, /^listen: must name at least one address/],
+    [{ mdns: 'maybe' }, /^mdns: must be true\/false/],
+    [{ resources: { backend: 'gpu' } }, /^resources\.backend: must be one of wasm, cpu, auto/],
+    [{ checkpoints: { keep: 0 } }, /^checkpoints\.keep: /],
+    [[1, 2], /^config: the file must hold an object/],
+  ];
+  for (const [raw, expected] of cases) assert.match(configError(raw), expected, JSON.stringify(raw));
+  // A token allows a public bind; loopback needs none.
+  assert.equal(parseDaemonConfig({ http: { address: '0.0.0.0:8080', token: 's3cret' } }).http.token, 's3cret');
+  assert.equal(parseDaemonConfig({ http: { address: '127.0.0.2:1' } }).http.port, 1);
+});
+
+test('config: environment variables override the file, flags override both, errors name the source', () => {
+  const file = {
+    taskId: 'from-file',
+    http: { address: '127.0.0.1:1000' },
+    relay: false,
+    bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x'],
+  };
+  const env = {
+    MESHFL_TASK_ID: 'from-env',
+    MESHFL_RELAY: 'on',
+    MESHFL_BOOTSTRAP: '/a, /b',
+    MESHFL_HTTP: '127.0.0.1:2000',
+  };
+  const { raw, sources } = applyOverrides(file, env, { http: '127.0.0.1:3000' });
+  const c = parseDaemonConfig(raw, sources);
+  assert.equal(c.taskId, 'from-env');
+  assert.equal(c.relay, true);
+  assert.deepEqual(c.bootstrap, ['/a', '/b']);
+  assert.equal(c.http.port, 3000);
+  assert.equal(file.taskId, 'from-file', 'the file value is not mutated');
+  assert.match(configError({}, { MESHFL_HTTP: 'x' }), /^http\.address \(from MESHFL_HTTP\): must be host:port/);
+  assert.match(configError({}, { MESHFL_BATCH_SIZE: 'big' }), /^resources\.batchSize \(from MESHFL_BATCH_SIZE\)/);
+  assert.match(configError({}, {}, { relay: 'perhaps' }), /^relay \(from --relay\): must be true\/false/);
+  assert.match(
+    configError({}, { MESHFL_HTTP: '0.0.0.0:1' }),
+    /^http\.token: required .*MESHFL_HTTP_TOKEN/,
+    'the token error tells how to set it',
+  );
+});
+
+test('config files: JSON and YAML, with errors naming the file', () => {
+  const yaml = path.join(tmp.dir, 'c.yaml');
+  writeFileSync(yaml, 'taskId: y-task\nround:\n  localSteps: 7\nmdns: off\n');
+  const c = parseDaemonConfig(readConfigFile(yaml));
+  assert.equal(c.taskId, 'y-task');
+  assert.deepEqual(c.round.local, { steps: 7 });
+  const bad = path.join(tmp.dir, 'bad.json');
+  writeFileSync(bad, '{"taskId": }');
+  assert.throws(
+    () => readConfigFile(bad),
+    (e: Error) => e instanceof ConfigError && /bad\.json: not valid JSON/.test(e.message),
+  );
+  assert.throws(
+    () => readConfigFile(path.join(tmp.dir, 'none.json')),
+    (e: Error) => e instanceof ConfigError && /none\.json: cannot read config file \(ENOENT\)/.test(e.message),
+  );
+});
+
+test('store: a private key created once with mode 0600, checkpoints pruned, corrupt ones skipped', async () => {
+  const dir = path.join(tmp.dir, 'store');
+  const store = new DataStore(dir, 3);
+  const first = await store.identity();
+  assert.equal(first.created, true);
+  assert.equal(statSync(path.join(dir, 'peer.key')).mode & 0o777, 0o600);
+  const again = await new DataStore(dir, 3).identity();
+  assert.equal(again.created, false);
+  assert.ok(again.key.equals(first.key), 'the same identity is loaded');
+
+  const model = {
+    spec: { kind: 'mlp' as const, hidden: [2] },
+    inputShape: [3],
+    numClasses: 2,
+    weights: [layer('dense0/kernel', [3, 2], [1, 2, 3, 4, 5, 6])],
+  };
+  const meta = (round: number) => ({ round, seq: round * 2, peerId: 'me', taskId: 't', savedAt: 'now' });
+  for (let r = 1; r <= 5; r++) store.saveCheckpoint(model, meta(r));
+  assert.deepEqual(
+    store.checkpointFiles().map((f) => path.basename(f)),
+    ['round-000000005.mflm', 'round-000000004.mflm', 'round-000000003.mflm'],
+  );
+  // Corrupt the newest: it is reported and the next one is used.
+  const newest = store.checkpointFiles()[0] as string;
+  const bytes = readFileSync(newest);
+  bytes[bytes.length - 10] = (bytes[bytes.length - 10] as number) ^ 0xff;
+  writeFileSync(newest, bytes);
+  const { checkpoint, skipped } = store.newestCheckpoint('me', 't');
+  assert.equal(checkpoint?.meta.round, 4);
+  assert.equal(checkpoint?.meta.seq, 8);
+  assert.equal(skipped.length, 1);
+  assert.match(skipped[0]?.reason ?? '', /checksum mismatch/);
+  assert.equal(store.newestCheckpoint('someone-else', 't').checkpoint, undefined, 'another peer id is not resumed');
+
+  writeFileSync(path.join(dir, 'peer.key'), 'garbage');
+  await assert.rejects(
+    new DataStore(dir, 3).identity(),
+    (e: Error) => e instanceof StoreError && /peer\.key: not a valid/.test(e.message),
+  );
+  const blocker = path.join(tmp.dir, 'blocker');
+  writeFileSync(blocker, '');
+  assert.throws(
+    () => new DataStore(path.join(blocker, 'x'), 3),
+    (e: Error) => e instanceof StoreError && /ENOTDIR/.test(e.message),
+  );
+});
+
+test('static files: content types, index.html, and no way out of the root', async () => {
+  const root = path.join(tmp.dir, 'www');
+  mkdirSync(path.join(root, 'assets'), { recursive: true });
+  writeFileSync(path.join(root, 'index.html'), '<p>hi</p>');
+  writeFileSync(path.join(root, 'assets', 'app.js'), 'x');
+  writeFileSync(path.join(tmp.dir, 'secret.txt'), 'secret');
+  symlinkSync(path.join(tmp.dir, 'secret.txt'), path.join(root, 'link.txt'));
+  const index = await readStatic(root, '/');
+  assert.equal(index.kind === 'file' && index.contentType, 'text/html; charset=utf-8');
+  const js = await readStatic(root, '/assets/app.js');
+  assert.equal(js.kind === 'file' && js.contentType, 'text/javascript; charset=utf-8');
+  for (const bad of [
+    '/../secret.txt',
+    '/%2e%2e/secret.txt',
+    '/assets/..%2f..%2fsecret.txt',
+    '/link.txt',
+    '/a%00b',
+    '/%zz',
+  ]) {
+    const r = await readStatic(root, bad);
+    assert.notEqual(r.kind, 'file', `${bad} must not be served`);
+  }
+  assert.equal((await readStatic(root, '/nope.js')).kind, 'not-found');
+});
+
+test('readiness: not ready after the configured time without peers, ready again with one', () => {
+  let now = 1000;
+  const p = new PeerPresence(5000, () => now);
+  assert.equal(p.ready(), true);
+  now += 5000;
+  assert.equal(p.ready(), false);
+  p.observe(1);
+  assert.equal(p.ready(), true);
+  now += 60_000;
+  assert.equal(p.ready(), true);
+  p.observe(0);
+  now += 4999;
+  assert.equal(p.ready(), true);
+  now += 1;
+  assert.equal(p.ready(), false);
+});
+
+test('metrics: strict Prometheus text with rounds, accuracy, rejections by reason and merge shares', () => {
+  const m = new DaemonMetrics();
+  const empty = parsePrometheus(m.render({ peers: 0, bytesIn: 0, bytesOut: 0 }));
+  assert.equal(sampleValue(empty, 'meshfl_rounds_total'), 0);
+  const acc = { overall: 0.5, loss: 1.2, perClass: [], f1: [] };
+  const summary: RoundSummary = {
+    round: 7,
+    trainLoss: 0.9,
+    trainMs: 10,
+    waitMs: 20,
+    closedBy: 'deadline',
+    candidates: 2,
+    merge: {
+      strategy: 'mean',
+      ownShare: 0.4,
+      used: [
+        { peer: 'a', seq: 1, share: 0.35 },
+        { peer: 'b', seq: 1, share: 0.25 },
+      ],
+      rejected: [],
+    },
+    local: acc,
+    merged: { ...acc, overall: 0.75 },
+    bytesSent: 100,
+    bytesReceived: 200,
+    totalBytesSent: 100,
+    totalBytesReceived: 200,
+  };
+  m.onRound(summary);
+  m.onRejected('non-finite');
+  m.onRejected('non-finite');
+  m.onRejected('we"ird\\reason');
+  const f = parsePrometheus(m.render({ peers: 2, bytesIn: 200, bytesOut: 100 }));
+  assert.equal(sampleValue(f, 'meshfl_rounds_total'), 1);
+  assert.equal(sampleValue(f, 'meshfl_round'), 7);
+  assert.equal(sampleValue(f, 'meshfl_accuracy', { stage: 'merged' }), 0.75);
+  assert.equal(sampleValue(f, 'meshfl_peers'), 2);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'non-finite' }), 2);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'we"ird\\reason' }), 1);
+  assert.equal(sampleValue(f, 'meshfl_merge_share', { quantile: '1' }), 0.35);
+  assert.equal(sampleValue(f, 'meshfl_merge_share_count'), 2);
+  // The parser is strict: it refuses what Prometheus would.
+  for (const bad of [
+    'x 1\n',
+    '# TYPE x gauge\nx 1\n',
+    '# HELP x h\n# TYPE x counter\nx 1\n',
+    '# HELP x h\n# TYPE x gauge\nx{a="1} 1\n',
+    '# HELP x h\n# TYPE x gauge\nx 1\nx 2\n',
+    '# HELP x h\n# TYPE x gauge\nx one\n',
+    '# HELP x h\n# TYPE x gauge\nx 1',
+  ]) {
+    assert.throws(() => parsePrometheus(bad), undefined, JSON.stringify(bad));
+  }
+});
