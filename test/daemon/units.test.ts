@@ -259,6 +259,6 @@ test('metrics: strict Prometheus text with rounds, accuracy, rejections by reaso
     '# HELP x h\n# TYPE x gauge\nx one\n',
     '# HELP x h\n# TYPE x gauge\nx 1',
   ]) {
-    assert.throws(() => parsePrometheus(bad), undefined, JSON.stringify(bad));
+    assert.throws(() => parsePrometheus(bad), Error, JSON.stringify(bad));
   }
 });
