@@ -7,7 +7,11 @@ export class UsageError extends Error {
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 
-export function parseFlags(argv: string[], spec: FlagSpec, command: string): Record<string, string | boolean | undefined> {
+export function parseFlags(
+  argv: string[],
+  spec: FlagSpec,
+  command: string,
+): Record<string, string | boolean | undefined> {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`meshfl ${command}: unexpected argument "${positionals[0]}"`);
@@ -20,13 +24,15 @@ export function parseFlags(argv: string[], spec: FlagSpec, command: string): Rec
 
 export function intFlag(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got "${value}"`);
   return n;
 }
 
 export function numberFlag(value: unknown, name: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number in [${min}, ${max}], got "${value}"`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new UsageError(`--${name} must be a number in [${min}, ${max}], got "${value}"`);
   return n;
 }
 

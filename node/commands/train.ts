@@ -4,7 +4,7 @@
  * a backbone for the frozen-backbone mode, `--trainable head --backbone <file>`).
  */
 import { type Dataset, subset } from '../../src/data/dataset.ts';
-import { getWeights, HEAD_KERNEL, buildModel, setWeights } from '../../src/model/model.ts';
+import { buildModel, getWeights, HEAD_KERNEL, setWeights } from '../../src/model/model.ts';
 import { defaultSpec } from '../../src/model/spec.ts';
 import { sameArchitecture } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
@@ -69,7 +69,8 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   const backend = choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const);
   const seed = intFlag(f.seed, 'seed', 0);
   if (command === 'pretrain' && !f.out) throw new UsageError('meshfl pretrain: --out <file> is required');
-  if (trainable === 'head' && !f.backbone) throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');
+  if (trainable === 'head' && !f.backbone)
+    throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');
 
   const active = await initBackend(backend);
   const loadStart = performance.now();
@@ -133,7 +134,13 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
       inputShape,
       numClasses: train.numClasses,
       weights: getWeights(model),
-      meta: { dataset: datasetName, classes: f.classes ?? 'all', epochs, testAccuracy: accuracy, savedAt: new Date().toISOString() },
+      meta: {
+        dataset: datasetName,
+        classes: f.classes ?? 'all',
+        epochs,
+        testAccuracy: accuracy,
+        savedAt: new Date().toISOString(),
+      },
     });
     console.log(`saved ${f.out} (${size} bytes)`);
   }
