@@ -25,8 +25,8 @@ export const LEAVE_TIMEOUT_MS = 30_000;
 
 /** Rejected messages kept for display. */
 export const MAX_REJECTED_SHOWN = 20;
-/** Accepted-update log entries kept. */
-export const MAX_LOG_ENTRIES = 50;
+/** Peer errors kept for display, newest first. */
+export const MAX_ERRORS_SHOWN = 8;
 
 /** Round deadline learning for browser peers (ms). */
 export const DEADLINE = { initialMs: 4_000, minMs: 500, maxMs: 8_000 } as const;

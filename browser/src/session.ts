@@ -9,7 +9,7 @@ import type { RoundSummary } from '../../src/peer/events.ts';
 import type { Peer, PeerData } from '../../src/peer/peer.ts';
 import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
 import { connectionViews } from './connections.ts';
-import { LEAVE_TIMEOUT_MS, MAX_REJECTED_SHOWN, REFRESH_INTERVAL_MS, WASM_DIR } from './constants.ts';
+import { LEAVE_TIMEOUT_MS, MAX_ERRORS_SHOWN, MAX_REJECTED_SHOWN, REFRESH_INTERVAL_MS, WASM_DIR } from './constants.ts';
 import { assertBrowserSupport, connectDaemon, createPageNode, NeighbourDialer, parseDaemonAddr } from './network.ts';
 import type { NeighbourView, Store } from './state.ts';
 import type { TaskConfig } from './task.ts';
@@ -165,7 +165,8 @@ export class Session {
       store.update((s) => ({ rejected: [entry, ...s.rejected].slice(0, MAX_REJECTED_SHOWN) }));
     });
     peer.addEventListener('error', (e) => {
-      store.update((s) => ({ errors: [e.detail.message, ...s.errors].slice(0, MAX_REJECTED_SHOWN) }));
+      const message = `${new Date().toISOString().slice(11, 19)} ${e.detail.message}`;
+      store.update((s) => ({ errors: [message, ...s.errors].slice(0, MAX_ERRORS_SHOWN) }));
     });
   }
 

@@ -47,6 +47,7 @@ export function createTaskPeer(init: TaskPeerInit): Peer {
     strategy: createStrategy(task.strategy),
     gossip,
     codec: task.codec,
+    keyframeInterval: task.keyframeInterval,
     local: { steps: task.localSteps },
     minFreshUpdates: MIN_FRESH_UPDATES,
     deadline: DEADLINE,

@@ -21,6 +21,12 @@ export interface TaskConfig {
   readonly learningRate: number;
   /** Local training steps per round. */
   readonly localSteps: number;
+  /**
+   * A full model every this many rounds. Short for browser tasks: a page cannot fetch a
+   * snapshot from a peer it has no direct connection to (it only hears it through the
+   * daemon's gossip), so it waits for the next keyframe before it can use that peer.
+   */
+  readonly keyframeInterval: number;
 }
 
 export const MNIST_TASK: TaskConfig = {
@@ -34,6 +40,7 @@ export const MNIST_TASK: TaskConfig = {
   batchSize: 32,
   learningRate: 0.05,
   localSteps: 8,
+  keyframeInterval: 3,
 };
 
 /** Task ids are short printable names (they become part of a gossip topic). */

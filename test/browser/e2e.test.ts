@@ -71,111 +71,122 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean): P
   }
 }
 
-test('two browser pages and two Node peers train together over WebSockets and WebRTC', {
-  timeout: 300_000,
-}, async (t) => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
-  await ensureBuilt();
-  mkdirSync(SCREENSHOTS, { recursive: true });
+test(
+  'two browser pages and two Node peers train together over WebSockets and WebRTC',
+  {
+    timeout: 300_000,
+  },
+  async (t) => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
+    await ensureBuilt();
+    mkdirSync(SCREENSHOTS, { recursive: true });
 
-  const { url, server } = await serveDist();
-  cleanups.push(() => new Promise<void>((resolve) => (server as Server).close(() => resolve())));
-  const harness: Harness = await startHarness();
-  cleanups.push(() => harness.stop());
+    const { url, server } = await serveDist();
+    cleanups.push(() => new Promise<void>((resolve) => (server as Server).close(() => resolve())));
+    const harness: Harness = await startHarness();
+    cleanups.push(() => harness.stop());
 
-  const userDataDir = mkdtempSync(path.join(tmpdir(), 'meshfl-chromium-'));
-  cleanups.push(async () => rmSync(userDataDir, { recursive: true, force: true }));
-  const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
-  cleanups.push(() => context.close());
-
-  const pages: Page[] = [];
-  const consoleErrors: string[] = [];
-  for (const shard of [2, 3]) {
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`shard ${shard}: ${m.text()}`);
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'meshfl-chromium-'));
+    cleanups.push(async () => rmSync(userDataDir, { recursive: true, force: true }));
+    const context: BrowserContext = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
     });
-    page.on('pageerror', (e) => consoleErrors.push(`shard ${shard}: ${e.message}`));
-    const query = new URLSearchParams({ bootstrap: harness.wsAddr, shard: String(shard), autostart: '1' });
-    await page.goto(`${url}index.html?${query}`);
-    pages.push(page);
-  }
-  const [a, b] = pages as [Page, Page];
+    cleanups.push(() => context.close());
 
-  // Both pages connect and train.
-  const running = await Promise.all(
-    pages.map((p) => waitForState(p, 'the page to run', CONNECT_TIMEOUT_MS, (s) => s.phase.kind === 'running')),
-  );
-  const ids = running.map((s) => s.peerId as string);
-  t.diagnostic(`backends: ${running.map((s) => s.backend).join(', ')}`);
+    const pages: Page[] = [];
+    const consoleErrors: string[] = [];
+    for (const shard of [2, 3]) {
+      const page = await context.newPage();
+      page.on('console', (m) => {
+        if (m.type() === 'error') consoleErrors.push(`shard ${shard}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => consoleErrors.push(`shard ${shard}: ${e.message}`));
+      const query = new URLSearchParams({ bootstrap: harness.wsAddr, shard: String(shard), autostart: '1' });
+      await page.goto(`${url}index.html?${query}`);
+      pages.push(page);
+    }
+    const [a, b] = pages as [Page, Page];
 
-  // The pages hold a direct (not relay-limited) WebRTC connection to each other.
-  const direct = await Promise.all(
-    pages.map((p, i) =>
-      waitForState(p, `a WebRTC connection to the other page`, CONNECT_TIMEOUT_MS, (s) =>
-        s.connections.some((c) => c.peer === ids[1 - i] && c.transport === 'webrtc' && !c.limited),
-      ),
-    ),
-  );
-  const webrtc = direct.flatMap((s, i) =>
-    s.connections.filter((c) => c.peer === ids[1 - i] && c.transport === 'webrtc' && !c.limited),
-  );
-  assert.ok(webrtc.every((c) => c.remoteAddr.includes('/webrtc')));
-  // The listening side sees the plain /webrtc address: no relay in the data path.
-  assert.ok(
-    webrtc.some((c) => !c.remoteAddr.includes('/p2p-circuit')),
-    `a /webrtc remote address without /p2p-circuit: ${JSON.stringify(webrtc)}`,
-  );
-  const relayId = harness.relay.gossip.id;
-  for (const s of direct) {
-    assert.ok(
-      s.connections.some((c) => c.peer === relayId && c.transport === 'websockets'),
-      'connected to the relay over WebSockets',
+    // Both pages connect and train.
+    const running = await Promise.all(
+      pages.map((p) => waitForState(p, 'the page to run', CONNECT_TIMEOUT_MS, (s) => s.phase.kind === 'running')),
     );
-  }
+    const ids = running.map((s) => s.peerId as string);
+    const started = Date.now();
+    const since = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    t.diagnostic(`backends: ${running.map((s) => s.backend).join(', ')}`);
 
-  // Rounds run; updates flow browser <-> browser and browser <-> Node; accuracy rises.
-  const nodeIds = [harness.relay.gossip.id, harness.other.gossip.id];
-  const trained = await Promise.all(
-    pages.map((p, i) =>
-      waitForState(
-        p,
-        `${ROUNDS} rounds with updates from every peer`,
-        ROUNDS_TIMEOUT_MS,
-        (s) =>
-          s.history.length >= ROUNDS &&
-          [ids[1 - i], ...nodeIds].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
+    // The pages hold a direct (not relay-limited) WebRTC connection to each other.
+    const direct = await Promise.all(
+      pages.map((p, i) =>
+        waitForState(p, `a WebRTC connection to the other page`, CONNECT_TIMEOUT_MS, (s) =>
+          s.connections.some((c) => c.peer === ids[1 - i] && c.transport === 'webrtc' && !c.limited),
+        ),
       ),
-    ),
-  );
-  for (const [i, s] of trained.entries()) {
-    const first = s.history[0]?.local ?? 1;
-    const last = s.history.at(-1)?.merged ?? 0;
-    t.diagnostic(`page ${i}: accuracy ${first.toFixed(3)} -> ${last.toFixed(3)} over ${s.history.length} rounds`);
-    assert.ok(last > first + MIN_ACCURACY_GAIN, `page ${i} accuracy rose: ${first} -> ${last}`);
-  }
-  await waitFor('Node peers to accept updates from both pages', ROUNDS_TIMEOUT_MS, () =>
-    [harness.relay, harness.other].every((n) => ids.every((id) => (n.accepted.get(id) ?? 0) > 0)),
-  );
-  for (const [i, p] of pages.entries())
-    await p.screenshot({ path: path.join(SCREENSHOTS, `page-${i}.png`), fullPage: true });
+    );
+    t.diagnostic(`WebRTC between the pages after ${since()}`);
+    const webrtc = direct.flatMap((s, i) =>
+      s.connections.filter((c) => c.peer === ids[1 - i] && c.transport === 'webrtc' && !c.limited),
+    );
+    assert.ok(webrtc.every((c) => c.remoteAddr.includes('/webrtc')));
+    // The listening side sees the plain /webrtc address: no relay in the data path.
+    assert.ok(
+      webrtc.some((c) => !c.remoteAddr.includes('/p2p-circuit')),
+      `a /webrtc remote address without /p2p-circuit: ${JSON.stringify(webrtc)}`,
+    );
+    const relayId = harness.relay.gossip.id;
+    for (const s of direct) {
+      assert.ok(
+        s.connections.some((c) => c.peer === relayId && c.transport === 'websockets'),
+        'connected to the relay over WebSockets',
+      );
+    }
 
-  // Closing a page does not stall the Node peers (nor the other page).
-  await b.close();
-  const after = [harness.relay.rounds, harness.other.rounds];
-  const pageRound = (await state(a)).round;
-  await waitFor(`Node peers to finish ${NODE_ROUNDS_AFTER_CLOSE} more rounds`, ROUNDS_TIMEOUT_MS, () =>
-    [harness.relay, harness.other].every((n, i) => n.rounds >= (after[i] as number) + NODE_ROUNDS_AFTER_CLOSE),
-  );
-  await waitForState(a, 'the remaining page to keep going', ROUNDS_TIMEOUT_MS, (s) => s.round >= pageRound + 2);
-  await a.screenshot({ path: path.join(SCREENSHOTS, 'page-0-after-close.png'), fullPage: true });
-  assert.deepEqual(
-    consoleErrors.filter((e) => /meshfl/.test(e)),
-    [],
-    'no meshfl errors in the page consoles',
-  );
-});
+    // Rounds run; updates flow browser <-> browser and browser <-> Node; accuracy rises.
+    const nodeIds = [harness.relay.gossip.id, harness.other.gossip.id];
+    const trained = await Promise.all(
+      pages.map((p, i) =>
+        waitForState(
+          p,
+          `${ROUNDS} rounds with updates from every peer`,
+          ROUNDS_TIMEOUT_MS,
+          (s) =>
+            s.history.length >= ROUNDS &&
+            [ids[1 - i], ...nodeIds].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
+        ),
+      ),
+    );
+    t.diagnostic(
+      `updates from every peer after ${since()}; Node peer rounds ${harness.relay.rounds}, ${harness.other.rounds}; ` +
+        `first update per page: ${trained.map((s) => s.neighbours.map((n) => `${n.peer.slice(-4)}:${n.updates}`).join(' ')).join(' | ')}`,
+    );
+    for (const [i, s] of trained.entries()) {
+      const first = s.history[0]?.local ?? 1;
+      const last = s.history.at(-1)?.merged ?? 0;
+      t.diagnostic(`page ${i}: accuracy ${first.toFixed(3)} -> ${last.toFixed(3)} over ${s.history.length} rounds`);
+      assert.ok(last > first + MIN_ACCURACY_GAIN, `page ${i} accuracy rose: ${first} -> ${last}`);
+    }
+    await waitFor('Node peers to accept updates from both pages', ROUNDS_TIMEOUT_MS, () =>
+      [harness.relay, harness.other].every((n) => ids.every((id) => (n.accepted.get(id) ?? 0) > 0)),
+    );
+    for (const [i, p] of pages.entries())
+      await p.screenshot({ path: path.join(SCREENSHOTS, `page-${i}.png`), fullPage: true });
+
+    // Closing a page does not stall the Node peers (nor the other page).
+    await b.close();
+    const after = [harness.relay.rounds, harness.other.rounds];
+    const pageRound = (await state(a)).round;
+    await waitFor(`Node peers to finish ${NODE_ROUNDS_AFTER_CLOSE} more rounds`, ROUNDS_TIMEOUT_MS, () =>
+      [harness.relay, harness.other].every((n, i) => n.rounds >= (after[i] as number) + NODE_ROUNDS_AFTER_CLOSE),
+    );
+    await waitForState(a, 'the remaining page to keep going', ROUNDS_TIMEOUT_MS, (s) => s.round >= pageRound + 2);
+    await a.screenshot({ path: path.join(SCREENSHOTS, 'page-0-after-close.png'), fullPage: true });
+    assert.deepEqual(
+      consoleErrors.filter((e) => /meshfl/.test(e)),
+      [],
+      'no meshfl errors in the page consoles',
+    );
+  },
+);
