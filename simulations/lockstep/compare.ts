@@ -86,7 +86,9 @@ for (const strategy of list(values.strategies)) {
       });
       finals.push(result.final.honestAccuracy.mean);
       mins.push(result.final.honestAccuracy.min);
-      console.error(`${strategy} / ${attack} / seed ${seed}: ${(PERCENT * result.final.honestAccuracy.mean).toFixed(1)}%`);
+      console.error(
+        `${strategy} / ${attack} / seed ${seed}: ${(PERCENT * result.final.honestAccuracy.mean).toFixed(1)}%`,
+      );
     }
     const avg = (xs: number[]): number => (PERCENT * xs.reduce((s, v) => s + v, 0)) / xs.length;
     cells.push(`${avg(finals).toFixed(1)} (${avg(mins).toFixed(1)})`);

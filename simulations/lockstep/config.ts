@@ -94,7 +94,8 @@ export interface ResolvedConfig extends LockstepConfig {
 }
 
 function integerAtLeast(value: number, min: number, what: string): number {
-  if (!(Number.isInteger(value) && value >= min)) throw new RangeError(`lockstep: ${what} must be an integer >= ${min}, got ${value}`);
+  if (!(Number.isInteger(value) && value >= min))
+    throw new RangeError(`lockstep: ${what} must be an integer >= ${min}, got ${value}`);
   return value;
 }
 
@@ -119,7 +120,8 @@ export function resolveConfig(c: LockstepConfig): ResolvedConfig {
     throw new RangeError('lockstep: give localSteps or localEpochs, not both');
   }
   const epochs = c.localEpochs ?? LOCKSTEP_DEFAULTS.localEpochs;
-  if (!(epochs >= 0 && Number.isFinite(epochs))) throw new RangeError(`lockstep: localEpochs must be >= 0, got ${epochs}`);
+  if (!(epochs >= 0 && Number.isFinite(epochs)))
+    throw new RangeError(`lockstep: localEpochs must be >= 0, got ${epochs}`);
   const local = c.localSteps !== undefined ? { steps: integerAtLeast(c.localSteps, 0, 'localSteps') } : { epochs };
   const topology = c.topology ?? (c.degree === undefined ? 'full' : 'random-regular');
   if (topology === 'random-regular') {

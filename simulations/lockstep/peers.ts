@@ -23,7 +23,9 @@ export interface SimPeer {
 
 /** Seeded choice of which peer indices attack (ascending). */
 export function chooseAttackers(peers: number, count: number, seed: number): number[] {
-  const order = createRng(seed).fork('attackers').shuffle(Array.from({ length: peers }, (_, i) => i));
+  const order = createRng(seed)
+    .fork('attackers')
+    .shuffle(Array.from({ length: peers }, (_, i) => i));
   return order.slice(0, count).sort((a, b) => a - b);
 }
 
@@ -65,7 +67,9 @@ export function buildPeers(
         batchSize: config.batchSize,
         optimizer: { learningRate: config.learningRate, momentum: config.momentum },
         trainable: config.trainable,
-        seed: createRng(config.seed).fork(`batches-${index}`).int(2 ** 31),
+        seed: createRng(config.seed)
+          .fork(`batches-${index}`)
+          .int(2 ** 31),
       });
       peers.push({
         index,

@@ -9,7 +9,13 @@
  */
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { createRng } from '../../src/data/rng.ts';
-import { type Candidate, createStrategy, type MergeContext, type MergeReport, type Strategy } from '../../src/merge/index.ts';
+import {
+  type Candidate,
+  createStrategy,
+  type MergeContext,
+  type MergeReport,
+  type Strategy,
+} from '../../src/merge/index.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { attackerModels, attackForRun, poisonedData } from './attackers.ts';
@@ -52,7 +58,9 @@ export interface LockstepHooks {
 
 /** A seeded split of sample indices 0..n-1: the first `count` after a shuffle (all when count is 0 or >= n), and the rest. */
 export function seededSplit(n: number, count: number, seed: number): { chosen: Uint32Array; rest: Uint32Array } {
-  const order = createRng(seed).fork('subset').shuffle(Array.from({ length: n }, (_, i) => i));
+  const order = createRng(seed)
+    .fork('subset')
+    .shuffle(Array.from({ length: n }, (_, i) => i));
   const take = count <= 0 || count >= n ? n : count;
   return { chosen: Uint32Array.from(order.slice(0, take)).sort(), rest: Uint32Array.from(order.slice(take)).sort() };
 }
@@ -116,7 +124,10 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
   const started = performance.now();
   await initBackend('wasm');
   const attackerIndices = chooseAttackers(config.peers, config.attackers, config.seed);
-  const attack = config.byzantine && config.attackers > 0 ? attackForRun(config.byzantine.attack, config.peers, config.attackers) : undefined;
+  const attack =
+    config.byzantine && config.attackers > 0
+      ? attackForRun(config.byzantine.attack, config.peers, config.attackers)
+      : undefined;
   const neighbours = neighbourLists(config);
   const testSplit = seededSplit(config.dataset.test.y.length, config.testSubset, config.seed);
   const test = subset(config.dataset.test, testSplit.chosen);
@@ -157,9 +168,13 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
         }));
         let report: MergeReport | undefined;
         const strategy = strategies.get(p.index) as Strategy;
-        const w = strategy(sent.get(p.index) as Weights, candidates, mergeContext(p, round, (r) => {
-          report = r;
-        }));
+        const w = strategy(
+          sent.get(p.index) as Weights,
+          candidates,
+          mergeContext(p, round, (r) => {
+            report = r;
+          }),
+        );
         shares.push(shareOf(report, byzantineIds));
         return w;
       });
