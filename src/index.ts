@@ -54,9 +54,11 @@ export type { Layer, Weights } from './model/weights.ts';
 // Networking: the Gossip contract and its implementations.
 export { type BrowserLibp2pInit, createBrowserLibp2p } from './net/browser-factory.ts';
 export type { Gossip, GossipMessage } from './net/gossip.ts';
+export type { Topology } from './net/graph.ts';
 export { Bus, type BusInit } from './net/inproc-bus.ts';
 export { createLibp2pGossip, type Libp2pGossip, type Libp2pGossipInit } from './net/libp2p-gossip.ts';
 export { createMemoryLibp2p, type MemoryLibp2pInit, type MeshflNode } from './net/memory-factory.ts';
+export { connectTopology, waitForSubscribers } from './net/topology.ts';
 // The peer and its events.
 export type { AccuracySnapshot, PeerEvents, RejectedUpdate, RoundClose, RoundSummary } from './peer/events.ts';
 export { Peer, type PeerData, type PeerOptions } from './peer/peer.ts';

@@ -1,0 +1,140 @@
+/**
+ * The published package, as a user gets it: `npm pack`, install the tarball into a fresh
+ * project (offline, from the npm cache; see consumer.ts), then there
+ *   - run three peers on the in-process Bus from plain JS importing only 'meshfl',
+ *   - run the `meshfl` bin and the Node examples,
+ *   - typecheck a file using the API and the examples with the repo's tsc,
+ *   - bundle the core entry and the browser example for the browser with esbuild and
+ *     check that no Node built-in (and no Node-only meshfl module) is in the bundle.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { build, type Metafile } from 'esbuild';
+import { type Consumer, check, command, createConsumer, jsonLines, NODE, TSC } from './consumer.ts';
+
+let consumer: Consumer;
+before(
+  async () => {
+    consumer = await createConsumer();
+  },
+  { timeout: 300_000 },
+);
+after(() => consumer?.remove());
+
+const installed = (...parts: string[]): string => path.join(consumer.dir, 'node_modules', 'meshfl', ...parts);
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+}
+
+test('the tarball holds the built entries, the bin and docs, and no TypeScript sources', () => {
+  for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts']) {
+    assert.ok(existsSync(installed(file)), `${file} is in the package`);
+  }
+  assert.ok(existsSync(installed('node/bin/meshfl.js')));
+  assert.ok(existsSync(installed('docs/API.md')));
+  const files = filesUnder(installed());
+  const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  assert.deepEqual(sources, [], 'no .ts sources (Node will not strip types under node_modules)');
+  const manifest = JSON.parse(readFileSync(installed('package.json'), 'utf8'));
+  assert.equal(manifest.exports['.'].default, './dist/src/index.js');
+  assert.equal(manifest.exports['./node'].default, './dist/node/index.js');
+});
+
+test('three peers on the in-process Bus merge, importing only from meshfl', { timeout: 120_000 }, async () => {
+  const { stdout } = check(await command(NODE, ['smoke.mjs'], consumer.dir), 'smoke.mjs');
+  const lines = jsonLines(stdout);
+  const rounds = lines.filter((l) => 'round' in l);
+  assert.equal(rounds.length, 6, `3 peers x 2 rounds:\n${stdout}`);
+  for (const peer of ['p0', 'p1', 'p2']) {
+    const merged = rounds.filter((r) => r.peer === peer && (r.candidates as number) >= 1);
+    assert.ok(merged.length >= 1, `${peer} merged at least one neighbour model:\n${stdout}`);
+  }
+  const strategies = lines.find((l) => 'strategies' in l)?.strategies as string[];
+  assert.ok(strategies.includes('bristle+ldawa') && strategies.includes('krum'));
+});
+
+test('meshfl/node and the bin work from the installed package', { timeout: 120_000 }, async () => {
+  const probe =
+    "import * as n from 'meshfl/node'; import * as m from 'meshfl';" +
+    'console.log(JSON.stringify([typeof n.createNodeLibp2p, typeof n.loadDataset, typeof m.createPeer]))';
+  const { stdout } = check(
+    await command(NODE, ['--input-type=module', '-e', probe], consumer.dir),
+    'import meshfl/node',
+  );
+  assert.deepEqual(JSON.parse(stdout), ['function', 'function', 'function']);
+  const manifest = JSON.parse(readFileSync(installed('package.json'), 'utf8'));
+  const bin = installed(manifest.bin.meshfl);
+  const help = check(await command(NODE, [bin, 'help'], consumer.dir), 'meshfl help');
+  assert.match(help.stdout, /usage: meshfl <command>/);
+  const train = check(
+    await command(NODE, [bin, 'train', '--dataset', 'synthetic', '--epochs', '1'], consumer.dir),
+    'meshfl train',
+  );
+  assert.match(train.stdout + train.stderr, /test accuracy/);
+});
+
+test('the API usage file and the examples typecheck against the package', { timeout: 120_000 }, async () => {
+  check(await command(TSC, ['-p', 'tsconfig.json'], consumer.dir), 'tsc --noEmit (API usage + examples)');
+});
+
+for (const example of ['custom-strategy.ts', 'node-peer.ts']) {
+  test(`example ${example} runs and its peers merge`, { timeout: 120_000 }, async () => {
+    const { stdout } = check(await command(NODE, [path.join('examples', example)], consumer.dir), example);
+    const rounds = jsonLines(stdout);
+    assert.ok(rounds.length >= 3, `rounds reported:\n${stdout}`);
+    assert.ok(
+      rounds.some((r) => (r.candidates as number) >= 1),
+      `some round merged neighbour models:\n${stdout}`,
+    );
+  });
+}
+
+/** Problems a browser bundle must not have, from esbuild's metafile and output. */
+function nodeLeaks(metafile: Metafile, output: string): string[] {
+  const leaks: string[] = [];
+  for (const [input, info] of Object.entries(metafile.inputs)) {
+    if (input.startsWith('node:')) leaks.push(`input ${input}`);
+    // Node-only meshfl modules may appear only as disabled by the package's "browser" map.
+    if (/meshfl\/dist\/node\/|net\/node-factory|train\/wasm_paths_node/.test(input) && !input.startsWith('(disabled)'))
+      leaks.push(`Node-only module bundled: ${input}`);
+    if (input.includes('node_modules/@libp2p/tcp/')) leaks.push(`TCP transport bundled: ${input}`);
+    for (const imported of info.imports) {
+      if (imported.external || imported.path.startsWith('node:')) leaks.push(`${input} imports ${imported.path}`);
+    }
+  }
+  // Import statements and calls naming a node: module that survived into the output.
+  for (const m of output.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']node:[\w/]+["']/g)) {
+    leaks.push(`output: ${m[0]}`);
+  }
+  return leaks;
+}
+
+for (const entry of ['browser-entry.js', 'examples/browser-peer.ts']) {
+  test(`${entry} bundles for the browser without Node built-ins`, { timeout: 120_000 }, async () => {
+    const result = await build({
+      absWorkingDir: consumer.dir,
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      write: false,
+      outdir: 'bundle',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    assert.deepEqual(result.errors, []);
+    const output = result.outputFiles.map((f) => f.text).join('\n');
+    assert.ok(output.length > 0);
+    assert.ok(
+      Object.keys(result.metafile.inputs).some((i) => i.includes('node_modules/meshfl/dist/src/')),
+      'the bundle uses the installed package',
+    );
+    assert.deepEqual(nodeLeaks(result.metafile, output), []);
+  });
+}
