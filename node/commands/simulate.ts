@@ -5,6 +5,7 @@
  * Ctrl-C stops the peers after their current step and writes what was measured so far.
  */
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
 import { simulate } from '../../simulations/simulate.ts';
 import { initBackend } from '../../src/train/backend.ts';
@@ -15,7 +16,7 @@ export const SIMULATE_SUMMARY =
   'meshfl simulate --scenario <file> --out <dir>  many peers in one process, one run per strategy (docs/SIMULATIONS.md)';
 
 export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
-  --scenario <file>       scenario file (JSON)
+  --scenario <file>       scenario file (.json, or .yaml/.yml)
   --out <dir>             output directory (results.json, <strategy>.csv, accuracy/bytes .svg/.png)
   --backend <name>        wasm | cpu | auto (default wasm)`;
 
@@ -31,11 +32,12 @@ function readScenario(file: string): Scenario {
       `meshfl simulate: cannot read scenario ${file} (${(err as NodeJS.ErrnoException).code ?? err})`,
     );
   }
+  const yaml = /\.ya?ml$/i.test(file);
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`meshfl simulate: ${file}: not valid JSON (${(err as Error).message})`);
+    throw new UsageError(`meshfl simulate: ${file}: not valid ${yaml ? 'YAML' : 'JSON'} (${(err as Error).message})`);
   }
   try {
     return parseScenario(raw);

@@ -1,0 +1,213 @@
+/**
+ * `meshfl simulate` end to end as a child process: a small MNIST scenario (10 peers over
+ * libp2p memory transport, 3 sign-flip attackers, small MLP) writes every output and
+ * bristle+ldawa keeps honest peers far above mean; bad scenarios exit 2 naming the key;
+ * Ctrl-C writes what was measured so far.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { ResultsFile } from '../../simulations/report.ts';
+import { parseScenario, ScenarioError } from '../../simulations/scenario.ts';
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'node', 'bin', 'meshfl.js');
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'meshfl-sim-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function scenarioFile(name: string, scenario: unknown, ext = 'json'): string {
+  const file = path.join(tmp, `${name}.${ext}`);
+  writeFileSync(file, typeof scenario === 'string' ? scenario : JSON.stringify(scenario));
+  return file;
+}
+
+const SMALL = {
+  name: 'test-small',
+  dataset: 'mnist',
+  model: { kind: 'mlp', hidden: [32] },
+  peers: 10,
+  partition: { kind: 'iid' },
+  samplesPerPeer: 300,
+  testSubset: 500,
+  byzantine: { count: 3, attack: 'sign-flip', options: { mode: 'model' } },
+  strategies: ['bristle+ldawa', 'mean'],
+  rounds: 4,
+  localSteps: 10,
+  codec: 'int8',
+  transport: 'libp2p-memory',
+  degree: 4,
+  seed: 1,
+};
+
+test('a small scenario runs end to end and bristle+ldawa beats mean under attack', { timeout: 240_000 }, async (t) => {
+  const out = path.join(tmp, 'small');
+  const r = await run(['simulate', '--scenario', scenarioFile('small', SMALL), '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const results: ResultsFile = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(results.scenario.name, 'test-small');
+  assert.equal(results.interrupted, false);
+  assert.deepEqual(Object.keys(results.strategies), ['bristle+ldawa', 'mean']);
+  for (const [label, s] of Object.entries(results.strategies)) {
+    assert.equal(s.rounds.length, SMALL.rounds, `${label}: one row per round`);
+    for (const [i, row] of s.rounds.entries()) {
+      assert.equal(row.round, i);
+      const a = row.honestAccuracy;
+      assert.ok(a, `${label} round ${i} evaluated`);
+      for (const v of [a.mean, a.min, a.max]) assert.ok(v >= 0 && v <= 1);
+      assert.ok(a.min <= a.mean && a.mean <= a.max);
+      assert.equal(row.peers, 7, 'every honest peer reported the round');
+      assert.ok(row.bytesSentPerPeer > 0);
+      assert.ok(row.wallMs >= 0);
+    }
+    assert.ok('roundsTo90' in s.final);
+    assert.ok((s.final.honestAccuracy?.mean ?? 0) > 0);
+    const csv = readFileSync(path.join(out, `${label}.csv`), 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(csv.length, SMALL.rounds + 1, 'header + one row per round');
+    assert.match(csv[0] as string, /^round,honest_accuracy_mean,honest_accuracy_min,honest_accuracy_max,/);
+  }
+  for (const plot of ['accuracy', 'bytes']) {
+    assert.match(
+      readFileSync(path.join(out, `${plot}.svg`), 'utf8'),
+      /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/,
+    );
+    assert.deepEqual([...readFileSync(path.join(out, `${plot}.png`)).subarray(0, 8)], PNG_SIGNATURE);
+  }
+  const bristle = results.strategies['bristle+ldawa']?.final.honestAccuracy;
+  const mean = results.strategies.mean?.final.honestAccuracy;
+  assert.ok(bristle && mean);
+  t.diagnostic(
+    `final honest accuracy: bristle+ldawa ${bristle.mean.toFixed(3)} (min ${bristle.min}), mean ${mean.mean.toFixed(3)} (max ${mean.max})`,
+  );
+  assert.ok(bristle.mean > mean.mean + 0.1, `bristle+ldawa ${bristle.mean} vs mean ${mean.mean}`);
+  assert.ok(bristle.min > mean.max, 'the worst honest bristle peer beats the best honest mean peer');
+});
+
+test('bad scenarios are refused with a message naming the key', () => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...SMALL, peers: 'ten' }, /^peers: must be an integer/],
+    [{ ...SMALL, strategies: ['mean', 'no-such-rule'] }, /^strategies\[1\]: unknown merge strategy "no-such-rule"/],
+    [
+      { ...SMALL, strategies: [{ name: 'trimmed-mean', options: { trimm: 0.2 } }] },
+      /^strategies\[0\]: trimmed-mean: unknown option "trimm"/,
+    ],
+    [{ ...SMALL, strategies: ['mean', 'mean'] }, /^strategies\[1\]: duplicate label "mean"/],
+    [{ ...SMALL, byzantine: { fraction: 0.3, attack: 'nope' } }, /^byzantine: unknown attack "nope"/],
+    [
+      { ...SMALL, byzantine: { fraction: 0.3, count: 3, attack: 'alie' } },
+      /^byzantine: give exactly one of "fraction" and "count"/,
+    ],
+    [{ ...SMALL, roundz: 3 }, /^scenario: unknown key "roundz"/],
+    [{ ...SMALL, rounds: undefined }, /^rounds: missing/],
+    [{ ...SMALL, partition: { kind: 'shards' } }, /^partition: shards classesPerPeer/],
+    [{ ...SMALL, model: { kind: 'rnn' } }, /^model\.kind must be "mlp" or "cnn"/],
+    [{ ...SMALL, codec: 'int7' }, /^codec "int7": expected/],
+    [{ ...SMALL, trainable: 'head' }, /^backbone: required with trainable "head"/],
+    [{ ...SMALL, churn: [{ round: 2, leave: 7 }] }, /^churn\[0\]\.leave: would leave no honest peer/],
+    [{ ...SMALL, degree: 4, topology: 'full' }, /^degree: give "degree" or "topology"/],
+  ];
+  for (const [scenario, message] of cases) {
+    assert.throws(
+      () => parseScenario(scenario),
+      (err) => err instanceof ScenarioError && message.test(err.message),
+      String(message),
+    );
+  }
+});
+
+test(
+  'the CLI exits with code 2 on a bad scenario file (JSON and YAML) or a missing flag',
+  { timeout: 60_000 },
+  async () => {
+    const cases: Array<[string, string, RegExp, string]> = [
+      ['json', JSON.stringify({ ...SMALL, peers: 'ten' }), /peers: must be an integer/, 'json'],
+      [
+        'yaml',
+        'name: y\ndataset: mnist\nmodel: mlp\npeers: 4\npartition: iid\nstrategies: [mean]\nrounds: 2\ntransport: pigeons\n',
+        /transport: must be one of/,
+        'yaml',
+      ],
+      ['not-json', '{ "name": ', /not valid JSON/, 'json'],
+    ];
+    for (const [name, text, message, ext] of cases) {
+      const r = await run([
+        'simulate',
+        '--scenario',
+        scenarioFile(`bad-${name}`, text, ext),
+        '--out',
+        path.join(tmp, 'never'),
+      ]);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, message, name);
+    }
+    const missingOut = await run(['simulate', '--scenario', scenarioFile('ok', SMALL)]);
+    assert.equal(missingOut.code, 2);
+    assert.match(missingOut.stderr, /--out <dir> is required/);
+  },
+);
+
+test('the documented headline scenario parses, with trimmed-mean trim 0.2', () => {
+  const s = parseScenario(
+    JSON.parse(
+      readFileSync(
+        path.join(import.meta.dirname, '..', '..', 'simulations', 'scenarios', 'mnist-shards4-alie30.json'),
+        'utf8',
+      ),
+    ),
+  );
+  assert.equal(s.peers, 30);
+  assert.equal(s.byzantine?.count, 9);
+  assert.deepEqual(s.byzantine?.attack, { name: 'alie', options: { n: 30, f: 9 } });
+  assert.deepEqual(
+    s.strategies.map((e) => e.label),
+    ['bristle+ldawa', 'mean', 'trimmed-mean'],
+  );
+  assert.deepEqual(s.topology, { kind: 'random-regular', degree: 8, seed: 1 });
+  assert.deepEqual(s.local, { epochs: 1 });
+});
+
+test('Ctrl-C writes what was measured so far and exits 130', { timeout: 180_000 }, async () => {
+  const out = path.join(tmp, 'interrupted');
+  const long = { ...SMALL, name: 'test-interrupt', transport: 'inproc', rounds: 200, strategies: ['mean'] };
+  let sent = false;
+  const r = await run(['simulate', '--scenario', scenarioFile('long', long), '--out', out], (text, child) => {
+    // The first progress line means at least one round was measured.
+    if (!sent && /round \d+\/200/.test(text)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  assert.ok(sent, r.stderr);
+  assert.equal(r.code, 130, r.stderr);
+  const results: ResultsFile = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.equal(results.interrupted, true);
+  const rounds = results.strategies.mean.rounds;
+  assert.ok(rounds.length >= 1 && rounds.length < 200, `${rounds.length} rounds recorded`);
+});
