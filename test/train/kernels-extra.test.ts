@@ -1,0 +1,198 @@
+/**
+ * Our overrides of stock wasm kernels (Conv2DBackpropInput as a forward conv,
+ * BatchMatMul with transpose flags as transpose + plain multiply) must give the cpu
+ * backend's results, both on the paths they cover and where they fall back to the stock kernel.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { createRng, type Rng } from '../../src/data/rng.ts';
+import { initBackend } from '../../src/train/backend.ts';
+import { planBackpropInput } from '../../src/train/kernels/conv2d_backprop_input.ts';
+
+/** Max abs difference allowed, relative to the reference's largest magnitude (at least 1). */
+const TOLERANCE = 1e-4;
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+type Shape4 = [number, number, number, number];
+
+function uniform(rng: Rng, size: number): Float32Array {
+  const values = new Float32Array(size);
+  for (let i = 0; i < size; i++) values[i] = rng.next() * 2 - 1;
+  return values;
+}
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+async function onBackend(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
+  assert.equal(await initBackend(backend), backend);
+  const out = tf.tidy(fn);
+  const values = Float32Array.from(out.dataSync());
+  out.dispose();
+  return values;
+}
+
+async function assertWasmMatchesCpu(label: string, fn: () => tf.Tensor): Promise<void> {
+  const wasm = await onBackend('wasm', fn);
+  const cpu = await onBackend('cpu', fn);
+  assert.equal(wasm.length, cpu.length, `${label}: length`);
+  let worst = 0;
+  let scale = 1;
+  for (let i = 0; i < cpu.length; i++) {
+    assert.ok(Number.isFinite(wasm[i]), `${label}: non-finite value at ${i}`);
+    scale = Math.max(scale, Math.abs(cpu[i]));
+    worst = Math.max(worst, Math.abs(wasm[i] - cpu[i]));
+  }
+  assert.ok(worst <= TOLERANCE * scale, `${label}: max abs diff ${worst} > ${TOLERANCE} x ${scale}`);
+}
+
+interface BackpropCase {
+  x: Shape4;
+  filter: Shape4;
+  stride: number | [number, number];
+  pad: Pad;
+}
+
+function info(c: BackpropCase): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(c.x, c.filter, c.stride, 1, c.pad);
+}
+
+/** Runs the Conv2DBackpropInput kernel directly with a random dy and filter. */
+function backpropInput(c: BackpropCase, seed: number): () => tf.Tensor {
+  const rng = createRng(seed);
+  const outShape = info(c).outShape;
+  const dyValues = uniform(rng, size(outShape));
+  const wValues = uniform(rng, size(c.filter));
+  return () =>
+    tf
+      .engine()
+      .runKernel(
+        'Conv2DBackpropInput',
+        { dy: tf.tensor(dyValues, outShape), filter: tf.tensor4d(wValues, c.filter) },
+        { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+      ) as tf.Tensor;
+}
+
+function label(c: BackpropCase): string {
+  return `x[${c.x}] f[${c.filter}] s${c.stride} ${JSON.stringify(c.pad)}`;
+}
+
+function randomCases(rng: Rng, count: number): BackpropCase[] {
+  const cases: BackpropCase[] = [];
+  for (let i = 0; i < count; i++) {
+    const fh = 1 + rng.int(5);
+    const fw = 1 + rng.int(4);
+    const x: Shape4 = [1 + rng.int(3), fh + rng.int(9), fw + rng.int(9), [1, 3, 8, 16][rng.int(4)]];
+    const stride: [number, number] = [1 + rng.int(3), 1 + rng.int(2)];
+    cases.push({ x, filter: [fh, fw, x[3], [1, 5, 12][rng.int(3)]], stride, pad: rng.int(2) === 0 ? 'same' : 'valid' });
+  }
+  return cases;
+}
+
+const FIXED_CASES: BackpropCase[] = [
+  // The CNN's own shapes (stride 1 'same', 3x3).
+  { x: [4, 14, 14, 16], filter: [3, 3, 16, 32], stride: 1, pad: 'same' },
+  { x: [2, 28, 28, 1], filter: [3, 3, 1, 16], stride: 1, pad: 'same' },
+  { x: [2, 9, 8, 3], filter: [3, 3, 3, 4], stride: 2, pad: 'same' },
+  { x: [2, 10, 10, 3], filter: [4, 4, 3, 4], stride: 2, pad: 'same' },
+  { x: [3, 9, 9, 4], filter: [5, 5, 4, 3], stride: 2, pad: 'valid' },
+  { x: [2, 8, 7, 5], filter: [2, 2, 5, 6], stride: 2, pad: 'valid' },
+  { x: [2, 6, 7, 16], filter: [1, 1, 16, 5], stride: 2, pad: 'same' },
+  {
+    x: [2, 6, 7, 3],
+    filter: [3, 3, 3, 4],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
+];
+
+test('Conv2DBackpropInput on wasm matches cpu (fixed and random shapes, strides 1-3, same/valid/explicit)', async () => {
+  const cases = [...FIXED_CASES, ...randomCases(createRng(31), 16)];
+  for (const [i, c] of cases.entries()) {
+    await assertWasmMatchesCpu(label(c), backpropInput(c, 200 + i));
+  }
+});
+
+test('Conv2DBackpropInput covers stride 1/2 same and valid, and falls back where the pad exceeds the filter', async () => {
+  for (const c of FIXED_CASES) assert.notEqual(planBackpropInput(info(c)), null, label(c));
+  const wide: BackpropCase = {
+    x: [2, 6, 6, 3],
+    filter: [2, 2, 3, 4],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [3, 0],
+      [0, 2],
+      [0, 0],
+    ],
+  };
+  assert.equal(planBackpropInput(info(wide)), null);
+  await assertWasmMatchesCpu(`fallback ${label(wide)}`, backpropInput(wide, 9));
+});
+
+test('conv2d input gradient via tf.grads on wasm matches cpu (stride 2, same)', async () => {
+  const rng = createRng(41);
+  const xShape: Shape4 = [2, 11, 10, 3];
+  const wShape: Shape4 = [3, 3, 3, 6];
+  const xValues = uniform(rng, size(xShape));
+  const wValues = uniform(rng, size(wShape));
+  await assertWasmMatchesCpu('grad', () => {
+    const w = tf.tensor4d(wValues, wShape);
+    const grad = tf.grad((x: tf.Tensor) =>
+      tf
+        .conv2d(x as tf.Tensor4D, w, 2, 'same')
+        .square()
+        .sum(),
+    );
+    return grad(tf.tensor4d(xValues, xShape));
+  });
+});
+
+interface MatMulCase {
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+const MATMUL_CASES: MatMulCase[] = [
+  // Dense-layer backward shapes: dW = x^T dy, dx = dy W^T.
+  { a: [64, 784], b: [64, 256], transposeA: true, transposeB: false },
+  { a: [64, 256], b: [784, 256], transposeA: false, transposeB: true },
+  { a: [7, 5], b: [3, 7], transposeA: true, transposeB: true },
+  { a: [3, 4, 5], b: [3, 6, 5], transposeA: false, transposeB: true },
+  { a: [2, 5, 4], b: [2, 5, 3], transposeA: true, transposeB: false },
+  // Broadcast batch.
+  { a: [1, 6, 4], b: [3, 5, 6], transposeA: true, transposeB: true },
+  { a: [9, 8], b: [8, 7], transposeA: false, transposeB: false },
+];
+
+test('BatchMatMul with transpose flags on wasm matches cpu', async () => {
+  const rng = createRng(51);
+  for (const c of MATMUL_CASES) {
+    const aValues = uniform(rng, size(c.a));
+    const bValues = uniform(rng, size(c.b));
+    await assertWasmMatchesCpu(`matMul a[${c.a}] b[${c.b}] tA=${c.transposeA} tB=${c.transposeB}`, () =>
+      tf.matMul(tf.tensor(aValues, c.a), tf.tensor(bValues, c.b), c.transposeA, c.transposeB),
+    );
+  }
+});
+
+test('dense layer gradients on wasm match cpu (uses the transposed BatchMatMul)', async () => {
+  const rng = createRng(61);
+  const xValues = uniform(rng, 16 * 20);
+  const wValues = uniform(rng, 20 * 12);
+  for (const wrt of [0, 1]) {
+    await assertWasmMatchesCpu(`dense grad ${wrt}`, () => {
+      const grads = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.matMul(x, w).relu().square().sum());
+      return grads([tf.tensor2d(xValues, [16, 20]), tf.tensor2d(wValues, [20, 12])])[wrt];
+    });
+  }
+});
