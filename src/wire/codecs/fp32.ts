@@ -18,5 +18,7 @@ export function decodeFp32(bytes: Uint8Array, count: number): Float32Array {
     fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);
   }
   if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count).slice();
-  return new Float32Array(bytes.slice().buffer);
+  // Copy through the Uint8Array constructor: a Node Buffer's slice() is a view into its
+  // shared pool, so `.slice().buffer` would read the wrong bytes (seen over TCP).
+  return new Float32Array(new Uint8Array(bytes).buffer);
 }
