@@ -211,3 +211,28 @@ test('Ctrl-C writes what was measured so far and exits 130', { timeout: 180_000 
   const rounds = results.strategies.mean.rounds;
   assert.ok(rounds.length >= 1 && rounds.length < 200, `${rounds.length} rounds recorded`);
 });
+
+test('churn: peers leave after their round and joiners start at theirs', { timeout: 120_000 }, async () => {
+  const out = path.join(tmp, 'churn');
+  const churn = {
+    ...SMALL,
+    name: 'test-churn',
+    peers: 6,
+    byzantine: undefined,
+    strategies: ['mean'],
+    rounds: 6,
+    localSteps: 5,
+    transport: 'inproc',
+    degree: 3,
+    churn: [
+      { round: 2, leave: 2 },
+      { round: 3, join: 2 },
+    ],
+  };
+  const r = await run(['simulate', '--scenario', scenarioFile('churn', churn), '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const results: ResultsFile = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  const peers = results.strategies.mean?.rounds.map((row) => row.peers);
+  // Rounds 0-1: the first six; round 2: four (two left); rounds 3-5: four plus two joiners.
+  assert.deepEqual(peers, [6, 6, 4, 6, 6, 6]);
+});
