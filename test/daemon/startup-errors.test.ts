@@ -65,46 +65,50 @@ test('bad config files and overrides name the key and exit 2', { timeout: 120_00
   }
 });
 
-test('missing data files, an unwritable data directory and ports in use exit 2 with one line', {
-  timeout: 180_000,
-}, async () => {
-  const missing = await runToExit([
-    '--config',
-    writeConfig(tmp.dir, 'idx.json', {
-      ...smallConfig(path.join(tmp.dir, 'data-idx'), 0),
-      dataset: { kind: 'idx', dir: path.join(tmp.dir, 'no-such-dir') },
-    }),
-  ]);
-  assertOperatorError(missing, /dataset \(idx\)/, /no-such-dir/, /train-images-idx3-ubyte/);
-
-  // A regular file where a directory should be: unwritable even for root.
-  const blocker = path.join(tmp.dir, 'a-file');
-  writeFileSync(blocker, 'not a directory');
-  const unwritable = await runToExit([
-    '--config',
-    writeConfig(tmp.dir, 'dir.json', smallConfig(path.join(blocker, 'data'), 0)),
-  ]);
-  assertOperatorError(unwritable, /dataDir .*a-file\/data: not a writable directory \(ENOTDIR\)/);
-
-  const busy = await occupiedPort();
-  try {
-    const httpInUse = await runToExit([
+test(
+  'missing data files, an unwritable data directory and ports in use exit 2 with one line',
+  {
+    timeout: 180_000,
+  },
+  async () => {
+    const missing = await runToExit([
       '--config',
-      writeConfig(tmp.dir, 'http.json', smallConfig(path.join(tmp.dir, 'data-http'), 0)),
-      '--http',
-      `127.0.0.1:${busy.port}`,
-    ]);
-    assertOperatorError(httpInUse, new RegExp(`127\\.0\\.0\\.1:${busy.port}.*port already in use`));
-
-    const listenInUse = await runToExit([
-      '--config',
-      writeConfig(tmp.dir, 'listen.json', {
-        ...smallConfig(path.join(tmp.dir, 'data-listen'), 0),
-        listen: [`/ip4/127.0.0.1/tcp/${busy.port}`],
+      writeConfig(tmp.dir, 'idx.json', {
+        ...smallConfig(path.join(tmp.dir, 'data-idx'), 0),
+        dataset: { kind: 'idx', dir: path.join(tmp.dir, 'no-such-dir') },
       }),
     ]);
-    assertOperatorError(listenInUse, new RegExp(`/tcp/${busy.port}.*port already in use`));
-  } finally {
-    await new Promise((resolve) => busy.server.close(resolve));
-  }
-});
+    assertOperatorError(missing, /dataset \(idx\)/, /no-such-dir/, /train-images-idx3-ubyte/);
+
+    // A regular file where a directory should be: unwritable even for root.
+    const blocker = path.join(tmp.dir, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const unwritable = await runToExit([
+      '--config',
+      writeConfig(tmp.dir, 'dir.json', smallConfig(path.join(blocker, 'data'), 0)),
+    ]);
+    assertOperatorError(unwritable, /dataDir .*a-file\/data: not a writable directory \(ENOTDIR\)/);
+
+    const busy = await occupiedPort();
+    try {
+      const httpInUse = await runToExit([
+        '--config',
+        writeConfig(tmp.dir, 'http.json', smallConfig(path.join(tmp.dir, 'data-http'), 0)),
+        '--http',
+        `127.0.0.1:${busy.port}`,
+      ]);
+      assertOperatorError(httpInUse, new RegExp(`127\\.0\\.0\\.1:${busy.port}.*port already in use`));
+
+      const listenInUse = await runToExit([
+        '--config',
+        writeConfig(tmp.dir, 'listen.json', {
+          ...smallConfig(path.join(tmp.dir, 'data-listen'), 0),
+          listen: [`/ip4/127.0.0.1/tcp/${busy.port}`],
+        }),
+      ]);
+      assertOperatorError(listenInUse, new RegExp(`/tcp/${busy.port}.*port already in use`));
+    } finally {
+      await new Promise((resolve) => busy.server.close(resolve));
+    }
+  },
+);
