@@ -2,7 +2,6 @@
 import { UsageError } from './args.ts';
 import { DAEMON_SUMMARY, daemonCommand } from './commands/daemon.ts';
 import { SIMULATE_SUMMARY, simulateCommand } from './commands/simulate.ts';
-import { SIMULATE_SUMMARY, simulateCommand } from './commands/simulate.ts';
 import { TRAIN_USAGE, trainCommand } from './commands/train.ts';
 
 const USAGE = `usage: meshfl <command> [options]
@@ -10,7 +9,6 @@ const USAGE = `usage: meshfl <command> [options]
 commands:
 ${TRAIN_USAGE}
 meshfl pretrain --out <file> [train options]   train a backbone for --trainable head and save it
-${SIMULATE_SUMMARY}
 ${SIMULATE_SUMMARY}
 ${DAEMON_SUMMARY}
 
@@ -24,8 +22,6 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest, 'train');
       case 'pretrain':
         return await trainCommand(rest, 'pretrain');
-      case 'simulate':
-        return await simulateCommand(rest);
       case 'simulate':
         return await simulateCommand(rest);
       case 'daemon':
