@@ -19,18 +19,16 @@ import { createMemoryLibp2p } from '../../src/net/memory-factory.ts';
 import { createNodeLibp2p } from '../../src/net/node-factory.ts';
 import { connectTopology, waitForMesh } from '../../src/net/topology.ts';
 
-const args = new Set(process.argv.slice(2));
-const quick = args.has('--quick');
-const json = args.has('--json');
 const DEGREE = 8;
 const SEED = 1;
-const REPS = quick ? 2 : 3;
+/** Updates per cell: [full run, --quick]. */
+const REPS_BY_MODE = [3, 2] as const;
 const DELIVERY_TIMEOUT = 120_000;
 /** Time after delivery for duplicates and IDONTWANT/IHAVE traffic to finish before counting bytes. */
 const SETTLE_MS = 500;
 const TOPIC = 'meshfl/bench';
 
-interface Result {
+export interface GossipResult {
   transport: 'memory' | 'tcp' | 'bus';
   peers: number;
   bytes: number;
@@ -80,11 +78,12 @@ async function benchLibp2p(
   transport: 'memory' | 'tcp',
   n: number,
   sizes: number[],
-  inlineLimit = INLINE_LIMIT,
-): Promise<Result[]> {
+  inlineLimit: number,
+  reps: number,
+): Promise<GossipResult[]> {
   const counters = Array.from({ length: n }, () => byteCounter());
   const gossips: Libp2pGossip[] = [];
-  const results: Result[] = [];
+  const results: GossipResult[] = [];
   try {
     for (let i = 0; i < n; i++) {
       const gossip = {
@@ -135,7 +134,7 @@ async function benchLibp2p(
     for (const size of sizes) {
       const times: number[] = [];
       const bytes: number[] = [];
-      for (let rep = 0; rep < REPS; rep++) {
+      for (let rep = 0; rep < reps; rep++) {
         // a distinct payload each time: an announced payload already cached is not fetched again
         const data = payload(size, rep);
         const before =
@@ -163,22 +162,22 @@ async function benchLibp2p(
   return results;
 }
 
-async function benchBus(n: number, sizes: number[]): Promise<Result[]> {
+async function benchBus(n: number, sizes: number[], reps: number): Promise<GossipResult[]> {
   const bus = new Bus({ topology: { kind: 'random-regular', degree: DEGREE, seed: SEED } });
   const peers = Array.from({ length: n }, (_, i) => bus.join(`p${i}`));
   for (const p of peers) p.subscribe(TOPIC, () => {});
-  const results: Result[] = [];
+  const results: GossipResult[] = [];
   for (const size of sizes) {
     const data = payload(size);
     const times: number[] = [];
     const before = peers.reduce((s, p) => s + p.traffic.bytesSent, 0);
-    for (let rep = 0; rep < REPS; rep++) {
+    for (let rep = 0; rep < reps; rep++) {
       const t0 = performance.now();
       await peers[rep].publish(TOPIC, data);
       await bus.flush();
       times.push(performance.now() - t0);
     }
-    const bytesPerPeer = (peers.reduce((s, p) => s + p.traffic.bytesSent, 0) - before) / n / REPS;
+    const bytesPerPeer = (peers.reduce((s, p) => s + p.traffic.bytesSent, 0) - before) / n / reps;
     results.push({
       transport: 'bus',
       peers: n,
@@ -195,31 +194,69 @@ async function benchBus(n: number, sizes: number[]): Promise<Result[]> {
 
 const KB = 1000;
 const MB = 1000 * 1000;
-const sizes = quick ? [100 * KB] : [100 * KB, 1 * MB, 4 * MB];
-const plan: Array<() => Promise<Result[]>> = [
-  () => benchLibp2p('memory', 10, sizes),
-  () => benchLibp2p('memory', 30, sizes),
-  ...(quick ? [] : [() => benchLibp2p('memory', 100, sizes)]),
-  () => benchLibp2p('tcp', 10, sizes),
-  // the same updates forced inline (inline limit raised to 2 MiB), to compare the two paths
-  () => benchLibp2p('memory', 30, quick ? [100 * KB] : [100 * KB, 1 * MB], 2 * 1024 * 1024),
-  () => benchBus(quick ? 100 : 1000, sizes),
-];
 
-if (!json) {
-  console.log('gossip bench: npm exec -- node simulations/bench/gossip.ts [--quick] [--json]');
-  console.log(`degree ${DEGREE} random-regular overlay (full mesh when N <= ${DEGREE + 1}), ${REPS} updates per cell`);
-  console.log('transport  peers  payload   path      ms-to-all  bytes/peer/update  amplification');
+export interface GossipBenchOptions {
+  readonly quick: boolean;
+  /** Payload sizes in bytes; default by quick. */
+  readonly sizes?: readonly number[];
+  /** libp2p memory-transport peer counts; default [10, 30, 100] ([10, 30] quick). */
+  readonly memoryPeers?: readonly number[];
+  /** Also measure the forced-inline and in-process bus cells. Default true. */
+  readonly extras?: boolean;
+  readonly onResult?: (r: GossipResult) => void;
 }
-const all: Result[] = [];
-for (const step of plan) {
-  for (const r of await step()) {
-    all.push(r);
-    if (!json) {
-      console.log(
-        `${r.transport.padEnd(9)}  ${String(r.peers).padStart(5)}  ${`${r.bytes / KB} kB`.padStart(8)}  ${r.path.padEnd(8)}  ${r.msToAll.toFixed(0).padStart(9)}  ${(r.bytesPerPeer / MB).toFixed(2).padStart(14)} MB  ${r.amplification.toFixed(2).padStart(12)}`,
-      );
+
+export async function runGossipBench(
+  options: GossipBenchOptions,
+): Promise<{ degree: number; reps: number; results: GossipResult[] }> {
+  const quick = options.quick;
+  const reps = REPS_BY_MODE[quick ? 1 : 0];
+  const sizes = [...(options.sizes ?? (quick ? [100 * KB] : [100 * KB, 1 * MB, 4 * MB]))];
+  const extras = options.extras ?? true;
+  const plan: Array<() => Promise<GossipResult[]>> = [
+    ...(options.memoryPeers ?? (quick ? [10, 30] : [10, 30, 100])).map(
+      (n) => () => benchLibp2p('memory', n, sizes, INLINE_LIMIT, reps),
+    ),
+    () => benchLibp2p('tcp', 10, sizes, INLINE_LIMIT, reps),
+    ...(extras
+      ? [
+          // the same updates forced inline (inline limit raised to 2 MiB), to compare the two paths
+          () => benchLibp2p('memory', 30, quick ? [100 * KB] : [100 * KB, 1 * MB], 2 * 1024 * 1024, reps),
+          () => benchBus(quick ? 100 : 1000, sizes, reps),
+        ]
+      : []),
+  ];
+  const results: GossipResult[] = [];
+  for (const step of plan) {
+    for (const r of await step()) {
+      results.push(r);
+      options.onResult?.(r);
     }
   }
+  return { degree: DEGREE, reps, results };
 }
-if (json) console.log(JSON.stringify({ degree: DEGREE, reps: REPS, quick, results: all }, null, 2));
+
+async function main(): Promise<void> {
+  const args = new Set(process.argv.slice(2));
+  const quick = args.has('--quick');
+  const json = args.has('--json');
+  if (!json) {
+    console.log('gossip bench: npm exec -- node simulations/bench/gossip.ts [--quick] [--json]');
+    console.log(
+      `degree ${DEGREE} random-regular overlay (full mesh when N <= ${DEGREE + 1}), ${REPS_BY_MODE[quick ? 1 : 0]} updates per cell`,
+    );
+    console.log('transport  peers  payload   path      ms-to-all  bytes/peer/update  amplification');
+  }
+  const { reps, results } = await runGossipBench({
+    quick,
+    onResult: json
+      ? undefined
+      : (r) =>
+          console.log(
+            `${r.transport.padEnd(9)}  ${String(r.peers).padStart(5)}  ${`${r.bytes / KB} kB`.padStart(8)}  ${r.path.padEnd(8)}  ${r.msToAll.toFixed(0).padStart(9)}  ${(r.bytesPerPeer / MB).toFixed(2).padStart(14)} MB  ${r.amplification.toFixed(2).padStart(12)}`,
+          ),
+  });
+  if (json) console.log(JSON.stringify({ degree: DEGREE, reps, quick, results }, null, 2));
+}
+
+if (import.meta.main) await main();

@@ -34,7 +34,7 @@ const EVALUATING = new Set(['bristle', 'bristle+ldawa']);
 
 type EvalMode = 'precomputed' | 'synthetic';
 
-interface Row {
+export interface MergeRow {
   readonly strategy: string;
   readonly params: number;
   readonly candidates: number;
@@ -131,13 +131,21 @@ function measure(run: () => void): { reps: number; medianMs: number } {
   return { reps: times.length, medianMs: median(times) };
 }
 
-function main(): void {
-  const args = new Set(process.argv.slice(2));
-  const quick = args.has('--quick');
-  const json = args.has('--json');
-  const sizes = quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000];
-  const counts = quick ? [5, 30] : [5, 10, 30, 100];
-  const rows: Row[] = [];
+export interface MergeBenchOptions {
+  readonly quick: boolean;
+  /** Parameter counts; default by quick. */
+  readonly sizes?: readonly number[];
+  /** Candidate counts; default by quick. */
+  readonly counts?: readonly number[];
+  /** Called with each measured row. */
+  readonly onRow?: (row: MergeRow) => void;
+}
+
+export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
+  const quick = options.quick;
+  const sizes = options.sizes ?? (quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]);
+  const counts = options.counts ?? (quick ? [5, 30] : [5, 10, 30, 100]);
+  const rows: MergeRow[] = [];
   const rng = createRng(2024);
   for (const params of sizes) {
     const inputs = inputSizeFor(params);
@@ -169,17 +177,29 @@ function main(): void {
           };
           const strategy = createStrategy(name);
           const m = measure(() => strategy(own, candidates, ctx));
-          const row: Row = { strategy: name, params: actualParams, candidates: n, evaluation: mode, ...m };
+          const row: MergeRow = { strategy: name, params: actualParams, candidates: n, evaluation: mode, ...m };
           rows.push(row);
-          if (!json) {
-            process.stdout.write(
-              `${name.padEnd(18)} ${String(actualParams).padStart(8)} ${String(n).padStart(4)}  ${mode.padEnd(11)} ${m.medianMs.toFixed(2).padStart(10)} ms  (${m.reps} reps)\n`,
-            );
-          }
+          options.onRow?.(row);
         }
       }
     }
   }
+  return rows;
+}
+
+function main(): void {
+  const args = new Set(process.argv.slice(2));
+  const quick = args.has('--quick');
+  const json = args.has('--json');
+  const rows = runMergeBench({
+    quick,
+    onRow: json
+      ? undefined
+      : (r) =>
+          process.stdout.write(
+            `${r.strategy.padEnd(18)} ${String(r.params).padStart(8)} ${String(r.candidates).padStart(4)}  ${r.evaluation.padEnd(11)} ${r.medianMs.toFixed(2).padStart(10)} ms  (${r.reps} reps)\n`,
+          ),
+  });
   if (json) {
     process.stdout.write(
       `${JSON.stringify({ benchmark: 'merge', quick, node: process.version, distinctCandidateModels: DISTINCT_CANDIDATES, validationSamples: VALIDATION_SAMPLES, rows })}\n`,
@@ -187,4 +207,4 @@ function main(): void {
   }
 }
 
-main();
+if (import.meta.main) main();
