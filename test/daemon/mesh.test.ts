@@ -32,9 +32,14 @@ after(async () => {
 
 const ACCURACY_GAIN = 0.15;
 
-function start(name: string, index: number, bootstrap: string[] = []): DaemonProcess {
+function start(
+  name: string,
+  index: number,
+  bootstrap: string[] = [],
+  extra: Record<string, unknown> = {},
+): DaemonProcess {
   const dataDir = path.join(tmp.dir, name);
-  const file = writeConfig(tmp.dir, `${name}.json`, { ...smallConfig(dataDir, index), bootstrap });
+  const file = writeConfig(tmp.dir, `${name}.json`, { ...smallConfig(dataDir, index), bootstrap, ...extra });
   return new DaemonProcess(['--config', file]);
 }
 
@@ -68,9 +73,23 @@ async function terminate(d: DaemonProcess, name: string): Promise<LogLine> {
 }
 
 test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly', { timeout: 300_000 }, async (t) => {
-  const a = start('a', 0);
+  // A also serves browsers: circuit relay, WebSockets and WebRTC-Direct.
+  const a = start('a', 0, [], {
+    relay: true,
+    listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws', '/ip4/127.0.0.1/udp/0/webrtc-direct'],
+  });
   await a.waitForLog((l) => l.msg === 'peer started', 'A started');
   const aStatus = await a.status();
+  const browser = aStatus.browserMultiaddrs as string[];
+  assert.ok(
+    browser.some((m) => /\/tcp\/\d+\/ws\/p2p\//.test(m)),
+    `a WebSockets address for browsers: ${browser}`,
+  );
+  assert.ok(
+    browser.some((m) => /\/webrtc-direct\/certhash\/.+\/p2p\//.test(m)),
+    `a WebRTC-Direct address: ${browser}`,
+  );
+  assert.deepEqual(a.logs.find((l) => l.msg === 'browsers can dial')?.multiaddrs, browser, 'printed in the log too');
   const aId = aStatus.peerId as string;
   const bootstrap = (aStatus.multiaddrs as string[]).filter((m) => /\/tcp\/\d+\/p2p\//.test(m));
   assert.equal(bootstrap.length, 1, `A has one TCP multiaddr: ${JSON.stringify(aStatus.multiaddrs)}`);
