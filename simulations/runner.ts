@@ -106,9 +106,11 @@ export async function runStrategy(
     }
     return r;
   };
+  // Stops started on abort; awaited (with every other peer's stop) before the run returns.
+  const stopping: Promise<void>[] = [];
   const onAbort = (): void => {
     for (const r of reached.values()) r.resolve();
-    for (const p of peers.values()) void p.stop().catch(() => {}); // awaited again below
+    for (const p of peers.values()) stopping.push(p.stop());
   };
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -176,7 +178,7 @@ export async function runStrategy(
     await Promise.all(lives);
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
-    await Promise.allSettled([...peers.values()].map((p) => p.stop()));
+    await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
     await network.close();
     for (const t of trainers) {
       t.dispose();
