@@ -107,6 +107,10 @@ test('config files: JSON and YAML, with errors naming the file', () => {
   const c = parseDaemonConfig(readConfigFile(yaml));
   assert.equal(c.taskId, 'y-task');
   assert.deepEqual(c.round.local, { steps: 7 });
+  const example = parseDaemonConfig(
+    readConfigFile(path.resolve(import.meta.dirname, '../../node/daemon/example-config.yaml')),
+  );
+  assert.equal(example.taskId, 'mnist-lab', 'the shipped example config is valid');
   const bad = path.join(tmp.dir, 'bad.json');
   writeFileSync(bad, '{"taskId": }');
   assert.throws(
