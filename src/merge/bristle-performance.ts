@@ -13,7 +13,16 @@
  * uses w_jc, foreign classes use omega_j.
  *
  * meshfl: hidden (non-output) merged layers use omega_j as the candidate's whole-model
- * weight (the paper trains only the output layer). With fewer than phi familiar classes,
+ * weight (the paper trains only the output layer).
+ * meshfl (`foreignScore: 'selected'`, default): omega_j = c_j * max(0, 10 sigmoid(m/100) - 4)
+ * with m the mean of the clamped scores over S_j. The paper's unclamped sum over all
+ * familiar classes zeroes omega_j whenever a neighbour lacks even one of our classes
+ * (F1 0 there gives a score near -6e4), which under class-sharded non-i.i.d. data is every
+ * neighbour: foreign columns and hidden layers then never merge and peers stay at their
+ * own classes (measured ~37% MNIST accuracy, docs/RESULTS.md). Scoring over the classes the
+ * candidate is best at among ours keeps good-but-different neighbours and still gives
+ * models that fail on our data (label flippers, noise) certainty ~0.
+ * `foreignScore: 'familiar-sum'` keeps the paper's rule. With fewer than phi familiar classes,
  * S_j is all of them; with none, c_j = 0 and only own is kept. Ties in f_j^c break by class
  * index. Evaluation is the expensive part: one ctx.evaluate per candidate plus one for own.
  * A candidate is evaluated as it would be merged: its merged layers on top of own's other
@@ -27,7 +36,15 @@ import { type LayerWeight, scalar } from './weighting.ts';
 
 export const BRISTLE_PERFORMANCE_SPEC = {
   phi: { kind: 'number', default: 3, min: 1, integer: true, doc: 'familiar classes used for certainty' },
+  foreignScore: {
+    kind: 'choice',
+    default: 'selected',
+    values: ['selected', 'familiar-sum'],
+    doc: 'score behind omega_j: mean clamped score over S_j (meshfl) or the paper\'s unclamped sum over all familiar classes',
+  },
 } as const satisfies OptionsSpec;
+
+export type ForeignScore = 'selected' | 'familiar-sum';
 
 export type BristlePerformanceOptions = Parsed<typeof BRISTLE_PERFORMANCE_SPEC>;
 
@@ -53,12 +70,14 @@ export function classScore(fj: number, f0: number): number {
   return fj > f0 ? D ** (3 + f0) : -(D ** (4 + f0));
 }
 
+/** S_j: the candidate's top-phi familiar classes by its F1 (ties by class index). */
+export function selectedClasses(fj: Float64Array, familiar: readonly number[], phi: number): number[] {
+  return [...familiar].sort((x, y) => (fj[y] as number) - (fj[x] as number) || x - y).slice(0, phi);
+}
+
 /** c_j = max(0, mean - population std) of the candidate's top-phi familiar F1 scores. */
 export function certainty(fj: Float64Array, familiar: readonly number[], phi: number): number {
-  const top = [...familiar]
-    .sort((x, y) => (fj[y] as number) - (fj[x] as number) || x - y)
-    .slice(0, phi)
-    .map((c) => fj[c] as number);
+  const top = selectedClasses(fj, familiar, phi).map((c) => fj[c] as number);
   if (top.length === 0) return 0;
   const mean = top.reduce((s, v) => s + v, 0) / top.length;
   const variance = top.reduce((s, v) => s + (v - mean) ** 2, 0) / top.length;
@@ -80,16 +99,26 @@ export function bristleWeights(
   familiar: readonly number[],
   numClasses: number,
   phi: number,
+  foreignScore: ForeignScore = 'selected',
 ): BristleCandidateWeights {
   const c = certainty(fj, familiar, phi);
   let sum = 0;
   const familiarWeight = new Map<number, number>();
+  const clamped = new Map<number, number>();
   for (const k of familiar) {
     const s = classScore(fj[k] as number, f0[k] as number);
     sum += s;
+    clamped.set(k, Math.max(SCORE_FLOOR, s));
     familiarWeight.set(k, c * scoreToWeight(Math.max(SCORE_FLOOR, s)));
   }
-  const omega = c * scoreToWeight(sum);
+  let omega: number;
+  if (foreignScore === 'familiar-sum') {
+    omega = c * scoreToWeight(sum);
+  } else {
+    const selected = selectedClasses(fj, familiar, phi);
+    const mean = selected.reduce((acc, k) => acc + (clamped.get(k) as number), 0) / Math.max(1, selected.length);
+    omega = selected.length === 0 ? 0 : c * scoreToWeight(mean);
+  }
   const perClass = new Float64Array(numClasses);
   for (let k = 0; k < numClasses; k++) perClass[k] = familiarWeight.get(k) ?? omega;
   return { certainty: c, perClass, omega };
@@ -123,14 +152,14 @@ function checkOutputLayer(own: Weights, ctx: MergeContext): void {
 }
 
 export function bristlePerformance(options: Partial<BristlePerformanceOptions> = {}): Integrator {
-  const { phi } = parseOptions('bristle-performance', BRISTLE_PERFORMANCE_SPEC, options);
+  const { phi, foreignScore } = parseOptions('bristle-performance', BRISTLE_PERFORMANCE_SPEC, options);
   return (own, candidates, ctx, layers) => {
     checkOutputLayer(own, ctx);
     const classWise = new Set([ctx.outputLayer.kernel, ctx.outputLayer.bias]);
     const f0 = finiteF1(ctx.evaluate(own).f1);
     const weights = candidates.map((cand): LayerWeight[] => {
       const fj = finiteF1(ctx.evaluate(graft(own, cand.weights, layers)).f1);
-      const b = bristleWeights(fj, f0, ctx.familiarClasses, ctx.numClasses, phi);
+      const b = bristleWeights(fj, f0, ctx.familiarClasses, ctx.numClasses, phi, foreignScore as ForeignScore);
       const whole = scalar(b.omega);
       const columns: LayerWeight = { kind: 'per-class', values: b.perClass };
       return layers.map((i) => (classWise.has((own[i] as Layer).name) ? columns : whole));

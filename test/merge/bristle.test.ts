@@ -66,9 +66,13 @@ test('performance integrator: per-class score, certainty and weights by hand', (
 
   const f0 = Float64Array.of(0.5, 0.5, 0, 0);
   const fj = Float64Array.of(0.7, 0.5, 0.9, 0.9);
-  const w = bristleWeights(fj, f0, [0, 1], 4, 3);
+  const w = bristleWeights(fj, f0, [0, 1], 4, 3, 'familiar-sum');
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const s0 = 2 ** 3.5;
+  // meshfl's default: omega from the mean clamped score over S_j = {0, 1}.
+  const selected = bristleWeights(fj, f0, [0, 1], 4, 3);
+  assert.ok(Math.abs(selected.omega - 0.5 * (10 * sig((s0 + 0) / 2 / 100) - 4)) < 1e-12);
+  assert.ok(Math.abs(selected.perClass[2]! - selected.omega) < 1e-12);
   const c = 0.5;
   assert.ok(Math.abs(w.perClass[0]! - c * (10 * sig(s0 / 100) - 4)) < 1e-12);
   assert.ok(Math.abs(w.perClass[1]! - c * 1) < 1e-12);
@@ -82,13 +86,13 @@ test('performance integrator: clamped per-class weight vs unclamped foreign sum'
   // Candidate far worse on class 0 (score -(10^4) clamped to -100), better on class 1.
   const f0 = Float64Array.of(1, 0, 0);
   const fj = Float64Array.of(0, 1, 0);
-  const w = bristleWeights(fj, f0, [0, 1], 3, 3);
+  const w = bristleWeights(fj, f0, [0, 1], 3, 3, 'familiar-sum');
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const c = 0.5 - 0.5; // mean 0.5, std 0.5
   assert.equal(w.certainty, c);
   const fj2 = Float64Array.of(0.2, 0.9, 0);
   const f02 = Float64Array.of(0.9, 0.1, 0);
-  const w2 = bristleWeights(fj2, f02, [0, 1], 3, 3);
+  const w2 = bristleWeights(fj2, f02, [0, 1], 3, 3, 'familiar-sum');
   const c2 = 0.55 - 0.35;
   const sA = -((10 * 0.7) ** (4 + 0.9));
   const sB = (10 * 0.8) ** (3 + 0.1);
