@@ -55,12 +55,13 @@ export interface Layout {
   readonly legend: Array<{ readonly x: number; readonly y: number }>;
 }
 
-/** Round tick positions covering [lo, hi], about `count` of them. */
-export function niceTicks(lo: number, hi: number, count = TARGET_TICKS): number[] {
+/** Round tick positions covering [lo, hi], about `count` of them (whole steps if `integer`). */
+export function niceTicks(lo: number, hi: number, count = TARGET_TICKS, integer = false): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 2.5, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
+  const multipliers = integer ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
+  const step = Math.max(integer ? 1 : 0, (multipliers.find((m) => m * mag >= raw) ?? 10) * mag);
   const ticks: number[] = [];
   for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
     ticks.push(Number(v.toPrecision(12)));
@@ -103,7 +104,7 @@ export function layout(chart: Chart): Layout {
     plot,
     sx: (x) => plot.x0 + ((x - xMin) / (xHi - xMin)) * (plot.x1 - plot.x0),
     sy: (y) => plot.y1 - ((y - yMin) / (yMax - yMin)) * (plot.y1 - plot.y0),
-    xTicks: niceTicks(xMin, xHi).filter((t) => Number.isInteger(t)),
+    xTicks: niceTicks(xMin, xHi, TARGET_TICKS, true),
     yTicks,
     yFormat: chart.yFormat ?? formatNumber,
     legend: chart.series.map((_, i) => ({ x: plot.x1 + 16, y: plot.y0 + 14 + i * 20 })),
