@@ -6,11 +6,14 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { parseDaemonConfig } from '../../node/daemon/config.ts';
 import { ConfigError } from '../../node/daemon/config-reader.ts';
 import { applyOverrides, readConfigFile } from '../../node/daemon/config-sources.ts';
 import { PeerPresence } from '../../node/daemon/health.ts';
+import { startHttpServer } from '../../node/daemon/http.ts';
+import { createLogger } from '../../node/daemon/logger.ts';
 import { DaemonMetrics } from '../../node/daemon/metrics.ts';
 import { readStatic } from '../../node/daemon/static-files.ts';
 import { DataStore, StoreError } from '../../node/daemon/store.ts';
@@ -266,3 +269,72 @@ test('metrics: strict Prometheus text with rounds, accuracy, rejections by reaso
     assert.throws(() => parsePrometheus(bad), Error, JSON.stringify(bad));
   }
 });
+
+test('http: bearer token guards the API, the page is public, and HEAD/405 behave', async () => {
+  const silent = createLogger({ level: 'error', stream: sink().stream });
+  const root = path.join(tmp.dir, 'no-page');
+  const server = await startHttpServer({
+    host: '127.0.0.1',
+    port: 0,
+    token: 'tok',
+    staticRoot: root,
+    logger: silent,
+    handlers: {
+      health: () => ({ ready: false, body: { status: 'not-ready' } }),
+      metrics: () => '# HELP m h\n# TYPE m gauge\nm 1\n',
+      status: () => ({ peerId: 'me' }),
+    },
+  });
+  try {
+    const url = `http://127.0.0.1:${server.port}`;
+    const get = (p: string, init: RequestInit = {}) =>
+      fetch(`${url}${p}`, { ...init, signal: AbortSignal.timeout(10_000) });
+    assert.equal((await get('/metrics')).status, 401);
+    assert.equal((await get('/status', { headers: { authorization: 'Bearer nope' } })).status, 401);
+    const metrics = await get('/metrics', { headers: { authorization: 'Bearer tok' } });
+    assert.equal(metrics.status, 200);
+    assert.equal(await metrics.text(), '# HELP m h\n# TYPE m gauge\nm 1\n');
+    assert.equal((await get('/health', { headers: { authorization: 'Bearer tok' } })).status, 503);
+    const page = await get('/');
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /not built/);
+    assert.equal((await get('/x.js')).status, 404);
+    assert.equal((await get('/', { method: 'POST' })).status, 405);
+  } finally {
+    await server.close();
+  }
+});
+
+test('logs: JSON lines off a terminal, readable lines on one, levels filtered', () => {
+  const json = sink();
+  const log = createLogger({ level: 'info', stream: json.stream, now: () => new Date(0) });
+  log.setContext({ peer: 'p1', round: 3 });
+  log.debug('hidden');
+  log.info('round done', { accuracy: 0.5, error: new Error('boom') });
+  assert.deepEqual(JSON.parse(json.text().trim()), {
+    level: 'info',
+    time: '1970-01-01T00:00:00.000Z',
+    peer: 'p1',
+    round: 3,
+    msg: 'round done',
+    accuracy: 0.5,
+    error: 'boom',
+  });
+  const tty = sink(true);
+  const human = createLogger({ level: 'warn', stream: tty.stream, now: () => new Date(0) });
+  human.info('hidden');
+  human.warn('update rejected', { reason: 'non-finite' });
+  assert.equal(tty.text(), '00:00:00.000 WARN  update rejected reason=non-finite\n');
+});
+
+function sink(isTTY = false): { stream: NodeJS.WritableStream & { isTTY?: boolean }; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  }) as Writable & { isTTY?: boolean };
+  stream.isTTY = isTTY;
+  return { stream, text: () => chunks.join('') };
+}
