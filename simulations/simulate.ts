@@ -35,6 +35,8 @@ export async function simulate(
     node: process.version,
     backend,
     cpus: os.cpus().length,
+    /** 1/5/15-minute load averages at the start: other work sharing the machine. */
+    loadAverage: os.loadavg(),
     startedAt: new Date().toISOString(),
     honestPeers: setup.peers.filter((p) => !p.attacker).length,
     attackers: setup.peers.filter((p) => p.attacker).map((p) => p.index),
