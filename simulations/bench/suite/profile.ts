@@ -14,7 +14,7 @@ import { type Dataset, subset } from '../../../src/data/dataset.ts';
 import { buildModel } from '../../../src/model/model.ts';
 import { defaultSpec } from '../../../src/model/spec.ts';
 import { initBackend } from '../../../src/train/backend.ts';
-import { OVERRIDDEN_KERNELS } from '../../../src/train/kernels/index.ts';
+import { OVERRIDDEN_KERNELS, wrappedWasmKernel } from '../../../src/train/kernels/index.ts';
 import { Trainer } from '../../../src/train/trainer.ts';
 
 const BATCH = 64;
@@ -84,17 +84,15 @@ export async function runProfileBench(options: {
   log?: (line: string) => void;
 }): Promise<ProfileBenchResult> {
   const log = options.log ?? (() => {});
-  // Capture the stock kernels before initBackend wraps them.
-  const stock = new Map<string, tf.KernelConfig>();
-  for (const { kernelName } of OVERRIDDEN_KERNELS) {
-    const k = tf.getKernel(kernelName, WASM);
-    if (k !== undefined && !stock.has(kernelName)) stock.set(kernelName, k);
-  }
   await initBackend(WASM);
+  const stock = new Map<string, tf.KernelConfig>();
   const ours = new Map<string, tf.KernelConfig>();
   for (const { kernelName } of OVERRIDDEN_KERNELS) {
-    const k = tf.getKernel(kernelName, WASM);
-    if (k !== undefined) ours.set(kernelName, k);
+    const wrapped = wrappedWasmKernel(kernelName);
+    const current = tf.getKernel(kernelName, WASM);
+    if (wrapped === undefined || current === undefined) continue;
+    stock.set(kernelName, wrapped);
+    ours.set(kernelName, current);
   }
   const use = (set: KernelSet) => {
     for (const [name, config] of set === 'ours' ? ours : stock) {

@@ -37,6 +37,13 @@ export const OVERRIDDEN_KERNELS: readonly KernelOverride[] = [conv2DBackpropInpu
 
 /** Our wrapped kernelFunc per kernel name, so re-registering does not wrap our own wrapper. */
 const installedOverrides = new Map<string, KernelFunc>();
+/** The kernels our overrides wrapped, as registered before (benchmarks compare against them). */
+const wrappedKernels = new Map<string, KernelConfig>();
+
+/** The wasm kernel an override replaced (undefined before registration or if none was registered). */
+export function wrappedWasmKernel(kernelName: string): KernelConfig | undefined {
+  return wrappedKernels.get(kernelName);
+}
 
 /**
  * Registers our kernels for the wasm backend. Idempotent. A missing kernel that some other
@@ -65,6 +72,7 @@ export function registerWasmTrainingKernels(): string[] {
     // Keep the stock setupFunc: it binds the wasm function the fallback calls.
     registerKernel({ ...stock, kernelFunc });
     installedOverrides.set(override.kernelName, kernelFunc);
+    wrappedKernels.set(override.kernelName, stock);
     added.push(override.kernelName);
   }
   return added;
