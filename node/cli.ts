@@ -1,16 +1,15 @@
 /** The `meshfl` command line: one subcommand per front end. Exit codes: 0 ok, 1 failure, 2 bad usage/input. */
 import { UsageError } from './args.ts';
-import { DAEMON_SUMMARY, daemonCommand } from './commands/daemon.ts';
-import { SIMULATE_SUMMARY, simulateCommand } from './commands/simulate.ts';
-import { TRAIN_USAGE, trainCommand } from './commands/train.ts';
 
+// Subcommands are imported when chosen: tfjs and libp2p take seconds to load, and a usage
+// or config error should answer at once.
 const USAGE = `usage: meshfl <command> [options]
 
 commands:
-${TRAIN_USAGE}
-meshfl pretrain --out <file> [train options]   train a backbone for --trainable head and save it
-${SIMULATE_SUMMARY}
-${DAEMON_SUMMARY}
+  train      train one model locally, no network (per-epoch progress, test accuracy)
+  pretrain   train and save a backbone for the frozen-backbone mode (--out <file>)
+  simulate   run a multi-peer scenario and write results, CSVs and plots
+  daemon     run a peer as a long-lived service (config file, HTTP health/metrics/status)
 
 Run 'meshfl <command> --help' for a command's options.`;
 
@@ -19,13 +18,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'train':
-        return await trainCommand(rest, 'train');
       case 'pretrain':
-        return await trainCommand(rest, 'pretrain');
+        return await (await import('./commands/train.ts')).trainCommand(rest, command);
       case 'simulate':
-        return await simulateCommand(rest);
+        return await (await import('./commands/simulate.ts')).simulateCommand(rest);
       case 'daemon':
-        return await daemonCommand(rest);
+        return await (await import('./commands/daemon.ts')).daemonCommand(rest);
       case undefined:
       case 'help':
       case '--help':
