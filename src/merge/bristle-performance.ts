@@ -14,14 +14,16 @@
  *
  * meshfl: hidden (non-output) merged layers use omega_j as the candidate's whole-model
  * weight (the paper trains only the output layer).
- * meshfl (`foreignScore: 'selected'`, default): omega_j = c_j * max(0, 10 sigmoid(m/100) - 4)
- * with m the mean of the clamped scores over S_j. The paper's unclamped sum over all
+ * meshfl (`foreignScore: 'selected'`, default): omega_j = c'_j * max(0, 10 sigmoid(m/100) - 4)
+ * with S'_j the candidate's `foreignPhi` (1) best familiar classes, c'_j the certainty over
+ * S'_j and m the mean of the clamped scores over S'_j. The paper's unclamped sum over all
  * familiar classes zeroes omega_j whenever a neighbour lacks even one of our classes
  * (F1 0 there gives a score near -6e4), which under class-sharded non-i.i.d. data is every
  * neighbour: foreign columns and hidden layers then never merge and peers stay at their
- * own classes (measured ~37% MNIST accuracy, docs/RESULTS.md). Scoring over the classes the
- * candidate is best at among ours keeps good-but-different neighbours and still gives
- * models that fail on our data (label flippers, noise) certainty ~0.
+ * own classes (measured ~37% MNIST accuracy, docs/RESULTS.md). Scoring on the class the
+ * candidate is best at among ours keeps good-but-different neighbours (they share at
+ * least one class with us) and still gives models that fail on our data (label flippers,
+ * noise) certainty ~0.
  * `foreignScore: 'familiar-sum'` keeps the paper's rule. With fewer than phi familiar classes,
  * S_j is all of them; with none, c_j = 0 and only own is kept. Ties in f_j^c break by class
  * index. Evaluation is the expensive part: one ctx.evaluate per candidate plus one for own.
@@ -39,12 +41,19 @@ export const BRISTLE_PERFORMANCE_SPEC = {
   foreignScore: {
     kind: 'choice',
     default: 'selected',
-    values: ['selected', 'familiar-sum'],
-    doc: 'score behind omega_j: mean clamped score over S_j (meshfl) or the paper\'s unclamped sum over all familiar classes',
+    values: ['selected', 'certainty', 'familiar-sum'],
+    doc: "score behind omega_j: 'selected' = certainty x weight of the mean clamped score over the candidate's foreignPhi best familiar classes (meshfl); 'certainty' = that certainty alone; 'familiar-sum' = the paper's unclamped sum over all familiar classes",
+  },
+  foreignPhi: {
+    kind: 'number',
+    default: 1,
+    min: 1,
+    integer: true,
+    doc: "with foreignScore 'selected': how many of the candidate's best familiar classes set omega_j",
   },
 } as const satisfies OptionsSpec;
 
-export type ForeignScore = 'selected' | 'familiar-sum';
+export type ForeignScore = 'selected' | 'certainty' | 'familiar-sum';
 
 export type BristlePerformanceOptions = Parsed<typeof BRISTLE_PERFORMANCE_SPEC>;
 
@@ -100,6 +109,7 @@ export function bristleWeights(
   numClasses: number,
   phi: number,
   foreignScore: ForeignScore = 'selected',
+  foreignPhi = 1,
 ): BristleCandidateWeights {
   const c = certainty(fj, familiar, phi);
   let sum = 0;
@@ -114,10 +124,12 @@ export function bristleWeights(
   let omega: number;
   if (foreignScore === 'familiar-sum') {
     omega = c * scoreToWeight(sum);
+  } else if (foreignScore === 'certainty') {
+    omega = certainty(fj, familiar, foreignPhi);
   } else {
-    const selected = selectedClasses(fj, familiar, phi);
+    const selected = selectedClasses(fj, familiar, foreignPhi);
     const mean = selected.reduce((acc, k) => acc + (clamped.get(k) as number), 0) / Math.max(1, selected.length);
-    omega = selected.length === 0 ? 0 : c * scoreToWeight(mean);
+    omega = selected.length === 0 ? 0 : certainty(fj, familiar, foreignPhi) * scoreToWeight(mean);
   }
   const perClass = new Float64Array(numClasses);
   for (let k = 0; k < numClasses; k++) perClass[k] = familiarWeight.get(k) ?? omega;
@@ -152,14 +164,22 @@ function checkOutputLayer(own: Weights, ctx: MergeContext): void {
 }
 
 export function bristlePerformance(options: Partial<BristlePerformanceOptions> = {}): Integrator {
-  const { phi, foreignScore } = parseOptions('bristle-performance', BRISTLE_PERFORMANCE_SPEC, options);
+  const { phi, foreignScore, foreignPhi } = parseOptions('bristle-performance', BRISTLE_PERFORMANCE_SPEC, options);
   return (own, candidates, ctx, layers) => {
     checkOutputLayer(own, ctx);
     const classWise = new Set([ctx.outputLayer.kernel, ctx.outputLayer.bias]);
     const f0 = finiteF1(ctx.evaluate(own).f1);
     const weights = candidates.map((cand): LayerWeight[] => {
       const fj = finiteF1(ctx.evaluate(graft(own, cand.weights, layers)).f1);
-      const b = bristleWeights(fj, f0, ctx.familiarClasses, ctx.numClasses, phi, foreignScore as ForeignScore);
+      const b = bristleWeights(
+        fj,
+        f0,
+        ctx.familiarClasses,
+        ctx.numClasses,
+        phi,
+        foreignScore as ForeignScore,
+        foreignPhi,
+      );
       const whole = scalar(b.omega);
       const columns: LayerWeight = { kind: 'per-class', values: b.perClass };
       return layers.map((i) => (classWise.has((own[i] as Layer).name) ? columns : whole));

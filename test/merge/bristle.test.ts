@@ -69,10 +69,16 @@ test('performance integrator: per-class score, certainty and weights by hand', (
   const w = bristleWeights(fj, f0, [0, 1], 4, 3, 'familiar-sum');
   const sig = (x: number) => 1 / (1 + Math.exp(-x));
   const s0 = 2 ** 3.5;
-  // meshfl's default: omega from the mean clamped score over S_j = {0, 1}.
+  // meshfl's default: omega from the candidate's best familiar class (foreignPhi 1 -> class 0,
+  // F1 0.7, certainty 0.7) and its clamped score there.
   const selected = bristleWeights(fj, f0, [0, 1], 4, 3);
-  assert.ok(Math.abs(selected.omega - 0.5 * (10 * sig((s0 + 0) / 2 / 100) - 4)) < 1e-12);
+  assert.ok(Math.abs(selected.omega - 0.7 * (10 * sig(s0 / 100) - 4)) < 1e-12);
   assert.ok(Math.abs(selected.perClass[2]! - selected.omega) < 1e-12);
+  // foreignPhi 2: both familiar classes, certainty 0.5, mean clamped score s0 / 2.
+  const two = bristleWeights(fj, f0, [0, 1], 4, 3, 'selected', 2);
+  assert.ok(Math.abs(two.omega - 0.5 * (10 * sig(s0 / 2 / 100) - 4)) < 1e-12);
+  // 'certainty': omega is the best-class certainty alone.
+  assert.ok(Math.abs(bristleWeights(fj, f0, [0, 1], 4, 3, 'certainty').omega - 0.7) < 1e-12);
   const c = 0.5;
   assert.ok(Math.abs(w.perClass[0]! - c * (10 * sig(s0 / 100) - 4)) < 1e-12);
   assert.ok(Math.abs(w.perClass[1]! - c * 1) < 1e-12);
