@@ -41,6 +41,12 @@ export interface Shard {
   /** Use only the first this-many training samples before splitting (0 = all). */
   readonly limit: number;
   readonly validationPerClass: number;
+  /**
+   * Samples per class of the task's public validation set (drawn, seeded, from the test
+   * split outside the evaluation samples; the same on every peer) added to the merge
+   * validation so Bristle can see neighbours that are better on classes we lack. 0 = off.
+   */
+  readonly publicValidationPerClass: number;
 }
 
 export interface HttpConfig {
@@ -89,6 +95,7 @@ export const DEFAULTS = {
   evaluationSamples: 1000,
   partition: 'iid',
   validationPerClass: 10,
+  publicValidationPerClass: 10,
   strategy: DEFAULT_STRATEGY,
   codec: 'int8',
   mdns: false,
@@ -224,7 +231,7 @@ function parseDatasetSource(r: ConfigReader): DatasetSource {
 }
 
 function parseShard(r: ConfigReader): Shard {
-  r.only(['index', 'of', 'partition', 'seed', 'limit', 'validationPerClass']);
+  r.only(['index', 'of', 'partition', 'seed', 'limit', 'validationPerClass', 'publicValidationPerClass']);
   const of = r.at('of').int(1, 1, 100_000);
   const index = r.at('index').int(0, 0);
   if (index >= of) r.at('index').fail(`must be less than shard.of (${of})`);
@@ -236,6 +243,7 @@ function parseShard(r: ConfigReader): Shard {
     seed: r.at('seed').int(0, 0),
     limit: r.at('limit').int(0, 0),
     validationPerClass: r.at('validationPerClass').int(DEFAULTS.validationPerClass, 0, 10_000),
+    publicValidationPerClass: r.at('publicValidationPerClass').int(DEFAULTS.publicValidationPerClass, 0, 10_000),
   };
 }
 

@@ -93,7 +93,13 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       validation: data.validation.y.length,
       evaluation: data.evaluation.y.length,
       familiarClasses: data.familiarClasses,
+      publicValidation: data.publicValidation,
     });
+    if (typeof data.publicValidation !== 'number') {
+      logger.warn("no public validation set: Bristle scores neighbours on this peer's own classes only", {
+        reason: data.publicValidation.off,
+      });
+    }
     const backend = await initBackend(config.resources.backend);
     const model = buildTrainerModel(config, data);
     closers.push({ what: 'model', close: async () => model.dispose() });

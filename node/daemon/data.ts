@@ -5,6 +5,7 @@
  */
 import { type Dataset, subset, type TrainTest } from '../../src/data/dataset.ts';
 import { partitionDataset } from '../../src/data/partition.ts';
+import { publicValidationSet, withPublicValidation } from '../../src/data/public-validation.ts';
 import type { PeerData } from '../../src/peer/peer.ts';
 import { loadCsv, loadDataset, loadIdxDirectory } from '../datasets.ts';
 import type { DatasetSource } from './config.ts';
@@ -16,6 +17,8 @@ export class DataError extends Error {
 
 export interface LoadedData extends PeerData {
   readonly evaluation: Dataset;
+  /** Samples of the task's public validation set in the merge validation, or why none. */
+  readonly publicValidation: number | { readonly off: string };
   readonly featureShape: readonly number[];
   readonly numClasses: number;
 }
@@ -79,10 +82,32 @@ export function loadPeerData(source: DatasetSource): LoadedData {
   const validation = subset(pool, part.validation.length > 0 ? part.validation : part.train);
   const csvWithoutTest = source.kind === 'csv' && source.testFile === undefined;
   const evaluation = csvWithoutTest ? validation : firstN(all.test, source.evaluationSamples);
+  let merge = { validation, familiarClasses: part.familiarClasses };
+  let publicValidation: LoadedData['publicValidation'] = { off: 'dataset.shard.publicValidationPerClass is 0' };
+  if (csvWithoutTest) {
+    publicValidation = { off: 'a CSV source without a test file has no public samples' };
+  } else if (shard.publicValidationPerClass > 0) {
+    // The evaluation set is the first evaluationSamples of the test split: keep them out.
+    const evaluated = evaluation === all.test ? all.test.y.length : evaluation.y.length;
+    const exclude = new Set(Array.from({ length: evaluated }, (_, i) => i));
+    try {
+      const pub = publicValidationSet(all.test, {
+        perClass: shard.publicValidationPerClass,
+        seed: shard.seed,
+        exclude,
+      });
+      merge = withPublicValidation(validation, pub);
+      publicValidation = pub.y.length;
+    } catch (err) {
+      // Too few test samples outside the evaluation set: own validation only (logged).
+      publicValidation = { off: err instanceof Error ? err.message : String(err) };
+    }
+  }
   return {
     train: subset(pool, part.train),
-    validation,
-    familiarClasses: part.familiarClasses,
+    validation: merge.validation,
+    familiarClasses: merge.familiarClasses,
+    publicValidation,
     evaluation,
     featureShape: pool.featureShape,
     numClasses: pool.numClasses,
