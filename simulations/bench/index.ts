@@ -1,12 +1,14 @@
 /**
  * Every performance measurement side by side in one run, and the report of it.
- *   npm run bench [-- --quick] [-- --json] [-- --only train,wire] [-- --no-docs]
+ *   npm run bench [-- --quick] [-- --json] [-- --only train,wire] [-- --no-docs] [-- --from results.json]
  *
  * Runs the existing benches (train, wire, merge, gossip) through their exported run
  * functions, plus the kernel profile (stock wasm kernels vs our overrides) and the
  * simulation figures (in a child process, so its peak RSS is its own). Prints the report
  * as markdown tables and, unless --no-docs or --only is given, rewrites the generated top
- * section of docs/PERFORMANCE.md (between the bench markers) and the plots in docs/perf/.
+ * section of docs/PERFORMANCE.md (between the bench markers), the plots in docs/perf/ and
+ * the raw results in docs/perf/bench.json. --from re-renders the report from such a file
+ * without measuring.
  * Full run about 10 minutes on the 2-core dev machine, --quick about 2.
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +31,7 @@ const ROOT = join(HERE, '..', '..');
 const PERFORMANCE_MD = join(ROOT, 'docs', 'PERFORMANCE.md');
 const PLOT_DIR = join(ROOT, 'docs', 'perf');
 const SIMULATION_SCRIPT = join(HERE, 'suite', 'simulation.ts');
+const RESULTS_JSON = join(PLOT_DIR, 'bench.json');
 const KB = 1000;
 const MB = 1000 * 1000;
 
@@ -37,6 +40,8 @@ interface Options {
   readonly json: boolean;
   readonly docs: boolean;
   readonly sections: readonly Section[];
+  /** Re-render from a results file instead of measuring. */
+  readonly from: string | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -57,6 +62,7 @@ function parseArgs(argv: readonly string[]): Options {
     // A partial run must not replace the full report.
     docs: !argv.includes('--no-docs') && onlyAt < 0,
     sections,
+    from: argv.includes('--from') ? argv[argv.indexOf('--from') + 1] : undefined,
   };
 }
 
@@ -121,10 +127,7 @@ async function runSection(section: Section, result: SuiteResult, quick: boolean,
   }
 }
 
-async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
-  // Progress goes to stderr so --json keeps stdout to one JSON object.
-  const log = (line: string) => process.stderr.write(`${line}\n`);
+async function measure(options: Options, log: (line: string) => void): Promise<SuiteResult> {
   const result: SuiteResult = { quick: options.quick, machine: describeMachine(), sectionMs: {} };
   for (const section of options.sections) {
     const start = performance.now();
@@ -134,6 +137,17 @@ async function main(): Promise<void> {
     log(`== ${section}: ${(result.sectionMs[section] / 1000).toFixed(0)} s`);
   }
   result.machine.loadEnd = currentLoad();
+  return result;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  // Progress goes to stderr so --json keeps stdout to one JSON object.
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const result: SuiteResult =
+    options.from === undefined
+      ? await measure(options, log)
+      : (JSON.parse(readFileSync(options.from, 'utf8')) as SuiteResult);
   const report = renderReport(result);
   if (options.json) console.log(JSON.stringify(result));
   else console.log(`\n${report}\n`);
@@ -141,6 +155,7 @@ async function main(): Promise<void> {
     writeFileSync(PERFORMANCE_MD, spliceReport(readFileSync(PERFORMANCE_MD, 'utf8'), report));
     mkdirSync(PLOT_DIR, { recursive: true });
     for (const [name, svg] of renderPlots(result)) writeFileSync(join(PLOT_DIR, name), svg);
+    if (options.from === undefined) writeFileSync(RESULTS_JSON, `${JSON.stringify(result, null, 1)}\n`);
     log(`wrote ${PERFORMANCE_MD} and plots in ${PLOT_DIR}`);
   }
 }

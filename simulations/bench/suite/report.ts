@@ -153,7 +153,7 @@ function gossipSection(r: SuiteResult): string {
   const rows = g.results.map((x) => [
     x.transport === 'tcp' ? 'tcp 127.0.0.1' : x.transport === 'bus' ? 'in-process bus' : 'libp2p memory',
     String(x.peers),
-    kilobytes(x.bytes),
+    x.bytes >= 1e6 ? megabytes(x.bytes) : kilobytes(x.bytes),
     x.path,
     num(x.msToAll),
     megabytes(x.bytesPerPeer),
@@ -205,7 +205,8 @@ function simulationSection(r: SuiteResult): string {
     '`simulations/bench/suite/simulation.ts`, in its own child process (so RSS is its own), through the simulation runner' +
       ' (`simulations/runner.ts`, the engine of `meshfl simulate`) with real Peers: a tiny MLP (784-16-10), 2 local steps' +
       ' of 16 samples, mean merge, int8 deltas, degree 8. s/round = (run - setup) / rounds; RSS/peer = (peak RSS' +
-      ' sampled every 100 ms during the run - RSS before it) / peers, a lower bound where freed heap is reused.',
+      ' sampled every 100 ms during the run - RSS before it) / peers, a lower bound where freed heap is reused;' +
+      ' sent/peer/round as the Peers report it in their round events.',
     '',
     markdownTable(
       ['transport', '>peers', '>rounds', '>setup s', '>s/round', '>RSS/peer', '>peak RSS', '>sent/peer/round'],

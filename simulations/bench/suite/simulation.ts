@@ -228,7 +228,7 @@ export async function runSimulationBench(options: {
     rmSync(dir, { recursive: true, force: true });
   }
   const modeSetup =
-    `4 peers, MNIST iid, 640 samples each, CNN (${defaultSpec('cnn').kind} default), ${modeRounds} rounds of 10 local steps ` +
+    `4 peers, MNIST iid, 640 samples each, the default CNN, ${modeRounds} rounds of 10 local steps ` +
     `(batch 32), mean merge, fp32 updates, in-process bus; head mode's backbone pretrained centrally for ` +
     `${pretrainSteps} steps (batch 64) on MNIST training images 50,000+`;
   return { scale, modes, modeSetup };
