@@ -25,6 +25,10 @@ export interface RoundRow {
   readonly bytesSentPerPeer: number;
   readonly bytesReceivedPerPeer: number;
   readonly candidatesMean: number;
+  /** Mean share of a peer's own model in its merge result (null: no merge report). */
+  readonly ownShareMean: number | null;
+  /** Mean share of honest peers' merge results that came from Byzantine models. */
+  readonly byzantineShareMean: number | null;
   /** ms from the start of the run until the last honest peer closed this round. */
   readonly wallMs: number;
 }
@@ -57,6 +61,11 @@ function spread(values: number[]): Spread | null {
 const mean = (values: number[]): number =>
   values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
 
+function meanOrNull(values: ReadonlyArray<number | undefined>): number | null {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? mean(known) : null;
+}
+
 export function roundRows(records: readonly PeerRound[]): RoundRow[] {
   const byRound = new Map<number, PeerRound[]>();
   for (const r of records) {
@@ -78,6 +87,8 @@ export function roundRows(records: readonly PeerRound[]): RoundRow[] {
         bytesSentPerPeer: mean(list.map((r) => r.bytesSent)),
         bytesReceivedPerPeer: mean(list.map((r) => r.bytesReceived)),
         candidatesMean: mean(list.map((r) => r.candidates)),
+        ownShareMean: meanOrNull(list.map((r) => r.ownShare)),
+        byzantineShareMean: meanOrNull(list.map((r) => r.byzantineShare)),
         wallMs: Math.max(...list.map((r) => r.atMs)),
       };
     });
@@ -113,6 +124,8 @@ const CSV_COLUMNS = [
   'bytes_sent_per_peer',
   'bytes_received_per_peer',
   'candidates_mean',
+  'own_share_mean',
+  'byzantine_share_mean',
   'wall_ms',
 ] as const;
 
@@ -130,6 +143,8 @@ export function resultCsv(result: StrategyResult): string {
       cell(r.bytesSentPerPeer, 0),
       cell(r.bytesReceivedPerPeer, 0),
       cell(r.candidatesMean, 2),
+      cell(r.ownShareMean),
+      cell(r.byzantineShareMean),
       cell(r.wallMs, 0),
     ].join(','),
   );

@@ -35,6 +35,10 @@ export interface PeerRound {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly candidates: number;
+  /** Share of the peer's own model in its merge result (1: nothing merged). */
+  readonly ownShare: number | undefined;
+  /** Share of the merge result that came from Byzantine peers' models. */
+  readonly byzantineShare: number | undefined;
   readonly closedBy: RoundSummary['closedBy'];
   /** ms since the run started, when this round ended. */
   readonly atMs: number;
@@ -120,9 +124,12 @@ export async function runStrategy(
     return networkPeer(p, setup, gossip, entry, honestView, trainers);
   };
 
+  const attackerIds = new Set<string>();
   const track = (p: PeerSetup, peer: Peer): void => {
+    if (p.attacker) attackerIds.add(peer.id);
     peer.addEventListener('round:end', (e) => {
       const d = e.detail;
+      const used = d.merge?.used ?? [];
       const record: PeerRound = {
         peer: p.index,
         round: p.joinRound + d.round,
@@ -131,6 +138,8 @@ export async function runStrategy(
         bytesSent: d.bytesSent,
         bytesReceived: d.bytesReceived,
         candidates: d.candidates,
+        ownShare: d.merge?.ownShare,
+        byzantineShare: d.merge ? used.reduce((a, u) => a + (attackerIds.has(u.peer) ? u.share : 0), 0) : undefined,
         closedBy: d.closedBy,
         atMs: performance.now() - start,
       };

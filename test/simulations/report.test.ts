@@ -25,6 +25,8 @@ function rec(
     bytesSent,
     bytesReceived: 2 * bytesSent,
     candidates: 3,
+    ownShare: 0.5,
+    byzantineShare: peer === 0 ? 0.2 : 0,
     closedBy: 'enough-updates',
     atMs,
   };
@@ -49,6 +51,8 @@ test('round rows aggregate honest peers per round, whatever order records arrive
   assert.equal(rows.length, 2);
   assert.deepEqual(rows[0]?.honestAccuracy, { mean: 0.6, min: 0.5, max: 0.7 });
   assert.equal(rows[0]?.bytesSentPerPeer, 200);
+  assert.equal(rows[0]?.ownShareMean, 0.5);
+  assert.equal(rows[0]?.byzantineShareMean, 0.1);
   assert.equal(rows[0]?.wallMs, 1);
   assert.equal(rows[1]?.honestAccuracy?.max, 0.95);
   assert.equal(rows[1]?.wallMs, 11);
