@@ -7,7 +7,7 @@
  * values follow in layer order. The CRC covers everything before it, so a torn or
  * corrupted file is detected instead of loaded.
  */
-import { parseModelSpec, type ModelSpec } from './spec.ts';
+import { type ModelSpec, parseModelSpec } from './spec.ts';
 import { sizeOfShape, type Weights } from './weights.ts';
 
 const MAGIC = [0x4d, 0x46, 0x4c, 0x4d]; // "MFLM"
