@@ -74,16 +74,21 @@ function gossipChart(r: SuiteResult): Chart | undefined {
   };
 }
 
-/** File name (under docs/perf) -> SVG text, for the sections that ran. */
-export function renderPlots(r: SuiteResult): Map<string, string> {
-  const out = new Map<string, string>();
+/** File name (under docs/perf, .svg) -> chart, for the sections that ran. */
+export function benchCharts(r: SuiteResult): Map<string, Chart> {
   const charts: Array<[string, Chart | undefined]> = [
     ['train-throughput.svg', trainChart(r)],
     ['merge-vs-candidates.svg', mergeChart(r)],
     ['gossip-vs-peers.svg', gossipChart(r)],
   ];
+  const out = new Map<string, Chart>();
   for (const [name, chart] of charts) {
-    if (chart?.series.some((s) => s.points.length > 0)) out.set(name, renderSvg(chart));
+    if (chart?.series.some((s) => s.points.length > 0)) out.set(name, chart);
   }
   return out;
+}
+
+/** File name (under docs/perf) -> SVG text. */
+export function renderPlots(r: SuiteResult): Map<string, string> {
+  return new Map([...benchCharts(r)].map(([name, chart]) => [name, renderSvg(chart)]));
 }
