@@ -3,6 +3,7 @@
  * split and attackers; results are written after each strategy (and on interruption), so
  * what was measured is never lost.
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { type ResultsFile, writeReport } from './report.ts';
 import { type StrategyResult, strategyResult } from './results.ts';
@@ -23,6 +24,22 @@ export interface SimulateResult {
   readonly files: string[];
 }
 
+/** Time allowed for `git rev-parse` when recording which code produced the results. */
+const GIT_TIMEOUT_MS = 5_000;
+
+/** The checked-out commit, if this runs from a git work tree (results name the code that made them). */
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      timeout: GIT_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return null;
+  }
+}
+
 export async function simulate(
   scenario: Scenario,
   outDir: string,
@@ -33,6 +50,7 @@ export async function simulate(
   const strategies: Record<string, StrategyResult> = {};
   const environment = {
     node: process.version,
+    commit: gitCommit(),
     backend,
     cpus: os.cpus().length,
     /** 1/5/15-minute load averages at the start: other work sharing the machine. */
