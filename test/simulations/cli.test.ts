@@ -107,7 +107,20 @@ test('a small scenario runs end to end and bristle+ldawa beats mean under attack
     `final honest accuracy: bristle+ldawa ${bristle.mean.toFixed(3)} (min ${bristle.min}), mean ${mean.mean.toFixed(3)} (max ${mean.max})`,
   );
   assert.ok(bristle.mean > mean.mean + 0.1, `bristle+ldawa ${bristle.mean} vs mean ${mean.mean}`);
-  assert.ok(bristle.min > mean.max, 'the worst honest bristle peer beats the best honest mean peer');
+  // Bristle lets attackers in while every model is still poor (rounds 0-1 in measured runs),
+  // then shuts them out; mean always gives them about their 3/10 share.
+  const share = (label: string) => results.strategies[label]?.rounds.map((r) => r.byzantineShareMean ?? -1) ?? [];
+  t.diagnostic(
+    `Byzantine share per round: bristle+ldawa ${share('bristle+ldawa').map((v) => v.toFixed(2))}, mean ${share('mean').map((v) => v.toFixed(2))}`,
+  );
+  assert.ok(
+    (share('bristle+ldawa').at(-1) ?? 1) < 0.05,
+    'bristle+ldawa keeps sign-flipped models out of the last merge',
+  );
+  assert.ok(
+    share('mean').every((v) => v > 0.2),
+    'mean merges the attackers every round',
+  );
 });
 
 test('bad scenarios are refused with a message naming the key', () => {
