@@ -62,6 +62,11 @@ export interface Scenario {
   /** Training samples per peer drawn from the train split (seeded); undefined = the whole split. */
   readonly samplesPerPeer: number | undefined;
   readonly validationPerClass: number;
+  /**
+   * Samples per class of the task's public validation set added to every peer's merge
+   * validation (src/data/public-validation.ts); 0 = each peer validates on its own classes.
+   */
+  readonly publicValidationPerClass: number;
   /** Size of the shared evaluation subset of the held-out test split. */
   readonly testSubset: number;
   readonly evaluateEvery: number;
@@ -77,6 +82,7 @@ export const SCENARIO_DEFAULTS = {
   learningRate: 0.05,
   momentum: 0.9,
   validationPerClass: 10,
+  publicValidationPerClass: 10,
   testSubset: 1000,
   evaluateEvery: 1,
   /** A round closes after this many fresh neighbour updates (capped by the degree). */
@@ -114,6 +120,7 @@ const KEYS = [
   'momentum',
   'samplesPerPeer',
   'validationPerClass',
+  'publicValidationPerClass',
   'testSubset',
   'evaluateEvery',
   'minFreshUpdates',
@@ -340,6 +347,12 @@ export function parseScenario(raw: unknown): Scenario {
     validationPerClass: int(
       raw.validationPerClass ?? SCENARIO_DEFAULTS.validationPerClass,
       'validationPerClass',
+      0,
+      1000,
+    ),
+    publicValidationPerClass: int(
+      raw.publicValidationPerClass ?? SCENARIO_DEFAULTS.publicValidationPerClass,
+      'publicValidationPerClass',
       0,
       1000,
     ),

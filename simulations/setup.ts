@@ -11,6 +11,7 @@ import { createAttack } from '../src/attacks/registry.ts';
 import type { Attack } from '../src/attacks/types.ts';
 import { type Dataset, subset } from '../src/data/dataset.ts';
 import { partitionDataset } from '../src/data/partition.ts';
+import { publicValidationSet, withPublicValidation } from '../src/data/public-validation.ts';
 import { createRng, type Rng } from '../src/data/rng.ts';
 import { HEAD_KERNEL } from '../src/model/model.ts';
 import type { Weights } from '../src/model/weights.ts';
@@ -75,10 +76,21 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
     seed: scenario.seed,
     validationPerClass: scenario.validationPerClass,
   });
-  const evaluation = subset(
-    test,
-    shuffled(test.y.length, rng.fork('evaluation')).subarray(0, Math.min(test.y.length, scenario.testSubset)),
+  const evaluationIndices = shuffled(test.y.length, rng.fork('evaluation')).subarray(
+    0,
+    Math.min(test.y.length, scenario.testSubset),
   );
+  const evaluation = subset(test, evaluationIndices);
+  // The task's public validation set: the same few samples of every class for all peers,
+  // never among the samples accuracy is reported on.
+  const publicValidation =
+    scenario.publicValidationPerClass > 0
+      ? publicValidationSet(test, {
+          perClass: scenario.publicValidationPerClass,
+          seed: scenario.seed,
+          exclude: new Set(evaluationIndices),
+        })
+      : undefined;
 
   const initial = Array.from({ length: scenario.peers }, (_, i) => i);
   const attackers = new Set(pick(initial, scenario.byzantine?.count ?? 0, rng.fork('attackers')));
@@ -97,11 +109,15 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
     let trainData = subset(pool, part.train);
     if (attacker && attack?.kind === 'labels')
       trainData = { ...trainData, y: attack.flip(trainData.y, trainData.numClasses) };
+    const own = subset(pool, part.validation);
+    const merge = publicValidation
+      ? withPublicValidation(own, publicValidation)
+      : { validation: own, familiarClasses: part.familiarClasses };
     return {
       index,
       train: trainData,
-      validation: subset(pool, part.validation),
-      familiarClasses: part.familiarClasses,
+      validation: merge.validation,
+      familiarClasses: merge.familiarClasses,
       attacker,
       joinRound: index < scenario.peers ? 0 : (joinRounds[index - scenario.peers] as number),
       leaveRound: leaveRound.get(index) ?? scenario.rounds,
