@@ -394,6 +394,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Fetches `from`'s current public copy; owned by #fetches, awaited in stop(). */
   #fetchSnapshot(from: string): void {
     if (this.#fetching.has(from) || this.#abort.signal.aborted) return;
+    // Snapshots come only from their author (its public copy is not signed when another
+    // peer relays it). An author we are not connected to is healed by its next keyframe.
+    if (!this.#options.gossip.peers().includes(from)) return;
     this.#fetching.add(from);
     const signal = AbortSignal.any([
       this.#abort.signal,
