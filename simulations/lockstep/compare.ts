@@ -4,7 +4,7 @@
  *
  *   node simulations/lockstep/compare.ts [--seeds 1,2] [--peers 10] [--rounds 10] \
  *     [--steps 10] [--train 6000] [--hidden 64] [--trainable all|head] \
- *     [--validation own-classes|all-classes] [--strategies a,b] [--attacks x,y]
+ *     [--validation own-classes|all-classes] [--strategies a,b] [--attacks x,y] [--bristle-n N]
  *
  * Baselines that take the number of attackers get it (oracle f): krum f, trimmed-mean b,
  * clipped-gossip byzantineFraction. Takes a few minutes with the defaults.
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     strategies: { type: 'string', default: DEFAULT_STRATEGIES },
     attacks: { type: 'string', default: DEFAULT_ATTACKS },
     test: { type: 'string', default: '1000' },
+    'bristle-n': { type: 'string' },
   },
 });
 
@@ -52,7 +53,10 @@ function strategySpec(name: string, attack: string): StrategySpec {
     case 'clipped-gossip':
       return { name, options: { byzantineFraction: f / (peers - 1) } };
     default:
-      return name;
+      // --bristle-n: Bristle's prioritiser size N (default the paper's 10).
+      return name.startsWith('bristle') && values['bristle-n'] !== undefined
+        ? { name, options: { N: Number(values['bristle-n']) } }
+        : name;
   }
 }
 
