@@ -78,6 +78,8 @@ export interface DaemonConfig {
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
+    /** A full model every this many rounds (browser tasks use a short interval). */
+    readonly keyframeInterval: number;
   };
   readonly optimizer: { readonly learningRate: number; readonly momentum: number };
   readonly checkpoints: { readonly keep: number; readonly every: number };
@@ -107,6 +109,7 @@ export const DEFAULTS = {
   minFreshUpdates: 3,
   staleAfterRounds: 3,
   evaluateEvery: 1,
+  keyframeInterval: 10,
   learningRate: 0.05,
   momentum: 0.9,
   checkpointsKeep: 3,
@@ -278,7 +281,15 @@ function parseHttp(r: ConfigReader): HttpConfig {
 }
 
 function parseRound(r: ConfigReader): DaemonConfig['round'] {
-  r.only(['localSteps', 'localEpochs', 'minFreshUpdates', 'deadline', 'staleAfterRounds', 'evaluateEvery']);
+  r.only([
+    'localSteps',
+    'localEpochs',
+    'minFreshUpdates',
+    'deadline',
+    'staleAfterRounds',
+    'evaluateEvery',
+    'keyframeInterval',
+  ]);
   if (r.at('localSteps').present && r.at('localEpochs').present) {
     r.at('localEpochs').fail('set either round.localSteps or round.localEpochs, not both');
   }
@@ -297,6 +308,7 @@ function parseRound(r: ConfigReader): DaemonConfig['round'] {
     deadline: d.parseWith(() => validateDeadline(partial, 'round.deadline')),
     staleAfterRounds: r.at('staleAfterRounds').int(DEFAULTS.staleAfterRounds, 1, 1_000_000),
     evaluateEvery: r.at('evaluateEvery').int(DEFAULTS.evaluateEvery, 0, 1_000_000),
+    keyframeInterval: r.at('keyframeInterval').int(DEFAULTS.keyframeInterval, 1, 1_000_000),
   };
 }
 

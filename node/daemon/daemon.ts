@@ -146,6 +146,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       strategy: createStrategy(config.strategy),
       gossip,
       codec: config.codec,
+      keyframeInterval: config.round.keyframeInterval,
       local: config.round.local,
       minFreshUpdates: config.round.minFreshUpdates,
       deadline: config.round.deadline,

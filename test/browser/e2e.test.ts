@@ -1,19 +1,22 @@
 /**
- * End to end: two headless Chromium pages (the built browser peer) join two Node peers
- * (the harness: one with the relay server). Both pages connect, reach each other over a
- * direct WebRTC connection, exchange updates with each other and with the Node peers,
- * their accuracy rises, and closing one page does not stall the Node peers.
+ * End to end: two real daemon processes and two headless Chromium pages served by one of
+ * them. Daemon A runs the relay (circuit relay v2 + WebSockets) and serves browser/dist;
+ * daemon B bootstraps to A. Both daemons run the page's task (browser/src/task.ts). The
+ * pages read A's /status, connect, reach each other over a direct WebRTC connection,
+ * exchange updates with each other and with both daemons, their accuracy rises, and
+ * closing one page does not stall the daemons.
  * Needs /usr/bin/chromium (CI: apt-get install -y chromium). Screenshots: test-output/browser/.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { AppState } from '../../browser/src/state.ts';
-import { ensureBuilt, type Harness, serveDist, startHarness } from './harness.ts';
+import { MNIST_TASK } from '../../browser/src/task.ts';
+import { DaemonProcess, tempDir, writeConfig } from '../daemon/harness.ts';
+import { ensureBuilt } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -26,18 +29,58 @@ const CHROMIUM_ARGS = [
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
 const SCREENSHOTS = path.resolve('test-output', 'browser');
-/** Generous waits: a slow, busy 2-core machine runs two pages and two Node peers. */
+/** Generous waits: a slow, busy 2-core machine runs two pages and two daemons. */
+const START_TIMEOUT_MS = 90_000;
 const CONNECT_TIMEOUT_MS = 90_000;
 const ROUNDS_TIMEOUT_MS = 150_000;
+const STOP_TIMEOUT_MS = 15_000;
 const POLL_MS = 500;
 const ROUNDS = 4;
-const NODE_ROUNDS_AFTER_CLOSE = 3;
+const DAEMON_ROUNDS_AFTER_CLOSE = 3;
 const MIN_ACCURACY_GAIN = 0.05;
+/** Pages train on shards 2 and 3 of the built-in data; the daemons on shares 0 and 1 of MNIST. */
+const PAGE_SHARDS = [2, 3] as const;
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 });
+
+/** A daemon config of the page's task: same task id, model, initial-model seed, codec and keyframes. */
+function taskConfig(dataDir: string, index: number, extra: Record<string, unknown>): Record<string, unknown> {
+  const task = MNIST_TASK;
+  return {
+    dataDir,
+    taskId: task.taskId,
+    model: task.model,
+    dataset: { kind: 'mnist', shard: { index, of: 2, seed: 3, limit: 2000 }, evaluationSamples: 500 },
+    strategy: task.strategy,
+    codec: task.codec,
+    mdns: false,
+    http: { address: '127.0.0.1:0' },
+    round: {
+      localSteps: task.localSteps,
+      minFreshUpdates: 3,
+      staleAfterRounds: 5,
+      keyframeInterval: task.keyframeInterval,
+      deadline: { initialMs: 2000, minMs: 500, maxMs: 6000 },
+    },
+    optimizer: { learningRate: task.learningRate },
+    resources: { batchSize: task.batchSize, backend: 'wasm' },
+    seed: task.modelSeed,
+    logLevel: 'info',
+    ...extra,
+  };
+}
+
+/** SIGTERM, then SIGKILL if the daemon has not exited in time. */
+async function stopDaemon(d: DaemonProcess): Promise<void> {
+  if (d.exit) return;
+  d.signal('SIGTERM');
+  const timer = setTimeout(() => d.signal('SIGKILL'), STOP_TIMEOUT_MS);
+  await d.exited;
+  clearTimeout(timer);
+}
 
 async function state(page: Page): Promise<AppState> {
   return (await page.evaluate(() => (globalThis as unknown as { __meshfl: unknown }).__meshfl)) as AppState;
@@ -63,28 +106,61 @@ async function waitForState(page: Page, what: string, timeoutMs: number, check: 
   throw new Error(`timed out waiting for ${what}; page state: ${JSON.stringify(brief, null, 1)}`);
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => boolean): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => boolean | Promise<boolean>,
+  context: () => string = () => '',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
 test(
-  'two browser pages and two Node peers train together over WebSockets and WebRTC',
-  {
-    timeout: 300_000,
-  },
+  'two daemons and two browser pages served by one of them train together over WebSockets and WebRTC',
+  { timeout: 300_000 },
   async (t) => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
     await ensureBuilt();
     mkdirSync(SCREENSHOTS, { recursive: true });
 
-    const { url, server } = await serveDist();
-    cleanups.push(() => new Promise<void>((resolve) => (server as Server).close(() => resolve())));
-    const harness: Harness = await startHarness();
-    cleanups.push(() => harness.stop());
+    const tmp = tempDir('meshfl-browser-e2e-');
+    cleanups.push(async () => tmp.remove());
+    const daemons: DaemonProcess[] = [];
+    cleanups.push(() => Promise.all(daemons.map(stopDaemon)));
+    const startDaemon = (name: string, index: number, extra: Record<string, unknown>): DaemonProcess => {
+      const file = writeConfig(tmp.dir, `${name}.json`, taskConfig(path.join(tmp.dir, name), index, extra));
+      const d = new DaemonProcess(['--config', file]);
+      daemons.push(d);
+      return d;
+    };
+    const tails = (): string => daemons.map((d, i) => `daemon ${i}:\n${d.tail(6)}`).join('\n');
+
+    // Daemon A: relay, WebSockets, serves the page. Daemon B bootstraps to A over TCP.
+    const a = startDaemon('a', 0, { relay: true, listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] });
+    await a.waitForLog((l) => l.msg === 'peer started', 'A started', START_TIMEOUT_MS);
+    const aStatus = await a.status();
+    const aId = aStatus.peerId as string;
+    assert.equal(aStatus.taskId, MNIST_TASK.taskId);
+    assert.ok(
+      (aStatus.browserMultiaddrs as string[]).some((m) => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//.test(m)),
+      `A offers browsers a loopback WebSockets address: ${JSON.stringify(aStatus.browserMultiaddrs)}`,
+    );
+    const bootstrap = (aStatus.multiaddrs as string[]).filter((m) => /\/tcp\/\d+\/p2p\//.test(m));
+    assert.equal(bootstrap.length, 1, `A has one TCP multiaddr: ${JSON.stringify(aStatus.multiaddrs)}`);
+    const b = startDaemon('b', 1, { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'], bootstrap });
+    await b.waitForLog((l) => l.msg === 'peer started', 'B started', START_TIMEOUT_MS);
+    const bId = (await b.status()).peerId as string;
+    const daemonIds = [aId, bId];
+    await waitFor(
+      'A and B connected',
+      CONNECT_TIMEOUT_MS,
+      async () => ((await a.status()).peers as string[]).includes(bId),
+      tails,
+    );
 
     const userDataDir = mkdtempSync(path.join(tmpdir(), 'meshfl-chromium-'));
     cleanups.push(async () => rmSync(userDataDir, { recursive: true, force: true }));
@@ -95,28 +171,48 @@ test(
     });
     cleanups.push(() => context.close());
 
+    // The pages are served by A and find its addresses and task id in its /status.
     const pages: Page[] = [];
     const consoleErrors: string[] = [];
-    for (const shard of [2, 3]) {
+    for (const shard of PAGE_SHARDS) {
       const page = await context.newPage();
       page.on('console', (m) => {
         if (m.type() === 'error') consoleErrors.push(`shard ${shard}: ${m.text()}`);
       });
       page.on('pageerror', (e) => consoleErrors.push(`shard ${shard}: ${e.message}`));
-      const query = new URLSearchParams({ bootstrap: harness.wsAddr, shard: String(shard), autostart: '1' });
-      await page.goto(`${url}index.html?${query}`);
+      await page.goto(`${a.httpUrl}/?${new URLSearchParams({ shard: String(shard), autostart: '1' })}`);
       pages.push(page);
     }
-    const [a, b] = pages as [Page, Page];
+    const [pageA, pageB] = pages as [Page, Page];
 
     // Both pages connect and train.
     const running = await Promise.all(
       pages.map((p) => waitForState(p, 'the page to run', CONNECT_TIMEOUT_MS, (s) => s.phase.kind === 'running')),
     );
     const ids = running.map((s) => s.peerId as string);
+    for (const s of running) assert.equal(s.taskId, MNIST_TASK.taskId, "the page joined the daemon's task");
     const started = Date.now();
     const since = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
     t.diagnostic(`backends: ${running.map((s) => s.backend).join(', ')}`);
+
+    // Daemons record which pages they merged (/status neighbours); the list only holds
+    // recent senders, so remember every sighting while the test runs.
+    const heardByDaemon = daemonIds.map(() => new Set<string>());
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const [i, d] of daemons.entries()) {
+          if (d.exit) continue;
+          const neighbours = (await d.status().catch(() => ({ neighbours: [] }))).neighbours as string[];
+          for (const id of neighbours) heardByDaemon[i]?.add(id);
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    })();
+    cleanups.push(async () => {
+      watching = false;
+      await watcher;
+    });
 
     // The pages hold a direct (not relay-limited) WebRTC connection to each other.
     const direct = await Promise.all(
@@ -136,16 +232,14 @@ test(
       webrtc.some((c) => !c.remoteAddr.includes('/p2p-circuit')),
       `a /webrtc remote address without /p2p-circuit: ${JSON.stringify(webrtc)}`,
     );
-    const relayId = harness.relay.gossip.id;
     for (const s of direct) {
       assert.ok(
-        s.connections.some((c) => c.peer === relayId && c.transport === 'websockets'),
-        'connected to the relay over WebSockets',
+        s.connections.some((c) => c.peer === aId && c.transport === 'websockets'),
+        `connected to daemon A (the relay) over WebSockets: ${JSON.stringify(s.connections)}`,
       );
     }
 
-    // Rounds run; updates flow browser <-> browser and browser <-> Node; accuracy rises.
-    const nodeIds = [harness.relay.gossip.id, harness.other.gossip.id];
+    // Rounds run; updates flow page <-> page and page <-> both daemons; accuracy rises.
     const trained = await Promise.all(
       pages.map((p, i) =>
         waitForState(
@@ -154,13 +248,13 @@ test(
           ROUNDS_TIMEOUT_MS,
           (s) =>
             s.history.length >= ROUNDS &&
-            [ids[1 - i], ...nodeIds].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
+            [ids[1 - i], ...daemonIds].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
         ),
       ),
     );
     t.diagnostic(
-      `updates from every peer after ${since()}; Node peer rounds ${harness.relay.rounds}, ${harness.other.rounds}; ` +
-        `first update per page: ${trained.map((s) => s.neighbours.map((n) => `${n.peer.slice(-4)}:${n.updates}`).join(' ')).join(' | ')}`,
+      `updates from every peer after ${since()}; updates per page: ` +
+        trained.map((s) => s.neighbours.map((n) => `${n.peer.slice(-4)}:${n.updates}`).join(' ')).join(' | '),
     );
     for (const [i, s] of trained.entries()) {
       const first = s.history[0]?.local ?? 1;
@@ -168,21 +262,37 @@ test(
       t.diagnostic(`page ${i}: accuracy ${first.toFixed(3)} -> ${last.toFixed(3)} over ${s.history.length} rounds`);
       assert.ok(last > first + MIN_ACCURACY_GAIN, `page ${i} accuracy rose: ${first} -> ${last}`);
     }
-    await waitFor('Node peers to accept updates from both pages', ROUNDS_TIMEOUT_MS, () =>
-      [harness.relay, harness.other].every((n) => ids.every((id) => (n.accepted.get(id) ?? 0) > 0)),
+    await waitFor(
+      'both daemons to merge updates from both pages',
+      ROUNDS_TIMEOUT_MS,
+      () => heardByDaemon.every((heard) => ids.every((id) => heard.has(id))),
+      () => `${JSON.stringify(heardByDaemon.map((h) => [...h]))}\n${tails()}`,
     );
+    for (const d of daemons) {
+      const metrics = (await d.get('/metrics')).body;
+      const accepted = Number(/^meshfl_updates_accepted_total (\S+)$/m.exec(metrics)?.[1]);
+      assert.ok(accepted > 0, `daemon accepted updates (meshfl_updates_accepted_total ${accepted})`);
+    }
+    t.diagnostic(`both daemons merged both pages after ${since()}`);
     for (const [i, p] of pages.entries())
       await p.screenshot({ path: path.join(SCREENSHOTS, `page-${i}.png`), fullPage: true });
 
-    // Closing a page does not stall the Node peers (nor the other page).
-    await b.close();
-    const after = [harness.relay.rounds, harness.other.rounds];
-    const pageRound = (await state(a)).round;
-    await waitFor(`Node peers to finish ${NODE_ROUNDS_AFTER_CLOSE} more rounds`, ROUNDS_TIMEOUT_MS, () =>
-      [harness.relay, harness.other].every((n, i) => n.rounds >= (after[i] as number) + NODE_ROUNDS_AFTER_CLOSE),
+    // Closing a page does not stall the daemons (nor the other page).
+    await pageB.close();
+    const roundsAtClose = await Promise.all(daemons.map(async (d) => (await d.status()).round as number));
+    const pageRound = (await state(pageA)).round;
+    await waitFor(
+      `daemons to finish ${DAEMON_ROUNDS_AFTER_CLOSE} more rounds`,
+      ROUNDS_TIMEOUT_MS,
+      async () => {
+        const now = await Promise.all(daemons.map(async (d) => (await d.status()).round as number));
+        return now.every((r, i) => r >= (roundsAtClose[i] as number) + DAEMON_ROUNDS_AFTER_CLOSE);
+      },
+      tails,
     );
-    await waitForState(a, 'the remaining page to keep going', ROUNDS_TIMEOUT_MS, (s) => s.round >= pageRound + 2);
-    await a.screenshot({ path: path.join(SCREENSHOTS, 'page-0-after-close.png'), fullPage: true });
+    await waitForState(pageA, 'the remaining page to keep going', ROUNDS_TIMEOUT_MS, (s) => s.round >= pageRound + 2);
+    await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-after-close.png'), fullPage: true });
+    for (const d of daemons) assert.equal(d.exit, undefined, `daemon still running\n${d.tail()}`);
     assert.deepEqual(
       consoleErrors.filter((e) => /meshfl/.test(e)),
       [],
