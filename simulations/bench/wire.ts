@@ -3,10 +3,10 @@
  * plain copy of the same bytes in the same process, message size per codec as a fraction of
  * fp32, and the relative error each codec leaves in a delta.
  *
- *   npm run bench:wire [-- --quick] [-- --json]
+ *   npm run bench:wire [-- --quick] [-- --json] [-- --accuracy]
  *
- * The accuracy cost of each codec in training is measured elsewhere: apply
- * `quantizeWeights(weights, codec)` from src/wire to what a peer sends.
+ * `--accuracy` then also runs simulations/bench/codec-accuracy.ts: the accuracy cost of each
+ * codec in a short MNIST simulation (a few minutes; `--json` prints it as a second line).
  */
 import { performance } from 'node:perf_hooks';
 import { createRng, type Rng } from '../../src/data/rng.ts';
@@ -187,4 +187,14 @@ if (import.meta.main) {
   const result = runWireBench({ quick: args.includes('--quick') });
   if (args.includes('--json')) console.log(JSON.stringify(result));
   else printTable(result);
+  if (args.includes('--accuracy')) {
+    const { runCodecAccuracyBench, printCodecAccuracy } = await import('./codec-accuracy.ts');
+    const json = args.includes('--json');
+    const accuracy = await runCodecAccuracyBench({
+      quick: args.includes('--quick'),
+      log: json ? undefined : (line) => console.log(line),
+    });
+    if (json) console.log(JSON.stringify(accuracy));
+    else printCodecAccuracy(accuracy);
+  }
 }
