@@ -7,46 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../../src/data/rng.ts';
-import { initBackend } from '../../src/train/backend.ts';
 import { planBackpropInput } from '../../src/train/kernels/conv2d_backprop_input.ts';
+import { assertWasmMatchesCpu, type Pad, size, uniform } from './wasm-vs-cpu.ts';
 
-/** Max abs difference allowed, relative to the reference's largest magnitude (at least 1). */
-const TOLERANCE = 1e-4;
-
-type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 type Shape4 = [number, number, number, number];
-
-function uniform(rng: Rng, size: number): Float32Array {
-  const values = new Float32Array(size);
-  for (let i = 0; i < size; i++) values[i] = rng.next() * 2 - 1;
-  return values;
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-async function onBackend(backend: 'wasm' | 'cpu', fn: () => tf.Tensor): Promise<Float32Array> {
-  assert.equal(await initBackend(backend), backend);
-  const out = tf.tidy(fn);
-  const values = Float32Array.from(out.dataSync());
-  out.dispose();
-  return values;
-}
-
-async function assertWasmMatchesCpu(label: string, fn: () => tf.Tensor): Promise<void> {
-  const wasm = await onBackend('wasm', fn);
-  const cpu = await onBackend('cpu', fn);
-  assert.equal(wasm.length, cpu.length, `${label}: length`);
-  let worst = 0;
-  let scale = 1;
-  for (let i = 0; i < cpu.length; i++) {
-    assert.ok(Number.isFinite(wasm[i]), `${label}: non-finite value at ${i}`);
-    scale = Math.max(scale, Math.abs(cpu[i]));
-    worst = Math.max(worst, Math.abs(wasm[i] - cpu[i]));
-  }
-  assert.ok(worst <= TOLERANCE * scale, `${label}: max abs diff ${worst} > ${TOLERANCE} x ${scale}`);
-}
 
 interface BackpropCase {
   x: Shape4;
