@@ -10,9 +10,12 @@
  * candidate, e.g. a zero-initialised output layer) gets factor 1, left unscaled. The
  * factors multiply the integrator's weights, and `combine` normalises by 1 + sum of
  * weights, so the model does not shrink as the paper's 1/K form would.
- * `warmupRounds`: the paper runs plain FedAvg for the first 2 rounds; here, while
- * ctx.round < warmupRounds the factors are all 1 (the integrator's weights pass
- * unchanged). Default 2, as in the paper.
+ * `warmupRounds`: the paper runs plain FedAvg for the first 2 rounds, because its reference
+ * (the global model) means little before any aggregation; while ctx.round < warmupRounds the
+ * factors are all 1. meshfl default 0: the reference here is the peer's own model, which is
+ * meaningful from round 0 (all peers start from one seeded initialisation), and with a
+ * warm-up Byzantine models (e.g. sign-flipped, cosine ~ -1) enter the first merges unopposed;
+ * measured: one honest peer collapsed to 1.4% accuracy after such merges in rounds 0-1.
  */
 import type { Layer, Weights } from '../model/weights.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
@@ -23,7 +26,7 @@ import { scaleWeighting } from './weighting.ts';
 export const LDAWA_SPEC = {
   warmupRounds: {
     kind: 'number',
-    default: 2,
+    default: 0,
     min: 0,
     integer: true,
     doc: 'rounds (ctx.round < warmupRounds) in which factors are 1',
