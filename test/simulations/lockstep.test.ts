@@ -3,10 +3,12 @@
  * Bristle's setting: MNIST, 10 peers holding 4 consecutive classes each, 30% attackers,
  * frozen random MLP backbone with only the bias-free head trained and exchanged, and a
  * merge validation split with ~10 samples of every class (as the Bristle authors' runner).
- * Margins come from measurements over seeds 1-4 (docs/RESULTS.md, "Algorithm-level
- * experiment"): label flipping, bristle+ldawa beat mean by 11-28 points; ALIE (z from
- * n = 10, f = 3, about 0.18) barely hurts mean and bristle+ldawa is only 0.3-1.4 points
- * above it, so that test asserts "not worse", not "clearly better".
+ * Margins come from measurements over seeds 1-4 with L-DAWA warm-up 0 (docs/RESULTS.md,
+ * "Re-measured after L-DAWA's warm-up became 0"): label flipping, bristle+ldawa beat mean
+ * by 10-27 points; ALIE (z from n = 10, f = 3, about 0.18) costs mean 3-8 points and
+ * bristle+ldawa nothing, but bristle+ldawa starts 3.5-5 points below mean without
+ * attackers, so it ends -0.7 to +1.7 points from mean: that test asserts "not worse",
+ * not "clearly better".
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -22,9 +24,9 @@ import { createRng } from '../../src/data/rng.ts';
 
 const SEED = 1;
 const PERCENT_POINT = 0.01;
-/** Measured label-flip advantage: 11-28 points over seeds 1-4. */
+/** Measured label-flip advantage: 10-27 points over seeds 1-4. */
 const LABEL_FLIP_MARGIN = 5 * PERCENT_POINT;
-/** Measured ALIE difference: +0.3 to +1.4 points over seeds 1-4. */
+/** Measured ALIE difference: -0.7 to +1.7 points over seeds 1-4. */
 const ALIE_TOLERANCE = 2 * PERCENT_POINT;
 
 const mnist = loadDataset('mnist');
