@@ -118,7 +118,15 @@ class PoolWorker {
         },
       };
       this.pending.set(request.id, settle);
-      this.worker.postMessage(request, transfer);
+      try {
+        this.worker.postMessage(request, transfer);
+      } catch (err) {
+        settle.reject(
+          new TrainingPoolError(
+            `training worker ${this.index}: cannot send ${request.kind}: ${(err as Error).message}`,
+          ),
+        );
+      }
     });
   }
 
