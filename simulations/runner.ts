@@ -10,14 +10,18 @@
  * "mean" and are not evaluated (their accuracy is not reported).
  */
 
+import * as tf from '@tensorflow/tfjs';
+import { TrainingPool } from '../node/train-pool/pool.ts';
+import { PooledTraining } from '../node/train-pool/pooled-training.ts';
 import { createRng } from '../src/data/rng.ts';
 import { createStrategy } from '../src/merge/registry.ts';
 import { buildModel, getWeights, setWeights } from '../src/model/model.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
 import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
-import { type OutgoingTransform, Peer } from '../src/peer/peer.ts';
-import { Trainer } from '../src/train/trainer.ts';
+import { type LocalTraining, type OutgoingTransform, Peer } from '../src/peer/peer.ts';
+import type { BackendChoice } from '../src/train/backend.ts';
+import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
 import { createNetwork } from './network.ts';
 import type { StrategyEntry } from './scenario.ts';
@@ -61,6 +65,16 @@ export interface RunHooks {
   readonly onRound?: (r: PeerRound) => void;
 }
 
+function peerTrainerOptions(setup: SimulationSetup, p: PeerSetup): TrainerOptions {
+  const s = setup.scenario;
+  return {
+    batchSize: s.batchSize,
+    trainable: s.trainable,
+    seed: s.seed * 1009 + p.index,
+    optimizer: { learningRate: s.learningRate, momentum: s.momentum },
+  };
+}
+
 function buildPeerTrainer(setup: SimulationSetup, p: PeerSetup): Trainer {
   const s = setup.scenario;
   // Common initialisation (same seed) for every peer, own batch order per peer.
@@ -72,12 +86,7 @@ function buildPeerTrainer(setup: SimulationSetup, p: PeerSetup): Trainer {
       getWeights(model).map((l) => byName.get(l.name) ?? l),
     );
   }
-  return new Trainer(model, {
-    batchSize: s.batchSize,
-    trainable: s.trainable,
-    seed: s.seed * 1009 + p.index,
-    optimizer: { learningRate: s.learningRate, momentum: s.momentum },
-  });
+  return new Trainer(model, peerTrainerOptions(setup, p));
 }
 
 export async function runStrategy(
@@ -119,9 +128,16 @@ export async function runStrategy(
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
   const gossips = new Map<number, Gossip>();
-  const makePeer = (p: PeerSetup, gossip: Gossip): Peer => {
+  // Peers' training on worker threads (scenario key "workers"); evaluation and merging stay here.
+  let pool: TrainingPool | undefined;
+  const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
-    return networkPeer(p, setup, gossip, entry, honestView, trainers);
+    const trainer = buildPeerTrainer(setup, p);
+    trainers.push(trainer);
+    const training = pool
+      ? await PooledTraining.register(pool, gossip.id, trainer, peerTrainerOptions(setup, p), p.train)
+      : undefined;
+    return networkPeer(p, setup, gossip, entry, honestView, trainer, training);
   };
 
   const attackerIds = new Set<string>();
@@ -158,8 +174,10 @@ export async function runStrategy(
 
   let setupMs = 0;
   try {
+    if (s.workers > 0)
+      pool = await TrainingPool.start({ workers: s.workers, backend: tf.getBackend() as BackendChoice });
     for (const [i, p] of initial.entries()) {
-      const peer = makePeer(p, network.gossips[i] as Gossip);
+      const peer = await makePeer(p, network.gossips[i] as Gossip);
       track(p, peer);
       peers.set(p.index, peer);
       await peer.start();
@@ -171,7 +189,7 @@ export async function runStrategy(
       if (!peer) {
         await roundReached(p.joinRound - 1).promise;
         if (hooks.signal?.aborted) return;
-        peer = makePeer(p, await network.add());
+        peer = await makePeer(p, await network.add());
         track(p, peer);
         peers.set(p.index, peer);
         await peer.start();
@@ -188,7 +206,11 @@ export async function runStrategy(
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
-    await network.close();
+    try {
+      await network.close();
+    } finally {
+      await pool?.close();
+    }
     for (const t of trainers) {
       t.dispose();
       t.model.dispose();
@@ -214,11 +236,10 @@ function networkPeer(
   gossip: Gossip,
   entry: StrategyEntry,
   honestView: Map<number, Weights>,
-  trainers: Trainer[],
+  trainer: Trainer,
+  training: LocalTraining | undefined,
 ): Peer {
   const s = setup.scenario;
-  const trainer = buildPeerTrainer(setup, p);
-  trainers.push(trainer);
   const attack = p.attacker ? setup.attack : undefined;
   let reference: Weights | undefined;
   let outgoing: OutgoingTransform;
@@ -245,6 +266,7 @@ function networkPeer(
   const peer = new Peer({
     taskId: `sim-${s.name}`,
     trainer,
+    training,
     data: {
       train: p.train,
       validation: p.validation,

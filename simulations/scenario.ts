@@ -72,6 +72,11 @@ export interface Scenario {
   readonly evaluateEvery: number;
   readonly minFreshUpdates: number;
   readonly deadline: { readonly initialMs: number; readonly maxMs: number };
+  /**
+   * Training worker threads (node/train-pool); 0 = every peer trains on the main thread.
+   * Only where training runs: with a seed the numbers are the same either way.
+   */
+  readonly workers: number;
 }
 
 export const SCENARIO_DEFAULTS = {
@@ -93,7 +98,11 @@ export const SCENARIO_DEFAULTS = {
    */
   deadlineInitialMs: 20_000,
   deadlineMaxMs: 120_000,
+  workers: 0,
 } as const;
+
+/** Upper bound of the "workers" key (and of `meshfl simulate --workers`). */
+export const MAX_SIMULATION_WORKERS = 64;
 
 const KEYS = [
   'name',
@@ -125,6 +134,7 @@ const KEYS = [
   'evaluateEvery',
   'minFreshUpdates',
   'deadline',
+  'workers',
 ] as const;
 
 const MAX_PEERS = 10_000;
@@ -365,6 +375,7 @@ export function parseScenario(raw: unknown): Scenario {
       MAX_PEERS,
     ),
     deadline: { initialMs, maxMs },
+    workers: int(raw.workers ?? SCENARIO_DEFAULTS.workers, 'workers', 0, MAX_SIMULATION_WORKERS),
   };
 }
 

@@ -61,7 +61,7 @@ export { createMemoryLibp2p, type MemoryLibp2pInit, type MeshflNode } from './ne
 export { connectTopology, waitForSubscribers } from './net/topology.ts';
 // The peer and its events.
 export type { AccuracySnapshot, PeerEvents, RejectedUpdate, RoundClose, RoundSummary } from './peer/events.ts';
-export { Peer, type PeerData, type PeerOptions } from './peer/peer.ts';
+export { type LocalTraining, Peer, type PeerData, type PeerOptions } from './peer/peer.ts';
 // Training.
 export { type BackendChoice, type BackendOptions, initBackend } from './train/backend.ts';
 export { type TrainAmount, Trainer, type TrainerOptions } from './train/trainer.ts';
@@ -79,7 +79,7 @@ export const CREATE_PEER_DEFAULTS = {
 
 /** Options of {@link createPeer}: what to build, plus every PeerOptions tuning knob. */
 export interface CreatePeerOptions
-  extends Omit<PeerOptions, 'taskId' | 'trainer' | 'strategy' | 'gossip' | 'data' | 'outgoing'> {
+  extends Omit<PeerOptions, 'taskId' | 'trainer' | 'training' | 'strategy' | 'gossip' | 'data' | 'outgoing'> {
   /** How this peer talks to the others: `bus.join(id)` or `await createLibp2pGossip(node)`. */
   readonly gossip: PeerOptions['gossip'];
   /** This peer's local data (see {@link peerDataFor}); sample shape and class count come from `data.train`. */

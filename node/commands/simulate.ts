@@ -6,10 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
+import { MAX_SIMULATION_WORKERS, parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
 import { simulate } from '../../simulations/simulate.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { choiceFlag, parseFlags, UsageError } from '../args.ts';
+import { choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 import { progressLine } from '../progress.ts';
 
 export const SIMULATE_SUMMARY =
@@ -18,7 +18,9 @@ export const SIMULATE_SUMMARY =
 export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --scenario <file>       scenario file (.json, or .yaml/.yml)
   --out <dir>             output directory (results.json, <strategy>.csv, accuracy/bytes .svg/.png)
-  --backend <name>        wasm | cpu | auto (default wasm)`;
+  --backend <name>        wasm | cpu | auto (default wasm)
+  --workers <n>           train peers on n worker threads (0 = on the main thread; default:
+                          the scenario's "workers", else 0)`;
 
 /** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
 const INTERRUPTED_EXIT = 130;
@@ -47,6 +49,13 @@ function readScenario(file: string): Scenario {
   }
 }
 
+/** --workers: digits only (Number('') would be 0), in [0, MAX_SIMULATION_WORKERS]. */
+function workersFlag(value: string | boolean): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value))
+    throw new UsageError(`--workers must be an integer in [0, ${MAX_SIMULATION_WORKERS}], got "${value}"`);
+  return intFlag(value, 'workers', 0, MAX_SIMULATION_WORKERS);
+}
+
 function rounds(s: Scenario): number {
   // Honest peer-rounds the progress bar counts: every honest peer, from join to leave.
   let total = 0;
@@ -64,6 +73,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       scenario: { type: 'string' },
       out: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     'simulate',
@@ -74,7 +84,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   }
   if (typeof f.scenario !== 'string') throw new UsageError('meshfl simulate: --scenario <file> is required');
   if (typeof f.out !== 'string') throw new UsageError('meshfl simulate: --out <dir> is required');
-  const scenario = readScenario(f.scenario);
+  const read = readScenario(f.scenario);
+  const scenario = f.workers === undefined ? read : { ...read, workers: workersFlag(f.workers) };
   const backend = await initBackend(choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const));
 
   const abort = new AbortController();
@@ -94,7 +105,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   console.log(
     `meshfl simulate: ${scenario.name}: ${scenario.peers} peers (${scenario.byzantine?.count ?? 0} ${scenario.byzantine?.attack.name ?? 'no'} attackers), ` +
       `${scenario.modelName} on ${scenario.dataset}, ${scenario.rounds} rounds, ${scenario.transport}, ` +
-      `strategies ${scenario.strategies.map((s) => s.label).join(', ')}; backend ${backend}`,
+      `strategies ${scenario.strategies.map((s) => s.label).join(', ')}; backend ${backend}` +
+      (scenario.workers > 0 ? `, training on ${scenario.workers} worker threads` : ''),
   );
   try {
     const { results, files } = await simulate(scenario, f.out, backend, {

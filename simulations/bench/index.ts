@@ -4,7 +4,8 @@
  *
  * Runs the existing benches (train, wire, merge, gossip) through their exported run
  * functions, plus the kernel profile (stock wasm kernels vs our overrides) and the
- * simulation figures (in a child process, so its peak RSS is its own). Prints the report
+ * simulation figures (in a child process, so its peak RSS is its own) and the training
+ * pool's speed-up (simulations/bench/pool.ts). Prints the report
  * as markdown tables and, unless --no-docs or --only is given, rewrites the generated top
  * section of docs/PERFORMANCE.md (between the bench markers), the plots in docs/perf/ and
  * the raw results in docs/perf/bench.json. --from re-renders the report from such a file
@@ -17,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runGossipBench } from './gossip.ts';
 import { runMergeBench } from './merge.ts';
+import { runPoolBench } from './pool.ts';
 import { currentLoad, describeMachine } from './suite/machine.ts';
 import { renderPlots } from './suite/plots.ts';
 import { runProfileBench } from './suite/profile.ts';
@@ -119,6 +121,9 @@ async function runSection(section: Section, result: SuiteResult, quick: boolean,
       return;
     case 'simulation':
       result.simulation = await simulationInChild(quick, log);
+      return;
+    case 'pool':
+      result.pool = await runPoolBench({ quick, log });
       return;
     default: {
       const never: never = section;

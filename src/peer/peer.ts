@@ -17,7 +17,7 @@ import { mergeWithReport } from '../merge/report.ts';
 import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
-import type { TrainAmount, Trainer } from '../train/trainer.ts';
+import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import { type TaskSchema, taskSchema } from '../wire/schema.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
@@ -41,12 +41,23 @@ export interface PeerData {
   readonly evaluation?: Dataset;
 }
 
+/**
+ * Where a peer's local training runs: by default its own Trainer; a simulation may train
+ * elsewhere (node/train-pool) and put the trained layers back into the peer's Trainer
+ * before resolving. `signal` stops early, keeping the steps done.
+ */
+export interface LocalTraining {
+  trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal }): Promise<TrainResult>;
+}
+
 /** A Byzantine behaviour in simulations: replaces what this peer publishes. */
 export type OutgoingTransform = (own: Weights, round: number) => Weights;
 
 export interface PeerOptions {
   readonly taskId: string;
   readonly trainer: Trainer;
+  /** Runs the local training of each round; default `trainer` itself. */
+  readonly training?: LocalTraining;
   readonly data: PeerData;
   readonly strategy: Strategy;
   readonly gossip: Gossip;
@@ -203,7 +214,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
 
-    const trained = await this.trainer.trainAsync(this.#options.data.train, this.#options.local ?? { epochs: 1 }, {
+    const training = this.#options.training ?? this.trainer;
+    const trained = await training.trainAsync(this.#options.data.train, this.#options.local ?? { epochs: 1 }, {
       signal,
     });
     const evalEvery = this.#options.evaluateEvery ?? 1;

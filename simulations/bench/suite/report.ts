@@ -219,6 +219,36 @@ function simulationSection(r: SuiteResult): string {
   ].join('\n');
 }
 
+function poolSection(r: SuiteResult): string {
+  const p = r.pool;
+  if (p === undefined) return '';
+  const rows = p.rows.map((x) => [
+    x.workload,
+    String(x.workers),
+    num(x.msPerRound / 1000),
+    ratio(x.speedUp),
+    `${num(x.mainUtilisation * 100)} %`,
+    num(x.mainBusyMsPerRound / 1000),
+    num(x.finalAccuracy),
+    num(x.load),
+  ]);
+  return [
+    '### Training pool',
+    '',
+    '`simulations/bench/pool.ts`: the same simulation with its peers trained on the main thread (workers 0) and on' +
+      ` 1 and 2 worker threads (\`node/train-pool\`, scenario key \`workers\`): ${p.setup}.` +
+      ` Workloads: ${Object.entries(p.workloads)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')}. Main busy = the main thread's event-loop utilisation over the run;` +
+      ' main s/round = busy x s/round, the main-thread CPU per round (evaluation, update encoding and decoding, merging).',
+    '',
+    markdownTable(
+      ['workload', '>workers', '>s/round', '>speed-up', '>main busy', '>main s/round', '>final accuracy', '>load'],
+      rows,
+    ),
+  ].join('\n');
+}
+
 const SECTION_RENDERERS: Record<Section, (r: SuiteResult) => string> = {
   train: trainSection,
   profile: profileSection,
@@ -226,6 +256,7 @@ const SECTION_RENDERERS: Record<Section, (r: SuiteResult) => string> = {
   merge: mergeSection,
   gossip: gossipSection,
   simulation: simulationSection,
+  pool: poolSection,
 };
 
 /** The generated section (without markers). */

@@ -1,13 +1,14 @@
 /** The result of one `npm run bench`: every section that ran, and the machine it ran on. */
 import type { GossipResult } from '../gossip.ts';
 import type { MergeRow } from '../merge.ts';
+import type { PoolBenchResult } from '../pool.ts';
 import type { TrainBenchResult } from '../train.ts';
 import type { WireBenchResult } from '../wire.ts';
 import type { Machine } from './machine.ts';
 import type { ProfileBenchResult } from './profile.ts';
 import type { SimulationBenchResult } from './simulation.ts';
 
-export const SECTIONS = ['train', 'profile', 'wire', 'merge', 'gossip', 'simulation'] as const;
+export const SECTIONS = ['train', 'profile', 'wire', 'merge', 'gossip', 'simulation', 'pool'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface SuiteResult {
@@ -21,4 +22,5 @@ export interface SuiteResult {
   merge?: readonly MergeRow[];
   gossip?: { readonly degree: number; readonly reps: number; readonly results: readonly GossipResult[] };
   simulation?: SimulationBenchResult;
+  pool?: PoolBenchResult;
 }

@@ -1,0 +1,305 @@
+/**
+ * TrainingPool: N worker threads that train peers' models, so the cores of a machine all
+ * work while one process simulates many peers (tfjs-wasm runs on one thread in Node).
+ *
+ * Each registered peer lives on one worker (round-robin), where a Trainer with the same
+ * options as the peer's own keeps its batch order and momentum across rounds. A train
+ * request carries the peer's current exchanged layers; the reply carries the trained ones.
+ * Every request is owned by a promise that settles: with the reply, with the worker's error
+ * message, when the worker dies, when the pool closes, or (after an abort) when the worker
+ * does not answer within ABORT_REPLY_TIMEOUT_MS.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Dataset } from '../../src/data/dataset.ts';
+import type { ModelSpec } from '../../src/model/spec.ts';
+import type { Weights } from '../../src/model/weights.ts';
+import type { BackendChoice } from '../../src/train/backend.ts';
+import type { TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
+import { type PoolReply, type PoolRequest, parseReply, transferable } from './messages.ts';
+
+/** A worker that has not initialised its backend by then is reported as failed. */
+export const WORKER_READY_TIMEOUT_MS = 60_000;
+/** Registration builds one model; longer than this means the worker is stuck. */
+export const REGISTER_TIMEOUT_MS = 30_000;
+/** After an abort the worker stops at its next yield (a few steps); it must answer by then. */
+export const ABORT_REPLY_TIMEOUT_MS = 10_000;
+/** Pool sizes accepted (scenario key and CLI flag). */
+export const MAX_WORKERS = 64;
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url);
+
+/** A pooled request did not complete: worker error, dead worker, closed pool or abort timeout. */
+export class TrainingPoolError extends Error {
+  override readonly name = 'TrainingPoolError';
+}
+
+export interface PoolOptions {
+  readonly workers: number;
+  /** Backend the workers initialise; use the main thread's, so numbers agree. */
+  readonly backend: BackendChoice;
+}
+
+export interface Registration {
+  readonly peer: string;
+  readonly spec: ModelSpec;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly options: TrainerOptions;
+  readonly weights: Weights;
+  /** Shared with the worker: use sharedDataset(). */
+  readonly data: Dataset;
+}
+
+export interface Trained {
+  readonly layers: Weights;
+  readonly result: TrainResult;
+}
+
+interface Pending {
+  readonly resolve: (reply: PoolReply) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** One worker thread and the requests it owes replies to. */
+class PoolWorker {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
+  /** Set once the worker can no longer answer; every later request fails with it. */
+  dead: TrainingPoolError | undefined;
+  #lastError: string | undefined;
+  readonly exited: Promise<void>;
+
+  constructor(index: number, backend: BackendChoice) {
+    this.index = index;
+    this.worker = new Worker(WORKER_URL, { workerData: { backend } });
+    this.worker.on('message', (raw: unknown) => this.#onMessage(raw));
+    this.worker.on('error', (err) => {
+      this.#lastError = err.message;
+    });
+    this.worker.on('messageerror', (err) => {
+      this.#lastError = `message could not be deserialised: ${err.message}`;
+    });
+    this.exited = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        const why = this.#lastError === undefined ? '' : `: ${this.#lastError}`;
+        this.#kill(new TrainingPoolError(`training worker ${index} exited with code ${code}${why}`));
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves with the reply to `request` (or 'failed' as a rejection). */
+  request(request: PoolRequest, transfer: ArrayBuffer[], timeoutMs?: number): Promise<PoolReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise<PoolReply>((resolve, reject) => {
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () =>
+                settle.reject(
+                  new TrainingPoolError(
+                    `training worker ${this.index}: no reply to ${request.kind} in ${timeoutMs} ms`,
+                  ),
+                ),
+              timeoutMs,
+            );
+      const settle: Pending = {
+        resolve: (r) => {
+          clearTimeout(timer);
+          this.pending.delete(request.id);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          this.pending.delete(request.id);
+          reject(e);
+        },
+      };
+      this.pending.set(request.id, settle);
+      try {
+        this.worker.postMessage(request, transfer);
+      } catch (err) {
+        settle.reject(
+          new TrainingPoolError(
+            `training worker ${this.index}: cannot send ${request.kind}: ${(err as Error).message}`,
+          ),
+        );
+      }
+    });
+  }
+
+  /** Arms a timeout on an outstanding request (after an abort). */
+  expire(id: number, timeoutMs: number, what: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    const timer = setTimeout(() => p.reject(new TrainingPoolError(what)), timeoutMs);
+    this.pending.set(id, {
+      resolve: (r) => {
+        clearTimeout(timer);
+        p.resolve(r);
+      },
+      reject: (e) => {
+        clearTimeout(timer);
+        p.reject(e);
+      },
+    });
+  }
+
+  post(message: PoolRequest): void {
+    if (!this.dead) this.worker.postMessage(message);
+  }
+
+  #onMessage(raw: unknown): void {
+    let reply: PoolReply;
+    try {
+      reply = parseReply(raw);
+    } catch (err) {
+      this.#kill(new TrainingPoolError(`training worker ${this.index}: ${(err as Error).message}`));
+      void this.worker.terminate();
+      return;
+    }
+    switch (reply.kind) {
+      case 'ready':
+        this.pending.get(READY_ID)?.resolve(reply);
+        return;
+      case 'registered':
+      case 'trained':
+        this.pending.get(reply.id)?.resolve(reply);
+        return;
+      case 'failed': {
+        const err = new TrainingPoolError(`training worker ${this.index}: ${reply.message}`);
+        if (reply.id === null) {
+          this.#lastError = reply.message;
+          this.pending.get(READY_ID)?.reject(err);
+        } else this.pending.get(reply.id)?.reject(err);
+        return;
+      }
+      default: {
+        const never: never = reply;
+        this.#kill(new TrainingPoolError(`training worker ${this.index}: unhandled reply ${JSON.stringify(never)}`));
+      }
+    }
+  }
+
+  #kill(err: TrainingPoolError): void {
+    this.dead ??= err;
+    for (const p of [...this.pending.values()]) p.reject(this.dead);
+  }
+
+  /** Waits for the worker's 'ready' (its backend is up). */
+  ready(): Promise<PoolReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          done.reject(
+            new TrainingPoolError(`training worker ${this.index}: not ready in ${WORKER_READY_TIMEOUT_MS} ms`),
+          ),
+        WORKER_READY_TIMEOUT_MS,
+      );
+      const done: Pending = {
+        resolve: (r) => {
+          clearTimeout(timer);
+          this.pending.delete(READY_ID);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          this.pending.delete(READY_ID);
+          reject(e);
+        },
+      };
+      this.pending.set(READY_ID, done);
+    });
+  }
+
+  async terminate(reason: TrainingPoolError): Promise<void> {
+    this.#kill(reason);
+    await this.worker.terminate();
+    await this.exited;
+  }
+}
+
+/** Pending-map key of the 'ready' handshake (request ids start at 1). */
+const READY_ID = 0;
+
+export class TrainingPool {
+  readonly size: number;
+  readonly #workers: readonly PoolWorker[];
+  readonly #home = new Map<string, PoolWorker>();
+  #nextId = 1;
+  #next = 0;
+  #closed = false;
+
+  private constructor(workers: readonly PoolWorker[]) {
+    this.#workers = workers;
+    this.size = workers.length;
+  }
+
+  /** Starts `workers` threads and waits until each has its backend up. */
+  static async start(options: PoolOptions): Promise<TrainingPool> {
+    if (!(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= MAX_WORKERS)) {
+      throw new RangeError(`training pool: workers must be an integer in [1, ${MAX_WORKERS}], got ${options.workers}`);
+    }
+    const workers = Array.from({ length: options.workers }, (_, i) => new PoolWorker(i, options.backend));
+    const pool = new TrainingPool(workers);
+    try {
+      await Promise.all(workers.map((w) => w.ready()));
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  /** Hosts a peer's trainer on the next worker (round-robin). */
+  async register(r: Registration): Promise<void> {
+    if (this.#closed) throw new TrainingPoolError('training pool is closed');
+    if (this.#home.has(r.peer)) throw new TrainingPoolError(`peer ${r.peer} is already registered`);
+    const worker = this.#workers[this.#next++ % this.size] as PoolWorker;
+    this.#home.set(r.peer, worker);
+    const { layers: weights, transfer } = transferable(r.weights);
+    const request: PoolRequest = { kind: 'register', id: this.#nextId++, ...r, weights };
+    await worker.request(request, transfer, REGISTER_TIMEOUT_MS);
+  }
+
+  /**
+   * Trains a registered peer from `layers`. On abort the worker stops at its next yield and
+   * the steps done are returned; a worker that then stays silent rejects the promise.
+   */
+  async train(peer: string, layers: Weights, amount: TrainAmount, signal?: AbortSignal): Promise<Trained> {
+    if (this.#closed) throw new TrainingPoolError('training pool is closed');
+    const worker = this.#home.get(peer);
+    if (!worker) throw new TrainingPoolError(`peer ${peer} is not registered with the training pool`);
+    const id = this.#nextId++;
+    const { layers: sent, transfer } = transferable(layers);
+    const reply = worker.request({ kind: 'train', id, peer, layers: sent, amount }, transfer);
+    const onAbort = (): void => {
+      worker.post({ kind: 'abort', id });
+      worker.expire(
+        id,
+        ABORT_REPLY_TIMEOUT_MS,
+        `training worker ${worker.index}: no reply ${ABORT_REPLY_TIMEOUT_MS} ms after aborting peer ${peer}'s training`,
+      );
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await reply;
+      if (r.kind !== 'trained')
+        throw new TrainingPoolError(`training worker ${worker.index}: ${r.kind} in reply to train`);
+      return { layers: r.layers, result: r.result };
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Terminates every worker; outstanding requests reject. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const reason = new TrainingPoolError('training pool closed');
+    await Promise.all(this.#workers.map((w) => w.terminate(reason)));
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A training-pool worker: initialises the same tfjs backend as the main thread (with
+ * meshfl's wasm kernels) and hosts one Trainer per registered peer, so batch order and
+ * optimizer momentum persist here across rounds. Train requests run one at a time, in
+ * arrival order; an abort stops the running one at its next yield (the steps done are kept
+ * and returned, as in-process trainAsync does).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Dataset } from '../../src/data/dataset.ts';
+import { buildModel, setWeights } from '../../src/model/model.ts';
+import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import { type PoolReply, type PoolRequest, parseRequest, transferable } from './messages.ts';
+
+interface Hosted {
+  readonly trainer: Trainer;
+  readonly data: Dataset;
+  readonly exchanged: ReadonlySet<string>;
+}
+
+const port = parentPort;
+if (port === null) throw new Error('training-pool worker started outside a worker thread');
+
+const hosted = new Map<string, Hosted>();
+/** Abort controllers of train requests queued or running. */
+const aborts = new Map<number, AbortController>();
+/** Serialises train requests: one finishes (and replies) before the next starts. */
+let queue: Promise<void> = Promise.resolve();
+
+function reply(m: PoolReply, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(m, transfer);
+}
+
+function failed(id: number | null, err: unknown): void {
+  reply({ kind: 'failed', id, message: err instanceof Error ? err.message : String(err) });
+}
+
+function register(m: Extract<PoolRequest, { kind: 'register' }>): void {
+  if (hosted.has(m.peer)) throw new Error(`peer ${m.peer} is already registered`);
+  // The seed only fills the initial values; the registered weights replace them.
+  const model = buildModel(m.spec, m.inputShape, m.numClasses, 0);
+  try {
+    setWeights(model, m.weights);
+    const trainer = new Trainer(model, m.options);
+    hosted.set(m.peer, { trainer, data: m.data, exchanged: trainer.trainableLayers() });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+async function train(m: Extract<PoolRequest, { kind: 'train' }>, signal: AbortSignal): Promise<void> {
+  const h = hosted.get(m.peer);
+  if (!h) throw new Error(`peer ${m.peer} is not registered with this worker`);
+  h.trainer.setLayers(m.layers);
+  // Aborted while queued: nothing trained, the model is returned as it came.
+  const result = signal.aborted
+    ? { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 }
+    : await h.trainer.trainAsync(h.data, m.amount, { signal });
+  const { layers, transfer } = transferable(h.trainer.getWeights().filter((l) => h.exchanged.has(l.name)));
+  reply({ kind: 'trained', id: m.id, layers, result }, transfer);
+}
+
+function onMessage(raw: unknown): void {
+  let m: PoolRequest;
+  try {
+    m = parseRequest(raw);
+  } catch (err) {
+    const rawId = (raw as { id?: unknown } | null)?.id;
+    failed(typeof rawId === 'number' ? rawId : null, err);
+    return;
+  }
+  switch (m.kind) {
+    case 'register':
+      try {
+        register(m);
+        reply({ kind: 'registered', id: m.id });
+      } catch (err) {
+        failed(m.id, err);
+      }
+      return;
+    case 'train': {
+      const abort = new AbortController();
+      aborts.set(m.id, abort);
+      queue = queue
+        .then(() => train(m, abort.signal))
+        .catch((err: unknown) => failed(m.id, err))
+        .finally(() => aborts.delete(m.id));
+      return;
+    }
+    case 'abort':
+      aborts.get(m.id)?.abort();
+      return;
+    default: {
+      const never: never = m;
+      failed(null, new Error(`unhandled request ${JSON.stringify(never)}`));
+    }
+  }
+}
+
+const BACKENDS: readonly BackendChoice[] = ['wasm', 'cpu', 'auto'];
+const backend = (workerData as { backend?: unknown } | null)?.backend;
+try {
+  if (!BACKENDS.includes(backend as BackendChoice)) throw new Error(`unknown backend ${JSON.stringify(backend)}`);
+  const active = await initBackend(backend as BackendChoice);
+  port.on('message', onMessage);
+  reply({ kind: 'ready', backend: active });
+} catch (err) {
+  failed(null, err);
+}

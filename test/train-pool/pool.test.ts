@@ -1,0 +1,141 @@
+/**
+ * The training pool: pooled training gives the same weights as in-process training (same
+ * Trainer seed and options in the worker), aborts settle with the steps done, worker errors
+ * reach the caller as errors, and closing rejects what is outstanding. One pool of one
+ * worker for the whole file (a worker's backend start costs about a second).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { PoolProtocolError, parseReply, parseRequest } from '../../node/train-pool/messages.ts';
+import { TrainingPool, TrainingPoolError } from '../../node/train-pool/pool.ts';
+import { PooledTraining } from '../../node/train-pool/pooled-training.ts';
+import { makeSynthetic } from '../../src/data/synthetic.ts';
+import { buildModel } from '../../src/model/model.ts';
+import type { ModelSpec } from '../../src/model/spec.ts';
+import { initBackend } from '../../src/train/backend.ts';
+import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
+
+const SPEC: ModelSpec = { kind: 'mlp', hidden: [16] };
+const OPTIONS: TrainerOptions = { batchSize: 16, seed: 7, optimizer: { learningRate: 0.05, momentum: 0.9 } };
+const data = makeSynthetic({ trainSamples: 200, testSamples: 20, featureShape: [8, 8, 1], seed: 3 }).train;
+
+function trainer(): Trainer {
+  return new Trainer(buildModel(SPEC, data.featureShape, data.numClasses, 5), OPTIONS);
+}
+
+let pool: TrainingPool;
+const made: Trainer[] = [];
+before(async () => {
+  await initBackend('wasm');
+  pool = await TrainingPool.start({ workers: 1, backend: 'wasm' });
+});
+after(async () => {
+  await pool.close();
+  for (const t of made) {
+    t.dispose();
+    t.model.dispose();
+  }
+});
+
+function fresh(): Trainer {
+  const t = trainer();
+  made.push(t);
+  return t;
+}
+
+test('pooled training equals in-process training over several calls (momentum and batch order persist)', async () => {
+  const local = fresh();
+  const pooledOwner = fresh();
+  const pooled = await PooledTraining.register(pool, 'same', pooledOwner, OPTIONS, data);
+  for (let call = 0; call < 3; call++) {
+    const a = await local.trainAsync(data, { steps: 5 });
+    const b = await pooled.trainAsync(data, { steps: 5 }, {});
+    assert.equal(b.steps, a.steps);
+    assert.equal(b.loss, a.loss, `loss of call ${call}`);
+    // A merge between rounds changes the model the same way on both sides.
+    const merged = local.getWeights().map((l) => ({ ...l, values: l.values.map((v) => v * 0.9) }));
+    local.setLayers(merged);
+    pooledOwner.setLayers(merged.map((l) => ({ ...l, values: l.values.slice() })));
+  }
+  const want = local.getWeights();
+  const got = pooledOwner.getWeights();
+  for (const [i, l] of want.entries()) {
+    assert.deepEqual(got[i]?.values, l.values, `layer ${l.name}`);
+  }
+});
+
+test('an abort during pooled training settles with the steps done so far', async () => {
+  const owner = fresh();
+  const pooled = await PooledTraining.register(pool, 'aborted', owner, OPTIONS, data);
+  const abort = new AbortController();
+  const running = pooled.trainAsync(data, { steps: 100_000 }, { signal: abort.signal });
+  setTimeout(() => abort.abort(), 200);
+  const r = await running;
+  assert.ok(r.steps > 0 && r.steps < 100_000, `stopped early after ${r.steps} steps`);
+  // Already aborted: like in-process trainAsync, it stops at its first yield (4 steps).
+  const few = await pooled.trainAsync(data, { steps: 100 }, { signal: abort.signal });
+  assert.ok(few.steps <= 4, `${few.steps} steps`);
+});
+
+test('worker errors reach the caller; the worker keeps serving', async () => {
+  await assert.rejects(pool.train('nobody', [], { steps: 1 }), /not registered/);
+  const owner = fresh();
+  await assert.rejects(
+    pool.register({
+      peer: 'bad',
+      spec: SPEC,
+      inputShape: data.featureShape,
+      numClasses: data.numClasses,
+      options: { ...OPTIONS, batchSize: 0 },
+      weights: owner.getWeights(),
+      data,
+    }),
+    (err: Error) => err instanceof TrainingPoolError && /batchSize/.test(err.message),
+  );
+  const pooled = await PooledTraining.register(pool, 'after-error', owner, OPTIONS, data);
+  assert.equal((await pooled.trainAsync(data, { steps: 2 }, {})).steps, 2);
+  await assert.rejects(pooled.trainAsync({ ...data }, { steps: 1 }, {}), /not the registered training set/);
+});
+
+test('a worker that cannot start is reported, and closing rejects outstanding requests', async () => {
+  await assert.rejects(
+    TrainingPool.start({ workers: 1, backend: 'nope' as 'wasm' }),
+    (err: Error) => err instanceof TrainingPoolError && /unknown backend/.test(err.message),
+  );
+  await assert.rejects(TrainingPool.start({ workers: 0, backend: 'wasm' }), RangeError);
+  const other = await TrainingPool.start({ workers: 1, backend: 'wasm' });
+  try {
+    const pooled = await PooledTraining.register(other, 'closing', fresh(), OPTIONS, data);
+    const running = pooled.trainAsync(data, { steps: 100_000 }, {});
+    setTimeout(() => void other.close(), 100);
+    await assert.rejects(running, /training pool closed/);
+    await assert.rejects(pooled.trainAsync(data, { steps: 1 }, {}), /closed/);
+  } finally {
+    await other.close();
+  }
+});
+
+test('messages are validated at the boundary', () => {
+  assert.throws(
+    () => parseRequest({ kind: 'train', id: 1, peer: 'p', layers: [], amount: { steps: -1 } }),
+    PoolProtocolError,
+  );
+  assert.throws(
+    () =>
+      parseRequest({
+        kind: 'train',
+        id: 1,
+        peer: 'p',
+        layers: [{ name: 'a', shape: [2], values: new Float32Array(3) }],
+        amount: { steps: 1 },
+      }),
+    /3 values/,
+  );
+  assert.throws(() => parseReply({ kind: 'nope' }), /unknown reply kind/);
+  assert.throws(() => parseReply({ kind: 'trained', id: 1, layers: [], result: { steps: 'x' } }), PoolProtocolError);
+  assert.deepEqual(parseReply({ kind: 'failed', id: null, message: 'boom' }), {
+    kind: 'failed',
+    id: null,
+    message: 'boom',
+  });
+});
