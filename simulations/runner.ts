@@ -19,7 +19,7 @@ import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
 import { type OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
-import { createNetwork } from './network.ts';
+import { createNetwork, type SimNetwork } from './network.ts';
 import type { StrategyEntry } from './scenario.ts';
 import type { PeerSetup, SimulationSetup } from './setup.ts';
 
@@ -39,6 +39,8 @@ export interface PeerRound {
   readonly ownShare: number | undefined;
   /** Share of the merge result that came from Byzantine peers' models. */
   readonly byzantineShare: number | undefined;
+  /** Peer indices whose models the merge used (share > 0), sorted; -1 for an unknown sender. */
+  readonly mergedFrom: readonly number[];
   readonly closedBy: RoundSummary['closedBy'];
   /** ms since the run started, when this round ended. */
   readonly atMs: number;
@@ -59,6 +61,16 @@ export interface StrategyRun {
 export interface RunHooks {
   readonly signal?: AbortSignal;
   readonly onRound?: (r: PeerRound) => void;
+}
+
+/**
+ * Which peers this process runs and over what network (shard mode: a slice of the peers,
+ * linked to the other slices' processes). Default: every peer, over `createNetwork`.
+ */
+export interface RunPlacement {
+  readonly local: ReadonlySet<number>;
+  /** Network for this process's initial peers (in index order). */
+  readonly createNetwork: (initial: readonly PeerSetup[]) => Promise<SimNetwork>;
 }
 
 function buildPeerTrainer(setup: SimulationSetup, p: PeerSetup): Trainer {
@@ -84,6 +96,7 @@ export async function runStrategy(
   setup: SimulationSetup,
   entry: StrategyEntry,
   hooks: RunHooks = {},
+  placement?: RunPlacement,
 ): Promise<StrategyRun> {
   const s = setup.scenario;
   const start = performance.now();
@@ -92,8 +105,11 @@ export async function runStrategy(
   let errorCount = 0;
   let rejectedUpdates = 0;
   const honestView = new Map<number, Weights>();
-  const initial = setup.peers.filter((p) => p.joinRound === 0);
-  const network = await createNetwork(s.transport, initial.length, s.topology, s.seed);
+  const mine = (p: PeerSetup): boolean => placement?.local.has(p.index) ?? true;
+  const initial = setup.peers.filter((p) => p.joinRound === 0 && mine(p));
+  const network = placement
+    ? await placement.createNetwork(initial)
+    : await createNetwork(s.transport, initial.length, s.topology, s.seed);
   const peers = new Map<number, Peer>();
   const trainers: Trainer[] = [];
   const topic = updatesTopic(`sim-${s.name}`);
@@ -125,8 +141,11 @@ export async function runStrategy(
   };
 
   const attackerIds = new Set<string>();
+  /** Peer id -> peer index, local and (shard mode) remote, to name who a merge used. */
+  const indexOf = new Map<string, number>();
   const track = (p: PeerSetup, peer: Peer): void => {
     if (p.attacker) attackerIds.add(peer.id);
+    indexOf.set(peer.id, p.index);
     peer.addEventListener('round:end', (e) => {
       const d = e.detail;
       const used = d.merge?.used ?? [];
@@ -140,6 +159,10 @@ export async function runStrategy(
         candidates: d.candidates,
         ownShare: d.merge?.ownShare,
         byzantineShare: d.merge ? used.reduce((a, u) => a + (attackerIds.has(u.peer) ? u.share : 0), 0) : undefined,
+        mergedFrom: used
+          .filter((u) => u.share > 0)
+          .map((u) => indexOf.get(u.peer) ?? -1)
+          .sort((a, b) => a - b),
         closedBy: d.closedBy,
         atMs: performance.now() - start,
       };
@@ -165,8 +188,12 @@ export async function runStrategy(
       await peer.start();
     }
     await network.ready(topic);
+    for (const [id, index] of network.remotePeers?.() ?? []) {
+      indexOf.set(id, index);
+      if (setup.peers[index]?.attacker) attackerIds.add(id);
+    }
     setupMs = performance.now() - start;
-    const lives = setup.peers.map(async (p) => {
+    const lives = setup.peers.filter(mine).map(async (p) => {
       let peer = peers.get(p.index);
       if (!peer) {
         await roundReached(p.joinRound - 1).promise;
@@ -185,6 +212,7 @@ export async function runStrategy(
       }
     });
     await Promise.all(lives);
+    await network.settle?.(hooks.signal?.aborted === true);
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
@@ -197,7 +225,7 @@ export async function runStrategy(
   return {
     label: entry.label,
     records,
-    honestPeers: setup.peers.filter((p) => !p.attacker).map((p) => p.index),
+    honestPeers: setup.peers.filter((p) => !p.attacker && mine(p)).map((p) => p.index),
     interrupted: hooks.signal?.aborted === true,
     elapsedMs: performance.now() - start,
     setupMs,
