@@ -85,6 +85,7 @@ export async function simulateShard(
     },
     log,
     onAbortedElsewhere: (other) => {
+      if (signal.aborted) return; // already stopping (this shard's abort is what the other one echoes)
       log(`shard ${other} stopped its run: stopping here too and writing what was measured`);
       stopHere.abort();
     },
