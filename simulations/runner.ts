@@ -6,7 +6,8 @@
  * Byzantine peers train like everyone (on flipped labels for label-flip) and replace what
  * they publish through Peer's `outgoing` hook. Omniscient attacks (ALIE, IPM) see a shared
  * view of the honest peers' latest published models: in an asynchronous run that is each
- * honest peer's most recent model, from this round or the one before. Attackers merge with
+ * honest peer's most recent model, from this round or the one before; in shard mode, honest
+peers of other processes enter that view as the attacker's own node received them. Attackers merge with
  * "mean" and are not evaluated (their accuracy is not reported).
  */
 
@@ -135,9 +136,11 @@ export async function runStrategy(
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
 
   const gossips = new Map<number, Gossip>();
+  /** Honest peers run by other processes (shard mode): attackers see them through what they receive. */
+  const remoteHonest = new Set<string>();
   const makePeer = (p: PeerSetup, gossip: Gossip): Peer => {
     gossips.set(p.index, gossip);
-    return networkPeer(p, setup, gossip, entry, honestView, trainers);
+    return networkPeer(p, setup, gossip, entry, { local: honestView, remote: remoteHonest }, trainers);
   };
 
   const attackerIds = new Set<string>();
@@ -191,6 +194,7 @@ export async function runStrategy(
     for (const [id, index] of network.remotePeers?.() ?? []) {
       indexOf.set(id, index);
       if (setup.peers[index]?.attacker) attackerIds.add(id);
+      else remoteHonest.add(id);
     }
     setupMs = performance.now() - start;
     const lives = setup.peers.filter(mine).map(async (p) => {
@@ -235,15 +239,26 @@ export async function runStrategy(
   };
 }
 
+/**
+ * What omniscient attackers (ALIE, IPM) know of the honest peers: the latest published
+ * model of every honest peer of this process, and (shard mode) the ids of honest peers
+ * run elsewhere, whose models an attacker knows only as far as its own node received them.
+ */
+interface HonestView {
+  readonly local: Map<number, Weights>;
+  readonly remote: ReadonlySet<string>;
+}
+
 /** One Peer: honest, or Byzantine through `outgoing`. */
 function networkPeer(
   p: PeerSetup,
   setup: SimulationSetup,
   gossip: Gossip,
   entry: StrategyEntry,
-  honestView: Map<number, Weights>,
+  view: HonestView,
   trainers: Trainer[],
 ): Peer {
+  const honestView = view.local;
   const s = setup.scenario;
   const trainer = buildPeerTrainer(setup, p);
   trainers.push(trainer);
@@ -252,7 +267,7 @@ function networkPeer(
   let outgoing: OutgoingTransform;
   if (attack?.kind === 'model') {
     outgoing = (own, round) => {
-      const honest = [...honestView.values()];
+      const honest = [...honestView.values(), ...receivedFrom(view.remote)];
       return attack.craft({
         own,
         reference: reference ?? own,
@@ -270,6 +285,11 @@ function networkPeer(
       return own;
     };
   }
+  const receivedFrom = (ids: ReadonlySet<string>): Weights[] =>
+    [...ids].flatMap((id) => {
+      const w = peer.receivedModel(id);
+      return w ? [w] : [];
+    });
   const peer = new Peer({
     taskId: `sim-${s.name}`,
     trainer,
