@@ -99,17 +99,32 @@ export class Hub {
   }
 
   static async start(init: HubInit): Promise<Hub> {
-    const node = await createNodeLibp2p({ loopback: true, listen: [init.listen] });
+    let node: Awaited<ReturnType<typeof createNodeLibp2p>>;
+    try {
+      node = await createNodeLibp2p({ loopback: true, listen: [init.listen] });
+    } catch (err) {
+      // libp2p's message is long and generic; the cause is almost always a taken port.
+      const reason = /EADDRINUSE|EADDRNOTAVAIL|EACCES/.exec(String((err as Error).message))?.[0] ?? 'failed';
+      throw new Error(
+        `cannot listen on ${init.listen} (${reason}): give --listen a free port of this machine's address`,
+        {
+          cause: err,
+        },
+      );
+    }
     const gossip = await createLibp2pGossip(node);
     const hub = new Hub(gossip, init);
-    await gossip.handle(SHARD_STATE_PROTOCOL, async () => encodeJson(hub.state));
-    await gossip.handle(
-      SHARD_RECORDS_PROTOCOL,
-      async (_from, req) => encodeJson(init.records(decodeRecordsRequest(req))),
-      {
-        maxRequestBytes: 1024,
-      },
-    );
+    try {
+      await gossip.handle(SHARD_STATE_PROTOCOL, async () => encodeJson(hub.state));
+      await gossip.handle(
+        SHARD_RECORDS_PROTOCOL,
+        async (_from, req) => encodeJson(init.records(decodeRecordsRequest(req))),
+        { maxRequestBytes: 1024 },
+      );
+    } catch (err) {
+      await gossip.stop();
+      throw err;
+    }
     hub.poller = hub.poll();
     return hub;
   }
