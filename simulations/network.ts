@@ -27,6 +27,10 @@ export interface SimNetwork {
   /** Resolves once subscribers of `topic` know each other (libp2p); immediate on the bus. */
   ready(topic: string): Promise<void>;
   close(): Promise<void>;
+  /** Peers run by other processes (shard mode): peer id -> peer index, known after `ready`. */
+  remotePeers?(): ReadonlyMap<string, number>;
+  /** Every local peer ran its rounds (or the run was aborted): shard mode waits for the other processes. */
+  settle?(aborted: boolean): Promise<void>;
 }
 
 export async function createNetwork(

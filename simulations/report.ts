@@ -19,7 +19,8 @@ export interface ResultsFile {
   readonly strategies: Record<string, StrategyResult>;
 }
 
-function writeAtomic(file: string, data: string | Uint8Array): void {
+/** Writes `file` whole (tmp + rename): readers never see half a file. */
+export function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, file);

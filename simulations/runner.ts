@@ -6,7 +6,8 @@
  * Byzantine peers train like everyone (on flipped labels for label-flip) and replace what
  * they publish through Peer's `outgoing` hook. Omniscient attacks (ALIE, IPM) see a shared
  * view of the honest peers' latest published models: in an asynchronous run that is each
- * honest peer's most recent model, from this round or the one before. Attackers merge with
+ * honest peer's most recent model, from this round or the one before; in shard mode, honest
+peers of other processes enter that view as the attacker's own node received them. Attackers merge with
  * "mean" and are not evaluated (their accuracy is not reported).
  */
 
@@ -23,7 +24,7 @@ import { type LocalTraining, type OutgoingTransform, Peer } from '../src/peer/pe
 import type { BackendChoice } from '../src/train/backend.ts';
 import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
-import { createNetwork } from './network.ts';
+import { createNetwork, type SimNetwork } from './network.ts';
 import type { StrategyEntry } from './scenario.ts';
 import type { PeerSetup, SimulationSetup } from './setup.ts';
 
@@ -43,6 +44,8 @@ export interface PeerRound {
   readonly ownShare: number | undefined;
   /** Share of the merge result that came from Byzantine peers' models. */
   readonly byzantineShare: number | undefined;
+  /** Peer indices whose models the merge used (share > 0), sorted; -1 for an unknown sender. */
+  readonly mergedFrom: readonly number[];
   readonly closedBy: RoundSummary['closedBy'];
   /** ms since the run started, when this round ended. */
   readonly atMs: number;
@@ -75,6 +78,16 @@ function peerTrainerOptions(setup: SimulationSetup, p: PeerSetup): TrainerOption
   };
 }
 
+/**
+ * Which peers this process runs and over what network (shard mode: a slice of the peers,
+ * linked to the other slices' processes). Default: every peer, over `createNetwork`.
+ */
+export interface RunPlacement {
+  readonly local: ReadonlySet<number>;
+  /** Network for this process's initial peers (in index order). */
+  readonly createNetwork: (initial: readonly PeerSetup[]) => Promise<SimNetwork>;
+}
+
 function buildPeerTrainer(setup: SimulationSetup, p: PeerSetup): Trainer {
   const s = setup.scenario;
   // Common initialisation (same seed) for every peer, own batch order per peer.
@@ -93,6 +106,7 @@ export async function runStrategy(
   setup: SimulationSetup,
   entry: StrategyEntry,
   hooks: RunHooks = {},
+  placement?: RunPlacement,
 ): Promise<StrategyRun> {
   const s = setup.scenario;
   const start = performance.now();
@@ -101,8 +115,11 @@ export async function runStrategy(
   let errorCount = 0;
   let rejectedUpdates = 0;
   const honestView = new Map<number, Weights>();
-  const initial = setup.peers.filter((p) => p.joinRound === 0);
-  const network = await createNetwork(s.transport, initial.length, s.topology, s.seed);
+  const mine = (p: PeerSetup): boolean => placement?.local.has(p.index) ?? true;
+  const initial = setup.peers.filter((p) => p.joinRound === 0 && mine(p));
+  const network = placement
+    ? await placement.createNetwork(initial)
+    : await createNetwork(s.transport, initial.length, s.topology, s.seed);
   const peers = new Map<number, Peer>();
   const trainers: Trainer[] = [];
   const topic = updatesTopic(`sim-${s.name}`);
@@ -130,6 +147,8 @@ export async function runStrategy(
   const gossips = new Map<number, Gossip>();
   // Peers' training on worker threads (scenario key "workers"); evaluation and merging stay here.
   let pool: TrainingPool | undefined;
+  /** Honest peers run by other processes (shard mode): attackers see them through what they receive. */
+  const remoteHonest = new Set<string>();
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const trainer = buildPeerTrainer(setup, p);
@@ -137,12 +156,15 @@ export async function runStrategy(
     const training = pool
       ? await PooledTraining.register(pool, gossip.id, trainer, peerTrainerOptions(setup, p), p.train)
       : undefined;
-    return networkPeer(p, setup, gossip, entry, honestView, trainer, training);
+    return networkPeer(p, setup, gossip, entry, { local: honestView, remote: remoteHonest }, trainer, training);
   };
 
   const attackerIds = new Set<string>();
+  /** Peer id -> peer index, local and (shard mode) remote, to name who a merge used. */
+  const indexOf = new Map<string, number>();
   const track = (p: PeerSetup, peer: Peer): void => {
     if (p.attacker) attackerIds.add(peer.id);
+    indexOf.set(peer.id, p.index);
     peer.addEventListener('round:end', (e) => {
       const d = e.detail;
       const used = d.merge?.used ?? [];
@@ -156,6 +178,10 @@ export async function runStrategy(
         candidates: d.candidates,
         ownShare: d.merge?.ownShare,
         byzantineShare: d.merge ? used.reduce((a, u) => a + (attackerIds.has(u.peer) ? u.share : 0), 0) : undefined,
+        mergedFrom: used
+          .filter((u) => u.share > 0)
+          .map((u) => indexOf.get(u.peer) ?? -1)
+          .sort((a, b) => a - b),
         closedBy: d.closedBy,
         atMs: performance.now() - start,
       };
@@ -183,8 +209,13 @@ export async function runStrategy(
       await peer.start();
     }
     await network.ready(topic);
+    for (const [id, index] of network.remotePeers?.() ?? []) {
+      indexOf.set(id, index);
+      if (setup.peers[index]?.attacker) attackerIds.add(id);
+      else remoteHonest.add(id);
+    }
     setupMs = performance.now() - start;
-    const lives = setup.peers.map(async (p) => {
+    const lives = setup.peers.filter(mine).map(async (p) => {
       let peer = peers.get(p.index);
       if (!peer) {
         await roundReached(p.joinRound - 1).promise;
@@ -203,6 +234,7 @@ export async function runStrategy(
       }
     });
     await Promise.all(lives);
+    await network.settle?.(hooks.signal?.aborted === true);
   } finally {
     hooks.signal?.removeEventListener('abort', onAbort);
     await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
@@ -219,7 +251,7 @@ export async function runStrategy(
   return {
     label: entry.label,
     records,
-    honestPeers: setup.peers.filter((p) => !p.attacker).map((p) => p.index),
+    honestPeers: setup.peers.filter((p) => !p.attacker && mine(p)).map((p) => p.index),
     interrupted: hooks.signal?.aborted === true,
     elapsedMs: performance.now() - start,
     setupMs,
@@ -229,23 +261,34 @@ export async function runStrategy(
   };
 }
 
+/**
+ * What omniscient attackers (ALIE, IPM) know of the honest peers: the latest published
+ * model of every honest peer of this process, and (shard mode) the ids of honest peers
+ * run elsewhere, whose models an attacker knows only as far as its own node received them.
+ */
+interface HonestView {
+  readonly local: Map<number, Weights>;
+  readonly remote: ReadonlySet<string>;
+}
+
 /** One Peer: honest, or Byzantine through `outgoing`. */
 function networkPeer(
   p: PeerSetup,
   setup: SimulationSetup,
   gossip: Gossip,
   entry: StrategyEntry,
-  honestView: Map<number, Weights>,
+  view: HonestView,
   trainer: Trainer,
   training: LocalTraining | undefined,
 ): Peer {
+  const honestView = view.local;
   const s = setup.scenario;
   const attack = p.attacker ? setup.attack : undefined;
   let reference: Weights | undefined;
   let outgoing: OutgoingTransform;
   if (attack?.kind === 'model') {
     outgoing = (own, round) => {
-      const honest = [...honestView.values()];
+      const honest = [...honestView.values(), ...receivedFrom(view.remote)];
       return attack.craft({
         own,
         reference: reference ?? own,
@@ -263,6 +306,11 @@ function networkPeer(
       return own;
     };
   }
+  const receivedFrom = (ids: ReadonlySet<string>): Weights[] =>
+    [...ids].flatMap((id) => {
+      const w = peer.receivedModel(id);
+      return w ? [w] : [];
+    });
   const peer = new Peer({
     taskId: `sim-${s.name}`,
     trainer,

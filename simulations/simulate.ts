@@ -9,12 +9,14 @@ import { type ResultsFile, writeReport } from './report.ts';
 import { type StrategyResult, strategyResult } from './results.ts';
 import { type PeerRound, runStrategy } from './runner.ts';
 import { type Scenario, scenarioRecord } from './scenario.ts';
-import { buildSetup } from './setup.ts';
+import { buildSetup, type SimulationSetup } from './setup.ts';
 
 export interface SimulateHooks {
   readonly signal?: AbortSignal;
   /** Called when a strategy starts (index among the scenario's strategies). */
   readonly onStrategy?: (index: number, label: string) => void;
+  /** Called once the shared setup is built (before the first strategy). */
+  readonly onSetup?: (setup: SimulationSetup) => void;
   readonly onRound?: (index: number, label: string, r: PeerRound) => void;
   readonly onWritten?: (files: string[]) => void;
 }
@@ -40,15 +42,9 @@ function gitCommit(): string | null {
   }
 }
 
-export async function simulate(
-  scenario: Scenario,
-  outDir: string,
-  backend: string,
-  hooks: SimulateHooks = {},
-): Promise<SimulateResult> {
-  const setup = buildSetup(scenario);
-  const strategies: Record<string, StrategyResult> = {};
-  const environment = {
+/** What results.json records about the run's machine, code and setup. */
+export function runEnvironment(setup: SimulationSetup, backend: string): Record<string, unknown> {
+  return {
     node: process.version,
     commit: gitCommit(),
     backend,
@@ -61,6 +57,18 @@ export async function simulate(
     evaluationSamples: setup.evaluation.y.length,
     trainSamplesPerPeer: setup.peers.map((p) => p.train.y.length),
   };
+}
+
+export async function simulate(
+  scenario: Scenario,
+  outDir: string,
+  backend: string,
+  hooks: SimulateHooks = {},
+): Promise<SimulateResult> {
+  const setup = buildSetup(scenario);
+  hooks.onSetup?.(setup);
+  const strategies: Record<string, StrategyResult> = {};
+  const environment = runEnvironment(setup, backend);
   let files: string[] = [];
   let interrupted = false;
   for (const [index, entry] of scenario.strategies.entries()) {

@@ -3,14 +3,25 @@
  * libp2p (memory or TCP loopback) or the in-process bus, one run per merge strategy on
  * the same data split and attackers; writes results.json, CSVs and SVG/PNG plots.
  * Ctrl-C stops the peers after their current step and writes what was measured so far.
+ *
+ * `--shard i/n --listen <addr> [--bootstrap <addr,...>]`: this process runs slice i of n
+ * of the peers over TCP, linked to the other slices' processes (simulations/shard/);
+ * `--combine <dirs> --out <dir>` merges shard outputs into one report.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { writeReport } from '../../simulations/report.ts';
+import type { PeerRound } from '../../simulations/runner.ts';
 import { MAX_SIMULATION_WORKERS, parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
-import { simulate } from '../../simulations/simulate.ts';
+import type { SimulationSetup } from '../../simulations/setup.ts';
+import { combineShards, readShardFiles, ShardDataError } from '../../simulations/shard/combine.ts';
+import { simulateShard } from '../../simulations/shard/simulate-shard.ts';
+import { type ShardSpec, shardPeers } from '../../simulations/shard/slice.ts';
+import { type SimulateResult, simulate } from '../../simulations/simulate.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
 import { progressLine } from '../progress.ts';
+import { type ListenAddress, parseBootstrapFlag, parseListenFlag, parseShardFlag } from '../shard-flags.ts';
 
 export const SIMULATE_SUMMARY =
   'meshfl simulate --scenario <file> --out <dir>  many peers in one process, one run per strategy (docs/SIMULATIONS.md)';
@@ -20,7 +31,13 @@ export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --out <dir>             output directory (results.json, <strategy>.csv, accuracy/bytes .svg/.png)
   --backend <name>        wasm | cpu | auto (default wasm)
   --workers <n>           train peers on n worker threads (0 = on the main thread; default:
-                          the scenario's "workers", else 0)`;
+                          the scenario's "workers", else 0)
+several processes or machines (docs/SIMULATIONS.md "Several processes or machines"):
+  --shard <i/n>           run slice i (0-based) of n of the peers; every shard gets the same scenario
+  --listen <multiaddr>    this shard's hub address, e.g. /ip4/127.0.0.1/tcp/40001 (required with --shard)
+  --bootstrap <addr,...>  other shards' hub addresses, e.g. /ip4/127.0.0.1/tcp/40001 (/p2p/<id> optional)
+meshfl simulate --combine <dir|file>[,...] --out <dir>
+  --combine <paths>       merge shard-<i>-of-<n>.json outputs into one report in --out`;
 
 /** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
 const INTERRUPTED_EXIT = 130;
@@ -56,6 +73,76 @@ function workersFlag(value: string | boolean): number {
   return intFlag(value, 'workers', 0, MAX_SIMULATION_WORKERS);
 }
 
+/** Honest peer-rounds of the peers in `local` (a shard's slice). */
+function localRounds(setup: SimulationSetup, local: ReadonlySet<number>): number {
+  return setup.peers
+    .filter((p) => local.has(p.index) && !p.attacker)
+    .reduce((n, p) => n + (p.leaveRound - p.joinRound), 0);
+}
+
+interface ShardFlags {
+  readonly spec: ShardSpec;
+  readonly listen: ListenAddress;
+  readonly bootstrap: string[];
+}
+
+function shardFlags(f: Record<string, string | boolean | undefined>): ShardFlags | undefined {
+  if (typeof f.shard !== 'string') {
+    if (f.listen !== undefined || f.bootstrap !== undefined)
+      throw new UsageError('meshfl simulate: --listen and --bootstrap go with --shard i/n');
+    return undefined;
+  }
+  const spec = parseShardFlag(f.shard);
+  if (typeof f.listen !== 'string')
+    throw new UsageError('meshfl simulate: --shard needs --listen <multiaddr>, e.g. /ip4/127.0.0.1/tcp/40001');
+  return {
+    spec,
+    listen: parseListenFlag(f.listen),
+    bootstrap: typeof f.bootstrap === 'string' ? parseBootstrapFlag(f.bootstrap) : [],
+  };
+}
+
+/** Shard mode runs over TCP: memory is switched (and said), the in-process bus and churn joins are refused. */
+function shardScenario(scenario: Scenario, shard: ShardSpec): Scenario {
+  if (scenario.transport === 'inproc')
+    throw new UsageError(
+      'meshfl simulate: --shard runs peers over libp2p TCP; this scenario uses transport "inproc" (the in-process bus): set "transport": "libp2p-tcp"',
+    );
+  if (scenario.churn.some((c) => c.kind === 'join'))
+    throw new UsageError('meshfl simulate: --shard does not support churn joins yet (leaves are fine)');
+  if (scenario.peers < shard.count)
+    throw new UsageError(
+      `meshfl simulate: --shard ${shard.index}/${shard.count}: more shards than the ${scenario.peers} peers`,
+    );
+  if (scenario.transport === 'libp2p-memory')
+    console.log('meshfl simulate: --shard: transport libp2p-memory replaced by libp2p-tcp (peers span processes)');
+  return { ...scenario, transport: 'libp2p-tcp' };
+}
+
+function combineCommand(f: Record<string, string | boolean | undefined>): number {
+  if (typeof f.out !== 'string') throw new UsageError('meshfl simulate: --combine needs --out <dir>');
+  if (f.scenario !== undefined || f.shard !== undefined)
+    throw new UsageError('meshfl simulate: --combine merges existing outputs: give no --scenario or --shard');
+  let results: ReturnType<typeof combineShards>;
+  try {
+    results = combineShards(
+      readShardFiles(
+        String(f.combine)
+          .split(',')
+          .filter((p) => p !== ''),
+      ),
+    );
+  } catch (err) {
+    if (err instanceof ShardDataError) throw new UsageError(`meshfl simulate --combine: ${err.message}`);
+    throw err;
+  }
+  const files = writeReport(f.out, results);
+  console.log(
+    `meshfl simulate: combined ${(results.environment.shards as unknown[]).length} shards, strategies ${Object.keys(results.strategies).join(', ') || 'none'}${results.interrupted ? ' (incomplete: interrupted)' : ''}; wrote ${files.length} files to ${f.out}`,
+  );
+  return 0;
+}
+
 function rounds(s: Scenario): number {
   // Honest peer-rounds the progress bar counts: every honest peer, from join to leave.
   let total = 0;
@@ -74,6 +161,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       workers: { type: 'string' },
+      shard: { type: 'string' },
+      listen: { type: 'string' },
+      bootstrap: { type: 'string' },
+      combine: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     'simulate',
@@ -82,10 +173,14 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     console.log(SIMULATE_USAGE);
     return 0;
   }
+  if (typeof f.combine === 'string') return combineCommand(f);
   if (typeof f.scenario !== 'string') throw new UsageError('meshfl simulate: --scenario <file> is required');
   if (typeof f.out !== 'string') throw new UsageError('meshfl simulate: --out <dir> is required');
+  const out = f.out;
+  const shard = shardFlags(f);
   const read = readScenario(f.scenario);
-  const scenario = f.workers === undefined ? read : { ...read, workers: workersFlag(f.workers) };
+  const withWorkers = f.workers === undefined ? read : { ...read, workers: workersFlag(f.workers) };
+  const scenario = shard ? shardScenario(withWorkers, shard.spec) : withWorkers;
   const backend = await initBackend(choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const));
 
   const abort = new AbortController();
@@ -98,20 +193,26 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
 
-  const perStrategy = rounds(scenario);
-  const total = perStrategy * scenario.strategies.length;
+  let perStrategy = rounds(scenario);
+  let total = perStrategy * scenario.strategies.length;
   const progress = progressLine();
   let done = 0;
   console.log(
     `meshfl simulate: ${scenario.name}: ${scenario.peers} peers (${scenario.byzantine?.count ?? 0} ${scenario.byzantine?.attack.name ?? 'no'} attackers), ` +
       `${scenario.modelName} on ${scenario.dataset}, ${scenario.rounds} rounds, ${scenario.transport}, ` +
       `strategies ${scenario.strategies.map((s) => s.label).join(', ')}; backend ${backend}` +
-      (scenario.workers > 0 ? `, training on ${scenario.workers} worker threads` : ''),
+      (scenario.workers > 0 ? `, training on ${scenario.workers} worker threads` : '') +
+      (shard ? `; shard ${shard.spec.index}/${shard.spec.count}` : ''),
   );
   try {
-    const { results, files } = await simulate(scenario, f.out, backend, {
+    const hooks = {
       signal: abort.signal,
-      onRound: (index, label, r) => {
+      onSetup: (setup: SimulationSetup) => {
+        if (!shard) return;
+        perStrategy = localRounds(setup, new Set(shardPeers(scenario.peers, shard.spec)));
+        total = perStrategy * scenario.strategies.length;
+      },
+      onRound: (index: number, label: string, r: PeerRound) => {
         done++;
         const acc = r.merged ? ` acc ${(r.merged.overall * 100).toFixed(1)}%` : '';
         progress.update(
@@ -120,7 +221,25 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           `${label} (${index + 1}/${scenario.strategies.length}) round ${r.round + 1}/${scenario.rounds}${acc}`,
         );
       },
-    });
+    };
+    let run: SimulateResult;
+    if (shard) {
+      const log = (line: string): void => console.log(`meshfl simulate: ${line}`);
+      const ran = await simulateShard(scenario, out, backend, hooks, {
+        shard: shard.spec,
+        listen: shard.listen.hub,
+        nodeListen: shard.listen.nodes,
+        bootstrap: shard.bootstrap,
+        log,
+      });
+      log(
+        ran.combined
+          ? `combined report of all ${shard.spec.count} shards in ${out}; this shard's records in ${ran.shardFile}`
+          : `this shard's records in ${ran.shardFile} (figures below: this shard's peers only; shard 0 writes the combined report)`,
+      );
+      run = ran;
+    } else run = await simulate(scenario, out, backend, hooks);
+    const { results, files } = run;
     progress.finish(results.interrupted ? 'interrupted' : 'done');
     for (const [label, r] of Object.entries(results.strategies)) {
       const a = r.final.honestAccuracy;
@@ -130,7 +249,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           `${(r.elapsedMs / 1000).toFixed(0)} s${r.errorCount > 0 ? `, ${r.errorCount} peer errors (first: ${r.errors[0]})` : ''}`,
       );
     }
-    console.log(`wrote ${files.length} files to ${f.out}`);
+    console.log(`wrote ${files.length} files to ${out}`);
     return results.interrupted ? INTERRUPTED_EXIT : 0;
   } finally {
     process.off('SIGINT', onSigint);

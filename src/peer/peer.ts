@@ -177,6 +177,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       .map(([id]) => id);
   }
 
+  /** The latest model received from `peer` (its decoded public copy), if any. */
+  receivedModel(peer: string): Weights | undefined {
+    return this.#copies.get(peer)?.weights;
+  }
+
   /** Subscribes and serves snapshots; call before `run`/`runRound`. */
   async start(): Promise<void> {
     const gossip = this.#options.gossip;

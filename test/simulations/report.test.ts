@@ -28,6 +28,7 @@ function rec(
     ownShare: 0.5,
     byzantineShare: peer === 0 ? 0.2 : 0,
     closedBy: 'enough-updates',
+    mergedFrom: [],
     atMs,
   };
 }

@@ -1,0 +1,203 @@
+/**
+ * `meshfl simulate --shard i/n` as two real processes on 127.0.0.1: a 6-peer MNIST MLP
+ * scenario split 3 + 3, the shards finding each other through --bootstrap. Checks the
+ * combined report covers every honest peer of both shards, that peers merged models of
+ * the other process's peers, that `--combine` of the two shard files gives the same
+ * report, and that bad flags exit 2 with a clear message. No timing assertions.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import type { ResultsFile } from '../../simulations/report.ts';
+import { type ShardFile, shardFileName } from '../../simulations/shard/combine.ts';
+import { shardOfPeer, shardPeers } from '../../simulations/shard/slice.ts';
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'node', 'bin', 'meshfl.js');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'meshfl-shard-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Spawned {
+  readonly child: ChildProcess;
+  readonly done: Promise<Ran>;
+}
+
+function start(args: string[]): Spawned {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<Ran>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr?.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** A TCP port free right now on 127.0.0.1 (the OS picks it; we release it at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const SCENARIO = {
+  name: 'test-shards',
+  dataset: 'mnist',
+  model: { kind: 'mlp', hidden: [16] },
+  peers: 6,
+  partition: { kind: 'iid' },
+  samplesPerPeer: 100,
+  testSubset: 200,
+  byzantine: { count: 1, attack: 'sign-flip', options: { mode: 'model' } },
+  strategies: ['mean'],
+  rounds: 2,
+  localSteps: 5,
+  codec: 'int8',
+  transport: 'libp2p-tcp',
+  degree: 3,
+  seed: 3,
+};
+
+test('shards cover every peer exactly once, in contiguous blocks', () => {
+  for (const peers of [2, 5, 6, 7, 30, 101])
+    for (let count = 1; count <= Math.min(peers, 7); count++) {
+      const all = Array.from({ length: count }, (_, index) => shardPeers(peers, { index, count })).flat();
+      assert.deepEqual(
+        all,
+        Array.from({ length: peers }, (_, p) => p),
+      );
+      for (const p of all) assert.ok(shardPeers(peers, { index: shardOfPeer(peers, count, p), count }).includes(p));
+    }
+});
+
+test('two shard processes on loopback run one scenario together', { timeout: 180_000 }, async (t) => {
+  const file = path.join(tmp, 'scenario.json');
+  writeFileSync(file, JSON.stringify(SCENARIO));
+  const [port0, port1] = [await freePort(), await freePort()];
+  const out = [path.join(tmp, 'shard0'), path.join(tmp, 'shard1')];
+  const common = ['simulate', '--scenario', file];
+  const children: Spawned[] = [];
+  try {
+    children.push(
+      start([...common, '--out', out[0] as string, '--shard', '0/2', '--listen', `/ip4/127.0.0.1/tcp/${port0}`]),
+    );
+    children.push(
+      start([
+        ...common,
+        '--out',
+        out[1] as string,
+        '--shard',
+        '1/2',
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${port1}`,
+        '--bootstrap',
+        `/ip4/127.0.0.1/tcp/${port0}`,
+      ]),
+    );
+    const [r0, r1] = await Promise.all(children.map((c) => c.done));
+    assert.equal(r0?.code, 0, `shard 0:\n${r0?.stdout}\n${r0?.stderr}`);
+    assert.equal(r1?.code, 0, `shard 1:\n${r1?.stdout}\n${r1?.stderr}`);
+    assert.match(r1?.stdout ?? '', /shard 0\/2 found at \/ip4\/127\.0\.0\.1\/tcp\//);
+  } finally {
+    for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGKILL');
+  }
+
+  const shards = [0, 1].map(
+    (i): ShardFile => JSON.parse(readFileSync(path.join(out[i] as string, shardFileName(i, 2)), 'utf8')),
+  );
+  assert.deepEqual(
+    shards.map((s) => s.shard.peers),
+    [
+      [0, 1, 2],
+      [3, 4, 5],
+    ],
+  );
+  const results: ResultsFile = JSON.parse(readFileSync(path.join(out[0] as string, 'results.json'), 'utf8'));
+  const attackers = results.environment.attackers as number[];
+  const honest = [0, 1, 2, 3, 4, 5].filter((p) => !attackers.includes(p));
+  assert.equal(results.interrupted, false);
+  assert.deepEqual(Object.keys(results.strategies), ['mean']);
+  const mean = results.strategies.mean;
+  assert.ok(mean);
+  assert.equal(mean.rounds.length, SCENARIO.rounds);
+  for (const row of mean.rounds) {
+    assert.equal(row.peers, honest.length, `round ${row.round}: every honest peer of both shards reported`);
+    assert.ok(row.honestAccuracy, `round ${row.round} evaluated`);
+  }
+  assert.equal((results.environment.shards as unknown[]).length, 2);
+
+  // Every honest peer's rounds are in its shard's file, and peers merged the other shard's models.
+  for (const [i, s] of shards.entries()) {
+    const run = s.strategies.mean;
+    assert.ok(run);
+    for (const p of honest.filter((q) => s.shard.peers.includes(q)))
+      assert.deepEqual(
+        run.records
+          .filter((r) => r.peer === p)
+          .map((r) => r.round)
+          .sort(),
+        [0, 1],
+        `shard ${i}: peer ${p} recorded both rounds`,
+      );
+    const remote = run.records.flatMap((r) => r.mergedFrom.filter((q) => q >= 0 && !s.shard.peers.includes(q)));
+    t.diagnostic(
+      `shard ${i}: merges used ${remote.length} models of the other shard's peers (${[...new Set(remote)]})`,
+    );
+    assert.ok(remote.length > 0, `shard ${i}'s peers merged models of the other shard's peers`);
+  }
+
+  // The same report from the two shard files on disk.
+  const combinedDir = path.join(tmp, 'combined');
+  const c = await start(['simulate', '--combine', `${out[0]},${out[1]}`, '--out', combinedDir]).done;
+  assert.equal(c.code, 0, c.stderr);
+  const combined: ResultsFile = JSON.parse(readFileSync(path.join(combinedDir, 'results.json'), 'utf8'));
+  assert.deepEqual(combined.strategies, results.strategies);
+});
+
+test('bad shard flags exit 2 with a clear message', async () => {
+  const file = path.join(tmp, 'flags.json');
+  writeFileSync(file, JSON.stringify(SCENARIO));
+  const base = ['simulate', '--scenario', file, '--out', path.join(tmp, 'never')];
+  const cases: Array<[string[], RegExp]> = [
+    [['--shard', '2/2', '--listen', '/ip4/127.0.0.1/tcp/40001'], /--shard must be i\/n with integers 0 <= i < n/],
+    [['--shard', 'one/2', '--listen', '/ip4/127.0.0.1/tcp/40001'], /--shard must be i\/n/],
+    [['--shard', '0/2'], /--shard needs --listen/],
+    [
+      ['--shard', '0/2', '--listen', '/memory/x'],
+      /--listen: "\/memory\/x" is not a multiaddr|--listen must be a TCP address/,
+    ],
+    [
+      ['--shard', '1/2', '--listen', '/ip4/127.0.0.1/tcp/40002', '--bootstrap', '/ip4/127.0.0.1/udp/40001'],
+      /--bootstrap: "\/ip4\/127\.0\.0\.1\/udp\/40001" must be a TCP address/,
+    ],
+    [['--listen', '/ip4/127.0.0.1/tcp/40001'], /--listen and --bootstrap go with --shard/],
+    [['--shard', '0/7', '--listen', '/ip4/127.0.0.1/tcp/40001'], /more shards than the 6 peers/],
+  ];
+  // Refused before any model or network work starts, so these are quick; run them together.
+  const ran = await Promise.all(cases.map(([flags]) => start([...base, ...flags]).done));
+  for (const [i, [flags, message]] of cases.entries()) {
+    const r = ran[i] as Ran;
+    assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, flags.join(' '));
+  }
+});
