@@ -8,21 +8,22 @@ import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type Layer, sizeOfShape, type Weights } from '../../src/model/weights.ts';
 import type { TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
 
+/** A peer as the worker needs it: its model, trainer options and training set. */
+export interface Registration {
+  readonly peer: string;
+  readonly spec: ModelSpec;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly options: TrainerOptions;
+  /** Every layer of the model (the backbone too), so the worker starts from the same model. */
+  readonly weights: Weights;
+  /** The peer's training set, backed by SharedArrayBuffers (sent once, never copied): use sharedDataset(). */
+  readonly data: Dataset;
+}
+
 /** Main thread -> worker. `id` pairs a request with its reply. */
 export type PoolRequest =
-  | {
-      readonly kind: 'register';
-      readonly id: number;
-      readonly peer: string;
-      readonly spec: ModelSpec;
-      readonly inputShape: readonly number[];
-      readonly numClasses: number;
-      readonly options: TrainerOptions;
-      /** Every layer of the model (the backbone too), so the worker starts from the same model. */
-      readonly weights: Weights;
-      /** The peer's training set, backed by SharedArrayBuffers (sent once, never copied). */
-      readonly data: Dataset;
-    }
+  | ({ readonly kind: 'register'; readonly id: number } & Registration)
   | {
       readonly kind: 'train';
       readonly id: number;

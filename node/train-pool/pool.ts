@@ -10,12 +10,12 @@
  * does not answer within ABORT_REPLY_TIMEOUT_MS.
  */
 import { Worker } from 'node:worker_threads';
-import type { Dataset } from '../../src/data/dataset.ts';
-import type { ModelSpec } from '../../src/model/spec.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import type { BackendChoice } from '../../src/train/backend.ts';
-import type { TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
-import { type PoolReply, type PoolRequest, parseReply, transferable } from './messages.ts';
+import type { TrainAmount, TrainResult } from '../../src/train/trainer.ts';
+import { type PoolReply, type PoolRequest, parseReply, type Registration, transferable } from './messages.ts';
+
+export type { Registration } from './messages.ts';
 
 /** A worker that has not initialised its backend by then is reported as failed. */
 export const WORKER_READY_TIMEOUT_MS = 60_000;
@@ -37,17 +37,6 @@ export interface PoolOptions {
   readonly workers: number;
   /** Backend the workers initialise; use the main thread's, so numbers agree. */
   readonly backend: BackendChoice;
-}
-
-export interface Registration {
-  readonly peer: string;
-  readonly spec: ModelSpec;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
-  readonly options: TrainerOptions;
-  readonly weights: Weights;
-  /** Shared with the worker: use sharedDataset(). */
-  readonly data: Dataset;
 }
 
 export interface Trained {
