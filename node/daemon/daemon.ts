@@ -61,6 +61,9 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
   const presence = new PeerPresence(config.http.notReadyAfterNoPeersMs);
   try {
     const store = new DataStore(config.dataDir, config.checkpoints.keep);
+    const unlock = store.lock();
+    // First in, so closed last: the directory stays ours until the final checkpoint is written.
+    closers.push({ what: 'data directory lock', close: async () => unlock() });
     const identity = await store.identity();
     state.peerId = peerIdFromPrivateKey(identity.key).toString();
     logger.setContext({ peer: state.peerId });

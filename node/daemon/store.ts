@@ -1,6 +1,7 @@
 /**
  * The daemon's data directory:
  *
+ *   <dataDir>/daemon.lock                    pid of the daemon using the directory (see lock())
  *   <dataDir>/peer.key                       libp2p private key (protobuf), mode 0600, created once
  *   <dataDir>/checkpoints/round-<n>.mflm     model + round + publish seq (model-file format, CRC-32)
  *
@@ -16,7 +17,9 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   unlinkSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +33,7 @@ export class StoreError extends Error {
 }
 
 const KEY_FILE = 'peer.key';
+const LOCK_FILE = 'daemon.lock';
 const CHECKPOINT_DIR = 'checkpoints';
 const CHECKPOINT_NAME = /^round-(\d{1,12})\.mflm$/;
 const TEMP_MARK = '.tmp-';
@@ -89,7 +93,10 @@ export class DataStore {
   readonly checkpointDir: string;
   readonly keep: number;
 
-  /** Creates the directory tree (mode 0700) and proves it is writable. Throws StoreError. */
+  /**
+   * Creates the directory tree (mode 0700) and proves it is writable. Throws StoreError.
+   * Reading only: a daemon then calls lock() before it writes anything else.
+   */
   constructor(dir: string, keep: number) {
     this.dir = path.resolve(dir);
     this.checkpointDir = path.join(this.dir, CHECKPOINT_DIR);
@@ -101,7 +108,39 @@ export class DataStore {
     } catch (err) {
       throw new StoreError(`dataDir ${this.dir}: not a writable directory (${errnoText(err)})`);
     }
+  }
+
+  /**
+   * Claims the directory for this process: two daemons on one directory would share one
+   * peer identity and overwrite each other's checkpoints. Throws StoreError naming the pid
+   * when a live process holds the lock; a lock left by a dead process (or unreadable) is
+   * taken over. Then removes leftovers of interrupted writes (safe only once the directory
+   * is ours). Returns the release function (removes the lock if it is still ours).
+   */
+  lock(): () => void {
+    const file = path.join(this.dir, LOCK_FILE);
+    const mine = `${process.pid}\n`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        writeFileSync(file, mine, { flag: 'wx', mode: DATA_FILE_MODE });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+          throw new StoreError(`${file}: cannot create the lock (${errnoText(err)})`);
+        }
+      }
+      const holder = lockHolder(file);
+      if (holder !== undefined && holder !== process.pid && processAlive(holder)) {
+        throw new StoreError(
+          `dataDir ${this.dir} is in use by process ${holder} (${file}); stop that daemon or give this one another dataDir`,
+        );
+      }
+      rmSync(file, { force: true }); // stale: its process is gone
+    }
     this.#removeTempFiles();
+    return () => {
+      if (lockHolder(file) === process.pid) rmSync(file, { force: true });
+    };
   }
 
   /** The peer's private key: read from peer.key, or generated (Ed25519) and saved with mode 0600. */
@@ -187,6 +226,26 @@ export class DataStore {
         if (name.includes(TEMP_MARK)) unlinkSync(path.join(dir, name));
       }
     }
+  }
+}
+
+/** The pid written in a lock file, or undefined if it cannot be read as one. */
+function lockHolder(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Signal 0 checks existence; EPERM means it exists under another user. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

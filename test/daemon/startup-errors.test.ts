@@ -2,10 +2,11 @@
  * Operator mistakes end a real daemon process with exit code 2 and one clear line on
  * stderr naming the key, flag, variable, file or port, never a stack trace: bad config
  * (syntax, unknown key, bad value, env and flag overrides, missing token off loopback),
- * missing data files, an unwritable data directory, and ports already in use.
+ * missing data files, an unwritable data directory, a data directory in use, and ports
+ * already in use.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -88,6 +89,13 @@ test(
       writeConfig(tmp.dir, 'dir.json', smallConfig(path.join(blocker, 'data'), 0)),
     ]);
     assertOperatorError(unwritable, /dataDir .*a-file\/data: not a writable directory \(ENOTDIR\)/);
+
+    // A data directory held by a live process (this test's): the daemon refuses to share it.
+    const held = path.join(tmp.dir, 'data-held');
+    mkdirSync(held, { recursive: true });
+    writeFileSync(path.join(held, 'daemon.lock'), `${process.pid}\n`);
+    const inUse = await runToExit(['--config', writeConfig(tmp.dir, 'held.json', smallConfig(held, 0))]);
+    assertOperatorError(inUse, new RegExp(`dataDir .*data-held is in use by process ${process.pid}`));
 
     const busy = await occupiedPort();
     try {

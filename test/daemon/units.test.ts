@@ -4,7 +4,8 @@
  * metrics exposition checked by a strict Prometheus parser.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
@@ -171,6 +172,36 @@ test('store: a private key created once with mode 0600, checkpoints pruned, corr
     () => new DataStore(path.join(blocker, 'x'), 3),
     (e: Error) => e instanceof StoreError && /ENOTDIR/.test(e.message),
   );
+});
+
+test('store: lock() keeps a second daemon out while the holder lives, and takes over a stale lock', () => {
+  const dir = path.join(tmp.dir, 'locked');
+  const release = new DataStore(dir, 3).lock();
+  assert.equal(readFileSync(path.join(dir, 'daemon.lock'), 'utf8'), `${process.pid}\n`);
+  release();
+  assert.equal(existsSync(path.join(dir, 'daemon.lock')), false, 'release removes the lock');
+
+  // A lock held by another live process (a child that stays up until we end it).
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    writeFileSync(path.join(dir, 'daemon.lock'), `${child.pid}\n`);
+    assert.throws(
+      () => new DataStore(dir, 3).lock(),
+      (e: Error) => e instanceof StoreError && e.message.includes(`is in use by process ${child.pid}`),
+    );
+  } finally {
+    child.kill('SIGKILL');
+  }
+  // A dead process's lock, and an unreadable one, are taken over; leftovers of writes go.
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+  for (const content of [`${dead}\n`, 'garbage']) {
+    writeFileSync(path.join(dir, 'daemon.lock'), content);
+    writeFileSync(path.join(dir, 'peer.key.tmp-123'), 'half');
+    const again = new DataStore(dir, 3).lock();
+    assert.equal(readFileSync(path.join(dir, 'daemon.lock'), 'utf8'), `${process.pid}\n`);
+    assert.equal(existsSync(path.join(dir, 'peer.key.tmp-123')), false, 'interrupted writes removed');
+    again();
+  }
 });
 
 test('static files: content types, index.html, and no way out of the root', async () => {
