@@ -18,6 +18,7 @@ import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
+import type { Update } from '../wire/message.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import { type TaskSchema, taskSchema } from '../wire/schema.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
@@ -109,6 +110,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #options: PeerOptions;
   readonly #encoder: PublicCopyEncoder;
   readonly #copies: PublicCopies;
+  /** Updates the topic validator decoded, by message bytes, until the message is delivered. */
+  readonly #validated = new WeakMap<Uint8Array, Update>();
   readonly #neighbours = new Map<string, NeighbourState>();
   readonly #deadline: AdaptiveDeadline;
   readonly #exchanged: ReadonlySet<string>;
@@ -360,7 +363,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #onMessage(m: GossipMessage): void {
     this.#bytesReceived += m.data.byteLength;
     this.#roundBytesReceived += m.data.byteLength;
-    const result = this.#copies.receive(m.from, m.data);
+    // The validator already decoded and checked these bytes: apply that (apply re-checks the
+    // sequence and overflow against the current copy); decode again only if it did not run.
+    const validated = this.#validated.get(m.data);
+    this.#validated.delete(m.data);
+    const result = validated ? this.#copies.apply(m.from, validated) : this.#copies.receive(m.from, m.data);
     switch (result.kind) {
       case 'applied':
         this.#markHeard(m.from);
@@ -386,6 +393,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Gossip topic validator: rejects before gossip forwards anything; counts what it refuses. */
   #validate(m: GossipMessage): Verdict {
     const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
+    if (result.ok) this.#validated.set(m.data, result.update);
     const verdict = gossipVerdict(result);
     if (!result.ok && verdict === 'reject') {
       // gossipsub penalises the sender itself on 'reject'; we only report it.
