@@ -190,6 +190,12 @@ test('bad shard flags exit 2 with a clear message', async () => {
       ['--shard', '1/2', '--listen', '/ip4/127.0.0.1/tcp/40002', '--bootstrap', '/ip4/127.0.0.1/udp/40001'],
       /--bootstrap: "\/ip4\/127\.0\.0\.1\/udp\/40001" must be a TCP address/,
     ],
+    [
+      ['--shard', '0/2', '--listen', '/ip4/0.0.0.0/tcp/40001'],
+      /--listen: 0\.0\.0\.0 is not an address the other shards can reach/,
+    ],
+    [['--shard', '0/2', '--listen', '/ip6/::/tcp/40001'], /--listen: :: is not an address the other shards can reach/],
+    [['--shard', '0/2', '--listen', '/ip4/127.0.0.1/tcp/0'], /--listen: the port must be a fixed port/],
     [['--listen', '/ip4/127.0.0.1/tcp/40001'], /--listen and --bootstrap go with --shard/],
     [['--shard', '0/7', '--listen', '/ip4/127.0.0.1/tcp/40001'], /more shards than the 6 peers/],
   ];
