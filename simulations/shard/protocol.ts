@@ -14,6 +14,11 @@ export const SHARD_RECORDS_PROTOCOL = '/meshfl/1/shard/records';
 
 /** Largest state message accepted (a roster of a few thousand peers' addresses). */
 export const MAX_STATE_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest records answer accepted (one strategy of one shard: about 0.5 KB per peer and
+ * round, so a thousand peers over two hundred rounds).
+ */
+export const MAX_RECORDS_BYTES = 256 * 1024 * 1024;
 
 /**
  * Where a shard is in one strategy, in order: its nodes are up and listed in the roster;
