@@ -31,6 +31,8 @@ interface Spawned {
   readonly done: Promise<Ran>;
   /** True once the process logged its hub's listen address, false if it exited first. */
   readonly listening: Promise<boolean>;
+  /** True once the process logged that its peers start their rounds, false if it exited first. */
+  readonly rounds: Promise<boolean>;
 }
 
 /** Whole two-shard run; past it the children are killed and the test fails (never hangs). */
@@ -51,27 +53,34 @@ function start(args: string[], signal: AbortSignal): Spawned {
   const listening = new Promise<boolean>((resolve) => {
     heard = resolve;
   });
+  let started: (up: boolean) => void = () => {};
+  const rounds = new Promise<boolean>((resolve) => {
+    started = resolve;
+  });
   const done = new Promise<Ran>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d) => {
       stdout += d;
       if (/hub listening on/.test(stdout)) heard(true);
+      if (/starting rounds/.test(stdout)) started(true);
     });
     child.stderr?.on('data', (d) => {
       stderr += d;
     });
     child.on('error', (err) => {
       heard(false);
+      started(false);
       reject(err);
     });
     child.on('close', (code) => {
       heard(false);
+      started(false);
       resolve({ code, stdout, stderr });
     });
   });
   done.catch(() => {}); // awaited by the test; this only keeps an early kill from going unhandled
-  return { child, done, listening };
+  return { child, done, listening, rounds };
 }
 
 /** A TCP port free right now on 127.0.0.1 (the OS picks it; we release it at once). */
@@ -220,6 +229,46 @@ test('two shard processes on loopback run one scenario together', { timeout: RUN
   const combined: ResultsFile = JSON.parse(readFileSync(path.join(combinedDir, 'results.json'), 'utf8'));
   assert.deepEqual(combined.strategies, results.strategies);
 });
+
+test(
+  'Ctrl-C on one shard stops both, each exiting 130 with an interrupted shard file',
+  { timeout: RUN_TIMEOUT_MS + 30_000 },
+  async (t) => {
+    // Many rounds, so the interrupt lands while peers are still running them.
+    const file = path.join(tmp, 'interrupt.json');
+    writeFileSync(file, JSON.stringify({ ...SCENARIO, rounds: 500 }));
+    const out = [path.join(tmp, 'int0'), path.join(tmp, 'int1')];
+    const kill = new AbortController();
+    const signal = AbortSignal.any([AbortSignal.timeout(RUN_TIMEOUT_MS), kill.signal]);
+    t.after(() => kill.abort());
+    const args = (i: number, port: number): string[] => [
+      'simulate',
+      '--scenario',
+      file,
+      '--out',
+      out[i] as string,
+      '--shard',
+      `${i}/2`,
+      '--listen',
+      `/ip4/127.0.0.1/tcp/${port}`,
+    ];
+    const [s0, port0] = await startOnFreePort((port) => args(0, port), signal);
+    const [s1] = await startOnFreePort(
+      (port) => [...args(1, port), '--bootstrap', `/ip4/127.0.0.1/tcp/${port0}`],
+      signal,
+    );
+    assert.ok(await s1.rounds, 'shard 1 started its rounds');
+    s1.child.kill('SIGINT');
+    const [r0, r1] = await Promise.all([s0.done, s1.done]);
+    assert.equal(r1.code, 130, `shard 1:\n${r1.stdout}\n${r1.stderr}`);
+    assert.equal(r0.code, 130, `shard 0:\n${r0.stdout}\n${r0.stderr}`);
+    assert.match(r0.stdout, /shard 1 stopped its run/);
+    for (const i of [0, 1]) {
+      const shardFile: ShardFile = JSON.parse(readFileSync(path.join(out[i] as string, shardFileName(i, 2)), 'utf8'));
+      assert.equal(shardFile.interrupted, true, `shard ${i}'s file is marked interrupted`);
+    }
+  },
+);
 
 test('bad shard flags exit 2 with a clear message', { timeout: FLAGS_TIMEOUT_MS + 10_000 }, async (t) => {
   const kill = new AbortController();
