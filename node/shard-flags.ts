@@ -40,7 +40,17 @@ export function parseListenFlag(value: string): ListenAddress {
     throw new UsageError(
       `--listen must be a TCP address like /ip4/127.0.0.1/tcp/40001 (or /ip4/<this machine's address>/tcp/<port>), got "${value}"`,
     );
-  return { hub, nodes: `/${m[1]}/${m[2]}/tcp/0` };
+  const host = m[2] as string;
+  if (host === '0.0.0.0' || /^[0:]+$/.test(host))
+    throw new UsageError(
+      `--listen: ${host} is not an address the other shards can reach (the simulation nodes listen on the same address and advertise it): ` +
+        `give this machine's address, e.g. /ip4/127.0.0.1/tcp/40001 or /ip4/192.168.1.10/tcp/40001, got "${value}"`,
+    );
+  if (Number(m[3]) === 0 || Number(m[3]) > 65535)
+    throw new UsageError(
+      `--listen: the port must be a fixed port in 1-65535 (other shards bootstrap to it), e.g. /ip4/127.0.0.1/tcp/40001, got "${value}"`,
+    );
+  return { hub, nodes: `/${m[1]}/${host}/tcp/0` };
 }
 
 /** Comma-separated hub addresses: /ip4|ip6|dns4|dns6|dns/<host>/tcp/<port>, optionally ending in /p2p/<id>. */

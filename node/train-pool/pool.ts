@@ -58,6 +58,7 @@ class PoolWorker {
   dead: TrainingPoolError | undefined;
   #lastError: string | undefined;
   readonly exited: Promise<void>;
+  #terminating: Promise<void> | undefined;
 
   constructor(index: number, backend: BackendChoice) {
     this.index = index;
@@ -146,7 +147,7 @@ class PoolWorker {
       reply = parseReply(raw);
     } catch (err) {
       this.#kill(new TrainingPoolError(`training worker ${this.index}: ${(err as Error).message}`));
-      void this.worker.terminate();
+      this.#stop(); // awaited by terminate(), which the pool's close() calls
       return;
     }
     switch (reply.kind) {
@@ -204,9 +205,20 @@ class PoolWorker {
     });
   }
 
+  /** Terminates the thread once; the promise is kept so that `terminate` awaits it. */
+  #stop(): Promise<void> {
+    this.#terminating ??= this.worker.terminate().then(
+      () => undefined,
+      (err: unknown) => {
+        this.#lastError ??= `terminate failed: ${(err as Error).message}`;
+      },
+    );
+    return this.#terminating;
+  }
+
   async terminate(reason: TrainingPoolError): Promise<void> {
     this.#kill(reason);
-    await this.worker.terminate();
+    await this.#stop();
     await this.exited;
   }
 }
@@ -218,6 +230,8 @@ export class TrainingPool {
   readonly size: number;
   readonly #workers: readonly PoolWorker[];
   readonly #home = new Map<string, PoolWorker>();
+  /** Peers whose registration is in flight (refused a second time meanwhile). */
+  readonly #registering = new Set<string>();
   #nextId = 1;
   #next = 0;
   #closed = false;
@@ -246,12 +260,19 @@ export class TrainingPool {
   /** Hosts a peer's trainer on the next worker (round-robin). */
   async register(r: Registration): Promise<void> {
     if (this.#closed) throw new TrainingPoolError('training pool is closed');
-    if (this.#home.has(r.peer)) throw new TrainingPoolError(`peer ${r.peer} is already registered`);
+    if (this.#home.has(r.peer) || this.#registering.has(r.peer))
+      throw new TrainingPoolError(`peer ${r.peer} is already registered`);
     const worker = this.#workers[this.#next++ % this.size] as PoolWorker;
-    this.#home.set(r.peer, worker);
-    const { layers: weights, transfer } = transferable(r.weights);
-    const request: PoolRequest = { kind: 'register', id: this.#nextId++, ...r, weights };
-    await worker.request(request, transfer, REGISTER_TIMEOUT_MS);
+    this.#registering.add(r.peer);
+    try {
+      const { layers: weights, transfer } = transferable(r.weights);
+      const request: PoolRequest = { kind: 'register', id: this.#nextId++, ...r, weights };
+      await worker.request(request, transfer, REGISTER_TIMEOUT_MS);
+      // Only once the worker hosts the trainer: a failed registration leaves no home behind.
+      this.#home.set(r.peer, worker);
+    } finally {
+      this.#registering.delete(r.peer);
+    }
   }
 
   /**

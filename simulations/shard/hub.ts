@@ -15,9 +15,12 @@ import {
   decodeRecordsRequest,
   decodeState,
   encodeJson,
+  MAX_RECORDS_BYTES,
   MAX_STATE_BYTES,
+  parseJson,
   SHARD_RECORDS_PROTOCOL,
   SHARD_STATE_PROTOCOL,
+  ShardProtocolError,
   type ShardState,
 } from './protocol.ts';
 
@@ -25,6 +28,14 @@ import {
 const POLL_INTERVAL_MS = 250;
 /** Time for one dial of a hub (bootstrap or learned). */
 const HUB_DIAL_TIMEOUT_MS = 5_000;
+/** Addresses kept per shard's hub (its listen addresses; a hub listens on one or a few). */
+const MAX_ADDRESSES_PER_HUB = 8;
+/**
+ * A hub address learned from another hub's state is dropped after this many failed dials
+ * (it was reachable from there, so it is up; bootstrap addresses are retried until every
+ * shard is known, as the other process may start later).
+ */
+const MAX_LEARNED_DIAL_FAILURES = 10;
 /** Time for one state request. */
 const STATE_FETCH_TIMEOUT_MS = 10_000;
 /** Time to fetch one strategy's records from a shard. */
@@ -75,6 +86,10 @@ export class Hub {
   private readonly known = new Map<number, Known>();
   /** Addresses to dial until a connection is up: the bootstrap list, then learned hubs. */
   private readonly pending = new Set<string>();
+  /** Hubs whose state did not parse (logged once each). */
+  private readonly malformed = new Set<string>();
+  /** Learned (not bootstrap) addresses in `pending` -> failed dials so far. */
+  private readonly learned = new Map<string, number>();
   private readonly stopping = new AbortController();
   private poller: Promise<void> | undefined;
   private fatal: Error | undefined;
@@ -112,7 +127,13 @@ export class Hub {
         },
       );
     }
-    const gossip = await createLibp2pGossip(node);
+    let gossip: Libp2pGossip;
+    try {
+      gossip = await createLibp2pGossip(node);
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
     const hub = new Hub(gossip, init);
     try {
       await gossip.handle(SHARD_STATE_PROTOCOL, async () => encodeJson(hub.state));
@@ -148,7 +169,11 @@ export class Hub {
     return [...this.known.values()].map((k) => k.state);
   }
 
-  /** Shards (other than this one) not heard from yet, or silent for `SHARD_SILENCE_TIMEOUT_MS`. */
+  /**
+   * Known shards (other than this one) whose hub has not answered for
+   * `SHARD_SILENCE_TIMEOUT_MS`. A shard never heard from is not listed: barriers name it as
+   * missing until their own timeout.
+   */
   silent(): number[] {
     const out: number[] = [];
     const now = performance.now();
@@ -166,15 +191,17 @@ export class Hub {
   }
 
   /**
-   * Resolve once `missing()` returns null (checked after every poll). Rejects with
-   * `describe(missing)` after `timeoutMs`, when a known shard falls silent, on a shard
-   * mismatch, or when `signal` aborts.
+   * Resolve once `missing()` returns null (checked after every poll). Rejects with what is
+   * missing after `timeoutMs`, when a known shard falls silent, on a shard mismatch, when
+   * `signal` aborts, or when another shard reports "aborted" (unless `othersAborted` is
+   * 'ignore').
    */
   async waitFor(
     what: string,
     missing: () => string | null,
     timeoutMs: number,
     signal: AbortSignal | undefined,
+    options: { readonly othersAborted?: 'throw' | 'ignore' } = {},
   ): Promise<void> {
     const deadline = AbortSignal.timeout(timeoutMs);
     const signals = [deadline, this.stopping.signal, ...(signal ? [signal] : [])];
@@ -186,7 +213,7 @@ export class Hub {
     try {
       for (;;) {
         if (this.fatal) throw this.fatal;
-        const aborted = this.others().find((o) => o.aborted);
+        const aborted = options.othersAborted === 'ignore' ? undefined : this.others().find((o) => o.aborted);
         if (aborted)
           throw new ShardAbortedError(`${what}: shard ${aborted.shard} stopped its run (interrupted or failed)`);
         const left = missing();
@@ -215,8 +242,9 @@ export class Hub {
     if (peer === undefined) throw new Error(`no hub known for shard ${shard}`);
     const bytes = await this.gossip.fetch(peer, SHARD_RECORDS_PROTOCOL, encodeJson({ strategy }), {
       signal: AbortSignal.any([AbortSignal.timeout(RECORDS_FETCH_TIMEOUT_MS), this.stopping.signal]),
+      maxResponseBytes: MAX_RECORDS_BYTES,
     });
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return parseJson(bytes, `strategy ${strategy}'s records from shard ${shard}`);
   }
 
   async stop(): Promise<void> {
@@ -233,7 +261,9 @@ export class Hub {
     const stop = this.stopping.signal;
     while (!stop.aborted) {
       const peers = this.gossip.node.getPeers().map((p) => p.toString());
-      await Promise.all([...[...this.pending].map((a) => this.dialHub(a)), ...peers.map((p) => this.pollHub(p))]);
+      // Once every other shard has answered there is nobody left to find.
+      const dials = this.known.size >= this.init.shards - 1 ? [] : [...this.pending];
+      await Promise.all([...dials.map((a) => this.dialHub(a)), ...peers.map((p) => this.pollHub(p))]);
       this.notify();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_INTERVAL_MS);
@@ -251,24 +281,37 @@ export class Hub {
 
   private async dialHub(address: string): Promise<void> {
     const id = /\/p2p\/([^/]+)$/.exec(address)?.[1];
+    const forget = (): void => {
+      this.pending.delete(address);
+      this.learned.delete(address);
+    };
     if (id !== undefined && this.gossip.node.getPeers().some((p) => p.toString() === id)) {
-      this.pending.delete(address); // already connected through another of its addresses
+      forget(); // already connected through another of its addresses
       return;
     }
     let ma: Multiaddr;
     try {
       ma = multiaddr(address);
     } catch {
-      this.pending.delete(address);
+      forget();
       return;
     }
     try {
       await this.gossip.node.dial(ma, {
         signal: AbortSignal.any([AbortSignal.timeout(HUB_DIAL_TIMEOUT_MS), this.stopping.signal]),
       });
-      this.pending.delete(address);
+      forget();
     } catch {
-      // Not up yet (the other process may start later): retried on the next poll.
+      // Not up yet (the other process may start later): retried on the next poll. A learned
+      // address that keeps failing is dropped.
+      const failures = this.learned.get(address);
+      if (failures === undefined) return;
+      if (failures + 1 >= MAX_LEARNED_DIAL_FAILURES) {
+        forget();
+        this.init.log(
+          `hub address ${address} learned from another shard: ${MAX_LEARNED_DIAL_FAILURES} dials failed, dropped`,
+        );
+      } else this.learned.set(address, failures + 1);
     }
   }
 
@@ -280,7 +323,12 @@ export class Hub {
         maxResponseBytes: MAX_STATE_BYTES,
       });
       state = decodeState(bytes);
-    } catch {
+    } catch (err) {
+      // A state that does not parse is said once per hub; then it is treated as silent.
+      if (err instanceof ShardProtocolError && !this.malformed.has(peer)) {
+        this.malformed.add(peer);
+        this.init.log(`hub ${peer} sent a state that does not parse, ignored: ${err.message}`);
+      }
       return; // not a hub (or not answering now): silence is judged by `silent()`
     }
     if (state.scenario !== this.state.scenario || state.shards !== this.init.shards) {
@@ -304,12 +352,19 @@ export class Hub {
     if (!before) this.init.log(`shard ${state.shard}/${state.shards} found at ${withoutPeerId(state.hubs[0] ?? peer)}`);
     this.known.set(state.shard, { peerId: peer, state, seenAt: performance.now() });
     // Learn hubs the other knows (so shards that bootstrap to different hubs meet).
+    // Capped: a hub listens on a few addresses, so more than that per shard is noise (or a lie).
+    const cap = this.init.shards * MAX_ADDRESSES_PER_HUB;
     const hubs = new Set(this.state.hubs);
     const connected = new Set(this.gossip.node.getPeers().map((p) => p.toString()));
     for (const a of state.hubs) {
+      if (hubs.has(a)) continue;
+      if (hubs.size >= cap) break;
       hubs.add(a);
       const id = /\/p2p\/([^/]+)$/.exec(a)?.[1];
-      if (id !== undefined && id !== this.gossip.id && !connected.has(id)) this.pending.add(a);
+      if (id !== undefined && id !== this.gossip.id && !connected.has(id) && !this.pending.has(a)) {
+        this.pending.add(a);
+        this.learned.set(a, 0);
+      }
     }
     this.state = { ...this.state, hubs: [...hubs] };
   }

@@ -16,7 +16,7 @@ import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-goss
 import { createNodeLibp2p } from '../../src/net/node-factory.ts';
 import type { SimNetwork } from '../network.ts';
 import type { Hub } from './hub.ts';
-import { compareProgress, type Phase, type RosterEntry } from './protocol.ts';
+import { compareProgress, type Phase, type RosterEntry, type ShardState } from './protocol.ts';
 
 /**
  * Time for every shard to list its nodes. Includes the other processes starting up
@@ -68,6 +68,33 @@ const describePeers = (peers: number[], shardOf: (p: number) => number): string 
   return [...byShard].map(([s, list]) => `peer(s) ${list.join(', ')} of shard ${s}`).join('; ');
 };
 
+/**
+ * This shard's roster plus the other shards' for `strategy`. Each shard may list only its
+ * own peers (an index in 0..peers-1 that `shardOf` maps to it): anything else throws, and
+ * a remote entry never replaces a local one.
+ */
+export function mergeRosters(
+  local: ReadonlyMap<number, RosterEntry>,
+  others: readonly Pick<ShardState, 'shard' | 'progress' | 'roster'>[],
+  strategy: number,
+  peers: number,
+  shardOf: (peer: number) => number,
+): Map<number, RosterEntry> {
+  const all = new Map(local);
+  for (const o of others) {
+    if (o.progress?.strategy !== strategy) continue;
+    for (const [key, entry] of Object.entries(o.roster)) {
+      const p = Number(key);
+      if (!Number.isInteger(p) || p < 0 || p >= peers)
+        throw new Error(`shard ${o.shard}'s roster lists peer ${key}, outside 0..${peers - 1}`);
+      if (shardOf(p) !== o.shard)
+        throw new Error(`shard ${o.shard}'s roster lists peer ${p}, which shard ${shardOf(p)} runs`);
+      if (!local.has(p)) all.set(p, entry);
+    }
+  }
+  return all;
+}
+
 export async function createShardNetwork(init: ShardNetworkInit): Promise<ShardNetwork> {
   const { hub, strategy, local, shardOf } = init;
   const gossips: Libp2pGossip[] = [];
@@ -98,12 +125,9 @@ export async function createShardNetwork(init: ShardNetworkInit): Promise<ShardN
   };
 
   const collectRoster = (): string | null => {
-    const all = new Map<number, RosterEntry>();
-    for (const [p, g] of byIndex) all.set(p, { id: g.id, addrs: g.node.getMultiaddrs().map((a) => a.toString()) });
-    for (const o of hub.others()) {
-      if (o.progress?.strategy !== strategy) continue;
-      for (const [key, entry] of Object.entries(o.roster)) all.set(Number(key), entry);
-    }
+    const own = new Map<number, RosterEntry>();
+    for (const [p, g] of byIndex) own.set(p, { id: g.id, addrs: g.node.getMultiaddrs().map((a) => a.toString()) });
+    const all = mergeRosters(own, hub.others(), strategy, init.peers, shardOf);
     const missing = Array.from({ length: init.peers }, (_, p) => p).filter((p) => !all.has(p));
     if (missing.length > 0) return describePeers(missing, shardOf);
     roster = all;

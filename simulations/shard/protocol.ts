@@ -5,12 +5,20 @@
  * network is validated here before use.
  */
 
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+
 /** Protocol ids served by every hub (request/response over libp2p streams). */
 export const SHARD_STATE_PROTOCOL = '/meshfl/1/shard/state';
 export const SHARD_RECORDS_PROTOCOL = '/meshfl/1/shard/records';
 
 /** Largest state message accepted (a roster of a few thousand peers' addresses). */
 export const MAX_STATE_BYTES = 8 * 1024 * 1024;
+/**
+ * Largest records answer accepted (one strategy of one shard: about 0.5 KB per peer and
+ * round, so a thousand peers over two hundred rounds).
+ */
+export const MAX_RECORDS_BYTES = 256 * 1024 * 1024;
 
 /**
  * Where a shard is in one strategy, in order: its nodes are up and listed in the roster;
@@ -76,13 +84,33 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isIndex = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
-function parseRoster(v: unknown): Record<string, RosterEntry> {
+/** Longest peer index key accepted (MAX_PEERS is 10 000). */
+const MAX_INDEX_DIGITS = 6;
+
+export function parseRoster(v: unknown): Record<string, RosterEntry> {
   if (!isObject(v)) throw new ShardProtocolError('state.roster: not an object');
   const out: Record<string, RosterEntry> = {};
   for (const [key, entry] of Object.entries(v)) {
-    if (!/^\d+$/.test(key)) throw new ShardProtocolError(`state.roster: bad peer index "${key}"`);
-    if (!isObject(entry) || typeof entry.id !== 'string' || !isStringList(entry.addrs))
-      throw new ShardProtocolError(`state.roster[${key}]: expected {id, addrs}`);
+    if (!/^(0|[1-9]\d*)$/.test(key) || key.length > MAX_INDEX_DIGITS)
+      throw new ShardProtocolError(`state.roster: bad peer index "${key.slice(0, 20)}"`);
+    if (!isObject(entry) || typeof entry.id !== 'string' || !isStringList(entry.addrs) || entry.addrs.length === 0)
+      throw new ShardProtocolError(`state.roster[${key}]: expected {id, addrs} with at least one address`);
+    try {
+      peerIdFromString(entry.id);
+    } catch (err) {
+      throw new ShardProtocolError(
+        `state.roster[${key}].id: "${entry.id.slice(0, 80)}" is not a peer id (${(err as Error).message})`,
+      );
+    }
+    for (const [i, a] of entry.addrs.entries()) {
+      try {
+        multiaddr(a);
+      } catch (err) {
+        throw new ShardProtocolError(
+          `state.roster[${key}].addrs[${i}]: "${a.slice(0, 120)}" is not a multiaddr (${(err as Error).message})`,
+        );
+      }
+    }
     out[key] = { id: entry.id, addrs: entry.addrs };
   }
   return out;

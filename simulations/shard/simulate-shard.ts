@@ -36,8 +36,11 @@ const COLLECT_RETRY_MS = 500;
 const FINAL_COLLECT_TIMEOUT_MS = 120_000;
 /** Shard 0: time for the other shards to see it collected everything and disconnect. */
 const FINAL_DEPARTURE_TIMEOUT_MS = 30_000;
-/** After an interruption or failure: hub stays up this long so the others see the "aborted" state. */
-const ABORT_LINGER_MS = 3_000;
+/**
+ * After an interruption or failure the hub stays up until every known shard has reported
+ * "aborted" too or disconnected (so they see our state), at most this long.
+ */
+const ABORT_LINGER_MAX_MS = 30_000;
 
 export interface ShardOptions {
   readonly shard: ShardSpec;
@@ -57,7 +60,18 @@ export interface ShardResult extends SimulateResult {
   readonly combined: boolean;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    if (signal.aborted) done();
+  });
 
 export async function simulateShard(
   scenario: Scenario,
@@ -79,9 +93,11 @@ export async function simulateShard(
     listen: options.listen,
     bootstrap: options.bootstrap,
     records: (strategy) => {
-      if (own === undefined || runs[strategy] === undefined)
+      const run = runs[strategy];
+      if (own === undefined || run === undefined)
         throw new Error(`strategy ${strategy} not finished on shard ${shard.index} yet`);
-      return own;
+      // Only the strategy asked for: shard 0 keeps what it collected before.
+      return { ...own, strategies: { [run.label]: run } };
     },
     log,
     onAbortedElsewhere: (other) => {
@@ -95,6 +111,8 @@ export async function simulateShard(
   let results: ResultsFile | undefined;
   let files: string[] = [];
   let interrupted = false;
+  /** Shard 0: the other shards' records collected so far (shard index -> its strategies). */
+  const gathered = new Map<number, ShardFile>();
   try {
     const setup = buildSetup(scenario);
     hooks.onSetup?.(setup);
@@ -147,12 +165,43 @@ export async function simulateShard(
       files = [shardPath];
       if (interrupted) break;
       if (shard.index === 0) {
-        results = combineShards([own as ShardFile, ...(await collect(hub, shard, index, signal))]);
+        const fresh = await collect(hub, shard, index, entry.label, signal);
+        if (fresh === undefined) {
+          interrupted = true; // Ctrl-C here, or another shard stopped, while collecting
+          break;
+        }
+        // Each answer holds one strategy: add it to what each shard gave before.
+        for (const f of fresh) {
+          const before = gathered.get(f.shard.index);
+          gathered.set(f.shard.index, before ? { ...f, strategies: { ...before.strategies, ...f.strategies } } : f);
+        }
+        results = combineShards([own as ShardFile, ...gathered.values()]);
         files = [shardPath, ...writeReport(outDir, results)];
         hub.update({ collected: index + 1 });
         log(`strategy ${entry.label}: combined the records of ${shard.count} shards`);
       }
       hooks.onWritten?.(files);
+    }
+    if (!interrupted && shard.index === 0) {
+      // Everything is collected; Ctrl-C only shortens the wait for the others to leave.
+      await hub
+        .waitFor('final', () => stillConnected(hub, shard), FINAL_DEPARTURE_TIMEOUT_MS, signal)
+        .catch((err: unknown) => log(`not every shard said goodbye (${(err as Error).message}); results are complete`));
+    } else if (!interrupted) {
+      try {
+        await hub.waitFor(
+          'handing over records',
+          () =>
+            (hub.others().find((o) => o.shard === 0)?.collected ?? 0) >= runs.length
+              ? null
+              : 'shard 0 to collect our records',
+          FINAL_COLLECT_TIMEOUT_MS,
+          signal,
+        );
+      } catch (err) {
+        if (!signal.aborted) throw err;
+        interrupted = true; // Ctrl-C (or shard 0 stopped) before shard 0 had our records
+      }
     }
     writeOwn();
     if (interrupted) {
@@ -162,25 +211,11 @@ export async function simulateShard(
         files = [shardPath, ...writeReport(outDir, results)];
       }
       hub.update({ aborted: true });
-      await sleep(ABORT_LINGER_MS);
-    } else if (shard.index === 0) {
-      await hub
-        .waitFor('final', () => stillConnected(hub, shard), FINAL_DEPARTURE_TIMEOUT_MS, undefined)
-        .catch((err: unknown) => log(`not every shard said goodbye (${(err as Error).message}); results are complete`));
-    } else {
-      await hub.waitFor(
-        'handing over records',
-        () =>
-          (hub.others().find((o) => o.shard === 0)?.collected ?? 0) >= runs.length
-            ? null
-            : 'shard 0 to collect our records',
-        FINAL_COLLECT_TIMEOUT_MS,
-        undefined,
-      );
+      await linger(hub, log);
     }
   } catch (err) {
     hub.update({ aborted: true });
-    await sleep(ABORT_LINGER_MS);
+    await linger(hub, log);
     throw err;
   } finally {
     await hub.stop();
@@ -206,6 +241,24 @@ function combineAlone(own: ShardFile | undefined): ResultsFile | undefined {
   return combineShards([single]);
 }
 
+/**
+ * After this shard marked itself aborted: wait until every known shard has reported
+ * "aborted" too or disconnected, at most `ABORT_LINGER_MAX_MS`.
+ */
+async function linger(hub: Hub, log: (line: string) => void): Promise<void> {
+  const pending = (): string | null => {
+    const connected = new Set(hub.gossip.node.getPeers().map((p) => p.toString()));
+    const left = hub
+      .others()
+      .filter((o) => !o.aborted && connected.has(hub.peerIdOf(o.shard) ?? ''))
+      .map((o) => o.shard);
+    return left.length === 0 ? null : `shard(s) ${left.join(', ')} to see that this one stopped`;
+  };
+  await hub
+    .waitFor('stopping', pending, ABORT_LINGER_MAX_MS, undefined, { othersAborted: 'ignore' })
+    .catch((err: unknown) => log(`leaving without every shard's acknowledgement (${(err as Error).message})`));
+}
+
 /** Shard 0: hubs of other shards still connected (they leave once they saw `collected`). */
 function stillConnected(hub: Hub, shard: ShardSpec): string | null {
   const connected = new Set(hub.gossip.node.getPeers().map((p) => p.toString()));
@@ -217,23 +270,36 @@ function stillConnected(hub: Hub, shard: ShardSpec): string | null {
   return left.length === 0 ? null : `shard(s) ${left.join(', ')} to leave`;
 }
 
-/** Shard 0: every other shard's file, once it has recorded strategy `index`. */
-async function collect(hub: Hub, shard: ShardSpec, index: number, signal: AbortSignal): Promise<ShardFile[]> {
+/**
+ * Shard 0: every other shard's records of strategy `index`, once it has them; undefined
+ * when `signal` aborts meanwhile (Ctrl-C, or another shard stopped).
+ */
+async function collect(
+  hub: Hub,
+  shard: ShardSpec,
+  index: number,
+  label: string,
+  signal: AbortSignal,
+): Promise<ShardFile[] | undefined> {
   const out: ShardFile[] = [];
   for (let s = 1; s < shard.count; s++) {
     const deadline = performance.now() + COLLECT_TIMEOUT_MS;
     for (;;) {
+      if (signal.aborted) return undefined;
       try {
         const file = parseShardFile(await hub.fetchRecords(s, index), `records of shard ${s}`);
         if (file.shard.index !== s) throw new Error(`shard ${s}'s hub sent the records of shard ${file.shard.index}`);
+        if (file.strategies[label] === undefined)
+          throw new Error(`shard ${s}'s hub did not send the records of strategy ${label}`);
         out.push(file);
         break;
       } catch (err) {
-        if (performance.now() > deadline || signal.aborted)
+        if (signal.aborted) return undefined;
+        if (performance.now() > deadline)
           throw new Error(
             `could not collect strategy ${index}'s records from shard ${s} in ${COLLECT_TIMEOUT_MS} ms: ${(err as Error).message}`,
           );
-        await sleep(COLLECT_RETRY_MS);
+        await sleep(COLLECT_RETRY_MS, signal);
       }
     }
   }

@@ -18,6 +18,8 @@ import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 const SPEC: ModelSpec = { kind: 'mlp', hidden: [16] };
 const OPTIONS: TrainerOptions = { batchSize: 16, seed: 7, optimizer: { learningRate: 0.05, momentum: 0.9 } };
 const data = makeSynthetic({ trainSamples: 200, testSamples: 20, featureShape: [8, 8, 1], seed: 3 }).train;
+/** The closing test closes the pool this long after starting a long training (it is running by then). */
+const CLOSE_AFTER_MS = 100;
 
 function trainer(): Trainer {
   return new Trainer(buildModel(SPEC, data.featureShape, data.numClasses, 5), OPTIONS);
@@ -92,6 +94,11 @@ test('worker errors reach the caller; the worker keeps serving', async () => {
     }),
     (err: Error) => err instanceof TrainingPoolError && /batchSize/.test(err.message),
   );
+  // A failed registration leaves no home behind: the peer is not registered.
+  await assert.rejects(
+    pool.train('bad', owner.getWeights(), { steps: 1 }),
+    /peer bad is not registered with the training pool/,
+  );
   const pooled = await PooledTraining.register(pool, 'after-error', owner, OPTIONS, data);
   assert.equal((await pooled.trainAsync(data, { steps: 2 }, {})).steps, 2);
   await assert.rejects(pooled.trainAsync({ ...data }, { steps: 1 }, {}), /not the registered training set/);
@@ -107,8 +114,9 @@ test('a worker that cannot start is reported, and closing rejects outstanding re
   try {
     const pooled = await PooledTraining.register(other, 'closing', fresh(), OPTIONS, data);
     const running = pooled.trainAsync(data, { steps: 100_000 }, {});
-    setTimeout(() => void other.close(), 100);
-    await assert.rejects(running, /training pool closed/);
+    // Close while the training runs (after it was posted), and await the close here.
+    await new Promise((resolve) => setTimeout(resolve, CLOSE_AFTER_MS));
+    await Promise.all([assert.rejects(running, /training pool closed/), other.close()]);
     await assert.rejects(pooled.trainAsync(data, { steps: 1 }, {}), /closed/);
   } finally {
     await other.close();
