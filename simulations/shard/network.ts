@@ -14,6 +14,7 @@ import type { Topology } from '../../src/net/graph.ts';
 import { topologyEdges } from '../../src/net/graph.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createNodeLibp2p } from '../../src/net/node-factory.ts';
+import { dialEach } from '../../src/net/topology.ts';
 import type { SimNetwork } from '../network.ts';
 import type { Hub } from './hub.ts';
 import { compareProgress, type Phase, type RosterEntry, type ShardState } from './protocol.ts';
@@ -136,32 +137,27 @@ export async function createShardNetwork(init: ShardNetworkInit): Promise<ShardN
 
   const dialNeighbours = async (): Promise<void> => {
     // Like connectTopology: the lower index of an edge dials the higher.
-    const todo = edges.map(([a, b]) => (a < b ? [a, b] : [b, a])).filter(([a]) => byIndex.has(a as number));
-    const failures: string[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < todo.length) {
-        const [a, b] = todo[next++] as [number, number];
-        const target = roster.get(b) as RosterEntry;
-        let error: unknown;
-        for (let attempt = 0; attempt < NEIGHBOUR_DIAL_ATTEMPTS; attempt++) {
-          try {
-            await byIndex.get(a)?.node.dial(
-              target.addrs.map((s) => multiaddr(s)),
-              { signal: AbortSignal.timeout(NEIGHBOUR_DIAL_TIMEOUT_MS) },
-            );
-            error = undefined;
-            break;
-          } catch (err) {
-            error = err;
-          }
+    const outgoing = edges.map(([a, b]): [number, number] => (a < b ? [a, b] : [b, a])).filter(([a]) => byIndex.has(a));
+    const dialWithRetries = async ([a, b]: [number, number]): Promise<void> => {
+      const addrs = (roster.get(b) as RosterEntry).addrs.map((s) => multiaddr(s));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await byIndex.get(a)?.node.dial(addrs, { signal: AbortSignal.timeout(NEIGHBOUR_DIAL_TIMEOUT_MS) });
+          return;
+        } catch (err) {
+          if (attempt >= NEIGHBOUR_DIAL_ATTEMPTS) throw err;
         }
-        if (error !== undefined) failures.push(`peer ${a} -> peer ${b} (shard ${shardOf(b)}): ${String(error)}`);
       }
     };
-    await Promise.all(Array.from({ length: DIAL_CONCURRENCY }, worker));
-    if (failures.length > 0)
-      throw new Error(`${failures.length}/${todo.length} neighbour dials failed: ${failures.slice(0, 5).join('; ')}`);
+    const failed = await dialEach(outgoing, dialWithRetries, DIAL_CONCURRENCY);
+    if (failed.length > 0) {
+      const failures = failed.map(
+        ({ item: [a, b], error }) => `peer ${a} -> peer ${b} (shard ${shardOf(b)}): ${String(error)}`,
+      );
+      throw new Error(
+        `${failures.length}/${outgoing.length} neighbour dials failed: ${failures.slice(0, 5).join('; ')}`,
+      );
+    }
   };
 
   const unconnected = (topic: string): string | null => {

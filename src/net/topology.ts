@@ -31,6 +31,31 @@ const GOSSIPSUB_D_LO = 4;
  * Dial the edges of `topology` over `nodes` (node i dials node j for i < j). Resolves when
  * every dial has settled; throws an AggregateError naming the failed edges.
  */
+/**
+ * Runs `dial` for every item, at most `concurrency` at a time (a burst of simultaneous dials
+ * overwhelms small nodes); returns the items whose dial threw, with the error.
+ */
+export async function dialEach<T>(
+  items: readonly T[],
+  dial: (item: T) => Promise<unknown>,
+  concurrency: number,
+): Promise<Array<{ item: T; error: unknown }>> {
+  const failed: Array<{ item: T; error: unknown }> = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await dial(item);
+      } catch (error) {
+        failed.push({ item, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  return failed;
+}
+
 export async function connectTopology(
   nodes: Libp2p[],
   topology: Topology,
@@ -38,21 +63,17 @@ export async function connectTopology(
 ): Promise<Array<[number, number]>> {
   const edges = topologyEdges(nodes.length, topology).map(([a, b]): [number, number] => (a < b ? [a, b] : [b, a]));
   const timeout = options.dialTimeout ?? DIAL_TIMEOUT;
-  const failures: Error[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < edges.length) {
-      const [a, b] = edges[next++];
-      try {
-        await nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(timeout) });
-      } catch (err) {
-        failures.push(new Error(`dial ${a} -> ${b} failed: ${String(err)}`, { cause: err }));
-      }
-    }
-  };
-  const workers = Array.from({ length: Math.max(1, options.concurrency ?? DIAL_CONCURRENCY) }, worker);
-  await Promise.all(workers);
-  if (failures.length > 0) throw new AggregateError(failures, `${failures.length}/${edges.length} dials failed`);
+  const failed = await dialEach(
+    edges,
+    ([a, b]) => nodes[a].dial(nodes[b].getMultiaddrs(), { signal: AbortSignal.timeout(timeout) }),
+    options.concurrency ?? DIAL_CONCURRENCY,
+  );
+  if (failed.length > 0) {
+    const failures = failed.map(
+      ({ item: [a, b], error }) => new Error(`dial ${a} -> ${b} failed: ${String(error)}`, { cause: error }),
+    );
+    throw new AggregateError(failures, `${failures.length}/${edges.length} dials failed`);
+  }
   return edges;
 }
 
