@@ -143,7 +143,8 @@ function show(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A plain JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

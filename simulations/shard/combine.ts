@@ -12,8 +12,8 @@ import type { AccuracySnapshot } from '../../src/peer/events.ts';
 import type { ResultsFile } from '../report.ts';
 import { type StrategyResult, strategyResult } from '../results.ts';
 import type { PeerRound, StrategyRun } from '../runner.ts';
-import { type Scenario, scenarioRecord } from '../scenario.ts';
-import { isIndex, isObject } from './protocol.ts';
+import { isRecord, type Scenario, scenarioRecord } from '../scenario.ts';
+import { isIndex } from './protocol.ts';
 import { shardPeers } from './slice.ts';
 
 export const SHARD_FILE_FORMAT = 'meshfl-shard/1';
@@ -63,7 +63,7 @@ function parseSnapshot(v: unknown, where: string): AccuracySnapshot | undefined 
   const isShareList = (l: unknown): l is number[] => Array.isArray(l) && l.every(isShare);
   // A diverged loss (NaN, infinite) is written to JSON as null, as in one process.
   if (
-    !isObject(v) ||
+    !isRecord(v) ||
     !isShare(v.overall) ||
     !(isNumber(v.loss) || v.loss === null) ||
     !isShareList(v.perClass) ||
@@ -83,7 +83,7 @@ function parseShare(v: unknown, where: string): number | undefined {
 }
 
 function parseRecord(v: unknown, where: string): PeerRound {
-  if (!isObject(v)) throw new ShardDataError(`${where}: not a per-peer round record`);
+  if (!isRecord(v)) throw new ShardDataError(`${where}: not a per-peer round record`);
   if (!isIndex(v.peer) || !isIndex(v.round))
     throw new ShardDataError(`${where}: peer and round must be non-negative integers`);
   for (const key of ['bytesSent', 'bytesReceived', 'candidates', 'atMs'] as const)
@@ -114,7 +114,7 @@ function parseRecord(v: unknown, where: string): PeerRound {
  * `peers` (the shard's slice), every record and honest peer must be one of them.
  */
 export function parseStrategyRun(v: unknown, where: string, peers?: readonly number[]): StrategyRun {
-  if (!isObject(v) || typeof v.label !== 'string' || !Array.isArray(v.records))
+  if (!isRecord(v) || typeof v.label !== 'string' || !Array.isArray(v.records))
     throw new ShardDataError(`${where}: expected {label, records, ...}`);
   if (!Array.isArray(v.honestPeers) || !v.honestPeers.every(isIndex))
     throw new ShardDataError(`${where}.honestPeers: expected peer indices`);
@@ -153,12 +153,12 @@ export function parseStrategyRun(v: unknown, where: string, peers?: readonly num
 }
 
 export function parseShardFile(v: unknown, where: string): ShardFile {
-  if (!isObject(v) || v.format !== SHARD_FILE_FORMAT)
+  if (!isRecord(v) || v.format !== SHARD_FILE_FORMAT)
     throw new ShardDataError(`${where}: not a ${SHARD_FILE_FORMAT} file`);
   const s = v.shard;
-  if (!isObject(s) || !isIndex(s.index) || !isIndex(s.count) || s.index >= s.count || !Array.isArray(s.peers))
+  if (!isRecord(s) || !isIndex(s.index) || !isIndex(s.count) || s.index >= s.count || !Array.isArray(s.peers))
     throw new ShardDataError(`${where}.shard: expected {index, count, peers} with index < count`);
-  if (typeof v.fingerprint !== 'string' || !isObject(v.scenario) || !isObject(v.environment))
+  if (typeof v.fingerprint !== 'string' || !isRecord(v.scenario) || !isRecord(v.environment))
     throw new ShardDataError(`${where}: missing fingerprint, scenario or environment`);
   const total = v.scenario.peers;
   if (!isIndex(total) || total < s.count)
@@ -169,7 +169,7 @@ export function parseShardFile(v: unknown, where: string): ShardFile {
       `${where}.shard.peers: shard ${s.index}/${s.count} of ${total} peers runs peers ${expected[0]}-${expected.at(-1)}, ` +
         `the file lists ${JSON.stringify(s.peers).slice(0, 80)}`,
     );
-  if (!isObject(v.strategies)) throw new ShardDataError(`${where}.strategies: expected an object`);
+  if (!isRecord(v.strategies)) throw new ShardDataError(`${where}.strategies: expected an object`);
   const strategies: Record<string, StrategyRun> = {};
   for (const [label, run] of Object.entries(v.strategies)) {
     const parsed = parseStrategyRun(run, `${where}.strategies.${label}`, expected);

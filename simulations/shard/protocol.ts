@@ -7,6 +7,7 @@
 
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
+import { isRecord } from '../scenario.ts';
 
 /** Protocol ids served by every hub (request/response over libp2p streams). */
 export const SHARD_STATE_PROTOCOL = '/meshfl/1/shard/state';
@@ -80,7 +81,6 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isIndex = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
@@ -88,12 +88,12 @@ const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(
 const MAX_INDEX_DIGITS = 6;
 
 export function parseRoster(v: unknown): Record<string, RosterEntry> {
-  if (!isObject(v)) throw new ShardProtocolError('state.roster: not an object');
+  if (!isRecord(v)) throw new ShardProtocolError('state.roster: not an object');
   const out: Record<string, RosterEntry> = {};
   for (const [key, entry] of Object.entries(v)) {
     if (!/^(0|[1-9]\d*)$/.test(key) || key.length > MAX_INDEX_DIGITS)
       throw new ShardProtocolError(`state.roster: bad peer index "${key.slice(0, 20)}"`);
-    if (!isObject(entry) || typeof entry.id !== 'string' || !isStringList(entry.addrs) || entry.addrs.length === 0)
+    if (!isRecord(entry) || typeof entry.id !== 'string' || !isStringList(entry.addrs) || entry.addrs.length === 0)
       throw new ShardProtocolError(`state.roster[${key}]: expected {id, addrs} with at least one address`);
     try {
       peerIdFromString(entry.id);
@@ -118,14 +118,14 @@ export function parseRoster(v: unknown): Record<string, RosterEntry> {
 
 function parseProgress(v: unknown): Progress | null {
   if (v === null) return null;
-  if (!isObject(v) || !isIndex(v.strategy) || !PHASES.includes(v.phase as Phase))
+  if (!isRecord(v) || !isIndex(v.strategy) || !PHASES.includes(v.phase as Phase))
     throw new ShardProtocolError('state.progress: expected {strategy, phase}');
   return { strategy: v.strategy, phase: v.phase as Phase };
 }
 
 export function decodeState(bytes: Uint8Array): ShardState {
   const v = parseJson(bytes, 'shard state');
-  if (!isObject(v)) throw new ShardProtocolError('shard state: not an object');
+  if (!isRecord(v)) throw new ShardProtocolError('shard state: not an object');
   if (!isIndex(v.shard) || !isIndex(v.shards) || v.shard >= v.shards)
     throw new ShardProtocolError('shard state: bad shard/shards');
   if (typeof v.scenario !== 'string') throw new ShardProtocolError('shard state: missing scenario');
@@ -147,8 +147,8 @@ export function decodeState(bytes: Uint8Array): ShardState {
 /** Request for one strategy's records. */
 export function decodeRecordsRequest(bytes: Uint8Array): number {
   const v = parseJson(bytes, 'records request');
-  if (!isObject(v) || !isIndex(v.strategy)) throw new ShardProtocolError('records request: expected {strategy}');
+  if (!isRecord(v) || !isIndex(v.strategy)) throw new ShardProtocolError('records request: expected {strategy}');
   return v.strategy;
 }
 
-export { isIndex, isObject, parseJson };
+export { isIndex, parseJson };
