@@ -85,6 +85,12 @@ export function meanWeights(models: readonly Weights[]): Weights {
   });
 }
 
+/** The layers a peer trains and exchanges, as they are now. */
+function exchangedWeights(peer: SimPeer): Weights {
+  const exchanged = peer.trainer.trainableLayers();
+  return peer.trainer.getWeights().filter((l) => exchanged.has(l.name));
+}
+
 function summarize(values: readonly number[]): AccuracySummary {
   return {
     mean: values.reduce((s, v) => s + v, 0) / values.length,
@@ -98,7 +104,12 @@ function neighbourLists(config: ResolvedConfig): number[][] {
   return randomRegularTopology(config.peers, config.degree as number, createRng(config.seed).fork('topology'));
 }
 
-function mergeContext(peer: SimPeer, round: number, report: (r: MergeReport) => void): MergeContext {
+function mergeContext(
+  peer: SimPeer,
+  round: number,
+  reference: Weights,
+  report: (r: MergeReport) => void,
+): MergeContext {
   const { trainer } = peer;
   return {
     evaluate: (w) => trainer.evaluateWeights(w, peer.validation),
@@ -107,6 +118,7 @@ function mergeContext(peer: SimPeer, round: number, report: (r: MergeReport) => 
     outputLayer: trainer.model.outputLayer,
     trainableLayers: trainer.trainableLayers(),
     ownSamples: peer.train.y.length,
+    reference,
     round,
     rng: createRng(peer.index).fork(`merge-${round}`),
     report,
@@ -142,7 +154,9 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
     for (let round = 0; round < config.rounds; round++) {
       const start = meanWeights(honest.map((p) => p.trainer.getWeights()));
       const sent = new Map<number, Weights>();
+      const references = new Map<number, Weights>();
       for (const p of honest) {
+        references.set(p.index, exchangedWeights(p));
         p.trainer.train(p.train, config.local);
         sent.set(p.index, p.trainer.getWeights());
       }
@@ -171,7 +185,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
         const w = strategy(
           sent.get(p.index) as Weights,
           candidates,
-          mergeContext(p, round, (r) => {
+          mergeContext(p, round, references.get(p.index) as Weights, (r) => {
             report = r;
           }),
         );

@@ -46,6 +46,12 @@ export interface MergeContext {
   readonly trainableLayers?: ReadonlySet<string>;
   /** Own number of local training samples (for sample-weighted rules). */
   readonly ownSamples: number;
+  /**
+   * Own exchanged model at the start of this round, before local training: the origin of
+   * "updates" (own's update is own - reference; a candidate's is its model - reference).
+   * Rules that weigh update directions (L-DAWA in bristle+ldawa) skip that stage without it.
+   */
+  readonly reference?: Weights;
   /** This peer's round counter, from 0. */
   readonly round: number;
   readonly rng: Rng;

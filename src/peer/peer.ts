@@ -223,6 +223,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#roundBytesReceived = 0;
 
     const training = this.#options.training ?? this.trainer;
+    const reference = this.#exchangedWeights();
     const trained = await training.trainAsync(this.#options.data.train, this.#options.local ?? { epochs: 1 }, {
       signal,
     });
@@ -239,7 +240,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const candidates = this.#candidates();
     const own = this.#exchangedWeights();
-    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round));
+    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
     this.trainer.setLayers(weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
 
@@ -339,7 +340,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return out;
   }
 
-  #mergeContext(round: number): MergeContext {
+  #mergeContext(round: number, reference: Weights): MergeContext {
     const validation = this.#options.data.validation;
     const full = this.trainer.getWeights();
     return {
@@ -355,6 +356,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       outputLayer: this.trainer.model.outputLayer,
       trainableLayers: this.#exchanged,
       ownSamples: this.#options.data.train.y.length,
+      reference,
       round,
       rng: this.#rng.fork(`merge-${round}`),
     };
