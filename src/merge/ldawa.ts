@@ -62,3 +62,19 @@ export function ldawa(options: Partial<LdawaOptions> = {}): Adjuster {
     return scaleWeighting(weighting, (j, p) => (factors[j] as number[])[p] as number);
   };
 }
+
+/**
+ * L-DAWA on updates (merge v2): cos(u_j, u) clamped to [0, 1] for one layer, where
+ * u = own - reference is own's update this round and u_j = y_j - reference the
+ * candidate's update after clipping around own, y_j = own + clip * (x_j - own), so
+ * u_j = u + clip * v with v = x_j - own. From the three dot products of u and v alone:
+ * no vector is materialised. 1 when own did not move (no direction to compare with);
+ * 0 when the clipped candidate sits exactly at the reference.
+ */
+export function updateCosine(uu: number, uv: number, vv: number, clip: number): number {
+  if (!(uu > 0)) return 1;
+  const ujNormSq = uu + 2 * clip * uv + clip * clip * vv;
+  if (!(ujNormSq > 0)) return 0;
+  const cos = (uu + clip * uv) / Math.sqrt(uu * ujNormSq);
+  return Number.isFinite(cos) ? Math.min(1, Math.max(0, cos)) : 0;
+}

@@ -19,7 +19,11 @@ export type RejectReason =
   /** Not among the models a selection rule kept (Krum, Multi-Krum). */
   | 'not-selected'
   /** Farther than the acceptance radius (BALANCE). */
-  | 'too-far';
+  | 'too-far'
+  /** Certainty on the validation set below the gate (bristle+ldawa). */
+  | 'uncertain'
+  /** Leaving its group out lowers the validation loss beyond the threshold (bristle+ldawa). */
+  | 'harmful';
 
 export interface UsedCandidate {
   readonly peer: string;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bristleLdawaStrategy, bristleStrategy, ldawaStrategy } from '../../src/merge/bristle.ts';
+import { bristleStrategy, ldawaStrategy } from '../../src/merge/bristle.ts';
+import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
 import {
   bristleDistance,
   sortByDistance,
