@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bristleStrategy, ldawaStrategy } from '../../src/merge/bristle.ts';
-import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
 import {
   bristleDistance,
   sortByDistance,
@@ -9,6 +8,7 @@ import {
   thirdQuotas,
   thirdSizes,
 } from '../../src/merge/bristle-distance.ts';
+import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
 import {
   bristlePerformance,
   bristleWeights,
