@@ -240,7 +240,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const candidates = this.#candidates();
     const own = this.#exchangedWeights();
-    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
+    const { weights, report } = mergeWithReport(
+      this.#options.strategy,
+      own,
+      candidates,
+      this.#mergeContext(round, reference),
+    );
     this.trainer.setLayers(weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
 
