@@ -55,6 +55,8 @@ test('config: defaults, and every error names its key', () => {
     [{ dataset: { shard: { index: 2, of: 2 } } }, /^dataset\.shard\.index: must be less than/],
     [{ dataset: { shard: { partition: { kind: 'dirichlet' } } } }, /^dataset\.shard\.partition: .*alpha/],
     [{ strategy: 'avarage' }, /^strategy: unknown merge strategy/],
+    [{ strategy: 'oracle' }, /^strategy: "oracle" needs ground truth .* simulations only/],
+    [{ strategy: { name: 'oracle', options: {} } }, /^strategy: "oracle" needs ground truth/],
     [{ strategy: { name: 'trimmed-mean', options: { trim: 7 } } }, /^strategy: /],
     [{ codec: 'int9' }, /^codec: /],
     [{ model: { kind: 'rnn' } }, /^model: /],
