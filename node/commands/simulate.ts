@@ -32,6 +32,7 @@ export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --backend <name>        wasm | cpu | auto (default wasm)
   --workers <n>           train peers on n worker threads (0 = on the main thread; default:
                           the scenario's "workers", else 0)
+  --seed <n>              run the scenario with this seed instead of its own (repeat a study over seeds)
 several processes or machines (docs/SIMULATIONS.md "Several processes or machines"):
   --shard <i/n>           run slice i (0-based) of n of the peers; every shard gets the same scenario
   --listen <multiaddr>    this shard's hub address, e.g. /ip4/127.0.0.1/tcp/40001 (required with --shard)
@@ -42,7 +43,7 @@ meshfl simulate --combine <dir|file>[,...] --out <dir>
 /** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
 const INTERRUPTED_EXIT = 130;
 
-function readScenario(file: string): Scenario {
+function readScenario(file: string, seed?: number): Scenario {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -58,6 +59,8 @@ function readScenario(file: string): Scenario {
   } catch (err) {
     throw new UsageError(`meshfl simulate: ${file}: not valid ${yaml ? 'YAML' : 'JSON'} (${(err as Error).message})`);
   }
+  // The seed also seeds the topology while parsing, so it is replaced before.
+  if (seed !== undefined && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) raw = { ...raw, seed };
   try {
     return parseScenario(raw);
   } catch (err) {
@@ -71,6 +74,13 @@ function workersFlag(value: string | boolean): number {
   if (typeof value !== 'string' || !/^\d+$/.test(value))
     throw new UsageError(`--workers must be an integer in [0, ${MAX_SIMULATION_WORKERS}], got "${value}"`);
   return intFlag(value, 'workers', 0, MAX_SIMULATION_WORKERS);
+}
+
+/** --seed: a non-negative integer (digits only), as the scenario's "seed" key. */
+function seedFlag(value: string | boolean): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`--seed must be a non-negative integer, got "${value}"`);
+  return Number(value);
 }
 
 /** Honest peer-rounds of the peers in `local` (a shard's slice). */
@@ -161,6 +171,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       workers: { type: 'string' },
+      seed: { type: 'string' },
       shard: { type: 'string' },
       listen: { type: 'string' },
       bootstrap: { type: 'string' },
@@ -178,7 +189,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   if (typeof f.out !== 'string') throw new UsageError('meshfl simulate: --out <dir> is required');
   const out = f.out;
   const shard = shardFlags(f);
-  const read = readScenario(f.scenario);
+  const read = readScenario(f.scenario, f.seed === undefined ? undefined : seedFlag(f.seed));
   const withWorkers = f.workers === undefined ? read : { ...read, workers: workersFlag(f.workers) };
   const scenario = shard ? shardScenario(withWorkers, shard.spec) : withWorkers;
   const backend = await initBackend(choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const));

@@ -49,9 +49,15 @@ export const BRISTLE_LDAWA_SPEC = {
   phi: { kind: 'number', default: 3, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
     kind: 'number',
-    default: 0.5,
+    default: 0.3,
     min: 0,
     doc: 'reject a candidate whose certainty is below gate x own certainty (0 = off)',
+  },
+  gateReference: {
+    kind: 'choice',
+    default: 'median',
+    values: ['median', 'own'],
+    doc: 'the certainty the gate compares with: the median of own and the candidates, or own',
   },
   kappa: {
     kind: 'number',
@@ -88,6 +94,18 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   mu: { kind: 'number', default: 0.02, min: 0, doc: 'reject only groups whose relative loss effect is below -mu' },
   k: { kind: 'number', default: 2, min: 0, doc: 'and below median - k x MAD of all groups' },
+  hard: {
+    kind: 'number',
+    default: 0.1,
+    min: 0,
+    doc: 'reject groups whose score is below -hard whatever the spread of the others (0 = off)',
+  },
+  prior: {
+    kind: 'number',
+    default: 1,
+    min: 0,
+    doc: "virtual neutral rounds in each sender's trust average (shrinks the score of senders with little history)",
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -187,13 +205,18 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
     const groupShare = Array.from(groups.group, (g) => 1 / (groups.members[g] as readonly number[]).length);
 
-    // 3. Certainty gate.
+    // 3. Certainty gate (groups are known: stage 2 runs first).
     const active = new Array<boolean>(n).fill(true);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
-      models.forEach((x, j) => {
-        const c = certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi);
-        if (!(c >= o.gate * cOwn)) {
+      const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
+      // Against the median of own and the candidates: own is a specialist after local
+      // training, and measured against it honest models of other classes fell below the gate.
+      // One value per colluder group, so copies cannot move the median.
+      const perGroup = groups.members.map((ms) => ms.reduce((sum, j) => sum + (cs[j] as number), 0) / ms.length);
+      const reference = o.gateReference === 'own' ? cOwn : median([cOwn, ...perGroup]);
+      cs.forEach((c, j) => {
+        if (!(c >= o.gate * reference)) {
           active[j] = false;
           const cand = candidates[j] as Candidate;
           rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
@@ -255,10 +278,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           const r = effects[i] as number;
           if (pass === 0) for (const j of members) scored.set(j, r);
           if (o.memory === 'off') return r;
-          const blended = members.map((j) => trust.blended((candidates[j] as Candidate).peer, r));
+          const blended = members.map((j) => trust.blended((candidates[j] as Candidate).peer, r, o.prior));
           return blended.reduce((s, v) => s + v, 0) / blended.length;
         });
-        const out = harmfulOutliers(scores, o.mu, o.k);
+        const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
         if (out.length === 0) break;
         for (const i of out) {
           for (const j of (live[i] as { members: number[] }).members) {

@@ -32,13 +32,17 @@ export function mad(xs: readonly number[]): number {
 /** Smallest spread the outlier test assumes, so near-identical scores do not reject on noise. */
 export const MAD_FLOOR = 0.005;
 
-/** Indices of the scores rejected as harmful outliers. */
-export function harmfulOutliers(scores: readonly number[], mu: number, k: number): number[] {
+/**
+ * Indices of the scores rejected as harmful: below -mu and an outlier (below
+ * median - k MAD), or below -hard whatever the spread (honest specialists can spread the
+ * scores so widely that a clearly harmful group is no outlier).
+ */
+export function harmfulOutliers(scores: readonly number[], mu: number, k: number, hard = Infinity): number[] {
   if (scores.length === 0) return [];
   const threshold = median(scores) - k * Math.max(mad(scores), MAD_FLOOR);
   const out: number[] = [];
   scores.forEach((s, g) => {
-    if (s < -mu && s < threshold) out.push(g);
+    if ((s < -mu && s < threshold) || s < -hard) out.push(g);
   });
   return out;
 }
@@ -54,9 +58,14 @@ export class TrustMemory {
     this.#capacity = capacity;
   }
 
-  /** (sum of past scores + current) / (count + 1): the current round counts as one more sample. */
-  blended(peer: string, current: number): number {
-    return ((this.#sum.get(peer) ?? 0) + current) / ((this.#count.get(peer) ?? 0) + 1);
+  /**
+   * (sum of past scores + current) / (count + 1 + prior): the current round counts as one
+   * more sample, and `prior` virtual rounds of score 0 shrink the average of a sender with
+   * little history towards neutral, so one poor round of a new honest specialist does not
+   * reject it.
+   */
+  blended(peer: string, current: number, prior = 0): number {
+    return ((this.#sum.get(peer) ?? 0) + current) / ((this.#count.get(peer) ?? 0) + 1 + prior);
   }
 
   /** Past average, or undefined for a sender never scored. */
