@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
-import { colluderGroups } from '../../src/merge/colluders.ts';
 import { harmfulOutliers, TrustMemory } from '../../src/merge/influence.ts';
 import { OptionError } from '../../src/merge/options.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
