@@ -46,7 +46,7 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'colluder radius as a share of the median distance to own (0 = no grouping)',
   },
-  phi: { kind: 'number', default: 3, min: 1, integer: true, doc: 'classes behind a certainty' },
+  phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
     kind: 'number',
     default: 0.3,
@@ -58,6 +58,18 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 'median',
     values: ['median', 'own'],
     doc: 'the certainty the gate compares with: the median of own and the candidates, or own',
+  },
+  far: {
+    kind: 'number',
+    default: 4,
+    min: 0,
+    doc: 'reject candidates farther than far x the median group distance to own (0 = off)',
+  },
+  sampleCap: {
+    kind: 'number',
+    default: 4,
+    min: 0,
+    doc: 'weigh by reported sample counts relative to the median count, at most sampleCap x (0 = ignore counts)',
   },
   kappa: {
     kind: 'number',
@@ -224,8 +236,21 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       });
     }
 
-    // 4. Clip factors around own.
-    const radius = o.kappa * m;
+    // 4. Distance gate and clip factors around own, against the median distance over
+    // groups (copies cannot move it).
+    const mGroups = median(
+      groups.members.map((ms) => ms.reduce((sum, j) => sum + (distance[j] as number), 0) / ms.length),
+    );
+    if (o.far > 0) {
+      distance.forEach((d, j) => {
+        if (active[j] && d > o.far * mGroups) {
+          active[j] = false;
+          const cand = candidates[j] as Candidate;
+          rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'too-far' });
+        }
+      });
+    }
+    const radius = o.kappa * mGroups;
     const clip = distance.map((d) => (o.kappa > 0 && d > radius ? (d > 0 ? radius / d : 1) : 1));
 
     // 5. L-DAWA factors on updates, per layer; 7. the weights they scale.
@@ -244,10 +269,21 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           )
         : models.map(() => new Float64Array(layers.length).fill(1));
     const scale = layers.map((_, p) => relativeScale(factors.flatMap((f, j) => (active[j] ? [f[p] as number] : []))));
+    // Sample counts are claims: a weight is s / median, capped at sampleCap, so inflating a
+    // count buys at most sampleCap votes (and copies cannot move the median).
+    const counts = candidates.map((c) => c.samples);
+    const typical = median([
+      ctx.ownSamples > 0 && Number.isFinite(ctx.ownSamples) ? ctx.ownSamples : 0,
+      ...groups.members.map((ms) => ms.reduce((sum, j) => sum + (counts[j] as number), 0) / ms.length),
+    ]);
+    const sampleWeight = (s: number): number =>
+      o.sampleCap > 0 && typical > 0 ? Math.min(o.sampleCap, Math.max(0, s) / typical) : 1;
+    const ownWeight = sampleWeight(ctx.ownSamples);
     const weights = factors.map((f, j) => {
       const w = new Float64Array(layers.length);
+      const sw = sampleWeight(counts[j] as number);
       for (let p = 0; p < layers.length; p++) {
-        w[p] = (groupShare[j] as number) * Math.min(1, (f[p] as number) / (scale[p] as number));
+        w[p] = (groupShare[j] as number) * sw * Math.min(1, (f[p] as number) / (scale[p] as number));
       }
       return w;
     });
@@ -262,13 +298,13 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         if (live.length < 2) break;
         const full = lossOf(
           ctx,
-          applyMix(own, models, layers, averageCoefficients(weights, clip, active, layers.length)),
+          applyMix(own, models, layers, averageCoefficients(weights, clip, active, layers.length, ownWeight)),
         );
         const effects = live.map(({ members }) => {
           const without = active.map((a, j) => a && !members.includes(j));
           const loss = lossOf(
             ctx,
-            applyMix(own, models, layers, averageCoefficients(weights, clip, without, layers.length)),
+            applyMix(own, models, layers, averageCoefficients(weights, clip, without, layers.length, ownWeight)),
           );
           // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
           if (!Number.isFinite(full)) return Number.isFinite(loss) ? -1 : 0;
@@ -294,7 +330,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       if (o.memory === 'on') for (const [j, r] of scored) trust.record((candidates[j] as Candidate).peer, r);
     }
 
-    const coef = averageCoefficients(weights, clip, active, layers.length);
+    const coef = averageCoefficients(weights, clip, active, layers.length, ownWeight);
     const merged = applyMix(own, models, layers, coef);
     if (ctx.report !== undefined) {
       const { ownShare, shares } = mixShares(own, layers, coef);

@@ -37,16 +37,17 @@ export function applyMix(
 }
 
 /**
- * Coefficients of the weighted average (own weight 1) of the `active` candidates with
- * weights w[j][p], each pulled in by its clip factor clip[j] in (0, 1].
+ * Coefficients of the weighted average (own weight `ownWeight`, default 1) of the
+ * `active` candidates with weights w[j][p], each pulled in by its clip factor clip[j] in (0, 1].
  */
 export function averageCoefficients(
   weights: readonly Float64Array[],
   clip: ArrayLike<number>,
   active: readonly boolean[],
   layerCount: number,
+  ownWeight = 1,
 ): Float64Array[] {
-  const total = new Float64Array(layerCount).fill(1);
+  const total = new Float64Array(layerCount).fill(ownWeight > 0 ? ownWeight : 0);
   weights.forEach((w, j) => {
     if (!active[j]) return;
     for (let p = 0; p < layerCount; p++) total[p] = (total[p] as number) + (w[p] as number);
@@ -54,7 +55,10 @@ export function averageCoefficients(
   return weights.map((w, j) => {
     const out = new Float64Array(layerCount);
     if (!active[j]) return out;
-    for (let p = 0; p < layerCount; p++) out[p] = ((w[p] as number) * (clip[j] as number)) / (total[p] as number);
+    for (let p = 0; p < layerCount; p++) {
+      const t = total[p] as number;
+      out[p] = t > 0 ? ((w[p] as number) * (clip[j] as number)) / t : 0;
+    }
     return out;
   });
 }
