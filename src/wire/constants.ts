@@ -26,8 +26,7 @@ export const SPARSITY_TOPK = 1;
 /** Top-k fractions travel as integer parts per million: exact, and no float parsing. */
 export const TOPK_PPM_SCALE = 1_000_000;
 
-/** Task ids appear in topic names, so they are short and restricted to a safe alphabet. */
-export const MAX_TASK_ID_BYTES = 64;
+/** Task ids appear in topic names, so they are short (1-64 bytes) and restricted to a safe alphabet. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
@@ -49,8 +48,6 @@ export const MAX_LAYERS = 0xffff;
 /** Sender default: a full keyframe every this many messages (CHOCO resynchronisation). */
 export const DEFAULT_KEYFRAME_INTERVAL = 10;
 
-/** Largest finite float16, the clamp target for overflowing values. */
-export const FP16_MAX = 65504;
 /** int8 codec levels are symmetric: q in [-127, 127], value = q * scale. */
 export const INT8_LEVELS = 127;
 
