@@ -18,7 +18,6 @@
  * those of ./attack-set.ts (the default set), or any attack registry name with default options.
  * Takes a long time with the defaults (every strategy x attack x seed): narrow them.
  */
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -28,6 +27,7 @@ import type { PartitionSpec } from '../../src/data/partition-spec.ts';
 import { ORACLE_STRATEGY } from '../../src/merge/oracle.ts';
 import type { StrategySpec } from '../../src/merge/registry.ts';
 import type { Trainable } from '../../src/train/trainer.ts';
+import { codeVersion } from '../provenance.ts';
 import { COMPARE_ATTACKS, compareAttackSpec, NO_ATTACK } from './attack-set.ts';
 import { MERGE_VALIDATIONS, type MergeValidation } from './config.ts';
 import { type LockstepResult, runLockstep, seededSubset } from './run.ts';
@@ -130,14 +130,6 @@ function strategySpec(name: string, attack: string): StrategySpec {
   }
 }
 
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
 const mean = (xs: readonly number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -224,7 +216,7 @@ const settings = {
 };
 const environment = {
   node: process.version,
-  commit: gitCommit(),
+  ...codeVersion(),
   cpus: os.cpus().length,
   loadavg: os.loadavg(),
   startedAt: new Date().toISOString(),
