@@ -15,7 +15,7 @@ import { updateFactors } from '../../src/merge/update-direction.ts';
 import type { Layer, Weights } from '../../src/model/weights.ts';
 import { assertClose, cand, context, values, vec } from './fixtures.ts';
 
-const OFF = { rho: 0, gate: 0, kappa: 0, ldawa: 'off', passes: 0 } as const;
+const OFF = { rho: 0, gate: 0, far: 0, kappa: 0, ldawa: 'off', passes: 0, sampleCap: 0 } as const;
 
 /** Loss = squared distance to `target` (+1); F1 of class c = exp(-|w_c - target_c|). */
 function distanceEvaluator(target: readonly number[]) {
@@ -228,4 +228,26 @@ test('cost cap: with more candidates than N, only about N are evaluated', () => 
   const used = report?.used.length ?? 0;
   assert.ok(used >= 2 && used <= 3, `kept ${used}`);
   assert.equal(report?.rejected.filter((r) => r.reason === 'not-prioritized').length, 9 - used);
+});
+
+test('distance gate: a candidate far beyond the others is rejected as too-far', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, far: 4 });
+  const near = ['a', 'b', 'c'].map((p, i) => cand(p, vec([i, 1])));
+  const { report } = mergeWithReport(merge, vec([0, 0]), [...near, cand('far', vec([40, 40]))], context());
+  assert.deepEqual(
+    report?.rejected.map((r) => [r.peer, r.reason]),
+    [['far', 'too-far']],
+  );
+});
+
+test('sample counts weigh relative to the median count, at most sampleCap x', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, sampleCap: 2 });
+  const own = vec([0, 0]);
+  // Median count of own (10) and candidates (10, 10, 1e9) is 10: the liar weighs 2, not 1e8.
+  const out = merge(
+    own,
+    [cand('a', vec([1, 0]), 10), cand('b', vec([0, 1]), 10), cand('liar', vec([5, 5]), 1e9)],
+    context({ ownSamples: 10 }),
+  );
+  assertClose(values(out), [(1 + 10) / 5, (1 + 10) / 5]);
 });
