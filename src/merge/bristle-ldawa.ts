@@ -46,10 +46,10 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'colluder radius as a share of the median distance to own (0 = no grouping)',
   },
-  phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
+  phi: { kind: 'number', default: 1, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
     kind: 'number',
-    default: 0.3,
+    default: 0.5,
     min: 0,
     doc: 'reject a candidate whose certainty is below gate x own certainty (0 = off)',
   },
@@ -70,6 +70,12 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 4,
     min: 0,
     doc: 'weigh by reported sample counts relative to the median count, at most sampleCap x (0 = ignore counts)',
+  },
+  suspects: {
+    kind: 'choice',
+    default: 'prove',
+    values: ['prove', 'reject'],
+    doc: "below the certainty gate: 'prove' = kept only if leave-group-out shows they help; 'reject' = rejected at once",
   },
   kappa: {
     kind: 'number',
@@ -219,6 +225,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
 
     // 3. Certainty gate (groups are known: stage 2 runs first).
     const active = new Array<boolean>(n).fill(true);
+    const suspect = new Array<boolean>(n).fill(false);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
@@ -229,9 +236,15 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const reference = o.gateReference === 'own' ? cOwn : median([cOwn, ...perGroup]);
       cs.forEach((c, j) => {
         if (!(c >= o.gate * reference)) {
-          active[j] = false;
-          const cand = candidates[j] as Candidate;
-          rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+          // With leave-group-out on, a low certainty makes a suspect that must show it helps
+          // (score >= max(mu, the median score)): a one-class honest specialist is uncertain too, a label flipper
+          // also hurts. Without it, the gate rejects.
+          if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
+          else {
+            active[j] = false;
+            const cand = candidates[j] as Candidate;
+            rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+          }
         }
       });
     }
@@ -318,12 +331,23 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           return blended.reduce((s, v) => s + v, 0) / blended.length;
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
-        if (out.length === 0) break;
-        for (const i of out) {
-          for (const j of (live[i] as { members: number[] }).members) {
-            active[j] = false;
-            const cand = candidates[j] as Candidate;
-            rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'harmful' });
+        const outSet = new Set(out);
+        // A suspect must help at least as much as the typical group.
+        const bar = Math.max(o.mu, median(scores));
+        const unproven = live.flatMap(({ members }, i) =>
+          !outSet.has(i) && members.every((j) => suspect[j]) && (scores[i] as number) < bar ? [i] : [],
+        );
+        if (out.length === 0 && unproven.length === 0) break;
+        for (const [list, reason] of [
+          [out, 'harmful'],
+          [unproven, 'uncertain'],
+        ] as const) {
+          for (const i of list) {
+            for (const j of (live[i] as { members: number[] }).members) {
+              active[j] = false;
+              const cand = candidates[j] as Candidate;
+              rejected.push({ peer: cand.peer, seq: cand.seq, reason });
+            }
           }
         }
       }
