@@ -6,7 +6,7 @@
  * against our own model. With own-class validation only, a neighbour is never seen to be
  * better on a class we lack, so foreign classes barely merge and class-sharded peers stay
  * specialised; with this set they learn the other classes too (measured: docs/RESULTS.md,
- * "Follow-up: Bristle's foreign weight and the validation data"). The authors' simulator
+ * "History"). The authors' simulator
  * validates on all classes too. The set is public task data (like a model architecture),
  * never a peer's private data, and must be disjoint from the samples accuracy is reported on.
  */

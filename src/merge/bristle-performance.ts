@@ -20,7 +20,7 @@
  * familiar classes zeroes omega_j whenever a neighbour lacks even one of our classes
  * (F1 0 there gives a score near -6e4), which under class-sharded non-i.i.d. data is every
  * neighbour: foreign columns and hidden layers then never merge and peers stay at their
- * own classes (measured: docs/RESULTS.md, "Algorithm-level experiment", setting B). Scoring
+ * own classes (measured: docs/RESULTS.md, "History"). Scoring
  * on the class the candidate is best at among ours keeps good-but-different neighbours (they
  * share at least one class with us) and still gives models that fail on our data (label
  * flippers, noise) certainty ~0.

@@ -15,8 +15,8 @@
  * factors are all 1. meshfl default 0: the reference here is the peer's own model, which is
  * meaningful from round 0 (all peers start from one seeded initialisation), and with a
  * warm-up Byzantine models (e.g. sign-flipped, cosine ~ -1) enter the first merges unopposed:
- * in a measured run such merges in rounds 0-1 collapsed an honest peer (runs without the
- * warm-up: docs/RESULTS.md, "Re-measured after L-DAWA's warm-up became 0").
+ * in a measured run such merges in rounds 0-1 collapsed an honest peer (docs/RESULTS.md,
+ * "History").
  */
 import type { Layer, Weights } from '../model/weights.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
