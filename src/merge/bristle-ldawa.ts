@@ -332,8 +332,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
         const outSet = new Set(out);
-        // A suspect must help at least as much as the typical group.
-        const bar = Math.max(o.mu, median(scores));
+        // A suspect must help at least as much as the typical trusted group (suspects
+        // cannot lower the bar by their number).
+        const trusted = scores.filter((_, i) => !(live[i] as { members: number[] }).members.every((j) => suspect[j]));
+        const bar = Math.max(o.mu, median(trusted.length > 0 ? trusted : scores));
         const unproven = live.flatMap(({ members }, i) =>
           !outSet.has(i) && members.every((j) => suspect[j]) && (scores[i] as number) < bar ? [i] : [],
         );
