@@ -26,7 +26,7 @@ import { certainty } from './bristle-performance.ts';
 import { colluderGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, TrustMemory } from './influence.ts';
-import { applyMix, averageCoefficients, mixShares } from './mix.ts';
+import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, MergeContext, Strategy } from './types.ts';
@@ -309,16 +309,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           .map((members, g) => ({ g, members: members.filter((j) => active[j]) }))
           .filter((x) => x.members.length > 0);
         if (live.length < 2) break;
-        const full = lossOf(
-          ctx,
-          applyMix(own, models, layers, averageCoefficients(weights, clip, active, layers.length, ownWeight)),
-        );
+        const mixer = new LeaveOutMixer(own, models, layers, weights, clip, active, ownWeight);
+        const full = lossOf(ctx, mixer.full());
         const effects = live.map(({ members }) => {
-          const without = active.map((a, j) => a && !members.includes(j));
-          const loss = lossOf(
-            ctx,
-            applyMix(own, models, layers, averageCoefficients(weights, clip, without, layers.length, ownWeight)),
-          );
+          const loss = lossOf(ctx, mixer.without(members));
           // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
           if (!Number.isFinite(full)) return Number.isFinite(loss) ? -1 : 0;
           return full > 0 ? (loss - full) / full : 0;

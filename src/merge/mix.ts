@@ -81,3 +81,84 @@ export function mixShares(
   });
   return { ownShare: 1 - shares.reduce((s, v) => s + v, 0), shares };
 }
+
+/**
+ * Leave-one-group-out mixes without redoing the whole average for each group. With
+ * D^p = sum_{j in S} c_jp (x_j - own) the full mix's displacement and T_p its total weight,
+ * leaving g out gives own + (T_p / T'_p) (D^p - sum_{j in g} c_jp (x_j - own)), where T'_p
+ * = T_p - sum_{j in g} w_jp. One pass over the active candidates builds D, then each group
+ * costs only its own members: O((n + sum |g|) d) instead of O(G n d).
+ */
+export class LeaveOutMixer {
+  readonly #own: Weights;
+  readonly #models: readonly Weights[];
+  readonly #layers: readonly number[];
+  readonly #weights: readonly Float64Array[];
+  readonly #total: Float64Array;
+  readonly #coef: Float64Array[];
+  readonly #delta: Float64Array[];
+
+  constructor(
+    own: Weights,
+    models: readonly Weights[],
+    layers: readonly number[],
+    weights: readonly Float64Array[],
+    clip: ArrayLike<number>,
+    active: readonly boolean[],
+    ownWeight = 1,
+  ) {
+    this.#own = own;
+    this.#models = models;
+    this.#layers = layers;
+    this.#weights = weights;
+    this.#coef = averageCoefficients(weights, clip, active, layers.length, ownWeight);
+    this.#total = new Float64Array(layers.length).fill(ownWeight > 0 ? ownWeight : 0);
+    weights.forEach((w, j) => {
+      if (!active[j]) return;
+      for (let p = 0; p < layers.length; p++) this.#total[p] = (this.#total[p] as number) + (w[p] as number);
+    });
+    this.#delta = layers.map((index, p) => {
+      const base = (own[index] as Layer).values;
+      const d = new Float64Array(base.length);
+      models.forEach((m, j) => {
+        const c = (this.#coef[j] as Float64Array)[p] as number;
+        if (c === 0) return;
+        const x = (m[index] as Layer).values;
+        for (let k = 0; k < d.length; k++) d[k] = (d[k] as number) + c * ((x[k] as number) - (base[k] as number));
+      });
+      return d;
+    });
+  }
+
+  /** The full mix (every active candidate). */
+  full(): Weights {
+    const position = new Map(this.#layers.map((index, p) => [index, p]));
+    return assemble(this.#own, this.#layers, (index) => {
+      const base = (this.#own[index] as Layer).values;
+      const d = this.#delta[position.get(index) as number] as Float64Array;
+      return Float32Array.from(base, (v, k) => v + (d[k] as number));
+    });
+  }
+
+  /** The mix without the candidates in `group` (all of them active). */
+  without(group: readonly number[]): Weights {
+    const position = new Map(this.#layers.map((index, p) => [index, p]));
+    return assemble(this.#own, this.#layers, (index) => {
+      const p = position.get(index) as number;
+      const base = (this.#own[index] as Layer).values;
+      const d = Float64Array.from(this.#delta[p] as Float64Array);
+      let removed = 0;
+      for (const j of group) {
+        const c = (this.#coef[j] as Float64Array)[p] as number;
+        removed += (this.#weights[j] as Float64Array)[p] as number;
+        if (c === 0) continue;
+        const x = ((this.#models[j] as Weights)[index] as Layer).values;
+        for (let k = 0; k < d.length; k++) d[k] = (d[k] as number) - c * ((x[k] as number) - (base[k] as number));
+      }
+      const total = this.#total[p] as number;
+      const rest = total - removed;
+      const scale = rest > 0 ? total / rest : 0;
+      return Float32Array.from(base, (v, k) => v + scale * (d[k] as number));
+    });
+  }
+}

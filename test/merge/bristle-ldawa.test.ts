@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
 import { harmfulOutliers, TrustMemory } from '../../src/merge/influence.ts';
+import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mix.ts';
 import { OptionError } from '../../src/merge/options.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { ClassScores, MergeContext } from '../../src/merge/types.ts';
@@ -250,4 +251,38 @@ test('sample counts weigh relative to the median count, at most sampleCap x', ()
     context({ ownSamples: 10 }),
   );
   assertClose(values(out), [(1 + 10) / 5, (1 + 10) / 5]);
+});
+
+test('property: leave-out mixes equal the direct average without the group', () => {
+  const v = fc.float({ min: -5, max: 5, noNaN: true });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(v, v, fc.float({ min: Math.fround(0.1), max: 2, noNaN: true })), {
+        minLength: 2,
+        maxLength: 6,
+      }),
+      fc.float({ min: Math.fround(0.2), max: 3, noNaN: true }),
+      (cs, ownWeight) => {
+        const own = vec([0.3, -0.2]);
+        const models = cs.map(([a, b]) => vec([a, b]));
+        const weights = cs.map(([, , w]) => Float64Array.of(w));
+        const clip = cs.map((_, j) => (j % 2 === 0 ? 1 : 0.5));
+        const active = cs.map(() => true);
+        const mixer = new LeaveOutMixer(own, models, [0], weights, clip, active, ownWeight);
+        assertClose(
+          values(mixer.full()),
+          values(applyMix(own, models, [0], averageCoefficients(weights, clip, active, 1, ownWeight))),
+          1e-4,
+        );
+        const group = [0, cs.length - 1];
+        const without = active.map((_, j) => !group.includes(j));
+        assertClose(
+          values(mixer.without(group)),
+          values(applyMix(own, models, [0], averageCoefficients(weights, clip, without, 1, ownWeight))),
+          1e-4,
+        );
+      },
+    ),
+    { seed: 5, numRuns: 200 },
+  );
 });
