@@ -46,10 +46,10 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'colluder radius as a share of the median distance to own (0 = no grouping)',
   },
-  phi: { kind: 'number', default: 1, min: 1, integer: true, doc: 'classes behind a certainty' },
+  phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
     kind: 'number',
-    default: 0.5,
+    default: 0.3,
     min: 0,
     doc: 'reject a candidate whose certainty is below gate x own certainty (0 = off)',
   },
@@ -75,7 +75,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'prove',
     values: ['prove', 'reject'],
-    doc: "below the certainty gate: 'prove' = kept only if leave-group-out shows they help; 'reject' = rejected at once",
+    doc: "below the certainty gate with certainty 0: 'prove' = kept only if leave-group-out shows they help; 'reject' = rejected at once",
   },
   kappa: {
     kind: 'number',
@@ -236,10 +236,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const reference = o.gateReference === 'own' ? cOwn : median([cOwn, ...perGroup]);
       cs.forEach((c, j) => {
         if (!(c >= o.gate * reference)) {
-          // With leave-group-out on, a low certainty makes a suspect that must show it helps
-          // (score >= max(mu, the median score)): a one-class honest specialist is uncertain too, a label flipper
-          // also hurts. Without it, the gate rejects.
-          if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
+          // Certainty 0 over the top two classes is also what an honest one-class specialist
+          // (Dirichlet data) scores: with leave-group-out on, such a candidate is a suspect
+          // that must show it helps as much as the typical trusted group. Any other
+          // candidate below the gate (label flippers score low but not 0) is rejected.
+          if (o.passes > 0 && o.suspects === 'prove' && c <= 0) suspect[j] = true;
           else {
             active[j] = false;
             const cand = candidates[j] as Candidate;
