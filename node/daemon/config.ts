@@ -6,10 +6,12 @@
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
 import type { StrategySpec } from '../../src/merge/index.ts';
 import { createStrategy, DEFAULT_STRATEGY } from '../../src/merge/index.ts';
+import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
+import { DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
 import { ConfigError, ConfigReader, type OverrideSources } from './config-reader.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -83,6 +85,12 @@ export interface DaemonConfig {
   };
   readonly optimizer: { readonly learningRate: number; readonly momentum: number };
   readonly checkpoints: { readonly keep: number; readonly every: number };
+  /** Wire bounds on incoming updates (docs/PROTOCOL.md "Validation"); 0 turns a bound off. */
+  readonly validation: {
+    readonly valueBound: number;
+    readonly normFactor: number;
+    readonly normWarmup: number;
+  };
   readonly resources: { readonly batchSize: number; readonly backend: 'wasm' | 'cpu' | 'auto' };
   readonly seed: number;
   readonly logLevel: LogLevel;
@@ -113,6 +121,9 @@ export const DEFAULTS = {
   learningRate: 0.05,
   momentum: 0.9,
   checkpointsKeep: 3,
+  valueBound: DEFAULT_VALUE_BOUND,
+  normFactor: DEFAULT_NORM_FACTOR,
+  normWarmup: DEFAULT_NORM_WARMUP,
   checkpointEvery: 1,
   batchSize: 32,
   backend: 'auto' as const,
@@ -138,6 +149,7 @@ const TOP_KEYS = [
   'round',
   'optimizer',
   'checkpoints',
+  'validation',
   'resources',
   'seed',
   'logLevel',
@@ -177,6 +189,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     round: parseRound(root.at('round')),
     optimizer: parseOptimizer(root.at('optimizer')),
     checkpoints: parseCheckpoints(root.at('checkpoints')),
+    validation: parseValidation(root.at('validation')),
     resources: parseResources(root.at('resources')),
     seed: root.at('seed').int(DEFAULTS.seed, 0),
     logLevel: root.at('logLevel').choice(LOG_LEVELS, DEFAULTS.logLevel),
@@ -325,6 +338,17 @@ function parseCheckpoints(r: ConfigReader): DaemonConfig['checkpoints'] {
   return {
     keep: r.at('keep').int(DEFAULTS.checkpointsKeep, 1, 1000),
     every: r.at('every').int(DEFAULTS.checkpointEvery, 1, 1_000_000),
+  };
+}
+
+function parseValidation(r: ConfigReader): DaemonConfig['validation'] {
+  r.only(['valueBound', 'normFactor', 'normWarmup']);
+  const normFactor = r.at('normFactor').number(DEFAULTS.normFactor, 0, 1e6);
+  if (normFactor > 0 && normFactor <= 1) r.at('normFactor').fail('must be 0 (off) or above 1');
+  return {
+    valueBound: r.at('valueBound').number(DEFAULTS.valueBound, 0, 3e38),
+    normFactor,
+    normWarmup: r.at('normWarmup').int(DEFAULTS.normWarmup, 1, 1_000_000),
   };
 }
 

@@ -157,6 +157,13 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       evaluateEvery: config.round.evaluateEvery,
       seed: config.seed,
       resume,
+      wireBounds: {
+        valueBound: config.validation.valueBound > 0 ? config.validation.valueBound : Number.POSITIVE_INFINITY,
+        norms:
+          config.validation.normFactor > 0
+            ? { factor: config.validation.normFactor, warmup: config.validation.normWarmup }
+            : false,
+      },
     });
     state.peer = peer;
     const saveCheckpoint = (why: string): void => {

@@ -19,6 +19,7 @@ import type { Layer, Weights } from '../model/weights.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
 import type { Update } from '../wire/message.ts';
+import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import { type TaskSchema, taskSchema } from '../wire/schema.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
@@ -51,6 +52,14 @@ export interface LocalTraining {
   trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal }): Promise<TrainResult>;
 }
 
+/** Bounds incoming updates must respect (docs/PROTOCOL.md "Validation"). */
+export interface WireBounds {
+  /** Absolute bound on values (default DEFAULT_VALUE_BOUND, src/model/bounds.ts); Infinity = off. */
+  readonly valueBound?: number;
+  /** Per-layer norm limits learned from accepted updates (src/wire/norms.ts); `false` = off. */
+  readonly norms?: NormBoundOptions | false;
+}
+
 /** A Byzantine behaviour in simulations: replaces what this peer publishes. */
 export type OutgoingTransform = (own: Weights, round: number) => Weights;
 
@@ -81,6 +90,12 @@ export interface PeerOptions {
   readonly seed?: number;
   /** Byzantine behaviour (simulations and tests only). */
   readonly outgoing?: OutgoingTransform;
+  /**
+   * Wire bounds on incoming updates: rejected as 'out-of-range' (and penalised) before they
+   * touch a public copy. `false` turns both off (simulations comparing merge rules without
+   * the wire's help); the merge guard still drops values outside DEFAULT_VALUE_BOUND.
+   */
+  readonly wireBounds?: WireBounds | false;
   /** Time allowed for a snapshot fetch, ms. Default SNAPSHOT_TIMEOUT_MS. */
   readonly snapshotTimeoutMs?: number;
   /**
@@ -146,7 +161,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       resumeAfterSeq: options.resume?.seq,
     });
     this.#round = options.resume?.round ?? 0;
-    this.#copies = new PublicCopies({ schema: this.schema });
+    const bounds = options.wireBounds;
+    this.#copies = new PublicCopies({
+      schema: this.schema,
+      valueBound: bounds === false ? Number.POSITIVE_INFINITY : bounds?.valueBound,
+      norms: bounds === false ? false : bounds?.norms,
+    });
     this.#deadline = new AdaptiveDeadline(options.deadline);
     this.#rng = createRng(options.seed ?? 0).fork(`peer-${options.gossip.id}`);
   }
@@ -240,7 +260,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const candidates = this.#candidates();
     const own = this.#exchangedWeights();
-    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
+    const { weights, report } = mergeWithReport(
+      this.#options.strategy,
+      own,
+      candidates,
+      this.#mergeContext(round, reference),
+    );
     this.trainer.setLayers(weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
 
@@ -292,6 +317,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     if (this.#options.outgoing) outgoing = this.#options.outgoing(outgoing, round);
     const samples = this.#options.announcedSamples ?? this.#options.data.train.y.length;
     const encoded = this.#encoder.encodeUpdate(outgoing, samples);
+    this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
     try {
       const { recipients } = await this.#options.gossip.publish(this.topic, encoded.bytes);

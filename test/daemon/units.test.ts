@@ -75,6 +75,19 @@ test('config: defaults, and every error names its key', () => {
   assert.equal(parseDaemonConfig({ http: { address: '127.0.0.2:1' } }).http.port, 1);
 });
 
+test('config: validation bounds (defaults, off with 0, errors name the key)', () => {
+  assert.deepEqual(parseDaemonConfig({}).validation, { valueBound: 1e4, normFactor: 10, normWarmup: 8 });
+  const off = parseDaemonConfig({ validation: { valueBound: 0, normFactor: 0 } }).validation;
+  assert.equal(off.valueBound, 0);
+  assert.equal(off.normFactor, 0);
+  assert.match(
+    configError({ validation: { normFactor: 0.5 } }),
+    /^validation\.normFactor: must be 0 \(off\) or above 1/,
+  );
+  assert.match(configError({ validation: { valueBound: -1 } }), /^validation\.valueBound: must be a number/);
+  assert.match(configError({ validation: { bound: 1 } }), /^validation\.bound: unknown key/);
+});
+
 test('config: environment variables override the file, flags override both, errors name the source', () => {
   const file = {
     taskId: 'from-file',
