@@ -12,6 +12,7 @@ import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
+import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { ConfigError, ConfigReader, type OverrideSources } from './config-reader.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -169,6 +170,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
   const codec = root.at('codec').string(DEFAULTS.codec);
   root.at('codec').parseWith(() => parseCodec(codec));
   const strategy = parseStrategy(root.at('strategy'));
+  const relay = root.at('relay').boolean(DEFAULTS.relay);
   return {
     dataDir: root.at('dataDir').string(DEFAULTS.dataDir),
     taskId,
@@ -180,11 +182,15 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     dataset: parseDatasetSource(root.at('dataset')),
     strategy,
     codec,
-    listen: root.at('listen').present ? nonEmpty(root.at('listen'), root.at('listen').strings([])) : undefined,
-    announce: root.at('announce').strings([]),
-    bootstrap: root.at('bootstrap').strings([]),
+    listen: root.at('listen').present
+      ? checked(root.at('listen'), nonEmpty(root.at('listen'), root.at('listen').strings([])), (a) =>
+          listenProblem(a, relay),
+        )
+      : undefined,
+    announce: checked(root.at('announce'), root.at('announce').strings([]), announceProblem),
+    bootstrap: checked(root.at('bootstrap'), root.at('bootstrap').strings([]), bootstrapProblem),
     mdns: root.at('mdns').boolean(DEFAULTS.mdns),
-    relay: root.at('relay').boolean(DEFAULTS.relay),
+    relay,
     http: parseHttp(root.at('http')),
     round: parseRound(root.at('round')),
     optimizer: parseOptimizer(root.at('optimizer')),
@@ -194,6 +200,15 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     seed: root.at('seed').int(DEFAULTS.seed, 0),
     logLevel: root.at('logLevel').choice(LOG_LEVELS, DEFAULTS.logLevel),
   };
+}
+
+/** Every entry passes `problem` (undefined = fine), else a ConfigError naming the key and entry. */
+function checked(r: ConfigReader, list: string[], problem: (entry: string) => string | undefined): string[] {
+  for (const entry of list) {
+    const p = problem(entry);
+    if (p !== undefined) r.fail(p);
+  }
+  return list;
 }
 
 function nonEmpty(r: ConfigReader, list: string[]): string[] {
