@@ -18,7 +18,7 @@ export const DAEMON_SUMMARY = `meshfl daemon --config <file> [options]   run a p
 export const DAEMON_USAGE = `meshfl daemon [--config <file>] [options]   run a peer as a long-lived service
   --config <file>         JSON or YAML config (keys: docs/DAEMON.md); flags and MESHFL_* env override it
 ${OVERRIDES.map((o) => `  --${`${o.flag} <value>`.padEnd(22)}${o.help} (env ${o.env})`).join('\n')}
-  --check                 validate the config, print it and exit`;
+  --check                 validate the config, addresses and data files, print the config and exit`;
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const spec: FlagSpec = {
@@ -37,6 +37,9 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     const file = typeof flags.config === 'string' ? readConfigFile(flags.config) : undefined;
     const { raw, sources } = applyOverrides(file, process.env, flags);
     config = parseDaemonConfig(raw, sources);
+    // Files on disk too: --check validates everything, and a real start fails fast.
+    const { preflight } = await import('../daemon/preflight.ts');
+    preflight(config);
   } catch (err) {
     if (isOperatorError(err)) {
       console.error(`meshfl daemon: ${err.message}`);

@@ -32,6 +32,8 @@ export const STATIC_ROOT = path.resolve(import.meta.dirname, '../../browser/dist
 /** Default libp2p listen addresses (all interfaces: peers on other hosts must reach us). */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'];
 export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4003/webrtc-direct';
+/** Seqs reserved by one durable write of the high-water mark (peer.seq). */
+export const SEQ_RESERVE_BLOCK = 16;
 /** Transports a browser can dial directly. */
 const BROWSER_DIALABLE = /\/(ws|wss|tls\/ws|webrtc-direct)(\/|$)/;
 
@@ -114,24 +116,44 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     });
     closers.push({ what: 'trainer', close: async () => trainer.dispose() });
 
-    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, config.taskId);
-    for (const s of skipped) logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason });
+    const ownLayout = trainer.getWeights();
+    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, config.taskId, (m) =>
+      sameArchitecture(m.weights, ownLayout) ? undefined : 'does not fit the configured model',
+    );
+    for (const s of skipped) {
+      // Out of the way: an unusable file must not take a `keep` slot or shadow a fresh run's checkpoints.
+      let to: string | undefined;
+      try {
+        to = store.quarantine(s.file);
+      } catch (err) {
+        logger.warn('cannot quarantine a checkpoint', { file: s.file, error: err instanceof Error ? err : String(err) });
+      }
+      logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason, quarantined: to });
+    }
+    // Seqs never go backwards for this identity: past every seq a checkpoint or the
+    // high-water mark says we may have published (neighbours ignore seqs they have seen).
+    const mark = store.seqMark(state.peerId);
+    if (mark.problem !== undefined) logger.warn('ignoring the seq high-water mark', { problem: mark.problem });
+    const afterSeq = Math.max(checkpoint ? checkpoint.meta.seq + config.checkpoints.every : 0, mark.seq);
     let resume: { round: number; seq: number } | undefined;
     if (checkpoint) {
-      if (sameArchitecture(checkpoint.model.weights, trainer.getWeights())) {
-        trainer.setWeights(checkpoint.model.weights);
-        // Seqs published after the checkpoint are unknown: skip past every one we might have used.
-        resume = { round: checkpoint.meta.round, seq: checkpoint.meta.seq + config.checkpoints.every };
-        state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
-        logger.info('resumed from checkpoint', {
-          file: checkpoint.file,
-          round: resume.round,
-          seq: checkpoint.meta.seq,
-        });
-      } else {
-        logger.warn('checkpoint does not fit the configured model; starting fresh', { file: checkpoint.file });
-      }
+      trainer.setWeights(checkpoint.model.weights);
+      resume = { round: checkpoint.meta.round, seq: afterSeq };
+      state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
+      logger.info('resumed from checkpoint', {
+        file: checkpoint.file,
+        round: resume.round,
+        seq: checkpoint.meta.seq,
+        resumeAfterSeq: afterSeq,
+      });
+    } else {
+      if (afterSeq > 0) resume = { round: 0, seq: afterSeq };
+      logger.info('starting from the initial model', {
+        reason: skipped.length > 0 ? `no usable checkpoint (${skipped.length} quarantined)` : 'no checkpoint',
+        resumeAfterSeq: afterSeq,
+      });
     }
+    let reservedSeq = afterSeq;
     if (stop.aborted) return 0;
 
     const node = await startNode(config, identity.key);
@@ -157,6 +179,13 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       evaluateEvery: config.round.evaluateEvery,
       seed: config.seed,
       resume,
+      reserveSeq: (seq) => {
+        if (seq <= reservedSeq) return;
+        // One durable write per SEQ_RESERVE_BLOCK updates: a crash skips at most that many seqs.
+        const mark = seq - 1 + SEQ_RESERVE_BLOCK;
+        store.saveSeqMark(state.peerId as string, mark);
+        reservedSeq = mark;
+      },
       wireBounds: {
         valueBound: config.validation.valueBound > 0 ? config.validation.valueBound : Number.POSITIVE_INFINITY,
         norms:
@@ -425,6 +454,7 @@ function status(
     phase: state.phase,
     round: state.peer?.round ?? state.resumedFrom?.round ?? 0,
     roundsSinceStart: metrics.rounds,
+    seq: state.peer?.seq ?? null,
     accuracy: last?.merged?.overall ?? null,
     localAccuracy: last?.local?.overall ?? null,
     loss: last?.merged?.loss ?? null,

@@ -103,6 +103,12 @@ export interface PeerOptions {
    * `round`, and published seqs after `seq` (neighbours ignore seqs they have already seen).
    */
   readonly resume?: { readonly round: number; readonly seq: number };
+  /**
+   * Called synchronously before an update with this seq is encoded: a daemon records a
+   * high-water mark durably here so that seqs never go backwards across restarts. A throw
+   * skips this round's publication (reported as an 'error' event).
+   */
+  readonly reserveSeq?: (seq: number) => void;
 }
 
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
@@ -316,6 +322,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     let outgoing = this.#exchangedWeights();
     if (this.#options.outgoing) outgoing = this.#options.outgoing(outgoing, round);
     const samples = this.#options.announcedSamples ?? this.#options.data.train.y.length;
+    try {
+      this.#options.reserveSeq?.(this.#encoder.seq + 1);
+    } catch (err) {
+      this.#emitError(err, 'seq reservation failed, not publishing this round');
+      return 0;
+    }
     const encoded = this.#encoder.encodeUpdate(outgoing, samples);
     this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
