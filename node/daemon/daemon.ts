@@ -25,6 +25,7 @@ import { PeerPresence } from './health.ts';
 import { type RunningHttpServer, startHttpServer } from './http.ts';
 import type { Logger } from './logger.ts';
 import { DaemonMetrics } from './metrics.ts';
+import { RejectLog } from './reject-log.ts';
 import { DataStore, StoreError } from './store.ts';
 
 /** Where the browser engineer's build lands; served at / when present. */
@@ -42,6 +43,7 @@ interface DaemonState {
   phase: 'starting' | 'running' | 'stopping';
   peer: Peer | undefined;
   node: MeshflNode | undefined;
+  gossip: Libp2pGossip | undefined;
   lastCheckpoint: { file: string; round: number } | undefined;
   resumedFrom: { file: string; round: number } | undefined;
   readonly startedAt: number;
@@ -55,6 +57,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     phase: 'starting',
     peer: undefined,
     node: undefined,
+    gossip: undefined,
     lastCheckpoint: undefined,
     resumedFrom: undefined,
     startedAt: Date.now(),
@@ -126,7 +129,10 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       try {
         to = store.quarantine(s.file);
       } catch (err) {
-        logger.warn('cannot quarantine a checkpoint', { file: s.file, error: err instanceof Error ? err : String(err) });
+        logger.warn('cannot quarantine a checkpoint', {
+          file: s.file,
+          error: err instanceof Error ? err : String(err),
+        });
       }
       logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason, quarantined: to });
     }
@@ -159,6 +165,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     const node = await startNode(config, identity.key);
     state.node = node;
     const gossip: Libp2pGossip = await createLibp2pGossip(node);
+    state.gossip = gossip;
     closers.push({ what: 'libp2p', close: () => gossip.stop() });
     const addrs = node.getMultiaddrs().map((a: Multiaddr) => a.toString());
     logger.info('libp2p listening', { multiaddrs: addrs, backend });
@@ -371,9 +378,20 @@ function wirePeerEvents(
   peer.addEventListener('update:accepted', () => {
     metrics.updatesAccepted++;
   });
+  const rejectLog = new RejectLog(logger);
   peer.addEventListener('update:rejected', (e) => {
-    metrics.onRejected(e.detail.reason);
-    logger.warn('update rejected', { from: e.detail.from, reason: e.detail.reason, detail: e.detail.detail });
+    metrics.onRejected(e.detail.reason, e.detail.stage);
+    rejectLog.note(e.detail.from, e.detail.stage, e.detail.reason, e.detail.detail);
+  });
+  peer.addEventListener('update:ignored', (e) => {
+    // Late or duplicate seqs are ordinary on a mesh: counted, not warned about.
+    metrics.onRejected(e.detail.reason, e.detail.stage);
+    logger.debug('update ignored', { from: e.detail.from, reason: e.detail.reason });
+  });
+  gossip.addEventListener('rejected', (e) => {
+    const r = e.detail;
+    metrics.onRejected(r.reason, r.stage, r.count);
+    rejectLog.note(r.peer, r.stage, r.reason, r.detail, r.count);
   });
   peer.addEventListener('snapshot:fetched', (e) => {
     metrics.snapshotsFetched++;
@@ -425,10 +443,13 @@ function health(state: DaemonState, presence: PeerPresence): { ready: boolean; b
 }
 
 function renderMetrics(state: DaemonState, metrics: DaemonMetrics): string {
+  const peers = connectedPeers(state);
+  const gossip = state.gossip;
   return metrics.render({
-    peers: connectedPeers(state).length,
+    peers: peers.length,
     bytesIn: state.peer?.bytesReceived ?? 0,
     bytesOut: state.peer?.bytesSent ?? 0,
+    scores: gossip === undefined ? undefined : new Map(peers.map((p) => [p, gossip.score(p)])),
   });
 }
 
