@@ -13,6 +13,8 @@ export interface MetricsSnapshot {
   readonly peers: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Gossip score of each connected peer (only connected ones: a hostile peer cannot create series). */
+  readonly scores?: ReadonlyMap<string, number>;
 }
 
 export class DaemonMetrics {
@@ -22,7 +24,8 @@ export class DaemonMetrics {
   snapshotsFetched = 0;
   checkpointsWritten = 0;
   errors = 0;
-  readonly rejected = new Map<string, number>();
+  /** Rejections by stage, then reason. */
+  readonly rejected = new Map<string, Map<string, number>>();
   #shareSum = 0;
   #shareCount = 0;
   #lastShares: number[] = [];
@@ -36,8 +39,23 @@ export class DaemonMetrics {
     this.#shareCount += shares.length;
   }
 
-  onRejected(reason: string): void {
-    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  /** Counts `count` refused messages at `stage` (message, frame, fetch, validation, snapshot). */
+  onRejected(reason: string, stage = 'validation', count = 1): void {
+    let byReason = this.rejected.get(stage);
+    if (byReason === undefined) {
+      byReason = new Map();
+      this.rejected.set(stage, byReason);
+    }
+    byReason.set(reason, (byReason.get(reason) ?? 0) + count);
+  }
+
+  /** Total refused at `stage` (all stages when omitted). */
+  rejectedTotal(stage?: string): number {
+    let n = 0;
+    for (const [s, byReason] of this.rejected) {
+      if (stage === undefined || s === stage) for (const v of byReason.values()) n += v;
+    }
+    return n;
   }
 
   /** The exposition text; `live` holds values read from the running peer at scrape time. */
@@ -102,13 +120,28 @@ export class DaemonMetrics {
     metric('meshfl_updates_accepted_total', 'counter', 'Neighbour updates applied to a public copy.', [
       `meshfl_updates_accepted_total ${this.updatesAccepted}`,
     ]);
+    const rejected: string[] = [];
+    for (const stage of [...this.rejected.keys()].sort()) {
+      const byReason = this.rejected.get(stage) as Map<string, number>;
+      for (const reason of [...byReason.keys()].sort()) {
+        rejected.push(
+          `meshfl_updates_rejected_total{reason="${escapeLabel(reason)}",stage="${escapeLabel(stage)}"} ${byReason.get(reason)}`,
+        );
+      }
+    }
     metric(
       'meshfl_updates_rejected_total',
       'counter',
-      'Neighbour updates refused, by reason.',
-      [...this.rejected.entries()]
+      'Incoming messages refused, by reason and by the stage that stopped them (message, frame, fetch, validation, snapshot).',
+      rejected,
+    );
+    metric(
+      'meshfl_peer_score',
+      'gauge',
+      'Gossip score of each connected peer (negative: penalised; below -80: graylisted).',
+      [...(live.scores ?? new Map<string, number>()).entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([reason, n]) => `meshfl_updates_rejected_total{reason="${escapeLabel(reason)}"} ${n}`),
+        .map(([peer, score]) => `meshfl_peer_score{peer="${escapeLabel(peer)}"} ${num(score)}`),
     );
     metric('meshfl_snapshots_fetched_total', 'counter', 'Public-copy snapshots fetched after a sequence gap.', [
       `meshfl_snapshots_fetched_total ${this.snapshotsFetched}`,

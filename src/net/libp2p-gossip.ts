@@ -55,6 +55,7 @@ import type {
   HandleOptions,
   MessageHandler,
   PublishResult,
+  RejectStage,
   Responder,
   Validator,
   Verdict,
@@ -62,6 +63,7 @@ import type {
 import { deliver, runValidators, SubscriptionTable } from './gossip.ts';
 import type { GossipServices, GossipTuning } from './gossipsub-config.ts';
 import { internals, topicScoreParams } from './gossipsub-config.ts';
+import { installMessageRejectHooks } from './gossipsub-hooks.ts';
 import { PayloadCache } from './payload-cache.ts';
 import { bytesEqual, raceAbort, sha256, toHex } from './util.ts';
 
@@ -110,6 +112,7 @@ interface Handled {
   responder: Responder;
   maxRequestBytes: number;
   timeout: number;
+  stage: RejectStage;
 }
 
 /** Create the Gossip layer on a started node that has `pubsub` and `reputation` services. */
@@ -141,6 +144,8 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   private stopped = false;
   /** Live counters of the announce + fetch path. */
   readonly payloadStats: PayloadStats = { bytesServed: 0, bytesFetched: 0, fetched: 0, unavailable: 0 };
+  /** Whether gossipsub's own drops (bad RPCs, graylisted peers, bad signatures) are reported. */
+  messageRejectsVisible = false;
 
   constructor(node: GossipNode, init: Libp2pGossipInit = {}) {
     super();
@@ -170,7 +175,11 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     this.node.addEventListener('peer:connect', this.onConnect);
     this.node.addEventListener('peer:disconnect', this.onDisconnect);
     this.pubsub.addEventListener('message', this.onMessage);
-    await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES });
+    this.messageRejectsVisible = installMessageRejectHooks(this.pubsub, (reason, peer, count) =>
+      this.rejectTraffic('message', reason, peer, undefined, count),
+    );
+    if (!this.messageRejectsVisible) this.log.error('gossipsub internals changed: its own drops are not counted');
+    await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES, stage: 'fetch' });
     this.started = true;
   }
 
@@ -214,6 +223,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       responder,
       maxRequestBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
       timeout: options.timeout ?? RESPOND_TIMEOUT,
+      stage: options.stage ?? 'snapshot',
     };
     const replacing = this.handled.has(protocol);
     this.handled.set(protocol, entry);
@@ -344,13 +354,16 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
 
   /** Gossipsub's topic validator: unframe, fetch if announced, run the user's validators. */
   private async validateMessage(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject;
+    if (msg.type !== 'signed') {
+      this.rejectTraffic('frame', 'unsigned', source.toString());
+      return TopicValidatorResult.Reject;
+    }
     let frame: Frame;
     try {
       frame = decodeFrame(msg.data);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
-      this.log('bad frame from %p on %s: %s', source, msg.topic, err.message);
+      this.rejectTraffic('frame', 'bad-frame', source.toString(), err.message);
       return TopicValidatorResult.Reject;
     }
     const author = msg.from.toString();
@@ -363,11 +376,14 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
         this.log('announcement of only %d bytes from %s', frame.size, author);
       }
       if (frame.size > this.maxPayloadBytes) {
-        this.log('ignoring announcement of %d bytes > %d', frame.size, this.maxPayloadBytes);
+        this.rejectTraffic('frame', 'announce-too-large', source.toString(), `${frame.size} > ${this.maxPayloadBytes}`);
         return TopicValidatorResult.Ignore;
       }
       const fetched = await this.fetchPayload(msg.topic, frame.size, frame.hash, source.toString(), author);
-      if (fetched == null) return TopicValidatorResult.Ignore;
+      if (fetched == null) {
+        this.rejectTraffic('fetch', 'unavailable', source.toString(), `${frame.size} bytes from ${author}`);
+        return TopicValidatorResult.Ignore;
+      }
       data = fetched;
     }
     if (this.stopped) return TopicValidatorResult.Ignore;
@@ -379,6 +395,18 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       return TopicValidatorResult.Accept;
     }
     return verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
+  }
+
+  /** Reports refused incoming traffic (a `rejected` event; logged at debug level here). */
+  private rejectTraffic(
+    stage: RejectStage,
+    reason: string,
+    peer: string | undefined,
+    detail?: string,
+    count = 1,
+  ): void {
+    this.log('rejected at %s stage from %s: %s %s', stage, peer, reason, detail ?? '');
+    this.safeDispatchEvent('rejected', { detail: { stage, reason, peer, count, detail } });
   }
 
   /** Fetch an announced payload from the best sources in turn; undefined if none served it. */
@@ -411,6 +439,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
           this.payloadStats.fetched++;
           return bytes;
         }
+        this.rejectTraffic('fetch', 'bad-payload', peer, `${bytes.byteLength} bytes for ${key.slice(0, 12)}`);
         this.penalize(peer, `served ${bytes.byteLength} bytes not matching announced payload ${key.slice(0, 12)}`);
       } catch (err) {
         this.log('payload %s from %s failed: %s', key.slice(0, 12), peer, err);
@@ -440,6 +469,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
         request = (await lp.read({ signal })).subarray();
       } catch (err) {
         if (err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'StreamBufferError')) {
+          this.rejectTraffic(entry.stage, 'request-too-large', remote.toString(), protocol);
           await lp.writeV([Uint8Array.of(STATUS_TOO_LARGE), text(`request over ${entry.maxRequestBytes} bytes`)], {
             signal,
           });

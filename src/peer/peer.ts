@@ -30,6 +30,7 @@ import {
   type AccuracySnapshot,
   accuracySnapshot,
   type PeerEvents,
+  type RejectedUpdate,
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
@@ -219,11 +220,18 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       (m) => this.#onMessage(m),
       (m) => this.#validate(m),
     );
-    await gossip.handle(SNAPSHOT_PROTOCOL, async (_from, request) => {
-      const check = checkSnapshotRequest(request, this.schema);
-      if (!check.ok) throw new Error(`bad snapshot request: ${check.reason} ${check.detail}`);
-      return this.#encoder.snapshot() ?? new Uint8Array(0);
-    });
+    await gossip.handle(
+      SNAPSHOT_PROTOCOL,
+      async (from, request) => {
+        const check = checkSnapshotRequest(request, this.schema);
+        if (!check.ok) {
+          this.#emitRejected('update:rejected', from, `request-${check.reason}`, check.detail, 'snapshot');
+          throw new Error(`bad snapshot request: ${check.reason} ${check.detail}`);
+        }
+        return this.#encoder.snapshot() ?? new Uint8Array(0);
+      },
+      { stage: 'snapshot' },
+    );
     gossip.addEventListener('peer:connect', this.#onConnect);
     gossip.addEventListener('peer:disconnect', this.#onDisconnect);
   }
@@ -435,11 +443,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
     if (result.ok) this.#validated.set(m.data, result.update);
     const verdict = gossipVerdict(result);
-    if (!result.ok && verdict === 'reject') {
+    if (!result.ok) {
       // gossipsub penalises the sender itself on 'reject'; we only report it.
-      this.dispatchEvent(
-        new CustomEvent('update:rejected', { detail: { from: m.from, reason: result.reason, detail: result.detail } }),
-      );
+      const event = verdict === 'reject' ? 'update:rejected' : 'update:ignored';
+      this.#emitRejected(event, m.from, result.reason, result.detail, 'validation');
     }
     return verdict;
   }
@@ -451,9 +458,19 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#wake?.();
   }
 
-  #reject(from: string, reason: string, detail: string): void {
+  #reject(from: string, reason: string, detail: string, stage: RejectedUpdate['stage'] = 'validation'): void {
     if (reason !== 'stale-seq' && reason !== 'replayed') this.#options.gossip.penalize(from, reason);
-    this.dispatchEvent(new CustomEvent('update:rejected', { detail: { from, reason, detail } }));
+    this.#emitRejected('update:rejected', from, reason, detail, stage);
+  }
+
+  #emitRejected(
+    event: 'update:rejected' | 'update:ignored',
+    from: string,
+    reason: string,
+    detail: string,
+    stage: RejectedUpdate['stage'],
+  ): void {
+    this.dispatchEvent(new CustomEvent(event, { detail: { from, reason, detail, stage } }));
   }
 
   /** Fetches `from`'s current public copy; owned by #fetches, awaited in stop(). */
@@ -478,7 +495,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           this.#markHeard(from);
           this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
         } else if (result.kind === 'rejected' && result.reason !== 'replayed' && result.reason !== 'stale-seq') {
-          this.#reject(from, result.reason, `snapshot: ${result.detail}`);
+          this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
         }
       } catch (err) {
         if (!this.#abort.signal.aborted) this.#emitError(err, `snapshot fetch from ${from} failed`);

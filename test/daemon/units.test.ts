@@ -17,6 +17,7 @@ import { startHttpServer } from '../../node/daemon/http.ts';
 import { createLogger } from '../../node/daemon/logger.ts';
 import { DaemonMetrics } from '../../node/daemon/metrics.ts';
 import { checkDataDir, checkDataFiles } from '../../node/daemon/preflight.ts';
+import { RejectLog } from '../../node/daemon/reject-log.ts';
 import { readStatic } from '../../node/daemon/static-files.ts';
 import { checkDataDirPath, DataStore, lockRecord, QUARANTINE_KEEP, StoreError } from '../../node/daemon/store.ts';
 import { layer } from '../../src/model/weights.ts';
@@ -394,13 +395,18 @@ test('metrics: strict Prometheus text with rounds, accuracy, rejections by reaso
   m.onRejected('non-finite');
   m.onRejected('non-finite');
   m.onRejected('we"ird\\reason');
-  const f = parsePrometheus(m.render({ peers: 2, bytesIn: 200, bytesOut: 100 }));
+  m.onRejected('graylisted', 'message', 5);
+  const f = parsePrometheus(m.render({ peers: 2, bytesIn: 200, bytesOut: 100, scores: new Map([['peerA', -12.5]]) }));
   assert.equal(sampleValue(f, 'meshfl_rounds_total'), 1);
   assert.equal(sampleValue(f, 'meshfl_round'), 7);
   assert.equal(sampleValue(f, 'meshfl_accuracy', { stage: 'merged' }), 0.75);
   assert.equal(sampleValue(f, 'meshfl_peers'), 2);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'non-finite' }), 2);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'we"ird\\reason' }), 1);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'non-finite', stage: 'validation' }), 2);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'we"ird\\reason', stage: 'validation' }), 1);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'graylisted', stage: 'message' }), 5);
+  assert.equal(m.rejectedTotal(), 8);
+  assert.equal(m.rejectedTotal('message'), 5);
+  assert.equal(sampleValue(f, 'meshfl_peer_score', { peer: 'peerA' }), -12.5);
   assert.equal(sampleValue(f, 'meshfl_merge_share', { quantile: '1' }), 0.35);
   assert.equal(sampleValue(f, 'meshfl_merge_share_count'), 2);
   // The parser is strict: it refuses what Prometheus would.
@@ -450,6 +456,37 @@ test('http: bearer token guards the API, the page is public, and HEAD/405 behave
   } finally {
     await server.close();
   }
+});
+
+test('reject log: the first refusal per peer at once, then one summary per interval; bounded overall', () => {
+  const out = sink();
+  let now = 0;
+  const log = new RejectLog(createLogger({ level: 'info', stream: out.stream }), {
+    intervalMs: 1000,
+    maxLinesPerInterval: 3,
+    now: () => now,
+  });
+  log.note('a', 'frame', 'bad-frame');
+  log.note('a', 'frame', 'bad-frame');
+  log.note('a', 'validation', 'non-finite', 'x', 2);
+  now = 1000;
+  log.note('a', 'frame', 'bad-frame');
+  const lines = out
+    .text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.deepEqual(
+    [lines[0].msg, lines[0].peer, lines[0].stage, lines[0].reason],
+    ['traffic rejected', 'a', 'frame', 'bad-frame'],
+  );
+  assert.deepEqual(lines[1].suppressed, { 'frame/bad-frame': 1, 'validation/non-finite': 2 });
+  // Many fresh peer ids: at most 3 lines per interval.
+  now = 5000;
+  for (let i = 0; i < 50; i++) log.note(`sybil-${i}`, 'frame', 'bad-frame');
+  assert.equal(out.text().trim().split('\n').length, 5);
+  assert.equal(log.dropped, 47);
 });
 
 test('logs: JSON lines off a terminal, readable lines on one, levels filtered', () => {
