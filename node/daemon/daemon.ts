@@ -450,6 +450,7 @@ function renderMetrics(state: DaemonState, metrics: DaemonMetrics): string {
     bytesIn: state.peer?.bytesReceived ?? 0,
     bytesOut: state.peer?.bytesSent ?? 0,
     scores: gossip === undefined ? undefined : new Map(peers.map((p) => [p, gossip.score(p)])),
+    fetch: gossip?.fetchStats(),
   });
 }
 

@@ -15,6 +15,15 @@ export interface MetricsSnapshot {
   readonly bytesOut: number;
   /** Gossip score of each connected peer (only connected ones: a hostile peer cannot create series). */
   readonly scores?: ReadonlyMap<string, number>;
+  /** Announced-payload fetch budget (Libp2pGossip.fetchStats()). */
+  readonly fetch?: {
+    readonly bytesInFlight: number;
+    readonly peakBytesInFlight: number;
+    readonly maxBytes: number;
+    readonly running: number;
+    readonly queued: number;
+    readonly cacheBytes: number;
+  };
 }
 
 export class DaemonMetrics {
@@ -143,6 +152,31 @@ export class DaemonMetrics {
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([peer, score]) => `meshfl_peer_score{peer="${escapeLabel(peer)}"} ${num(score)}`),
     );
+    const f = live.fetch;
+    if (f !== undefined) {
+      metric('meshfl_fetch_bytes_in_flight', 'gauge', 'Bytes of announced payloads being fetched or validated now.', [
+        `meshfl_fetch_bytes_in_flight ${f.bytesInFlight}`,
+      ]);
+      metric(
+        'meshfl_fetch_bytes_in_flight_peak',
+        'gauge',
+        'Largest meshfl_fetch_bytes_in_flight since start (never above the limit).',
+        [`meshfl_fetch_bytes_in_flight_peak ${f.peakBytesInFlight}`],
+      );
+      metric(
+        'meshfl_fetch_bytes_in_flight_limit',
+        'gauge',
+        'Limit of bytes of unvalidated payloads held at once (4 x the largest update of the task).',
+        [`meshfl_fetch_bytes_in_flight_limit ${f.maxBytes}`],
+      );
+      metric('meshfl_fetches', 'gauge', 'Announced-payload fetches running and waiting.', [
+        `meshfl_fetches{state="running"} ${f.running}`,
+        `meshfl_fetches{state="queued"} ${f.queued}`,
+      ]);
+      metric('meshfl_payload_cache_bytes', 'gauge', 'Bytes of validated payloads cached for neighbours to fetch.', [
+        `meshfl_payload_cache_bytes ${f.cacheBytes}`,
+      ]);
+    }
     metric('meshfl_snapshots_fetched_total', 'counter', 'Public-copy snapshots fetched after a sequence gap.', [
       `meshfl_snapshots_fetched_total ${this.snapshotsFetched}`,
     ]);

@@ -58,6 +58,15 @@ export interface HandleOptions {
   stage?: RejectStage;
 }
 
+export interface SubscribeOptions {
+  /**
+   * Largest payload this topic can legitimately carry (e.g. the task architecture's
+   * largest update): an announcement of more is refused as a lie, and fetch and cache
+   * budgets are sized from it.
+   */
+  maxPayloadBytes?: number;
+}
+
 export interface FetchOptions {
   /** Aborts the exchange; default `AbortSignal.timeout(FETCH_TIMEOUT)` (10 s). */
   signal?: AbortSignal;
@@ -107,7 +116,7 @@ export interface Gossip extends TypedEventTarget<GossipEvents> {
    * message. Returns a function that removes this subscription (the node leaves the topic
    * when its last subscription is removed).
    */
-  subscribe(topic: string, handler: MessageHandler, validate?: Validator): () => void;
+  subscribe(topic: string, handler: MessageHandler, validate?: Validator, options?: SubscribeOptions): () => void;
   /** Send `data` to every subscriber of `topic`. Throws `PublishError` when too large or stopped. */
   publish(topic: string, data: Uint8Array): Promise<PublishResult>;
   /**

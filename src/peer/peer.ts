@@ -18,7 +18,7 @@ import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
-import type { Update } from '../wire/message.ts';
+import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import { type TaskSchema, taskSchema } from '../wire/schema.ts';
@@ -34,6 +34,7 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
+import { type RateLimit, RateLimiter } from './rate-limit.ts';
 
 export interface PeerData {
   readonly train: Dataset;
@@ -97,6 +98,11 @@ export interface PeerOptions {
    * the wire's help); the merge guard still drops values outside DEFAULT_VALUE_BOUND.
    */
   readonly wireBounds?: WireBounds | false;
+  /**
+   * Snapshot requests served per requesting peer and in total (token buckets); default
+   * SNAPSHOT_RATE_LIMIT. An honest peer asks only after a sequence gap. `false` = no limit.
+   */
+  readonly snapshotRateLimit?: RateLimit | false;
   /** Time allowed for a snapshot fetch, ms. Default SNAPSHOT_TIMEOUT_MS. */
   readonly snapshotTimeoutMs?: number;
   /**
@@ -112,9 +118,18 @@ export interface PeerOptions {
   readonly reserveSeq?: (seq: number) => void;
 }
 
+/**
+ * Default snapshot serving limits: a burst of 3 per peer, then one every 10 s; 20 at once
+ * over all peers, then 2 per second. A snapshot is the whole model (a 20-byte request
+ * returned ~940 KB), so unlimited serving is a bandwidth amplifier.
+ */
+export const SNAPSHOT_RATE_LIMIT: RateLimit = { burst: 3, perSecond: 0.1, totalBurst: 20, totalPerSecond: 2 };
+
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
 export const SNAPSHOT_TIMEOUT_MS = 10_000;
 const DEFAULT_MIN_FRESH = 3;
+/** Snapshots are fp32 keyframes. */
+const FP32 = { kind: 'dense', values: 'fp32' } as const;
 const DEFAULT_STALE_AFTER = 3;
 
 interface NeighbourState {
@@ -141,6 +156,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** In-flight snapshot fetches, awaited by stop(). */
   readonly #fetches = new Set<Promise<void>>();
   readonly #fetching = new Set<string>();
+  readonly #snapshotLimiter: RateLimiter | undefined;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -175,6 +191,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       norms: bounds === false ? false : bounds?.norms,
     });
     this.#deadline = new AdaptiveDeadline(options.deadline);
+    const limit = options.snapshotRateLimit ?? SNAPSHOT_RATE_LIMIT;
+    this.#snapshotLimiter = limit === false ? undefined : new RateLimiter(limit);
     this.#rng = createRng(options.seed ?? 0).fork(`peer-${options.gossip.id}`);
   }
 
@@ -219,6 +237,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       this.topic,
       (m) => this.#onMessage(m),
       (m) => this.#validate(m),
+      { maxPayloadBytes: maxUpdateSize(this.schema) },
     );
     await gossip.handle(
       SNAPSHOT_PROTOCOL,
@@ -227,6 +246,16 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         if (!check.ok) {
           this.#emitRejected('update:rejected', from, `request-${check.reason}`, check.detail, 'snapshot');
           throw new Error(`bad snapshot request: ${check.reason} ${check.detail}`);
+        }
+        if (this.#snapshotLimiter !== undefined && !this.#snapshotLimiter.take(from)) {
+          this.#emitRejected(
+            'update:rejected',
+            from,
+            'rate-limited',
+            'snapshot requests over the rate limit',
+            'snapshot',
+          );
+          throw new Error('snapshot rate limit: retry later');
         }
         return this.#encoder.snapshot() ?? new Uint8Array(0);
       },
@@ -487,7 +516,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const request = encodeSnapshotRequest({ taskId: this.taskId, fingerprint: this.schema.fingerprint });
     const task = (async () => {
       try {
-        const bytes = await this.#options.gossip.fetch(from, SNAPSHOT_PROTOCOL, request, { signal });
+        const bytes = await this.#options.gossip.fetch(from, SNAPSHOT_PROTOCOL, request, {
+          signal,
+          maxResponseBytes: maxEncodedSize(this.schema, FP32),
+        });
         if (bytes.byteLength === 0) return; // it has published nothing yet
         this.#bytesReceived += bytes.byteLength;
         const result = this.#copies.receive(from, bytes);

@@ -78,6 +78,7 @@ export class PublicCopyEncoder {
   private lastSamples = 0;
   private sinceKeyframe = 0;
   private keyframeRequested = false;
+  private snapshotCache: { readonly seq: number; readonly bytes: Uint8Array } | undefined;
 
   constructor(options: EncoderOptions) {
     this.schema = options.schema;
@@ -140,10 +141,15 @@ export class PublicCopyEncoder {
   snapshot(): Uint8Array | undefined {
     if (this.self === undefined) return undefined;
     const seq = this.lastSeq;
-    return encodeMessage(
-      { kind: 'keyframe', taskId: this.schema.taskId, seq, base: seq, samples: this.lastSamples, codec: FP32 },
-      this.self,
-    );
+    // Encoded once per seq: every request until the next message gets the same bytes.
+    if (this.snapshotCache?.seq !== seq) {
+      const bytes = encodeMessage(
+        { kind: 'keyframe', taskId: this.schema.taskId, seq, base: seq, samples: this.lastSamples, codec: FP32 },
+        this.self,
+      );
+      this.snapshotCache = { seq, bytes };
+    }
+    return this.snapshotCache.bytes;
   }
 }
 
