@@ -86,6 +86,8 @@ export interface DaemonConfig {
   };
   readonly optimizer: { readonly learningRate: number; readonly momentum: number };
   readonly checkpoints: { readonly keep: number; readonly every: number };
+  /** Healing: redial known peers while fewer than minPeers are connected. */
+  readonly mesh: { readonly minPeers: number; readonly redialMaxBackoffMs: number };
   /** Wire bounds on incoming updates (docs/PROTOCOL.md "Validation"); 0 turns a bound off. */
   readonly validation: {
     readonly valueBound: number;
@@ -122,6 +124,8 @@ export const DEFAULTS = {
   learningRate: 0.05,
   momentum: 0.9,
   checkpointsKeep: 3,
+  minPeers: 3,
+  redialMaxBackoffSeconds: 10,
   valueBound: DEFAULT_VALUE_BOUND,
   normFactor: DEFAULT_NORM_FACTOR,
   normWarmup: DEFAULT_NORM_WARMUP,
@@ -146,6 +150,7 @@ const TOP_KEYS = [
   'bootstrap',
   'mdns',
   'relay',
+  'mesh',
   'http',
   'round',
   'optimizer',
@@ -191,6 +196,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     bootstrap: checked(root.at('bootstrap'), root.at('bootstrap').strings([]), bootstrapProblem),
     mdns: root.at('mdns').boolean(DEFAULTS.mdns),
     relay,
+    mesh: parseMesh(root.at('mesh')),
     http: parseHttp(root.at('http')),
     round: parseRound(root.at('round')),
     optimizer: parseOptimizer(root.at('optimizer')),
@@ -353,6 +359,15 @@ function parseCheckpoints(r: ConfigReader): DaemonConfig['checkpoints'] {
   return {
     keep: r.at('keep').int(DEFAULTS.checkpointsKeep, 1, 1000),
     every: r.at('every').int(DEFAULTS.checkpointEvery, 1, 1_000_000),
+  };
+}
+
+function parseMesh(r: ConfigReader): DaemonConfig['mesh'] {
+  r.only(['minPeers', 'redialMaxBackoffSeconds']);
+  return {
+    minPeers: r.at('minPeers').int(DEFAULTS.minPeers, 0, 10_000),
+    redialMaxBackoffMs:
+      r.at('redialMaxBackoffSeconds').number(DEFAULTS.redialMaxBackoffSeconds, 1, 3600) * MS_PER_SECOND,
   };
 }
 

@@ -14,6 +14,7 @@ import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../
 import { sameArchitecture } from '../../src/model/weights.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createNodeLibp2p, type MeshflNode } from '../../src/net/node-factory.ts';
+import { Redialer } from '../../src/net/redial.ts';
 import { Peer } from '../../src/peer/peer.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';
@@ -25,6 +26,7 @@ import { PeerPresence } from './health.ts';
 import { type RunningHttpServer, startHttpServer } from './http.ts';
 import type { Logger } from './logger.ts';
 import { DaemonMetrics } from './metrics.ts';
+import { NeighbourBook } from './neighbours.ts';
 import { RejectLog } from './reject-log.ts';
 import { DataStore, StoreError } from './store.ts';
 
@@ -33,6 +35,10 @@ export const STATIC_ROOT = path.resolve(import.meta.dirname, '../../browser/dist
 /** Default libp2p listen addresses (all interfaces: peers on other hosts must reach us). */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'];
 export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4003/webrtc-direct';
+/** How often the connected neighbours' addresses are saved to peers.json (when changed). */
+const NEIGHBOURS_SAVE_MS = 5_000;
+/** A new neighbour's addresses are known once identify ran: save them this long after it connects. */
+const NEIGHBOUR_IDENTIFY_MS = 1_000;
 /** Seqs reserved by one durable write of the high-water mark (peer.seq). */
 export const SEQ_RESERVE_BLOCK = 16;
 /** Transports a browser can dial directly. */
@@ -167,6 +173,35 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     const gossip: Libp2pGossip = await createLibp2pGossip(node);
     state.gossip = gossip;
     closers.push({ what: 'libp2p', close: () => gossip.stop() });
+    // Healing: neighbours persisted by earlier runs and the bootstrap list are redialed
+    // (with backoff) whenever fewer than mesh.minPeers peers are connected.
+    const known = store.knownPeers();
+    if (known.problem !== undefined) logger.warn('ignoring the known peers file', { problem: known.problem });
+    const neighbours = new NeighbourBook(store, node, gossip, logger, known.peers);
+    const redialer = new Redialer(node, {
+      minPeers: config.mesh.minPeers,
+      bootstrap: config.bootstrap,
+      known: () => neighbours.known(),
+      maxBackoffMs: config.mesh.redialMaxBackoffMs,
+    });
+    redialer.start();
+    const saveNeighbours = setInterval(() => void neighbours.refresh(), NEIGHBOURS_SAVE_MS);
+    const onNeighbour = (): void => neighbours.refreshSoon(NEIGHBOUR_IDENTIFY_MS);
+    gossip.addEventListener('peer:connect', onNeighbour);
+    closers.push({
+      what: 'redialer',
+      close: async () => {
+        clearInterval(saveNeighbours);
+        gossip.removeEventListener('peer:connect', onNeighbour);
+        await redialer.stop();
+        await neighbours.close();
+      },
+    });
+    logger.info('healing', {
+      minPeers: config.mesh.minPeers,
+      knownPeers: neighbours.size,
+      bootstrap: config.bootstrap.length,
+    });
     const addrs = node.getMultiaddrs().map((a: Multiaddr) => a.toString());
     logger.info('libp2p listening', { multiaddrs: addrs, backend });
     if (config.relay) logger.info('browsers can dial', { multiaddrs: browserMultiaddrs(node, config) });
@@ -482,6 +517,11 @@ function status(
     loss: last?.merged?.loss ?? null,
     peers,
     neighbours: state.peer?.neighbours() ?? [],
+    heard: state.peer?.heard() ?? [],
+    lastMerge:
+      last === undefined
+        ? null
+        : { round: last.round, ownShare: last.merge?.ownShare ?? 1, used: last.merge?.used ?? [] },
     multiaddrs: state.node?.getMultiaddrs().map((a) => a.toString()) ?? [],
     browserMultiaddrs: config.relay && state.node ? browserMultiaddrs(state.node, config) : [],
     relay: config.relay,

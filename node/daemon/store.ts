@@ -4,6 +4,7 @@
  *   <dataDir>/daemon.lock                    the daemon using the directory: pid, boot id, start time (see lock())
  *   <dataDir>/peer.key                       libp2p private key (protobuf), mode 0600, created once
  *   <dataDir>/peer.seq                       high-water mark of published seqs for that key (see seqMark())
+ *   <dataDir>/peers.json                     neighbours and their addresses, redialed after a restart
  *   <dataDir>/checkpoints/round-<n>.mflm     model + round + publish seq (model-file format, CRC-32)
  *   <dataDir>/checkpoints/quarantine/        unusable checkpoints moved aside at start (newest few kept)
  *
@@ -39,6 +40,9 @@ export class StoreError extends Error {
 
 const KEY_FILE = 'peer.key';
 const SEQ_FILE = 'peer.seq';
+const PEERS_FILE = 'peers.json';
+/** Neighbours remembered in peers.json (most recently seen first). */
+export const KNOWN_PEERS_KEEP = 64;
 const LOCK_FILE = 'daemon.lock';
 const CHECKPOINT_DIR = 'checkpoints';
 const QUARANTINE_DIR = 'quarantine';
@@ -89,6 +93,15 @@ export interface CheckpointMeta {
   readonly peerId: string;
   readonly taskId: string;
   readonly savedAt: string;
+}
+
+/** A neighbour in peers.json. */
+export interface KnownPeerRecord {
+  readonly id: string;
+  /** Dialable multiaddrs (TCP, WebSockets) with /p2p/<id>. */
+  readonly addrs: readonly string[];
+  /** ISO time it was last connected. */
+  readonly lastSeen: string;
 }
 
 export interface LoadedCheckpoint {
@@ -218,6 +231,44 @@ export class DataStore {
   /** Records (durably) that `peerId` may publish seqs up to `seq`. */
   saveSeqMark(peerId: string, seq: number): void {
     writeFileDurable(path.join(this.dir, SEQ_FILE), new TextEncoder().encode(`${JSON.stringify({ peerId, seq })}\n`));
+  }
+
+  /**
+   * Neighbours persisted by an earlier run (peers.json), most recently seen first. A file
+   * that cannot be read is reported in `problem` and counts as empty: it is only a hint.
+   */
+  knownPeers(): { peers: KnownPeerRecord[]; problem?: string } {
+    const file = path.join(this.dir, PEERS_FILE);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { peers: [] };
+      return { peers: [], problem: `${file}: cannot read (${errnoText(err)})` };
+    }
+    try {
+      const parsed = JSON.parse(text) as { peers?: unknown };
+      if (!Array.isArray(parsed.peers)) throw new Error('expected {"peers": [...]}');
+      const peers = parsed.peers.flatMap((p: unknown): KnownPeerRecord[] => {
+        const r = p as Partial<KnownPeerRecord>;
+        const ok =
+          typeof r.id === 'string' &&
+          Array.isArray(r.addrs) &&
+          r.addrs.every((a) => typeof a === 'string') &&
+          typeof r.lastSeen === 'string';
+        return ok ? [{ id: r.id as string, addrs: [...(r.addrs as string[])], lastSeen: r.lastSeen as string }] : [];
+      });
+      return { peers: peers.slice(0, KNOWN_PEERS_KEEP) };
+    } catch (err) {
+      return { peers: [], problem: `${file}: unreadable (${err instanceof Error ? err.message : String(err)})` };
+    }
+  }
+
+  /** Persists neighbours (at most KNOWN_PEERS_KEEP, most recently seen first). */
+  saveKnownPeers(peers: readonly KnownPeerRecord[]): void {
+    const sorted = [...peers].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen)).slice(0, KNOWN_PEERS_KEEP);
+    const text = `${JSON.stringify({ version: 1, peers: sorted }, null, 1)}\n`;
+    writeFileDurable(path.join(this.dir, PEERS_FILE), new TextEncoder().encode(text));
   }
 
   /**

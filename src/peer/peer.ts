@@ -225,6 +225,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       .map(([id]) => id);
   }
 
+  /** Every neighbour whose public copy we hold: its seq, and our round when it was last updated. */
+  heard(): Array<{ peer: string; seq: number; round: number }> {
+    return [...this.#neighbours.entries()].flatMap(([peer, state]) => {
+      const copy = this.#copies.get(peer);
+      return copy === undefined ? [] : [{ peer, seq: copy.seq, round: state.heardInRound }];
+    });
+  }
+
   /** The latest model received from `peer` (its decoded public copy), if any. */
   receivedModel(peer: string): Weights | undefined {
     return this.#copies.get(peer)?.weights;

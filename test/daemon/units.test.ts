@@ -19,7 +19,14 @@ import { DaemonMetrics } from '../../node/daemon/metrics.ts';
 import { checkDataDir, checkDataFiles } from '../../node/daemon/preflight.ts';
 import { RejectLog } from '../../node/daemon/reject-log.ts';
 import { readStatic } from '../../node/daemon/static-files.ts';
-import { checkDataDirPath, DataStore, lockRecord, QUARANTINE_KEEP, StoreError } from '../../node/daemon/store.ts';
+import {
+  checkDataDirPath,
+  DataStore,
+  KNOWN_PEERS_KEEP,
+  lockRecord,
+  QUARANTINE_KEEP,
+  StoreError,
+} from '../../node/daemon/store.ts';
 import { layer } from '../../src/model/weights.ts';
 import type { RoundSummary } from '../../src/peer/events.ts';
 import { tempDir } from './harness.ts';
@@ -258,6 +265,25 @@ test('store: the seq high-water mark belongs to its peer id; unreadable marks ar
   const bad = store.seqMark('me');
   assert.equal(bad.seq, 0);
   assert.match(bad.problem ?? '', /peer\.seq: unreadable/);
+});
+
+test('store: known peers round-trip through peers.json, newest first, bounded; junk is reported', () => {
+  const dir = path.join(tmp.dir, 'peers');
+  const store = new DataStore(dir, 1);
+  assert.deepEqual(store.knownPeers(), { peers: [] });
+  const many = Array.from({ length: KNOWN_PEERS_KEEP + 5 }, (_, i) => ({
+    id: `p${i}`,
+    addrs: [`/ip4/127.0.0.1/tcp/${1000 + i}/p2p/p${i}`],
+    lastSeen: new Date(1_000_000 + i * 1000).toISOString(),
+  }));
+  store.saveKnownPeers(many);
+  const back = store.knownPeers().peers;
+  assert.equal(back.length, KNOWN_PEERS_KEEP);
+  assert.equal(back[0]?.id, `p${KNOWN_PEERS_KEEP + 4}`, 'most recently seen first');
+  writeFileSync(path.join(dir, 'peers.json'), '{"peers": 3}');
+  assert.match(store.knownPeers().problem ?? '', /peers\.json: unreadable/);
+  assert.deepEqual(parseDaemonConfig({}).mesh, { minPeers: 3, redialMaxBackoffMs: 10_000 });
+  assert.match(configError({ mesh: { minPeers: -1 } }), /^mesh\.minPeers: /);
 });
 
 test('store: unusable checkpoints are quarantined, at most QUARANTINE_KEEP kept', () => {
