@@ -151,6 +151,8 @@ export class HostilePeer {
       if (state.ended !== 'timeout') state.ended = 'reset';
     } finally {
       clearTimeout(timer);
+      // Our side too: a half-open stream counts against the remote's inbound stream limit.
+      await stream.close().catch(() => stream.abort(new Error('closing')));
     }
     return { bytes: concat(chunks), ended: state.ended };
   }
