@@ -22,13 +22,23 @@ after(async () => {
 /** Hang guard for one heal (generous: start-up alone takes seconds on a busy machine). */
 const HEAL_GUARD_MS = 150_000;
 
+/**
+ * A free TCP port below the kernel's ephemeral range (32768+ here), so that no port-0 bind
+ * (the daemons' HTTP servers, outgoing connections) can take it before the daemon does.
+ */
 async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const server = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
 }
 
 const round = { localSteps: 2, minFreshUpdates: 1, deadline: { initialMs: 500, minMs: 200, maxMs: 1000 } };

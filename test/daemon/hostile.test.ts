@@ -236,6 +236,7 @@ test(
     const snapshot = await hostile(a);
     const request = encodeSnapshotRequest({ taskId: TASK, fingerprint: schema.fingerprint });
     const snapshots: number[] = [];
+    const floodStart = Date.now();
     for (let i = 0; i < 30; i++) {
       const s = await snapshot.h.rawRequest(
         snapshot.target,
@@ -244,6 +245,7 @@ test(
       );
       snapshots.push(parseResponse((await HostilePeer.readAll(s, 30_000)).bytes)?.status ?? -1);
     }
+    const floodSeconds = (Date.now() - floodStart) / 1000;
     for (const bytes of [varint(2 ** 31), new Uint8Array(6).fill(0xff), Uint8Array.of(0xff, 0xff)]) {
       const s = await snapshot.h.rawRequest(snapshot.target, '/meshfl/1/snapshot', bytes);
       await HostilePeer.readAll(s, 30_000);
@@ -277,7 +279,8 @@ test(
       ['frame/implausible-size', 5],
       ['fetch/bad-payload', 1],
       ['fetch/unavailable', 11],
-      ['snapshot/rate-limited', 27],
+      // A token every 10 s: on a slow machine the flood may earn one more.
+      ['snapshot/rate-limited', snapshots.filter((x) => x === 1).length],
       ['snapshot/request-too-large', 2],
       ['snapshot/bad-request', 1],
     ]);
@@ -298,7 +301,9 @@ test(
       [...seen].filter(([k]) => !k.startsWith('validation/stale-seq')).sort(),
       [...expected].filter(([k]) => !k.startsWith('validation/stale-seq')).sort(),
     );
-    assert.deepEqual(snapshots, [0, 0, 0, ...Array(27).fill(1)], 'a burst of 3 snapshots, then "retry later"');
+    assert.deepEqual(snapshots.slice(0, 4), [0, 0, 0, 1], 'a burst of 3 snapshots, then "retry later"');
+    assert.ok(snapshots.every((x) => x === 0 || x === 1));
+    assert.ok(snapshots.filter((x) => x === 0).length <= 3 + Math.ceil(floodSeconds / 10), `served ${snapshots}`);
 
     // Honest rounds go on, A keeps merging B, and it is healthy.
     await waitFor(
