@@ -1,9 +1,6 @@
-/** Command-line parsing with clear errors: every bad flag exits with code 2 and a message. */
+/** Command-line parsing with clear errors: every bad flag is a UsageError (exit code 2) with a message. */
 import { parseArgs } from 'node:util';
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+import { UsageError } from './errors.ts';
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
 

@@ -1,8 +1,12 @@
-/** The `meshfl` command line: one subcommand per front end. Exit codes: 0 ok, 1 failure, 2 bad usage/input. */
-import { UsageError } from './args.ts';
+/**
+ * The `meshfl` command line: one subcommand per front end. Exit codes (node/errors.ts): 0 ok,
+ * 1 failure, 2 bad usage/input, 130 interrupted; an error's type picks its code.
+ */
+import { EXIT_OK, EXIT_USAGE, errorLine, exitCodeOf } from './errors.ts';
 
-// Subcommands are imported when chosen: tfjs and libp2p take seconds to load, and a usage
-// or config error should answer at once.
+// Subcommands are imported when chosen, and they import tfjs and libp2p only after their
+// flags are checked: those take seconds to load, and --help or a usage error should answer
+// at once (test/cli/lazy-imports.test.ts).
 const USAGE = `usage: meshfl <command> [options]
 
 commands:
@@ -29,19 +33,13 @@ export async function main(argv: string[]): Promise<number> {
       case '--help':
       case '-h':
         console.log(USAGE);
-        return command === undefined ? 2 : 0;
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
       default:
         console.error(`meshfl: unknown command "${command}"\n\n${USAGE}`);
-        return 2;
+        return EXIT_USAGE;
     }
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(err.message);
-      return 2;
-    }
-    console.error(`meshfl ${command}: ${err instanceof Error ? err.message : String(err)}`);
-    return err instanceof Error && /^(cannot read|.*: (not a meshfl|checksum|bad|unsupported))/.test(err.message)
-      ? 2
-      : 1;
+    console.error(errorLine(command, err));
+    return exitCodeOf(err);
   }
 }

@@ -6,7 +6,7 @@
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { ShardSpec } from '../simulations/shard/slice.ts';
-import { UsageError } from './args.ts';
+import { UsageError } from './errors.ts';
 
 export function parseShardFlag(value: string): ShardSpec {
   const m = /^(\d{1,6})\/(\d{1,6})$/.exec(value.trim());

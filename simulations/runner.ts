@@ -14,8 +14,11 @@ peers of other processes enter that view as the attacker's own node received the
 import * as tf from '@tensorflow/tfjs';
 import { TrainingPool } from '../node/train-pool/pool.ts';
 import { PooledTraining } from '../node/train-pool/pooled-training.ts';
+import { deadInputMask } from '../src/attacks/dead-input-blowup.ts';
 import { createRng } from '../src/data/rng.ts';
+import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
 import { createStrategy } from '../src/merge/registry.ts';
+import type { Strategy } from '../src/merge/types.ts';
 import { buildModel, getWeights, setWeights } from '../src/model/model.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
@@ -149,6 +152,17 @@ export async function runStrategy(
   let pool: TrainingPool | undefined;
   /** Honest peers run by other processes (shard mode): attackers see them through what they receive. */
   const remoteHonest = new Set<string>();
+  const attackerIds = new Set<string>();
+  /** Peer id -> peer index, local and (shard mode) remote, to name who a merge used. */
+  const indexOf = new Map<string, number>();
+  // Ground truth for the "oracle": a sender is honest when it is a known peer and no attacker.
+  const isHonest = (id: string): boolean => indexOf.has(id) && !attackerIds.has(id);
+  const strategyFor = (p: PeerSetup): Strategy => {
+    if (p.attacker) return createStrategy('mean');
+    const spec = entry.spec;
+    if (isOracle(spec)) return oracleStrategy(isHonest, typeof spec === 'string' ? {} : spec.options);
+    return createStrategy(spec);
+  };
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const trainer = buildPeerTrainer(setup, p);
@@ -156,12 +170,10 @@ export async function runStrategy(
     const training = pool
       ? await PooledTraining.register(pool, gossip.id, trainer, peerTrainerOptions(setup, p), p.train)
       : undefined;
-    return networkPeer(p, setup, gossip, entry, { local: honestView, remote: remoteHonest }, trainer, training);
+    const view = { local: honestView, remote: remoteHonest };
+    return networkPeer(p, setup, gossip, strategyFor(p), view, trainer, training);
   };
 
-  const attackerIds = new Set<string>();
-  /** Peer id -> peer index, local and (shard mode) remote, to name who a merge used. */
-  const indexOf = new Map<string, number>();
   const track = (p: PeerSetup, peer: Peer): void => {
     if (p.attacker) attackerIds.add(peer.id);
     indexOf.set(peer.id, p.index);
@@ -276,7 +288,7 @@ function networkPeer(
   p: PeerSetup,
   setup: SimulationSetup,
   gossip: Gossip,
-  entry: StrategyEntry,
+  strategy: Strategy,
   view: HonestView,
   trainer: Trainer,
   training: LocalTraining | undefined,
@@ -287,15 +299,22 @@ function networkPeer(
   let reference: Weights | undefined;
   let outgoing: OutgoingTransform;
   if (attack?.kind === 'model') {
+    let deadInputs: Uint8Array | undefined;
+    const colluder = setup.peers.filter((q) => q.attacker).findIndex((q) => q.index === p.index);
     outgoing = (own, round) => {
       const honest = [...honestView.values(), ...receivedFrom(view.remote)];
+      // Colluders share one rng per round, so randomised attacks send the same model;
+      // perColluder attacks (adaptive-alie) draw their own.
+      const shared = createRng(s.seed).fork(`attack-${p.joinRound + round}`);
+      if (attack.name === 'dead-input-blowup') deadInputs ??= deadInputMask(p.train);
       return attack.craft({
         own,
         reference: reference ?? own,
         honest: honest.length > 0 ? honest : [own],
         outputLayer: trainer.model.outputLayer,
-        // Colluders share one rng per round, so randomised attacks send the same model.
-        rng: createRng(s.seed).fork(`attack-${p.joinRound + round}`),
+        rng: attack.perColluder ? shared.fork(`colluder-${p.index}`) : shared,
+        ...(attack.perColluder ? { colluder } : {}),
+        ...(deadInputs ? { deadInputs } : {}),
       });
     };
   } else if (p.attacker) {
@@ -321,7 +340,7 @@ function networkPeer(
       familiarClasses: p.familiarClasses,
       evaluation: setup.evaluation,
     },
-    strategy: createStrategy(p.attacker ? 'mean' : entry.spec),
+    strategy,
     gossip,
     codec: s.codec,
     local: s.local,

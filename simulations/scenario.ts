@@ -5,6 +5,7 @@
  */
 import { type AttackSpec, createAttack } from '../src/attacks/registry.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../src/data/partition-spec.ts';
+import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
 import { createStrategy, type StrategySpec } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
@@ -187,6 +188,16 @@ function wrap<T>(key: string, parse: () => T): T {
   }
 }
 
+/**
+ * Builds a strategy once to validate its name and options. "oracle" (honest peers merge
+ * only honest candidates with mean, src/merge/oracle.ts) is resolved by the runner, which
+ * knows the attackers; its options are mean's.
+ */
+function checkStrategy(spec: StrategySpec): void {
+  if (isOracle(spec)) oracleStrategy(() => true, typeof spec === 'string' ? {} : spec.options);
+  else createStrategy(spec);
+}
+
 function parseStrategies(v: unknown): StrategyEntry[] {
   if (!Array.isArray(v) || v.length === 0) {
     throw new ScenarioError(`strategies: must be a non-empty list of names or {name, options}, got ${show(v)}`);
@@ -194,7 +205,7 @@ function parseStrategies(v: unknown): StrategyEntry[] {
   const entries = v.map((item, i): StrategyEntry => {
     const key = `strategies[${i}]`;
     if (typeof item === 'string') {
-      wrap(key, () => createStrategy(item));
+      wrap(key, () => checkStrategy(item));
       return { label: item, spec: item };
     }
     if (!isRecord(item)) throw new ScenarioError(`${key}: must be a name or {name, options, label}, got ${show(item)}`);
@@ -206,7 +217,7 @@ function parseStrategies(v: unknown): StrategyEntry[] {
       throw new ScenarioError(`${key}.label: must be 1-64 of letters, digits, _ + . -`);
     }
     const spec = { name: item.name, options: (item.options ?? {}) as Record<string, unknown> };
-    wrap(key, () => createStrategy(spec));
+    wrap(key, () => checkStrategy(spec));
     return { label: (item.label as string | undefined) ?? item.name, spec };
   });
   const seen = new Set<string>();
@@ -218,6 +229,9 @@ function parseStrategies(v: unknown): StrategyEntry[] {
   }
   return entries;
 }
+
+/** Attacks `meshfl simulate` cannot run (they need more than a transform of the published model). */
+const LOCKSTEP_ONLY_ATTACKS: readonly string[] = ['public-set'];
 
 function parseByzantine(v: unknown, peers: number): ByzantineSetup | undefined {
   if (v === undefined || v === null) return undefined;
@@ -238,6 +252,12 @@ function parseByzantine(v: unknown, peers: number): ByzantineSetup | undefined {
     name: v.attack,
     options: attackDefaults(v.attack, (v.options ?? {}) as Record<string, unknown>, peers, count),
   };
+  if (LOCKSTEP_ONLY_ATTACKS.includes(v.attack)) {
+    throw new ScenarioError(
+      `byzantine.attack: "${v.attack}" runs in the lockstep runner only (simulations/lockstep: it fine-tunes ` +
+        "the attacker's model on the public set with its own trainer)",
+    );
+  }
   if (count > 0) wrap('byzantine', () => createAttack(attack as AttackSpec));
   return count === 0 ? undefined : { count, attack };
 }
@@ -249,7 +269,7 @@ function attackDefaults(
   peers: number,
   count: number,
 ): Record<string, unknown> {
-  if (name !== 'alie' || options.z !== undefined) return options;
+  if ((name !== 'alie' && name !== 'adaptive-alie') || options.z !== undefined) return options;
   return { n: peers, f: count, ...options };
 }
 

@@ -8,7 +8,7 @@
 import { loadDataset } from '../node/datasets.ts';
 import { loadModelFile } from '../node/model-store.ts';
 import { createAttack } from '../src/attacks/registry.ts';
-import type { Attack } from '../src/attacks/types.ts';
+import { type Attack, trainingLabels } from '../src/attacks/types.ts';
 import { type Dataset, subset } from '../src/data/dataset.ts';
 import { partitionDataset } from '../src/data/partition.ts';
 import { publicValidationSet, withPublicValidation } from '../src/data/public-validation.ts';
@@ -107,8 +107,7 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
   const peers = parts.map((part, index): PeerSetup => {
     const attacker = attackers.has(index);
     let trainData = subset(pool, part.train);
-    if (attacker && attack?.kind === 'labels')
-      trainData = { ...trainData, y: attack.flip(trainData.y, trainData.numClasses) };
+    if (attacker && attack) trainData = { ...trainData, y: trainingLabels(attack, trainData.y, trainData.numClasses) };
     const own = subset(pool, part.validation);
     const merge = publicValidation
       ? withPublicValidation(own, publicValidation)

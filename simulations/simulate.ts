@@ -3,8 +3,8 @@
  * split and attackers; results are written after each strategy (and on interruption), so
  * what was measured is never lost.
  */
-import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { codeVersion } from './provenance.ts';
 import { type ResultsFile, writeReport } from './report.ts';
 import { type StrategyResult, strategyResult } from './results.ts';
 import { type PeerRound, runStrategy } from './runner.ts';
@@ -26,27 +26,12 @@ export interface SimulateResult {
   readonly files: string[];
 }
 
-/** Time allowed for `git rev-parse` when recording which code produced the results. */
-const GIT_TIMEOUT_MS = 5_000;
-
-/** The checked-out commit, if this runs from a git work tree (results name the code that made them). */
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], {
-      encoding: 'utf8',
-      timeout: GIT_TIMEOUT_MS,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return null;
-  }
-}
-
 /** What results.json records about the run's machine, code and setup. */
 export function runEnvironment(setup: SimulationSetup, backend: string): Record<string, unknown> {
   return {
     node: process.version,
-    commit: gitCommit(),
+    // The code that produced the results: commit, and whether the work tree differed from it.
+    ...codeVersion(),
     backend,
     cpus: os.cpus().length,
     /** 1/5/15-minute load averages at the start: other work sharing the machine. */

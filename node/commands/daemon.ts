@@ -2,18 +2,21 @@
  * `meshfl daemon`: a long-running peer for edge hardware (see docs/DAEMON.md). Config from
  * a JSON/YAML file, then MESHFL_* environment variables, then flags. SIGINT/SIGTERM stop
  * it cleanly (exit 0) within SHUTDOWN_TIMEOUT_MS, else it exits 1 saying so.
+ *
+ * The config validator (strategies, codecs) is imported after the flags are checked and the
+ * daemon (tfjs, libp2p) once the config is valid, so --help, a bad flag and a bad config
+ * answer at once (test/cli/lazy-imports.test.ts).
  */
 import { type FlagSpec, parseFlags } from '../args.ts';
-import { type DaemonConfig, parseDaemonConfig } from '../daemon/config.ts';
+import type { DaemonConfig } from '../daemon/config.ts';
+import { ConfigError } from '../daemon/config-reader.ts';
 import { applyOverrides, OVERRIDES, readConfigFile } from '../daemon/config-sources.ts';
-import { isOperatorError } from '../daemon/errors.ts';
 import { createLogger, type Logger } from '../daemon/logger.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors.ts';
 
 /** After a stop signal, give up on a clean shutdown after this long. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
-
-export const DAEMON_SUMMARY = `meshfl daemon --config <file> [options]   run a peer as a long-lived service ('meshfl daemon --help')`;
 
 export const DAEMON_USAGE = `meshfl daemon [--config <file>] [options]   run a peer as a long-lived service
   --config <file>         JSON or YAML config (keys: docs/DAEMON.md); flags and MESHFL_* env override it
@@ -30,8 +33,9 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, spec, 'daemon');
   if (flags.help) {
     console.log(DAEMON_USAGE);
-    return 0;
+    return EXIT_OK;
   }
+  const { parseDaemonConfig } = await import('../daemon/config.ts');
   let config: DaemonConfig;
   try {
     const file = typeof flags.config === 'string' ? readConfigFile(flags.config) : undefined;
@@ -41,9 +45,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     const { preflight } = await import('../daemon/preflight.ts');
     preflight(config);
   } catch (err) {
-    if (isOperatorError(err)) {
+    // Reading and validating can only fail with a ConfigError: an operator error (exit 2).
+    if (err instanceof ConfigError) {
       console.error(`meshfl daemon: ${err.message}`);
-      return 2;
+      return EXIT_USAGE;
     }
     throw err;
   }
@@ -51,40 +56,42 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     console.log(
       JSON.stringify({ ...config, http: { ...config.http, token: config.http.token ? '<set>' : undefined } }, null, 2),
     );
-    return 0;
+    return EXIT_OK;
   }
   const logger = createLogger({ level: config.logLevel });
   return await runWithSignals(config, logger);
 }
 
 async function runWithSignals(config: DaemonConfig, logger: Logger): Promise<number> {
+  // Loaded only now (the store's key handling imports libp2p, the daemon tfjs too): they take
+  // seconds to import, and config errors should not wait.
+  const { isOperatorError } = await import('../daemon/errors.ts');
   const stop = new AbortController();
   let hardStop: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stop.signal.aborted) {
       logger.error(`second ${signal}: exiting now without a clean shutdown`);
-      process.exit(1);
+      process.exit(EXIT_FAILURE);
     }
     logger.info(`${signal} received: shutting down`);
     hardStop = setTimeout(() => {
       logger.error(`shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS} ms: exiting`);
-      process.exit(1);
+      process.exit(EXIT_FAILURE);
     }, SHUTDOWN_TIMEOUT_MS);
     stop.abort();
   };
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   try {
-    // Loaded only now: tfjs and libp2p take seconds to import, config errors should not wait.
     const { runDaemon } = await import('../daemon/daemon.ts');
     return await runDaemon(config, logger, stop.signal);
   } catch (err) {
     if (isOperatorError(err)) {
       logger.error(err.message);
       console.error(`meshfl daemon: ${err.message}`);
-      return 2;
+      return EXIT_USAGE;
     }
     logger.error('daemon failed', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    return 1;
+    return EXIT_FAILURE;
   } finally {
     for (const s of STOP_SIGNALS) process.off(s, onSignal);
     if (hardStop) clearTimeout(hardStop);

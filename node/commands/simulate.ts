@@ -7,24 +7,21 @@
  * `--shard i/n --listen <addr> [--bootstrap <addr,...>]`: this process runs slice i of n
  * of the peers over TCP, linked to the other slices' processes (simulations/shard/);
  * `--combine <dirs> --out <dir>` merges shard outputs into one report.
+ *
+ * Static imports stay light: tfjs, libp2p (the runner, the shard network, the multiaddr
+ * checks of the shard flags) and the YAML parser are imported after the flags are checked,
+ * so --help and a bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { writeReport } from '../../simulations/report.ts';
 import type { PeerRound } from '../../simulations/runner.ts';
 import { MAX_SIMULATION_WORKERS, parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
 import type { SimulationSetup } from '../../simulations/setup.ts';
-import { combineShards, readShardFiles, ShardDataError } from '../../simulations/shard/combine.ts';
-import { simulateShard } from '../../simulations/shard/simulate-shard.ts';
 import { type ShardSpec, shardPeers } from '../../simulations/shard/slice.ts';
-import { type SimulateResult, simulate } from '../../simulations/simulate.ts';
-import { initBackend } from '../../src/train/backend.ts';
-import { choiceFlag, intFlag, parseFlags, UsageError } from '../args.ts';
+import type { SimulateResult } from '../../simulations/simulate.ts';
+import { choiceFlag, intFlag, parseFlags } from '../args.ts';
+import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.ts';
 import { progressLine } from '../progress.ts';
-import { type ListenAddress, parseBootstrapFlag, parseListenFlag, parseShardFlag } from '../shard-flags.ts';
-
-export const SIMULATE_SUMMARY =
-  'meshfl simulate --scenario <file> --out <dir>  many peers in one process, one run per strategy (docs/SIMULATIONS.md)';
+import type { ListenAddress } from '../shard-flags.ts';
 
 export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --scenario <file>       scenario file (.json, or .yaml/.yml)
@@ -32,6 +29,7 @@ export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --backend <name>        wasm | cpu | auto (default wasm)
   --workers <n>           train peers on n worker threads (0 = on the main thread; default:
                           the scenario's "workers", else 0)
+  --seed <n>              run the scenario with this seed instead of its own (repeat a study over seeds)
 several processes or machines (docs/SIMULATIONS.md "Several processes or machines"):
   --shard <i/n>           run slice i (0-based) of n of the peers; every shard gets the same scenario
   --listen <multiaddr>    this shard's hub address, e.g. /ip4/127.0.0.1/tcp/40001 (required with --shard)
@@ -39,10 +37,7 @@ several processes or machines (docs/SIMULATIONS.md "Several processes or machine
 meshfl simulate --combine <dir|file>[,...] --out <dir>
   --combine <paths>       merge shard-<i>-of-<n>.json outputs into one report in --out`;
 
-/** Exit code after Ctrl-C (128 + SIGINT), as shells report it. */
-const INTERRUPTED_EXIT = 130;
-
-function readScenario(file: string): Scenario {
+async function readScenario(file: string, seed?: number): Promise<Scenario> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -52,12 +47,15 @@ function readScenario(file: string): Scenario {
     );
   }
   const yaml = /\.ya?ml$/i.test(file);
+  const parseYaml = yaml ? (await import('yaml')).parse : undefined;
   let raw: unknown;
   try {
-    raw = yaml ? parseYaml(text) : JSON.parse(text);
+    raw = parseYaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
     throw new UsageError(`meshfl simulate: ${file}: not valid ${yaml ? 'YAML' : 'JSON'} (${(err as Error).message})`);
   }
+  // The seed also seeds the topology while parsing, so it is replaced before.
+  if (seed !== undefined && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) raw = { ...raw, seed };
   try {
     return parseScenario(raw);
   } catch (err) {
@@ -73,6 +71,13 @@ function workersFlag(value: string | boolean): number {
   return intFlag(value, 'workers', 0, MAX_SIMULATION_WORKERS);
 }
 
+/** --seed: a non-negative integer (digits only), as the scenario's "seed" key. */
+function seedFlag(value: string | boolean): number {
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`--seed must be a non-negative integer, got "${value}"`);
+  return Number(value);
+}
+
 /** Honest peer-rounds of the peers in `local` (a shard's slice). */
 function localRounds(setup: SimulationSetup, local: ReadonlySet<number>): number {
   return setup.peers
@@ -86,12 +91,14 @@ interface ShardFlags {
   readonly bootstrap: string[];
 }
 
-function shardFlags(f: Record<string, string | boolean | undefined>): ShardFlags | undefined {
+async function shardFlags(f: Record<string, string | boolean | undefined>): Promise<ShardFlags | undefined> {
   if (typeof f.shard !== 'string') {
     if (f.listen !== undefined || f.bootstrap !== undefined)
       throw new UsageError('meshfl simulate: --listen and --bootstrap go with --shard i/n');
     return undefined;
   }
+  // Multiaddr and peer id checks: small libp2p packages, loaded only for a sharded run.
+  const { parseBootstrapFlag, parseListenFlag, parseShardFlag } = await import('../shard-flags.ts');
   const spec = parseShardFlag(f.shard);
   if (typeof f.listen !== 'string')
     throw new UsageError('meshfl simulate: --shard needs --listen <multiaddr>, e.g. /ip4/127.0.0.1/tcp/40001');
@@ -119,10 +126,12 @@ function shardScenario(scenario: Scenario, shard: ShardSpec): Scenario {
   return { ...scenario, transport: 'libp2p-tcp' };
 }
 
-function combineCommand(f: Record<string, string | boolean | undefined>): number {
+async function combineCommand(f: Record<string, string | boolean | undefined>): Promise<number> {
   if (typeof f.out !== 'string') throw new UsageError('meshfl simulate: --combine needs --out <dir>');
   if (f.scenario !== undefined || f.shard !== undefined)
     throw new UsageError('meshfl simulate: --combine merges existing outputs: give no --scenario or --shard');
+  const { combineShards, readShardFiles, ShardDataError } = await import('../../simulations/shard/combine.ts');
+  const { writeReport } = await import('../../simulations/report.ts');
   let results: ReturnType<typeof combineShards>;
   try {
     results = combineShards(
@@ -140,7 +149,7 @@ function combineCommand(f: Record<string, string | boolean | undefined>): number
   console.log(
     `meshfl simulate: combined ${(results.environment.shards as unknown[]).length} shards, strategies ${Object.keys(results.strategies).join(', ') || 'none'}${results.interrupted ? ' (incomplete: interrupted)' : ''}; wrote ${files.length} files to ${f.out}`,
   );
-  return 0;
+  return EXIT_OK;
 }
 
 function rounds(s: Scenario): number {
@@ -161,6 +170,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
       workers: { type: 'string' },
+      seed: { type: 'string' },
       shard: { type: 'string' },
       listen: { type: 'string' },
       bootstrap: { type: 'string' },
@@ -171,21 +181,25 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   );
   if (f.help) {
     console.log(SIMULATE_USAGE);
-    return 0;
+    return EXIT_OK;
   }
-  if (typeof f.combine === 'string') return combineCommand(f);
+  if (typeof f.combine === 'string') return await combineCommand(f);
   if (typeof f.scenario !== 'string') throw new UsageError('meshfl simulate: --scenario <file> is required');
   if (typeof f.out !== 'string') throw new UsageError('meshfl simulate: --out <dir> is required');
   const out = f.out;
-  const shard = shardFlags(f);
-  const read = readScenario(f.scenario);
-  const withWorkers = f.workers === undefined ? read : { ...read, workers: workersFlag(f.workers) };
+  const backendName = choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const);
+  const workers = f.workers === undefined ? undefined : workersFlag(f.workers);
+  const shard = await shardFlags(f);
+  const read = await readScenario(f.scenario, f.seed === undefined ? undefined : seedFlag(f.seed));
+  const withWorkers = workers === undefined ? read : { ...read, workers };
   const scenario = shard ? shardScenario(withWorkers, shard.spec) : withWorkers;
-  const backend = await initBackend(choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const));
+  // Everything is checked: now the heavy modules (tfjs, libp2p).
+  const { initBackend } = await import('../../src/train/backend.ts');
+  const backend = await initBackend(backendName);
 
   const abort = new AbortController();
   const onSigint = (): void => {
-    if (abort.signal.aborted) process.exit(INTERRUPTED_EXIT); // second Ctrl-C: leave now
+    if (abort.signal.aborted) process.exit(EXIT_INTERRUPTED); // second Ctrl-C: leave now
     console.error(
       '\nmeshfl simulate: interrupted, stopping peers and writing results so far (Ctrl-C again to quit now)',
     );
@@ -225,6 +239,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     let run: SimulateResult;
     if (shard) {
       const log = (line: string): void => console.log(`meshfl simulate: ${line}`);
+      const { simulateShard } = await import('../../simulations/shard/simulate-shard.ts');
       const ran = await simulateShard(scenario, out, backend, hooks, {
         shard: shard.spec,
         listen: shard.listen.hub,
@@ -238,7 +253,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
           : `this shard's records in ${ran.shardFile} (figures below: this shard's peers only; shard 0 writes the combined report)`,
       );
       run = ran;
-    } else run = await simulate(scenario, out, backend, hooks);
+    } else {
+      const { simulate } = await import('../../simulations/simulate.ts');
+      run = await simulate(scenario, out, backend, hooks);
+    }
     const { results, files } = run;
     progress.finish(results.interrupted ? 'interrupted' : 'done');
     for (const [label, r] of Object.entries(results.strategies)) {
@@ -250,7 +268,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       );
     }
     console.log(`wrote ${files.length} files to ${out}`);
-    return results.interrupted ? INTERRUPTED_EXIT : 0;
+    return results.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
     process.off('SIGINT', onSigint);
   }

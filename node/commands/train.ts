@@ -2,20 +2,22 @@
  * `meshfl train`: one peer, no network. Trains a model on a whole data set with per-epoch
  * progress and test accuracy; `--out` saves the model (that is also `meshfl pretrain`:
  * a backbone for the frozen-backbone mode, `--trainable head --backbone <file>`).
+ *
+ * tfjs (model, backend, trainer) is imported after the flags are checked, so --help and a
+ * bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
 import { type Dataset, subset } from '../../src/data/dataset.ts';
-import { buildModel, getWeights, HEAD_KERNEL, setWeights } from '../../src/model/model.ts';
+import type { ModelFile } from '../../src/model/model-file.ts';
 import { defaultSpec } from '../../src/model/spec.ts';
 import { sameArchitecture } from '../../src/model/weights.ts';
-import { initBackend } from '../../src/train/backend.ts';
-import { Trainer } from '../../src/train/trainer.ts';
-import { choiceFlag, classesFlag, intFlag, numberFlag, parseFlags, UsageError } from '../args.ts';
+import { choiceFlag, classesFlag, intFlag, numberFlag, parseFlags } from '../args.ts';
 import { DATASET_NAMES, loadDataset } from '../datasets.ts';
+import { EXIT_OK, InputError, UsageError } from '../errors.ts';
 import { loadModelFile, saveModelFile } from '../model-store.ts';
 import { progressLine } from '../progress.ts';
 
-export const TRAIN_USAGE = `meshfl train [options]      train one model locally (no network)
-  --dataset <name>        mnist | fashion-mnist | synthetic (default mnist)
+/** Options train and pretrain share (everything but --out). */
+const MODEL_OPTIONS = `  --dataset <name>        mnist | fashion-mnist | synthetic (default mnist)
   --model <name>          mlp | cnn (RepOpt VGG-style) | cnn-plain (default mlp)
   --epochs <n>            epochs over the training set (default 1)
   --batch-size <n>        mini-batch size (default 64)
@@ -25,8 +27,26 @@ export const TRAIN_USAGE = `meshfl train [options]      train one model locally 
   --backbone <file>       model file from 'meshfl pretrain' (backbone layers are loaded)
   --classes <list>        train and test on these classes only, e.g. 0-4 or 0,3,7
   --backend <name>        wasm | cpu | auto (default auto)
-  --seed <n>              seed of initialisation and batch order (default 1)
+  --seed <n>              seed of initialisation and batch order (default 1)`;
+
+export const TRAIN_USAGE = `meshfl train [options]      train one model locally (no network)
+${MODEL_OPTIONS}
   --out <file>            save the trained model (meshfl model file)`;
+
+export const PRETRAIN_USAGE = `meshfl pretrain --out <file> [options]   train and save a backbone for the frozen-backbone mode
+  --out <file>            where to save the model (meshfl model file; required); then
+                          'meshfl train --trainable head --backbone <file>' (or a daemon's or
+                          scenario's "backbone") trains only the output layer on top of it
+${MODEL_OPTIONS}`;
+
+/** Reads a model file; a missing, corrupt or foreign file is the user's input to fix (exit 2). */
+function readModelFile(file: string): ModelFile {
+  try {
+    return loadModelFile(file);
+  } catch (err) {
+    throw new InputError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
 
 function keepClasses(d: Dataset, classes: readonly number[]): Dataset {
   const wanted = new Set(classes);
@@ -56,8 +76,8 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
     command,
   );
   if (f.help) {
-    console.log(TRAIN_USAGE);
-    return 0;
+    console.log(command === 'pretrain' ? PRETRAIN_USAGE : TRAIN_USAGE);
+    return EXIT_OK;
   }
   const datasetName = choiceFlag(f.dataset, 'dataset', DATASET_NAMES);
   const modelName = choiceFlag(f.model, 'model', ['mlp', 'cnn', 'cnn-plain'] as const);
@@ -71,7 +91,14 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   if (command === 'pretrain' && !f.out) throw new UsageError('meshfl pretrain: --out <file> is required');
   if (trainable === 'head' && !f.backbone)
     throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');
+  const backbone = typeof f.backbone === 'string' ? readModelFile(f.backbone) : undefined;
 
+  // Flags and the backbone file are checked: now tfjs.
+  const [{ initBackend }, { buildModel, getWeights, HEAD_KERNEL, setWeights }, { Trainer }] = await Promise.all([
+    import('../../src/train/backend.ts'),
+    import('../../src/model/model.ts'),
+    import('../../src/train/trainer.ts'),
+  ]);
   const active = await initBackend(backend);
   const loadStart = performance.now();
   let { train, test } = loadDataset(datasetName);
@@ -83,11 +110,10 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   const spec = defaultSpec(modelName);
   const inputShape = spec.kind === 'mlp' ? [train.featureShape.reduce((a, b) => a * b, 1)] : train.featureShape;
   const model = buildModel(spec, inputShape, train.numClasses, seed);
-  if (typeof f.backbone === 'string') {
-    const file = loadModelFile(f.backbone);
+  if (backbone !== undefined) {
     const own = getWeights(model);
     const ownBackbone = own.filter((l) => l.name !== HEAD_KERNEL);
-    const fileBackbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
+    const fileBackbone = backbone.weights.filter((l) => l.name !== HEAD_KERNEL);
     if (!sameArchitecture(ownBackbone, fileBackbone)) {
       throw new UsageError(`${f.backbone}: backbone does not fit --model ${modelName} on ${datasetName}`);
     }
@@ -146,5 +172,5 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   }
   trainer.dispose();
   model.dispose();
-  return 0;
+  return EXIT_OK;
 }

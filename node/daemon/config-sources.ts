@@ -18,6 +18,12 @@ export interface OverrideKey {
 export const OVERRIDES: readonly OverrideKey[] = [
   { path: ['dataDir'], flag: 'data-dir', env: 'MESHFL_DATA_DIR', help: 'data directory (identity, checkpoints)' },
   { path: ['taskId'], flag: 'task', env: 'MESHFL_TASK_ID', help: 'task id (peers of one task train together)' },
+  {
+    path: ['dataset', 'shard', 'index'],
+    flag: 'shard-index',
+    env: 'MESHFL_SHARD_INDEX',
+    help: "this peer's data shard, 0 <= i < dataset.shard.of",
+  },
   { path: ['http', 'address'], flag: 'http', env: 'MESHFL_HTTP', help: 'HTTP host:port (default 127.0.0.1:9464)' },
   {
     path: ['http', 'token'],

@@ -6,6 +6,7 @@
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
 import type { StrategySpec } from '../../src/merge/index.ts';
 import { createStrategy, DEFAULT_STRATEGY } from '../../src/merge/index.ts';
+import { isOracle, ORACLE_SIMULATION_ONLY } from '../../src/merge/oracle.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
@@ -230,6 +231,8 @@ function parseStrategy(r: ConfigReader): StrategySpec {
     r.only(['name', 'options']);
     spec = { name: r.at('name').string(), options: r.at('options').object() };
   }
+  // The oracle needs ground truth (who attacks): simulations only.
+  if (isOracle(spec)) r.fail(ORACLE_SIMULATION_ONLY);
   // Build once to validate the name and options; the daemon builds its own later.
   r.parseWith(() => createStrategy(spec));
   return spec;

@@ -12,7 +12,9 @@ import type { Trainable } from '../../src/train/trainer.ts';
 /** Who hears whom: everyone, or a seeded random graph where every peer has about `degree` neighbours. */
 export type TopologyKind = 'full' | 'random-regular';
 
-export type MergeValidation = 'own-classes' | 'all-classes';
+export type MergeValidation = 'own-classes' | 'all-classes' | 'public+own';
+
+export const MERGE_VALIDATIONS: readonly MergeValidation[] = ['own-classes', 'all-classes', 'public+own'];
 
 export interface ByzantineConfig {
   /** Number of attackers; or give `fraction` of the peers (rounded to the nearest integer). */
@@ -40,8 +42,15 @@ export interface LockstepConfig {
    * test split outside the accuracy subset, and every class counts as familiar: what the
    * Bristle authors' SimulatedRunner does (it hands the integrator the full test iterator,
    * whose labels become the familiar classes).
+   * 'public+own': the task's public validation set (`publicValidationPerClass` samples of
+   * every class, drawn once from the test split outside the accuracy subset, the same for
+   * every peer; src/data/public-validation.ts) plus the peer's own `validationPerClass`
+   * samples per class it holds; every class counts as familiar. Attackers know the public
+   * set. What `meshfl simulate` does by default (issue 13's V).
    */
   readonly mergeValidation?: MergeValidation;
+  /** Samples per class of the public validation set ('public+own'). Default 10. */
+  readonly publicValidationPerClass?: number;
   /** Attackers and their attack; none when absent. */
   readonly byzantine?: ByzantineConfig;
   readonly strategy: StrategySpec;
@@ -72,6 +81,7 @@ export const LOCKSTEP_DEFAULTS = {
   trainable: 'all' as Trainable,
   validationPerClass: 10,
   mergeValidation: 'own-classes' as MergeValidation,
+  publicValidationPerClass: 10,
   localEpochs: 1,
   batchSize: 32,
   learningRate: 0.05,
@@ -84,6 +94,7 @@ export interface ResolvedConfig extends LockstepConfig {
   readonly trainable: Trainable;
   readonly validationPerClass: number;
   readonly mergeValidation: MergeValidation;
+  readonly publicValidationPerClass: number;
   readonly attackers: number;
   readonly local: { readonly steps: number } | { readonly epochs: number };
   readonly batchSize: number;
@@ -131,11 +142,22 @@ export function resolveConfig(c: LockstepConfig): ResolvedConfig {
   }
   const testSubset = c.testSubset ?? LOCKSTEP_DEFAULTS.testSubset;
   integerAtLeast(testSubset, 0, 'testSubset');
+  const mergeValidation = c.mergeValidation ?? LOCKSTEP_DEFAULTS.mergeValidation;
+  if (!MERGE_VALIDATIONS.includes(mergeValidation)) {
+    throw new RangeError(
+      `lockstep: mergeValidation must be one of ${MERGE_VALIDATIONS.join(', ')}, got ${String(mergeValidation)}`,
+    );
+  }
   return {
     ...c,
     trainable: c.trainable ?? LOCKSTEP_DEFAULTS.trainable,
     validationPerClass: c.validationPerClass ?? LOCKSTEP_DEFAULTS.validationPerClass,
-    mergeValidation: c.mergeValidation ?? LOCKSTEP_DEFAULTS.mergeValidation,
+    mergeValidation,
+    publicValidationPerClass: integerAtLeast(
+      c.publicValidationPerClass ?? LOCKSTEP_DEFAULTS.publicValidationPerClass,
+      1,
+      'publicValidationPerClass',
+    ),
     attackers: attackerCount(c.byzantine, c.peers),
     local,
     batchSize: integerAtLeast(c.batchSize ?? LOCKSTEP_DEFAULTS.batchSize, 1, 'batchSize'),

@@ -1,7 +1,9 @@
 /**
  * Lockstep: an algorithm-level federated learning experiment without a network. N peers
  * in one process train, attack and merge in synchronous rounds, exchanging `Weights`
- * directly, so merge rules can be compared under attacks in seconds.
+ * directly, so merge rules can be compared under attacks in seconds. The strategy name
+ * "oracle" (honest peers merge only honest candidates with mean) is resolved here from the
+ * run's ground truth; simulations/lockstep/compare.ts prints and saves comparison tables.
  *
  * @example
  * ```ts
@@ -14,11 +16,20 @@
  * }, { onRound: (r) => console.log(r.round, r.honestAccuracy.mean) });
  * ```
  */
-export { type AttackRound, attackerModels, attackForRun, poisonedData } from './attackers.ts';
+export {
+  type AttackerKnowledge,
+  type AttackRound,
+  attackerKnowledge,
+  attackerModels,
+  attackForRun,
+  poisonedData,
+  publicSetAccess,
+} from './attackers.ts';
 export {
   type ByzantineConfig,
   LOCKSTEP_DEFAULTS,
   type LockstepConfig,
+  MERGE_VALIDATIONS,
   type MergeValidation,
   type ResolvedConfig,
   resolveConfig,
@@ -29,6 +40,7 @@ export {
   type AccuracySummary,
   type LockstepHooks,
   type LockstepResult,
+  lockstepStrategy,
   meanWeights,
   type RoundRecord,
   runLockstep,

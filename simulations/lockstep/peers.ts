@@ -5,6 +5,7 @@
  */
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { partitionDataset } from '../../src/data/partition.ts';
+import { withPublicValidation } from '../../src/data/public-validation.ts';
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { buildModel } from '../../src/model/model.ts';
 import { Trainer } from '../../src/train/trainer.ts';
@@ -43,14 +44,50 @@ export function allClassValidation(data: Dataset, pool: ArrayLike<number>, perCl
   return subset(data, Uint32Array.from(chosen).sort());
 }
 
+/** A peer's merge validation and familiar classes, by the config's mergeValidation. */
+function mergeValidationOf(
+  config: ResolvedConfig,
+  index: number,
+  own: Dataset,
+  ownFamiliar: readonly number[],
+  validationPool: ArrayLike<number>,
+  publicSet: Dataset | undefined,
+): { validation: Dataset; familiarClasses: readonly number[] } {
+  switch (config.mergeValidation) {
+    case 'own-classes':
+      return { validation: own, familiarClasses: ownFamiliar };
+    case 'all-classes':
+      return {
+        validation: allClassValidation(
+          config.dataset.test,
+          validationPool,
+          config.validationPerClass,
+          createRng(config.seed).fork(`validation-${index}`),
+        ),
+        familiarClasses: Array.from({ length: config.dataset.train.numClasses }, (_, c) => c),
+      };
+    case 'public+own': {
+      if (publicSet === undefined) throw new RangeError("lockstep: mergeValidation 'public+own' needs the public set");
+      // Every class counts as familiar (the public set holds them all).
+      return withPublicValidation(own, publicSet);
+    }
+    default: {
+      const never: never = config.mergeValidation;
+      throw new RangeError(`lockstep: unknown mergeValidation ${String(never)}`);
+    }
+  }
+}
+
 /**
  * `validationPool`: indices into the test split a peer may draw its validation from
- * (used with mergeValidation 'all-classes').
+ * (used with mergeValidation 'all-classes'); `publicSet`: the task's public validation set
+ * (used with 'public+own').
  */
 export function buildPeers(
   config: ResolvedConfig,
   attackers: readonly number[],
   validationPool: ArrayLike<number>,
+  publicSet?: Dataset,
 ): SimPeer[] {
   const { train } = config.dataset;
   const parts = partitionDataset(train, config.partition, {
@@ -77,17 +114,14 @@ export function buildPeers(
         byzantine: byzantine.has(index),
         trainer,
         train: subset(train, part.train),
-        ...(config.mergeValidation === 'all-classes'
-          ? {
-              validation: allClassValidation(
-                config.dataset.test,
-                validationPool,
-                config.validationPerClass,
-                createRng(config.seed).fork(`validation-${index}`),
-              ),
-              familiarClasses: Array.from({ length: train.numClasses }, (_, c) => c),
-            }
-          : { validation: subset(train, part.validation), familiarClasses: part.familiarClasses }),
+        ...mergeValidationOf(
+          config,
+          index,
+          subset(train, part.validation),
+          part.familiarClasses,
+          validationPool,
+          publicSet,
+        ),
       });
     });
   } catch (error) {

@@ -4,10 +4,12 @@
  *  2. the attackers produce the models they send (./attackers.ts);
  *  3. every honest peer merges its own model with its neighbours' models of this round
  *     (all merges read the same sent models, so peer order does not matter) and keeps
- *     the result;
- *  4. every honest peer's accuracy is measured on the fixed test subset.
+ *     the result; each merge is timed;
+ *  4. every honest peer's accuracy is measured on the fixed test subset, and the largest
+ *     |w| among the honest models is recorded (blow-up attacks hide from accuracy).
  */
 import { type Dataset, subset } from '../../src/data/dataset.ts';
+import { publicValidationSet } from '../../src/data/public-validation.ts';
 import { createRng } from '../../src/data/rng.ts';
 import {
   type Candidate,
@@ -16,9 +18,11 @@ import {
   type MergeReport,
   type Strategy,
 } from '../../src/merge/index.ts';
+import { isOracle, oracleStrategy } from '../../src/merge/oracle.ts';
+import type { StrategySpec } from '../../src/merge/registry.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { attackerModels, attackForRun, poisonedData } from './attackers.ts';
+import { attackerKnowledge, attackerModels, attackForRun, poisonedData } from './attackers.ts';
 import { type LockstepConfig, type ResolvedConfig, resolveConfig } from './config.ts';
 import { buildPeers, chooseAttackers, disposePeers, type SimPeer } from './peers.ts';
 import { fullTopology, randomRegularTopology } from './topology.ts';
@@ -36,6 +40,8 @@ export interface RoundRecord {
   readonly honestAccuracy: AccuracySummary;
   /** Mean over honest peers of the total merge share given to attackers' models (0..1). */
   readonly attackerShare: number;
+  /** Largest |w| over the honest peers' exchanged weights after this round's merge. */
+  readonly honestMaxAbs: number;
 }
 
 export interface LockstepResult {
@@ -48,6 +54,13 @@ export interface LockstepResult {
   readonly neighbours: readonly (readonly number[])[];
   /** Test samples accuracy is measured on. */
   readonly testSamples: number;
+  /**
+   * Per round: wall ms of one honest peer's merge, averaged over the honest peers (timing,
+   * so kept out of the deterministic RoundRecords).
+   */
+  readonly mergeMs: readonly number[];
+  /** Samples of the public validation set (mergeValidation 'public+own'), else 0. */
+  readonly publicValidationSamples: number;
   readonly elapsedMs: number;
 }
 
@@ -125,6 +138,27 @@ function mergeContext(
   };
 }
 
+function maxAbs(w: Weights): number {
+  let m = 0;
+  for (const l of w) {
+    for (const v of l.values) {
+      const a = Math.abs(v);
+      if (a > m) m = a;
+      else if (Number.isNaN(a)) return Number.NaN;
+    }
+  }
+  return m;
+}
+
+/**
+ * The merge rule of an honest peer: a registered strategy, or the honest-only oracle
+ * ("oracle": mean over the candidates ground truth calls honest, src/merge/oracle.ts).
+ */
+export function lockstepStrategy(spec: StrategySpec, isHonest: (peer: string) => boolean): Strategy {
+  if (!isOracle(spec)) return createStrategy(spec);
+  return oracleStrategy(isHonest, typeof spec === 'string' ? {} : spec.options);
+}
+
 /** Share of a merge that went to attackers' models. */
 function shareOf(report: MergeReport | undefined, byzantine: ReadonlySet<string>): number {
   if (report === undefined) return 0;
@@ -143,14 +177,31 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
   const neighbours = neighbourLists(config);
   const testSplit = seededSplit(config.dataset.test.y.length, config.testSubset, config.seed);
   const test = subset(config.dataset.test, testSplit.chosen);
-  const peers = buildPeers(config, attackerIndices, testSplit.rest);
+  // The task's public validation set: the same samples for every peer, outside the accuracy subset.
+  const publicSet =
+    config.mergeValidation === 'public+own'
+      ? publicValidationSet(config.dataset.test, {
+          perClass: config.publicValidationPerClass,
+          seed: config.seed,
+          exclude: new Set(testSplit.chosen),
+        })
+      : undefined;
+  if (attack?.name === 'public-set' && publicSet === undefined) {
+    throw new RangeError("lockstep: the public-set attack needs mergeValidation 'public+own' (a public set)");
+  }
+  const peers = buildPeers(config, attackerIndices, testSplit.rest, publicSet);
   try {
     const honest = peers.filter((p) => !p.byzantine);
     const attackers = peers.filter((p) => p.byzantine);
     const byzantineIds = new Set(attackers.map((p) => p.id));
-    const strategies = new Map<number, Strategy>(honest.map((p) => [p.index, createStrategy(config.strategy)]));
+    const honestIds = new Set(honest.map((p) => p.id));
+    const strategies = new Map<number, Strategy>(
+      honest.map((p) => [p.index, lockstepStrategy(config.strategy, (id) => honestIds.has(id))]),
+    );
     const attackData = new Map(attackers.map((a) => [a.index, attack ? poisonedData(attack, a.train) : a.train]));
+    const knowledge = new Map(attackers.map((a) => [a.index, attackerKnowledge(a, publicSet)]));
     const rounds: RoundRecord[] = [];
+    const mergeMs: number[] = [];
     for (let round = 0; round < config.rounds; round++) {
       const start = meanWeights(honest.map((p) => p.trainer.getWeights()));
       const sent = new Map<number, Weights>();
@@ -165,6 +216,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
           attack,
           attackers,
           data: attackData,
+          knowledge,
           start,
           honest: honest.map((p) => sent.get(p.index) as Weights),
           local: config.local,
@@ -173,6 +225,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
         for (const [index, w] of crafted) sent.set(index, w);
       }
       const shares: number[] = [];
+      let mergeTotalMs = 0;
       const merged = honest.map((p) => {
         const candidates: Candidate[] = (neighbours[p.index] as number[]).map((j) => ({
           peer: (peers[j] as SimPeer).id,
@@ -182,6 +235,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
         }));
         let report: MergeReport | undefined;
         const strategy = strategies.get(p.index) as Strategy;
+        const mergeStart = performance.now();
         const w = strategy(
           sent.get(p.index) as Weights,
           candidates,
@@ -189,9 +243,11 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
             report = r;
           }),
         );
+        mergeTotalMs += performance.now() - mergeStart;
         shares.push(shareOf(report, byzantineIds));
         return w;
       });
+      mergeMs.push(mergeTotalMs / honest.length);
       honest.forEach((p, k) => {
         const exchanged = p.trainer.trainableLayers();
         p.trainer.setLayers((merged[k] as Weights).filter((l) => exchanged.has(l.name)));
@@ -200,6 +256,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
         round,
         honestAccuracy: summarize(honest.map((p) => p.trainer.evaluate(test).overallAccuracy)),
         attackerShare: shares.reduce((s, v) => s + v, 0) / shares.length,
+        honestMaxAbs: Math.max(...honest.map((p) => maxAbs(exchangedWeights(p)))),
       };
       rounds.push(record);
       hooks.onRound?.(record);
@@ -208,6 +265,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
       round: -1,
       honestAccuracy: summarize(honest.map((p) => p.trainer.evaluate(test).overallAccuracy)),
       attackerShare: 0,
+      honestMaxAbs: Math.max(...honest.map((p) => maxAbs(exchangedWeights(p)))),
     };
     return {
       rounds,
@@ -215,6 +273,8 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
       attackers: attackerIndices,
       neighbours,
       testSamples: test.y.length,
+      mergeMs,
+      publicValidationSamples: publicSet?.y.length ?? 0,
       elapsedMs: performance.now() - started,
     };
   } finally {

@@ -248,6 +248,9 @@ export function combineShards(files: readonly ShardFile[]): ResultsFile {
       peers: f.shard.peers,
       host: f.environment.host,
       node: f.environment.node,
+      // Shards on different machines may run different checkouts: each names its own.
+      commit: f.environment.commit,
+      dirty: f.environment.dirty,
       cpus: f.environment.cpus,
       loadAverage: f.environment.loadAverage,
       startedAt: f.environment.startedAt,

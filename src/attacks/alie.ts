@@ -10,7 +10,7 @@
  * 0 with a single honest model. Every colluder sends the same model.
  */
 import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
-import { mapLayers } from '../model/weights.ts';
+import { mapLayers, type Weights } from '../model/weights.ts';
 import { normalQuantile } from './normal-quantile.ts';
 import { type Attack, requireHonest } from './types.ts';
 
@@ -32,28 +32,30 @@ export function alieZ(n: number, f: number): number {
   return normalQuantile(p);
 }
 
+/** Per coordinate mean - z * sigma over `honest` (sample std), laid out as `own`. */
+export function alieModel(own: Weights, honest: readonly Weights[], z: number): Weights {
+  const h = honest.length;
+  return mapLayers(own, (l, i) => {
+    const out = new Float32Array(l.values.length);
+    for (let k = 0; k < out.length; k++) {
+      let mean = 0;
+      for (const w of honest) mean += w[i]!.values[k] as number;
+      mean /= h;
+      let ss = 0;
+      for (const w of honest) ss += ((w[i]!.values[k] as number) - mean) ** 2;
+      const sigma = h > 1 ? Math.sqrt(ss / (h - 1)) : 0;
+      out[k] = mean - z * sigma;
+    }
+    return out;
+  });
+}
+
 export function alieAttack(options: Partial<AlieOptions> = {}): Attack {
   const o = parseOptions('alie', ALIE_SPEC, options);
   const z = o.z ?? alieZ(o.n, o.f);
   return {
     kind: 'model',
     name: 'alie',
-    craft: (input) => {
-      const honest = requireHonest('alie', input);
-      const h = honest.length;
-      return mapLayers(input.own, (l, i) => {
-        const out = new Float32Array(l.values.length);
-        for (let k = 0; k < out.length; k++) {
-          let mean = 0;
-          for (const w of honest) mean += w[i]!.values[k] as number;
-          mean /= h;
-          let ss = 0;
-          for (const w of honest) ss += ((w[i]!.values[k] as number) - mean) ** 2;
-          const sigma = h > 1 ? Math.sqrt(ss / (h - 1)) : 0;
-          out[k] = mean - z * sigma;
-        }
-        return out;
-      });
-    },
+    craft: (input) => alieModel(input.own, requireHonest('alie', input), z),
   };
 }

@@ -3,12 +3,15 @@
  * Unknown names and bad options throw an OptionError listing what is accepted.
  */
 import { OptionError } from '../merge/options.ts';
+import { adaptiveAlieAttack } from './adaptive-alie.ts';
 import { alieAttack } from './alie.ts';
+import { deadInputBlowupAttack } from './dead-input-blowup.ts';
 import { freeRiderAttack } from './free-rider.ts';
 import { gaussianModelAttack, gaussianNoiseAttack } from './gaussian.ts';
 import { ipmAttack } from './ipm.ts';
 import { labelFlipAttack } from './label-flip.ts';
 import { outputNoiseAttack } from './output-noise.ts';
+import { publicSetAttack } from './public-set.ts';
 import { scalingAttack } from './scaling.ts';
 import { signFlipAttack } from './sign-flip.ts';
 import type { Attack } from './types.ts';
@@ -23,6 +26,9 @@ const FACTORIES: Readonly<Record<string, (options: never) => Attack>> = {
   scaling: scalingAttack,
   'free-rider': freeRiderAttack,
   'output-noise': outputNoiseAttack,
+  'dead-input-blowup': deadInputBlowupAttack,
+  'adaptive-alie': adaptiveAlieAttack,
+  'public-set': publicSetAttack,
 };
 
 export type AttackSpec = string | { readonly name: string; readonly options?: Record<string, unknown> };

@@ -20,10 +20,10 @@
  * familiar classes zeroes omega_j whenever a neighbour lacks even one of our classes
  * (F1 0 there gives a score near -6e4), which under class-sharded non-i.i.d. data is every
  * neighbour: foreign columns and hidden layers then never merge and peers stay at their
- * own classes (measured ~37% MNIST accuracy, docs/RESULTS.md). Scoring on the class the
- * candidate is best at among ours keeps good-but-different neighbours (they share at
- * least one class with us) and still gives models that fail on our data (label flippers,
- * noise) certainty ~0.
+ * own classes (measured: docs/RESULTS.md, "History"). Scoring
+ * on the class the candidate is best at among ours keeps good-but-different neighbours (they
+ * share at least one class with us) and still gives models that fail on our data (label
+ * flippers, noise) certainty ~0.
  * `foreignScore: 'familiar-sum'` keeps the paper's rule. With fewer than phi familiar classes,
  * S_j is all of them; with none, c_j = 0 and only own is kept. Ties in f_j^c break by class
  * index. Evaluation is the expensive part: one ctx.evaluate per candidate plus one for own.

@@ -1,7 +1,7 @@
 /**
- * The composed strategies of meshfl:
- *  - `bristle+ldawa` (default): distance prioritizer -> performance integrator -> L-DAWA -> combine
- *  - `bristle`: distance prioritizer -> performance integrator -> combine
+ * The paper's stages composed as strategies, kept for ablations (the default merge,
+ * `bristle+ldawa`, is ./bristle-ldawa.ts):
+ *  - `bristle`: distance prioritizer -> per-class performance integrator -> combine
  *  - `ldawa`: uniform integrator -> L-DAWA -> combine (L-DAWA alone)
  * Options are the union of the stages' options (flat: N, a, phi, warmupRounds); each stage
  * receives its own.
@@ -15,10 +15,8 @@ import type { Strategy } from './types.ts';
 import { uniformIntegrator } from './uniform.ts';
 
 export const BRISTLE_SPEC = { ...BRISTLE_DISTANCE_SPEC, ...BRISTLE_PERFORMANCE_SPEC } as const satisfies OptionsSpec;
-export const BRISTLE_LDAWA_SPEC = { ...BRISTLE_SPEC, ...LDAWA_SPEC } as const satisfies OptionsSpec;
 
 export type BristleOptions = Parsed<typeof BRISTLE_SPEC>;
-export type BristleLdawaOptions = Parsed<typeof BRISTLE_LDAWA_SPEC>;
 
 export function bristleStrategy(options: Partial<BristleOptions> = {}): Strategy {
   const o = parseOptions('bristle', BRISTLE_SPEC, options);
@@ -26,16 +24,6 @@ export function bristleStrategy(options: Partial<BristleOptions> = {}): Strategy
     name: 'bristle',
     prioritizer: bristleDistance(pick(BRISTLE_DISTANCE_SPEC, o)),
     integrator: bristlePerformance(pick(BRISTLE_PERFORMANCE_SPEC, o)),
-  });
-}
-
-export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {}): Strategy {
-  const o = parseOptions('bristle+ldawa', BRISTLE_LDAWA_SPEC, options);
-  return pipeline({
-    name: 'bristle+ldawa',
-    prioritizer: bristleDistance(pick(BRISTLE_DISTANCE_SPEC, o)),
-    integrator: bristlePerformance(pick(BRISTLE_PERFORMANCE_SPEC, o)),
-    adjusters: [ldawa(pick(LDAWA_SPEC, o))],
   });
 }
 

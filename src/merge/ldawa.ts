@@ -14,8 +14,9 @@
  * (the global model) means little before any aggregation; while ctx.round < warmupRounds the
  * factors are all 1. meshfl default 0: the reference here is the peer's own model, which is
  * meaningful from round 0 (all peers start from one seeded initialisation), and with a
- * warm-up Byzantine models (e.g. sign-flipped, cosine ~ -1) enter the first merges unopposed;
- * measured: one honest peer collapsed to 1.4% accuracy after such merges in rounds 0-1.
+ * warm-up Byzantine models (e.g. sign-flipped, cosine ~ -1) enter the first merges unopposed:
+ * in a measured run such merges in rounds 0-1 collapsed an honest peer (docs/RESULTS.md,
+ * "History").
  */
 import type { Layer, Weights } from '../model/weights.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
@@ -61,4 +62,20 @@ export function ldawa(options: Partial<LdawaOptions> = {}): Adjuster {
     );
     return scaleWeighting(weighting, (j, p) => (factors[j] as number[])[p] as number);
   };
+}
+
+/**
+ * L-DAWA on updates (merge v2): cos(u_j, u) clamped to [0, 1] for one layer, where
+ * u = own - reference is own's update this round and u_j = y_j - reference the
+ * candidate's update after clipping around own, y_j = own + clip * (x_j - own), so
+ * u_j = u + clip * v with v = x_j - own. From the three dot products of u and v alone:
+ * no vector is materialised. 1 when own did not move (no direction to compare with);
+ * 0 when the clipped candidate sits exactly at the reference.
+ */
+export function updateCosine(uu: number, uv: number, vv: number, clip: number): number {
+  if (!(uu > 0)) return 1;
+  const ujNormSq = uu + 2 * clip * uv + clip * clip * vv;
+  if (!(ujNormSq > 0)) return 0;
+  const cos = (uu + clip * uv) / Math.sqrt(uu * ujNormSq);
+  return Number.isFinite(cos) ? Math.min(1, Math.max(0, cos)) : 0;
 }

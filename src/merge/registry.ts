@@ -4,7 +4,8 @@
  * Unknown names and bad options throw an OptionError that lists what is accepted.
  */
 import { balanceStrategy } from './balance.ts';
-import { bristleLdawaStrategy, bristleStrategy, ldawaStrategy } from './bristle.ts';
+import { bristleStrategy, ldawaStrategy } from './bristle.ts';
+import { bristleLdawaStrategy } from './bristle-ldawa.ts';
 import { centeredClippingStrategy } from './centered-clipping.ts';
 import { clippedGossipStrategy } from './clipped-gossip.ts';
 import { krumStrategy, multiKrumStrategy } from './krum.ts';

@@ -4,7 +4,6 @@
  */
 import type { Rng } from '../data/rng.ts';
 import type { Weights } from '../model/weights.ts';
-import type { ReportSink } from './report.ts';
 
 /** One neighbour model offered to a merge (its latest public copy). */
 export interface Candidate {
@@ -58,6 +57,54 @@ export interface MergeContext {
   /** Optional diagnostics sink: a strategy calls it once per merge (see report.ts). */
   readonly report?: ReportSink;
 }
+
+/** Merge diagnostics (report.ts): who was used with what share, who was left out and why. */
+export type RejectReason =
+  /** Layer names or shapes differ from own. */
+  | 'architecture'
+  /** Contains NaN or +-Infinity. */
+  | 'non-finite'
+  /** A finite value outside the absolute bound (DEFAULT_VALUE_BOUND, src/model/bounds.ts). */
+  | 'out-of-range'
+  /** An older model from a peer that also offered a newer one. */
+  | 'duplicate'
+  /** Not chosen by a prioritizer (e.g. Bristle's distance thirds). */
+  | 'not-prioritized'
+  /** Not among the models a selection rule kept (Krum, Multi-Krum). */
+  | 'not-selected'
+  /** Farther than the acceptance radius (BALANCE). */
+  | 'too-far'
+  /** Certainty on the validation set below the gate (bristle+ldawa). */
+  | 'uncertain'
+  /** Leaving its group out lowers the validation loss beyond the threshold (bristle+ldawa). */
+  | 'harmful';
+
+export interface UsedCandidate {
+  readonly peer: string;
+  readonly seq: number;
+  /**
+   * Share of the merged result this candidate contributed: for weighted averages
+   * w_j / (1 + sum w), averaged over the merged parameters; for coordinate-wise statistics
+   * (median, trimmed mean) an equal share 1/n of the inputs. Own share + shares = 1.
+   */
+  readonly share: number;
+}
+
+export interface RejectedCandidate {
+  readonly peer: string;
+  readonly seq: number;
+  readonly reason: RejectReason;
+}
+
+export interface MergeReport {
+  readonly strategy: string;
+  /** Share of own model in the result (1 when nothing was merged). */
+  readonly ownShare: number;
+  readonly used: readonly UsedCandidate[];
+  readonly rejected: readonly RejectedCandidate[];
+}
+
+export type ReportSink = (report: MergeReport) => void;
 
 /**
  * A merge rule. Must not mutate its inputs, must return weights with own's layout, and

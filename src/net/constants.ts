@@ -2,6 +2,7 @@
  * Every tunable number of the network layer, in one place. Each is the default of an
  * `Init` option that overrides it.
  */
+import { MAX_MESSAGE_BYTES } from '../limits.ts';
 
 /** Protocol ids are `/${PROTOCOL_PREFIX}/${version}/${name}`. */
 export const PROTOCOL_PREFIX = 'meshfl';
@@ -21,8 +22,8 @@ export const PAYLOAD_PROTOCOL = `/${PROTOCOL_PREFIX}/${PROTOCOL_VERSION}/payload
  */
 export const INLINE_LIMIT = 64 * 1024;
 
-/** Largest payload `publish` accepts and a receiver will fetch (64 MiB). */
-export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/** Largest payload `publish` accepts and a receiver will fetch (64 MiB, src/limits.ts). */
+export const MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES;
 
 /** Bytes of recent announced payloads each node keeps to serve fetches (256 MiB). */
 export const PAYLOAD_CACHE_BYTES = 256 * 1024 * 1024;
@@ -71,8 +72,8 @@ export const RESPOND_TIMEOUT = 30_000;
 /** Default largest request body for `handle`/`fetch` protocols (1 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
-/** Default largest response body for `handle`/`fetch` protocols (64 MiB). */
-export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+/** Default largest response body for `handle`/`fetch` protocols (64 MiB, src/limits.ts). */
+export const MAX_RESPONSE_BYTES = MAX_MESSAGE_BYTES;
 
 /** Concurrent inbound streams per request/response protocol per connection. */
 export const MAX_INBOUND_STREAMS = 32;

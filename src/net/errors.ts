@@ -58,7 +58,3 @@ export class FrameError extends Error {
 export class WaitTimeoutError extends Error {
   override name = 'WaitTimeoutError';
 }
-
-export function isAbortLike(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
-}

@@ -23,7 +23,13 @@
  * Data is shared, not copied, between peers: handlers must treat `m.data` as read-only.
  */
 import { TypedEventEmitter } from '@libp2p/interface';
-import { FETCH_TIMEOUT, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, RESPOND_TIMEOUT } from './constants.ts';
+import {
+  FETCH_TIMEOUT,
+  MAX_PAYLOAD_BYTES,
+  MAX_REQUEST_BYTES,
+  MAX_RESPONSE_BYTES,
+  RESPOND_TIMEOUT,
+} from './constants.ts';
 import { FetchError, PublishError } from './errors.ts';
 import type {
   FetchOptions,
@@ -47,7 +53,7 @@ import { raceAbort } from './util.ts';
 export interface BusInit {
   /** Overlay shape (default `{ kind: 'full' }`). */
   topology?: Topology;
-  /** Largest payload `publish` accepts (default 64 MiB, as libp2p's `MAX_PAYLOAD_BYTES`). */
+  /** Largest payload `publish` accepts (default `MAX_PAYLOAD_BYTES`, 64 MiB, as libp2p's). */
   maxPayloadBytes?: number;
   /** Message ids each node remembers for de-duplication (default 65 536). */
   seenCacheSize?: number;
@@ -73,7 +79,6 @@ export interface Traffic {
 }
 
 const DEFAULT_SEEN_CACHE = 65_536;
-const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 const DEFAULT_SCORE_WEIGHT = 10;
 const KEEP_ALIVE_INTERVAL = 1_000;
 
@@ -123,7 +128,7 @@ export class Bus {
 
   constructor(init: BusInit = {}) {
     this.graph = new OverlayGraph(init.topology ?? { kind: 'full' });
-    this.maxPayloadBytes = init.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD;
+    this.maxPayloadBytes = init.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
     this.seenCacheSize = init.seenCacheSize ?? DEFAULT_SEEN_CACHE;
     this.scoreWeight = init.scoreWeight ?? DEFAULT_SCORE_WEIGHT;
     this.log = init.log ?? defaultLog;

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type Dataset, featureSize as datasetFeatureSize } from '../data/dataset.ts';
 import { createRng, type Rng } from '../data/rng.ts';
 import type { ClassScores } from '../merge/types.ts';
-import { getWeights, HEAD_KERNEL, type Model, setWeights } from '../model/model.ts';
+import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../model/model.ts';
 import type { Weights } from '../model/weights.ts';
 import { classScores, confusionMatrix } from './metrics.ts';
 import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
@@ -64,6 +64,8 @@ export class Trainer {
   /** Backbone features per dataset (head mode); valid while the backbone is unchanged. */
   #featureCache = new WeakMap<Dataset, tf.Tensor2D>();
   #cachedFeatures: tf.Tensor2D[] = [];
+  /** Model that holds weights under evaluation (evaluateWeights), built on first use. */
+  #scratch: Model | undefined;
 
   constructor(model: Model, options: TrainerOptions = {}) {
     this.model = model;
@@ -233,16 +235,15 @@ export class Trainer {
         head.dispose();
       }
     }
-    const saved = getWeights(this.model);
-    try {
-      setWeights(this.model, w);
-      return this.evaluate(data);
-    } finally {
-      setWeights(this.model, saved);
-    }
+    // A second model holds the weights under evaluation: one upload per call instead of a
+    // read-back, an upload and a restore of the trained model (merges evaluate many models).
+    this.#scratch ??= buildModel(this.model.spec, this.model.inputShape, this.model.numClasses, 0);
+    setWeights(this.#scratch, w);
+    const head = this.#scratch.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
+    return this.#evaluateWith(data, head, this.#scratch);
   }
 
-  #evaluateWith(data: Dataset, head: tf.Tensor): ClassScores {
+  #evaluateWith(data: Dataset, head: tf.Tensor, model: Model = this.model): ClassScores {
     const n = data.y.length;
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
@@ -254,9 +255,7 @@ export class Trainer {
       const [pred, loss] = tf.tidy(() => {
         const feats = features
           ? features.slice([from, 0], [count, this.model.featureSize])
-          : this.model.features(
-              tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]),
-            );
+          : model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]));
         const logits = tf.matMul(feats, head as tf.Tensor2D);
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
         const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
@@ -305,5 +304,7 @@ export class Trainer {
   dispose(): void {
     this.#clearFeatures();
     this.#sgd.dispose();
+    this.#scratch?.dispose();
+    this.#scratch = undefined;
   }
 }

@@ -2,6 +2,7 @@
  * Wire-format constants for update messages and snapshot requests (docs/PROTOCOL.md).
  * Changing any byte value here changes the protocol: bump FORMAT_VERSION.
  */
+import { MAX_MESSAGE_BYTES } from '../limits.ts';
 
 /** "MFLU": first four bytes of every update message. */
 export const UPDATE_MAGIC = Uint8Array.of(0x4d, 0x46, 0x4c, 0x55);
@@ -26,16 +27,11 @@ export const SPARSITY_TOPK = 1;
 /** Top-k fractions travel as integer parts per million: exact, and no float parsing. */
 export const TOPK_PPM_SCALE = 1_000_000;
 
-/** Task ids appear in topic names, so they are short and restricted to a safe alphabet. */
-export const MAX_TASK_ID_BYTES = 64;
+/** Task ids appear in topic names, so they are short (1-64 bytes) and restricted to a safe alphabet. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
-/**
- * Default upper bound on an update message. Large models travel over the snapshot/fetch
- * stream rather than inline gossip, so this is about memory safety, not gossipsub's 4 MiB.
- * 64 MiB admits a 16M-parameter fp32 keyframe. Configurable per validator.
- */
-export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Default upper bound on an update message (64 MiB, src/limits.ts). Configurable per validator. */
+export const DEFAULT_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES;
 
 /** Reported local sample counts above this are treated as lies (no peer holds 1e9 samples). */
 export const MAX_SAMPLES = 1_000_000_000;
@@ -49,8 +45,6 @@ export const MAX_LAYERS = 0xffff;
 /** Sender default: a full keyframe every this many messages (CHOCO resynchronisation). */
 export const DEFAULT_KEYFRAME_INTERVAL = 10;
 
-/** Largest finite float16, the clamp target for overflowing values. */
-export const FP16_MAX = 65504;
 /** int8 codec levels are symmetric: q in [-127, 127], value = q * scale. */
 export const INT8_LEVELS = 127;
 

@@ -65,6 +65,8 @@ test('config: defaults, and every error names its key', () => {
     [{ dataset: { shard: { index: 2, of: 2 } } }, /^dataset\.shard\.index: must be less than/],
     [{ dataset: { shard: { partition: { kind: 'dirichlet' } } } }, /^dataset\.shard\.partition: .*alpha/],
     [{ strategy: 'avarage' }, /^strategy: unknown merge strategy/],
+    [{ strategy: 'oracle' }, /^strategy: "oracle" needs ground truth .* simulations only/],
+    [{ strategy: { name: 'oracle', options: {} } }, /^strategy: "oracle" needs ground truth/],
     [{ strategy: { name: 'trimmed-mean', options: { trim: 7 } } }, /^strategy: /],
     [{ codec: 'int9' }, /^codec: /],
     [{ model: { kind: 'rnn' } }, /^model: /],
@@ -136,6 +138,32 @@ test('config: environment variables override the file, flags override both, erro
     /^http\.token: required .*MESHFL_HTTP_TOKEN/,
     'the token error tells how to set it',
   );
+});
+
+test('config: the shard index from --shard-index over MESHFL_SHARD_INDEX over the file, checked', () => {
+  const file = { dataset: { kind: 'synthetic', shard: { index: 0, of: 4 } } };
+  const index = (env: Record<string, string>, flags: Record<string, unknown> = {}): number => {
+    const { raw, sources } = applyOverrides(file, env, flags);
+    return parseDaemonConfig(raw, sources).dataset.shard.index;
+  };
+  assert.equal(index({}), 0);
+  assert.equal(index({ MESHFL_SHARD_INDEX: '2' }), 2);
+  assert.equal(index({ MESHFL_SHARD_INDEX: '2' }, { 'shard-index': '3' }), 3);
+  assert.equal(index({ MESHFL_SHARD_INDEX: '' }), 0, 'an empty variable is unset');
+  assert.equal(file.dataset.shard.index, 0, 'the file value is not mutated');
+  // Without a dataset section the index goes into the defaults (of 1): only 0 fits.
+  assert.equal(parseDaemonConfig(applyOverrides({}, {}, { 'shard-index': '0' }).raw).dataset.shard.index, 0);
+  assert.match(
+    configError(file, {}, { 'shard-index': '4' }),
+    /^dataset\.shard\.index \(from --shard-index\): must be less than shard\.of \(4\)$/,
+  );
+  assert.match(
+    configError(file, { MESHFL_SHARD_INDEX: 'one' }),
+    /^dataset\.shard\.index \(from MESHFL_SHARD_INDEX\): must be an integer in \[0, \d+\], got "one"$/,
+  );
+  for (const bad of ['-1', '1.5', '']) {
+    assert.match(configError(file, {}, { 'shard-index': bad }), /^dataset\.shard\.index \(from --shard-index\): /, bad);
+  }
 });
 
 test('config files: JSON and YAML, with errors naming the file', () => {

@@ -1,18 +1,16 @@
 /**
- * Algorithm-level experiment: peers in one process exchange Weights directly (no network).
- * Bristle's setting: MNIST, 10 peers holding 4 consecutive classes each, 30% attackers,
- * frozen random MLP backbone with only the bias-free head trained and exchanged, and a
- * merge validation split with ~10 samples of every class (as the Bristle authors' runner).
- * Margins come from measurements over seeds 1-4 with L-DAWA warm-up 0 (docs/RESULTS.md,
- * "Re-measured after L-DAWA's warm-up became 0"): label flipping, bristle+ldawa beat mean
- * by 10-27 points; ALIE (z from n = 10, f = 3, about 0.18) costs mean 3-8 points and
- * bristle+ldawa nothing, but bristle+ldawa starts 3.5-5 points below mean without
- * attackers, so it ends -0.7 to +1.7 points from mean: that test asserts "not worse",
- * not "clearly better".
+ * Lockstep experiments of the default merge against mean in the same run, one per attack
+ * family, on a small config (10 peers, 4-class MNIST shards, MLP [32], 6 rounds x 8 steps,
+ * public+own validation, seed 1): about 20 s in all. Measured when written (mean ->
+ * bristle+ldawa, honest mean accuracy %): none 79.6 -> 81.2; sign flip 32.0 -> 80.2; label
+ * flip 56.6 -> 79.4; scaling 1e3 11.8 -> 80.8; ALIE 80.0 -> 80.2; IPM eps 2 21.2 -> 79.0.
+ * Margins follow the issue's rule: well above mean where the attack costs mean more than
+ * 10 points, no worse than mean where it does not. Runs are seeded, so load cannot move them.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadDataset } from '../../node/datasets.ts';
+import { compareAttackSpec } from '../../simulations/lockstep/attack-set.ts';
 import {
   type LockstepConfig,
   type LockstepResult,
@@ -22,50 +20,55 @@ import {
 } from '../../simulations/lockstep/index.ts';
 import { createRng } from '../../src/data/rng.ts';
 
-const SEED = 1;
 const PERCENT_POINT = 0.01;
-/** Measured label-flip advantage: 10-27 points over seeds 1-4. */
-const LABEL_FLIP_MARGIN = 5 * PERCENT_POINT;
-/** Measured ALIE difference: -0.7 to +1.7 points over seeds 1-4. */
-const ALIE_TOLERANCE = 2 * PERCENT_POINT;
 
 const mnist = loadDataset('mnist');
 
-function bristleSetting(strategy: string, attack: string): LockstepConfig {
+function smallSetting(strategy: string, attack: string): LockstepConfig {
+  const spec = compareAttackSpec(attack);
   return {
-    dataset: { train: seededSubset(mnist.train, 4000, SEED), test: mnist.test },
-    model: { kind: 'mlp', hidden: [256] },
-    trainable: 'head',
+    dataset: { train: seededSubset(mnist.train, 3000, 1), test: mnist.test },
+    model: { kind: 'mlp', hidden: [32] },
     peers: 10,
-    partition: { kind: 'shards', classesPerPeer: 4, layout: 'consecutive' },
-    mergeValidation: 'all-classes',
-    byzantine: { fraction: 0.3, attack },
+    partition: { kind: 'shards', classesPerPeer: 4 },
+    mergeValidation: 'public+own',
+    ...(spec === undefined ? {} : { byzantine: { fraction: 0.3, attack: spec } }),
     strategy,
-    rounds: 8,
+    rounds: 6,
     localSteps: 8,
-    seed: SEED,
-    testSubset: 1000,
+    seed: 1,
+    testSubset: 500,
   };
 }
 
-async function finalMean(strategy: string, attack: string): Promise<number> {
-  const result = await runLockstep(bristleSetting(strategy, attack));
-  assert.equal(result.attackers.length, 3);
-  assert.equal(result.rounds.length, 8);
-  return result.final.honestAccuracy.mean;
+async function both(attack: string): Promise<{ mean: number; merged: number; share: number }> {
+  const mean = await runLockstep(smallSetting('mean', attack));
+  const merged = await runLockstep(smallSetting('bristle+ldawa', attack));
+  assert.equal(merged.rounds.length, 6);
+  return {
+    mean: mean.final.honestAccuracy.mean,
+    merged: merged.final.honestAccuracy.mean,
+    share: merged.final.attackerShare,
+  };
 }
 
-test('label flipping, 30% attackers: bristle+ldawa ends clearly above mean', async () => {
-  const bristle = await finalMean('bristle+ldawa', 'label-flip');
-  const mean = await finalMean('mean', 'label-flip');
-  assert.ok(bristle >= mean + LABEL_FLIP_MARGIN, `bristle+ldawa ${bristle} vs mean ${mean}`);
-});
+/** [attack, least margin over mean in points, largest attackers' share in the last merge] */
+const CASES: readonly [string, number, number][] = [
+  ['none', -1, 0],
+  ['alie', -2, 1],
+  ['sign-flip', 20, 0.05],
+  ['label-flip', 10, 0.1],
+  ['scaling-1e3', 20, 0],
+  ['ipm-eps2', 20, 0.1],
+];
 
-test('ALIE, 30% attackers: bristle+ldawa ends no worse than mean (ALIE barely hurts mean here)', async () => {
-  const bristle = await finalMean('bristle+ldawa', 'alie');
-  const mean = await finalMean('mean', 'alie');
-  assert.ok(bristle >= mean - ALIE_TOLERANCE, `bristle+ldawa ${bristle} vs mean ${mean}`);
-});
+for (const [attack, margin, maxShare] of CASES) {
+  test(`lockstep, ${attack}: bristle+ldawa ${margin >= 0 ? `>= mean + ${margin}` : `>= mean - ${-margin}`} points`, async () => {
+    const r = await both(attack);
+    assert.ok(r.merged >= r.mean + margin * PERCENT_POINT, `bristle+ldawa ${r.merged} vs mean ${r.mean}`);
+    assert.ok(r.share <= maxShare, `attackers' share ${r.share} > ${maxShare}`);
+  });
+}
 
 function tiny(seed: number): LockstepConfig {
   return {

@@ -1,7 +1,8 @@
 /**
  * Conv2DBackpropInput for the wasm backend, wrapping the stock one. The stock kernel is a
- * naive C++ loop that took ~60 % of a CNN training step; the input gradient is itself a
- * convolution, so we run it through the backend's forward Conv2D (XNNPACK):
+ * naive C++ loop that took most of a CNN training step (docs/PERFORMANCE.md, "Where a wasm
+ * training step goes"); the input gradient is itself a convolution, so we run it through
+ * the backend's forward Conv2D (XNNPACK):
  *
  *   dx = conv2d(dilate(dy, stride), rot180(W) with in/out axes swapped, stride 1, pad')
  *

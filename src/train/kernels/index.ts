@@ -30,8 +30,9 @@ export const REPLACED_KERNELS: readonly KernelConfig[] = [maxPoolGradConfig];
 
 /**
  * Stock wasm kernels we speed up for the cases we cover, falling back to the stock kernel
- * otherwise: Conv2DBackpropInput as a forward XNNPACK Conv2D (the stock one was ~60 % of a
- * CNN step), BatchMatMul with transpose flags as explicit Transpose + plain multiply.
+ * otherwise: Conv2DBackpropInput as a forward XNNPACK Conv2D (the stock one dominated a CNN
+ * step: docs/PERFORMANCE.md, "Where a wasm training step goes"), BatchMatMul with transpose
+ * flags as explicit Transpose + plain multiply.
  */
 export const OVERRIDDEN_KERNELS: readonly KernelOverride[] = [conv2DBackpropInputOverride, batchMatMulOverride];
 

@@ -1,8 +1,8 @@
 /**
- * MaxPoolGrad for the wasm backend, replacing the stock one: in tfjs 4.22 that one took
- * ~40 % of a small CNN's training step (see docs/PERFORMANCE.md). One pass in JS over the
- * NHWC heap data, channels innermost: find each window's max (the first one in row-major
- * window order on ties, as the cpu backend does) and route dy there.
+ * MaxPoolGrad for the wasm backend, replacing the stock one: in tfjs 4.22 that one took a
+ * large share of a small CNN's training step (docs/PERFORMANCE.md, "Training kernels"). One
+ * pass in JS over the NHWC heap data, channels innermost: find each window's max (the first
+ * one in row-major window order on ties, as the cpu backend does) and route dy there.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { backend_util, MaxPoolGrad } from '@tensorflow/tfjs';

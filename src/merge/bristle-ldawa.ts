@@ -1,0 +1,368 @@
+/**
+ * `bristle+ldawa`, meshfl's default merge: Bristle's idea (trust neighbours by how they
+ * behave on validation data, never by what they claim) and L-DAWA's (a neighbour counts
+ * less the further its direction departs from ours), rebuilt as stages that each answer
+ * one question (docs/ALGORITHMS.md, "The default merge"):
+ *
+ *  1. cost cap     too many candidates to evaluate? Bristle's distance quotas pick `N`.
+ *  2. colluders    identical or near-identical models (within rho * m of each other, m the
+ *                  median distance to own) form a group; each member weighs 1/|group|.
+ *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V;
+ *                  rejected when c_j < gate * c_own (Bristle's statistic, used as a gate).
+ *  4. clipping     y_j = own + min(1, kappa * m / d_j) (x_j - own): no candidate moves us
+ *                  further than kappa * m (He, Karimireddy, Jaggi 2022, ClippedGossip).
+ *  5. L-DAWA       per layer, max(0, cos(y_j - ref, own - ref)) on this round's updates
+ *                  (ref = own before local training).
+ *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times.
+ *  7. combine      one weight per candidate and layer (group share x L-DAWA factor), own
+ *                  weight 1, normalised: with every stage off this is the plain average.
+ *
+ * Every stage has an option that turns it off, for ablations. State: the trust memory of
+ * one strategy instance (one per merging peer).
+ */
+import { cloneWeights, type Layer, type Weights } from '../model/weights.ts';
+import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
+import { certainty } from './bristle-performance.ts';
+import { colluderGroups } from './colluders.ts';
+import { admitCandidates, mergedLayerIndices } from './guard.ts';
+import { harmfulOutliers, median, TrustMemory } from './influence.ts';
+import { applyMix, averageCoefficients, mixShares } from './mix.ts';
+import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
+import type { RejectedCandidate } from './report.ts';
+import type { Candidate, MergeContext, Strategy } from './types.ts';
+import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
+
+export const BRISTLE_LDAWA_SPEC = {
+  N: {
+    kind: 'optional-number',
+    min: 1,
+    integer: true,
+    doc: 'cost cap: with more candidates, Bristle distance quotas keep about N (default: every candidate)',
+  },
+  a: BRISTLE_DISTANCE_SPEC.a,
+  rho: {
+    kind: 'number',
+    default: 0.1,
+    min: 0,
+    doc: 'colluder radius as a share of the median distance to own (0 = no grouping)',
+  },
+  phi: { kind: 'number', default: 1, min: 1, integer: true, doc: 'classes behind a certainty' },
+  gate: {
+    kind: 'number',
+    default: 0.5,
+    min: 0,
+    doc: 'reject a candidate whose certainty is below gate x own certainty (0 = off)',
+  },
+  gateReference: {
+    kind: 'choice',
+    default: 'median',
+    values: ['median', 'own'],
+    doc: 'the certainty the gate compares with: the median of own and the candidates, or own',
+  },
+  far: {
+    kind: 'number',
+    default: 4,
+    min: 0,
+    doc: 'reject candidates farther than far x the median group distance to own (0 = off)',
+  },
+  sampleCap: {
+    kind: 'number',
+    default: 4,
+    min: 0,
+    doc: 'weigh by reported sample counts relative to the median count, at most sampleCap x (0 = ignore counts)',
+  },
+  suspects: {
+    kind: 'choice',
+    default: 'prove',
+    values: ['prove', 'reject'],
+    doc: "below the certainty gate: 'prove' = kept only if leave-group-out shows they help; 'reject' = rejected at once",
+  },
+  kappa: {
+    kind: 'number',
+    default: 2,
+    min: 0,
+    doc: 'clip candidates to kappa x the median distance to own (0 = off)',
+  },
+  ldawa: {
+    kind: 'choice',
+    default: 'off',
+    values: ['off', 'median', 'consensus', 'own'],
+    doc: "per-layer cosine of each update with the consensus update or own's (needs ctx.reference), or off",
+  },
+  scope: {
+    kind: 'choice',
+    default: 'layer',
+    values: ['layer', 'model'],
+    doc: 'L-DAWA factor per layer, or one from the whole-model cosine',
+  },
+  warmupRounds: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    integer: true,
+    doc: 'rounds (ctx.round < warmupRounds) without the L-DAWA factors',
+  },
+  passes: {
+    kind: 'number',
+    default: 3,
+    min: 0,
+    max: 20,
+    integer: true,
+    doc: 'leave-group-out acceptance passes (0 = off)',
+  },
+  mu: { kind: 'number', default: 0.02, min: 0, doc: 'reject only groups whose relative loss effect is below -mu' },
+  k: { kind: 'number', default: 2, min: 0, doc: 'and below median - k x MAD of all groups' },
+  hard: {
+    kind: 'number',
+    default: 0.1,
+    min: 0,
+    doc: 'reject groups whose score is below -hard whatever the spread of the others (0 = off)',
+  },
+  prior: {
+    kind: 'number',
+    default: 1,
+    min: 0,
+    doc: "virtual neutral rounds in each sender's trust average (shrinks the score of senders with little history)",
+  },
+  memory: {
+    kind: 'choice',
+    default: 'on',
+    values: ['on', 'off'],
+    doc: "blend a sender's leave-group-out score with its average over past rounds",
+  },
+} as const satisfies OptionsSpec;
+
+export type BristleLdawaOptions = Parsed<typeof BRISTLE_LDAWA_SPEC>;
+
+/** Options of the paper's per-class integrator, which the default merge no longer has. */
+const RETIRED_OPTIONS: Readonly<Record<string, string>> = {
+  foreignScore: "the per-class integrator it configures is strategy 'bristle' (the paper's Bristle)",
+  foreignPhi: "the per-class integrator it configures is strategy 'bristle' (the paper's Bristle)",
+};
+
+function checkRetired(raw: unknown): void {
+  if (raw === null || typeof raw !== 'object') return;
+  for (const key of Object.keys(raw)) {
+    const why = RETIRED_OPTIONS[key];
+    if (why !== undefined) throw new OptionError(`bristle+ldawa: option "${key}" was retired: ${why}`);
+  }
+}
+
+/** Per merged layer of candidate j: ||x_j - own||^2. */
+function layerDistancesSquared(own: Weights, x: Weights, layers: readonly number[]): Float64Array {
+  const out = new Float64Array(layers.length);
+  layers.forEach((index, p) => {
+    const o = (own[index] as Layer).values;
+    const c = (x[index] as Layer).values;
+    let s = 0;
+    for (let k = 0; k < o.length; k++) {
+      const v = (c[k] as number) - (o[k] as number);
+      s += v * v;
+    }
+    out[p] = s;
+  });
+  return out;
+}
+
+/** Validation cross-entropy of a model; non-finite losses count as +Infinity (worst). */
+function lossOf(ctx: MergeContext, w: Weights): number {
+  const loss = ctx.evaluate(w).loss;
+  return Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY;
+}
+
+/** Own's layers with the candidate's merged layers in place (no copies). */
+function graft(own: Weights, candidate: Weights, layers: readonly number[]): Weights {
+  if (layers.length === own.length) return candidate;
+  const merged = new Set(layers);
+  return own.map((l, i) => (merged.has(i) ? (candidate[i] as Layer) : l));
+}
+
+/**
+ * What an L-DAWA factor is measured against: the median factor of the candidates (the
+ * typical honest direction), or the largest when most are 0; 1 when all are 0. Factors
+ * are relative, so own's share stays what plain averaging gives it: under non-i.i.d. data
+ * honest updates are far from parallel (cosines ~0.1 per layer here), and absolute factors
+ * would leave own with most of the weight and stop the mixing.
+ */
+function relativeScale(factors: readonly number[]): number {
+  const m = median(factors);
+  if (m > 0) return m;
+  const max = Math.max(0, ...factors);
+  return max > 0 ? max : 1;
+}
+
+export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {}): Strategy {
+  checkRetired(options);
+  const o = parseOptions('bristle+ldawa', BRISTLE_LDAWA_SPEC, options);
+  const cap = o.N === undefined ? undefined : bristleDistance({ N: o.N, a: o.a });
+  const trust = new TrustMemory();
+  return (own, offered, ctx) => {
+    const layers = mergedLayerIndices(own, ctx);
+    const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
+    const rejected: RejectedCandidate[] = [...guardRejected];
+    const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
+      ctx.report?.({ strategy: 'bristle+ldawa', ownShare, used, rejected });
+    if (admitted.length === 0) {
+      report(1, []);
+      return cloneWeights(own);
+    }
+    // 1. Cost cap.
+    let candidates: readonly Candidate[] = admitted;
+    if (cap !== undefined && admitted.length > (o.N as number)) {
+      const kept = new Set(cap(own, admitted, ctx, layers));
+      for (const c of admitted)
+        if (!kept.has(c)) rejected.push({ peer: c.peer, seq: c.seq, reason: 'not-prioritized' });
+      candidates = admitted.filter((c) => kept.has(c));
+    }
+    const n = candidates.length;
+    const models = candidates.map((c) => c.weights);
+    const distance = models.map((x) => Math.sqrt(layerDistancesSquared(own, x, layers).reduce((s, v) => s + v, 0)));
+    const m = median(distance);
+
+    // 2. Colluder groups.
+    const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
+    const groupShare = Array.from(groups.group, (g) => 1 / (groups.members[g] as readonly number[]).length);
+
+    // 3. Certainty gate (groups are known: stage 2 runs first).
+    const active = new Array<boolean>(n).fill(true);
+    const suspect = new Array<boolean>(n).fill(false);
+    if (o.gate > 0) {
+      const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
+      const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
+      // Against the median of own and the candidates: own is a specialist after local
+      // training, and measured against it honest models of other classes fell below the gate.
+      // One value per colluder group, so copies cannot move the median.
+      const perGroup = groups.members.map((ms) => ms.reduce((sum, j) => sum + (cs[j] as number), 0) / ms.length);
+      const reference = o.gateReference === 'own' ? cOwn : median([cOwn, ...perGroup]);
+      cs.forEach((c, j) => {
+        if (!(c >= o.gate * reference)) {
+          // With leave-group-out on, a low certainty makes a suspect that must show it helps
+          // (score >= max(mu, the median score)): a one-class honest specialist is uncertain too, a label flipper
+          // also hurts. Without it, the gate rejects.
+          if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
+          else {
+            active[j] = false;
+            const cand = candidates[j] as Candidate;
+            rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+          }
+        }
+      });
+    }
+
+    // 4. Distance gate and clip factors around own, against the median distance over
+    // groups (copies cannot move it).
+    const mGroups = median(
+      groups.members.map((ms) => ms.reduce((sum, j) => sum + (distance[j] as number), 0) / ms.length),
+    );
+    if (o.far > 0) {
+      distance.forEach((d, j) => {
+        if (active[j] && d > o.far * mGroups) {
+          active[j] = false;
+          const cand = candidates[j] as Candidate;
+          rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'too-far' });
+        }
+      });
+    }
+    const radius = o.kappa * mGroups;
+    const clip = distance.map((d) => (o.kappa > 0 && d > radius ? (d > 0 ? radius / d : 1) : 1));
+
+    // 5. L-DAWA factors on updates, per layer; 7. the weights they scale.
+    const ref = o.ldawa === 'off' ? undefined : referenceLayers(own, ctx.reference, layers);
+    const factors =
+      ref !== undefined && ctx.round >= o.warmupRounds
+        ? updateFactors(
+            own,
+            models,
+            layers,
+            ref,
+            clip,
+            active,
+            o.ldawa as UpdateDirection,
+            o.scope as 'layer' | 'model',
+          )
+        : models.map(() => new Float64Array(layers.length).fill(1));
+    const scale = layers.map((_, p) => relativeScale(factors.flatMap((f, j) => (active[j] ? [f[p] as number] : []))));
+    // Sample counts are claims: a weight is s / median, capped at sampleCap, so inflating a
+    // count buys at most sampleCap votes (and copies cannot move the median).
+    const counts = candidates.map((c) => c.samples);
+    const typical = median([
+      ctx.ownSamples > 0 && Number.isFinite(ctx.ownSamples) ? ctx.ownSamples : 0,
+      ...groups.members.map((ms) => ms.reduce((sum, j) => sum + (counts[j] as number), 0) / ms.length),
+    ]);
+    const sampleWeight = (s: number): number =>
+      o.sampleCap > 0 && typical > 0 ? Math.min(o.sampleCap, Math.max(0, s) / typical) : 1;
+    const ownWeight = sampleWeight(ctx.ownSamples);
+    const weights = factors.map((f, j) => {
+      const w = new Float64Array(layers.length);
+      const sw = sampleWeight(counts[j] as number);
+      for (let p = 0; p < layers.length; p++) {
+        w[p] = (groupShare[j] as number) * sw * Math.min(1, (f[p] as number) / (scale[p] as number));
+      }
+      return w;
+    });
+
+    // 6. Leave-group-out acceptance.
+    if (o.passes > 0) {
+      const scored = new Map<number, number>();
+      for (let pass = 0; pass < o.passes; pass++) {
+        const live = groups.members
+          .map((members, g) => ({ g, members: members.filter((j) => active[j]) }))
+          .filter((x) => x.members.length > 0);
+        if (live.length < 2) break;
+        const full = lossOf(
+          ctx,
+          applyMix(own, models, layers, averageCoefficients(weights, clip, active, layers.length, ownWeight)),
+        );
+        const effects = live.map(({ members }) => {
+          const without = active.map((a, j) => a && !members.includes(j));
+          const loss = lossOf(
+            ctx,
+            applyMix(own, models, layers, averageCoefficients(weights, clip, without, layers.length, ownWeight)),
+          );
+          // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
+          if (!Number.isFinite(full)) return Number.isFinite(loss) ? -1 : 0;
+          return full > 0 ? (loss - full) / full : 0;
+        });
+        const scores = live.map(({ members }, i) => {
+          const r = effects[i] as number;
+          if (pass === 0) for (const j of members) scored.set(j, r);
+          if (o.memory === 'off') return r;
+          const blended = members.map((j) => trust.blended((candidates[j] as Candidate).peer, r, o.prior));
+          return blended.reduce((s, v) => s + v, 0) / blended.length;
+        });
+        const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
+        const outSet = new Set(out);
+        // A suspect must help at least as much as the typical group.
+        const bar = Math.max(o.mu, median(scores));
+        const unproven = live.flatMap(({ members }, i) =>
+          !outSet.has(i) && members.every((j) => suspect[j]) && (scores[i] as number) < bar ? [i] : [],
+        );
+        if (out.length === 0 && unproven.length === 0) break;
+        for (const [list, reason] of [
+          [out, 'harmful'],
+          [unproven, 'uncertain'],
+        ] as const) {
+          for (const i of list) {
+            for (const j of (live[i] as { members: number[] }).members) {
+              active[j] = false;
+              const cand = candidates[j] as Candidate;
+              rejected.push({ peer: cand.peer, seq: cand.seq, reason });
+            }
+          }
+        }
+      }
+      if (o.memory === 'on') for (const [j, r] of scored) trust.record((candidates[j] as Candidate).peer, r);
+    }
+
+    const coef = averageCoefficients(weights, clip, active, layers.length, ownWeight);
+    const merged = applyMix(own, models, layers, coef);
+    if (ctx.report !== undefined) {
+      const { ownShare, shares } = mixShares(own, layers, coef);
+      report(
+        ownShare,
+        candidates.flatMap((c, j) => (active[j] ? [{ peer: c.peer, seq: c.seq, share: shares[j] as number }] : [])),
+      );
+    }
+    return merged;
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Leave-group-out acceptance: does adding a group of candidates help the merged model on
+ * the validation set V? With A(S) the mix of own and the accepted groups S,
+ *
+ *   r_g = (CE_V(A(S \ g)) - CE_V(A(S))) / CE_V(A(S))
+ *
+ * is positive when g lowers the loss. A group is rejected when its score is harmful in
+ * absolute terms (s_g < -mu) and an outlier among the groups
+ * (s_g < median(s) - k * max(MAD(s), madFloor)). Reject-on-negative-influence: Nelson et
+ * al., "Exploiting Machine Learning to Subvert Your Spam Filter", LEET 2008; Zeno (Xie,
+ * Koyejo, Gupta, ICML 2019, https://arxiv.org/abs/1805.10032) scores each update by the
+ * loss it causes on held-out data.
+ * One round's r is noisy (10 samples per class), so s_g blends it with the sender's
+ * running average over earlier rounds (trust memory): an honest specialist that looks
+ * poor once keeps its credit, a sender that hurts round after round does not.
+ */
+
+/** The median of `xs` (NaN when empty). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** Median absolute deviation from the median. */
+export function mad(xs: readonly number[]): number {
+  const m = median(xs);
+  return median(xs.map((x) => Math.abs(x - m)));
+}
+
+/** Smallest spread the outlier test assumes, so near-identical scores do not reject on noise. */
+export const MAD_FLOOR = 0.005;
+
+/**
+ * Indices of the scores rejected as harmful: below -mu and an outlier (below
+ * median - k MAD), or below -hard whatever the spread (honest specialists can spread the
+ * scores so widely that a clearly harmful group is no outlier).
+ */
+export function harmfulOutliers(scores: readonly number[], mu: number, k: number, hard = Infinity): number[] {
+  if (scores.length === 0) return [];
+  const threshold = median(scores) - k * Math.max(mad(scores), MAD_FLOOR);
+  const out: number[] = [];
+  scores.forEach((s, g) => {
+    if ((s < -mu && s < threshold) || s < -hard) out.push(g);
+  });
+  return out;
+}
+
+/** Per-sender running average of leave-group-out scores, over the rounds a sender was scored. */
+export class TrustMemory {
+  readonly #sum = new Map<string, number>();
+  readonly #count = new Map<string, number>();
+  /** Senders remembered at most; the least recently scored are forgotten first. */
+  readonly #capacity: number;
+
+  constructor(capacity = 4096) {
+    this.#capacity = capacity;
+  }
+
+  /**
+   * (sum of past scores + current) / (count + 1 + prior): the current round counts as one
+   * more sample, and `prior` virtual rounds of score 0 shrink the average of a sender with
+   * little history towards neutral, so one poor round of a new honest specialist does not
+   * reject it.
+   */
+  blended(peer: string, current: number, prior = 0): number {
+    return ((this.#sum.get(peer) ?? 0) + current) / ((this.#count.get(peer) ?? 0) + 1 + prior);
+  }
+
+  /** Past average, or undefined for a sender never scored. */
+  average(peer: string): number | undefined {
+    const n = this.#count.get(peer);
+    return n === undefined ? undefined : (this.#sum.get(peer) as number) / n;
+  }
+
+  record(peer: string, score: number): void {
+    if (!Number.isFinite(score)) return;
+    const sum = (this.#sum.get(peer) ?? 0) + score;
+    const count = (this.#count.get(peer) ?? 0) + 1;
+    // Re-insert so Map order is least-recently-scored first.
+    this.#sum.delete(peer);
+    this.#count.delete(peer);
+    this.#sum.set(peer, sum);
+    this.#count.set(peer, count);
+    while (this.#sum.size > this.#capacity) {
+      const oldest = this.#sum.keys().next().value as string;
+      this.#sum.delete(oldest);
+      this.#count.delete(oldest);
+    }
+  }
+
+  get size(): number {
+    return this.#sum.size;
+  }
+}

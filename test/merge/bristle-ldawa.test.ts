@@ -1,0 +1,253 @@
+/**
+ * The default merge (bristle+ldawa, merge v2): each stage on small vectors with an
+ * evaluator whose loss is the squared distance to a target model, so "helps on V" has an
+ * exact meaning, plus properties over random inputs.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
+import { harmfulOutliers, TrustMemory } from '../../src/merge/influence.ts';
+import { OptionError } from '../../src/merge/options.ts';
+import { mergeWithReport } from '../../src/merge/report.ts';
+import type { ClassScores, MergeContext } from '../../src/merge/types.ts';
+import { updateFactors } from '../../src/merge/update-direction.ts';
+import type { Layer, Weights } from '../../src/model/weights.ts';
+import { assertClose, cand, context, values, vec } from './fixtures.ts';
+
+const OFF = { rho: 0, gate: 0, far: 0, kappa: 0, ldawa: 'off', passes: 0, sampleCap: 0 } as const;
+
+/** Loss = squared distance to `target` (+1); F1 of class c = exp(-|w_c - target_c|). */
+function distanceEvaluator(target: readonly number[]) {
+  return (w: Weights): ClassScores => {
+    const v = (w[0] as Layer).values;
+    const f1 = Float64Array.from(target, (t, c) => Math.exp(-Math.abs((v[c] as number) - t)));
+    let loss = 1;
+    target.forEach((t, c) => {
+      loss += ((v[c] as number) - t) ** 2;
+    });
+    return { f1, accuracy: f1, overallAccuracy: 0, loss };
+  };
+}
+
+function ctxFor(target: readonly number[], overrides: Partial<MergeContext> = {}): MergeContext {
+  return context({
+    evaluate: distanceEvaluator(target),
+    familiarClasses: target.map((_, c) => c),
+    numClasses: target.length,
+    ...overrides,
+  });
+}
+
+function norm(a: readonly number[], b: readonly number[]): number {
+  return Math.sqrt(a.reduce((s, x, i) => s + (x - (b[i] as number)) ** 2, 0));
+}
+
+test('with every stage off, bristle+ldawa is the plain average of own and the candidates', () => {
+  const merge = bristleLdawaStrategy(OFF);
+  const out = merge(vec([0, 0]), [cand('a', vec([3, 0])), cand('b', vec([0, 6]))], context());
+  assertClose(values(out), [1, 2]);
+});
+
+test('identical copies count as one voter (colluder groups)', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
+  const honest = [cand('a', vec([2, 0])), cand('b', vec([0, 2])), cand('c', vec([2, 2]))];
+  const copy = vec([-4, -4]);
+  const one = merge(vec([0, 0]), [...honest, cand('x1', copy)], context());
+  const five = merge(vec([0, 0]), [...honest, ...[1, 2, 3, 4, 5].map((k) => cand(`x${k}`, copy))], context());
+  assertClose(values(five), values(one), 1e-6);
+});
+
+test('property: k identical copies have exactly one copy’s influence', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
+  // Distinct integer points in [-5, 5]^2: at least 1 apart, while the grouping radius
+  // (0.1 x a median distance <= 7.1) stays below 1, so only the copies group.
+  const point = fc.tuple(fc.integer({ min: -5, max: 5 }), fc.integer({ min: -5, max: 5 }));
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(point, { minLength: 3, maxLength: 7, selector: (p) => `${p[0]},${p[1]}` }),
+      fc.integer({ min: 2, max: 6 }),
+      (points, k) => {
+        const [x, ...hs] = points as [[number, number], ...[number, number][]];
+        const honest = hs.map((h, i) => cand(`h${i}`, vec(h)));
+        const own = vec([0.25, 0.5]);
+        const one = merge(own, [...honest, cand('x0', vec(x))], context());
+        const copies = Array.from({ length: k }, (_, i) => cand(`x${i}`, vec(x)));
+        assertClose(values(merge(own, [...honest, ...copies], context())), values(one), 1e-5);
+      },
+    ),
+    { seed: 13, numRuns: 200 },
+  );
+});
+
+test('property: clipping bounds the displacement of the merge to kappa x the median distance', () => {
+  const kappa = 2;
+  const merge = bristleLdawaStrategy({ ...OFF, kappa });
+  const v = fc.float({ min: -5, max: 5, noNaN: true });
+  const huge = fc.constantFrom(1e4, -1e6, 3e30, -3e38);
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(v, v), { minLength: 1, maxLength: 8 }),
+      fc.array(fc.tuple(huge, v), { maxLength: 3 }),
+      (hs, bad) => {
+        const own = [0.5, -0.5];
+        const all = [...hs, ...bad];
+        const out = values(
+          merge(
+            vec(own),
+            all.map((p, i) => cand(`c${i}`, vec(p))),
+            context(),
+          ),
+        );
+        const distances = all.map((p) => norm(p, own)).sort((a, b) => a - b);
+        const mid = distances.length >> 1;
+        const m =
+          distances.length % 2
+            ? (distances[mid] as number)
+            : ((distances[mid - 1] as number) + (distances[mid] as number)) / 2;
+        assert.ok(out.every(Number.isFinite), `non-finite merge ${out}`);
+        assert.ok(norm(out, own) <= kappa * m * (1 + 1e-5) + 1e-6, `moved ${norm(out, own)} > ${kappa} x ${m}`);
+      },
+    ),
+    { seed: 7, numRuns: 300 },
+  );
+});
+
+test('certainty gate rejects a candidate that is sure of nothing on V', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, gate: 0.5 });
+  const target = [1, 1, 1];
+  const { report } = mergeWithReport(
+    merge,
+    vec([1, 1, 0.8]),
+    [cand('good', vec([1, 0.9, 1])), cand('lost', vec([9, -9, 9]))],
+    ctxFor(target),
+  );
+  assert.deepEqual(
+    report?.rejected.map((r) => [r.peer, r.reason]),
+    [['lost', 'uncertain']],
+  );
+  assert.deepEqual(
+    report?.used.map((u) => u.peer),
+    ['good'],
+  );
+});
+
+test('leave-group-out rejects the group that raises the validation loss, keeps the honest ones', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, passes: 3 });
+  const target = [1, 1];
+  const honest = [
+    cand('a', vec([1.2, 0.8])),
+    cand('b', vec([0.8, 1.3])),
+    cand('c', vec([1.1, 1.1])),
+    cand('d', vec([0.9, 0.7])),
+  ];
+  const { weights, report } = mergeWithReport(
+    merge,
+    vec([1, 1.1]),
+    [...honest, cand('evil', vec([-3, -3]))],
+    ctxFor(target),
+  );
+  assert.deepEqual(
+    report?.rejected.map((r) => [r.peer, r.reason]),
+    [['evil', 'harmful']],
+  );
+  assert.equal(report?.used.length, 4);
+  assert.ok(norm(values(weights), target) < 0.2);
+});
+
+test('trust memory: a sender with a good record survives one bad round that alone would reject it', () => {
+  const target = [1, 1];
+  const honest = ['a', 'b', 'c', 'd'].map((p, i) => cand(p, vec([1 + 0.1 * (i - 1.5), 1 - 0.1 * (i - 1.5)])));
+  const rejectedInLastRound = (memory: 'on' | 'off'): boolean => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, memory });
+    let rejected = false;
+    for (let round = 0; round < 6; round++) {
+      // A specialist that helps for five rounds, then sends one poor model.
+      const spec = cand('spec', vec(round < 5 ? [1, 1] : [-0.2, -0.2]));
+      const { report } = mergeWithReport(merge, vec([0.6, 0.6]), [...honest, spec], ctxFor(target, { round }));
+      rejected = report?.rejected.some((r) => r.peer === 'spec') ?? false;
+    }
+    return rejected;
+  };
+  assert.equal(rejectedInLastRound('off'), true, 'one round alone rejects it');
+  assert.equal(rejectedInLastRound('on'), false, 'its record keeps it');
+});
+
+test('harmfulOutliers: absolute and relative thresholds must both hold', () => {
+  assert.deepEqual(harmfulOutliers([0.01, 0.02, 0.015, -0.5], 0.02, 2), [3]);
+  assert.deepEqual(harmfulOutliers([-0.03, -0.03, -0.03, -0.03], 0.02, 2), [], 'all alike: none is an outlier');
+  assert.deepEqual(harmfulOutliers([0.01, 0.02, -0.01], 0.02, 2), [], 'not harmful enough');
+});
+
+test('TrustMemory blends the current score with past ones and forgets the oldest beyond capacity', () => {
+  const t = new TrustMemory(2);
+  assert.equal(t.blended('a', -1), -1);
+  t.record('a', 1);
+  t.record('a', 3);
+  assert.equal(t.blended('a', -1), 1);
+  t.record('b', 0);
+  t.record('c', 0);
+  assert.equal(t.size, 2);
+  assert.equal(t.average('a'), undefined);
+  t.record('x', Number.NaN);
+  assert.equal(t.average('x'), undefined);
+});
+
+test('L-DAWA on updates: a negated update gets 0, an aligned one 1, with direction own', () => {
+  const own: Weights = vec([1, 1]);
+  const ref: Weights = vec([0, 0]);
+  const factors = updateFactors(
+    own,
+    [vec([2, 2]), vec([-1, -1])],
+    [0],
+    [(ref[0] as Layer).values],
+    [1, 1],
+    [true, true],
+    'own',
+  );
+  assert.equal(factors[0]?.[0], 1);
+  assert.equal(factors[1]?.[0], 0);
+});
+
+test('the paper’s integrator options are refused with a pointer to strategy bristle', () => {
+  assert.throws(
+    () => bristleLdawaStrategy({ foreignScore: 'selected' } as never),
+    (e: unknown) => {
+      return e instanceof OptionError && /strategy 'bristle'/.test(e.message);
+    },
+  );
+  assert.throws(() => bristleLdawaStrategy({ rho: -1 }), OptionError);
+  // Old options that kept their meaning still parse: N is now the cost cap.
+  bristleLdawaStrategy({ N: 10, a: 0.4, phi: 3, warmupRounds: 0 });
+});
+
+test('cost cap: with more candidates than N, only about N are evaluated', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, N: 3 });
+  const many = Array.from({ length: 9 }, (_, i) => cand(`p${i}`, vec([i, -i])));
+  const { report } = mergeWithReport(merge, vec([0, 0]), many, context());
+  const used = report?.used.length ?? 0;
+  assert.ok(used >= 2 && used <= 3, `kept ${used}`);
+  assert.equal(report?.rejected.filter((r) => r.reason === 'not-prioritized').length, 9 - used);
+});
+
+test('distance gate: a candidate far beyond the others is rejected as too-far', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, far: 4 });
+  const near = ['a', 'b', 'c'].map((p, i) => cand(p, vec([i, 1])));
+  const { report } = mergeWithReport(merge, vec([0, 0]), [...near, cand('far', vec([40, 40]))], context());
+  assert.deepEqual(
+    report?.rejected.map((r) => [r.peer, r.reason]),
+    [['far', 'too-far']],
+  );
+});
+
+test('sample counts weigh relative to the median count, at most sampleCap x', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, sampleCap: 2 });
+  const own = vec([0, 0]);
+  // Median count of own (10) and candidates (10, 10, 1e9) is 10: the liar weighs 2, not 1e8.
+  const out = merge(
+    own,
+    [cand('a', vec([1, 0]), 10), cand('b', vec([0, 1]), 10), cand('liar', vec([5, 5]), 1e9)],
+    context({ ownSamples: 10 }),
+  );
+  assertClose(values(out), [(1 + 10) / 5, (1 + 10) / 5]);
+});
