@@ -37,16 +37,19 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   }
   const { parseDaemonConfig } = await import('../daemon/config.ts');
   let config: DaemonConfig;
+  let diskError: (err: unknown) => boolean = () => false;
   try {
     const file = typeof flags.config === 'string' ? readConfigFile(flags.config) : undefined;
     const { raw, sources } = applyOverrides(file, process.env, flags);
     config = parseDaemonConfig(raw, sources);
     // Files on disk too: --check validates everything, and a real start fails fast.
-    const { preflight } = await import('../daemon/preflight.ts');
-    preflight(config);
+    const checks = await import('../daemon/preflight.ts');
+    diskError = checks.isPreflightError;
+    checks.preflight(config);
   } catch (err) {
-    // Reading and validating can only fail with a ConfigError: an operator error (exit 2).
-    if (err instanceof ConfigError) {
+    // Reading and validating fail with a ConfigError, the disk checks with a DataError or
+    // StoreError: all operator errors (exit 2).
+    if (err instanceof ConfigError || (err instanceof Error && diskError(err))) {
       console.error(`meshfl daemon: ${err.message}`);
       return EXIT_USAGE;
     }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { idxFiles } from '../datasets.ts';
 import type { DaemonConfig } from './config.ts';
 import { DataError } from './data.ts';
-import { checkDataDirPath, StoreError } from './store.ts';
+import { checkDataDirPath, StoreError } from './data-dir.ts';
 
 function errnoText(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
@@ -70,6 +70,11 @@ export function checkDataFiles(config: DaemonConfig): void {
       throw new StoreError(`backbone: ${p}`);
     });
   }
+}
+
+/** The errors `preflight` throws: operator errors (exit code 2). */
+export function isPreflightError(err: unknown): boolean {
+  return err instanceof DataError || err instanceof StoreError;
 }
 
 /** Everything `--check` validates on disk. */

@@ -22,7 +22,6 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statfsSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -32,11 +31,9 @@ import path from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { decodeModelFile, encodeModelFile, type ModelFile } from '../../src/model/model-file.ts';
+import { checkDataDirPath, StoreError } from './data-dir.ts';
 
-/** A problem with the data directory or its files that the operator must fix (exit code 2). */
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-}
+export { checkDataDirPath, StoreError } from './data-dir.ts';
 
 const KEY_FILE = 'peer.key';
 const SEQ_FILE = 'peer.seq';
@@ -48,12 +45,6 @@ const CHECKPOINT_DIR = 'checkpoints';
 const QUARANTINE_DIR = 'quarantine';
 /** Unusable checkpoints kept in quarantine for inspection; older ones are deleted. */
 export const QUARANTINE_KEEP = 3;
-/** statfs types of kernel pseudo file systems, where no data directory belongs (proc, sysfs). */
-const PSEUDO_FS_TYPES = new Map([
-  [0x9fa0, 'proc'],
-  [0x62656572, 'sysfs'],
-]);
-const PSEUDO_FS_ROOTS = ['/proc', '/sys'];
 const CHECKPOINT_NAME = /^round-(\d{1,12})\.mflm$/;
 const TEMP_MARK = '.tmp-';
 const PRIVATE_FILE_MODE = 0o600;
@@ -451,32 +442,6 @@ function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Refuses a data directory on a kernel pseudo file system (/proc, /sys): Node's recursive
- * mkdirSync spins at 100% CPU there and ignores SIGTERM. Checks the path and the file
- * system of its nearest existing ancestor; creates nothing. Throws StoreError.
- */
-export function checkDataDirPath(dir: string): void {
-  const resolved = path.resolve(dir);
-  for (const root of PSEUDO_FS_ROOTS) {
-    if (resolved === root || resolved.startsWith(`${root}/`)) {
-      throw new StoreError(`dataDir ${resolved}: under ${root}, a kernel pseudo file system; choose a real directory`);
-    }
-  }
-  let existing = resolved;
-  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
-  let type: number | undefined;
-  try {
-    type = statfsSync(existing).type;
-  } catch {
-    return; // the mkdir that follows reports what is wrong
-  }
-  const fs = PSEUDO_FS_TYPES.get(type);
-  if (fs !== undefined) {
-    throw new StoreError(`dataDir ${resolved}: on a ${fs} file system (${existing}); choose a real directory`);
   }
 }
 

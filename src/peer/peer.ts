@@ -16,6 +16,7 @@ import { createRng, type Rng } from '../data/rng.ts';
 import { mergeWithReport } from '../merge/report.ts';
 import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
+import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
 import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
@@ -538,7 +539,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
         }
       } catch (err) {
-        if (!this.#abort.signal.aborted) this.#emitError(err, `snapshot fetch from ${from} failed`);
+        if (err instanceof FetchError && err.code === 'too-large') {
+          // Larger than our model's fp32 keyframe: not a snapshot of this task.
+          this.#reject(from, 'too-large', `snapshot: ${err.message}`, 'snapshot');
+        } else if (!this.#abort.signal.aborted) {
+          this.#emitError(err, `snapshot fetch from ${from} failed`);
+        }
       } finally {
         this.#fetching.delete(from);
       }
