@@ -160,6 +160,15 @@ export function loadIdxDirectory(dir: string, options: IdxDirectoryOptions = {})
   });
 }
 
+/** The four files `loadIdxDirectory(dir)` would read; throws naming the first one missing. */
+export function idxFiles(dir: string): string[] {
+  const root = path.resolve(dir);
+  return [IDX_FILES.train, IDX_FILES.test].flatMap((split) => [
+    findFile(root, split.images),
+    findFile(root, split.labels),
+  ]);
+}
+
 /** A CSV file of `features..., label` lines (see src/data/csv.ts). Not cached: files can change. */
 export function loadCsv(file: string, options: CsvOptions = {}): Dataset {
   return parseCsvDataset(new TextDecoder().decode(readBytes(file)), options, file);

@@ -47,6 +47,7 @@ export { createStrategy, DEFAULT_STRATEGY, type StrategySpec, strategyNames } fr
 export type { MergeReport } from './merge/report.ts';
 export type { Candidate, ClassScores, MergeContext, OutputLayer, Strategy } from './merge/types.ts';
 // Models and weights.
+export { DEFAULT_VALUE_BOUND } from './model/bounds.ts';
 export { buildModel, getWeights, type Model, setWeights } from './model/model.ts';
 export { decodeModelFile, encodeModelFile, type ModelFile } from './model/model-file.ts';
 export { DEFAULT_CNN, DEFAULT_MLP, defaultSpec, type ModelSpec, parseModelSpec } from './model/spec.ts';
@@ -61,7 +62,7 @@ export { createMemoryLibp2p, type MemoryLibp2pInit, type MeshflNode } from './ne
 export { connectTopology, waitForSubscribers } from './net/topology.ts';
 // The peer and its events.
 export type { AccuracySnapshot, PeerEvents, RejectedUpdate, RoundClose, RoundSummary } from './peer/events.ts';
-export { type LocalTraining, Peer, type PeerData, type PeerOptions } from './peer/peer.ts';
+export { type LocalTraining, Peer, type PeerData, type PeerOptions, type WireBounds } from './peer/peer.ts';
 // Training.
 export { type BackendChoice, type BackendOptions, initBackend } from './train/backend.ts';
 export { type TrainAmount, Trainer, type TrainerOptions } from './train/trainer.ts';

@@ -21,7 +21,7 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 export const DAEMON_USAGE = `meshfl daemon [--config <file>] [options]   run a peer as a long-lived service
   --config <file>         JSON or YAML config (keys: docs/DAEMON.md); flags and MESHFL_* env override it
 ${OVERRIDES.map((o) => `  --${`${o.flag} <value>`.padEnd(22)}${o.help} (env ${o.env})`).join('\n')}
-  --check                 validate the config, print it and exit`;
+  --check                 validate the config, addresses and data files, print the config and exit`;
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const spec: FlagSpec = {
@@ -37,13 +37,19 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   }
   const { parseDaemonConfig } = await import('../daemon/config.ts');
   let config: DaemonConfig;
+  let diskError: (err: unknown) => boolean = () => false;
   try {
     const file = typeof flags.config === 'string' ? readConfigFile(flags.config) : undefined;
     const { raw, sources } = applyOverrides(file, process.env, flags);
     config = parseDaemonConfig(raw, sources);
+    // Files on disk too: --check validates everything, and a real start fails fast.
+    const checks = await import('../daemon/preflight.ts');
+    diskError = checks.isPreflightError;
+    checks.preflight(config);
   } catch (err) {
-    // Reading and validating can only fail with a ConfigError: an operator error (exit 2).
-    if (err instanceof ConfigError) {
+    // Reading and validating fail with a ConfigError, the disk checks with a DataError or
+    // StoreError: all operator errors (exit 2).
+    if (err instanceof ConfigError || (err instanceof Error && diskError(err))) {
       console.error(`meshfl daemon: ${err.message}`);
       return EXIT_USAGE;
     }

@@ -7,10 +7,13 @@ import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition
 import type { StrategySpec } from '../../src/merge/index.ts';
 import { createStrategy, DEFAULT_STRATEGY } from '../../src/merge/index.ts';
 import { isOracle, ORACLE_SIMULATION_ONLY } from '../../src/merge/oracle.ts';
+import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
+import { DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
+import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { ConfigError, ConfigReader, type OverrideSources } from './config-reader.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -84,6 +87,14 @@ export interface DaemonConfig {
   };
   readonly optimizer: { readonly learningRate: number; readonly momentum: number };
   readonly checkpoints: { readonly keep: number; readonly every: number };
+  /** Healing: redial known peers while fewer than minPeers are connected. */
+  readonly mesh: { readonly minPeers: number; readonly redialMaxBackoffMs: number };
+  /** Wire bounds on incoming updates (docs/PROTOCOL.md "Validation"); 0 turns a bound off. */
+  readonly validation: {
+    readonly valueBound: number;
+    readonly normFactor: number;
+    readonly normWarmup: number;
+  };
   readonly resources: { readonly batchSize: number; readonly backend: 'wasm' | 'cpu' | 'auto' };
   readonly seed: number;
   readonly logLevel: LogLevel;
@@ -114,6 +125,11 @@ export const DEFAULTS = {
   learningRate: 0.05,
   momentum: 0.9,
   checkpointsKeep: 3,
+  minPeers: 3,
+  redialMaxBackoffSeconds: 10,
+  valueBound: DEFAULT_VALUE_BOUND,
+  normFactor: DEFAULT_NORM_FACTOR,
+  normWarmup: DEFAULT_NORM_WARMUP,
   checkpointEvery: 1,
   batchSize: 32,
   backend: 'auto' as const,
@@ -135,10 +151,12 @@ const TOP_KEYS = [
   'bootstrap',
   'mdns',
   'relay',
+  'mesh',
   'http',
   'round',
   'optimizer',
   'checkpoints',
+  'validation',
   'resources',
   'seed',
   'logLevel',
@@ -158,6 +176,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
   const codec = root.at('codec').string(DEFAULTS.codec);
   root.at('codec').parseWith(() => parseCodec(codec));
   const strategy = parseStrategy(root.at('strategy'));
+  const relay = root.at('relay').boolean(DEFAULTS.relay);
   return {
     dataDir: root.at('dataDir').string(DEFAULTS.dataDir),
     taskId,
@@ -169,19 +188,34 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     dataset: parseDatasetSource(root.at('dataset')),
     strategy,
     codec,
-    listen: root.at('listen').present ? nonEmpty(root.at('listen'), root.at('listen').strings([])) : undefined,
-    announce: root.at('announce').strings([]),
-    bootstrap: root.at('bootstrap').strings([]),
+    listen: root.at('listen').present
+      ? checked(root.at('listen'), nonEmpty(root.at('listen'), root.at('listen').strings([])), (a) =>
+          listenProblem(a, relay),
+        )
+      : undefined,
+    announce: checked(root.at('announce'), root.at('announce').strings([]), announceProblem),
+    bootstrap: checked(root.at('bootstrap'), root.at('bootstrap').strings([]), bootstrapProblem),
     mdns: root.at('mdns').boolean(DEFAULTS.mdns),
-    relay: root.at('relay').boolean(DEFAULTS.relay),
+    relay,
+    mesh: parseMesh(root.at('mesh')),
     http: parseHttp(root.at('http')),
     round: parseRound(root.at('round')),
     optimizer: parseOptimizer(root.at('optimizer')),
     checkpoints: parseCheckpoints(root.at('checkpoints')),
+    validation: parseValidation(root.at('validation')),
     resources: parseResources(root.at('resources')),
     seed: root.at('seed').int(DEFAULTS.seed, 0),
     logLevel: root.at('logLevel').choice(LOG_LEVELS, DEFAULTS.logLevel),
   };
+}
+
+/** Every entry passes `problem` (undefined = fine), else a ConfigError naming the key and entry. */
+function checked(r: ConfigReader, list: string[], problem: (entry: string) => string | undefined): string[] {
+  for (const entry of list) {
+    const p = problem(entry);
+    if (p !== undefined) r.fail(p);
+  }
+  return list;
 }
 
 function nonEmpty(r: ConfigReader, list: string[]): string[] {
@@ -328,6 +362,26 @@ function parseCheckpoints(r: ConfigReader): DaemonConfig['checkpoints'] {
   return {
     keep: r.at('keep').int(DEFAULTS.checkpointsKeep, 1, 1000),
     every: r.at('every').int(DEFAULTS.checkpointEvery, 1, 1_000_000),
+  };
+}
+
+function parseMesh(r: ConfigReader): DaemonConfig['mesh'] {
+  r.only(['minPeers', 'redialMaxBackoffSeconds']);
+  return {
+    minPeers: r.at('minPeers').int(DEFAULTS.minPeers, 0, 10_000),
+    redialMaxBackoffMs:
+      r.at('redialMaxBackoffSeconds').number(DEFAULTS.redialMaxBackoffSeconds, 1, 3600) * MS_PER_SECOND,
+  };
+}
+
+function parseValidation(r: ConfigReader): DaemonConfig['validation'] {
+  r.only(['valueBound', 'normFactor', 'normWarmup']);
+  const normFactor = r.at('normFactor').number(DEFAULTS.normFactor, 0, 1e6);
+  if (normFactor > 0 && normFactor <= 1) r.at('normFactor').fail('must be 0 (off) or above 1');
+  return {
+    valueBound: r.at('valueBound').number(DEFAULTS.valueBound, 0, 3e38),
+    normFactor,
+    normWarmup: r.at('normWarmup').int(DEFAULTS.normWarmup, 1, 1_000_000),
   };
 }
 

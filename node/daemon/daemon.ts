@@ -14,6 +14,7 @@ import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../
 import { sameArchitecture } from '../../src/model/weights.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createNodeLibp2p, type MeshflNode } from '../../src/net/node-factory.ts';
+import { Redialer } from '../../src/net/redial.ts';
 import { Peer } from '../../src/peer/peer.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';
@@ -25,6 +26,8 @@ import { PeerPresence } from './health.ts';
 import { type RunningHttpServer, startHttpServer } from './http.ts';
 import type { Logger } from './logger.ts';
 import { DaemonMetrics } from './metrics.ts';
+import { NeighbourBook } from './neighbours.ts';
+import { RejectLog } from './reject-log.ts';
 import { DataStore, StoreError } from './store.ts';
 
 /** Where the browser engineer's build lands; served at / when present. */
@@ -32,6 +35,12 @@ export const STATIC_ROOT = path.resolve(import.meta.dirname, '../../browser/dist
 /** Default libp2p listen addresses (all interfaces: peers on other hosts must reach us). */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'];
 export const DEFAULT_WEBRTC_DIRECT_LISTEN = '/ip4/0.0.0.0/udp/4003/webrtc-direct';
+/** How often the connected neighbours' addresses are saved to peers.json (when changed). */
+const NEIGHBOURS_SAVE_MS = 5_000;
+/** A new neighbour's addresses are known once identify ran: save them this long after it connects. */
+const NEIGHBOUR_IDENTIFY_MS = 1_000;
+/** Seqs reserved by one durable write of the high-water mark (peer.seq). */
+export const SEQ_RESERVE_BLOCK = 16;
 /** Transports a browser can dial directly. */
 const BROWSER_DIALABLE = /\/(ws|wss|tls\/ws|webrtc-direct)(\/|$)/;
 
@@ -40,6 +49,7 @@ interface DaemonState {
   phase: 'starting' | 'running' | 'stopping';
   peer: Peer | undefined;
   node: MeshflNode | undefined;
+  gossip: Libp2pGossip | undefined;
   lastCheckpoint: { file: string; round: number } | undefined;
   resumedFrom: { file: string; round: number } | undefined;
   readonly startedAt: number;
@@ -53,6 +63,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     phase: 'starting',
     peer: undefined,
     node: undefined,
+    gossip: undefined,
     lastCheckpoint: undefined,
     resumedFrom: undefined,
     startedAt: Date.now(),
@@ -114,30 +125,83 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     });
     closers.push({ what: 'trainer', close: async () => trainer.dispose() });
 
-    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, config.taskId);
-    for (const s of skipped) logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason });
+    const ownLayout = trainer.getWeights();
+    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, config.taskId, (m) =>
+      sameArchitecture(m.weights, ownLayout) ? undefined : 'does not fit the configured model',
+    );
+    for (const s of skipped) {
+      // Out of the way: an unusable file must not take a `keep` slot or shadow a fresh run's checkpoints.
+      let to: string | undefined;
+      try {
+        to = store.quarantine(s.file);
+      } catch (err) {
+        logger.warn('cannot quarantine a checkpoint', {
+          file: s.file,
+          error: err instanceof Error ? err : String(err),
+        });
+      }
+      logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason, quarantined: to });
+    }
+    // Seqs never go backwards for this identity: past every seq a checkpoint or the
+    // high-water mark says we may have published (neighbours ignore seqs they have seen).
+    const mark = store.seqMark(state.peerId);
+    if (mark.problem !== undefined) logger.warn('ignoring the seq high-water mark', { problem: mark.problem });
+    const afterSeq = Math.max(checkpoint ? checkpoint.meta.seq + config.checkpoints.every : 0, mark.seq);
     let resume: { round: number; seq: number } | undefined;
     if (checkpoint) {
-      if (sameArchitecture(checkpoint.model.weights, trainer.getWeights())) {
-        trainer.setWeights(checkpoint.model.weights);
-        // Seqs published after the checkpoint are unknown: skip past every one we might have used.
-        resume = { round: checkpoint.meta.round, seq: checkpoint.meta.seq + config.checkpoints.every };
-        state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
-        logger.info('resumed from checkpoint', {
-          file: checkpoint.file,
-          round: resume.round,
-          seq: checkpoint.meta.seq,
-        });
-      } else {
-        logger.warn('checkpoint does not fit the configured model; starting fresh', { file: checkpoint.file });
-      }
+      trainer.setWeights(checkpoint.model.weights);
+      resume = { round: checkpoint.meta.round, seq: afterSeq };
+      state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
+      logger.info('resumed from checkpoint', {
+        file: checkpoint.file,
+        round: resume.round,
+        seq: checkpoint.meta.seq,
+        resumeAfterSeq: afterSeq,
+      });
+    } else {
+      if (afterSeq > 0) resume = { round: 0, seq: afterSeq };
+      logger.info('starting from the initial model', {
+        reason: skipped.length > 0 ? `no usable checkpoint (${skipped.length} quarantined)` : 'no checkpoint',
+        resumeAfterSeq: afterSeq,
+      });
     }
+    let reservedSeq = afterSeq;
     if (stop.aborted) return 0;
 
     const node = await startNode(config, identity.key);
     state.node = node;
     const gossip: Libp2pGossip = await createLibp2pGossip(node);
+    state.gossip = gossip;
     closers.push({ what: 'libp2p', close: () => gossip.stop() });
+    // Healing: neighbours persisted by earlier runs and the bootstrap list are redialed
+    // (with backoff) whenever fewer than mesh.minPeers peers are connected.
+    const known = store.knownPeers();
+    if (known.problem !== undefined) logger.warn('ignoring the known peers file', { problem: known.problem });
+    const neighbours = new NeighbourBook(store, node, gossip, logger, known.peers);
+    const redialer = new Redialer(node, {
+      minPeers: config.mesh.minPeers,
+      bootstrap: config.bootstrap,
+      known: () => neighbours.known(),
+      maxBackoffMs: config.mesh.redialMaxBackoffMs,
+    });
+    redialer.start();
+    const saveNeighbours = setInterval(() => void neighbours.refresh(), NEIGHBOURS_SAVE_MS);
+    const onNeighbour = (): void => neighbours.refreshSoon(NEIGHBOUR_IDENTIFY_MS);
+    gossip.addEventListener('peer:connect', onNeighbour);
+    closers.push({
+      what: 'redialer',
+      close: async () => {
+        clearInterval(saveNeighbours);
+        gossip.removeEventListener('peer:connect', onNeighbour);
+        await redialer.stop();
+        await neighbours.close();
+      },
+    });
+    logger.info('healing', {
+      minPeers: config.mesh.minPeers,
+      knownPeers: neighbours.size,
+      bootstrap: config.bootstrap.length,
+    });
     const addrs = node.getMultiaddrs().map((a: Multiaddr) => a.toString());
     logger.info('libp2p listening', { multiaddrs: addrs, backend });
     if (config.relay) logger.info('browsers can dial', { multiaddrs: browserMultiaddrs(node, config) });
@@ -157,6 +221,20 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       evaluateEvery: config.round.evaluateEvery,
       seed: config.seed,
       resume,
+      reserveSeq: (seq) => {
+        if (seq <= reservedSeq) return;
+        // One durable write per SEQ_RESERVE_BLOCK updates: a crash skips at most that many seqs.
+        const mark = seq - 1 + SEQ_RESERVE_BLOCK;
+        store.saveSeqMark(state.peerId as string, mark);
+        reservedSeq = mark;
+      },
+      wireBounds: {
+        valueBound: config.validation.valueBound > 0 ? config.validation.valueBound : Number.POSITIVE_INFINITY,
+        norms:
+          config.validation.normFactor > 0
+            ? { factor: config.validation.normFactor, warmup: config.validation.normWarmup }
+            : false,
+      },
     });
     state.peer = peer;
     const saveCheckpoint = (why: string): void => {
@@ -335,9 +413,20 @@ function wirePeerEvents(
   peer.addEventListener('update:accepted', () => {
     metrics.updatesAccepted++;
   });
+  const rejectLog = new RejectLog(logger);
   peer.addEventListener('update:rejected', (e) => {
-    metrics.onRejected(e.detail.reason);
-    logger.warn('update rejected', { from: e.detail.from, reason: e.detail.reason, detail: e.detail.detail });
+    metrics.onRejected(e.detail.reason, e.detail.stage);
+    rejectLog.note(e.detail.from, e.detail.stage, e.detail.reason, e.detail.detail);
+  });
+  peer.addEventListener('update:ignored', (e) => {
+    // Late or duplicate seqs are ordinary on a mesh: counted, not warned about.
+    metrics.onRejected(e.detail.reason, e.detail.stage);
+    logger.debug('update ignored', { from: e.detail.from, reason: e.detail.reason });
+  });
+  gossip.addEventListener('rejected', (e) => {
+    const r = e.detail;
+    metrics.onRejected(r.reason, r.stage, r.count);
+    rejectLog.note(r.peer, r.stage, r.reason, r.detail, r.count);
   });
   peer.addEventListener('snapshot:fetched', (e) => {
     metrics.snapshotsFetched++;
@@ -389,10 +478,14 @@ function health(state: DaemonState, presence: PeerPresence): { ready: boolean; b
 }
 
 function renderMetrics(state: DaemonState, metrics: DaemonMetrics): string {
+  const peers = connectedPeers(state);
+  const gossip = state.gossip;
   return metrics.render({
-    peers: connectedPeers(state).length,
+    peers: peers.length,
     bytesIn: state.peer?.bytesReceived ?? 0,
     bytesOut: state.peer?.bytesSent ?? 0,
+    scores: gossip === undefined ? undefined : new Map(peers.map((p) => [p, gossip.score(p)])),
+    fetch: gossip?.fetchStats(),
   });
 }
 
@@ -418,11 +511,17 @@ function status(
     phase: state.phase,
     round: state.peer?.round ?? state.resumedFrom?.round ?? 0,
     roundsSinceStart: metrics.rounds,
+    seq: state.peer?.seq ?? null,
     accuracy: last?.merged?.overall ?? null,
     localAccuracy: last?.local?.overall ?? null,
     loss: last?.merged?.loss ?? null,
     peers,
     neighbours: state.peer?.neighbours() ?? [],
+    heard: state.peer?.heard() ?? [],
+    lastMerge:
+      last === undefined
+        ? null
+        : { round: last.round, ownShare: last.merge?.ownShare ?? 1, used: last.merge?.used ?? [] },
     multiaddrs: state.node?.getMultiaddrs().map((a) => a.toString()) ?? [],
     browserMultiaddrs: config.relay && state.node ? browserMultiaddrs(state.node, config) : [],
     relay: config.relay,

@@ -13,6 +13,17 @@ export interface MetricsSnapshot {
   readonly peers: number;
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** Gossip score of each connected peer (only connected ones: a hostile peer cannot create series). */
+  readonly scores?: ReadonlyMap<string, number>;
+  /** Announced-payload fetch budget (Libp2pGossip.fetchStats()). */
+  readonly fetch?: {
+    readonly bytesInFlight: number;
+    readonly peakBytesInFlight: number;
+    readonly maxBytes: number;
+    readonly running: number;
+    readonly queued: number;
+    readonly cacheBytes: number;
+  };
 }
 
 export class DaemonMetrics {
@@ -22,7 +33,8 @@ export class DaemonMetrics {
   snapshotsFetched = 0;
   checkpointsWritten = 0;
   errors = 0;
-  readonly rejected = new Map<string, number>();
+  /** Rejections by stage, then reason. */
+  readonly rejected = new Map<string, Map<string, number>>();
   #shareSum = 0;
   #shareCount = 0;
   #lastShares: number[] = [];
@@ -36,8 +48,23 @@ export class DaemonMetrics {
     this.#shareCount += shares.length;
   }
 
-  onRejected(reason: string): void {
-    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  /** Counts `count` refused messages at `stage` (message, frame, fetch, validation, snapshot). */
+  onRejected(reason: string, stage = 'validation', count = 1): void {
+    let byReason = this.rejected.get(stage);
+    if (byReason === undefined) {
+      byReason = new Map();
+      this.rejected.set(stage, byReason);
+    }
+    byReason.set(reason, (byReason.get(reason) ?? 0) + count);
+  }
+
+  /** Total refused at `stage` (all stages when omitted). */
+  rejectedTotal(stage?: string): number {
+    let n = 0;
+    for (const [s, byReason] of this.rejected) {
+      if (stage === undefined || s === stage) for (const v of byReason.values()) n += v;
+    }
+    return n;
   }
 
   /** The exposition text; `live` holds values read from the running peer at scrape time. */
@@ -102,14 +129,54 @@ export class DaemonMetrics {
     metric('meshfl_updates_accepted_total', 'counter', 'Neighbour updates applied to a public copy.', [
       `meshfl_updates_accepted_total ${this.updatesAccepted}`,
     ]);
+    const rejected: string[] = [];
+    for (const stage of [...this.rejected.keys()].sort()) {
+      const byReason = this.rejected.get(stage) as Map<string, number>;
+      for (const reason of [...byReason.keys()].sort()) {
+        rejected.push(
+          `meshfl_updates_rejected_total{reason="${escapeLabel(reason)}",stage="${escapeLabel(stage)}"} ${byReason.get(reason)}`,
+        );
+      }
+    }
     metric(
       'meshfl_updates_rejected_total',
       'counter',
-      'Neighbour updates refused, by reason.',
-      [...this.rejected.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([reason, n]) => `meshfl_updates_rejected_total{reason="${escapeLabel(reason)}"} ${n}`),
+      'Incoming messages refused, by reason and by the stage that stopped them (message, frame, fetch, validation, snapshot).',
+      rejected,
     );
+    metric(
+      'meshfl_peer_score',
+      'gauge',
+      'Gossip score of each connected peer (negative: penalised; below -80: graylisted).',
+      [...(live.scores ?? new Map<string, number>()).entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([peer, score]) => `meshfl_peer_score{peer="${escapeLabel(peer)}"} ${num(score)}`),
+    );
+    const f = live.fetch;
+    if (f !== undefined) {
+      metric('meshfl_fetch_bytes_in_flight', 'gauge', 'Bytes of announced payloads being fetched or validated now.', [
+        `meshfl_fetch_bytes_in_flight ${f.bytesInFlight}`,
+      ]);
+      metric(
+        'meshfl_fetch_bytes_in_flight_peak',
+        'gauge',
+        'Largest meshfl_fetch_bytes_in_flight since start (never above the limit).',
+        [`meshfl_fetch_bytes_in_flight_peak ${f.peakBytesInFlight}`],
+      );
+      metric(
+        'meshfl_fetch_bytes_in_flight_limit',
+        'gauge',
+        'Limit of bytes of unvalidated payloads held at once (4 x the largest update of the task).',
+        [`meshfl_fetch_bytes_in_flight_limit ${f.maxBytes}`],
+      );
+      metric('meshfl_fetches', 'gauge', 'Announced-payload fetches running and waiting.', [
+        `meshfl_fetches{state="running"} ${f.running}`,
+        `meshfl_fetches{state="queued"} ${f.queued}`,
+      ]);
+      metric('meshfl_payload_cache_bytes', 'gauge', 'Bytes of validated payloads cached for neighbours to fetch.', [
+        `meshfl_payload_cache_bytes ${f.cacheBytes}`,
+      ]);
+    }
     metric('meshfl_snapshots_fetched_total', 'counter', 'Public-copy snapshots fetched after a sequence gap.', [
       `meshfl_snapshots_fetched_total ${this.snapshotsFetched}`,
     ]);

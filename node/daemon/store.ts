@@ -1,9 +1,12 @@
 /**
  * The daemon's data directory:
  *
- *   <dataDir>/daemon.lock                    pid of the daemon using the directory (see lock())
+ *   <dataDir>/daemon.lock                    the daemon using the directory: pid, boot id, start time (see lock())
  *   <dataDir>/peer.key                       libp2p private key (protobuf), mode 0600, created once
+ *   <dataDir>/peer.seq                       high-water mark of published seqs for that key (see seqMark())
+ *   <dataDir>/peers.json                     neighbours and their addresses, redialed after a restart
  *   <dataDir>/checkpoints/round-<n>.mflm     model + round + publish seq (model-file format, CRC-32)
+ *   <dataDir>/checkpoints/quarantine/        unusable checkpoints moved aside at start (newest few kept)
  *
  * Every write is atomic (temp file, fsync, rename, fsync of the directory), so a kill at any
  * moment leaves either the old or the new file. Reads check the CRC; a corrupt checkpoint
@@ -11,6 +14,7 @@
  */
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -18,6 +22,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -26,15 +31,20 @@ import path from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { decodeModelFile, encodeModelFile, type ModelFile } from '../../src/model/model-file.ts';
+import { checkDataDirPath, StoreError } from './data-dir.ts';
 
-/** A problem with the data directory or its files that the operator must fix (exit code 2). */
-export class StoreError extends Error {
-  override readonly name = 'StoreError';
-}
+export { checkDataDirPath, StoreError } from './data-dir.ts';
 
 const KEY_FILE = 'peer.key';
+const SEQ_FILE = 'peer.seq';
+const PEERS_FILE = 'peers.json';
+/** Neighbours remembered in peers.json (most recently seen first). */
+export const KNOWN_PEERS_KEEP = 64;
 const LOCK_FILE = 'daemon.lock';
 const CHECKPOINT_DIR = 'checkpoints';
+const QUARANTINE_DIR = 'quarantine';
+/** Unusable checkpoints kept in quarantine for inspection; older ones are deleted. */
+export const QUARANTINE_KEEP = 3;
 const CHECKPOINT_NAME = /^round-(\d{1,12})\.mflm$/;
 const TEMP_MARK = '.tmp-';
 const PRIVATE_FILE_MODE = 0o600;
@@ -76,6 +86,15 @@ export interface CheckpointMeta {
   readonly savedAt: string;
 }
 
+/** A neighbour in peers.json. */
+export interface KnownPeerRecord {
+  readonly id: string;
+  /** Dialable multiaddrs (TCP, WebSockets) with /p2p/<id>. */
+  readonly addrs: readonly string[];
+  /** ISO time it was last connected. */
+  readonly lastSeen: string;
+}
+
 export interface LoadedCheckpoint {
   readonly file: string;
   readonly model: ModelFile;
@@ -101,6 +120,8 @@ export class DataStore {
     this.dir = path.resolve(dir);
     this.checkpointDir = path.join(this.dir, CHECKPOINT_DIR);
     this.keep = keep;
+    // Node's recursive mkdirSync spins at 100% CPU under /proc: refuse such paths first.
+    checkDataDirPath(this.dir);
     try {
       mkdirSync(this.checkpointDir, { recursive: true, mode: PRIVATE_DIR_MODE });
       writeFileDurable(path.join(this.checkpointDir, `.write-probe${TEMP_MARK}x`), new Uint8Array(1));
@@ -112,14 +133,16 @@ export class DataStore {
 
   /**
    * Claims the directory for this process: two daemons on one directory would share one
-   * peer identity and overwrite each other's checkpoints. Throws StoreError naming the pid
-   * when a live process holds the lock; a lock left by a dead process (or unreadable) is
-   * taken over. Then removes leftovers of interrupted writes (safe only once the directory
-   * is ours). Returns the release function (removes the lock if it is still ours).
+   * peer identity and overwrite each other's checkpoints. The lock records the pid, the
+   * kernel's boot id and the process start time (Linux /proc), so a lock whose pid was
+   * reused by an unrelated process (after a reboot, or much later) is recognised as stale.
+   * Throws StoreError naming the pid when the holder still runs; a stale or unreadable
+   * lock is taken over. Then removes leftovers of interrupted writes (safe only once the
+   * directory is ours). Returns the release function (removes the lock if still ours).
    */
   lock(): () => void {
     const file = path.join(this.dir, LOCK_FILE);
-    const mine = `${process.pid}\n`;
+    const mine = `${JSON.stringify(lockRecord(process.pid))}\n`;
     for (let attempt = 0; ; attempt++) {
       try {
         writeFileSync(file, mine, { flag: 'wx', mode: DATA_FILE_MODE });
@@ -130,16 +153,16 @@ export class DataStore {
         }
       }
       const holder = lockHolder(file);
-      if (holder !== undefined && holder !== process.pid && processAlive(holder)) {
+      if (holder !== undefined && holder.pid !== process.pid && holderAlive(holder)) {
         throw new StoreError(
-          `dataDir ${this.dir} is in use by process ${holder} (${file}); stop that daemon or give this one another dataDir`,
+          `dataDir ${this.dir} is in use by process ${holder.pid} (${file}); stop that daemon or give this one another dataDir`,
         );
       }
       rmSync(file, { force: true }); // stale: its process is gone
     }
     this.#removeTempFiles();
     return () => {
-      if (lockHolder(file) === process.pid) rmSync(file, { force: true });
+      if (lockHolder(file)?.pid === process.pid) rmSync(file, { force: true });
     };
   }
 
@@ -167,6 +190,102 @@ export class DataStore {
     const key = await generateKeyPair('Ed25519');
     writeFileDurable(file, privateKeyToProtobuf(key), PRIVATE_FILE_MODE);
     return { key, created: true };
+  }
+
+  /**
+   * The high-water mark of seqs this identity may have published (0 when none is recorded
+   * for `peerId`). Kept apart from checkpoints: when every checkpoint is unusable, or the
+   * architecture changed, the identity stays and its seqs must still never go backwards
+   * (neighbours ignore seqs they have seen as stale). A mark that cannot be read is
+   * reported in `problem` and counts as 0.
+   */
+  seqMark(peerId: string): { seq: number; problem?: string } {
+    const file = path.join(this.dir, SEQ_FILE);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { seq: 0 };
+      return { seq: 0, problem: `${file}: cannot read (${errnoText(err)})` };
+    }
+    try {
+      const parsed = JSON.parse(text) as { peerId?: unknown; seq?: unknown };
+      if (typeof parsed.peerId !== 'string' || !Number.isSafeInteger(parsed.seq) || (parsed.seq as number) < 0) {
+        throw new Error('expected {"peerId": string, "seq": integer >= 0}');
+      }
+      return { seq: parsed.peerId === peerId ? (parsed.seq as number) : 0 };
+    } catch (err) {
+      return { seq: 0, problem: `${file}: unreadable (${err instanceof Error ? err.message : String(err)})` };
+    }
+  }
+
+  /** Records (durably) that `peerId` may publish seqs up to `seq`. */
+  saveSeqMark(peerId: string, seq: number): void {
+    writeFileDurable(path.join(this.dir, SEQ_FILE), new TextEncoder().encode(`${JSON.stringify({ peerId, seq })}\n`));
+  }
+
+  /**
+   * Neighbours persisted by an earlier run (peers.json), most recently seen first. A file
+   * that cannot be read is reported in `problem` and counts as empty: it is only a hint.
+   */
+  knownPeers(): { peers: KnownPeerRecord[]; problem?: string } {
+    const file = path.join(this.dir, PEERS_FILE);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { peers: [] };
+      return { peers: [], problem: `${file}: cannot read (${errnoText(err)})` };
+    }
+    try {
+      const parsed = JSON.parse(text) as { peers?: unknown };
+      if (!Array.isArray(parsed.peers)) throw new Error('expected {"peers": [...]}');
+      const peers = parsed.peers.flatMap((p: unknown): KnownPeerRecord[] => {
+        const r = p as Partial<KnownPeerRecord>;
+        const ok =
+          typeof r.id === 'string' &&
+          Array.isArray(r.addrs) &&
+          r.addrs.every((a) => typeof a === 'string') &&
+          typeof r.lastSeen === 'string';
+        return ok ? [{ id: r.id as string, addrs: [...(r.addrs as string[])], lastSeen: r.lastSeen as string }] : [];
+      });
+      return { peers: peers.slice(0, KNOWN_PEERS_KEEP) };
+    } catch (err) {
+      return { peers: [], problem: `${file}: unreadable (${err instanceof Error ? err.message : String(err)})` };
+    }
+  }
+
+  /** Persists neighbours (at most KNOWN_PEERS_KEEP, most recently seen first). */
+  saveKnownPeers(peers: readonly KnownPeerRecord[]): void {
+    const sorted = [...peers].sort((a, b) => b.lastSeen.localeCompare(a.lastSeen)).slice(0, KNOWN_PEERS_KEEP);
+    const text = `${JSON.stringify({ version: 1, peers: sorted }, null, 1)}\n`;
+    writeFileDurable(path.join(this.dir, PEERS_FILE), new TextEncoder().encode(text));
+  }
+
+  /**
+   * Moves an unusable checkpoint out of the way (into checkpoints/quarantine/), so that it
+   * neither takes one of the `keep` slots nor shadows newer checkpoints of a fresh start,
+   * and prunes the quarantine to its newest QUARANTINE_KEEP files. Returns the new path.
+   */
+  quarantine(file: string): string {
+    const dir = path.join(this.checkpointDir, QUARANTINE_DIR);
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    const target = path.join(dir, `${path.basename(file)}.${Date.now()}`);
+    renameSync(file, target);
+    const held = readdirSync(dir)
+      .map((name) => ({ file: path.join(dir, name), mtime: statSync(path.join(dir, name)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime || b.file.localeCompare(a.file));
+    for (const old of held.slice(QUARANTINE_KEEP)) rmSync(old.file, { force: true });
+    return target;
+  }
+
+  /** Files in quarantine (newest first). */
+  quarantined(): string[] {
+    const dir = path.join(this.checkpointDir, QUARANTINE_DIR);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .map((name) => path.join(dir, name))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   }
 
   /** Saves a checkpoint and prunes all but the newest `keep`. Returns the file path. */
@@ -197,12 +316,14 @@ export class DataStore {
   }
 
   /**
-   * The newest checkpoint that decodes (CRC, header) and belongs to `peerId` and `taskId`;
-   * everything newer that did not is returned in `skipped`.
+   * The newest checkpoint that decodes (CRC, header), belongs to `peerId` and `taskId` and
+   * has no `problem` (e.g. another architecture); everything newer that did not is
+   * returned in `skipped` (the daemon quarantines those).
    */
   newestCheckpoint(
     peerId: string,
     taskId: string,
+    problem: (model: ModelFile) => string | undefined = () => undefined,
   ): { checkpoint: LoadedCheckpoint | undefined; skipped: SkippedCheckpoint[] } {
     const skipped: SkippedCheckpoint[] = [];
     for (const file of this.checkpointFiles()) {
@@ -211,6 +332,8 @@ export class DataStore {
         const meta = parseMeta(model.meta);
         if (meta.peerId !== peerId) throw new Error(`written by peer ${meta.peerId}, this is ${peerId}`);
         if (meta.taskId !== taskId) throw new Error(`for task ${meta.taskId}, this is ${taskId}`);
+        const unfit = problem(model);
+        if (unfit !== undefined) throw new Error(unfit);
         return { checkpoint: { file, model, meta }, skipped };
       } catch (err) {
         skipped.push({ file, reason: err instanceof Error ? err.message : String(err) });
@@ -229,14 +352,87 @@ export class DataStore {
   }
 }
 
-/** The pid written in a lock file, or undefined if it cannot be read as one. */
-function lockHolder(file: string): number | undefined {
+/** What a lock file records of its holder; bootId and startTime are absent off Linux. */
+export interface LockRecord {
+  readonly pid: number;
+  readonly bootId?: string;
+  readonly startTime?: string;
+}
+
+/** The kernel's boot id (changes at every boot), or undefined where /proc does not have it. */
+export function bootId(): string | undefined {
   try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or
+ * undefined. The command name (field 2) may hold spaces and parentheses: fields are
+ * counted after its last ')'.
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = fields[22 - 3];
+    return start !== undefined && /^\d+$/.test(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function lockRecord(pid: number): LockRecord {
+  const boot = bootId();
+  const start = processStartTime(pid);
+  return { pid, ...(boot !== undefined ? { bootId: boot } : {}), ...(start !== undefined ? { startTime: start } : {}) };
+}
+
+/** The holder recorded in a lock file (JSON, or a bare pid as older versions wrote), or undefined. */
+function lockHolder(file: string): LockRecord | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  const validPid = (pid: unknown): pid is number => Number.isSafeInteger(pid) && (pid as number) > 0;
+  if (/^\d+$/.test(text)) {
+    const pid = Number(text);
+    return validPid(pid) ? { pid } : undefined;
+  }
+  try {
+    const parsed = JSON.parse(text) as { pid?: unknown; bootId?: unknown; startTime?: unknown };
+    if (!validPid(parsed.pid)) return undefined;
+    return {
+      pid: parsed.pid,
+      ...(typeof parsed.bootId === 'string' ? { bootId: parsed.bootId } : {}),
+      ...(typeof parsed.startTime === 'string' ? { startTime: parsed.startTime } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process that wrote a lock still runs: its pid exists, and where the lock
+ * recorded them, the boot id and the pid's start time are unchanged (a reused pid has
+ * another start time; after a reboot the boot id differs). A bare-pid lock (older
+ * versions) can only be checked by pid.
+ */
+function holderAlive(holder: LockRecord): boolean {
+  if (!processAlive(holder.pid)) return false;
+  if (holder.bootId !== undefined) {
+    const now = bootId();
+    if (now !== undefined && now !== holder.bootId) return false;
+  }
+  if (holder.startTime !== undefined) {
+    const now = processStartTime(holder.pid);
+    if (now !== undefined && now !== holder.startTime) return false;
+  }
+  return true;
 }
 
 /** Signal 0 checks existence; EPERM means it exists under another user. */

@@ -1,9 +1,13 @@
 /**
  * Shared input check, run once before any rule's math (Flower's `_check_and_log_replies`
- * idea): candidates with another architecture or with non-finite values are dropped, so
- * no rule can propagate NaN/Infinity, and only the newest model per peer is kept. Sample
- * counts are untrusted: anything not finite and >= 0 counts as 0.
+ * idea): candidates with another architecture, with non-finite values or with a value
+ * outside the absolute bound (DEFAULT_VALUE_BOUND, src/model/bounds.ts, the same one the
+ * wire applies) are dropped, so no rule can propagate NaN/Infinity or a huge finite value
+ * into a merge result or a checkpoint, even when the wire bound is turned off; and only
+ * the newest model per peer is kept. Sample counts are untrusted: anything not finite and
+ * >= 0 counts as 0.
  */
+import { DEFAULT_VALUE_BOUND } from '../model/bounds.ts';
 import { type Layer, sameArchitecture, type Weights } from '../model/weights.ts';
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, MergeContext } from './types.ts';
@@ -13,16 +17,20 @@ export interface Admission {
   readonly rejected: readonly RejectedCandidate[];
 }
 
-function finiteLayers(w: Weights, layers: readonly number[]): boolean {
+/** 'non-finite' if any value of the layers is NaN/Infinity, else 'out-of-range' if any is outside +-bound. */
+function valueProblem(w: Weights, layers: readonly number[], bound: number): 'non-finite' | 'out-of-range' | undefined {
+  let outside = false;
   for (const i of layers) {
     const v = (w[i] as Layer).values;
     for (let k = 0; k < v.length; k++) {
-      // x - x is NaN exactly for NaN and +-Infinity, and is cheaper than Number.isFinite.
       const x = v[k] as number;
-      if (x - x !== 0) return false;
+      if (x <= bound && x >= -bound) continue;
+      // x - x is NaN exactly for NaN and +-Infinity, and is cheaper than Number.isFinite.
+      if (x - x !== 0) return 'non-finite';
+      outside = true;
     }
   }
-  return true;
+  return outside ? 'out-of-range' : undefined;
 }
 
 function sanitizeSamples(c: Candidate): Candidate {
@@ -39,14 +47,23 @@ export function mergedLayerIndices(own: Weights, ctx: Pick<MergeContext, 'traina
   return out;
 }
 
-export function admitCandidates(own: Weights, candidates: readonly Candidate[], layers: readonly number[]): Admission {
+/**
+ * Splits candidates into admitted and rejected (with the reason). `bound` is the absolute
+ * value bound on the merged layers (default DEFAULT_VALUE_BOUND; Infinity leaves only the
+ * finiteness check).
+ */
+export function admitCandidates(
+  own: Weights,
+  candidates: readonly Candidate[],
+  layers: readonly number[],
+  bound: number = DEFAULT_VALUE_BOUND,
+): Admission {
   const rejected: RejectedCandidate[] = [];
   const newest = new Map<string, Candidate>();
   for (const c of candidates) {
-    if (!sameArchitecture(own, c.weights)) {
-      rejected.push({ peer: c.peer, seq: c.seq, reason: 'architecture' });
-    } else if (!finiteLayers(c.weights, layers)) {
-      rejected.push({ peer: c.peer, seq: c.seq, reason: 'non-finite' });
+    const problem = sameArchitecture(own, c.weights) ? valueProblem(c.weights, layers, bound) : 'architecture';
+    if (problem !== undefined) {
+      rejected.push({ peer: c.peer, seq: c.seq, reason: problem });
     } else {
       const seen = newest.get(c.peer);
       if (seen === undefined || c.seq > seen.seq) {

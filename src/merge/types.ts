@@ -64,6 +64,8 @@ export type RejectReason =
   | 'architecture'
   /** Contains NaN or +-Infinity. */
   | 'non-finite'
+  /** A finite value outside the absolute bound (DEFAULT_VALUE_BOUND, src/model/bounds.ts). */
+  | 'out-of-range'
   /** An older model from a peer that also offered a newer one. */
   | 'duplicate'
   /** Not chosen by a prioritizer (e.g. Bristle's distance thirds). */

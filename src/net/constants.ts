@@ -28,6 +28,26 @@ export const MAX_PAYLOAD_BYTES = MAX_MESSAGE_BYTES;
 /** Bytes of recent announced payloads each node keeps to serve fetches (256 MiB). */
 export const PAYLOAD_CACHE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * With topic payload limits known (the Peer passes its task's largest update), the cache
+ * holds at most this many of the largest payloads (and never more than PAYLOAD_CACHE_BYTES).
+ */
+export const PAYLOAD_CACHE_FACTOR = 64;
+
+/** Announced-payload fetches running at once. */
+export const FETCH_MAX_RUNNING = 8;
+/** ...of them caused by one propagation source. */
+export const FETCH_MAX_RUNNING_PER_PEER = 2;
+/** Fetches running or waiting for one propagation source; beyond, announcements are ignored ('busy'). */
+export const FETCH_MAX_QUEUED_PER_PEER = 32;
+/** Fetches waiting in total. */
+export const FETCH_MAX_QUEUED = 256;
+/**
+ * Bytes of unvalidated payloads held at once = this x the largest payload a subscribed
+ * topic allows (a small multiple of the model size).
+ */
+export const FETCH_BYTES_FACTOR = 4;
+
 /** Entries in the payload cache, whatever their size. */
 export const PAYLOAD_CACHE_ENTRIES = 64;
 
@@ -39,6 +59,12 @@ export const PAYLOAD_FETCH_ATTEMPTS = 4;
 
 /** Default time for a whole `fetch` request/response exchange. */
 export const FETCH_TIMEOUT = 10_000;
+
+/**
+ * Time a request may take to arrive whole (length prefix and body) before the responder
+ * closes the stream: requests are small, so a slow or stalled one is hostile or broken.
+ */
+export const REQUEST_READ_TIMEOUT = 5_000;
 
 /** Default time a responder may take to answer one request. */
 export const RESPOND_TIMEOUT = 30_000;

@@ -54,6 +54,17 @@ export interface HandleOptions {
   maxRequestBytes?: number;
   /** Time the responder may take (default `RESPOND_TIMEOUT`, 30 s). */
   timeout?: number;
+  /** Stage that refused requests are reported under (`rejected` events; default 'snapshot'). */
+  stage?: RejectStage;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Largest payload this topic can legitimately carry (e.g. the task architecture's
+   * largest update): an announcement of more is refused as a lie, and fetch and cache
+   * budgets are sized from it.
+   */
+  maxPayloadBytes?: number;
 }
 
 export interface FetchOptions {
@@ -63,11 +74,38 @@ export interface FetchOptions {
   maxResponseBytes?: number;
 }
 
+/**
+ * Where in the stack incoming traffic was refused (docs/DAEMON.md "Metrics"):
+ * - `message`: gossipsub itself, before any validator: an RPC that does not decode or is
+ *   too long, a message with a bad signature or fields, any message from a graylisted peer;
+ * - `frame`: this layer's 1-byte frame header (unsigned message, unknown kind, a bad or
+ *   implausible announcement);
+ * - `fetch`: fetching an announced payload (no source served it, a source served other
+ *   bytes, fetch limits) or serving one (bad requests);
+ * - `validation`: the update itself (src/wire/validate.ts reasons), reported by the Peer;
+ * - `snapshot`: snapshot requests served and snapshot responses received.
+ * Duplicates are dropped by gossipsub before any of this and are not rejections.
+ */
+export type RejectStage = 'message' | 'frame' | 'fetch' | 'validation' | 'snapshot';
+
+export interface Rejection {
+  readonly stage: RejectStage;
+  /** A short fixed token (no free text): safe as a metric label. */
+  readonly reason: string;
+  /** The peer the traffic came from (the propagation source or the requester), when known. */
+  readonly peer: string | undefined;
+  /** Messages refused at once (e.g. every message of a graylisted peer's RPC); usually 1. */
+  readonly count: number;
+  readonly detail?: string;
+}
+
 export interface GossipEvents {
   /** A peer connected (detail: its id string). */
   'peer:connect': CustomEvent<string>;
   /** A peer disconnected (detail: its id string). */
   'peer:disconnect': CustomEvent<string>;
+  /** Incoming traffic refused below the Peer (libp2p implementation only). */
+  rejected: CustomEvent<Rejection>;
 }
 
 export interface Gossip extends TypedEventTarget<GossipEvents> {
@@ -78,7 +116,7 @@ export interface Gossip extends TypedEventTarget<GossipEvents> {
    * message. Returns a function that removes this subscription (the node leaves the topic
    * when its last subscription is removed).
    */
-  subscribe(topic: string, handler: MessageHandler, validate?: Validator): () => void;
+  subscribe(topic: string, handler: MessageHandler, validate?: Validator, options?: SubscribeOptions): () => void;
   /** Send `data` to every subscriber of `topic`. Throws `PublishError` when too large or stopped. */
   publish(topic: string, data: Uint8Array): Promise<PublishResult>;
   /**

@@ -28,6 +28,11 @@ import { TypedEventEmitter } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import {
+  FETCH_BYTES_FACTOR,
+  FETCH_MAX_QUEUED,
+  FETCH_MAX_QUEUED_PER_PEER,
+  FETCH_MAX_RUNNING,
+  FETCH_MAX_RUNNING_PER_PEER,
   FETCH_TIMEOUT,
   FRAME_OVERHEAD,
   INLINE_LIMIT,
@@ -38,13 +43,17 @@ import {
   MAX_RESPONSE_BYTES,
   PAYLOAD_CACHE_BYTES,
   PAYLOAD_CACHE_ENTRIES,
+  PAYLOAD_CACHE_FACTOR,
   PAYLOAD_FETCH_ATTEMPTS,
   PAYLOAD_FETCH_TIMEOUT,
   PAYLOAD_PROTOCOL,
+  REQUEST_READ_TIMEOUT,
   RESPOND_TIMEOUT,
 } from './constants.ts';
 import type { FetchErrorCode } from './errors.ts';
 import { FetchError, FrameError, PublishError } from './errors.ts';
+import { readRequest, sendResponse } from './exchange.ts';
+import { FetchLimiter, type FetchLimiterStats } from './fetch-limiter.ts';
 import type { Frame } from './frame.ts';
 import { decodeFrame, encodeAnnounce, encodeInline, HASH_BYTES } from './frame.ts';
 import type {
@@ -55,13 +64,16 @@ import type {
   HandleOptions,
   MessageHandler,
   PublishResult,
+  RejectStage,
   Responder,
+  SubscribeOptions,
   Validator,
   Verdict,
 } from './gossip.ts';
 import { deliver, runValidators, SubscriptionTable } from './gossip.ts';
 import type { GossipServices, GossipTuning } from './gossipsub-config.ts';
 import { internals, topicScoreParams } from './gossipsub-config.ts';
+import { installMessageRejectHooks } from './gossipsub-hooks.ts';
 import { PayloadCache } from './payload-cache.ts';
 import { bytesEqual, raceAbort, sha256, toHex } from './util.ts';
 
@@ -82,6 +94,22 @@ export interface Libp2pGossipInit {
   tuning?: GossipTuning;
   /** `stop()` also stops the libp2p node (default true). */
   stopNode?: boolean;
+  /** Time a request may take to arrive whole before the stream is closed (default `REQUEST_READ_TIMEOUT`, 5 s). */
+  requestReadTimeout?: number;
+  /** Announced-payload fetches running at once (default `FETCH_MAX_RUNNING`, 8). */
+  maxFetches?: number;
+  /** ...of them for one propagation source (default `FETCH_MAX_RUNNING_PER_PEER`, 2). */
+  maxFetchesPerPeer?: number;
+  /** Fetches running or waiting for one propagation source (default `FETCH_MAX_QUEUED_PER_PEER`, 32). */
+  maxFetchesQueuedPerPeer?: number;
+  /** Fetches waiting in total (default `FETCH_MAX_QUEUED`, 256). */
+  maxFetchesQueued?: number;
+  /**
+   * Bytes of unvalidated payloads held at once (announced sizes of running fetches).
+   * Default `FETCH_BYTES_FACTOR` (4) x the largest topic payload limit (`subscribe`'s
+   * `maxPayloadBytes`), or x `maxPayloadBytes` while no topic has one.
+   */
+  maxFetchBytesInFlight?: number;
 }
 
 export type GossipNode = Libp2p<GossipServices>;
@@ -110,6 +138,7 @@ interface Handled {
   responder: Responder;
   maxRequestBytes: number;
   timeout: number;
+  stage: RejectStage;
 }
 
 /** Create the Gossip layer on a started node that has `pubsub` and `reputation` services. */
@@ -131,6 +160,12 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   private readonly payloadFetchAttempts: number;
   private readonly tuning: GossipTuning;
   private readonly stopNode: boolean;
+  private readonly requestReadTimeout: number;
+  private readonly fetchLimiter: FetchLimiter;
+  private readonly fixedFetchBytes: number | undefined;
+  private readonly fixedCacheBytes: number | undefined;
+  /** Largest payload a topic can legitimately carry (subscribe's maxPayloadBytes). */
+  private readonly topicLimits = new Map<string, number>();
   private readonly cache: PayloadCache;
   private readonly subs = new SubscriptionTable();
   private readonly handled = new Map<string, Handled>();
@@ -141,6 +176,8 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   private stopped = false;
   /** Live counters of the announce + fetch path. */
   readonly payloadStats: PayloadStats = { bytesServed: 0, bytesFetched: 0, fetched: 0, unavailable: 0 };
+  /** Whether gossipsub's own drops (bad RPCs, graylisted peers, bad signatures) are reported. */
+  messageRejectsVisible = false;
 
   constructor(node: GossipNode, init: Libp2pGossipInit = {}) {
     super();
@@ -155,6 +192,16 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     this.payloadFetchAttempts = init.payloadFetchAttempts ?? PAYLOAD_FETCH_ATTEMPTS;
     this.tuning = init.tuning ?? {};
     this.stopNode = init.stopNode ?? true;
+    this.requestReadTimeout = init.requestReadTimeout ?? REQUEST_READ_TIMEOUT;
+    this.fixedFetchBytes = init.maxFetchBytesInFlight;
+    this.fixedCacheBytes = init.payloadCacheBytes;
+    this.fetchLimiter = new FetchLimiter({
+      maxRunning: init.maxFetches ?? FETCH_MAX_RUNNING,
+      maxRunningPerPeer: init.maxFetchesPerPeer ?? FETCH_MAX_RUNNING_PER_PEER,
+      maxQueuedPerPeer: init.maxFetchesQueuedPerPeer ?? FETCH_MAX_QUEUED_PER_PEER,
+      maxQueued: init.maxFetchesQueued ?? FETCH_MAX_QUEUED,
+      maxBytes: init.maxFetchBytesInFlight ?? FETCH_BYTES_FACTOR * this.maxPayloadBytes,
+    });
     this.cache = new PayloadCache({
       maxBytes: init.payloadCacheBytes ?? PAYLOAD_CACHE_BYTES,
       maxEntries: init.payloadCacheEntries ?? PAYLOAD_CACHE_ENTRIES,
@@ -170,13 +217,21 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     this.node.addEventListener('peer:connect', this.onConnect);
     this.node.addEventListener('peer:disconnect', this.onDisconnect);
     this.pubsub.addEventListener('message', this.onMessage);
-    await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES });
+    this.messageRejectsVisible = installMessageRejectHooks(this.pubsub, (reason, peer, count) =>
+      this.rejectTraffic('message', reason, peer, undefined, count),
+    );
+    if (!this.messageRejectsVisible) this.log.error('gossipsub internals changed: its own drops are not counted');
+    await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES, stage: 'fetch' });
     this.started = true;
   }
 
-  subscribe(topic: string, handler: MessageHandler, validate?: Validator): () => void {
+  subscribe(topic: string, handler: MessageHandler, validate?: Validator, options: SubscribeOptions = {}): () => void {
     if (this.stopped) throw new Error('gossip is stopped');
     const sub = { handler, validate };
+    if (options.maxPayloadBytes !== undefined) {
+      this.topicLimits.set(topic, Math.max(this.topicLimits.get(topic) ?? 0, options.maxPayloadBytes));
+      this.sizeBudgets();
+    }
     if (this.subs.add(topic, sub)) {
       const params = internals(this.pubsub).score.params;
       if (params.topics[topic] == null) params.topics[topic] = topicScoreParams(this.tuning);
@@ -214,6 +269,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       responder,
       maxRequestBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
       timeout: options.timeout ?? RESPOND_TIMEOUT,
+      stage: options.stage ?? 'snapshot',
     };
     const replacing = this.handled.has(protocol);
     this.handled.set(protocol, entry);
@@ -297,6 +353,32 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     return this.cache.bytes;
   }
 
+  /** Announced-payload fetches: running, waiting, bytes in flight (and its peak), refused; and the limits. */
+  fetchStats(): FetchLimiterStats & {
+    readonly maxBytes: number;
+    readonly cacheBytes: number;
+    readonly cacheLimit: number;
+  } {
+    return {
+      ...this.fetchLimiter.stats,
+      maxBytes: this.fetchLimiter.limits.maxBytes,
+      cacheBytes: this.cache.bytes,
+      cacheLimit: this.cache.maxBytes,
+    };
+  }
+
+  /**
+   * Budgets that follow the largest topic payload (a small multiple of the model size):
+   * bytes of unvalidated payloads in flight and bytes of the payload cache, unless fixed by init.
+   */
+  private sizeBudgets(): void {
+    const largest = Math.max(...this.topicLimits.values());
+    if (this.fixedFetchBytes === undefined) this.fetchLimiter.setMaxBytes(FETCH_BYTES_FACTOR * largest);
+    if (this.fixedCacheBytes === undefined) {
+      this.cache.setMaxBytes(Math.min(PAYLOAD_CACHE_BYTES, PAYLOAD_CACHE_FACTOR * largest));
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -344,41 +426,87 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
 
   /** Gossipsub's topic validator: unframe, fetch if announced, run the user's validators. */
   private async validateMessage(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject;
+    const from = source.toString();
+    if (msg.type !== 'signed') {
+      this.rejectTraffic('frame', 'unsigned', from);
+      return TopicValidatorResult.Reject;
+    }
     let frame: Frame;
     try {
       frame = decodeFrame(msg.data);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
-      this.log('bad frame from %p on %s: %s', source, msg.topic, err.message);
+      this.rejectTraffic('frame', 'bad-frame', from, err.message);
       return TopicValidatorResult.Reject;
     }
+    if (frame.kind === 'inline') return this.runUserValidators(msg, frame.payload, undefined);
     const author = msg.from.toString();
-    let data: Uint8Array;
-    if (frame.kind === 'inline') {
-      data = frame.payload;
-    } else {
-      if (frame.size <= this.inlineLimit && frame.size > 0) {
-        // a well-behaved author inlines small payloads; tolerate other limits, but log
-        this.log('announcement of only %d bytes from %s', frame.size, author);
-      }
-      if (frame.size > this.maxPayloadBytes) {
-        this.log('ignoring announcement of %d bytes > %d', frame.size, this.maxPayloadBytes);
+    if (frame.size <= this.inlineLimit && frame.size > 0) {
+      // a well-behaved author inlines small payloads; tolerate other limits, but log
+      this.log('announcement of only %d bytes from %s', frame.size, author);
+    }
+    if (frame.size > this.maxPayloadBytes) {
+      this.rejectTraffic('frame', 'announce-too-large', from, `${frame.size} > ${this.maxPayloadBytes}`);
+      return TopicValidatorResult.Ignore;
+    }
+    const topicLimit = this.topicLimits.get(msg.topic);
+    if (topicLimit !== undefined && frame.size > topicLimit) {
+      // More than the topic's largest possible message (e.g. its architecture's fp32 keyframe): a lie.
+      this.rejectTraffic('frame', 'implausible-size', from, `${frame.size} > ${topicLimit} bytes for ${msg.topic}`);
+      return TopicValidatorResult.Reject;
+    }
+    const key = toHex(frame.hash);
+    const cached = this.cache.get(key);
+    if (cached != null) return this.runUserValidators(msg, cached, key);
+    // Bytes of unvalidated payloads are reserved from the fetch budget until validation ends.
+    const release = await this.fetchLimiter.acquire(
+      from,
+      frame.size,
+      AbortSignal.any([AbortSignal.timeout(this.payloadFetchTimeout), this.stopping.signal]),
+    );
+    if (release === undefined) {
+      this.rejectTraffic('fetch', 'busy', from, `${frame.size} bytes: fetch limits reached`);
+      return TopicValidatorResult.Ignore;
+    }
+    try {
+      const fetched = await this.fetchPayload(msg.topic, frame.size, frame.hash, from, author);
+      if (fetched == null) {
+        this.rejectTraffic('fetch', 'unavailable', from, `${frame.size} bytes from ${author}`);
         return TopicValidatorResult.Ignore;
       }
-      const fetched = await this.fetchPayload(msg.topic, frame.size, frame.hash, source.toString(), author);
-      if (fetched == null) return TopicValidatorResult.Ignore;
-      data = fetched;
+      return await this.runUserValidators(msg, fetched, key);
+    } finally {
+      release();
     }
-    if (this.stopped) return TopicValidatorResult.Ignore;
-    const m: GossipMessage = { from: author, topic: msg.topic, data };
+  }
+
+  /** The user's validators on the full payload; an accepted announced payload enters the cache. */
+  private async runUserValidators(
+    msg: Message,
+    data: Uint8Array,
+    cacheKey: string | undefined,
+  ): Promise<TopicValidatorResult> {
+    if (this.stopped || msg.type !== 'signed') return TopicValidatorResult.Ignore;
+    const m: GossipMessage = { from: msg.from.toString(), topic: msg.topic, data };
     const verdict: Verdict = await runValidators(this.subs.validators(msg.topic), m, this.log);
     if (verdict === 'accept') {
-      if (frame.kind === 'announce') this.cache.put(toHex(frame.hash), data);
+      if (cacheKey !== undefined) this.cache.put(cacheKey, data);
       this.accepted.set(msg, m);
       return TopicValidatorResult.Accept;
     }
     return verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
+  }
+
+  /** Reports refused incoming traffic (a `rejected` event; logged at debug level here). */
+  private rejectTraffic(
+    stage: RejectStage,
+    reason: string,
+    peer: string | undefined,
+    detail?: string,
+    count = 1,
+  ): void {
+    this.log('rejected at %s stage from %s: %s %s', stage, peer, reason, detail ?? '');
+    this.safeDispatchEvent('rejected', { detail: { stage, reason, peer, count, detail } });
   }
 
   /** Fetch an announced payload from the best sources in turn; undefined if none served it. */
@@ -411,6 +539,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
           this.payloadStats.fetched++;
           return bytes;
         }
+        this.rejectTraffic('fetch', 'bad-payload', peer, `${bytes.byteLength} bytes for ${key.slice(0, 12)}`);
         this.penalize(peer, `served ${bytes.byteLength} bytes not matching announced payload ${key.slice(0, 12)}`);
       } catch (err) {
         this.log('payload %s from %s failed: %s', key.slice(0, 12), peer, err);
@@ -429,36 +558,37 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       stream.abort(new Error(`${protocol} not handled`));
       return;
     }
+    const peer = remote.toString();
     const signal = AbortSignal.any([AbortSignal.timeout(entry.timeout), this.stopping.signal]);
-    const lp = lpStream(stream, {
-      maxDataLength: entry.maxRequestBytes,
-      maxBufferSize: entry.maxRequestBytes + FRAME_OVERHEAD,
-    });
     try {
-      let request: Uint8Array;
-      try {
-        request = (await lp.read({ signal })).subarray();
-      } catch (err) {
-        if (err instanceof Error && (err.name === 'InvalidDataLengthError' || err.name === 'StreamBufferError')) {
-          await lp.writeV([Uint8Array.of(STATUS_TOO_LARGE), text(`request over ${entry.maxRequestBytes} bytes`)], {
-            signal,
-          });
-          await stream.close({ signal });
-          return;
-        }
-        throw err;
+      const read = await readRequest(
+        stream,
+        entry.maxRequestBytes,
+        AbortSignal.any([AbortSignal.timeout(this.requestReadTimeout), this.stopping.signal]),
+      );
+      if (read.kind === 'too-large') {
+        const size = `${read.atLeast === true ? 'at least ' : ''}${read.length} bytes`;
+        this.rejectTraffic(entry.stage, 'request-too-large', peer, `${protocol}: ${size}`);
+        const message = text(`request too large: ${size}, limit ${entry.maxRequestBytes}`);
+        await sendResponse(stream, STATUS_TOO_LARGE, message, signal);
+        return;
+      }
+      if (read.kind !== 'ok') {
+        // Malformed framing, or a request too slow to arrive: no answer, close at once.
+        this.rejectTraffic(entry.stage, 'bad-request', peer, `${protocol}: ${read.why}`);
+        stream.abort(new Error(`bad request: ${read.why}`));
+        return;
       }
       let status = STATUS_OK;
       let body: Uint8Array;
       try {
-        body = await raceAbort(entry.responder(remote.toString(), request), signal);
+        body = await raceAbort(entry.responder(peer, read.request), signal);
       } catch (err) {
         if (signal.aborted) throw err;
         status = STATUS_ERROR;
         body = text(err instanceof Error ? err.message : String(err));
       }
-      await lp.writeV([Uint8Array.of(status), body], { signal });
-      await stream.close({ signal });
+      await sendResponse(stream, status, body, signal);
     } catch (err) {
       log('%s from %p failed: %s', protocol, remote, err);
       stream.abort(err instanceof Error ? err : new Error(String(err)));

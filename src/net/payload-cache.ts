@@ -8,14 +8,24 @@ export interface PayloadCacheInit {
 }
 
 export class PayloadCache {
-  private readonly maxBytes: number;
+  #maxBytes: number;
   private readonly maxEntries: number;
   private readonly entries = new Map<string, Uint8Array>();
   private total = 0;
 
   constructor(init: PayloadCacheInit) {
-    this.maxBytes = init.maxBytes;
+    this.#maxBytes = init.maxBytes;
     this.maxEntries = init.maxEntries;
+  }
+
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Changes the byte budget, evicting least recently used entries to fit. */
+  setMaxBytes(maxBytes: number): void {
+    this.#maxBytes = maxBytes;
+    this.#evict();
   }
 
   get bytes(): number {
@@ -42,11 +52,15 @@ export class PayloadCache {
       this.entries.delete(key);
       this.total -= old.byteLength;
     }
-    if (value.byteLength > this.maxBytes) return;
+    if (value.byteLength > this.#maxBytes) return;
     this.entries.set(key, value);
     this.total += value.byteLength;
+    this.#evict();
+  }
+
+  #evict(): void {
     for (const [k, v] of this.entries) {
-      if (this.total <= this.maxBytes && this.entries.size <= this.maxEntries) break;
+      if (this.total <= this.#maxBytes && this.entries.size <= this.maxEntries) break;
       this.entries.delete(k);
       this.total -= v.byteLength;
     }

@@ -39,13 +39,22 @@ export interface RejectedUpdate {
   readonly from: string;
   readonly reason: string;
   readonly detail: string;
+  /**
+   * 'validation': an update refused (src/wire/validate.ts reasons); 'snapshot': a snapshot
+   * response refused, or a snapshot request we would not serve. Stages below the Peer are
+   * reported by the Gossip's own `rejected` event.
+   */
+  readonly stage: 'validation' | 'snapshot';
 }
 
 export interface PeerEvents {
   'round:start': CustomEvent<{ readonly round: number }>;
   'round:end': CustomEvent<RoundSummary>;
   'update:accepted': CustomEvent<{ readonly from: string; readonly seq: number; readonly bytes: number }>;
+  /** An update or snapshot refused as invalid (its sender is penalised, except for late or replayed seqs). */
   'update:rejected': CustomEvent<RejectedUpdate>;
+  /** A late or duplicate seq ('stale-seq', 'replayed') refused by the topic validator without penalty. */
+  'update:ignored': CustomEvent<RejectedUpdate>;
   'snapshot:fetched': CustomEvent<{ readonly from: string; readonly seq: number }>;
   'peer:connect': CustomEvent<string>;
   'peer:disconnect': CustomEvent<string>;

@@ -16,9 +16,11 @@ import { createRng, type Rng } from '../data/rng.ts';
 import { mergeWithReport } from '../merge/report.ts';
 import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
+import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
-import type { Update } from '../wire/message.ts';
+import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
+import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import { type TaskSchema, taskSchema } from '../wire/schema.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
@@ -29,9 +31,11 @@ import {
   type AccuracySnapshot,
   accuracySnapshot,
   type PeerEvents,
+  type RejectedUpdate,
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
+import { type RateLimit, RateLimiter } from './rate-limit.ts';
 
 export interface PeerData {
   readonly train: Dataset;
@@ -49,6 +53,14 @@ export interface PeerData {
  */
 export interface LocalTraining {
   trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal }): Promise<TrainResult>;
+}
+
+/** Bounds incoming updates must respect (docs/PROTOCOL.md "Validation"). */
+export interface WireBounds {
+  /** Absolute bound on values (default DEFAULT_VALUE_BOUND, src/model/bounds.ts); Infinity = off. */
+  readonly valueBound?: number;
+  /** Per-layer norm limits learned from accepted updates (src/wire/norms.ts); `false` = off. */
+  readonly norms?: NormBoundOptions | false;
 }
 
 /** A Byzantine behaviour in simulations: replaces what this peer publishes. */
@@ -81,6 +93,17 @@ export interface PeerOptions {
   readonly seed?: number;
   /** Byzantine behaviour (simulations and tests only). */
   readonly outgoing?: OutgoingTransform;
+  /**
+   * Wire bounds on incoming updates: rejected as 'out-of-range' (and penalised) before they
+   * touch a public copy. `false` turns both off (simulations comparing merge rules without
+   * the wire's help); the merge guard still drops values outside DEFAULT_VALUE_BOUND.
+   */
+  readonly wireBounds?: WireBounds | false;
+  /**
+   * Snapshot requests served per requesting peer and in total (token buckets); default
+   * SNAPSHOT_RATE_LIMIT. An honest peer asks only after a sequence gap. `false` = no limit.
+   */
+  readonly snapshotRateLimit?: RateLimit | false;
   /** Time allowed for a snapshot fetch, ms. Default SNAPSHOT_TIMEOUT_MS. */
   readonly snapshotTimeoutMs?: number;
   /**
@@ -88,11 +111,26 @@ export interface PeerOptions {
    * `round`, and published seqs after `seq` (neighbours ignore seqs they have already seen).
    */
   readonly resume?: { readonly round: number; readonly seq: number };
+  /**
+   * Called synchronously before an update with this seq is encoded: a daemon records a
+   * high-water mark durably here so that seqs never go backwards across restarts. A throw
+   * skips this round's publication (reported as an 'error' event).
+   */
+  readonly reserveSeq?: (seq: number) => void;
 }
+
+/**
+ * Default snapshot serving limits: a burst of 3 per peer, then one every 10 s; 20 at once
+ * over all peers, then 2 per second. A snapshot is the whole model (a 20-byte request
+ * returned ~940 KB), so unlimited serving is a bandwidth amplifier.
+ */
+export const SNAPSHOT_RATE_LIMIT: RateLimit = { burst: 3, perSecond: 0.1, totalBurst: 20, totalPerSecond: 2 };
 
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
 export const SNAPSHOT_TIMEOUT_MS = 10_000;
 const DEFAULT_MIN_FRESH = 3;
+/** Snapshots are fp32 keyframes. */
+const FP32 = { kind: 'dense', values: 'fp32' } as const;
 const DEFAULT_STALE_AFTER = 3;
 
 interface NeighbourState {
@@ -119,6 +157,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** In-flight snapshot fetches, awaited by stop(). */
   readonly #fetches = new Set<Promise<void>>();
   readonly #fetching = new Set<string>();
+  readonly #snapshotLimiter: RateLimiter | undefined;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -146,8 +185,15 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       resumeAfterSeq: options.resume?.seq,
     });
     this.#round = options.resume?.round ?? 0;
-    this.#copies = new PublicCopies({ schema: this.schema });
+    const bounds = options.wireBounds;
+    this.#copies = new PublicCopies({
+      schema: this.schema,
+      valueBound: bounds === false ? Number.POSITIVE_INFINITY : bounds?.valueBound,
+      norms: bounds === false ? false : bounds?.norms,
+    });
     this.#deadline = new AdaptiveDeadline(options.deadline);
+    const limit = options.snapshotRateLimit ?? SNAPSHOT_RATE_LIMIT;
+    this.#snapshotLimiter = limit === false ? undefined : new RateLimiter(limit);
     this.#rng = createRng(options.seed ?? 0).fork(`peer-${options.gossip.id}`);
   }
 
@@ -180,6 +226,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       .map(([id]) => id);
   }
 
+  /** Every neighbour whose public copy we hold: its seq, and our round when it was last updated. */
+  heard(): Array<{ peer: string; seq: number; round: number }> {
+    return [...this.#neighbours.entries()].flatMap(([peer, state]) => {
+      const copy = this.#copies.get(peer);
+      return copy === undefined ? [] : [{ peer, seq: copy.seq, round: state.heardInRound }];
+    });
+  }
+
   /** The latest model received from `peer` (its decoded public copy), if any. */
   receivedModel(peer: string): Weights | undefined {
     return this.#copies.get(peer)?.weights;
@@ -192,12 +246,30 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       this.topic,
       (m) => this.#onMessage(m),
       (m) => this.#validate(m),
+      { maxPayloadBytes: maxUpdateSize(this.schema) },
     );
-    await gossip.handle(SNAPSHOT_PROTOCOL, async (_from, request) => {
-      const check = checkSnapshotRequest(request, this.schema);
-      if (!check.ok) throw new Error(`bad snapshot request: ${check.reason} ${check.detail}`);
-      return this.#encoder.snapshot() ?? new Uint8Array(0);
-    });
+    await gossip.handle(
+      SNAPSHOT_PROTOCOL,
+      async (from, request) => {
+        const check = checkSnapshotRequest(request, this.schema);
+        if (!check.ok) {
+          this.#emitRejected('update:rejected', from, `request-${check.reason}`, check.detail, 'snapshot');
+          throw new Error(`bad snapshot request: ${check.reason} ${check.detail}`);
+        }
+        if (this.#snapshotLimiter !== undefined && !this.#snapshotLimiter.take(from)) {
+          this.#emitRejected(
+            'update:rejected',
+            from,
+            'rate-limited',
+            'snapshot requests over the rate limit',
+            'snapshot',
+          );
+          throw new Error('snapshot rate limit: retry later');
+        }
+        return this.#encoder.snapshot() ?? new Uint8Array(0);
+      },
+      { stage: 'snapshot' },
+    );
     gossip.addEventListener('peer:connect', this.#onConnect);
     gossip.addEventListener('peer:disconnect', this.#onDisconnect);
   }
@@ -296,7 +368,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     let outgoing = this.#exchangedWeights();
     if (this.#options.outgoing) outgoing = this.#options.outgoing(outgoing, round);
     const samples = this.#options.announcedSamples ?? this.#options.data.train.y.length;
+    try {
+      this.#options.reserveSeq?.(this.#encoder.seq + 1);
+    } catch (err) {
+      this.#emitError(err, 'seq reservation failed, not publishing this round');
+      return 0;
+    }
     const encoded = this.#encoder.encodeUpdate(outgoing, samples);
+    this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
     try {
       const { recipients } = await this.#options.gossip.publish(this.topic, encoded.bytes);
@@ -402,11 +481,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
     if (result.ok) this.#validated.set(m.data, result.update);
     const verdict = gossipVerdict(result);
-    if (!result.ok && verdict === 'reject') {
+    if (!result.ok) {
       // gossipsub penalises the sender itself on 'reject'; we only report it.
-      this.dispatchEvent(
-        new CustomEvent('update:rejected', { detail: { from: m.from, reason: result.reason, detail: result.detail } }),
-      );
+      const event = verdict === 'reject' ? 'update:rejected' : 'update:ignored';
+      this.#emitRejected(event, m.from, result.reason, result.detail, 'validation');
     }
     return verdict;
   }
@@ -418,9 +496,19 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#wake?.();
   }
 
-  #reject(from: string, reason: string, detail: string): void {
+  #reject(from: string, reason: string, detail: string, stage: RejectedUpdate['stage'] = 'validation'): void {
     if (reason !== 'stale-seq' && reason !== 'replayed') this.#options.gossip.penalize(from, reason);
-    this.dispatchEvent(new CustomEvent('update:rejected', { detail: { from, reason, detail } }));
+    this.#emitRejected('update:rejected', from, reason, detail, stage);
+  }
+
+  #emitRejected(
+    event: 'update:rejected' | 'update:ignored',
+    from: string,
+    reason: string,
+    detail: string,
+    stage: RejectedUpdate['stage'],
+  ): void {
+    this.dispatchEvent(new CustomEvent(event, { detail: { from, reason, detail, stage } }));
   }
 
   /** Fetches `from`'s current public copy; owned by #fetches, awaited in stop(). */
@@ -437,7 +525,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const request = encodeSnapshotRequest({ taskId: this.taskId, fingerprint: this.schema.fingerprint });
     const task = (async () => {
       try {
-        const bytes = await this.#options.gossip.fetch(from, SNAPSHOT_PROTOCOL, request, { signal });
+        const bytes = await this.#options.gossip.fetch(from, SNAPSHOT_PROTOCOL, request, {
+          signal,
+          maxResponseBytes: maxEncodedSize(this.schema, FP32),
+        });
         if (bytes.byteLength === 0) return; // it has published nothing yet
         this.#bytesReceived += bytes.byteLength;
         const result = this.#copies.receive(from, bytes);
@@ -445,10 +536,15 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           this.#markHeard(from);
           this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
         } else if (result.kind === 'rejected' && result.reason !== 'replayed' && result.reason !== 'stale-seq') {
-          this.#reject(from, result.reason, `snapshot: ${result.detail}`);
+          this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
         }
       } catch (err) {
-        if (!this.#abort.signal.aborted) this.#emitError(err, `snapshot fetch from ${from} failed`);
+        if (err instanceof FetchError && err.code === 'too-large') {
+          // Larger than our model's fp32 keyframe: not a snapshot of this task.
+          this.#reject(from, 'too-large', `snapshot: ${err.message}`, 'snapshot');
+        } else if (!this.#abort.signal.aborted) {
+          this.#emitError(err, `snapshot fetch from ${from} failed`);
+        }
       } finally {
         this.#fetching.delete(from);
       }

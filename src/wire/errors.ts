@@ -15,6 +15,7 @@ export type RejectReason =
   | 'bad-samples' // sample count above MAX_SAMPLES
   | 'bad-seq' // keyframe with base != seq, or delta with base >= seq
   | 'non-finite' // NaN/Inf in decoded values or in the reconstructed model
+  | 'out-of-range' // a value outside the absolute bound, or a layer norm far above the running median
   | 'stale-seq' // seq older than the last one applied from this sender
   | 'replayed'; // seq equal to the last one applied from this sender
 

@@ -20,6 +20,7 @@ export {
   decodeMessage,
   encodeMessage,
   maxEncodedSize,
+  maxUpdateSize,
   type Update,
   type UpdateFields,
   type UpdateHeader,

@@ -119,6 +119,20 @@ export function maxEncodedSize(schema: TaskSchema, codec: CodecSpec): number {
   return total;
 }
 
+const FP32_DENSE: CodecSpec = { kind: 'dense', values: 'fp32' };
+const TOPK_ALL_FP32: CodecSpec = { kind: 'topk', ppm: 1_000_000, values: 'fp32' };
+
+/**
+ * The largest update message a sender can legitimately send on this task: an fp32
+ * keyframe, or a delta in any codec (top-k of every value in fp32 is the largest), or
+ * only the `allowed` delta codecs when the receiver restricts them. Announcements of more
+ * are lies (src/net: 'implausible-size').
+ */
+export function maxUpdateSize(schema: TaskSchema, allowed?: readonly CodecSpec[]): number {
+  const codecs = [FP32_DENSE, ...(allowed ?? [TOPK_ALL_FP32])];
+  return Math.max(...codecs.map((c) => maxEncodedSize(schema, c)));
+}
+
 /**
  * Parses and checks the header only (cheap: no payload is touched). Throws DecodeError with
  * 'undecodable', 'bad-version', 'bad-codec', 'bad-seq' or 'bad-samples'.

@@ -10,11 +10,13 @@
  * Receiver: one public copy per sender with its last applied seq. A delta applies only on
  * the exact seq it was computed against; otherwise the caller fetches a snapshot.
  */
+import { checkValueBound, DEFAULT_VALUE_BOUND, firstOutOfBound } from '../model/bounds.ts';
 import { cloneWeights, sameArchitecture, type Weights } from '../model/weights.ts';
 import { type CodecSpec, parseCodec } from './codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, MAX_SEQ } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
 import { decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
+import { layerNorms, type NormBoundOptions, NormTracker } from './norms.ts';
 import { addDelta } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
 import { type ValidationContext, validateUpdate } from './validate.ts';
@@ -39,6 +41,10 @@ export interface EncodedUpdate {
   readonly kind: UpdateKind;
   readonly seq: number;
   readonly base: number;
+  /** The message as every receiver decodes it: q for a delta, the model for a keyframe. Read-only. */
+  readonly decoded: Weights;
+  /** x̂_self after this message (what receivers now hold of us). Read-only. */
+  readonly publicCopy: Weights;
 }
 
 const FP32: CodecSpec = { kind: 'dense', values: 'fp32' };
@@ -72,6 +78,7 @@ export class PublicCopyEncoder {
   private lastSamples = 0;
   private sinceKeyframe = 0;
   private keyframeRequested = false;
+  private snapshotCache: { readonly seq: number; readonly bytes: Uint8Array } | undefined;
 
   constructor(options: EncoderOptions) {
     this.schema = options.schema;
@@ -118,12 +125,13 @@ export class PublicCopyEncoder {
       : encodeMessage({ ...fields, kind: 'delta', codec: this.codec }, subtract(x, this.self as Weights));
     // Decode our own bytes: x̂ then matches every receiver bit for bit.
     const sent = decodeMessage(bytes, this.schema);
-    this.self = keyframe ? sent.weights : addDelta(this.self as Weights, sent.weights);
+    const self = keyframe ? sent.weights : addDelta(this.self as Weights, sent.weights);
+    this.self = self;
     this.lastSeq = seq;
     this.lastSamples = samples;
     this.sinceKeyframe = keyframe ? 0 : this.sinceKeyframe + 1;
     if (keyframe) this.keyframeRequested = false;
-    return { bytes, kind: keyframe ? 'keyframe' : 'delta', seq, base };
+    return { bytes, kind: keyframe ? 'keyframe' : 'delta', seq, base, decoded: sent.weights, publicCopy: self };
   }
 
   /**
@@ -133,10 +141,15 @@ export class PublicCopyEncoder {
   snapshot(): Uint8Array | undefined {
     if (this.self === undefined) return undefined;
     const seq = this.lastSeq;
-    return encodeMessage(
-      { kind: 'keyframe', taskId: this.schema.taskId, seq, base: seq, samples: this.lastSamples, codec: FP32 },
-      this.self,
-    );
+    // Encoded once per seq: every request until the next message gets the same bytes.
+    if (this.snapshotCache?.seq !== seq) {
+      const bytes = encodeMessage(
+        { kind: 'keyframe', taskId: this.schema.taskId, seq, base: seq, samples: this.lastSamples, codec: FP32 },
+        this.self,
+      );
+      this.snapshotCache = { seq, bytes };
+    }
+    return this.snapshotCache.bytes;
   }
 }
 
@@ -164,7 +177,14 @@ export interface ReceiverOptions {
   readonly schema: TaskSchema;
   readonly maxBytes?: number;
   readonly allowedCodecs?: readonly (CodecSpec | string)[];
+  /** Absolute value bound (ValidationContext.valueBound); default DEFAULT_VALUE_BOUND, Infinity = off. */
+  readonly valueBound?: number;
+  /** Per-layer norm limits learned from accepted updates (norms.ts); `false` turns them off. */
+  readonly norms?: NormBoundOptions | false;
 }
+
+/** Key of this peer's own updates in the norm tracker (sender ids are never empty). */
+const SELF = '';
 
 /** The receiver side: one public copy per sender. Nothing changes unless a message fully validates. */
 export class PublicCopies {
@@ -172,11 +192,16 @@ export class PublicCopies {
   private readonly maxBytes: number | undefined;
   private readonly allowedCodecs: readonly CodecSpec[] | undefined;
   private readonly copies = new Map<string, PublicCopy>();
+  readonly valueBound: number;
+  /** Norm limits learned from accepted updates; undefined when turned off. */
+  readonly norms: NormTracker | undefined;
 
   constructor(options: ReceiverOptions) {
     this.schema = options.schema;
     this.maxBytes = options.maxBytes;
     this.allowedCodecs = options.allowedCodecs?.map(toSpec);
+    this.valueBound = checkValueBound(options.valueBound ?? DEFAULT_VALUE_BOUND);
+    this.norms = options.norms === false ? undefined : new NormTracker(this.schema.layers.length, options.norms);
   }
 
   /** Validation context for a message from `sender` (usable by a gossip validator). */
@@ -188,7 +213,19 @@ export class PublicCopies {
       allowedCodecs: this.allowedCodecs,
       lastSeq: copy?.seq,
       publicCopy: copy?.weights,
+      valueBound: this.valueBound,
+      norms: this.norms,
     };
+  }
+
+  /**
+   * Feeds this peer's own published update into the norm limits (its own step sizes are
+   * the one reference no neighbour can fake). Pass what `PublicCopyEncoder.encodeUpdate` returned.
+   */
+  observeOwn(sent: Pick<EncodedUpdate, 'kind' | 'decoded' | 'publicCopy'>): void {
+    if (this.norms === undefined) return;
+    if (sent.kind === 'delta') this.norms.observe(SELF, 'delta', layerNorms(sent.decoded));
+    this.norms.observe(SELF, 'model', layerNorms(sent.publicCopy));
   }
 
   /** Validates raw bytes from `sender` against its current state, then applies them. */
@@ -212,13 +249,22 @@ export class PublicCopies {
     }
     let weights: Weights;
     if (update.kind === 'keyframe') {
+      // Re-checked here: an update may come from decodeMessage rather than validateUpdate.
+      for (let l = 0; l < update.weights.length; l++) {
+        const values = (update.weights[l] as Weights[number]).values;
+        const at = firstOutOfBound(values, this.valueBound);
+        if (at >= 0) {
+          const reason: RejectReason = Number.isFinite(values[at] as number) ? 'out-of-range' : 'non-finite';
+          return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
+        }
+      }
       weights = cloneWeights(update.weights);
     } else {
       if (current === undefined || update.base !== current.seq) {
         return { kind: 'gap', sender, have: current?.seq, base: update.base, seq: update.seq };
       }
       try {
-        weights = addDelta(current.weights, update.weights);
+        weights = addDelta(current.weights, update.weights, this.valueBound);
       } catch (err) {
         if (err instanceof DecodeError) return { kind: 'rejected', sender, reason: err.reason, detail: err.message };
         throw err;
@@ -226,6 +272,10 @@ export class PublicCopies {
     }
     const copy: PublicCopy = { seq: update.seq, samples: update.samples, weights };
     this.copies.set(sender, copy);
+    if (this.norms !== undefined) {
+      if (update.kind === 'delta') this.norms.observe(sender, 'delta', layerNorms(update.weights));
+      this.norms.observe(sender, 'model', layerNorms(weights));
+    }
     return { kind: 'applied', sender, update: update.kind, copy };
   }
 
@@ -239,5 +289,6 @@ export class PublicCopies {
 
   forget(sender: string): void {
     this.copies.delete(sender);
+    this.norms?.forget(sender);
   }
 }

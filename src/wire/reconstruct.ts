@@ -5,20 +5,37 @@
 import type { Weights } from '../model/weights.ts';
 import { fail } from './errors.ts';
 
-/** Throws DecodeError('non-finite') if fround(copy + delta) overflows anywhere. Allocates nothing. */
-export function checkReconstruction(copy: Weights, delta: Weights): void {
+/**
+ * Checks fround(copy + delta) without allocating: DecodeError('non-finite') if it overflows
+ * anywhere, DecodeError('out-of-range') if a value leaves [-bound, bound] (default: no
+ * bound). Returns the L2 norm of each reconstructed layer.
+ */
+export function checkReconstruction(copy: Weights, delta: Weights, bound = Number.POSITIVE_INFINITY): Float64Array {
+  const norms = new Float64Array(copy.length);
   for (let l = 0; l < copy.length; l++) {
     const a = (copy[l] as Weights[number]).values;
     const b = (delta[l] as Weights[number]).values;
+    let sq = 0;
     for (let i = 0; i < a.length; i++) {
       const s = Math.fround((a[i] as number) + (b[i] as number));
-      if (s - s !== 0) fail('non-finite', `layer ${l} value ${i}: public copy + delta overflows to ${s}`);
+      if (s - s !== 0 || s > bound || s < -bound) outside(l, i, s, bound);
+      sq += s * s;
     }
+    norms[l] = Math.sqrt(sq);
   }
+  return norms;
 }
 
-/** A new Weights copy + delta (float32). Throws DecodeError('non-finite') on overflow. */
-export function addDelta(copy: Weights, delta: Weights): Weights {
+function outside(l: number, i: number, s: number, bound: number): never {
+  if (s - s !== 0) fail('non-finite', `layer ${l} value ${i}: public copy + delta overflows to ${s}`);
+  return fail('out-of-range', `layer ${l} value ${i}: public copy + delta is ${s}, outside +-${bound}`);
+}
+
+/**
+ * A new Weights copy + delta (float32). Throws DecodeError('non-finite') on overflow and
+ * DecodeError('out-of-range') on a value outside [-bound, bound] (default: no bound).
+ */
+export function addDelta(copy: Weights, delta: Weights, bound = Number.POSITIVE_INFINITY): Weights {
   return copy.map((layer, l) => {
     const a = layer.values;
     const b = (delta[l] as Weights[number]).values;
@@ -26,7 +43,7 @@ export function addDelta(copy: Weights, delta: Weights): Weights {
     for (let i = 0; i < a.length; i++) out[i] = (a[i] as number) + (b[i] as number);
     for (let i = 0; i < out.length; i++) {
       const v = out[i] as number;
-      if (v - v !== 0) fail('non-finite', `layer ${l} value ${i}: public copy + delta overflows to ${v}`);
+      if (v - v !== 0 || v > bound || v < -bound) outside(l, i, v, bound);
     }
     return { name: layer.name, shape: [...layer.shape], values: out };
   });

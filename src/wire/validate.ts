@@ -3,11 +3,13 @@
  * (size, header, task, architecture, codec policy, sequence), payloads decoded last.
  * Never throws on bad input: every failure is a typed result.
  */
+import { DEFAULT_VALUE_BOUND, firstOutOfBound } from '../model/bounds.ts';
 import type { Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, sameCodec } from './codec-spec.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
 import { checkHeader, decodeHeader, decodeLayers, type Update } from './message.ts';
+import { layerNorms, type NormKind, type NormLimits } from './norms.ts';
 import { checkReconstruction } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
 
@@ -21,6 +23,15 @@ export interface ValidationContext {
   readonly lastSeq?: number;
   /** The sender's public copy at lastSeq: a delta on it must not overflow to Inf. */
   readonly publicCopy?: Weights;
+  /**
+   * Absolute bound on model values (default DEFAULT_VALUE_BOUND, src/model/bounds.ts;
+   * Infinity turns it off): a keyframe value, or a value of the copy a delta produces, outside
+   * [-bound, bound] is 'out-of-range'; so is a delta value outside [-2 bound, 2 bound] (the
+   * difference of two bounded models), which is all that can be checked without the base.
+   */
+  readonly valueBound?: number;
+  /** Per-layer norm limits (src/wire/norms.ts); none when absent. A layer above its limit is 'out-of-range'. */
+  readonly norms?: NormLimits;
 }
 
 export type ValidationResult =
@@ -46,14 +57,47 @@ export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): Valid
       if (header.seq < ctx.lastSeq) return reject('stale-seq', `seq ${header.seq} older than ${ctx.lastSeq}`);
     }
     const weights = decodeLayers(bytes, header, ctx.schema);
+    const bound = ctx.valueBound ?? DEFAULT_VALUE_BOUND;
+    const valueLimit = header.kind === 'delta' ? 2 * bound : bound;
+    for (let l = 0; l < weights.length; l++) {
+      const values = (weights[l] as Weights[number]).values;
+      const at = firstOutOfBound(values, valueLimit);
+      if (at >= 0) {
+        return reject(
+          'out-of-range',
+          `layer ${l} value ${at} is ${values[at]}, outside +-${valueLimit} (${header.kind})`,
+        );
+      }
+    }
+    let reconstructed: Float64Array | undefined;
     if (header.kind === 'delta' && ctx.publicCopy !== undefined && header.base === ctx.lastSeq) {
-      checkReconstruction(ctx.publicCopy, weights);
+      reconstructed = checkReconstruction(ctx.publicCopy, weights, bound);
+    }
+    if (ctx.norms !== undefined) {
+      const kind: NormKind = header.kind === 'delta' ? 'delta' : 'model';
+      const tooLarge =
+        aboveLimit(ctx.norms, kind, layerNorms(weights), weights) ??
+        (reconstructed === undefined ? undefined : aboveLimit(ctx.norms, 'model', reconstructed, weights));
+      if (tooLarge !== undefined) return reject('out-of-range', tooLarge);
     }
     return { ok: true, update: { ...header, weights } };
   } catch (err) {
     if (err instanceof DecodeError) return reject(err.reason, err.message);
     throw err; // a bug, not bad input: the fuzz tests keep this unreachable
   }
+}
+
+/** The first layer whose norm exceeds its limit, described; undefined when all are within. */
+function aboveLimit(limits: NormLimits, kind: NormKind, norms: Float64Array, layers: Weights): string | undefined {
+  for (let l = 0; l < norms.length; l++) {
+    const limit = limits.limit(kind, l);
+    const norm = norms[l] as number;
+    if (limit !== undefined && norm > limit) {
+      const name = (layers[l] as Weights[number]).name;
+      return `layer ${l} (${name}) ${kind} norm ${norm.toPrecision(4)} above its limit ${limit.toPrecision(4)}`;
+    }
+  }
+  return undefined;
 }
 
 export type GossipVerdict = 'accept' | 'ignore' | 'reject';

@@ -120,3 +120,42 @@ test(
     }
   },
 );
+
+test(
+  '--check validates listen multiaddrs, data files and the data directory (exit 2, one line)',
+  { timeout: 120_000 },
+  async () => {
+    const dataDir = path.join(tmp.dir, 'data-check');
+    const check = (name: string, config: unknown) =>
+      runToExit(['--config', writeConfig(tmp.dir, name, config), '--check']);
+    assertOperatorError(
+      await check('bad-listen.json', { ...smallConfig(dataDir, 0), listen: ['/ip4/127.0.0.1/tcp/notaport'] }),
+      /^meshfl daemon: listen: "\/ip4\/127\.0\.0\.1\/tcp\/notaport" is not a multiaddr/,
+    );
+    assertOperatorError(
+      await check('csv.json', {
+        ...smallConfig(dataDir, 0),
+        dataset: { kind: 'csv', file: path.join(tmp.dir, 'missing.csv') },
+      }),
+      /dataset \(csv\): .*missing\.csv: cannot read \(ENOENT\)/,
+    );
+    assertOperatorError(
+      await check('proc.json', smallConfig('/proc/self/meshfl-data', 0)),
+      /dataDir \/proc\/self\/meshfl-data: under \/proc, a kernel pseudo file system/,
+    );
+    const ok = await check('ok.json', smallConfig(dataDir, 0));
+    assert.equal(ok.code, 0, ok.stderr);
+  },
+);
+
+test(
+  'a dataDir under /proc is refused at start, before any mkdir (exit 2, no spin)',
+  { timeout: 120_000 },
+  async () => {
+    const result = await runToExit([
+      '--config',
+      writeConfig(tmp.dir, 'proc-start.json', smallConfig('/proc/1/x/y', 0)),
+    ]);
+    assertOperatorError(result, /dataDir \/proc\/1\/x\/y: under \/proc/);
+  },
+);

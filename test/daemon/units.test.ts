@@ -16,14 +16,24 @@ import { PeerPresence } from '../../node/daemon/health.ts';
 import { startHttpServer } from '../../node/daemon/http.ts';
 import { createLogger } from '../../node/daemon/logger.ts';
 import { DaemonMetrics } from '../../node/daemon/metrics.ts';
+import { checkDataDir, checkDataFiles } from '../../node/daemon/preflight.ts';
+import { RejectLog } from '../../node/daemon/reject-log.ts';
 import { readStatic } from '../../node/daemon/static-files.ts';
-import { DataStore, StoreError } from '../../node/daemon/store.ts';
+import {
+  checkDataDirPath,
+  DataStore,
+  KNOWN_PEERS_KEEP,
+  lockRecord,
+  QUARANTINE_KEEP,
+  StoreError,
+} from '../../node/daemon/store.ts';
 import { layer } from '../../src/model/weights.ts';
 import type { RoundSummary } from '../../src/peer/events.ts';
 import { tempDir } from './harness.ts';
 import { parsePrometheus, sampleValue } from './prometheus.ts';
 
 const tmp = tempDir('meshfl-daemon-units-');
+const PEER = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA';
 after(() => tmp.remove());
 
 function configError(raw: unknown, env: Record<string, string> = {}, flags: Record<string, unknown> = {}): string {
@@ -66,6 +76,16 @@ test('config: defaults, and every error names its key', () => {
     [{ http: { address: '0.0.0.0:80' } }, /^http\.token: required when http\.address binds a non-loopback/],
     [{ http: { address: '[::]:80' } }, /^http\.token: required/],
     [{ listen: [] }, /^listen: must name at least one address/],
+    [{ listen: ['/ip4/127.0.0.1/tcp/abc'] }, /^listen: "\/ip4\/127\.0\.0\.1\/tcp\/abc" is not a multiaddr/],
+    [{ listen: ['/ip4/999.0.0.1/tcp/1'] }, /^listen: .* is not a multiaddr \(invalid IPv4 address/],
+    [{ listen: ['/ip4/127.0.0.1/udp/1/quic-v1'] }, /^listen: .*cannot listen there/],
+    [{ listen: ['/dns4/example.org/tcp/1'] }, /^listen: .*cannot listen there/],
+    [{ listen: ['/ip4/127.0.0.1/udp/1/webrtc-direct'] }, /^listen: .*only with relay: true/],
+    [{ bootstrap: ['/ip4/1.2.3.4/tcp/1'] }, /^bootstrap: .* has no \/p2p\/<peer id>/],
+    [{ bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/xyz'] }, /^bootstrap: .*invalid peer id/],
+    [{ bootstrap: [`/ip4/1.2.3.4/tcp/99999/p2p/${PEER}`] }, /^bootstrap: .*invalid port/],
+    [{ announce: ['/dns4/example.org/tcp/443/wss/foo'] }, /^announce: .*unknown protocol "foo"/],
+    [{ announce: ['wss://x'] }, /^announce: .*not a multiaddr/],
     [{ mdns: 'maybe' }, /^mdns: must be true\/false/],
     [{ resources: { backend: 'gpu' } }, /^resources\.backend: must be one of wasm, cpu, auto/],
     [{ checkpoints: { keep: 0 } }, /^checkpoints\.keep: /],
@@ -75,6 +95,21 @@ test('config: defaults, and every error names its key', () => {
   // A token allows a public bind; loopback needs none.
   assert.equal(parseDaemonConfig({ http: { address: '0.0.0.0:8080', token: 's3cret' } }).http.token, 's3cret');
   assert.equal(parseDaemonConfig({ http: { address: '127.0.0.2:1' } }).http.port, 1);
+  const relayed = parseDaemonConfig({ relay: true, listen: ['/ip6/::1/tcp/0/ws', '/ip4/0.0.0.0/udp/0/webrtc-direct'] });
+  assert.equal(relayed.listen?.length, 2);
+});
+
+test('config: validation bounds (defaults, off with 0, errors name the key)', () => {
+  assert.deepEqual(parseDaemonConfig({}).validation, { valueBound: 1e4, normFactor: 10, normWarmup: 8 });
+  const off = parseDaemonConfig({ validation: { valueBound: 0, normFactor: 0 } }).validation;
+  assert.equal(off.valueBound, 0);
+  assert.equal(off.normFactor, 0);
+  assert.match(
+    configError({ validation: { normFactor: 0.5 } }),
+    /^validation\.normFactor: must be 0 \(off\) or above 1/,
+  );
+  assert.match(configError({ validation: { valueBound: -1 } }), /^validation\.valueBound: must be a number/);
+  assert.match(configError({ validation: { bound: 1 } }), /^validation\.bound: unknown key/);
 });
 
 test('config: environment variables override the file, flags override both, errors name the source', () => {
@@ -82,19 +117,19 @@ test('config: environment variables override the file, flags override both, erro
     taskId: 'from-file',
     http: { address: '127.0.0.1:1000' },
     relay: false,
-    bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x'],
+    bootstrap: [`/ip4/1.2.3.4/tcp/1/p2p/${PEER}`],
   };
   const env = {
     MESHFL_TASK_ID: 'from-env',
     MESHFL_RELAY: 'on',
-    MESHFL_BOOTSTRAP: '/a, /b',
+    MESHFL_BOOTSTRAP: `/ip4/1.1.1.1/tcp/1/p2p/${PEER}, /ip6/::1/tcp/2/p2p/${PEER}`,
     MESHFL_HTTP: '127.0.0.1:2000',
   };
   const { raw, sources } = applyOverrides(file, env, { http: '127.0.0.1:3000' });
   const c = parseDaemonConfig(raw, sources);
   assert.equal(c.taskId, 'from-env');
   assert.equal(c.relay, true);
-  assert.deepEqual(c.bootstrap, ['/a', '/b']);
+  assert.deepEqual(c.bootstrap, [`/ip4/1.1.1.1/tcp/1/p2p/${PEER}`, `/ip6/::1/tcp/2/p2p/${PEER}`]);
   assert.equal(c.http.port, 3000);
   assert.equal(file.taskId, 'from-file', 'the file value is not mutated');
   assert.match(configError({}, { MESHFL_HTTP: 'x' }), /^http\.address \(from MESHFL_HTTP\): must be host:port/);
@@ -205,7 +240,10 @@ test('store: a private key created once with mode 0600, checkpoints pruned, corr
 test('store: lock() keeps a second daemon out while the holder lives, and takes over a stale lock', () => {
   const dir = path.join(tmp.dir, 'locked');
   const release = new DataStore(dir, 3).lock();
-  assert.equal(readFileSync(path.join(dir, 'daemon.lock'), 'utf8'), `${process.pid}\n`);
+  const record = JSON.parse(readFileSync(path.join(dir, 'daemon.lock'), 'utf8'));
+  assert.equal(record.pid, process.pid);
+  assert.match(record.bootId, /^[0-9a-f-]{36}$/, 'Linux: the boot id is recorded');
+  assert.match(record.startTime, /^\d+$/, 'Linux: the process start time is recorded');
   release();
   assert.equal(existsSync(path.join(dir, 'daemon.lock')), false, 'release removes the lock');
 
@@ -217,6 +255,20 @@ test('store: lock() keeps a second daemon out while the holder lives, and takes 
       () => new DataStore(dir, 3).lock(),
       (e: Error) => e instanceof StoreError && e.message.includes(`is in use by process ${child.pid}`),
     );
+    // The same live pid with its recorded boot id and start time: still in use.
+    const live = lockRecord(child.pid as number);
+    writeFileSync(path.join(dir, 'daemon.lock'), JSON.stringify(live));
+    assert.throws(() => new DataStore(dir, 3).lock(), /is in use by process/);
+    // The pid was reused (another start time), or the machine rebooted (another boot id): stale.
+    for (const reused of [
+      { ...live, startTime: String(Number(live.startTime) + 1) },
+      { ...live, bootId: '00000000-0000-0000-0000-000000000000' },
+    ]) {
+      writeFileSync(path.join(dir, 'daemon.lock'), JSON.stringify(reused));
+      const taken = new DataStore(dir, 3).lock();
+      assert.equal(JSON.parse(readFileSync(path.join(dir, 'daemon.lock'), 'utf8')).pid, process.pid);
+      taken();
+    }
   } finally {
     child.kill('SIGKILL');
   }
@@ -226,10 +278,103 @@ test('store: lock() keeps a second daemon out while the holder lives, and takes 
     writeFileSync(path.join(dir, 'daemon.lock'), content);
     writeFileSync(path.join(dir, 'peer.key.tmp-123'), 'half');
     const again = new DataStore(dir, 3).lock();
-    assert.equal(readFileSync(path.join(dir, 'daemon.lock'), 'utf8'), `${process.pid}\n`);
+    assert.equal(JSON.parse(readFileSync(path.join(dir, 'daemon.lock'), 'utf8')).pid, process.pid);
     assert.equal(existsSync(path.join(dir, 'peer.key.tmp-123')), false, 'interrupted writes removed');
     again();
   }
+});
+
+test('store: the seq high-water mark belongs to its peer id; unreadable marks are reported, not fatal', () => {
+  const dir = path.join(tmp.dir, 'seq');
+  const store = new DataStore(dir, 3);
+  assert.deepEqual(store.seqMark('me'), { seq: 0 });
+  store.saveSeqMark('me', 41);
+  assert.deepEqual(store.seqMark('me'), { seq: 41 });
+  assert.deepEqual(store.seqMark('someone-else'), { seq: 0 }, 'a new identity starts at 0');
+  writeFileSync(path.join(dir, 'peer.seq'), '{"peerId": "me", "seq": -3}');
+  const bad = store.seqMark('me');
+  assert.equal(bad.seq, 0);
+  assert.match(bad.problem ?? '', /peer\.seq: unreadable/);
+});
+
+test('store: known peers round-trip through peers.json, newest first, bounded; junk is reported', () => {
+  const dir = path.join(tmp.dir, 'peers');
+  const store = new DataStore(dir, 1);
+  assert.deepEqual(store.knownPeers(), { peers: [] });
+  const many = Array.from({ length: KNOWN_PEERS_KEEP + 5 }, (_, i) => ({
+    id: `p${i}`,
+    addrs: [`/ip4/127.0.0.1/tcp/${1000 + i}/p2p/p${i}`],
+    lastSeen: new Date(1_000_000 + i * 1000).toISOString(),
+  }));
+  store.saveKnownPeers(many);
+  const back = store.knownPeers().peers;
+  assert.equal(back.length, KNOWN_PEERS_KEEP);
+  assert.equal(back[0]?.id, `p${KNOWN_PEERS_KEEP + 4}`, 'most recently seen first');
+  writeFileSync(path.join(dir, 'peers.json'), '{"peers": 3}');
+  assert.match(store.knownPeers().problem ?? '', /peers\.json: unreadable/);
+  assert.deepEqual(parseDaemonConfig({}).mesh, { minPeers: 3, redialMaxBackoffMs: 10_000 });
+  assert.match(configError({ mesh: { minPeers: -1 } }), /^mesh\.minPeers: /);
+});
+
+test('store: unusable checkpoints are quarantined, at most QUARANTINE_KEEP kept', () => {
+  const dir = path.join(tmp.dir, 'quarantine');
+  const store = new DataStore(dir, 2);
+  const model = {
+    spec: { kind: 'mlp' as const, hidden: [2] },
+    inputShape: [3],
+    numClasses: 2,
+    weights: [layer('dense0/kernel', [3, 2], [1, 2, 3, 4, 5, 6])],
+  };
+  for (let r = 1; r <= 2; r++)
+    store.saveCheckpoint(model, { round: r, seq: r, peerId: 'me', taskId: 't', savedAt: '' });
+  // Higher rounds that are garbage, and one that does not fit: all skipped, the others remain.
+  for (const r of [7, 8, 9, 10, 11])
+    writeFileSync(path.join(store.checkpointDir, `round-0000000${String(r).padStart(2, '0')}.mflm`), 'junk');
+  const found = store.newestCheckpoint('me', 't', (m) => (m.weights.length === 1 ? undefined : 'other model'));
+  assert.equal(found.checkpoint?.meta.round, 2);
+  assert.equal(found.skipped.length, 5);
+  for (const s of found.skipped) store.quarantine(s.file);
+  assert.equal(store.quarantined().length, QUARANTINE_KEEP);
+  assert.deepEqual(
+    store.checkpointFiles().map((f) => path.basename(f)),
+    ['round-000000002.mflm', 'round-000000001.mflm'],
+  );
+  const unfit = store.newestCheckpoint('me', 't', () => 'does not fit');
+  assert.equal(unfit.checkpoint, undefined);
+  assert.match(unfit.skipped[0]?.reason ?? '', /does not fit/);
+});
+
+test('store and preflight: pseudo file systems, missing files and unwritable paths are operator errors', () => {
+  for (const bad of ['/proc/meshfl', '/proc', '/sys/x/y']) {
+    assert.throws(
+      () => checkDataDirPath(bad),
+      (e: Error) => e instanceof StoreError && /pseudo file system/.test(e.message),
+    );
+    assert.throws(() => new DataStore(bad, 1), StoreError, 'refused before mkdirSync');
+  }
+  checkDataDirPath(path.join(tmp.dir, 'fine', 'deeper'));
+  checkDataDir(path.join(tmp.dir, 'fine', 'deeper'));
+  const blocker = path.join(tmp.dir, 'preflight-file');
+  writeFileSync(blocker, '');
+  assert.throws(() => checkDataDir(path.join(blocker, 'd')), /not a writable directory \(ENOTDIR\)/);
+  const base = parseDaemonConfig({});
+  assert.throws(
+    () => checkDataFiles({ ...base, dataset: { ...base.dataset, kind: 'idx', dir: path.join(tmp.dir, 'nope') } }),
+    /^DataError: dataset \(idx\): .*nope: none of train-images-idx3-ubyte/,
+  );
+  assert.throws(
+    () =>
+      checkDataFiles({
+        ...base,
+        dataset: { ...base.dataset, kind: 'csv', file: path.join(tmp.dir, 'x.csv'), testFile: undefined },
+      }),
+    /dataset \(csv\): .*x\.csv: cannot read \(ENOENT\)/,
+  );
+  assert.throws(
+    () => checkDataFiles({ ...base, backbone: path.join(tmp.dir, 'b.mflm') }),
+    /^StoreError: backbone: .*b\.mflm/,
+  );
+  checkDataFiles(base);
 });
 
 test('static files: content types, index.html, and no way out of the root', async () => {
@@ -306,13 +451,18 @@ test('metrics: strict Prometheus text with rounds, accuracy, rejections by reaso
   m.onRejected('non-finite');
   m.onRejected('non-finite');
   m.onRejected('we"ird\\reason');
-  const f = parsePrometheus(m.render({ peers: 2, bytesIn: 200, bytesOut: 100 }));
+  m.onRejected('graylisted', 'message', 5);
+  const f = parsePrometheus(m.render({ peers: 2, bytesIn: 200, bytesOut: 100, scores: new Map([['peerA', -12.5]]) }));
   assert.equal(sampleValue(f, 'meshfl_rounds_total'), 1);
   assert.equal(sampleValue(f, 'meshfl_round'), 7);
   assert.equal(sampleValue(f, 'meshfl_accuracy', { stage: 'merged' }), 0.75);
   assert.equal(sampleValue(f, 'meshfl_peers'), 2);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'non-finite' }), 2);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'we"ird\\reason' }), 1);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'non-finite', stage: 'validation' }), 2);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'we"ird\\reason', stage: 'validation' }), 1);
+  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'graylisted', stage: 'message' }), 5);
+  assert.equal(m.rejectedTotal(), 8);
+  assert.equal(m.rejectedTotal('message'), 5);
+  assert.equal(sampleValue(f, 'meshfl_peer_score', { peer: 'peerA' }), -12.5);
   assert.equal(sampleValue(f, 'meshfl_merge_share', { quantile: '1' }), 0.35);
   assert.equal(sampleValue(f, 'meshfl_merge_share_count'), 2);
   // The parser is strict: it refuses what Prometheus would.
@@ -362,6 +512,37 @@ test('http: bearer token guards the API, the page is public, and HEAD/405 behave
   } finally {
     await server.close();
   }
+});
+
+test('reject log: the first refusal per peer at once, then one summary per interval; bounded overall', () => {
+  const out = sink();
+  let now = 0;
+  const log = new RejectLog(createLogger({ level: 'info', stream: out.stream }), {
+    intervalMs: 1000,
+    maxLinesPerInterval: 3,
+    now: () => now,
+  });
+  log.note('a', 'frame', 'bad-frame');
+  log.note('a', 'frame', 'bad-frame');
+  log.note('a', 'validation', 'non-finite', 'x', 2);
+  now = 1000;
+  log.note('a', 'frame', 'bad-frame');
+  const lines = out
+    .text()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.deepEqual(
+    [lines[0].msg, lines[0].peer, lines[0].stage, lines[0].reason],
+    ['traffic rejected', 'a', 'frame', 'bad-frame'],
+  );
+  assert.deepEqual(lines[1].suppressed, { 'frame/bad-frame': 1, 'validation/non-finite': 2 });
+  // Many fresh peer ids: at most 3 lines per interval.
+  now = 5000;
+  for (let i = 0; i < 50; i++) log.note(`sybil-${i}`, 'frame', 'bad-frame');
+  assert.equal(out.text().trim().split('\n').length, 5);
+  assert.equal(log.dropped, 47);
 });
 
 test('logs: JSON lines off a terminal, readable lines on one, levels filtered', () => {

@@ -142,3 +142,16 @@ test('encoder options are validated', () => {
   assert.equal(encoder.snapshot(), undefined);
   assert.throws(() => encoder.encodeUpdate(gaussianModel(createRng(1), [[2, 2]]), 1), /does not fit/);
 });
+
+test('snapshot(): encoded once per seq, the same bytes until the next message', () => {
+  const encoder = new PublicCopyEncoder({ schema, codec: 'int8' });
+  assert.equal(encoder.snapshot(), undefined);
+  encoder.encodeUpdate(model, 5);
+  const first = encoder.snapshot();
+  assert.ok(first !== undefined);
+  assert.equal(encoder.snapshot(), first, 'cached');
+  encoder.encodeUpdate(perturb(createRng(3), model), 5);
+  const second = encoder.snapshot();
+  assert.notEqual(second, first);
+  assert.equal(decodeHeader(second as Uint8Array).seq, 2);
+});

@@ -187,11 +187,14 @@ test('non-finite: NaN/Inf in decoded values (fp32, fp16) and in the reconstructe
     patch(message({ codec: parseCodec('fp16') }), (v) => v.setUint16(PAYLOAD + 4, 0x7c00, true)),
     'non-finite',
   );
-  // A finite delta that overflows the sender's public copy.
+  // A finite delta that overflows the sender's public copy (with the value bound off, else
+  // the huge values are 'out-of-range' first).
   const big = model.map((l) => ({ ...l, values: new Float32Array(l.values.length).fill(3e38) }));
   const delta = message({}, big);
-  assert.ok(validateUpdate(delta, ctx).ok);
-  expectReject(delta, 'non-finite', { schema, lastSeq: 4, publicCopy: big });
+  const unbounded = { schema, valueBound: Number.POSITIVE_INFINITY };
+  assert.ok(validateUpdate(delta, unbounded).ok);
+  expectReject(delta, 'non-finite', { ...unbounded, lastSeq: 4, publicCopy: big });
+  expectReject(delta, 'out-of-range');
 });
 
 test('stale-seq and replayed (late or duplicate messages are ignored, not punished)', () => {
