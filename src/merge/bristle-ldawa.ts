@@ -7,15 +7,17 @@
  *  1. cost cap     too many candidates to evaluate? Bristle's distance quotas pick `N`.
  *  2. colluders    identical or near-identical models (within rho * m of each other, m the
  *                  median distance to own) form a group; each member weighs 1/|group|.
- *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V;
- *                  rejected when c_j < gate * c_own (Bristle's statistic, used as a gate).
- *  4. clipping     y_j = own + min(1, kappa * m / d_j) (x_j - own): no candidate moves us
- *                  further than kappa * m (He, Karimireddy, Jaggi 2022, ClippedGossip).
- *  5. L-DAWA       per layer, max(0, cos(y_j - ref, own - ref)) on this round's updates
- *                  (ref = own before local training).
+ *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V,
+ *                  against gate x the median over own and the groups (Bristle's statistic,
+ *                  used as a gate); c_j = 0 makes a suspect that must prove itself in 6.
+ *  4. distance     rejected beyond far x the median group distance; the rest clipped:
+ *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
+ *                  2022, ClippedGossip).
+ *  5. L-DAWA       per layer, max(0, cos(y_j - ref, D)) on this round's updates (ref = own
+ *                  before local training); off by default (docs/ALGORITHMS.md says why).
  *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times.
- *  7. combine      one weight per candidate and layer (group share x L-DAWA factor), own
- *                  weight 1, normalised: with every stage off this is the plain average.
+ *  7. combine      one weight per candidate (group share x capped sample weight x L-DAWA
+ *                  factor), normalised with own's: with every stage off, the plain average.
  *
  * Every stage has an option that turns it off, for ablations. State: the trust memory of
  * one strategy instance (one per merging peer).
