@@ -129,6 +129,15 @@ test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly
     WAIT_MS * 2,
     () => all.map((d) => d.tail(4)).join('\n'),
   );
+  // Accuracy can rise from local training before a loaded daemon has accepted an update.
+  const accepted = async (d: DaemonProcess): Promise<boolean> =>
+    sampleValue(parsePrometheus((await d.get('/metrics')).body), 'meshfl_updates_accepted_total') >= 1;
+  await waitFor(
+    async () => (await Promise.all(all.map(accepted))).every(Boolean),
+    'an accepted update on all three',
+    WAIT_MS,
+    () => all.map((d) => d.tail(4)).join('\n'),
+  );
   for (const [i, d] of all.entries()) {
     const metrics = await d.get('/metrics');
     assert.match(metrics.type, /^text\/plain; version=0\.0\.4/);
