@@ -22,9 +22,9 @@
  * Every stage has an option that turns it off, for ablations. State: the trust memory of
  * one strategy instance (one per merging peer).
  */
-import { cloneWeights, type Layer, type Weights } from '../model/weights.ts';
+import { cloneWeights, type Weights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
-import { certainty } from './bristle-performance.ts';
+import { certainty, graft } from './bristle-performance.ts';
 import { colluderGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, TrustMemory } from './influence.ts';
@@ -33,6 +33,7 @@ import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './opti
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, MergeContext, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
+import { distanceSquared } from './vectors.ts';
 
 export const BRISTLE_LDAWA_SPEC = {
   N: {
@@ -150,33 +151,10 @@ function checkRetired(raw: unknown): void {
   }
 }
 
-/** Per merged layer of candidate j: ||x_j - own||^2. */
-function layerDistancesSquared(own: Weights, x: Weights, layers: readonly number[]): Float64Array {
-  const out = new Float64Array(layers.length);
-  layers.forEach((index, p) => {
-    const o = (own[index] as Layer).values;
-    const c = (x[index] as Layer).values;
-    let s = 0;
-    for (let k = 0; k < o.length; k++) {
-      const v = (c[k] as number) - (o[k] as number);
-      s += v * v;
-    }
-    out[p] = s;
-  });
-  return out;
-}
-
 /** Validation cross-entropy of a model; non-finite losses count as +Infinity (worst). */
 function lossOf(ctx: MergeContext, w: Weights): number {
   const loss = ctx.evaluate(w).loss;
   return Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY;
-}
-
-/** Own's layers with the candidate's merged layers in place (no copies). */
-function graft(own: Weights, candidate: Weights, layers: readonly number[]): Weights {
-  if (layers.length === own.length) return candidate;
-  const merged = new Set(layers);
-  return own.map((l, i) => (merged.has(i) ? (candidate[i] as Layer) : l));
 }
 
 /**
@@ -218,7 +196,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     }
     const n = candidates.length;
     const models = candidates.map((c) => c.weights);
-    const distance = models.map((x) => Math.sqrt(layerDistancesSquared(own, x, layers).reduce((s, v) => s + v, 0)));
+    const distance = models.map((x) => Math.sqrt(distanceSquared(own, x, layers)));
     const m = median(distance);
 
     // 2. Colluder groups.

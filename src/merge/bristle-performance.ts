@@ -142,7 +142,7 @@ function finiteF1(f1: Float64Array): Float64Array {
 }
 
 /** Own's layers with the candidate's merged layers in place (no copies). */
-function graft(own: Weights, candidate: Weights, layers: readonly number[]): Weights {
+export function graft(own: Weights, candidate: Weights, layers: readonly number[]): Weights {
   if (layers.length === own.length) return candidate;
   const merged = new Set(layers);
   return own.map((l, i) => (merged.has(i) ? (candidate[i] as Layer) : l));
