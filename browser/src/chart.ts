@@ -39,22 +39,26 @@ export function accuracyChart(history: readonly RoundPoint[]): SVGElement {
   return svg;
 }
 
+/** Bars of accuracy per class on a 0-100% scale (gridlines at every quarter). */
 export function perClassChart(perClass: readonly number[]): SVGElement {
-  const svg = el('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT / 2}`, role: 'img', 'aria-label': 'accuracy per class' });
+  const height = HEIGHT / 2;
+  const svg = el('svg', { viewBox: `0 0 ${WIDTH} ${height}`, role: 'img', 'aria-label': 'accuracy per class' });
   const n = Math.max(1, perClass.length);
   const slot = (WIDTH - 2 * PAD) / n;
-  const h = HEIGHT / 2 - 2 * PAD + 10;
+  const top = 8;
+  const h = height - top - 18;
+  const y = (v: number): number => top + h * (1 - v);
+  for (const tick of [0, 0.25, 0.5, 0.75, 1]) {
+    svg.append(el('line', { x1: PAD, x2: WIDTH - PAD, y1: y(tick), y2: y(tick), class: 'grid' }));
+    if (tick % 0.5 === 0) svg.append(el('text', { x: 2, y: y(tick) + 4, class: 'tick' }, `${tick * 100}%`));
+  }
   perClass.forEach((v, c) => {
-    const bar = h * (Number.isFinite(v) ? v : 0);
+    const value = Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0;
+    const bar = el('rect', { x: PAD + c * slot + 2, y: y(value), width: slot - 4, height: h * value, class: 'bar' });
+    bar.append(el('title', {}, `class ${c}: ${(value * 100).toFixed(1)}%`));
+    svg.append(bar);
     svg.append(
-      el('rect', { x: PAD + c * slot + 2, y: PAD - 10 + h - bar, width: slot - 4, height: bar, class: 'bar' }),
-    );
-    svg.append(
-      el(
-        'text',
-        { x: PAD + c * slot + slot / 2, y: HEIGHT / 2 - 6, class: 'tick', 'text-anchor': 'middle' },
-        String(c),
-      ),
+      el('text', { x: PAD + c * slot + slot / 2, y: height - 4, class: 'tick', 'text-anchor': 'middle' }, String(c)),
     );
   });
   return svg;

@@ -8,6 +8,11 @@ export const DAEMON_DIAL_TIMEOUT_MS = 10_000;
 export const DAEMON_DIAL_ATTEMPTS = 3;
 /** Pause between attempts to reach the daemon. */
 export const DAEMON_RETRY_DELAY_MS = 1_500;
+/** How often the page checks that it is still connected to its daemon. */
+export const LINK_CHECK_INTERVAL_MS = 2_000;
+/** First pause between redials of a lost daemon; doubles per attempt up to the maximum. */
+export const LINK_BACKOFF_MIN_MS = 1_000;
+export const LINK_BACKOFF_MAX_MS = 15_000;
 /** Time for the daemon's `/status` to answer. */
 export const STATUS_TIMEOUT_MS = 5_000;
 
@@ -22,6 +27,9 @@ export const ADDRESS_DIAL_TIMEOUT_MS = 20_000;
 export const REFRESH_INTERVAL_MS = 1_000;
 /** Time for the peer to finish its current step and leave. */
 export const LEAVE_TIMEOUT_MS = 30_000;
+
+/** Rounds averaged for the training speed shown. */
+export const SPEED_WINDOW = 5;
 
 /** Rejected messages kept for display. */
 export const MAX_REJECTED_SHOWN = 20;

@@ -70,6 +70,12 @@ async function main(): Promise<void> {
       store,
       task,
       daemonAddr: input('daemon').value,
+      // Served by a daemon: a restarted daemon may listen elsewhere, so re-read its /status.
+      ...(params.bootstrap === undefined && status !== undefined
+        ? {
+            resolveDaemonAddr: async () => preferredDaemonAddr((await fetchDaemonStatus(baseUrl))?.multiaddrs ?? []),
+          }
+        : {}),
       backend: params.backend,
       loadData: dataLoader(task, baseUrl, files, shard),
       seed: shard + 1,
@@ -93,7 +99,8 @@ async function main(): Promise<void> {
   window.addEventListener('pagehide', () => {
     session?.leave().catch(report('leave'));
   });
-  if (params.autostart) {
+  // Opening a daemon's page joins its task and trains with no clicks; ?autostart=0 waits.
+  if (params.autostart ?? (status !== undefined || params.bootstrap !== undefined)) {
     await join();
     if (store.state.phase.kind === 'ready') session?.start();
   }

@@ -75,18 +75,28 @@ export function createPageNode(init: NodeInit): Promise<MeshflNode> {
   });
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+export function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** One dial of the daemon, bounded by DAEMON_DIAL_TIMEOUT_MS. */
+export async function dialDaemon(node: Libp2p, addr: Multiaddr, signal: AbortSignal): Promise<void> {
+  await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(DAEMON_DIAL_TIMEOUT_MS)]) });
 }
 
 /** Dials the daemon, retrying; throws DaemonUnreachableError naming every failure. */
@@ -100,7 +110,7 @@ export async function connectDaemon(
   for (let attempt = 1; attempt <= DAEMON_DIAL_ATTEMPTS; attempt++) {
     onAttempt(attempt);
     try {
-      await node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(DAEMON_DIAL_TIMEOUT_MS)]) });
+      await dialDaemon(node, addr, signal);
       return;
     } catch (err) {
       if (signal.aborted) throw err;
@@ -126,12 +136,13 @@ export type DialState =
  */
 export class NeighbourDialer {
   readonly #node: Libp2p;
-  readonly #relay: Multiaddr;
+  /** The daemon's current address: it changes when a restarted daemon listens elsewhere. */
+  readonly #relay: () => Multiaddr;
   readonly #states = new Map<string, DialState>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #stopping = new AbortController();
 
-  constructor(node: Libp2p, relay: Multiaddr) {
+  constructor(node: Libp2p, relay: () => Multiaddr) {
     this.#node = node;
     this.#relay = relay;
   }
@@ -143,7 +154,7 @@ export class NeighbourDialer {
   /** Call for every author seen on the task topic. */
   seen(peer: string): void {
     const self = this.#node.peerId.toString();
-    if (peer === self || peer === peerIdOf(this.#relay) || this.#stopping.signal.aborted) return;
+    if (peer === self || peer === peerIdOf(this.#relay()) || this.#stopping.signal.aborted) return;
     if (hasDirectConnection(this.#node, peer)) {
       this.#states.set(peer, { kind: 'connected' });
       return;
@@ -157,7 +168,7 @@ export class NeighbourDialer {
 
   #dial(peer: string): void {
     this.#states.set(peer, { kind: 'dialling', since: Date.now() });
-    const target = this.#relay.encapsulate(`/p2p-circuit/webrtc/p2p/${peer}`);
+    const target = this.#relay().encapsulate(`/p2p-circuit/webrtc/p2p/${peer}`);
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(WEBRTC_DIAL_TIMEOUT_MS)]);
     const task = (async () => {
       try {

@@ -1,5 +1,5 @@
 /**
- * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&autostart=1`)
+ * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&autostart=0|1`)
  * and, when the page is served by a daemon, from its `/status` (the multiaddrs a browser
  * should dial, the task id).
  */
@@ -12,7 +12,8 @@ export interface PageParams {
   readonly bootstrap: string | undefined;
   readonly shard: number;
   readonly backend: BackendChoice;
-  readonly autostart: boolean;
+  /** `?autostart=1` / `?autostart=0`; undefined: start when a daemon is known (served by one, or ?bootstrap). */
+  readonly autostart: boolean | undefined;
   readonly taskId: string | undefined;
   /** The page is served from this machine: plain /ws and loopback dials are allowed. */
   readonly loopbackPage: boolean;
@@ -34,10 +35,16 @@ export function readUrlParams(location: Location): PageParams {
     bootstrap: q.get('bootstrap') ?? undefined,
     shard,
     backend,
-    autostart: q.get('autostart') === '1',
+    autostart: autostartParam(q.get('autostart')),
     taskId: q.get('task') ?? undefined,
     loopbackPage: LOOPBACK_HOSTS.has(location.hostname),
   };
+}
+
+function autostartParam(text: string | null): boolean | undefined {
+  if (text === null) return undefined;
+  if (text === '1' || text === '0') return text === '1';
+  throw new RangeError(`?autostart=${text} must be 1 or 0`);
 }
 
 export interface DaemonStatus {

@@ -4,13 +4,23 @@
  * the neighbour dialer, the refresh timer) and reports failures into the store.
  */
 
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import type { RoundSummary } from '../../src/peer/events.ts';
 import type { Peer, PeerData } from '../../src/peer/peer.ts';
 import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
 import { connectionViews } from './connections.ts';
 import { LEAVE_TIMEOUT_MS, MAX_ERRORS_SHOWN, MAX_REJECTED_SHOWN, REFRESH_INTERVAL_MS, WASM_DIR } from './constants.ts';
-import { assertBrowserSupport, connectDaemon, createPageNode, NeighbourDialer, parseDaemonAddr } from './network.ts';
+import { DaemonLink } from './daemon-link.ts';
+import {
+  assertBrowserSupport,
+  connectDaemon,
+  createPageNode,
+  dialDaemon,
+  NeighbourDialer,
+  parseDaemonAddr,
+} from './network.ts';
+import { TrainingSpeed } from './speed.ts';
 import type { NeighbourView, Store } from './state.ts';
 import type { TaskConfig } from './task.ts';
 import { createTaskPeer } from './task-peer.ts';
@@ -19,6 +29,8 @@ export interface SessionInit {
   readonly store: Store;
   readonly task: TaskConfig;
   readonly daemonAddr: string;
+  /** The daemon's current address when it may have moved (re-read from its `/status`), if known. */
+  readonly resolveDaemonAddr?: (signal: AbortSignal) => Promise<string | undefined>;
   readonly backend: BackendChoice;
   /** Resolves the peer's data (built-in shard or the user's files). */
   readonly loadData: (signal: AbortSignal) => Promise<PeerData>;
@@ -31,8 +43,14 @@ interface Joined {
   readonly gossip: Libp2pGossip;
   readonly peer: Peer;
   readonly dialer: NeighbourDialer;
+  readonly link: DaemonLink;
   readonly unsubscribe: () => void;
   readonly refresh: ReturnType<typeof setInterval>;
+}
+
+/** Threads of the wasm backend (other backends: undefined). */
+function backendThreads(backend: string): number | undefined {
+  return backend === 'wasm' ? getThreadsCount() : undefined;
 }
 
 export class Session {
@@ -43,9 +61,11 @@ export class Session {
   #loop: Promise<void> | undefined;
   #wantRunning = false;
   #lastShares = new Map<string, number>();
+  readonly #speed: TrainingSpeed;
 
   constructor(init: SessionInit) {
     this.#init = init;
+    this.#speed = new TrainingSpeed(init.task.localSteps * init.task.batchSize);
   }
 
   get #store(): Store {
@@ -63,7 +83,7 @@ export class Session {
       const backend = await initBackend(this.#init.backend, {
         wasmPaths: new URL(`${WASM_DIR}/`, this.#init.baseUrl).href,
       });
-      store.update({ backend, phase: { kind: 'loading', what: 'data' } });
+      store.update({ backend, threads: backendThreads(backend), phase: { kind: 'loading', what: 'data' } });
       const data = await this.#init.loadData(signal);
       store.update({ phase: { kind: 'connecting', attempt: 1 } });
       const node = await createPageNode({ allowInsecureLoopback: this.#init.allowInsecureLoopback });
@@ -80,10 +100,22 @@ export class Session {
       const peer = createTaskPeer({ task, data, gossip, seed: this.#init.seed });
       this.#listen(peer);
       await peer.start();
-      const dialer = new NeighbourDialer(node, daemon);
+      const resolve = this.#init.resolveDaemonAddr;
+      const link = new DaemonLink({
+        node,
+        addr: daemon,
+        resolve: async (s) => {
+          const text = await resolve?.(s);
+          return text === undefined ? undefined : parseDaemonAddr(text);
+        },
+        dial: (addr, s) => dialDaemon(node, addr, s),
+        onChange: (state) => store.update({ link: state }),
+      });
+      const dialer = new NeighbourDialer(node, () => link.addr);
       const unsubscribe = gossip.subscribe(peer.topic, (m) => dialer.seen(m.from));
       const refresh = setInterval(() => this.#refresh(), REFRESH_INTERVAL_MS);
-      this.#joined = { gossip, peer, dialer, unsubscribe, refresh };
+      this.#joined = { gossip, peer, dialer, link, unsubscribe, refresh };
+      link.start();
       this.#refresh();
       store.update({ phase: { kind: 'ready' } });
     } catch (err) {
@@ -129,6 +161,7 @@ export class Session {
       await joined.peer.stop();
       await this.#loop?.catch(() => {});
       joined.unsubscribe();
+      await joined.link.stop();
       await joined.dialer.stop();
       await joined.gossip.stop();
     })();
@@ -139,7 +172,7 @@ export class Session {
           setTimeout(() => reject(new Error(`leaving took over ${LEAVE_TIMEOUT_MS} ms`)), LEAVE_TIMEOUT_MS),
         ),
       ]);
-      this.#store.update({ phase: { kind: 'left' }, connections: [] });
+      this.#store.update({ phase: { kind: 'left' }, connections: [], link: undefined });
     } catch (err) {
       this.#fail(err);
     }
@@ -171,6 +204,7 @@ export class Session {
   }
 
   #onRound(summary: RoundSummary): void {
+    this.#speed.push(summary);
     this.#lastShares = new Map((summary.merge?.used ?? []).map((u) => [u.peer, u.share]));
     this.#store.update((s) => ({
       round: summary.round + 1,
@@ -188,6 +222,7 @@ export class Session {
       ownShare: summary.merge?.ownShare,
       bytesIn: summary.totalBytesReceived,
       bytesOut: summary.totalBytesSent,
+      samplesPerSecond: this.#speed.samplesPerSecond(),
     }));
     this.#refresh();
   }

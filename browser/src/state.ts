@@ -4,6 +4,7 @@
  */
 import type { RejectedUpdate } from '../../src/peer/events.ts';
 import type { ConnectionView } from './connections.ts';
+import type { LinkState } from './daemon-link.ts';
 import type { DialState } from './network.ts';
 
 export type Phase =
@@ -38,8 +39,14 @@ export interface AppState {
   readonly phase: Phase;
   readonly taskId: string;
   readonly daemon: string | undefined;
+  /** The connection to the daemon once joined: connected, or lost and being redialled. */
+  readonly link: LinkState | undefined;
   readonly dataSource: string;
   readonly backend: string | undefined;
+  /** Threads the wasm backend trains on (1 unless the page is cross-origin isolated). */
+  readonly threads: number | undefined;
+  /** Training speed of the last rounds: local samples per second of training time. */
+  readonly samplesPerSecond: number | undefined;
   readonly peerId: string | undefined;
   /** Rounds completed. */
   readonly round: number;
@@ -60,8 +67,11 @@ export function initialState(taskId: string, daemon: string | undefined, dataSou
     phase: { kind: 'idle' },
     taskId,
     daemon,
+    link: undefined,
     dataSource,
     backend: undefined,
+    threads: undefined,
+    samplesPerSecond: undefined,
     peerId: undefined,
     round: 0,
     history: [],

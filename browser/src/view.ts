@@ -1,5 +1,6 @@
 /** Renders the AppState into the page (text only through textContent: peer data is untrusted). */
 import { accuracyChart, perClassChart } from './chart.ts';
+import type { LinkState } from './daemon-link.ts';
 import type { AppState, Phase } from './state.ts';
 
 function $(id: string): HTMLElement {
@@ -20,6 +21,15 @@ function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+function backendText(s: AppState): string {
+  if (s.backend === undefined) return '–';
+  return s.threads === undefined ? s.backend : `${s.backend} (${s.threads} thread${s.threads === 1 ? '' : 's'})`;
+}
+
+function speedText(samplesPerSecond: number | undefined): string {
+  return samplesPerSecond === undefined ? '–' : `${Math.round(samplesPerSecond)} samples/s`;
 }
 
 export function phaseText(phase: Phase): string {
@@ -51,6 +61,16 @@ export function phaseText(phase: Phase): string {
   }
 }
 
+/** A lost daemon overrides the phase line while the page is still in the task: it is an error. */
+export function linkText(link: LinkState | undefined, now: number): string | undefined {
+  if (link?.kind !== 'lost') return undefined;
+  const secs = Math.max(0, Math.round((now - link.since) / 1000));
+  const why = link.error === undefined ? '' : ` (last try: ${link.error})`;
+  return `Error: lost the connection to the daemon ${secs} s ago; reconnecting, attempt ${link.attempt}${why}. Training continues alone until then.`;
+}
+
+const IN_TASK: ReadonlySet<Phase['kind']> = new Set(['ready', 'running', 'pausing', 'paused']);
+
 function row(cells: string[], tag: 'td' | 'th' = 'td'): HTMLTableRowElement {
   const tr = document.createElement('tr');
   for (const c of cells) {
@@ -68,10 +88,12 @@ function table(id: string, head: string[], rows: string[][]): void {
 
 export function render(s: AppState): void {
   const status = $('status');
-  status.textContent = phaseText(s.phase);
-  status.dataset.phase = s.phase.kind;
+  const lost = IN_TASK.has(s.phase.kind) ? linkText(s.link, Date.now()) : undefined;
+  status.textContent = lost ?? phaseText(s.phase);
+  status.dataset.phase = lost === undefined ? s.phase.kind : 'lost';
   $('summary').textContent =
-    `task ${s.taskId} · data ${s.dataSource} · backend ${s.backend ?? '–'} · peer ${s.peerId ? short(s.peerId) : '–'} · ` +
+    `task ${s.taskId} · data ${s.dataSource} · backend ${backendText(s)} · speed ${speedText(s.samplesPerSecond)} · ` +
+    `peer ${s.peerId ? short(s.peerId) : '–'} · ` +
     `round ${s.round} · in ${bytes(s.bytesIn)} · out ${bytes(s.bytesOut)} · updates ${s.updatesAccepted}`;
   const last = s.history.at(-1);
   $('accuracy').textContent = `local ${pct(last?.local)} · merged ${pct(last?.merged)}`;

@@ -11,6 +11,16 @@ import type { Logger } from './logger.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
 import { hasBuiltPage, readStatic } from './static-files.ts';
 
+/**
+ * The page is served cross-origin isolated, so tfjs-wasm in it may use SharedArrayBuffer:
+ * the threaded SIMD binary (docs/PERFORMANCE.md "Browser peer"). The page loads only
+ * same-origin files; WebSockets and WebRTC are not subject to COEP.
+ */
+const CROSS_ORIGIN_ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+} as const;
+
 export interface Health {
   readonly ready: boolean;
   readonly body: Readonly<Record<string, unknown>>;
@@ -87,7 +97,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const file = await readStatic(options.staticRoot, url.pathname);
     switch (file.kind) {
       case 'file':
-        send(res, 200, file.contentType, file.body, { 'x-content-type-options': 'nosniff' });
+        send(res, 200, file.contentType, file.body, { 'x-content-type-options': 'nosniff', ...CROSS_ORIGIN_ISOLATION });
         return;
       case 'bad-path':
         send(res, 400, 'text/plain; charset=utf-8', 'bad path\n');

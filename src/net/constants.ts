@@ -104,3 +104,16 @@ export const DIAL_TIMEOUT = 10_000;
 
 /** Concurrent dials in `connectTopology`. */
 export const DIAL_CONCURRENCY = 8;
+
+/**
+ * libp2p's connection monitor pings every connection and, by default, aborts it when a
+ * ping takes longer than 5 s. A peer's event loop is blocked for seconds by a training
+ * step or a merge evaluation on a busy machine (a browser tab compiling WebGL shaders
+ * blocks for longer), so healthy connections were cut: the browser e2e test lost its
+ * daemon 10 s in. Dead connections still end (transport close, ICE consent), and a
+ * ping failure is only judged after this much silence.
+ */
+export const CONNECTION_MONITOR = {
+  pingInterval: 10_000,
+  pingTimeout: { minTimeout: 45_000, maxTimeout: 120_000 },
+} as const;

@@ -23,6 +23,7 @@
 
 import type { GossipSub, Message } from '@libp2p/gossipsub';
 import { TopicValidatorResult } from '@libp2p/gossipsub';
+import type { Identify } from '@libp2p/identify';
 import type { ComponentLogger, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface';
 import { TypedEventEmitter } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -74,6 +75,7 @@ import { deliver, runValidators, SubscriptionTable } from './gossip.ts';
 import type { GossipServices, GossipTuning } from './gossipsub-config.ts';
 import { internals, topicScoreParams } from './gossipsub-config.ts';
 import { installMessageRejectHooks } from './gossipsub-hooks.ts';
+import { OutboundStreamKeeper } from './gossipsub-streams.ts';
 import { PayloadCache } from './payload-cache.ts';
 import { bytesEqual, raceAbort, sha256, toHex } from './util.ts';
 
@@ -172,6 +174,8 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   /** Messages accepted by our validator, waiting for gossipsub's 'message' event. */
   private readonly accepted = new WeakMap<Message, GossipMessage>();
   private readonly stopping = new AbortController();
+  /** Reopens gossipsub streams that gossipsub gave up on (gossipsub-streams.ts). */
+  private readonly streamKeeper: OutboundStreamKeeper;
   private started = false;
   private stopped = false;
   /** Live counters of the announce + fetch path. */
@@ -206,6 +210,18 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       maxBytes: init.payloadCacheBytes ?? PAYLOAD_CACHE_BYTES,
       maxEntries: init.payloadCacheEntries ?? PAYLOAD_CACHE_ENTRIES,
     });
+    const identifyService = (node.services as { identify?: Identify }).identify;
+    this.streamKeeper = new OutboundStreamKeeper(node, this.pubsub, {
+      ...(identifyService === undefined
+        ? {}
+        : { identify: (connection, signal) => identifyService.identify(connection, { signal }) }),
+      onRepair: (peer) => this.log('reopening the gossipsub stream to %s, which gossipsub gave up on', peer),
+    });
+  }
+
+  /** Gossipsub streams reopened after gossipsub gave up on them. */
+  streamRepairs(): number {
+    return this.streamKeeper.repairs;
   }
 
   isStarted(): boolean {
@@ -221,6 +237,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       this.rejectTraffic('message', reason, peer, undefined, count),
     );
     if (!this.messageRejectsVisible) this.log.error('gossipsub internals changed: its own drops are not counted');
+    if (!this.streamKeeper.start()) this.log.error('gossipsub internals changed: lost streams are not reopened');
     await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES, stage: 'fetch' });
     this.started = true;
   }
@@ -383,6 +400,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     if (this.stopped) return;
     this.stopped = true;
     this.stopping.abort(new Error('gossip stopped'));
+    await this.streamKeeper.stop();
     this.node.removeEventListener('peer:connect', this.onConnect);
     this.node.removeEventListener('peer:disconnect', this.onDisconnect);
     this.pubsub.removeEventListener('message', this.onMessage);

@@ -19,6 +19,7 @@ import type { Ping } from '@libp2p/ping';
 import { yamux } from '@libp2p/yamux';
 import type { Libp2pOptions } from 'libp2p';
 import { createLibp2p } from 'libp2p';
+import { CONNECTION_MONITOR } from './constants.ts';
 import type { GossipServices, GossipTuning } from './gossipsub-config.ts';
 import { baseServices } from './gossipsub-config.ts';
 
@@ -51,6 +52,7 @@ export async function createMemoryLibp2p(init: MemoryLibp2pInit = {}): Promise<M
     transports: [memory({ latency: init.latency ?? 0 })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionMonitor: CONNECTION_MONITOR,
     connectionManager: init.connectionManager,
     services: baseServices(init.gossip),
   });

@@ -23,6 +23,7 @@ import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import type { Libp2pOptions } from 'libp2p';
 import { createLibp2p } from 'libp2p';
+import { CONNECTION_MONITOR } from './constants.ts';
 import type { GossipTuning } from './gossipsub-config.ts';
 import { baseServices } from './gossipsub-config.ts';
 import type { MeshflNode } from './memory-factory.ts';
@@ -93,6 +94,7 @@ export async function createNodeLibp2p(init: NodeLibp2pInit = {}): Promise<Meshf
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionMonitor: CONNECTION_MONITOR,
     peerDiscovery: peerDiscovery as Libp2pOptions['peerDiscovery'],
     connectionManager: {
       ...(loopback

@@ -44,6 +44,10 @@ export async function initBackend(name: BackendChoice = 'auto', options: Backend
   }
   const failures: string[] = [];
   for (const candidate of isNode() ? AUTO_ORDER : BROWSER_AUTO_ORDER) {
+    if (candidate === 'webgl' && softwareWebGl()) {
+      failures.push('webgl: skipped, the only WebGL here is a software renderer');
+      continue;
+    }
     try {
       await activate(candidate, options);
       return tf.getBackend();
@@ -92,6 +96,27 @@ async function configureWasmPaths(options: BackendOptions): Promise<void> {
   // the threaded build is never used in Node.
   if (prefix !== undefined) setWasmPaths(prefix);
   wasmPathsConfigured = true;
+}
+
+/**
+ * True when the browser's WebGL is a CPU emulation (SwiftShader, llvmpipe: headless or
+ * GPU-less machines). tfjs-webgl there is slower than wasm, and compiling its shaders
+ * blocks the page's main thread for many seconds, long enough for libp2p stream
+ * negotiations with the page to time out (the e2e test lost its gossip that way).
+ */
+export function softwareWebGl(): boolean {
+  const doc = (globalThis as { document?: { createElement(tag: string): unknown } }).document;
+  if (doc === undefined) return false;
+  try {
+    const canvas = doc.createElement('canvas') as { getContext(kind: string): WebGLRenderingContext | null };
+    const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+    if (gl === null) return false;
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(info === null ? gl.RENDERER : info.UNMASKED_RENDERER_WEBGL));
+    return /swiftshader|llvmpipe|software|softpipe/i.test(renderer);
+  } catch {
+    return false;
+  }
 }
 
 function isNode(): boolean {

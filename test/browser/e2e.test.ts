@@ -2,9 +2,11 @@
  * End to end: two real daemon processes and two headless Chromium pages served by one of
  * them. Daemon A runs the relay (circuit relay v2 + WebSockets) and serves browser/dist;
  * daemon B bootstraps to A. Both daemons run the page's task (browser/src/task.ts). The
- * pages read A's /status, connect, reach each other over a direct WebRTC connection,
- * exchange updates with each other and with both daemons, their accuracy rises, and
- * closing one page does not stall the daemons.
+ * pages read A's /status and join with no clicks, reach each other over a direct WebRTC
+ * connection, exchange updates with each other and with both daemons, and their accuracy
+ * rises. A is then killed (SIGKILL): both pages show the lost connection as an error, and
+ * after A restarts (same HTTP port, new libp2p ports) they reconnect and exchange updates
+ * with it again. Closing one page does not stall the daemons.
  * Needs /usr/bin/chromium (CI: apt-get install -y chromium). Screenshots: test-output/browser/.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { after, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { AppState } from '../../browser/src/state.ts';
 import { MNIST_TASK } from '../../browser/src/task.ts';
-import { DaemonProcess, tempDir, writeConfig } from '../daemon/harness.ts';
+import { DaemonProcess, freePort, tempDir, writeConfig } from '../daemon/harness.ts';
 import { ensureBuilt } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -33,6 +35,9 @@ const SCREENSHOTS = path.resolve('test-output', 'browser');
 const START_TIMEOUT_MS = 90_000;
 const CONNECT_TIMEOUT_MS = 90_000;
 const ROUNDS_TIMEOUT_MS = 150_000;
+/** A page notices a lost daemon within its link check interval; reconnecting waits for A to start. */
+const LOST_TIMEOUT_MS = 60_000;
+const RECONNECT_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 const POLL_MS = 500;
 const ROUNDS = 4;
@@ -87,7 +92,13 @@ async function state(page: Page): Promise<AppState> {
 }
 
 /** Polls `check` on the page's state until it returns true; fails with `what` and the last state. */
-async function waitForState(page: Page, what: string, timeoutMs: number, check: (s: AppState) => boolean) {
+async function waitForState(
+  page: Page,
+  what: string,
+  timeoutMs: number,
+  check: (s: AppState) => boolean,
+  context: () => string = () => '',
+) {
   const deadline = Date.now() + timeoutMs;
   let last: AppState | undefined;
   while (Date.now() < deadline) {
@@ -98,12 +109,14 @@ async function waitForState(page: Page, what: string, timeoutMs: number, check: 
   }
   const brief = last && {
     phase: last.phase,
+    link: last.link,
     round: last.round,
     connections: last.connections,
     neighbours: last.neighbours,
+    rejected: last.rejected.slice(0, 3),
     errors: last.errors,
   };
-  throw new Error(`timed out waiting for ${what}; page state: ${JSON.stringify(brief, null, 1)}`);
+  throw new Error(`timed out waiting for ${what}; page state: ${JSON.stringify(brief, null, 1)}\n${context()}`);
 }
 
 async function waitFor(
@@ -121,7 +134,7 @@ async function waitFor(
 
 test(
   'two daemons and two browser pages served by one of them train together over WebSockets and WebRTC',
-  { timeout: 300_000 },
+  { timeout: 600_000 },
   async (t) => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
     await ensureBuilt();
@@ -129,18 +142,37 @@ test(
 
     const tmp = tempDir('meshfl-browser-e2e-');
     cleanups.push(async () => tmp.remove());
-    const daemons: DaemonProcess[] = [];
-    cleanups.push(() => Promise.all(daemons.map(stopDaemon)));
+    // Every daemon process started, restarted ones included; stopped at the end.
+    const started: DaemonProcess[] = [];
+    cleanups.push(() => Promise.all(started.map(stopDaemon)));
+    const configs = new Map<string, string>();
     const startDaemon = (name: string, index: number, extra: Record<string, unknown>): DaemonProcess => {
       const file = writeConfig(tmp.dir, `${name}.json`, taskConfig(path.join(tmp.dir, name), index, extra));
+      configs.set(name, file);
       const d = new DaemonProcess(['--config', file]);
-      daemons.push(d);
+      started.push(d);
       return d;
     };
+    /** Restarts a daemon with its config and data dir (same peer id and HTTP port). */
+    const restartDaemon = (name: string): DaemonProcess => {
+      const d = new DaemonProcess(['--config', configs.get(name) as string]);
+      started.push(d);
+      return d;
+    };
+    // The daemons now running: A is replaced when it restarts.
+    const daemons: DaemonProcess[] = [];
     const tails = (): string => daemons.map((d, i) => `daemon ${i}:\n${d.tail(6)}`).join('\n');
 
-    // Daemon A: relay, WebSockets, serves the page. Daemon B bootstraps to A over TCP.
-    const a = startDaemon('a', 0, { relay: true, listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'] });
+    // Daemon A: relay, WebSockets, serves the page on a fixed HTTP port (pages re-read its
+    // /status there after it restarts). Daemon B bootstraps to A over TCP.
+    const aHttp = `127.0.0.1:${await freePort()}`;
+    const aExtra = {
+      relay: true,
+      listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
+      http: { address: aHttp },
+    };
+    let a = startDaemon('a', 0, aExtra);
+    daemons.push(a);
     await a.waitForLog((l) => l.msg === 'peer started', 'A started', START_TIMEOUT_MS);
     const aStatus = await a.status();
     const aId = aStatus.peerId as string;
@@ -152,6 +184,7 @@ test(
     const bootstrap = (aStatus.multiaddrs as string[]).filter((m) => /\/tcp\/\d+\/p2p\//.test(m));
     assert.equal(bootstrap.length, 1, `A has one TCP multiaddr: ${JSON.stringify(aStatus.multiaddrs)}`);
     const b = startDaemon('b', 1, { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'], bootstrap });
+    daemons.push(b);
     await b.waitForLog((l) => l.msg === 'peer started', 'B started', START_TIMEOUT_MS);
     const bId = (await b.status()).peerId as string;
     const daemonIds = [aId, bId];
@@ -171,7 +204,8 @@ test(
     });
     cleanups.push(() => context.close());
 
-    // The pages are served by A and find its addresses and task id in its /status.
+    // The pages are served by A, find its addresses and task id in its /status, and join
+    // and train with no clicks (no ?autostart either).
     const pages: Page[] = [];
     const consoleErrors: string[] = [];
     for (const shard of PAGE_SHARDS) {
@@ -180,24 +214,56 @@ test(
         if (m.type() === 'error') consoleErrors.push(`shard ${shard}: ${m.text()}`);
       });
       page.on('pageerror', (e) => consoleErrors.push(`shard ${shard}: ${e.message}`));
-      await page.goto(`${a.httpUrl}/?${new URLSearchParams({ shard: String(shard), autostart: '1' })}`);
+      await page.goto(`${a.httpUrl}/?${new URLSearchParams({ shard: String(shard) })}`);
       pages.push(page);
     }
     const [pageA, pageB] = pages as [Page, Page];
+    /** Failure context: every open page's state in brief, the daemons' neighbours and log tails. */
+    const everything = async (): Promise<string> => {
+      const briefs = await Promise.all(
+        pages.map(async (p, i) => {
+          if (p.isClosed()) return `page ${i}: closed`;
+          const s = await state(p).catch(() => undefined);
+          return `page ${i}: ${JSON.stringify(s && { peerId: s.peerId, phase: s.phase, link: s.link, round: s.round, connections: s.connections.map((c) => `${c.peer.slice(-6)}:${c.transport}${c.limited ? '(limited)' : ''}`), neighbours: s.neighbours.map((n) => `${n.peer.slice(-6)}:${n.updates}:${n.dial?.kind ?? '-'}`), rejected: s.rejected.slice(0, 3), errors: s.errors.slice(0, 3) })}`;
+        }),
+      );
+      const statuses = await Promise.all(
+        daemons.map(async (d, i) => {
+          if (d.exit) return `daemon ${i}: exited`;
+          const st = await d.status().catch(() => undefined);
+          return `daemon ${i}: ${JSON.stringify(st && { peerId: st.peerId, round: st.round, peers: st.peers, neighbours: st.neighbours })}`;
+        }),
+      );
+      return [...briefs, ...statuses, tails()].join('\n');
+    };
+    let lastContext = '';
+    const failureContext = (): string => lastContext;
+    const contextRefresher = setInterval(() => {
+      everything().then(
+        (text) => {
+          lastContext = text;
+        },
+        () => {},
+      );
+    }, 5_000);
+    cleanups.push(async () => clearInterval(contextRefresher));
 
     // Both pages connect and train.
     const running = await Promise.all(
-      pages.map((p) => waitForState(p, 'the page to run', CONNECT_TIMEOUT_MS, (s) => s.phase.kind === 'running')),
+      pages.map((p) =>
+        waitForState(p, 'the page to run', CONNECT_TIMEOUT_MS, (s) => s.phase.kind === 'running', tails),
+      ),
     );
     const ids = running.map((s) => s.peerId as string);
     for (const s of running) assert.equal(s.taskId, MNIST_TASK.taskId, "the page joined the daemon's task");
-    const started = Date.now();
-    const since = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+    const t0 = Date.now();
+    const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
     t.diagnostic(`backends: ${running.map((s) => s.backend).join(', ')}`);
 
     // Daemons record which pages they merged (/status neighbours); the list only holds
-    // recent senders, so remember every sighting while the test runs.
-    const heardByDaemon = daemonIds.map(() => new Set<string>());
+    // recent senders, so remember every sighting while the test runs. Index 0 is whichever
+    // process is A at the time; a restarted A starts a fresh set.
+    let heardByDaemon = daemonIds.map(() => new Set<string>());
     let watching = true;
     const watcher = (async () => {
       while (watching) {
@@ -217,8 +283,12 @@ test(
     // The pages hold a direct (not relay-limited) WebRTC connection to each other.
     const direct = await Promise.all(
       pages.map((p, i) =>
-        waitForState(p, `a WebRTC connection to the other page`, CONNECT_TIMEOUT_MS, (s) =>
-          s.connections.some((c) => c.peer === ids[1 - i] && c.transport === 'webrtc' && !c.limited),
+        waitForState(
+          p,
+          `a WebRTC connection to the other page`,
+          CONNECT_TIMEOUT_MS,
+          (s) => s.connections.some((c) => c.peer === ids[1 - i] && c.transport === 'webrtc' && !c.limited),
+          failureContext,
         ),
       ),
     );
@@ -249,6 +319,7 @@ test(
           (s) =>
             s.history.length >= ROUNDS &&
             [ids[1 - i], ...daemonIds].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
+          failureContext,
         ),
       ),
     );
@@ -268,14 +339,70 @@ test(
       () => heardByDaemon.every((heard) => ids.every((id) => heard.has(id))),
       () => `${JSON.stringify(heardByDaemon.map((h) => [...h]))}\n${tails()}`,
     );
-    for (const d of daemons) {
-      const metrics = (await d.get('/metrics')).body;
-      const accepted = Number(/^meshfl_updates_accepted_total (\S+)$/m.exec(metrics)?.[1]);
-      assert.ok(accepted > 0, `daemon accepted updates (meshfl_updates_accepted_total ${accepted})`);
-    }
+    for (const d of daemons) assert.ok((await accepted(d)) > 0, 'each daemon accepted updates');
     t.diagnostic(`both daemons merged both pages after ${since()}`);
     for (const [i, p] of pages.entries())
       await p.screenshot({ path: path.join(SCREENSHOTS, `page-${i}.png`), fullPage: true });
+
+    // Kill A: the pages show the lost daemon as an error (not a quiet solo run) ...
+    a.signal('SIGKILL');
+    await a.exited;
+    const fromA = async (p: Page): Promise<number> =>
+      (await state(p)).neighbours.find((n) => n.peer === aId)?.updates ?? 0;
+    const updatesFromA = await Promise.all(pages.map(fromA));
+    await Promise.all(
+      pages.map((p) =>
+        waitForState(p, 'the page to notice the lost daemon', LOST_TIMEOUT_MS, (s) => s.link?.kind === 'lost'),
+      ),
+    );
+    for (const p of pages) {
+      const shown = await p.locator('#status').textContent();
+      assert.match(shown ?? '', /lost the connection to the daemon/, `the page says so: ${shown}`);
+      assert.equal(await p.locator('#status').getAttribute('data-phase'), 'lost');
+    }
+    await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-daemon-lost.png'), fullPage: true });
+    t.diagnostic(`both pages show the lost daemon after ${since()}`);
+
+    // ... and after A restarts (same id and HTTP port, new libp2p ports) they reconnect and
+    // exchange updates with it again.
+    a = restartDaemon('a');
+    daemons[0] = a;
+    heardByDaemon = daemonIds.map(() => new Set<string>());
+    await a.waitForLog((l) => l.msg === 'peer started', 'A restarted', START_TIMEOUT_MS);
+    assert.equal((await a.status()).peerId, aId, 'A kept its peer id');
+    await Promise.all(
+      pages.map((p) =>
+        waitForState(
+          p,
+          'the page to reconnect to the restarted daemon',
+          RECONNECT_TIMEOUT_MS,
+          (s) => s.link?.kind === 'connected' && s.link.reconnects >= 1,
+          tails,
+        ),
+      ),
+    );
+    t.diagnostic(`both pages reconnected after ${since()}`);
+    await Promise.all(
+      pages.map(async (p, i) => {
+        const before = updatesFromA[i] as number;
+        await waitForState(
+          p,
+          'updates from the restarted daemon',
+          ROUNDS_TIMEOUT_MS,
+          (s) => (s.neighbours.find((n) => n.peer === aId)?.updates ?? 0) > before,
+          tails,
+        );
+      }),
+    );
+    await waitFor(
+      'the restarted daemon to merge updates from both pages',
+      ROUNDS_TIMEOUT_MS,
+      () => ids.every((id) => heardByDaemon[0]?.has(id)),
+      () => `${JSON.stringify([...(heardByDaemon[0] ?? [])])}\n${tails()}`,
+    );
+    assert.ok((await accepted(a)) > 0, 'the restarted daemon accepted updates');
+    t.diagnostic(`updates flow with the restarted daemon after ${since()}`);
+    await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-reconnected.png'), fullPage: true });
 
     // Closing a page does not stall the daemons (nor the other page).
     await pageB.close();
@@ -294,9 +421,15 @@ test(
     await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-after-close.png'), fullPage: true });
     for (const d of daemons) assert.equal(d.exit, undefined, `daemon still running\n${d.tail()}`);
     assert.deepEqual(
-      consoleErrors.filter((e) => /meshfl/.test(e)),
+      consoleErrors.filter((e) => /meshfl|favicon|404/.test(e)),
       [],
-      'no meshfl errors in the page consoles',
+      'no meshfl errors and no missing files in the page consoles',
     );
   },
 );
+
+/** A daemon's meshfl_updates_accepted_total. */
+async function accepted(d: DaemonProcess): Promise<number> {
+  const metrics = (await d.get('/metrics')).body;
+  return Number(/^meshfl_updates_accepted_total (\S+)$/m.exec(metrics)?.[1]);
+}

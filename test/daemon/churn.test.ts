@@ -10,12 +10,11 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { DataStore } from '../../node/daemon/store.ts';
 import { decodeModelFile } from '../../src/model/model-file.ts';
-import { DaemonProcess, killAll, smallConfig, tempDir, waitFor, writeConfig } from './harness.ts';
+import { DaemonProcess, freePort, killAll, smallConfig, tempDir, waitFor, writeConfig } from './harness.ts';
 
 const tmp = tempDir('meshfl-daemon-churn-');
 after(async () => {
@@ -40,25 +39,6 @@ function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/**
- * A free TCP port below the kernel's ephemeral range (32768+ here), so that no port-0 bind
- * (the daemons' HTTP servers, outgoing connections) can take it before the daemon does.
- */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const server = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (ok) {
-      await new Promise((resolve) => server.close(resolve));
-      return port;
-    }
-  }
 }
 
 interface Node {

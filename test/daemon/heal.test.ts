@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { DaemonProcess, killAll, smallConfig, tempDir, waitFor, writeConfig } from './harness.ts';
+import { DaemonProcess, freePort, killAll, smallConfig, tempDir, waitFor, writeConfig } from './harness.ts';
 
 const tmp = tempDir('meshfl-daemon-heal-');
 after(async () => {
@@ -21,25 +20,6 @@ after(async () => {
 
 /** Hang guard for one heal (generous: start-up alone takes seconds on a busy machine). */
 const HEAL_GUARD_MS = 150_000;
-
-/**
- * A free TCP port below the kernel's ephemeral range (32768+ here), so that no port-0 bind
- * (the daemons' HTTP servers, outgoing connections) can take it before the daemon does.
- */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const server = createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (ok) {
-      await new Promise((resolve) => server.close(resolve));
-      return port;
-    }
-  }
-}
 
 const round = { localSteps: 2, minFreshUpdates: 1, deadline: { initialMs: 500, minMs: 200, maxMs: 1000 } };
 
