@@ -18,6 +18,10 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
+    // Minifying breaks tfjs-wasm's threaded build: its pthread worker is source text run
+    // from a blob, and renamed identifiers leave it with "e is not defined", so a
+    // cross-origin isolated page (the daemon serves it so) hung in "loading tfjs backend".
+    minify: false,
   },
   server: { host: '127.0.0.1' },
 });
