@@ -6,6 +6,7 @@
 import { allFinite, fingerprint, type Weights } from '../model/weights.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { assertNever, type CodecSpec, codecFromWire, codecToWire } from './codec-spec.ts';
+import { encodeValuesInto } from './codecs/values.ts';
 import {
   FIXED_HEADER_BYTES,
   FORMAT_VERSION,
@@ -87,9 +88,15 @@ function checkFields(fields: UpdateFields, values: Weights): void {
 export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array {
   checkFields(fields, values);
   const taskBytes = new TextEncoder().encode(fields.taskId);
-  const payloads = values.map((l) => encodeLayer(fields.codec, l.values));
+  const codec = fields.codec;
+  // Dense payload sizes are known before encoding, so those layers are encoded in place in
+  // the message (one allocation, no copy); top-k sizes are known only after.
+  const payloads = codec.kind === 'dense' ? undefined : values.map((l) => encodeLayer(codec, l.values));
+  const sizes = values.map((l, i) =>
+    payloads === undefined ? layerByteLengthBound(codec, l.values.length) : (payloads[i] as Uint8Array).byteLength,
+  );
   let total = FIXED_HEADER_BYTES + taskBytes.byteLength;
-  for (const p of payloads) total += LAYER_PREFIX_BYTES + p.byteLength;
+  for (const size of sizes) total += LAYER_PREFIX_BYTES + size;
   const w = new ByteWriter(total);
   const wire = codecToWire(fields.codec);
   w.put(UPDATE_MAGIC);
@@ -105,9 +112,12 @@ export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array
   w.u16(values.length);
   w.u8(taskBytes.byteLength);
   w.put(taskBytes);
-  for (const p of payloads) {
-    w.u32(p.byteLength);
-    w.put(p);
+  for (let i = 0; i < values.length; i++) {
+    const size = sizes[i] as number;
+    w.u32(size);
+    if (payloads !== undefined) w.put(payloads[i] as Uint8Array);
+    else if (codec.kind === 'dense')
+      encodeValuesInto(codec.values, (values[i] as Weights[number]).values, w.reserve(size));
   }
   return w.done();
 }

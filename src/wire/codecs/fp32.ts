@@ -13,6 +13,12 @@ export function encodeFp32(values: Float32Array): Uint8Array {
   return new Uint8Array(copy.buffer, 0, copy.byteLength);
 }
 
+/** Copies the bytes into `out` (exactly fp32ByteLength(values.length) bytes, any byte offset). */
+export function encodeFp32Into(values: Float32Array, out: Uint8Array): void {
+  if (out.byteLength !== fp32ByteLength(values.length)) throw new RangeError(`fp32 needs ${values.byteLength} bytes`);
+  out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
 export function decodeFp32(bytes: Uint8Array, count: number): Float32Array {
   if (bytes.byteLength !== fp32ByteLength(count)) {
     fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);

@@ -1,8 +1,8 @@
 /** Dispatch over the dense value codecs (fp32, fp16, int8). */
 import { assertNever, type ValueCodecName } from '../codec-spec.ts';
-import { decodeFp16, encodeFp16, fp16ByteLength } from './fp16.ts';
-import { decodeFp32, encodeFp32, fp32ByteLength } from './fp32.ts';
-import { decodeInt8, encodeInt8, int8ByteLength } from './int8.ts';
+import { decodeFp16, encodeFp16, encodeFp16Into, fp16ByteLength } from './fp16.ts';
+import { decodeFp32, encodeFp32, encodeFp32Into, fp32ByteLength } from './fp32.ts';
+import { decodeInt8, encodeInt8, encodeInt8Into, int8ByteLength } from './int8.ts';
 
 export function valuesByteLength(codec: ValueCodecName, count: number): number {
   switch (codec) {
@@ -27,6 +27,26 @@ export function encodeValues(codec: ValueCodecName, values: Float32Array): Uint8
       return encodeInt8(values);
     default:
       return assertNever(codec);
+  }
+}
+
+/**
+ * Encodes into `out`, exactly valuesByteLength(codec, values.length) bytes at any offset:
+ * a message writes each dense layer in place instead of allocating it and copying it in.
+ */
+export function encodeValuesInto(codec: ValueCodecName, values: Float32Array, out: Uint8Array): void {
+  switch (codec) {
+    case 'fp32':
+      encodeFp32Into(values, out);
+      return;
+    case 'fp16':
+      encodeFp16Into(values, out);
+      return;
+    case 'int8':
+      encodeInt8Into(values, out);
+      return;
+    default:
+      assertNever(codec);
   }
 }
 

@@ -1,0 +1,46 @@
+/**
+ * Float32 bit-pattern helpers shared by the codecs. Magnitudes of float32 values order like
+ * their bits with the sign cleared, read as integers (NaN above +Infinity above every finite
+ * value), so a max over integers finds max|x| and spots NaN/Infinity in the same pass,
+ * without float compares or Math.abs.
+ */
+import { HOST_IS_LITTLE_ENDIAN } from '../constants.ts';
+
+if (!HOST_IS_LITTLE_ENDIAN) throw new Error('meshfl wire codecs need a little-endian host');
+
+/** The bits of `values[i]` as int32, sharing its memory. */
+export function floatBits(values: Float32Array): Int32Array {
+  return new Int32Array(values.buffer, values.byteOffset, values.length);
+}
+
+/**
+ * max over i of (bits of values[i]) & 0x7fffffff: the bits of max|x| when every value is
+ * finite; >= 0x7f800000 when some value is NaN or +-Infinity. Four accumulators so the
+ * loop is not one chain of dependent compares.
+ */
+export function floatBitsMaxAbs(values: Float32Array): number {
+  const bits = floatBits(values);
+  const n = bits.length;
+  let m0 = 0;
+  let m1 = 0;
+  let m2 = 0;
+  let m3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const a0 = (bits[i] as number) & 0x7fffffff;
+    const a1 = (bits[i + 1] as number) & 0x7fffffff;
+    const a2 = (bits[i + 2] as number) & 0x7fffffff;
+    const a3 = (bits[i + 3] as number) & 0x7fffffff;
+    m0 = a0 > m0 ? a0 : m0;
+    m1 = a1 > m1 ? a1 : m1;
+    m2 = a2 > m2 ? a2 : m2;
+    m3 = a3 > m3 ? a3 : m3;
+  }
+  for (; i < n; i++) {
+    const a = (bits[i] as number) & 0x7fffffff;
+    m0 = a > m0 ? a : m0;
+  }
+  m0 = m1 > m0 ? m1 : m0;
+  m2 = m3 > m2 ? m3 : m2;
+  return m2 > m0 ? m2 : m0;
+}
