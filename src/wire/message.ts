@@ -6,6 +6,7 @@
 import { allFinite, fingerprint, type Weights } from '../model/weights.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { assertNever, type CodecSpec, codecFromWire, codecToWire } from './codec-spec.ts';
+import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from './codecs/bits.ts';
 import { encodeValuesInto } from './codecs/values.ts';
 import {
   FIXED_HEADER_BYTES,
@@ -215,10 +216,21 @@ function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
-/** Decodes every layer payload after a checked header. Throws DecodeError. */
-export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): Weights {
+/** Decoded layers and the largest magnitude in each (every value is finite). */
+export interface CheckedLayers {
+  readonly weights: Weights;
+  /** max|v| of each layer: value-bound checks compare one number per layer. */
+  readonly maxAbs: Float64Array;
+}
+
+/**
+ * Decodes every layer payload after a checked header and checks that every value is finite,
+ * in one integer pass per layer that also yields its max|v|. Throws DecodeError.
+ */
+export function decodeCheckedLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): CheckedLayers {
   const r = new ByteReader(bytes, header.payloadOffset);
-  const layers = schema.layers.map((l, i) => {
+  const maxAbs = new Float64Array(schema.layers.length);
+  const weights = schema.layers.map((l, i) => {
     const length = r.u32(`layer ${i} length`);
     const payload = r.take(length, `layer ${i} payload`);
     const expected = layerByteLengthBound(header.codec, l.size);
@@ -226,12 +238,21 @@ export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: Ta
       fail('wrong-shape', `layer ${i} (${l.name}): ${length} bytes, expected ${expected}`);
     }
     const values = decodeLayer(header.codec, payload, l.size);
-    const bad = firstNonFinite(values);
-    if (bad >= 0) fail('non-finite', `layer ${i} (${l.name}) value ${bad} is ${values[bad]}`);
+    const maxBits = floatBitsMaxAbs(values);
+    if (maxBits >= NON_FINITE_BITS) {
+      const bad = firstNonFinite(values);
+      fail('non-finite', `layer ${i} (${l.name}) value ${bad} is ${values[bad]}`);
+    }
+    maxAbs[i] = floatFromBits(maxBits);
     return { name: l.name, shape: [...l.shape], values };
   });
   r.end('message');
-  return layers;
+  return { weights, maxAbs };
+}
+
+/** Decodes every layer payload after a checked header. Throws DecodeError. */
+export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): Weights {
+  return decodeCheckedLayers(bytes, header, schema).weights;
 }
 
 /** Full decode against a task schema (no sequence state). Throws DecodeError. */

@@ -19,6 +19,13 @@ import {
   float32BitsToHalf,
 } from '../../src/wire/codecs/fp16.ts';
 import { decodeInt8, decodeInt8Into, encodeInt8, encodeInt8Into } from '../../src/wire/codecs/int8.ts';
+import {
+  decodeValues,
+  decodeValuesInto,
+  encodeValues,
+  encodeValuesInto,
+  valuesByteLength,
+} from '../../src/wire/codecs/values.ts';
 import { decodeMessage, encodeMessage } from '../../src/wire/message.ts';
 import { taskSchema } from '../../src/wire/schema.ts';
 import {
@@ -191,6 +198,22 @@ test('dense messages written in place hold the reference payloads, whatever the 
         assert.deepEqual(bytes.subarray(at + 4, at + 4 + p.byteLength), p, `${text}, task "${taskId}"`);
         at += 4 + p.byteLength;
       }
+    }
+  }
+});
+
+test('encodeValuesInto and decodeValuesInto agree with encodeValues and decodeValues for every dense codec, at odd offsets', () => {
+  const rng = createRng(45);
+  for (const codec of ['fp32', 'fp16', 'int8'] as const) {
+    for (const n of [0, 1, 3, 4, 5, 33]) {
+      const x = randomLayer(rng, n, -6, false);
+      const expected = encodeValues(codec, x);
+      const odd = atOddOffset(valuesByteLength(codec, n));
+      encodeValuesInto(codec, x, odd);
+      assert.deepEqual(odd, expected, `${codec} x${n}`);
+      const out = new Float32Array(n);
+      decodeValuesInto(codec, odd, n, out);
+      assertSameFloats(out, decodeValues(codec, expected, n), `${codec} x${n} decode`);
     }
   }
 });

@@ -13,6 +13,18 @@ export function floatBits(values: Float32Array): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, values.length);
 }
 
+const bitsScratch = new Int32Array(1);
+const floatScratch = new Float32Array(bitsScratch.buffer);
+
+/** The float32 value of a bit pattern. */
+export function floatFromBits(bits: number): number {
+  bitsScratch[0] = bits;
+  return floatScratch[0] as number;
+}
+
+/** Bits at or above this (sign cleared) are +-Infinity or NaN. */
+export const NON_FINITE_BITS = 0x7f800000;
+
 /**
  * max over i of (bits of values[i]) & 0x7fffffff: the bits of max|x| when every value is
  * finite; >= 0x7f800000 when some value is NaN or +-Infinity. Four accumulators so the

@@ -19,6 +19,15 @@ export function encodeFp32Into(values: Float32Array, out: Uint8Array): void {
   out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
 }
 
+/** Copies `count` values' bytes into `out`. Throws DecodeError like decodeFp32. */
+export function decodeFp32Into(bytes: Uint8Array, count: number, out: Float32Array): void {
+  if (bytes.byteLength !== fp32ByteLength(count)) {
+    fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);
+  }
+  if (out.length !== count) throw new RangeError(`fp32 decode into ${out.length} values, expected ${count}`);
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+}
+
 export function decodeFp32(bytes: Uint8Array, count: number): Float32Array {
   if (bytes.byteLength !== fp32ByteLength(count)) {
     fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);

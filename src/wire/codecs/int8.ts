@@ -15,7 +15,7 @@
  */
 import { INT8_LEVELS } from '../constants.ts';
 import { fail } from '../errors.ts';
-import { floatBitsMaxAbs } from './bits.ts';
+import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from './bits.ts';
 
 export function int8ByteLength(count: number): number {
   return 4 + count;
@@ -32,7 +32,6 @@ export function int8Scale(values: Float32Array): number {
 
 /** Smallest normal float32: below it a scale loses precision and quotients can exceed 127. */
 const MIN_NORMAL_SCALE = 2 ** -126;
-const FLOAT32_EXPONENT_BITS = 0x7f800000;
 /**
  * Added to t + 1/2 before flooring. A quotient x / scale of two float32 values with
  * |x / scale| >= 1/4 that is not exactly k + 1/2 lies at least 2^-27 from it (write
@@ -71,7 +70,7 @@ export function encodeInt8Into(values: Float32Array, out: Uint8Array): void {
   const q = new Int8Array(out.buffer, out.byteOffset + 4, n);
   const maxBits = floatBitsMaxAbs(values);
   let scale: number;
-  if (maxBits >= FLOAT32_EXPONENT_BITS || maxBits === 0) scale = encodeInt8Reference(values, q);
+  if (maxBits >= NON_FINITE_BITS || maxBits === 0) scale = encodeInt8Reference(values, q);
   else {
     scale = Math.fround(floatFromBits(maxBits) / INT8_LEVELS);
     if (scale < MIN_NORMAL_SCALE) scale = encodeInt8Reference(values, q);
@@ -96,14 +95,6 @@ export function encodeInt8(values: Float32Array): Uint8Array {
   const out = new Uint8Array(int8ByteLength(values.length));
   encodeInt8Into(values, out);
   return out;
-}
-
-const bitsScratch = new Int32Array(1);
-const floatScratch = new Float32Array(bitsScratch.buffer);
-
-function floatFromBits(bits: number): number {
-  bitsScratch[0] = bits;
-  return floatScratch[0] as number;
 }
 
 function checkedScale(bytes: Uint8Array, count: number): number {
