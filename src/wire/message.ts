@@ -3,10 +3,11 @@
  * payload per layer (byte layout in docs/PROTOCOL.md). Layer element counts never come from
  * the wire: the receiver takes them from its own model (TaskSchema) and checks every length.
  */
+
+import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../model/float-bits.ts';
 import { allFinite, fingerprint, type Weights } from '../model/weights.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { assertNever, type CodecSpec, codecFromWire, codecToWire } from './codec-spec.ts';
-import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from './codecs/bits.ts';
 import { encodeValuesInto } from './codecs/values.ts';
 import {
   FIXED_HEADER_BYTES,

@@ -10,8 +10,13 @@
  * 65536 halves; the encoder's loop is unrolled by four, and neither copies a payload at an odd byte
  * offset. The bytes are the same as a value-by-value implementation's (test/wire/codecs-reference.test.ts).
  */
+
+import { floatBits } from '../../model/float-bits.ts';
+import { HOST_IS_LITTLE_ENDIAN } from '../constants.ts';
 import { fail } from '../errors.ts';
-import { floatBits } from './bits.ts';
+
+// Payloads are little-endian and written and read through Uint16Array views.
+if (!HOST_IS_LITTLE_ENDIAN) throw new Error('meshfl wire codecs need a little-endian host');
 
 const HALF_MAX_FINITE_BITS = 0x7bff;
 const HALF_NAN_BITS = 0x7e00;

@@ -13,9 +13,10 @@
  * `encodeInt8Reference`, the definition itself (no sender emits either: encodeMessage refuses
  * non-finite values, and a subnormal scale needs max|x| < 1.5e-36).
  */
+
+import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../../model/float-bits.ts';
 import { INT8_LEVELS } from '../constants.ts';
 import { fail } from '../errors.ts';
-import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from './bits.ts';
 
 export function int8ByteLength(count: number): number {
   return 4 + count;

@@ -1,13 +1,11 @@
 /**
- * Float32 bit-pattern helpers shared by the codecs. Magnitudes of float32 values order like
- * their bits with the sign cleared, read as integers (NaN above +Infinity above every finite
- * value), so a max over integers finds max|x| and spots NaN/Infinity in the same pass,
- * without float compares or Math.abs.
+ * Float32 bit-pattern helpers shared by the wire codecs, message validation and the merge
+ * guard. Magnitudes of float32 values order like their bits with the sign cleared, read as
+ * integers (NaN above +Infinity above every finite value), so a max over integers finds
+ * max|x| and spots NaN/Infinity in the same pass, without float compares or Math.abs.
+ * Byte order does not matter: an Int32Array view reads each float32's own 4 bytes in host
+ * order, as the Float32Array does.
  */
-import { HOST_IS_LITTLE_ENDIAN } from '../constants.ts';
-
-if (!HOST_IS_LITTLE_ENDIAN) throw new Error('meshfl wire codecs need a little-endian host');
-
 /** The bits of `values[i]` as int32, sharing its memory. */
 export function floatBits(values: Float32Array): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, values.length);
