@@ -22,7 +22,7 @@
  * read per second of merging and that as a fraction of the memcpy's bandwidth (median of the
  * per-repetition ratios).
  *
- * Usage: node simulations/bench/merge.ts [--quick] [--json]
+ * Usage: node simulations/bench/merge.ts [--quick] [--json] [--strategies mean,ldawa]
  */
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { createStrategy, strategyNames } from '../../src/merge/registry.ts';
@@ -140,6 +140,8 @@ export interface MergeBenchOptions {
   readonly sizes?: readonly number[];
   /** Candidate counts; default by quick. */
   readonly counts?: readonly number[];
+  /** Strategy names; default every registered strategy. */
+  readonly strategies?: readonly string[];
   /** Called with each measured row. */
   readonly onRow?: (row: MergeRow) => void;
 }
@@ -168,7 +170,7 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
         samples: 100 + i,
       }));
       const memcpy = memcpyOf([own, ...candidates.map((c) => c.weights)]);
-      for (const name of strategyNames()) {
+      for (const name of options.strategies ?? strategyNames()) {
         const modes: (EvalMode | 'none')[] = EVALUATING.has(name) ? ['precomputed', 'synthetic'] : ['none'];
         for (const mode of modes) {
           const ctx: MergeContext = {
@@ -203,11 +205,18 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
 }
 
 function main(): void {
-  const args = new Set(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const args = new Set(argv);
   const quick = args.has('--quick');
   const json = args.has('--json');
+  const at = argv.indexOf('--strategies');
+  const strategies = at >= 0 ? (argv[at + 1] ?? '').split(',').filter((s) => s !== '') : undefined;
+  for (const name of strategies ?? []) {
+    if (!strategyNames().includes(name)) throw new Error(`--strategies: unknown strategy "${name}"`);
+  }
   const rows = runMergeBench({
     quick,
+    strategies,
     onRow: json
       ? undefined
       : (r) =>
