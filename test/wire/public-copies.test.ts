@@ -5,7 +5,7 @@ import type { Weights } from '../../src/model/weights.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { decodeHeader } from '../../src/wire/message.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
-import { gaussianModel, l2, perturb, schemaFor, smallModel, TASK } from './helpers.ts';
+import { gaussianModel, l2, perturb, schemaFor, smallModel } from './helpers.ts';
 
 const model = smallModel(1);
 const schema = schemaFor(model);
