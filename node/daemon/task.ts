@@ -133,6 +133,17 @@ export function readTaskSource(
   return { kind: 'config', input };
 }
 
+/**
+ * What `--check` prints of the task: the whole TaskSpec (canonical key order) when the
+ * config defines it over a named data set; else what is known before the start.
+ */
+export function checkedTask(source: TaskSource): Record<string, unknown> {
+  if (source.kind === 'join') return { join: source.address, ownSettings: source.choices };
+  const parsed = source.input.dataset === 'custom' ? undefined : safeParseTaskSpec(source.input);
+  if (parsed?.ok) return taskSpecRecord(parsed.task);
+  return { ...source.input, inputShape: 'from the data', classes: 'from the data' };
+}
+
 /** The samples a daemon loaded: what a custom task takes its shape from, and what must fit any task. */
 export interface LoadedShape {
   readonly featureShape: readonly number[];
