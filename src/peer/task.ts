@@ -22,9 +22,10 @@
  */
 import * as v from 'valibot';
 import { DATASET_FAMILIES, DATASET_SHAPES, type DatasetFamily, isDatasetName } from '../data/families.ts';
+import { MAX_MESSAGE_BYTES } from '../limits.ts';
 import { isOracle, ORACLE_SIMULATION_ONLY } from '../merge/oracle.ts';
 import { createStrategy, DEFAULT_STRATEGY, type StrategySpec } from '../merge/registry.ts';
-import { type ModelSpec, parseModelSpec } from '../model/spec.ts';
+import { type ModelSpec, parameterCountOf, parseModelSpec } from '../model/spec.ts';
 import { sizeOfShape, type Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../wire/codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, TASK_ID_PATTERN, TASK_ID_RULE, TOPK_PPM_SCALE } from '../wire/constants.ts';
@@ -73,6 +74,12 @@ export const TASK_DEFAULTS = {
  * peer's answer on `/meshfl/1/task` is refused above this.
  */
 export const MAX_TASK_SPEC_BYTES = 16 * 1024;
+
+/**
+ * Largest model a task may name: an fp32 keyframe of it must fit one message (64 MiB,
+ * src/limits.ts), and a peer that joins a task allocates it before anything else.
+ */
+export const MAX_TASK_PARAMETERS = Math.floor(MAX_MESSAGE_BYTES / Float32Array.BYTES_PER_ELEMENT);
 
 export const MAX_BATCH_SIZE = 65_536;
 export const MAX_LOCAL_STEPS = 1_000_000;
@@ -249,6 +256,12 @@ function complete(input: TaskInput): TaskSpecParse {
       key: 'inputShape',
       problem: `a cnn needs [height, width, channels], got [${inputShape.join(', ')}]`,
     });
+  }
+  if (issues.length === 0 && inputShape !== undefined && classes !== undefined) {
+    const parameters = parameterCountOf(input.model, inputShape, classes);
+    if (parameters > MAX_TASK_PARAMETERS) {
+      issues.push({ key: 'model', problem: `${parameters} parameters, at most ${MAX_TASK_PARAMETERS}` });
+    }
   }
   if (issues.length > 0 || inputShape === undefined || classes === undefined) return { ok: false, issues };
   const task: TaskSpec = { ...input, inputShape: [...inputShape], classes };

@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
+import { parameterCountOf } from '../../src/model/spec.ts';
+import { parameterCount } from '../../src/model/weights.ts';
 import { taskModelLayout } from '../../src/peer/create-peer.ts';
 import {
   DEFAULT_TASK,
@@ -167,6 +169,25 @@ test('the fingerprint covers task id, architecture, model seed, codec family and
     const fp = fingerprint(parseTaskSpec({ ...taskSpecRecord(base), ...change }));
     assert.ok(!seen.has(fp), `${JSON.stringify(change)} must change the fingerprint`);
     seen.add(fp);
+  }
+});
+
+test('models are bounded before anything is built; the count from the spec is what buildModel builds', () => {
+  const huge = { model: { kind: 'mlp', hidden: [65536, 65536] } };
+  assert.deepEqual(issues(huge), [['model', '4347133952 parameters, at most 16777216']]);
+  for (const input of [
+    {},
+    { model: 'cnn' },
+    { model: 'cnn-plain', dataset: 'synthetic' },
+    { model: { kind: 'cnn', stages: [[4], [8]], dense: 0 } },
+    { model: { kind: 'mlp', hidden: [] }, dataset: 'custom', inputShape: [5, 3], classes: 4 },
+  ]) {
+    const task = parseTaskSpec(input);
+    assert.equal(
+      parameterCountOf(task.model, task.inputShape, task.classes),
+      parameterCount(taskModelLayout(task)),
+      JSON.stringify(input),
+    );
   }
 });
 
