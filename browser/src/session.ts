@@ -97,7 +97,7 @@ export class Session {
         await gossip.stop();
         throw err;
       }
-      const peer = createTaskPeer({ task, data, gossip, seed: this.#init.seed });
+      const peer = await createTaskPeer({ task, data, gossip, seed: this.#init.seed });
       this.#listen(peer);
       await peer.start();
       const resolve = this.#init.resolveDaemonAddr;
