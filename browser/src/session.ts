@@ -197,6 +197,10 @@ export class Session {
       const entry = { ...e.detail, at: new Date().toISOString() };
       store.update((s) => ({ rejected: [entry, ...s.rejected].slice(0, MAX_REJECTED_SHOWN) }));
     });
+    peer.addEventListener('task:mismatch', (e) => {
+      const message = `${new Date().toISOString().slice(11, 19)} ${e.detail.mismatch.summary}`;
+      store.update((s) => ({ errors: [message, ...s.errors].slice(0, MAX_ERRORS_SHOWN) }));
+    });
     peer.addEventListener('error', (e) => {
       const message = `${new Date().toISOString().slice(11, 19)} ${e.detail.message}`;
       store.update((s) => ({ errors: [message, ...s.errors].slice(0, MAX_ERRORS_SHOWN) }));

@@ -29,3 +29,14 @@ export const MNIST_TASK: TaskSpec = parseTaskSpec({
 export function withTaskId(task: TaskSpec, taskId: string): TaskSpec {
   return parseTaskSpec({ ...taskSpecRecord(task), taskId });
 }
+
+/**
+ * A page hears most peers only through its daemon's gossip and cannot fetch their
+ * snapshots, so it waits for their next keyframe: it asks for one every few rounds.
+ */
+export const PAGE_KEYFRAME_INTERVAL = 3;
+
+/** The daemon's task with the page's own device settings (none of them fingerprinted). */
+export function withPageSettings(task: TaskSpec): TaskSpec {
+  return parseTaskSpec({ ...taskSpecRecord(task), keyframeInterval: PAGE_KEYFRAME_INTERVAL });
+}
