@@ -333,7 +333,14 @@ test(
       () => heardByDaemon.every((heard) => ids.every((id) => heard.has(id))),
       () => `${JSON.stringify(heardByDaemon.map((h) => [...h]))}\n${tails()}`,
     );
-    for (const d of daemons) assert.ok((await accepted(d)) > 0, 'each daemon accepted updates');
+    for (const d of daemons) {
+      assert.ok((await accepted(d)) > 0, 'each daemon accepted updates');
+      assert.equal(await wrongFingerprints(d), 0, 'the daemon and the pages run the same task');
+    }
+    for (const p of pages) {
+      const rejected = (await state(p)).rejected.filter((r) => r.reason === 'wrong-fingerprint');
+      assert.deepEqual(rejected, [], 'the page rejected no update as wrong-fingerprint');
+    }
     t.diagnostic(`both daemons merged both pages after ${since()}`);
     for (const [i, p] of pages.entries())
       await p.screenshot({ path: path.join(SCREENSHOTS, `page-${i}.png`), fullPage: true });
@@ -421,6 +428,16 @@ test(
     );
   },
 );
+
+/** A daemon's wrong-fingerprint rejections, summed over stages. */
+async function wrongFingerprints(d: DaemonProcess): Promise<number> {
+  const metrics = (await d.get('/metrics')).body;
+  let total = 0;
+  for (const m of metrics.matchAll(/^meshfl_updates_rejected_total\{([^}]*)\} (\S+)$/gm)) {
+    if ((m[1] ?? '').includes('reason="wrong-fingerprint"')) total += Number(m[2]);
+  }
+  return total;
+}
 
 /** A daemon's meshfl_updates_accepted_total. */
 async function accepted(d: DaemonProcess): Promise<number> {
