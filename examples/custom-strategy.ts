@@ -14,6 +14,7 @@ import {
   type Layer,
   type MergeContext,
   makeSynthetic,
+  parseTaskSpec,
   partitionDataset,
   peerDataFor,
   type Strategy,
@@ -37,17 +38,22 @@ export const noWorseThanMe: Strategy = (own: Weights, candidates: readonly Candi
   });
 };
 
+const task = parseTaskSpec({
+  taskId: 'custom-strategy',
+  dataset: 'synthetic',
+  model: { kind: 'mlp', hidden: [32] },
+  localSteps: 10,
+});
 const { train, test } = makeSynthetic({ seed: 3, trainSamples: 600 });
 const shares = partitionDataset(train, { kind: 'dirichlet', alpha: 1 }, { peers: 3, seed: 3 });
 const bus = new Bus();
 const peers = await Promise.all(
   shares.map((share, i) =>
-    createPeer({
+    createPeer(task, {
       gossip: bus.join(`peer-${i}`),
       data: peerDataFor(train, share, test),
-      model: { kind: 'mlp', hidden: [32] },
+      // Our rule instead of the task's: a device may merge as it likes.
       strategy: noWorseThanMe,
-      local: { steps: 10 },
       minFreshUpdates: 2,
       seed: i,
     }),

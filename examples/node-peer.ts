@@ -11,6 +11,7 @@ import {
   createLibp2pGossip,
   createPeer,
   type MeshflNode,
+  parseTaskSpec,
   partitionDataset,
   peerDataFor,
   type RoundSummary,
@@ -22,6 +23,14 @@ const PEERS = 3;
 const dataset = process.argv[2] ?? 'synthetic';
 const rounds = Number(process.argv[3] ?? 3);
 
+// The task every peer runs: the same id, model, initial weights and codec everywhere.
+const task = parseTaskSpec({
+  taskId: `example-${dataset}`,
+  dataset,
+  model: { kind: 'mlp', hidden: [64] },
+  strategy: 'bristle+ldawa',
+  localSteps: 20,
+});
 const { train, test } = loadDataset(dataset);
 const shares = partitionDataset(train, { kind: 'iid' }, { peers: PEERS, seed: 1 });
 
@@ -31,13 +40,9 @@ await connectTopology(nodes, { kind: 'full' });
 
 const peers = await Promise.all(
   nodes.map(async (node, i) =>
-    createPeer({
+    createPeer(task, {
       gossip: await createLibp2pGossip(node),
       data: peerDataFor(train, shares[i], test),
-      taskId: `example-${dataset}`,
-      model: { kind: 'mlp', hidden: [64] },
-      strategy: 'bristle+ldawa',
-      local: { steps: 20 },
       // Each peer has 2 neighbours here: close a round once both have sent an update.
       minFreshUpdates: PEERS - 1,
       seed: i,

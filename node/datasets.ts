@@ -9,12 +9,12 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type CsvOptions, parseCsvDataset } from '../src/data/csv.ts';
 import type { Dataset, TrainTest } from '../src/data/dataset.ts';
+import { DATASET_NAMES, type DatasetName } from '../src/data/families.ts';
 import { idxToDataset, parseIdx } from '../src/data/idx.ts';
 import { parsePixelRowsJson } from '../src/data/pixel-rows-json.ts';
 import { makeSynthetic, type SyntheticOptions } from '../src/data/synthetic.ts';
 
-export const DATASET_NAMES = ['mnist', 'fashion-mnist', 'synthetic'] as const;
-export type DatasetName = (typeof DATASET_NAMES)[number];
+export { DATASET_NAMES, type DatasetName };
 
 export interface LoadDatasetOptions {
   readonly fashionMnist?: FashionMnistOptions;

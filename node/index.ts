@@ -4,13 +4,14 @@
  *
  * @example
  * ```ts
- * import { createLibp2pGossip, createPeer, peerDataFor, partitionDataset } from 'meshfl'
+ * import { createLibp2pGossip, createPeer, DEFAULT_TASK, fetchTask, peerDataFor, partitionDataset } from 'meshfl'
  * import { createNodeLibp2p, loadDataset } from 'meshfl/node'
  *
  * const { train } = loadDataset('mnist')
  * const [part] = partitionDataset(train, { kind: 'iid' }, { peers: 10, seed: 1 })
  * const gossip = await createLibp2pGossip(await createNodeLibp2p({ bootstrap: [addr] }))
- * const peer = await createPeer({ gossip, data: peerDataFor(train, part) })
+ * // The default task (MNIST, MLP [256, 128]), or the task of a daemon: fetchTask(gossip, daemonPeerId)
+ * const peer = await createPeer(DEFAULT_TASK, { gossip, data: peerDataFor(train, part), seed: 3 })
  * ```
  */
 

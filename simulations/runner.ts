@@ -17,15 +17,15 @@ import { PooledTraining } from '../node/train-pool/pooled-training.ts';
 import { deadInputMask } from '../src/attacks/dead-input-blowup.ts';
 import { createRng } from '../src/data/rng.ts';
 import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
-import { createStrategy } from '../src/merge/registry.ts';
 import type { Strategy } from '../src/merge/types.ts';
-import { buildModel, getWeights, setWeights } from '../src/model/model.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
+import { createPeer } from '../src/peer/create-peer.ts';
 import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
-import { type LocalTraining, type OutgoingTransform, Peer } from '../src/peer/peer.ts';
+import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
+import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
-import { Trainer, type TrainerOptions } from '../src/train/trainer.ts';
+import type { Trainer } from '../src/train/trainer.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
 import { createNetwork, type SimNetwork } from './network.ts';
 import type { StrategyEntry } from './scenario.ts';
@@ -71,16 +71,6 @@ export interface RunHooks {
   readonly onRound?: (r: PeerRound) => void;
 }
 
-function peerTrainerOptions(setup: SimulationSetup, p: PeerSetup): TrainerOptions {
-  const s = setup.scenario;
-  return {
-    batchSize: s.batchSize,
-    trainable: s.trainable,
-    seed: s.seed * 1009 + p.index,
-    optimizer: { learningRate: s.learningRate, momentum: s.momentum },
-  };
-}
-
 /**
  * Which peers this process runs and over what network (shard mode: a slice of the peers,
  * linked to the other slices' processes). Default: every peer, over `createNetwork`.
@@ -91,18 +81,13 @@ export interface RunPlacement {
   readonly createNetwork: (initial: readonly PeerSetup[]) => Promise<SimNetwork>;
 }
 
-function buildPeerTrainer(setup: SimulationSetup, p: PeerSetup): Trainer {
-  const s = setup.scenario;
-  // Common initialisation (same seed) for every peer, own batch order per peer.
-  const model = buildModel(s.model, setup.inputShape, setup.numClasses, s.seed);
-  if (setup.backbone) {
-    const byName = new Map(setup.backbone.map((l) => [l.name, l]));
-    setWeights(
-      model,
-      getWeights(model).map((l) => byName.get(l.name) ?? l),
-    );
-  }
-  return new Trainer(model, peerTrainerOptions(setup, p));
+/**
+ * The task of one strategy's run: the scenario's, merged by `entry` (the oracle, which
+ * needs ground truth, is the runner's own Strategy; its task names its base rule, mean).
+ */
+function entryTask(setup: SimulationSetup, entry: StrategyEntry): TaskSpec {
+  const strategy = isOracle(entry.spec) ? 'mean' : entry.spec;
+  return parseTaskSpec({ ...taskSpecRecord(setup.task), strategy });
 }
 
 export async function runStrategy(
@@ -125,7 +110,8 @@ export async function runStrategy(
     : await createNetwork(s.transport, initial.length, s.topology, s.seed);
   const peers = new Map<number, Peer>();
   const trainers: Trainer[] = [];
-  const topic = updatesTopic(`sim-${s.name}`);
+  const task = entryTask(setup, entry);
+  const topic = updatesTopic(task.taskId);
   const reached = new Map<number, { promise: Promise<void>; resolve: () => void }>();
   const roundReached = (round: number): { promise: Promise<void>; resolve: () => void } => {
     let r = reached.get(round);
@@ -157,21 +143,19 @@ export async function runStrategy(
   const indexOf = new Map<string, number>();
   // Ground truth for the "oracle": a sender is honest when it is a known peer and no attacker.
   const isHonest = (id: string): boolean => indexOf.has(id) && !attackerIds.has(id);
-  const strategyFor = (p: PeerSetup): Strategy => {
-    if (p.attacker) return createStrategy('mean');
+  /** Attackers merge with mean; the oracle is built here (it needs ground truth); else the task's strategy. */
+  const strategyFor = (p: PeerSetup): Strategy | 'mean' | undefined => {
+    if (p.attacker) return 'mean';
     const spec = entry.spec;
     if (isOracle(spec)) return oracleStrategy(isHonest, typeof spec === 'string' ? {} : spec.options);
-    return createStrategy(spec);
+    return undefined;
   };
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
-    const trainer = buildPeerTrainer(setup, p);
-    trainers.push(trainer);
-    const training = pool
-      ? await PooledTraining.register(pool, gossip.id, trainer, peerTrainerOptions(setup, p), p.train)
-      : undefined;
     const view = { local: honestView, remote: remoteHonest };
-    return networkPeer(p, setup, gossip, strategyFor(p), view, trainer, training);
+    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool);
+    trainers.push(peer.trainer);
+    return peer;
   };
 
   const track = (p: PeerSetup, peer: Peer): void => {
@@ -283,16 +267,16 @@ interface HonestView {
   readonly remote: ReadonlySet<string>;
 }
 
-/** One Peer: honest, or Byzantine through `outgoing`. */
-function networkPeer(
+/** One Peer of `task` (createPeer): honest, or Byzantine through `outgoing`. */
+async function networkPeer(
   p: PeerSetup,
   setup: SimulationSetup,
+  task: TaskSpec,
   gossip: Gossip,
-  strategy: Strategy,
+  strategy: Strategy | 'mean' | undefined,
   view: HonestView,
-  trainer: Trainer,
-  training: LocalTraining | undefined,
-): Peer {
+  pool: TrainingPool | undefined,
+): Promise<Peer> {
   const honestView = view.local;
   const s = setup.scenario;
   const attack = p.attacker ? setup.attack : undefined;
@@ -311,7 +295,7 @@ function networkPeer(
         own,
         reference: reference ?? own,
         honest: honest.length > 0 ? honest : [own],
-        outputLayer: trainer.model.outputLayer,
+        outputLayer: peer.trainer.model.outputLayer,
         rng: attack.perColluder ? shared.fork(`colluder-${p.index}`) : shared,
         ...(attack.perColluder ? { colluder } : {}),
         ...(deadInputs ? { deadInputs } : {}),
@@ -330,30 +314,34 @@ function networkPeer(
       const w = peer.receivedModel(id);
       return w ? [w] : [];
     });
-  const peer = new Peer({
-    taskId: `sim-${s.name}`,
-    trainer,
-    training,
+  const peer: Peer = await createPeer(task, {
+    gossip,
     data: {
       train: p.train,
       validation: p.validation,
       familiarClasses: p.familiarClasses,
       evaluation: setup.evaluation,
     },
-    strategy,
-    gossip,
-    codec: s.codec,
+    // Common initial model (the task's seed), own batch order and merge randomness per peer.
+    seed: s.seed * 1009 + p.index,
+    backend: false,
+    trainer: { trainable: s.trainable, momentum: s.momentum },
+    ...(setup.backbone ? { weights: setup.backbone } : {}),
+    // Peers train on worker threads (scenario key "workers"); evaluation and merging stay here.
+    ...(pool
+      ? { training: (trainer: Trainer, options) => PooledTraining.register(pool, gossip.id, trainer, options, p.train) }
+      : {}),
+    ...(strategy === undefined ? {} : { strategy }),
     local: s.local,
     minFreshUpdates: s.minFreshUpdates,
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
-    seed: s.seed * 1009 + p.index,
     outgoing,
   });
   if (attack?.kind === 'model') {
-    const exchanged = trainer.trainableLayers();
+    const exchanged = peer.trainer.trainableLayers();
     peer.addEventListener('round:start', () => {
-      reference = trainer.getWeights().filter((l) => exchanged.has(l.name));
+      reference = peer.trainer.getWeights().filter((l) => exchanged.has(l.name));
     });
   }
   return peer;

@@ -4,16 +4,17 @@
  * naming the key; everything downstream works on the parsed, defaulted Scenario.
  */
 import { type AttackSpec, createAttack } from '../src/attacks/registry.ts';
+import { DATASET_NAMES, type DatasetName } from '../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../src/data/partition-spec.ts';
 import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
 import { createStrategy, type StrategySpec } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
-import { parseCodec } from '../src/wire/codec-spec.ts';
+import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
-export const DATASETS = ['mnist', 'fashion-mnist', 'synthetic'] as const;
-export type ScenarioDataset = (typeof DATASETS)[number];
+export const DATASETS = DATASET_NAMES;
+export type ScenarioDataset = DatasetName;
 export const TRANSPORTS = ['libp2p-memory', 'libp2p-tcp', 'inproc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
@@ -52,7 +53,7 @@ export interface Scenario {
   readonly strategies: readonly StrategyEntry[];
   readonly rounds: number;
   readonly local: TrainAmount;
-  readonly codec: string;
+  readonly codec: CodecSpec;
   readonly transport: Transport;
   readonly topology: Topology;
   readonly churn: readonly ChurnEvent[];
@@ -336,10 +337,9 @@ export function parseScenario(raw: unknown): Scenario {
     raw.localSteps !== undefined
       ? { steps: int(raw.localSteps, 'localSteps', 1, 1_000_000) }
       : { epochs: num(raw.localEpochs ?? 1, 'localEpochs', 0.001, 1000) };
-  const codec = typeof raw.codec === 'string' ? raw.codec : SCENARIO_DEFAULTS.codec;
   if (raw.codec !== undefined && typeof raw.codec !== 'string')
     throw new ScenarioError('codec: must be a string like "int8"');
-  wrap('codec', () => parseCodec(codec));
+  const codec = wrap('codec', () => parseCodec(typeof raw.codec === 'string' ? raw.codec : SCENARIO_DEFAULTS.codec));
   const byzantine = parseByzantine(raw.byzantine, peers);
   const topology = parseTopology(raw, peers, seed);
   const degree = topology.kind === 'full' ? peers - 1 : topology.degree;
@@ -405,6 +405,7 @@ export function scenarioRecord(s: Scenario): Record<string, unknown> {
   return {
     ...s,
     model: s.model,
+    codec: formatCodec(s.codec),
     byzantine: s.byzantine ?? null,
     backbone: s.backbone ?? null,
     samplesPerPeer: s.samplesPerPeer ?? null,

@@ -15,6 +15,7 @@ import { publicValidationSet, withPublicValidation } from '../src/data/public-va
 import { createRng, type Rng } from '../src/data/rng.ts';
 import { HEAD_KERNEL } from '../src/model/model.ts';
 import type { Weights } from '../src/model/weights.ts';
+import { parseTaskSpec, type TaskSpec } from '../src/peer/task.ts';
 import type { Scenario } from './scenario.ts';
 
 export interface PeerSetup {
@@ -33,8 +34,11 @@ export interface SimulationSetup {
   readonly scenario: Scenario;
   readonly peers: readonly PeerSetup[];
   readonly evaluation: Dataset;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
+  /**
+   * The scenario's task (every peer's model, seed, codec, training settings); strategies
+   * differ per run, so its strategy is only the default of honest peers.
+   */
+  readonly task: TaskSpec;
   readonly attack: Attack | undefined;
   /** Backbone layers from the scenario's backbone file (head mode). */
   readonly backbone: Weights | undefined;
@@ -122,12 +126,28 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
       leaveRound: leaveRound.get(index) ?? scenario.rounds,
     };
   });
-  const inputShape =
-    scenario.model.kind === 'mlp' ? [train.featureShape.reduce((a, b) => a * b, 1)] : train.featureShape;
   let backbone: Weights | undefined;
   if (scenario.backbone !== undefined) {
     const file = loadModelFile(scenario.backbone);
     backbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
   }
-  return { scenario, peers, evaluation, inputShape, numClasses: train.numClasses, attack, backbone };
+  return { scenario, peers, evaluation, task: scenarioTask(scenario), attack, backbone };
+}
+
+/**
+ * The task every peer of a scenario takes part in: task id `sim-<name>`, the scenario's
+ * model, seed (common initial model), codec and training settings. Epochs per round
+ * (localEpochs) are the runner's choice, outside the task; so is the keyframe default.
+ */
+export function scenarioTask(scenario: Scenario): TaskSpec {
+  return parseTaskSpec({
+    taskId: `sim-${scenario.name}`,
+    model: scenario.model,
+    modelSeed: scenario.seed,
+    codec: scenario.codec,
+    batchSize: scenario.batchSize,
+    learningRate: scenario.learningRate,
+    ...('steps' in scenario.local ? { localSteps: scenario.local.steps } : {}),
+    dataset: scenario.dataset,
+  });
 }

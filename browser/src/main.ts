@@ -4,11 +4,11 @@
  */
 import type { PeerData } from '../../src/peer/peer.ts';
 import { builtinShard, fetchBuiltin } from './builtin-data.ts';
-import { fetchDaemonStatus, type PageParams, preferredDaemonAddr, readUrlParams } from './params.ts';
+import { fetchDaemonStatus, fetchDaemonTask, type PageParams, preferredDaemonAddr, readUrlParams } from './params.ts';
 import { Session } from './session.ts';
 import { SHARD_COUNT } from './shard-layout.ts';
 import { initialState, Store } from './state.ts';
-import { MNIST_TASK, type TaskConfig, withTaskId } from './task.ts';
+import { MNIST_TASK, type TaskConfig, withPageSettings, withTaskId } from './task.ts';
 import { readUserFiles, userPeerData } from './user-data.ts';
 import { render } from './view.ts';
 
@@ -50,10 +50,19 @@ async function main(): Promise<void> {
   shardSelect.value = String(params.shard);
   const status = params.bootstrap === undefined ? await fetchDaemonStatus(baseUrl) : undefined;
   input('daemon').value = params.bootstrap ?? preferredDaemonAddr(status?.multiaddrs ?? []) ?? '';
-  const taskId = params.taskId ?? status?.taskId;
+  // The serving daemon's task, so the page builds the identical model; the page keeps its
+  // own keyframe interval (not part of the fingerprint, see PAGE_KEYFRAME_INTERVAL).
+  const served = params.bootstrap === undefined ? await fetchDaemonTask(baseUrl) : ({ kind: 'none' } as const);
   let task: TaskConfig;
   try {
-    task = taskId === undefined ? MNIST_TASK : withTaskId(MNIST_TASK, taskId);
+    if (served.kind === 'invalid') throw new Error(served.error);
+    const taskId = params.taskId ?? status?.taskId;
+    task =
+      served.kind === 'task'
+        ? withPageSettings(served.task)
+        : taskId === undefined
+          ? MNIST_TASK
+          : withTaskId(MNIST_TASK, taskId);
   } catch (err) {
     store.update({ phase: { kind: 'failed', error: (err as Error).message } });
     return;

@@ -3,6 +3,7 @@
  * and, when the page is served by a daemon, from its `/status` (the multiaddrs a browser
  * should dial, the task id).
  */
+import { safeParseTaskSpec, type TaskSpec, TaskSpecError } from '../../src/peer/task.ts';
 import type { BackendChoice } from '../../src/train/backend.ts';
 import { STATUS_TIMEOUT_MS } from './constants.ts';
 import { parseDaemonAddr } from './network.ts';
@@ -90,4 +91,29 @@ export async function fetchDaemonStatus(baseUrl: string): Promise<DaemonStatus |
 export function preferredDaemonAddr(addrs: readonly string[]): string | undefined {
   const rank = (a: string): number => (a.includes('/wss') ? 0 : a.includes('/ws') ? 1 : 2);
   return [...addrs].sort((a, b) => rank(a) - rank(b))[0];
+}
+
+/** Outcome of asking the serving daemon for its task. */
+export type DaemonTask =
+  | { readonly kind: 'task'; readonly task: TaskSpec }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'invalid'; readonly error: string };
+
+/**
+ * The serving daemon's TaskSpec (`GET /task`): what the page must run to exchange updates
+ * with it. 'none' when the page is not served by a daemon (or by one without /task).
+ */
+export async function fetchDaemonTask(baseUrl: string): Promise<DaemonTask> {
+  let body: unknown;
+  try {
+    const response = await fetch(new URL('task', baseUrl), { signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
+    if (!response.ok || !(response.headers.get('content-type') ?? '').includes('json')) return { kind: 'none' };
+    body = await response.json();
+  } catch {
+    return { kind: 'none' };
+  }
+  const parsed = safeParseTaskSpec(body);
+  return parsed.ok
+    ? { kind: 'task', task: parsed.task }
+    : { kind: 'invalid', error: `the daemon's task is invalid: ${new TaskSpecError(parsed.issues).message}` };
 }

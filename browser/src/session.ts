@@ -97,7 +97,7 @@ export class Session {
         await gossip.stop();
         throw err;
       }
-      const peer = createTaskPeer({ task, data, gossip, seed: this.#init.seed });
+      const peer = await createTaskPeer({ task, data, gossip, seed: this.#init.seed });
       this.#listen(peer);
       await peer.start();
       const resolve = this.#init.resolveDaemonAddr;
@@ -196,6 +196,10 @@ export class Session {
     peer.addEventListener('update:rejected', (e) => {
       const entry = { ...e.detail, at: new Date().toISOString() };
       store.update((s) => ({ rejected: [entry, ...s.rejected].slice(0, MAX_REJECTED_SHOWN) }));
+    });
+    peer.addEventListener('task:mismatch', (e) => {
+      const message = `${new Date().toISOString().slice(11, 19)} ${e.detail.mismatch.summary}`;
+      store.update((s) => ({ errors: [message, ...s.errors].slice(0, MAX_ERRORS_SHOWN) }));
     });
     peer.addEventListener('error', (e) => {
       const message = `${new Date().toISOString().slice(11, 19)} ${e.detail.message}`;

@@ -1,52 +1,42 @@
 /**
- * The federated task a browser peer joins by default: MNIST digits, a small MLP, the same
- * initial weights everywhere (common seed). Node peers of the same task (the e2e harness,
- * a daemon) must build the identical model, so this file is the single definition both
- * import. A daemon's `/status` may name another task id.
+ * The task a page runs when its daemon does not say which (no `GET /task`, e.g. the Vite dev
+ * server): MNIST digits with a small MLP. A TaskSpec like every other task, so a daemon or a
+ * Node peer of the same task builds the identical model from it; a page served by a daemon
+ * should take the daemon's task (`GET /task`, parsed with parseTaskSpec) instead.
  */
-import type { ModelSpec } from '../../src/model/spec.ts';
+import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 
-export interface TaskConfig {
-  readonly taskId: string;
-  readonly model: ModelSpec;
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
-  /** Seed of the common initial model. */
-  readonly modelSeed: number;
-  /** Update codec (int8 keeps an update under the inline gossip limit). */
-  readonly codec: string;
-  /** Merge strategy name (see src/merge/registry.ts). */
-  readonly strategy: string;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  /** Local training steps per round. */
-  readonly localSteps: number;
-  /**
-   * A full model every this many rounds. Short for browser tasks: a page cannot fetch a
-   * snapshot from a peer it has no direct connection to (it only hears it through the
-   * daemon's gossip), so it waits for the next keyframe before it can use that peer.
-   */
-  readonly keyframeInterval: number;
-}
+/** What the page calls its task (session.ts, user-data.ts): a TaskSpec. */
+export type TaskConfig = TaskSpec;
 
-export const MNIST_TASK: TaskConfig = {
+export const MNIST_TASK: TaskSpec = parseTaskSpec({
   taskId: 'mnist-browser',
   model: { kind: 'mlp', hidden: [32] },
-  inputShape: [28, 28, 1],
-  numClasses: 10,
   modelSeed: 7,
+  // int8 keeps an update under the inline gossip limit.
   codec: 'int8',
   strategy: 'mean',
   batchSize: 32,
   learningRate: 0.05,
   localSteps: 8,
+  // Short: a page cannot fetch a snapshot from a peer it has no direct connection to (it
+  // hears it only through the daemon's gossip), so it waits for that peer's next keyframe.
   keyframeInterval: 3,
-};
+  dataset: 'mnist',
+});
 
-/** Task ids are short printable names (they become part of a gossip topic). */
-const TASK_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/** `task` under another id (the daemon's, from its /status); throws a TaskSpecError naming the rule. */
+export function withTaskId(task: TaskSpec, taskId: string): TaskSpec {
+  return parseTaskSpec({ ...taskSpecRecord(task), taskId });
+}
 
-export function withTaskId(task: TaskConfig, taskId: string): TaskConfig {
-  if (!TASK_ID_PATTERN.test(taskId)) throw new RangeError(`task id "${taskId}" must match ${TASK_ID_PATTERN}`);
-  return { ...task, taskId };
+/**
+ * A page hears most peers only through its daemon's gossip and cannot fetch their
+ * snapshots, so it waits for their next keyframe: it asks for one every few rounds.
+ */
+export const PAGE_KEYFRAME_INTERVAL = 3;
+
+/** The daemon's task with the page's own device settings (none of them fingerprinted). */
+export function withPageSettings(task: TaskSpec): TaskSpec {
+  return parseTaskSpec({ ...taskSpecRecord(task), keyframeInterval: PAGE_KEYFRAME_INTERVAL });
 }

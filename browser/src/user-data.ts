@@ -28,7 +28,7 @@ async function readBytes(file: File): Promise<Uint8Array> {
 }
 
 function csvDataset(text: string, task: TaskConfig, source: string): Dataset {
-  const parsed = parseCsvDataset(text, { numClasses: task.numClasses, featureShape: task.inputShape }, source);
+  const parsed = parseCsvDataset(text, { numClasses: task.classes, featureShape: task.inputShape }, source);
   let max = 0;
   for (const v of parsed.x) if (v > max) max = v;
   if (max <= 1) return parsed;
@@ -45,7 +45,7 @@ function idxDataset(arrays: Array<{ array: IdxArray; name: string }>, task: Task
       `IDX files: need one image file ([n, rows, cols]) and one label file ([n]); got ${arrays.map((a) => `${a.name} [${a.array.dims.join(', ')}]`).join(' and ')}`,
     );
   }
-  return idxToDataset(images.array, labels.array, task.numClasses, `${images.name} + ${labels.name}`);
+  return idxToDataset(images.array, labels.array, task.classes, `${images.name} + ${labels.name}`);
 }
 
 /** Parses the chosen files into a Dataset that fits `task`; throws a message fit for the page. */

@@ -56,9 +56,9 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     throw err;
   }
   if (flags.check) {
-    console.log(
-      JSON.stringify({ ...config, http: { ...config.http, token: config.http.token ? '<set>' : undefined } }, null, 2),
-    );
+    const { checkedTask } = await import('../daemon/task.ts');
+    const http = { ...config.http, token: config.http.token ? '<set>' : undefined };
+    console.log(JSON.stringify({ ...config, task: checkedTask(config.task), http }, null, 2));
     return EXIT_OK;
   }
   const logger = createLogger({ level: config.logLevel });

@@ -19,6 +19,12 @@ export const OVERRIDES: readonly OverrideKey[] = [
   { path: ['dataDir'], flag: 'data-dir', env: 'MESHFL_DATA_DIR', help: 'data directory (identity, checkpoints)' },
   { path: ['taskId'], flag: 'task', env: 'MESHFL_TASK_ID', help: 'task id (peers of one task train together)' },
   {
+    path: ['join'],
+    flag: 'join',
+    env: 'MESHFL_JOIN',
+    help: "a peer's multiaddr (/p2p/...): dialed; without a model section its task is this daemon's",
+  },
+  {
     path: ['dataset', 'shard', 'index'],
     flag: 'shard-index',
     env: 'MESHFL_SHARD_INDEX',

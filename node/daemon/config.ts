@@ -2,26 +2,34 @@
  * The daemon's configuration: one validated value built from the config file, then
  * MESHFL_* environment variables, then command-line flags (later wins). Every key and its
  * default is documented in docs/DAEMON.md; keep the two in step.
+ *
+ * The task keys (taskId, model, seed, codec, strategy, ...) form a TaskSpec (./task.ts);
+ * their defaults are TASK_DEFAULTS, the default task of the core.
  */
+import { DATASET_NAMES, type DatasetName } from '../../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
-import type { StrategySpec } from '../../src/merge/index.ts';
-import { createStrategy, DEFAULT_STRATEGY } from '../../src/merge/index.ts';
-import { isOracle, ORACLE_SIMULATION_ONLY } from '../../src/merge/oracle.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
-import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
+import {
+  MAX_BATCH_SIZE,
+  MAX_KEYFRAME_INTERVAL,
+  MAX_LEARNING_RATE,
+  MAX_LOCAL_STEPS,
+  MIN_LEARNING_RATE,
+  TASK_DEFAULTS,
+} from '../../src/peer/task.ts';
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
-import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { ConfigError, ConfigReader, type OverrideSources } from './config-reader.ts';
+import { readTaskSource, type TaskSource } from './task.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type DatasetSource =
   | {
-      readonly kind: 'mnist' | 'fashion-mnist' | 'synthetic';
+      readonly kind: DatasetName;
       readonly shard: Shard;
       /** Test samples used to measure accuracy each round (0 = the whole test split). */
       readonly evaluationSamples: number;
@@ -33,7 +41,9 @@ export type DatasetSource =
       readonly testFile: string | undefined;
       readonly shard: Shard;
       readonly evaluationSamples: number;
-    };
+    }
+  /** The named data set of the task this daemon joins (join without a dataset.kind). */
+  | { readonly kind: 'joined-task'; readonly shard: Shard; readonly evaluationSamples: number };
 
 export interface Shard {
   /** This peer's share, 0-based, < of. */
@@ -63,13 +73,11 @@ export interface HttpConfig {
 
 export interface DaemonConfig {
   readonly dataDir: string;
-  readonly taskId: string;
-  readonly model: ModelSpec;
+  /** The task: defined by this config, or fetched from the peer it joins. */
+  readonly task: TaskSource;
   readonly trainable: Trainable;
   readonly backbone: string | undefined;
   readonly dataset: DatasetSource;
-  readonly strategy: StrategySpec;
-  readonly codec: string;
   readonly listen: readonly string[] | undefined;
   readonly announce: readonly string[];
   readonly bootstrap: readonly string[];
@@ -77,15 +85,14 @@ export interface DaemonConfig {
   readonly relay: boolean;
   readonly http: HttpConfig;
   readonly round: {
-    readonly local: TrainAmount;
+    /** Epochs per round instead of the task's local steps (round.localEpochs), if set. */
+    readonly localEpochs: TrainAmount | undefined;
     readonly minFreshUpdates: number;
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
-    /** A full model every this many rounds (browser tasks use a short interval). */
-    readonly keyframeInterval: number;
   };
-  readonly optimizer: { readonly learningRate: number; readonly momentum: number };
+  readonly optimizer: { readonly momentum: number };
   readonly checkpoints: { readonly keep: number; readonly every: number };
   /** Healing: redial known peers while fewer than minPeers are connected. */
   readonly mesh: { readonly minPeers: number; readonly redialMaxBackoffMs: number };
@@ -95,34 +102,34 @@ export interface DaemonConfig {
     readonly normFactor: number;
     readonly normWarmup: number;
   };
-  readonly resources: { readonly batchSize: number; readonly backend: 'wasm' | 'cpu' | 'auto' };
+  readonly resources: { readonly backend: 'wasm' | 'cpu' | 'auto' };
+  /** Seed of this daemon's batch order and merge randomness (and, when this config defines the task, of its initial model). */
   readonly seed: number;
   readonly logLevel: LogLevel;
 }
 
 export const DEFAULTS = {
   dataDir: './meshfl-data',
-  taskId: 'mnist',
-  model: 'mlp',
+  taskId: TASK_DEFAULTS.taskId,
   trainable: 'all' as Trainable,
-  datasetKind: 'mnist',
+  datasetKind: TASK_DEFAULTS.dataset,
   evaluationSamples: 1000,
   partition: 'iid',
   validationPerClass: 10,
   publicValidationPerClass: 10,
-  strategy: DEFAULT_STRATEGY,
-  codec: 'int8',
+  strategy: TASK_DEFAULTS.strategy,
+  codec: TASK_DEFAULTS.codec,
   mdns: false,
   relay: false,
   httpHost: '127.0.0.1',
   httpPort: 9464,
   notReadyAfterNoPeersSeconds: 60,
-  localSteps: 50,
+  localSteps: TASK_DEFAULTS.localSteps,
   minFreshUpdates: 3,
   staleAfterRounds: 3,
   evaluateEvery: 1,
-  keyframeInterval: 10,
-  learningRate: 0.05,
+  keyframeInterval: TASK_DEFAULTS.keyframeInterval,
+  learningRate: TASK_DEFAULTS.learningRate,
   momentum: 0.9,
   checkpointsKeep: 3,
   minPeers: 3,
@@ -131,14 +138,15 @@ export const DEFAULTS = {
   normFactor: DEFAULT_NORM_FACTOR,
   normWarmup: DEFAULT_NORM_WARMUP,
   checkpointEvery: 1,
-  batchSize: 32,
+  batchSize: TASK_DEFAULTS.batchSize,
   backend: 'auto' as const,
-  seed: 1,
+  seed: TASK_DEFAULTS.modelSeed,
   logLevel: 'info' as LogLevel,
 } as const;
 
 const TOP_KEYS = [
   'dataDir',
+  'join',
   'taskId',
   'model',
   'trainable',
@@ -161,7 +169,6 @@ const TOP_KEYS = [
   'seed',
   'logLevel',
 ];
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MS_PER_SECOND = 1000;
 const MAX_PORT = 65535;
 
@@ -171,35 +178,52 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
   const trainable = root.at('trainable').choice(['all', 'head'] as const, DEFAULTS.trainable);
   const backbone = root.at('backbone').optionalString();
   if (trainable === 'head' && backbone === undefined) root.at('backbone').fail('required when trainable is "head"');
-  const taskId = root.at('taskId').string(DEFAULTS.taskId);
-  if (!TASK_ID.test(taskId)) root.at('taskId').fail('must be 1-64 letters, digits, ".", "_" or "-"');
-  const codec = root.at('codec').string(DEFAULTS.codec);
-  root.at('codec').parseWith(() => parseCodec(codec));
-  const strategy = parseStrategy(root.at('strategy'));
   const relay = root.at('relay').boolean(DEFAULTS.relay);
+  const join = root.at('join').optionalString();
+  if (join !== undefined) {
+    const problem = bootstrapProblem(join);
+    if (problem !== undefined) root.at('join').fail(problem);
+  }
+  const joinsTask = join !== undefined && !root.at('model').present;
+  const dataset = parseDatasetSource(root.at('dataset'), joinsTask);
+  const round = parseRound(root.at('round'));
+  const task = readTaskSource(root, {
+    join,
+    taskId: root.at('taskId').string(DEFAULTS.taskId),
+    // Text like "int8"; the parsed form a TaskSpec value holds is accepted too (a config
+    // written from a TaskSpec). The TaskSpec parser checks either.
+    codec: root.at('codec').present ? root.at('codec').value : DEFAULTS.codec,
+    strategy: parseStrategy(root.at('strategy')),
+    seed: root.at('seed').int(DEFAULTS.seed, 0),
+    localSteps: round.localSteps,
+    keyframeInterval: round.keyframeInterval,
+    learningRate: root
+      .at('optimizer')
+      .at('learningRate')
+      .number(DEFAULTS.learningRate, MIN_LEARNING_RATE, MAX_LEARNING_RATE),
+    batchSize: root.at('resources').at('batchSize').int(DEFAULTS.batchSize, 1, MAX_BATCH_SIZE),
+    datasetKind: dataset.kind,
+  });
+  const bootstrap = checked(root.at('bootstrap'), root.at('bootstrap').strings([]), bootstrapProblem);
   return {
     dataDir: root.at('dataDir').string(DEFAULTS.dataDir),
-    taskId,
-    model: root.at('model').present
-      ? root.at('model').parseWith((v) => parseModelSpec(v, 'model'))
-      : parseModelSpec(DEFAULTS.model),
+    task,
     trainable,
     backbone,
-    dataset: parseDatasetSource(root.at('dataset')),
-    strategy,
-    codec,
+    dataset,
     listen: root.at('listen').present
       ? checked(root.at('listen'), nonEmpty(root.at('listen'), root.at('listen').strings([])), (a) =>
           listenProblem(a, relay),
         )
       : undefined,
     announce: checked(root.at('announce'), root.at('announce').strings([]), announceProblem),
-    bootstrap: checked(root.at('bootstrap'), root.at('bootstrap').strings([]), bootstrapProblem),
+    // The joined peer is dialed (and redialed) like a bootstrap peer.
+    bootstrap: join === undefined || bootstrap.includes(join) ? bootstrap : [...bootstrap, join],
     mdns: root.at('mdns').boolean(DEFAULTS.mdns),
     relay,
     mesh: parseMesh(root.at('mesh')),
     http: parseHttp(root.at('http')),
-    round: parseRound(root.at('round')),
+    round: round.round,
     optimizer: parseOptimizer(root.at('optimizer')),
     checkpoints: parseCheckpoints(root.at('checkpoints')),
     validation: parseValidation(root.at('validation')),
@@ -223,28 +247,25 @@ function nonEmpty(r: ConfigReader, list: string[]): string[] {
   return list;
 }
 
-function parseStrategy(r: ConfigReader): StrategySpec {
-  let spec: StrategySpec;
-  if (!r.present) spec = DEFAULTS.strategy;
-  else if (typeof r.value === 'string') spec = r.string();
-  else {
-    r.only(['name', 'options']);
-    spec = { name: r.at('name').string(), options: r.at('options').object() };
-  }
-  // The oracle needs ground truth (who attacks): simulations only.
-  if (isOracle(spec)) r.fail(ORACLE_SIMULATION_ONLY);
-  // Build once to validate the name and options; the daemon builds its own later.
-  r.parseWith(() => createStrategy(spec));
-  return spec;
+/** A name or `{ name, options }`; the TaskSpec checks the name, the options and the oracle. */
+function parseStrategy(r: ConfigReader): unknown {
+  if (!r.present) return DEFAULTS.strategy;
+  if (typeof r.value === 'string') return r.string();
+  r.only(['name', 'options']);
+  return { name: r.at('name').string(), options: r.at('options').object() };
 }
 
-const NAMED_DATASETS = ['mnist', 'fashion-mnist', 'synthetic'] as const;
-const DATASET_KINDS = [...NAMED_DATASETS, 'idx', 'csv'] as const;
+const DATASET_KINDS = [...DATASET_NAMES, 'idx', 'csv'] as const;
 
-function parseDatasetSource(r: ConfigReader): DatasetSource {
-  const kind = r.at('kind').choice(DATASET_KINDS, DEFAULTS.datasetKind);
+/** `joinsTask`: without a dataset.kind, the daemon loads the named data set of the task it joins. */
+function parseDatasetSource(r: ConfigReader, joinsTask: boolean): DatasetSource {
   const shard = parseShard(r.at('shard'));
   const evaluationSamples = r.at('evaluationSamples').int(DEFAULTS.evaluationSamples, 0);
+  if (joinsTask && !r.at('kind').present) {
+    r.only(['kind', 'shard', 'evaluationSamples']);
+    return { kind: 'joined-task', shard, evaluationSamples };
+  }
+  const kind = r.at('kind').choice(DATASET_KINDS, DEFAULTS.datasetKind);
   switch (kind) {
     case 'mnist':
     case 'fashion-mnist':
@@ -317,7 +338,11 @@ function parseHttp(r: ConfigReader): HttpConfig {
   return { host: address.host, port: address.port, token, notReadyAfterNoPeersMs: seconds * MS_PER_SECOND };
 }
 
-function parseRound(r: ConfigReader): DaemonConfig['round'] {
+function parseRound(r: ConfigReader): {
+  round: DaemonConfig['round'];
+  localSteps: number;
+  keyframeInterval: number;
+} {
   r.only([
     'localSteps',
     'localEpochs',
@@ -330,9 +355,9 @@ function parseRound(r: ConfigReader): DaemonConfig['round'] {
   if (r.at('localSteps').present && r.at('localEpochs').present) {
     r.at('localEpochs').fail('set either round.localSteps or round.localEpochs, not both');
   }
-  const local: TrainAmount = r.at('localEpochs').present
+  const localEpochs: TrainAmount | undefined = r.at('localEpochs').present
     ? { epochs: r.at('localEpochs').number(1, 0.001, 1000) }
-    : { steps: r.at('localSteps').int(DEFAULTS.localSteps, 1, 1_000_000) };
+    : undefined;
   const d = r.at('deadline').only(['initialMs', 'minMs', 'maxMs', 'factor', 'quantile', 'window']);
   const partial: Partial<{ -readonly [K in keyof DeadlineOptions]: DeadlineOptions[K] }> = {};
   for (const key of ['initialMs', 'minMs', 'maxMs', 'factor', 'quantile'] as const) {
@@ -340,21 +365,21 @@ function parseRound(r: ConfigReader): DaemonConfig['round'] {
   }
   if (d.at('window').present) partial.window = d.at('window').int(1, 1, 100_000);
   return {
-    local,
-    minFreshUpdates: r.at('minFreshUpdates').int(DEFAULTS.minFreshUpdates, 0, 10_000),
-    deadline: d.parseWith(() => validateDeadline(partial, 'round.deadline')),
-    staleAfterRounds: r.at('staleAfterRounds').int(DEFAULTS.staleAfterRounds, 1, 1_000_000),
-    evaluateEvery: r.at('evaluateEvery').int(DEFAULTS.evaluateEvery, 0, 1_000_000),
-    keyframeInterval: r.at('keyframeInterval').int(DEFAULTS.keyframeInterval, 1, 1_000_000),
+    round: {
+      localEpochs,
+      minFreshUpdates: r.at('minFreshUpdates').int(DEFAULTS.minFreshUpdates, 0, 10_000),
+      deadline: d.parseWith(() => validateDeadline(partial, 'round.deadline')),
+      staleAfterRounds: r.at('staleAfterRounds').int(DEFAULTS.staleAfterRounds, 1, 1_000_000),
+      evaluateEvery: r.at('evaluateEvery').int(DEFAULTS.evaluateEvery, 0, 1_000_000),
+    },
+    localSteps: r.at('localSteps').int(DEFAULTS.localSteps, 1, MAX_LOCAL_STEPS),
+    keyframeInterval: r.at('keyframeInterval').int(DEFAULTS.keyframeInterval, 1, MAX_KEYFRAME_INTERVAL),
   };
 }
 
 function parseOptimizer(r: ConfigReader): DaemonConfig['optimizer'] {
   r.only(['learningRate', 'momentum']);
-  return {
-    learningRate: r.at('learningRate').number(DEFAULTS.learningRate, 1e-9, 99),
-    momentum: r.at('momentum').number(DEFAULTS.momentum, 0, 0.999),
-  };
+  return { momentum: r.at('momentum').number(DEFAULTS.momentum, 0, 0.999) };
 }
 
 function parseCheckpoints(r: ConfigReader): DaemonConfig['checkpoints'] {
@@ -387,8 +412,5 @@ function parseValidation(r: ConfigReader): DaemonConfig['validation'] {
 
 function parseResources(r: ConfigReader): DaemonConfig['resources'] {
   r.only(['batchSize', 'backend']);
-  return {
-    batchSize: r.at('batchSize').int(DEFAULTS.batchSize, 1, 65_536),
-    backend: r.at('backend').choice(['wasm', 'cpu', 'auto'] as const, DEFAULTS.backend),
-  };
+  return { backend: r.at('backend').choice(['wasm', 'cpu', 'auto'] as const, DEFAULTS.backend) };
 }

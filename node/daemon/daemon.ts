@@ -9,26 +9,29 @@ import path from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { createStrategy } from '../../src/merge/index.ts';
-import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../../src/model/model.ts';
-import { sameArchitecture } from '../../src/model/weights.ts';
+import { HEAD_KERNEL } from '../../src/model/model.ts';
+import { sameArchitecture, type Weights } from '../../src/model/weights.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createNodeLibp2p, type MeshflNode } from '../../src/net/node-factory.ts';
 import { Redialer } from '../../src/net/redial.ts';
-import { Peer } from '../../src/peer/peer.ts';
+import { createPeer, taskModelLayout } from '../../src/peer/create-peer.ts';
+import type { Peer } from '../../src/peer/peer.ts';
+import { encodeTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
+import { describeTaskMismatch } from '../../src/peer/task-mismatch.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { Trainer } from '../../src/train/trainer.ts';
 import { loadModelFile } from '../model-store.ts';
 import type { DaemonConfig } from './config.ts';
-import { type LoadedData, loadPeerData } from './data.ts';
+import { type LoadedData, loadPeerData, resolveSource } from './data.ts';
 import { bindErrorCode, ListenError } from './errors.ts';
 import { PeerPresence } from './health.ts';
 import { type RunningHttpServer, startHttpServer } from './http.ts';
+import { fetchJoinedTask } from './join.ts';
 import type { Logger } from './logger.ts';
 import { DaemonMetrics } from './metrics.ts';
 import { NeighbourBook } from './neighbours.ts';
 import { RejectLog } from './reject-log.ts';
 import { DataStore, StoreError } from './store.ts';
+import { configTask, DAEMON_TASK_KEYS, joinedTask } from './task.ts';
 
 /** Where the browser engineer's build lands; served at / when present. */
 export const STATIC_ROOT = path.resolve(import.meta.dirname, '../../browser/dist');
@@ -47,6 +50,8 @@ const BROWSER_DIALABLE = /\/(ws|wss|tls\/ws|webrtc-direct)(\/|$)/;
 interface DaemonState {
   peerId: string | undefined;
   phase: 'starting' | 'running' | 'stopping';
+  /** The task, once known (from the config, or fetched from the joined peer): served at /task. */
+  task: TaskSpec | undefined;
   peer: Peer | undefined;
   node: MeshflNode | undefined;
   gossip: Libp2pGossip | undefined;
@@ -61,6 +66,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
   const state: DaemonState = {
     peerId: undefined,
     phase: 'starting',
+    task: undefined,
     peer: undefined,
     node: undefined,
     gossip: undefined,
@@ -93,80 +99,20 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
         health: () => health(state, presence),
         metrics: () => renderMetrics(state, metrics),
         status: () => status(state, config, metrics, presence),
+        task: () => (state.task === undefined ? undefined : encodeTaskSpec(state.task)),
       },
     });
     closers.push({ what: 'http', close: () => http.close() });
     logger.info('http listening', { url: httpUrl(http), auth: config.http.token !== undefined });
     if (stop.aborted) return 0;
 
-    const data = loadPeerData(config.dataset);
-    logger.info('data loaded', {
-      source: config.dataset.kind,
-      shard: `${config.dataset.shard.index}/${config.dataset.shard.of}`,
-      train: data.train.y.length,
-      validation: data.validation.y.length,
-      evaluation: data.evaluation.y.length,
-      familiarClasses: data.familiarClasses,
-      publicValidation: data.publicValidation,
-    });
-    if (typeof data.publicValidation !== 'number') {
-      logger.warn("no public validation set: Bristle scores neighbours on this peer's own classes only", {
-        reason: data.publicValidation.off,
-      });
+    // A task of this config is known before the network starts; a joined one after.
+    let data: LoadedData | undefined;
+    if (config.task.kind === 'config') {
+      data = loadData(resolveSource(config.dataset, undefined), logger);
+      state.task = configTask(config.task.input, data);
     }
     const backend = await initBackend(config.resources.backend);
-    const model = buildTrainerModel(config, data);
-    closers.push({ what: 'model', close: async () => model.dispose() });
-    const trainer = new Trainer(model, {
-      batchSize: config.resources.batchSize,
-      trainable: config.trainable,
-      seed: config.seed,
-      optimizer: config.optimizer,
-    });
-    closers.push({ what: 'trainer', close: async () => trainer.dispose() });
-
-    const ownLayout = trainer.getWeights();
-    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, config.taskId, (m) =>
-      sameArchitecture(m.weights, ownLayout) ? undefined : 'does not fit the configured model',
-    );
-    for (const s of skipped) {
-      // Out of the way: an unusable file must not take a `keep` slot or shadow a fresh run's checkpoints.
-      let to: string | undefined;
-      try {
-        to = store.quarantine(s.file);
-      } catch (err) {
-        logger.warn('cannot quarantine a checkpoint', {
-          file: s.file,
-          error: err instanceof Error ? err : String(err),
-        });
-      }
-      logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason, quarantined: to });
-    }
-    // Seqs never go backwards for this identity: past every seq a checkpoint or the
-    // high-water mark says we may have published (neighbours ignore seqs they have seen).
-    const mark = store.seqMark(state.peerId);
-    if (mark.problem !== undefined) logger.warn('ignoring the seq high-water mark', { problem: mark.problem });
-    const afterSeq = Math.max(checkpoint ? checkpoint.meta.seq + config.checkpoints.every : 0, mark.seq);
-    let resume: { round: number; seq: number } | undefined;
-    if (checkpoint) {
-      trainer.setWeights(checkpoint.model.weights);
-      resume = { round: checkpoint.meta.round, seq: afterSeq };
-      state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
-      logger.info('resumed from checkpoint', {
-        file: checkpoint.file,
-        round: resume.round,
-        seq: checkpoint.meta.seq,
-        resumeAfterSeq: afterSeq,
-      });
-    } else {
-      if (afterSeq > 0) resume = { round: 0, seq: afterSeq };
-      logger.info('starting from the initial model', {
-        reason: skipped.length > 0 ? `no usable checkpoint (${skipped.length} quarantined)` : 'no checkpoint',
-        resumeAfterSeq: afterSeq,
-      });
-    }
-    let reservedSeq = afterSeq;
-    if (stop.aborted) return 0;
 
     const node = await startNode(config, identity.key);
     state.node = node;
@@ -206,20 +152,73 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     logger.info('libp2p listening', { multiaddrs: addrs, backend });
     if (config.relay) logger.info('browsers can dial', { multiaddrs: browserMultiaddrs(node, config) });
 
-    const peer = new Peer({
-      taskId: config.taskId,
-      trainer,
-      data,
-      strategy: createStrategy(config.strategy),
+    if (config.task.kind === 'join') {
+      const { address, choices } = config.task;
+      logger.info('fetching the task of the joined peer', { address });
+      const theirs = await fetchJoinedTask(gossip, address, stop, logger);
+      data = loadData(resolveSource(config.dataset, theirs), logger);
+      state.task = joinedTask(theirs, choices, data);
+      logger.info('joined the task', { address, task: taskSpecRecord(state.task), ownSettings: choices });
+    }
+    if (stop.aborted || state.task === undefined || data === undefined) return 0;
+    const task = state.task;
+
+    const layout = taskModelLayout(task);
+    const backbone = loadBackbone(config, layout);
+    const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, task.taskId, (m) =>
+      sameArchitecture(m.weights, layout) ? undefined : 'does not fit the configured model',
+    );
+    for (const s of skipped) {
+      // Out of the way: an unusable file must not take a `keep` slot or shadow a fresh run's checkpoints.
+      let to: string | undefined;
+      try {
+        to = store.quarantine(s.file);
+      } catch (err) {
+        logger.warn('cannot quarantine a checkpoint', {
+          file: s.file,
+          error: err instanceof Error ? err : String(err),
+        });
+      }
+      logger.warn('skipping an unusable checkpoint', { file: s.file, reason: s.reason, quarantined: to });
+    }
+    // Seqs never go backwards for this identity: past every seq a checkpoint or the
+    // high-water mark says we may have published (neighbours ignore seqs they have seen).
+    const mark = store.seqMark(state.peerId);
+    if (mark.problem !== undefined) logger.warn('ignoring the seq high-water mark', { problem: mark.problem });
+    const afterSeq = Math.max(checkpoint ? checkpoint.meta.seq + config.checkpoints.every : 0, mark.seq);
+    let resume: { round: number; seq: number } | undefined;
+    if (checkpoint) {
+      resume = { round: checkpoint.meta.round, seq: afterSeq };
+      state.resumedFrom = { file: checkpoint.file, round: checkpoint.meta.round };
+      logger.info('resumed from checkpoint', {
+        file: checkpoint.file,
+        round: resume.round,
+        seq: checkpoint.meta.seq,
+        resumeAfterSeq: afterSeq,
+      });
+    } else {
+      if (afterSeq > 0) resume = { round: 0, seq: afterSeq };
+      logger.info('starting from the initial model', {
+        reason: skipped.length > 0 ? `no usable checkpoint (${skipped.length} quarantined)` : 'no checkpoint',
+        resumeAfterSeq: afterSeq,
+      });
+    }
+    let reservedSeq = afterSeq;
+    if (stop.aborted) return 0;
+
+    const peer = await createPeer(task, {
       gossip,
-      codec: config.codec,
-      keyframeInterval: config.round.keyframeInterval,
-      local: config.round.local,
+      data,
+      seed: config.seed,
+      backend: false,
+      trainer: { momentum: config.optimizer.momentum, trainable: config.trainable },
+      // A checkpoint holds every layer; a backbone all but the head.
+      weights: checkpoint?.model.weights ?? backbone,
+      local: config.round.localEpochs,
       minFreshUpdates: config.round.minFreshUpdates,
       deadline: config.round.deadline,
       staleAfterRounds: config.round.staleAfterRounds,
       evaluateEvery: config.round.evaluateEvery,
-      seed: config.seed,
       resume,
       reserveSeq: (seq) => {
         if (seq <= reservedSeq) return;
@@ -236,21 +235,29 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
             : false,
       },
     });
+    closers.push({
+      what: 'trainer',
+      close: async () => {
+        peer.trainer.dispose();
+        peer.trainer.model.dispose();
+      },
+    });
     state.peer = peer;
+    const trainer = peer.trainer;
     const saveCheckpoint = (why: string): void => {
       const meta = {
         round: peer.round,
         seq: peer.seq,
         peerId: state.peerId as string,
-        taskId: config.taskId,
+        taskId: task.taskId,
         savedAt: new Date().toISOString(),
       };
       try {
         const file = store.saveCheckpoint(
           {
-            spec: config.model,
-            inputShape: model.inputShape,
-            numClasses: model.numClasses,
+            spec: task.model,
+            inputShape: trainer.model.inputShape,
+            numClasses: trainer.model.numClasses,
             weights: trainer.getWeights(),
           },
           meta,
@@ -267,10 +274,11 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     await peer.start();
     state.phase = 'running';
     logger.info('peer started', {
-      taskId: config.taskId,
+      taskId: task.taskId,
+      fingerprint: peer.schema.fingerprint,
       round: peer.round,
-      strategy: config.strategy,
-      codec: config.codec,
+      task: taskSpecRecord(task),
+      local: config.round.localEpochs ?? { steps: task.localSteps },
     });
 
     const outcome = await untilStopped(peer.run(), stop);
@@ -295,6 +303,42 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       }
     }
   }
+}
+
+function loadData(source: Parameters<typeof loadPeerData>[0], logger: Logger): LoadedData {
+  const data = loadPeerData(source);
+  logger.info('data loaded', {
+    source: source.kind,
+    shard: `${source.shard.index}/${source.shard.of}`,
+    train: data.train.y.length,
+    validation: data.validation.y.length,
+    evaluation: data.evaluation.y.length,
+    familiarClasses: data.familiarClasses,
+    publicValidation: data.publicValidation,
+  });
+  if (typeof data.publicValidation !== 'number') {
+    logger.warn("no public validation set: Bristle scores neighbours on this peer's own classes only", {
+      reason: data.publicValidation.off,
+    });
+  }
+  return data;
+}
+
+/** The backbone layers of `config.backbone` (every layer but the head), checked against the task's model. */
+function loadBackbone(config: DaemonConfig, layout: Weights): Weights | undefined {
+  if (config.backbone === undefined) return undefined;
+  let file: ReturnType<typeof loadModelFile>;
+  try {
+    file = loadModelFile(config.backbone);
+  } catch (err) {
+    throw new StoreError(`backbone: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const ownBackbone = layout.filter((l) => l.name !== HEAD_KERNEL);
+  const fileBackbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
+  if (!sameArchitecture(ownBackbone, fileBackbone)) {
+    throw new StoreError(`backbone ${config.backbone}: does not fit the configured model and data`);
+  }
+  return fileBackbone;
 }
 
 type LoopOutcome = { kind: 'stopped' } | { kind: 'failed'; error: Error };
@@ -322,35 +366,6 @@ function untilStopped(running: Promise<void>, stop: AbortSignal): Promise<LoopOu
       },
     );
   });
-}
-
-function buildTrainerModel(config: DaemonConfig, data: LoadedData): Model {
-  const spec = config.model;
-  const inputShape = spec.kind === 'mlp' ? [data.featureShape.reduce((a, b) => a * b, 1)] : data.featureShape;
-  // Every peer of a task starts from the same model: the seed is part of the task config.
-  const model = buildModel(spec, inputShape, data.numClasses, config.seed);
-  if (config.backbone !== undefined) {
-    let file: ReturnType<typeof loadModelFile>;
-    try {
-      file = loadModelFile(config.backbone);
-    } catch (err) {
-      model.dispose();
-      throw new StoreError(`backbone: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const own = getWeights(model);
-    const ownBackbone = own.filter((l) => l.name !== HEAD_KERNEL);
-    const fileBackbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
-    if (!sameArchitecture(ownBackbone, fileBackbone)) {
-      model.dispose();
-      throw new StoreError(`backbone ${config.backbone}: does not fit the configured model and data`);
-    }
-    const byName = new Map(fileBackbone.map((l) => [l.name, l]));
-    setWeights(
-      model,
-      own.map((l) => byName.get(l.name) ?? l),
-    );
-  }
-  return model;
 }
 
 async function startNode(config: DaemonConfig, privateKey: PrivateKey): Promise<MeshflNode> {
@@ -432,6 +447,21 @@ function wirePeerEvents(
     metrics.snapshotsFetched++;
     logger.debug('snapshot fetched', { from: e.detail.from, seq: e.detail.seq });
   });
+  peer.addEventListener('task:mismatch', (e) => {
+    // Described again in this daemon's config keys ("seed", "round.localSteps", ...).
+    const { from, theirs } = e.detail;
+    const mismatch = describeTaskMismatch(peer.task, theirs, {
+      peer: from,
+      self: 'this daemon',
+      keys: DAEMON_TASK_KEYS,
+    });
+    logger.warn('task mismatch', {
+      peer: from,
+      summary: e.detail.mismatch.blocking ? mismatch.summary : e.detail.mismatch.summary,
+      differences: mismatch.differences,
+      theirTask: taskSpecRecord(theirs),
+    });
+  });
   peer.addEventListener('peer:connect', (e) => {
     presence.observe(gossip.peers().length);
     logger.info('peer connected', { remote: e.detail, peers: gossip.peers().length });
@@ -507,7 +537,9 @@ function status(
   presence.observe(peers.length);
   return {
     peerId: state.peerId,
-    taskId: config.taskId,
+    taskId: state.task?.taskId ?? null,
+    /** The wire fingerprint: peers exchange updates only when theirs is the same (GET /task has the whole task). */
+    fingerprint: state.peer?.schema.fingerprint ?? null,
     phase: state.phase,
     round: state.peer?.round ?? state.resumedFrom?.round ?? 0,
     roundsSinceStart: metrics.rounds,

@@ -7,6 +7,7 @@ import { type Dataset, subset, type TrainTest } from '../../src/data/dataset.ts'
 import { partitionDataset } from '../../src/data/partition.ts';
 import { publicValidationSet, withPublicValidation } from '../../src/data/public-validation.ts';
 import type { PeerData } from '../../src/peer/peer.ts';
+import type { TaskSpec } from '../../src/peer/task.ts';
 import { loadCsv, loadDataset, loadIdxDirectory } from '../datasets.ts';
 import type { DatasetSource } from './config.ts';
 
@@ -23,7 +24,22 @@ export interface LoadedData extends PeerData {
   readonly numClasses: number;
 }
 
-function loadSource(source: DatasetSource): TrainTest {
+/** The data set to load: the joined task's named data set when the config names none. */
+export function resolveSource(
+  source: DatasetSource,
+  task: TaskSpec | undefined,
+): Exclude<DatasetSource, { kind: 'joined-task' }> {
+  if (source.kind !== 'joined-task') return source;
+  if (task === undefined) throw new DataError('dataset.kind: required (no joined task to take it from)');
+  if (task.dataset === 'custom') {
+    throw new DataError(
+      `dataset.kind: the joined task ${task.taskId} trains on custom data (${task.inputShape.join('x')}, ${task.classes} classes): give dataset.kind idx or csv and its files`,
+    );
+  }
+  return { ...source, kind: task.dataset };
+}
+
+function loadSource(source: Exclude<DatasetSource, { kind: 'joined-task' }>): TrainTest {
   switch (source.kind) {
     case 'mnist':
     case 'fashion-mnist':
@@ -55,7 +71,7 @@ function firstN(d: Dataset, n: number): Dataset {
       );
 }
 
-export function loadPeerData(source: DatasetSource): LoadedData {
+export function loadPeerData(source: Exclude<DatasetSource, { kind: 'joined-task' }>): LoadedData {
   let all: TrainTest;
   try {
     all = loadSource(source);

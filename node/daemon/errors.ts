@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './config-reader.ts';
 import { DataError } from './data.ts';
+import { JoinError } from './join.ts';
 import { StoreError } from './store.ts';
 
 /** An address could not be bound (port in use, address not available, no permission). */
@@ -14,7 +15,11 @@ export class ListenError extends Error {
 
 export function isOperatorError(err: unknown): err is Error {
   return (
-    err instanceof ConfigError || err instanceof DataError || err instanceof StoreError || err instanceof ListenError
+    err instanceof ConfigError ||
+    err instanceof DataError ||
+    err instanceof StoreError ||
+    err instanceof ListenError ||
+    err instanceof JoinError
   );
 }
 

@@ -1,7 +1,8 @@
 /**
- * The daemon's HTTP endpoints (node:http): /health, /metrics, /status and the built web
- * page at /. With a bearer token configured, /health, /metrics and /status demand
- * `Authorization: Bearer <token>`; the static page carries no data and stays public.
+ * The daemon's HTTP endpoints (node:http): /health, /metrics, /status, /task and the built
+ * web page at /. With a bearer token configured, /health, /metrics and /status demand
+ * `Authorization: Bearer <token>`; /task (the TaskSpec every participant needs, no
+ * secrets) and the static page stay public, so a page can join without the token.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -30,6 +31,8 @@ export interface HttpHandlers {
   health(): Health;
   metrics(): string;
   status(): Readonly<Record<string, unknown>>;
+  /** The TaskSpec's canonical JSON, or undefined while it is not known yet (a joining daemon). */
+  task(): string | undefined;
 }
 
 export interface HttpServerOptions {
@@ -52,7 +55,7 @@ export interface RunningHttpServer {
 export const HTTP_CLOSE_GRACE_MS = 1000;
 
 const NOT_BUILT =
-  'meshfl daemon: the web page is not built (build browser/ to serve it here). Endpoints: /health /metrics /status\n';
+  'meshfl daemon: the web page is not built (build browser/ to serve it here). Endpoints: /health /metrics /status /task\n';
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { handlers, logger } = options;
@@ -86,6 +89,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       case '/status':
         send(res, 200, 'application/json', `${JSON.stringify(handlers.status(), null, 2)}\n`);
         return;
+      case '/task': {
+        const task = handlers.task();
+        if (task === undefined) send(res, 503, 'application/json', '{"error":"the task is not known yet"}\n');
+        // Public and read-only: a page on another origin (a dev server) may read it.
+        else send(res, 200, 'application/json', task, { 'access-control-allow-origin': '*' });
+        return;
+      }
       default:
         break;
     }

@@ -48,7 +48,7 @@ export class DaemonMetrics {
     this.#shareCount += shares.length;
   }
 
-  /** Counts `count` refused messages at `stage` (message, frame, fetch, validation, snapshot). */
+  /** Counts `count` refused messages at `stage` (message, frame, fetch, validation, snapshot, task). */
   onRejected(reason: string, stage = 'validation', count = 1): void {
     let byReason = this.rejected.get(stage);
     if (byReason === undefined) {
@@ -141,7 +141,7 @@ export class DaemonMetrics {
     metric(
       'meshfl_updates_rejected_total',
       'counter',
-      'Incoming messages refused, by reason and by the stage that stopped them (message, frame, fetch, validation, snapshot).',
+      'Incoming messages refused, by reason and by the stage that stopped them (message, frame, fetch, validation, snapshot, task).',
       rejected,
     );
     metric(

@@ -118,7 +118,7 @@ export function runWireBench(options: { quick: boolean; seed?: number }): WireBe
   for (const [name, shapes] of Object.entries(MODELS)) {
     const rng = createRng(options.seed ?? 7);
     const delta = gaussian(rng, shapes, DELTA_SD);
-    const schema = taskSchema(TASK, delta);
+    const schema = taskSchema({ taskId: TASK, layout: delta, modelSeed: 0, codec: parseCodec('fp32') });
     const parameters = parameterCount(delta);
     const memcpy = memcpyOf([delta]);
     const memcpyMs: number[] = [];
@@ -148,13 +148,29 @@ export function runWireBench(options: { quick: boolean; seed?: number }): WireBe
       return { codec, encode, decode };
     });
     const fp32Bytes = encodeMessage(
-      { kind: 'delta', taskId: TASK, seq: 2, base: 1, samples: 1, codec: parseCodec('fp32') },
+      {
+        kind: 'delta',
+        taskId: TASK,
+        fingerprint: schema.fingerprint,
+        seq: 2,
+        base: 1,
+        samples: 1,
+        codec: parseCodec('fp32'),
+      },
       delta,
     ).byteLength;
     const codecs: CodecResult[] = [];
     for (const text of CODECS_UNDER_TEST) {
       const codec = parseCodec(text);
-      const fields = { kind: 'delta', taskId: TASK, seq: 2, base: 1, samples: 1, codec } as const;
+      const fields = {
+        kind: 'delta',
+        taskId: TASK,
+        fingerprint: schema.fingerprint,
+        seq: 2,
+        base: 1,
+        samples: 1,
+        codec,
+      } as const;
       let bytes = encodeMessage(fields, delta);
       const encode = rate(() => {
         bytes = encodeMessage(fields, delta);

@@ -1,14 +1,17 @@
 /**
  * The peers of a lockstep run: one model + trainer each, its partition of the training
  * data and its validation split. Every peer starts from the same seeded model (common
- * initialisation) and draws its own batch order.
+ * initialisation) and draws its own batch order. There is no network and no Peer here:
+ * the model and trainer come from the run's TaskSpec through createTaskTrainer, the same
+ * construction createPeer uses.
  */
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { partitionDataset } from '../../src/data/partition.ts';
 import { withPublicValidation } from '../../src/data/public-validation.ts';
 import { createRng, type Rng } from '../../src/data/rng.ts';
-import { buildModel } from '../../src/model/model.ts';
-import { Trainer } from '../../src/train/trainer.ts';
+import { createTaskTrainer } from '../../src/peer/create-peer.ts';
+import { parseTaskSpec, type TaskSpec } from '../../src/peer/task.ts';
+import type { Trainer } from '../../src/train/trainer.ts';
 import type { ResolvedConfig } from './config.ts';
 
 export interface SimPeer {
@@ -20,6 +23,27 @@ export interface SimPeer {
   readonly train: Dataset;
   readonly validation: Dataset;
   readonly familiarClasses: readonly number[];
+}
+
+/**
+ * The task of a lockstep run: its model on its data set's samples, seeded by the run. The
+ * strategy and codec are unused here (the runner merges full-precision models itself).
+ */
+export function lockstepTask(config: ResolvedConfig): TaskSpec {
+  const { train } = config.dataset;
+  return parseTaskSpec({
+    taskId: 'lockstep',
+    model: config.model,
+    modelSeed: config.seed,
+    codec: 'fp32',
+    strategy: 'mean',
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    ...('steps' in config.local ? { localSteps: config.local.steps } : {}),
+    dataset: 'custom',
+    inputShape: train.featureShape,
+    classes: train.numClasses,
+  });
 }
 
 /** Seeded choice of which peer indices attack (ascending). */
@@ -96,17 +120,15 @@ export function buildPeers(
     validationPerClass: config.validationPerClass,
   });
   const byzantine = new Set(attackers);
+  const task = lockstepTask(config);
   const peers: SimPeer[] = [];
   try {
     parts.forEach((part, index) => {
-      const model = buildModel(config.model, train.featureShape, train.numClasses, config.seed);
-      const trainer = new Trainer(model, {
-        batchSize: config.batchSize,
-        optimizer: { learningRate: config.learningRate, momentum: config.momentum },
-        trainable: config.trainable,
+      const trainer = createTaskTrainer(task, {
         seed: createRng(config.seed)
           .fork(`batches-${index}`)
           .int(2 ** 31),
+        tuning: { momentum: config.momentum, trainable: config.trainable },
       });
       peers.push({
         index,

@@ -39,6 +39,44 @@ export function defaultSpec(kind: string): ModelSpec {
   }
 }
 
+/**
+ * Parameters of the model `buildModel(spec, inputShape, classes)` builds, computed from the
+ * spec alone (no tfjs): lets a task received from a peer be bounded before anything is
+ * allocated. test/peer/task-spec.test.ts checks it against buildModel.
+ */
+export function parameterCountOf(spec: ModelSpec, inputShape: readonly number[], classes: number): number {
+  switch (spec.kind) {
+    case 'mlp': {
+      let width = inputShape.reduce((a, b) => a * b, 1);
+      let n = 0;
+      for (const h of spec.hidden) {
+        n += width * h + h;
+        width = h;
+      }
+      return n + width * classes;
+    }
+    case 'cnn': {
+      let [h, w, c] = [inputShape[0] ?? 1, inputShape[1] ?? 1, inputShape[2] ?? 1];
+      let n = 0;
+      for (const stage of spec.stages) {
+        for (const cout of stage) {
+          n += 9 * c * cout + cout;
+          c = cout;
+        }
+        h = Math.floor(h / 2);
+        w = Math.floor(w / 2);
+      }
+      const flat = h * w * c;
+      if (spec.dense > 0) n += flat * spec.dense + spec.dense;
+      return n + (spec.dense > 0 ? spec.dense : flat) * classes;
+    }
+    default: {
+      const never: never = spec;
+      throw new Error(`unknown model spec ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 function positiveInts(value: unknown, what: string): number[] {
   if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v) && v > 0 && v <= 65536)) {
     throw new Error(`${what} must be an array of positive integers`);

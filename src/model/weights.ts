@@ -94,17 +94,3 @@ export function unflatten(template: Weights, flat: Float32Array): Weights {
     return { name: l.name, shape: [...l.shape], values };
   });
 }
-
-/**
- * Architecture fingerprint: FNV-1a 32-bit over layer names and shapes, as 8 hex chars.
- * Peers only exchange models whose fingerprints match.
- */
-export function fingerprint(w: Weights): string {
-  let h = 0x811c9dc5;
-  const text = w.map((l) => `${l.name}:${l.shape.join('x')}`).join(';');
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}

@@ -83,10 +83,11 @@ export interface FetchOptions {
  * - `fetch`: fetching an announced payload (no source served it, a source served other
  *   bytes, fetch limits) or serving one (bad requests);
  * - `validation`: the update itself (src/wire/validate.ts reasons), reported by the Peer;
- * - `snapshot`: snapshot requests served and snapshot responses received.
+ * - `snapshot`: snapshot requests served and snapshot responses received;
+ * - `task`: task requests served (`/meshfl/1/task`) and task answers received.
  * Duplicates are dropped by gossipsub before any of this and are not rejections.
  */
-export type RejectStage = 'message' | 'frame' | 'fetch' | 'validation' | 'snapshot';
+export type RejectStage = 'message' | 'frame' | 'fetch' | 'validation' | 'snapshot' | 'task';
 
 export interface Rejection {
   readonly stage: RejectStage;

@@ -1,6 +1,8 @@
 /** Typed events a Peer emits, for every front end (CLI, daemon metrics, browser, simulations). */
 import type { MergeReport } from '../merge/report.ts';
 import type { ClassScores } from '../merge/types.ts';
+import type { TaskSpec } from './task.ts';
+import type { TaskMismatch } from './task-mismatch.ts';
 
 export interface AccuracySnapshot {
   readonly overall: number;
@@ -41,10 +43,19 @@ export interface RejectedUpdate {
   readonly detail: string;
   /**
    * 'validation': an update refused (src/wire/validate.ts reasons); 'snapshot': a snapshot
-   * response refused, or a snapshot request we would not serve. Stages below the Peer are
-   * reported by the Gossip's own `rejected` event.
+   * response refused, or a snapshot request we would not serve; 'task': a peer's answer on
+   * `/meshfl/1/task` that is not a valid task. Stages below the Peer are reported by the
+   * Gossip's own `rejected` event.
    */
-  readonly stage: 'validation' | 'snapshot';
+  readonly stage: 'validation' | 'snapshot' | 'task';
+}
+
+/** A peer whose updates were rejected as 'wrong-fingerprint', with its task and what differs. */
+export interface TaskMismatchEvent {
+  readonly from: string;
+  readonly theirs: TaskSpec;
+  /** Described from this peer's side with TaskSpec key names (describeTaskMismatch). */
+  readonly mismatch: TaskMismatch;
 }
 
 export interface PeerEvents {
@@ -56,6 +67,8 @@ export interface PeerEvents {
   /** A late or duplicate seq ('stale-seq', 'replayed') refused by the topic validator without penalty. */
   'update:ignored': CustomEvent<RejectedUpdate>;
   'snapshot:fetched': CustomEvent<{ readonly from: string; readonly seq: number }>;
+  /** After a 'wrong-fingerprint' rejection: the sender's task and how it differs (at most once per sender per TASK_PROBE_INTERVAL_MS). */
+  'task:mismatch': CustomEvent<TaskMismatchEvent>;
   'peer:connect': CustomEvent<string>;
   'peer:disconnect': CustomEvent<string>;
   error: CustomEvent<Error>;

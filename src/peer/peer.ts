@@ -9,6 +9,11 @@
  * topic validator and again on apply) before they touch any public copy; a delta on a
  * base we do not hold triggers a snapshot fetch from its sender. Neighbours that stop
  * sending age out of the candidate set.
+ *
+ * A Peer takes part in one task (TaskSpec): the task fixes its topic, codec, keyframe
+ * interval and fingerprint, and the Peer serves it on `/meshfl/1/task`. After an update is
+ * rejected as 'wrong-fingerprint' it asks the sender for its task (rate-limited) and
+ * reports what differs ('task:mismatch'). Build one with createPeer (create-peer.ts).
  */
 import { TypedEventEmitter } from '@libp2p/interface';
 import type { Dataset } from '../data/dataset.ts';
@@ -16,13 +21,14 @@ import { createRng, type Rng } from '../data/rng.ts';
 import { mergeWithReport } from '../merge/report.ts';
 import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
+import { sizeOfShape } from '../model/weights.ts';
 import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
 import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
-import { type TaskSchema, taskSchema } from '../wire/schema.ts';
+import type { TaskSchema } from '../wire/schema.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../wire/topic.ts';
 import { gossipVerdict, validateUpdate } from '../wire/validate.ts';
@@ -36,6 +42,9 @@ import {
   type RoundSummary,
 } from './events.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
+import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
+import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
+import { describeTaskMismatch } from './task-mismatch.ts';
 
 export interface PeerData {
   readonly train: Dataset;
@@ -67,18 +76,19 @@ export interface WireBounds {
 export type OutgoingTransform = (own: Weights, round: number) => Weights;
 
 export interface PeerOptions {
-  readonly taskId: string;
+  /**
+   * The task: its id names the topic; its codec, keyframe interval and model seed (with the
+   * trainer's exchanged layers) make the wire fingerprint; its local steps are the default
+   * of `local`. The trainer's model must be the task's.
+   */
+  readonly task: TaskSpec;
   readonly trainer: Trainer;
   /** Runs the local training of each round; default `trainer` itself. */
   readonly training?: LocalTraining;
   readonly data: PeerData;
   readonly strategy: Strategy;
   readonly gossip: Gossip;
-  /** Codec for deltas, e.g. "int8" or "topk:0.1+int8". Default "fp32". */
-  readonly codec?: string;
-  /** Keyframe (full model) every this many rounds. Default 10. */
-  readonly keyframeInterval?: number;
-  /** Local training per round. Default { epochs: 1 }. */
+  /** Local training per round (a device's choice). Default { steps: task.localSteps }. */
   readonly local?: TrainAmount;
   /** A round closes once this many fresh neighbour updates arrived. Default 3. */
   readonly minFreshUpdates?: number;
@@ -128,10 +138,56 @@ export const SNAPSHOT_RATE_LIMIT: RateLimit = { burst: 3, perSecond: 0.1, totalB
 
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
 export const SNAPSHOT_TIMEOUT_MS = 10_000;
-const DEFAULT_MIN_FRESH = 3;
+
+/** Defaults of the optional PeerOptions, resolved once in the constructor. */
+export const PEER_DEFAULTS = {
+  minFreshUpdates: 3,
+  staleAfterRounds: 3,
+  evaluateEvery: 1,
+  seed: 0,
+  snapshotRateLimit: SNAPSHOT_RATE_LIMIT,
+  snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS,
+} as const;
+
+/** PeerOptions with every default filled in. */
+type ResolvedPeerOptions = PeerOptions & {
+  readonly training: LocalTraining;
+  readonly local: TrainAmount;
+  readonly minFreshUpdates: number;
+  readonly staleAfterRounds: number;
+  readonly evaluateEvery: number;
+  readonly seed: number;
+  readonly snapshotRateLimit: RateLimit | false;
+  readonly snapshotTimeoutMs: number;
+};
+
+function resolve(options: PeerOptions): ResolvedPeerOptions {
+  return {
+    ...options,
+    training: options.training ?? options.trainer,
+    local: options.local ?? { steps: options.task.localSteps },
+    minFreshUpdates: options.minFreshUpdates ?? PEER_DEFAULTS.minFreshUpdates,
+    staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
+    evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
+    seed: options.seed ?? PEER_DEFAULTS.seed,
+    snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
+    snapshotTimeoutMs: options.snapshotTimeoutMs ?? PEER_DEFAULTS.snapshotTimeoutMs,
+  };
+}
+
+/** Why `trainer`'s model is not the model of `task`, or undefined when it is. */
+function modelProblem(task: TaskSpec, trainer: Trainer): string | undefined {
+  const model = trainer.model;
+  if (!sameModel(model.spec, task.model)) return `the trainer's model is not the task's (${task.model.kind})`;
+  if (model.numClasses !== task.classes) return `the model has ${model.numClasses} classes, the task ${task.classes}`;
+  if (sizeOfShape(model.inputShape) !== sizeOfShape(task.inputShape)) {
+    return `the model takes ${model.inputShape.join('x')} inputs, the task ${task.inputShape.join('x')}`;
+  }
+  return undefined;
+}
+
 /** Snapshots are fp32 keyframes. */
 const FP32 = { kind: 'dense', values: 'fp32' } as const;
-const DEFAULT_STALE_AFTER = 3;
 
 interface NeighbourState {
   /** Our round when its latest update was applied. */
@@ -141,11 +197,12 @@ interface NeighbourState {
 
 export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly id: string;
+  readonly task: TaskSpec;
   readonly taskId: string;
   readonly topic: string;
   readonly schema: TaskSchema;
   readonly trainer: Trainer;
-  readonly #options: PeerOptions;
+  readonly #options: ResolvedPeerOptions;
   readonly #encoder: PublicCopyEncoder;
   readonly #copies: PublicCopies;
   /** Updates the topic validator decoded, by message bytes, until the message is delivered. */
@@ -158,6 +215,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #fetches = new Set<Promise<void>>();
   readonly #fetching = new Set<string>();
   readonly #snapshotLimiter: RateLimiter | undefined;
+  readonly #taskProbes = new TaskProbeLimiter();
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -171,17 +229,21 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   constructor(options: PeerOptions) {
     super();
-    this.#options = options;
-    this.trainer = options.trainer;
+    const { task, trainer } = options;
+    const problem = modelProblem(task, trainer);
+    if (problem !== undefined) throw new RangeError(`peer of task ${task.taskId}: ${problem}`);
+    this.#options = resolve(options);
+    this.task = task;
+    this.trainer = trainer;
     this.id = options.gossip.id;
-    this.taskId = options.taskId;
-    this.topic = updatesTopic(options.taskId);
-    this.#exchanged = options.trainer.trainableLayers();
-    this.schema = taskSchema(options.taskId, this.#exchangedWeights());
+    this.taskId = task.taskId;
+    this.topic = updatesTopic(task.taskId);
+    this.#exchanged = trainer.trainableLayers();
+    this.schema = taskWireSchema(task, this.#exchangedWeights());
     this.#encoder = new PublicCopyEncoder({
       schema: this.schema,
-      codec: options.codec ?? 'fp32',
-      keyframeInterval: options.keyframeInterval,
+      codec: task.codec,
+      keyframeInterval: task.keyframeInterval,
       resumeAfterSeq: options.resume?.seq,
     });
     this.#round = options.resume?.round ?? 0;
@@ -192,9 +254,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       norms: bounds === false ? false : bounds?.norms,
     });
     this.#deadline = new AdaptiveDeadline(options.deadline);
-    const limit = options.snapshotRateLimit ?? SNAPSHOT_RATE_LIMIT;
+    const limit = this.#options.snapshotRateLimit;
     this.#snapshotLimiter = limit === false ? undefined : new RateLimiter(limit);
-    this.#rng = createRng(options.seed ?? 0).fork(`peer-${options.gossip.id}`);
+    this.#rng = createRng(this.#options.seed).fork(`peer-${options.gossip.id}`);
   }
 
   get round(): number {
@@ -222,7 +284,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Neighbours whose public copy is currently a merge candidate. */
   neighbours(): string[] {
     return [...this.#neighbours.entries()]
-      .filter(([, s]) => this.#round - s.heardInRound < (this.#options.staleAfterRounds ?? DEFAULT_STALE_AFTER))
+      .filter(([, s]) => this.#round - s.heardInRound < this.#options.staleAfterRounds)
       .map(([id]) => id);
   }
 
@@ -239,7 +301,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return this.#copies.get(peer)?.weights;
   }
 
-  /** Subscribes and serves snapshots; call before `run`/`runRound`. */
+  /** Subscribes, serves snapshots and the task; call before `run`/`runRound`. */
   async start(): Promise<void> {
     const gossip = this.#options.gossip;
     this.#unsubscribe = gossip.subscribe(
@@ -270,6 +332,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       },
       { stage: 'snapshot' },
     );
+    await serveTask(gossip, this.task);
     gossip.addEventListener('peer:connect', this.#onConnect);
     gossip.addEventListener('peer:disconnect', this.#onDisconnect);
   }
@@ -294,12 +357,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
 
-    const training = this.#options.training ?? this.trainer;
     const reference = this.#exchangedWeights();
-    const trained = await training.trainAsync(this.#options.data.train, this.#options.local ?? { epochs: 1 }, {
+    const trained = await this.#options.training.trainAsync(this.#options.data.train, this.#options.local, {
       signal,
     });
-    const evalEvery = this.#options.evaluateEvery ?? 1;
+    const evalEvery = this.#options.evaluateEvery;
     const evaluateNow = evalEvery > 0 && round % evalEvery === 0;
     const evalSet = this.#options.data.evaluation ?? this.#options.data.validation;
     const local = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
@@ -396,7 +458,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /** Resolves when enough fresh updates arrived, the deadline passed, or the peer stops. */
   #awaitUpdates(signal: AbortSignal): Promise<RoundClose> {
-    const wanted = this.#options.minFreshUpdates ?? DEFAULT_MIN_FRESH;
+    const wanted = this.#options.minFreshUpdates;
     if (signal.aborted) return Promise.resolve('stopped');
     if (this.#freshCount() >= wanted) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {
@@ -414,7 +476,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   #candidates(): Candidate[] {
-    const staleAfter = this.#options.staleAfterRounds ?? DEFAULT_STALE_AFTER;
+    const staleAfter = this.#options.staleAfterRounds;
     const out: Candidate[] = [];
     for (const [peer, state] of this.#neighbours) {
       if (this.#round - state.heardInRound >= staleAfter) continue;
@@ -509,6 +571,46 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     stage: RejectedUpdate['stage'],
   ): void {
     this.dispatchEvent(new CustomEvent(event, { detail: { from, reason, detail, stage } }));
+    if (reason === 'wrong-fingerprint') this.#probeTask(from);
+  }
+
+  /**
+   * Asks `from` for its task after a 'wrong-fingerprint' rejection and reports what differs
+   * ('task:mismatch'). At most once per sender per TASK_PROBE_INTERVAL_MS, only for
+   * connected peers; owned by #fetches, awaited in stop().
+   */
+  #probeTask(from: string): void {
+    if (this.#abort.signal.aborted || !this.#options.gossip.peers().includes(from)) return;
+    if (!this.#taskProbes.take(from, performance.now())) return;
+    const probe = (async () => {
+      try {
+        await this.#reportMismatch(from);
+      } catch (err) {
+        this.#emitError(err, `task probe of ${from} failed`);
+      }
+    })();
+    this.#fetches.add(probe);
+    void probe.finally(() => this.#fetches.delete(probe));
+  }
+
+  /** One probe: fetch, validate, describe (or reject an answer that is not a task). */
+  async #reportMismatch(from: string): Promise<void> {
+    const result = await fetchTask(this.#options.gossip, from, this.#abort.signal);
+    if (result.ok) {
+      const described = describeTaskMismatch(this.task, result.task, { peer: from });
+      // Equal where the fingerprint looks, yet another fingerprint: the trained layers
+      // (trainable "head" vs "all") or the meshfl version differ, neither of which a task names.
+      const mismatch = described.blocking
+        ? described
+        : {
+            ...described,
+            summary: `${from} runs this task but its updates carry another fingerprint: check that both train the same layers (trainable "all" or "head") and run the same meshfl version`,
+          };
+      this.dispatchEvent(new CustomEvent('task:mismatch', { detail: { from, theirs: result.task, mismatch } }));
+    } else if (result.reason === 'invalid-task') {
+      this.#reject(from, 'invalid-task', result.detail, 'task');
+    }
+    // 'unavailable': the rejection already said what happened; the next probe may reach it.
   }
 
   /** Fetches `from`'s current public copy; owned by #fetches, awaited in stop(). */
@@ -518,10 +620,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // peer relays it). An author we are not connected to is healed by its next keyframe.
     if (!this.#options.gossip.peers().includes(from)) return;
     this.#fetching.add(from);
-    const signal = AbortSignal.any([
-      this.#abort.signal,
-      AbortSignal.timeout(this.#options.snapshotTimeoutMs ?? SNAPSHOT_TIMEOUT_MS),
-    ]);
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.snapshotTimeoutMs)]);
     const request = encodeSnapshotRequest({ taskId: this.taskId, fingerprint: this.schema.fingerprint });
     const task = (async () => {
       try {

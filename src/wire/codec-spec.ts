@@ -79,6 +79,22 @@ export function formatCodec(spec: CodecSpec): string {
   }
 }
 
+/**
+ * The part of a codec every peer of a task must share, as text: the value codec and the
+ * sparsity ("int8", "topk+int8"). The top-k fraction is left out: it is a bandwidth choice
+ * each device may make, and receivers decode any fraction.
+ */
+export function codecFamily(spec: CodecSpec): string {
+  switch (spec.kind) {
+    case 'dense':
+      return spec.values;
+    case 'topk':
+      return `topk+${spec.values}`;
+    default:
+      return assertNever(spec);
+  }
+}
+
 /** The codec used for full snapshots derived from `spec`: same value codec, no sparsity. */
 export function denseOf(spec: CodecSpec): CodecSpec {
   return { kind: 'dense', values: spec.values };

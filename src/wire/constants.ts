@@ -27,8 +27,14 @@ export const SPARSITY_TOPK = 1;
 /** Top-k fractions travel as integer parts per million: exact, and no float parsing. */
 export const TOPK_PPM_SCALE = 1_000_000;
 
-/** Task ids appear in topic names, so they are short (1-64 bytes) and restricted to a safe alphabet. */
-export const TASK_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * The one task id rule (wire, configs, pages, TaskSpec). Task ids appear in topic names and
+ * log lines, so they are short (1-64 bytes) from a safe alphabet, and start with a letter
+ * or digit (no "..", no leading "-" that reads as a flag).
+ */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** What TASK_ID_PATTERN says, for error messages. */
+export const TASK_ID_RULE = '1-64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit';
 
 /** Default upper bound on an update message (64 MiB, src/limits.ts). Configurable per validator. */
 export const DEFAULT_MAX_MESSAGE_BYTES = MAX_MESSAGE_BYTES;
@@ -51,6 +57,8 @@ export const INT8_LEVELS = 127;
 export const UPDATES_TOPIC_PREFIX = '/meshfl/1/';
 export const UPDATES_TOPIC_SUFFIX = '/updates';
 export const SNAPSHOT_PROTOCOL = '/meshfl/1/snapshot';
+/** Request/response protocol serving a peer's TaskSpec (src/peer/task-exchange.ts). */
+export const TASK_PROTOCOL = '/meshfl/1/task';
 
 /** The typed-array fast paths assume a little-endian host (all current browsers and Node targets). */
 export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;

@@ -1,6 +1,7 @@
 /** Public surface of the update wire format (docs/PROTOCOL.md). */
 export {
   type CodecSpec,
+  codecFamily,
   denseOf,
   formatCodec,
   parseCodec,
@@ -37,7 +38,7 @@ export {
 } from './public-copies.ts';
 export { quantizeWeights } from './quantize.ts';
 export { addDelta, checkReconstruction } from './reconstruct.ts';
-export { type TaskSchema, taskSchema } from './schema.ts';
+export { type TaskIdentity, type TaskSchema, taskFingerprint, taskSchema } from './schema.ts';
 export {
   checkSnapshotRequest,
   decodeSnapshotRequest,

@@ -3,9 +3,8 @@
  * payload per layer (byte layout in docs/PROTOCOL.md). Layer element counts never come from
  * the wire: the receiver takes them from its own model (TaskSchema) and checks every length.
  */
-
 import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../model/float-bits.ts';
-import { allFinite, fingerprint, type Weights } from '../model/weights.ts';
+import { allFinite, type Weights } from '../model/weights.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { assertNever, type CodecSpec, codecFromWire, codecToWire } from './codec-spec.ts';
 import { encodeValuesInto } from './codecs/values.ts';
@@ -19,6 +18,7 @@ import {
   MAX_SAMPLES,
   MAX_SEQ,
   TASK_ID_PATTERN,
+  TASK_ID_RULE,
   UPDATE_MAGIC,
 } from './constants.ts';
 import { fail } from './errors.ts';
@@ -38,11 +38,12 @@ export interface UpdateFields {
   /** Local training samples behind this model (untrusted by receivers). */
   readonly samples: number;
   readonly codec: CodecSpec;
+  /** The sender's task fingerprint (TaskSchema.fingerprint), 8 hex chars. */
+  readonly fingerprint: string;
 }
 
 export interface UpdateHeader extends UpdateFields {
   readonly version: number;
-  readonly fingerprint: string;
   readonly layerCount: number;
   /** Byte offset of the first layer's length prefix. */
   readonly payloadOffset: number;
@@ -107,7 +108,7 @@ export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array
   w.u8(wire.valueId);
   w.u8(wire.sparsityId);
   w.u32(wire.ppm);
-  w.u32(fingerprintToWord(fingerprint(values)));
+  w.u32(fingerprintToWord(fields.fingerprint));
   w.u32(fields.seq);
   w.u32(fields.base);
   w.u32(fields.samples);
@@ -182,7 +183,7 @@ export function decodeHeader(bytes: Uint8Array): UpdateHeader {
   const taskLength = r.u8('task id length');
   const taskBytes = r.take(taskLength, 'task id');
   const taskId = String.fromCharCode(...taskBytes);
-  if (!TASK_ID_PATTERN.test(taskId)) fail('undecodable', 'task id is empty or has characters outside A-Za-z0-9._-');
+  if (!TASK_ID_PATTERN.test(taskId)) fail('undecodable', `task id is not ${TASK_ID_RULE}`);
   return {
     version,
     kind,
@@ -202,7 +203,7 @@ export function decodeHeader(bytes: Uint8Array): UpdateHeader {
 export function checkHeader(header: UpdateHeader, schema: TaskSchema): void {
   if (header.taskId !== schema.taskId) fail('wrong-task', `task "${header.taskId}", expected "${schema.taskId}"`);
   if (header.fingerprint !== schema.fingerprint) {
-    fail('wrong-fingerprint', `architecture ${header.fingerprint}, expected ${schema.fingerprint}`);
+    fail('wrong-fingerprint', `task fingerprint ${header.fingerprint}, expected ${schema.fingerprint}`);
   }
   if (header.layerCount !== schema.layers.length) {
     fail('wrong-shape', `${header.layerCount} layers, expected ${schema.layers.length}`);

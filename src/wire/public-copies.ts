@@ -12,7 +12,7 @@
  */
 import { checkValueBound, DEFAULT_VALUE_BOUND, firstOutOfBound } from '../model/bounds.ts';
 import { cloneWeights, sameArchitecture, type Weights } from '../model/weights.ts';
-import { type CodecSpec, parseCodec } from './codec-spec.ts';
+import type { CodecSpec } from './codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, MAX_SEQ } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
 import { decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
@@ -24,9 +24,9 @@ import { type ValidationContext, validateUpdate } from './validate.ts';
 export interface EncoderOptions {
   readonly schema: TaskSchema;
   /** Codec for deltas, e.g. parseCodec('topk:0.05+int8'). */
-  readonly codec: CodecSpec | string;
+  readonly codec: CodecSpec;
   /** Dense codec for periodic keyframes; default fp32 (lossless resync). */
-  readonly keyframeCodec?: CodecSpec | string;
+  readonly keyframeCodec?: CodecSpec;
   /** A keyframe every this many messages (>= 1); default DEFAULT_KEYFRAME_INTERVAL. */
   readonly keyframeInterval?: number;
   /**
@@ -48,10 +48,6 @@ export interface EncodedUpdate {
 }
 
 const FP32: CodecSpec = { kind: 'dense', values: 'fp32' };
-
-function toSpec(spec: CodecSpec | string): CodecSpec {
-  return typeof spec === 'string' ? parseCodec(spec) : spec;
-}
 
 function layoutOf(schema: TaskSchema): Weights {
   return schema.layers.map((l) => ({ name: l.name, shape: [...l.shape], values: new Float32Array(l.size) }));
@@ -82,8 +78,8 @@ export class PublicCopyEncoder {
 
   constructor(options: EncoderOptions) {
     this.schema = options.schema;
-    this.codec = toSpec(options.codec);
-    this.keyframeCodec = toSpec(options.keyframeCodec ?? 'fp32');
+    this.codec = options.codec;
+    this.keyframeCodec = options.keyframeCodec ?? FP32;
     if (this.keyframeCodec.kind !== 'dense') throw new RangeError('keyframe codec must be dense (fp32, fp16, int8)');
     this.keyframeInterval = options.keyframeInterval ?? DEFAULT_KEYFRAME_INTERVAL;
     if (!(Number.isInteger(this.keyframeInterval) && this.keyframeInterval >= 1)) {
@@ -119,7 +115,7 @@ export class PublicCopyEncoder {
     const keyframe =
       this.self === undefined || this.keyframeRequested || this.sinceKeyframe + 1 >= this.keyframeInterval;
     const base = keyframe ? seq : this.lastSeq;
-    const fields = { taskId: this.schema.taskId, seq, base, samples };
+    const fields = { taskId: this.schema.taskId, fingerprint: this.schema.fingerprint, seq, base, samples };
     const bytes = keyframe
       ? encodeMessage({ ...fields, kind: 'keyframe', codec: this.keyframeCodec }, x)
       : encodeMessage({ ...fields, kind: 'delta', codec: this.codec }, subtract(x, this.self as Weights));
@@ -144,7 +140,15 @@ export class PublicCopyEncoder {
     // Encoded once per seq: every request until the next message gets the same bytes.
     if (this.snapshotCache?.seq !== seq) {
       const bytes = encodeMessage(
-        { kind: 'keyframe', taskId: this.schema.taskId, seq, base: seq, samples: this.lastSamples, codec: FP32 },
+        {
+          kind: 'keyframe',
+          taskId: this.schema.taskId,
+          fingerprint: this.schema.fingerprint,
+          seq,
+          base: seq,
+          samples: this.lastSamples,
+          codec: FP32,
+        },
         this.self,
       );
       this.snapshotCache = { seq, bytes };
@@ -176,7 +180,7 @@ export type ApplyResult =
 export interface ReceiverOptions {
   readonly schema: TaskSchema;
   readonly maxBytes?: number;
-  readonly allowedCodecs?: readonly (CodecSpec | string)[];
+  readonly allowedCodecs?: readonly CodecSpec[];
   /** Absolute value bound (ValidationContext.valueBound); default DEFAULT_VALUE_BOUND, Infinity = off. */
   readonly valueBound?: number;
   /** Per-layer norm limits learned from accepted updates (norms.ts); `false` turns them off. */
@@ -199,7 +203,7 @@ export class PublicCopies {
   constructor(options: ReceiverOptions) {
     this.schema = options.schema;
     this.maxBytes = options.maxBytes;
-    this.allowedCodecs = options.allowedCodecs?.map(toSpec);
+    this.allowedCodecs = options.allowedCodecs;
     this.valueBound = checkValueBound(options.valueBound ?? DEFAULT_VALUE_BOUND);
     this.norms = options.norms === false ? undefined : new NormTracker(this.schema.layers.length, options.norms);
   }

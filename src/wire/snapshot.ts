@@ -4,7 +4,7 @@
  * keyframe update message (fp32) or zero bytes when the responder has nothing to offer.
  */
 import { ByteReader, ByteWriter } from './bytes.ts';
-import { FORMAT_VERSION, SNAPSHOT_REQUEST_MAGIC, TASK_ID_PATTERN } from './constants.ts';
+import { FORMAT_VERSION, SNAPSHOT_REQUEST_MAGIC, TASK_ID_PATTERN, TASK_ID_RULE } from './constants.ts';
 import { DecodeError, fail, type RejectReason } from './errors.ts';
 import { checkTaskId, fingerprintToWord, type TaskSchema, wordToFingerprint } from './schema.ts';
 
@@ -35,7 +35,7 @@ export function decodeSnapshotRequest(bytes: Uint8Array): SnapshotRequest {
   const version = r.u8('version');
   if (version !== FORMAT_VERSION) fail('bad-version', `snapshot request version ${version}`);
   const taskId = String.fromCharCode(...r.take(r.u8('task id length'), 'task id'));
-  if (!TASK_ID_PATTERN.test(taskId)) fail('undecodable', 'task id is empty or has characters outside A-Za-z0-9._-');
+  if (!TASK_ID_PATTERN.test(taskId)) fail('undecodable', `task id is not ${TASK_ID_RULE}`);
   const fingerprint = wordToFingerprint(r.u32('fingerprint'));
   r.end('snapshot request');
   return { taskId, fingerprint };

@@ -1,8 +1,10 @@
 /**
  * End to end: two real daemon processes and two headless Chromium pages served by one of
- * them. Daemon A runs the relay (circuit relay v2 + WebSockets) and serves browser/dist;
- * daemon B bootstraps to A. Both daemons run the page's task (browser/src/task.ts). The
- * pages read A's /status and join with no clicks, reach each other over a direct WebRTC
+ * them. Both daemons run `npm start`'s default config unchanged (only data dir, ports,
+ * shard and bootstrap are set by flags). Daemon A runs the relay (circuit relay v2 +
+ * WebSockets) and serves browser/dist; daemon B bootstraps to A. The pages are opened at
+ * `/` with no query string: they read A's /status and /task (the default TaskSpec) and
+ * join with no clicks, reach each other over a direct WebRTC
  * connection, exchange updates with each other and with both daemons, and their accuracy
  * rises. A is then killed (SIGKILL): both pages show the lost connection as an error, and
  * after A restarts (same HTTP port, new libp2p ports) they reconnect and exchange updates
@@ -16,8 +18,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { AppState } from '../../browser/src/state.ts';
-import { MNIST_TASK } from '../../browser/src/task.ts';
-import { DaemonProcess, freePort, tempDir, writeConfig } from '../daemon/harness.ts';
+import { DaemonProcess, freePort, tempDir } from '../daemon/harness.ts';
 import { ensureBuilt } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,39 +44,36 @@ const POLL_MS = 500;
 const ROUNDS = 4;
 const DAEMON_ROUNDS_AFTER_CLOSE = 3;
 const MIN_ACCURACY_GAIN = 0.05;
-/** Pages train on shards 2 and 3 of the built-in data; the daemons on shares 0 and 1 of MNIST. */
-const PAGE_SHARDS = [2, 3] as const;
+/** Two pages, opened at `/` with no query string (each picks a built-in data shard itself). */
+const PAGE_NAMES = ['page 0', 'page 1'] as const;
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 });
 
-/** A daemon config of the page's task: same task id, model, initial-model seed, codec and keyframes. */
-function taskConfig(dataDir: string, index: number, extra: Record<string, unknown>): Record<string, unknown> {
-  const task = MNIST_TASK;
-  return {
+/** `npm start`'s config, as is: the pages must federate with the default daemon. */
+const DEFAULT_CONFIG = path.resolve('node/daemon/default-config.json');
+const LOOPBACK_LISTEN = '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws';
+
+/**
+ * Flags that let several default daemons share one machine (data dir, ports, shard,
+ * bootstrap); nothing about the task changes.
+ */
+function placement(dataDir: string, http: string, shard: number, bootstrap: readonly string[]): string[] {
+  return [
+    '--config',
+    DEFAULT_CONFIG,
+    '--data-dir',
     dataDir,
-    taskId: task.taskId,
-    model: task.model,
-    dataset: { kind: 'mnist', shard: { index, of: 2, seed: 3, limit: 2000 }, evaluationSamples: 500 },
-    strategy: task.strategy,
-    codec: task.codec,
-    mdns: false,
-    http: { address: '127.0.0.1:0' },
-    round: {
-      localSteps: task.localSteps,
-      minFreshUpdates: 3,
-      staleAfterRounds: 5,
-      keyframeInterval: task.keyframeInterval,
-      deadline: { initialMs: 2000, minMs: 500, maxMs: 6000 },
-    },
-    optimizer: { learningRate: task.learningRate },
-    resources: { batchSize: task.batchSize, backend: 'wasm' },
-    seed: task.modelSeed,
-    logLevel: 'info',
-    ...extra,
-  };
+    '--listen',
+    LOOPBACK_LISTEN,
+    '--http',
+    http,
+    '--shard-index',
+    String(shard),
+    ...(bootstrap.length > 0 ? ['--bootstrap', bootstrap.join(',')] : []),
+  ];
 }
 
 /** SIGTERM, then SIGKILL if the daemon has not exited in time. */
@@ -145,17 +143,17 @@ test(
     // Every daemon process started, restarted ones included; stopped at the end.
     const started: DaemonProcess[] = [];
     cleanups.push(() => Promise.all(started.map(stopDaemon)));
-    const configs = new Map<string, string>();
-    const startDaemon = (name: string, index: number, extra: Record<string, unknown>): DaemonProcess => {
-      const file = writeConfig(tmp.dir, `${name}.json`, taskConfig(path.join(tmp.dir, name), index, extra));
-      configs.set(name, file);
-      const d = new DaemonProcess(['--config', file]);
+    const placements = new Map<string, string[]>();
+    const startDaemon = (name: string, shard: number, http: string, bootstrap: readonly string[]): DaemonProcess => {
+      const args = placement(path.join(tmp.dir, name), http, shard, bootstrap);
+      placements.set(name, args);
+      const d = new DaemonProcess(args);
       started.push(d);
       return d;
     };
-    /** Restarts a daemon with its config and data dir (same peer id and HTTP port). */
+    /** Restarts a daemon with the same flags and data dir (same peer id and HTTP port). */
     const restartDaemon = (name: string): DaemonProcess => {
-      const d = new DaemonProcess(['--config', configs.get(name) as string]);
+      const d = new DaemonProcess(placements.get(name) as string[]);
       started.push(d);
       return d;
     };
@@ -166,24 +164,20 @@ test(
     // Daemon A: relay, WebSockets, serves the page on a fixed HTTP port (pages re-read its
     // /status there after it restarts). Daemon B bootstraps to A over TCP.
     const aHttp = `127.0.0.1:${await freePort()}`;
-    const aExtra = {
-      relay: true,
-      listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
-      http: { address: aHttp },
-    };
-    let a = startDaemon('a', 0, aExtra);
+    let a = startDaemon('a', 0, aHttp, []);
     daemons.push(a);
     await a.waitForLog((l) => l.msg === 'peer started', 'A started', START_TIMEOUT_MS);
     const aStatus = await a.status();
     const aId = aStatus.peerId as string;
-    assert.equal(aStatus.taskId, MNIST_TASK.taskId);
+    const defaultTask = JSON.parse((await a.get('/task')).body) as { taskId: string; model: unknown };
+    assert.equal(aStatus.taskId, defaultTask.taskId);
     assert.ok(
       (aStatus.browserMultiaddrs as string[]).some((m) => /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//.test(m)),
       `A offers browsers a loopback WebSockets address: ${JSON.stringify(aStatus.browserMultiaddrs)}`,
     );
     const bootstrap = (aStatus.multiaddrs as string[]).filter((m) => /\/tcp\/\d+\/p2p\//.test(m));
     assert.equal(bootstrap.length, 1, `A has one TCP multiaddr: ${JSON.stringify(aStatus.multiaddrs)}`);
-    const b = startDaemon('b', 1, { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'], bootstrap });
+    const b = startDaemon('b', 1, '127.0.0.1:0', bootstrap);
     daemons.push(b);
     await b.waitForLog((l) => l.msg === 'peer started', 'B started', START_TIMEOUT_MS);
     const bId = (await b.status()).peerId as string;
@@ -208,13 +202,13 @@ test(
     // and train with no clicks (no ?autostart either).
     const pages: Page[] = [];
     const consoleErrors: string[] = [];
-    for (const shard of PAGE_SHARDS) {
+    for (const shard of PAGE_NAMES) {
       const page = await context.newPage();
       page.on('console', (m) => {
-        if (m.type() === 'error') consoleErrors.push(`shard ${shard}: ${m.text()}`);
+        if (m.type() === 'error') consoleErrors.push(`${shard}: ${m.text()}`);
       });
-      page.on('pageerror', (e) => consoleErrors.push(`shard ${shard}: ${e.message}`));
-      await page.goto(`${a.httpUrl}/?${new URLSearchParams({ shard: String(shard) })}`);
+      page.on('pageerror', (e) => consoleErrors.push(`${shard}: ${e.message}`));
+      await page.goto(`${a.httpUrl}/`);
       pages.push(page);
     }
     const [pageA, pageB] = pages as [Page, Page];
@@ -255,7 +249,7 @@ test(
       ),
     );
     const ids = running.map((s) => s.peerId as string);
-    for (const s of running) assert.equal(s.taskId, MNIST_TASK.taskId, "the page joined the daemon's task");
+    for (const s of running) assert.equal(s.taskId, defaultTask.taskId, "the page joined the daemon's task");
     const t0 = Date.now();
     const since = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
     t.diagnostic(`backends: ${running.map((s) => s.backend).join(', ')}`);
@@ -339,7 +333,14 @@ test(
       () => heardByDaemon.every((heard) => ids.every((id) => heard.has(id))),
       () => `${JSON.stringify(heardByDaemon.map((h) => [...h]))}\n${tails()}`,
     );
-    for (const d of daemons) assert.ok((await accepted(d)) > 0, 'each daemon accepted updates');
+    for (const d of daemons) {
+      assert.ok((await accepted(d)) > 0, 'each daemon accepted updates');
+      assert.equal(await wrongFingerprints(d), 0, 'the daemon and the pages run the same task');
+    }
+    for (const p of pages) {
+      const rejected = (await state(p)).rejected.filter((r) => r.reason === 'wrong-fingerprint');
+      assert.deepEqual(rejected, [], 'the page rejected no update as wrong-fingerprint');
+    }
     t.diagnostic(`both daemons merged both pages after ${since()}`);
     for (const [i, p] of pages.entries())
       await p.screenshot({ path: path.join(SCREENSHOTS, `page-${i}.png`), fullPage: true });
@@ -427,6 +428,16 @@ test(
     );
   },
 );
+
+/** A daemon's wrong-fingerprint rejections, summed over stages. */
+async function wrongFingerprints(d: DaemonProcess): Promise<number> {
+  const metrics = (await d.get('/metrics')).body;
+  let total = 0;
+  for (const m of metrics.matchAll(/^meshfl_updates_rejected_total\{([^}]*)\} (\S+)$/gm)) {
+    if ((m[1] ?? '').includes('reason="wrong-fingerprint"')) total += Number(m[2]);
+  }
+  return total;
+}
 
 /** A daemon's meshfl_updates_accepted_total. */
 async function accepted(d: DaemonProcess): Promise<number> {

@@ -22,10 +22,11 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { DataStore } from '../../node/daemon/store.ts';
 import { DEFAULT_VALUE_BOUND, firstOutOfBound } from '../../src/model/bounds.ts';
 import { decodeModelFile } from '../../src/model/model-file.ts';
-import { layer, type Weights } from '../../src/model/weights.ts';
+import type { Weights } from '../../src/model/weights.ts';
+import { parseTaskSpec, taskWireSchema } from '../../src/peer/task.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { encodeMessage, maxUpdateSize, type UpdateFields } from '../../src/wire/message.ts';
-import { type TaskSchema, taskSchema } from '../../src/wire/schema.ts';
+import type { TaskSchema } from '../../src/wire/schema.ts';
 import { encodeSnapshotRequest } from '../../src/wire/snapshot.ts';
 import { updatesTopic } from '../../src/wire/topic.ts';
 import { concat, HostilePeer, parseResponse, varint } from '../net/hostile.ts';
@@ -81,6 +82,7 @@ function invalidUpdates(schema: TaskSchema, model: Weights): Array<[reason: stri
   const fields = (o: Partial<UpdateFields> = {}): UpdateFields => ({
     kind: 'keyframe',
     taskId: TASK,
+    fingerprint: schema.fingerprint,
     seq: 7,
     base: 7,
     samples: 10,
@@ -96,13 +98,15 @@ function invalidUpdates(schema: TaskSchema, model: Weights): Array<[reason: stri
   const filled = (v: number) => model.map((l) => ({ ...l, values: new Float32Array(l.values.length).fill(v) }));
   const nan = keyframe.slice();
   new DataView(nan.buffer).setFloat32(nan.byteLength - 4, Number.NaN, true);
-  void schema;
   return [
     ['undecodable', patch(keyframe, (v) => v.setUint8(0, 0x58))],
     ['bad-version', patch(keyframe, (v) => v.setUint8(4, 2))],
     ['bad-codec', patch(keyframe, (v) => v.setUint8(6, 9))],
     ['wrong-task', encodeMessage(fields({ taskId: 'other-task' }), model)],
-    ['wrong-fingerprint', encodeMessage(fields(), [layer('x', [3, 3])])],
+    [
+      'wrong-fingerprint',
+      encodeMessage(fields({ fingerprint: ((schema.fingerprintWord ^ 1) >>> 0).toString(16).padStart(8, '0') }), model),
+    ],
     ['wrong-shape', patch(keyframe, (v) => v.setUint16(28, model.length + 1, true))],
     ['bad-index', patch(delta('topk:0.5', descending), (v) => v.setUint8(payload + 8 + 1, 0))],
     ['bad-scale', patch(delta('int8'), (v) => v.setFloat32(payload + 4, Number.NaN, true))],
@@ -165,7 +169,10 @@ test(
     const cp = store.newestCheckpoint(aStatus.peerId as string, TASK).checkpoint;
     assert.ok(cp, 'A has a checkpoint');
     const model = cp.model.weights;
-    const schema = taskSchema(TASK, model);
+    // A's schema from its public task, as any peer would build it: the fingerprint must match.
+    const task = parseTaskSpec(JSON.parse((await a.get('/task')).body));
+    const schema = taskWireSchema(task, model);
+    assert.equal(schema.fingerprint, aStatus.fingerprint);
     const topicLimit = maxUpdateSize(schema);
 
     // validation: one fresh identity per invalid update.
@@ -180,7 +187,15 @@ test(
       const kf = (seq: number) =>
         inline(
           encodeMessage(
-            { kind: 'keyframe', taskId: TASK, seq, base: seq, samples: 1, codec: parseCodec('fp32') },
+            {
+              kind: 'keyframe',
+              taskId: TASK,
+              fingerprint: schema.fingerprint,
+              seq,
+              base: seq,
+              samples: 1,
+              codec: parseCodec('fp32'),
+            },
             model,
           ),
         );

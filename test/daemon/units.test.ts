@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSy
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
-import { parseDaemonConfig } from '../../node/daemon/config.ts';
+import { type DaemonConfig, parseDaemonConfig } from '../../node/daemon/config.ts';
 import { ConfigError } from '../../node/daemon/config-reader.ts';
 import { applyOverrides, readConfigFile } from '../../node/daemon/config-sources.ts';
 import { PeerPresence } from '../../node/daemon/health.ts';
@@ -29,12 +29,19 @@ import {
 } from '../../node/daemon/store.ts';
 import { layer } from '../../src/model/weights.ts';
 import type { RoundSummary } from '../../src/peer/events.ts';
+import { DEFAULT_TASK, encodeTaskSpec, parseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { tempDir } from './harness.ts';
 import { parsePrometheus, sampleValue } from './prometheus.ts';
 
 const tmp = tempDir('meshfl-daemon-units-');
 const PEER = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA';
 after(() => tmp.remove());
+
+/** The task a config defines (named data sets only: custom data completes it at start). */
+function taskOf(c: DaemonConfig): TaskSpec {
+  assert.equal(c.task.kind, 'config');
+  return parseTaskSpec(c.task.kind === 'config' ? c.task.input : {});
+}
 
 function configError(raw: unknown, env: Record<string, string> = {}, flags: Record<string, unknown> = {}): string {
   try {
@@ -53,7 +60,8 @@ test('config: defaults, and every error names its key', () => {
   assert.equal(c.http.port, 9464);
   assert.equal(c.checkpoints.keep, 3);
   assert.equal(c.mdns, false);
-  assert.deepEqual(c.round.local, { steps: 50 });
+  assert.deepEqual(taskSpecRecord(taskOf(c)), taskSpecRecord(DEFAULT_TASK), "the default config's task is the core's");
+  assert.equal(c.round.localEpochs, undefined);
   const cases: Array<[unknown, RegExp]> = [
     [{ dataDri: 'x' }, /^dataDri: unknown key/],
     [{ round: { localSteps: 0 } }, /^round\.localSteps: must be an integer in \[1,/],
@@ -69,7 +77,9 @@ test('config: defaults, and every error names its key', () => {
     [{ strategy: { name: 'oracle', options: {} } }, /^strategy: "oracle" needs ground truth/],
     [{ strategy: { name: 'trimmed-mean', options: { trim: 7 } } }, /^strategy: /],
     [{ codec: 'int9' }, /^codec: /],
-    [{ model: { kind: 'rnn' } }, /^model: /],
+    [{ model: { kind: 'rnn' } }, /^model\.kind: must be "mlp" or "cnn", got "rnn"/],
+    [{ model: { kind: 'mlp', hidden: [0] } }, /^model\.hidden: must be an array of positive integers/],
+    [{ seed: -1 }, /^seed: must be an integer in \[0,/],
     [{ trainable: 'head' }, /^backbone: required when trainable is "head"/],
     [{ taskId: 'a b' }, /^taskId: must be/],
     [{ http: { address: 'localhost' } }, /^http\.address: must be host:port/],
@@ -97,6 +107,49 @@ test('config: defaults, and every error names its key', () => {
   assert.equal(parseDaemonConfig({ http: { address: '127.0.0.2:1' } }).http.port, 1);
   const relayed = parseDaemonConfig({ relay: true, listen: ['/ip6/::1/tcp/0/ws', '/ip4/0.0.0.0/udp/0/webrtc-direct'] });
   assert.equal(relayed.listen?.length, 2);
+});
+
+test('config: the task keys form a TaskSpec; custom data leaves its shape to the loaded data', () => {
+  const c = parseDaemonConfig({
+    taskId: 'lab',
+    model: { kind: 'mlp', hidden: [64] },
+    seed: 4,
+    codec: 'topk:0.1+int8',
+    strategy: { name: 'trimmed-mean', options: { trim: 0.2 } },
+    round: { localSteps: 9, keyframeInterval: 4 },
+    optimizer: { learningRate: 0.01, momentum: 0.5 },
+    resources: { batchSize: 8 },
+    dataset: { kind: 'fashion-mnist' },
+  });
+  assert.equal(
+    encodeTaskSpec(taskOf(c)),
+    '{"taskId":"lab","model":{"kind":"mlp","hidden":[64]},"modelSeed":4,"codec":"topk:0.1+int8",' +
+      '"strategy":{"name":"trimmed-mean","options":{"trim":0.2}},"batchSize":8,"learningRate":0.01,' +
+      '"localSteps":9,"keyframeInterval":4,"dataset":"fashion-mnist","inputShape":[28,28,1],"classes":10}',
+  );
+  assert.equal(c.optimizer.momentum, 0.5, 'momentum stays a device setting');
+  const csv = parseDaemonConfig({ model: 'cnn', dataset: { kind: 'csv', file: 'x.csv' } });
+  assert.equal(csv.task.kind === 'config' ? csv.task.input.dataset : undefined, 'custom');
+});
+
+test('config: join without a model section takes the task from the peer, keeping device settings', () => {
+  const address = `/ip4/127.0.0.1/tcp/4001/p2p/${PEER}`;
+  const joined = parseDaemonConfig({ join: address, resources: { batchSize: 8 }, round: { localSteps: 3 } });
+  assert.deepEqual(joined.task, { kind: 'join', address, choices: { batchSize: 8, localSteps: 3 } });
+  assert.deepEqual(joined.bootstrap, [address], 'the joined peer is dialed like a bootstrap peer');
+  assert.equal(joined.dataset.kind, 'joined-task', "no dataset.kind: the joined task's data set");
+  assert.equal(parseDaemonConfig({ join: address, dataset: { kind: 'mnist' } }).dataset.kind, 'mnist');
+  const flag = parseDaemonConfig(applyOverrides({}, {}, { join: address }).raw);
+  assert.equal(flag.task.kind, 'join', 'from --join');
+  // With a model section this config defines the task and only dials the peer.
+  const own = parseDaemonConfig({ join: address, model: 'mlp' });
+  assert.equal(own.task.kind, 'config');
+  assert.deepEqual(own.bootstrap, [address]);
+  assert.match(configError({ join: address, taskId: 'x' }), /^taskId: comes from the joined peer/);
+  assert.match(configError({ join: address, codec: 'fp16' }), /^codec: comes from the joined peer/);
+  assert.match(configError({ join: address, strategy: 'oracle' }), /^strategy: "oracle" needs ground truth/);
+  assert.match(configError({ join: '/ip4/1.2.3.4/tcp/1' }), /^join: .* has no \/p2p\/<peer id>/);
+  assert.match(configError({}, { MESHFL_JOIN: 'nope' }), /^join \(from MESHFL_JOIN\): /);
 });
 
 test('config: validation bounds (defaults, off with 0, errors name the key)', () => {
@@ -127,7 +180,7 @@ test('config: environment variables override the file, flags override both, erro
   };
   const { raw, sources } = applyOverrides(file, env, { http: '127.0.0.1:3000' });
   const c = parseDaemonConfig(raw, sources);
-  assert.equal(c.taskId, 'from-env');
+  assert.equal(taskOf(c).taskId, 'from-env');
   assert.equal(c.relay, true);
   assert.deepEqual(c.bootstrap, [`/ip4/1.1.1.1/tcp/1/p2p/${PEER}`, `/ip6/::1/tcp/2/p2p/${PEER}`]);
   assert.equal(c.http.port, 3000);
@@ -172,12 +225,12 @@ test('config files: JSON and YAML, with errors naming the file', () => {
   const yaml = path.join(tmp.dir, 'c.yaml');
   writeFileSync(yaml, 'taskId: y-task\nround:\n  localSteps: 7\nmdns: off\n');
   const c = parseDaemonConfig(readConfigFile(yaml));
-  assert.equal(c.taskId, 'y-task');
-  assert.deepEqual(c.round.local, { steps: 7 });
+  assert.equal(taskOf(c).taskId, 'y-task');
+  assert.equal(taskOf(c).localSteps, 7);
   const example = parseDaemonConfig(
     readConfigFile(path.resolve(import.meta.dirname, '../../node/daemon/example-config.yaml')),
   );
-  assert.equal(example.taskId, 'mnist-lab', 'the shipped example config is valid');
+  assert.equal(taskOf(example).taskId, 'mnist-lab', 'the shipped example config is valid');
   const bad = path.join(tmp.dir, 'bad.json');
   writeFileSync(bad, '{"taskId": }');
   assert.throws(
@@ -479,7 +532,7 @@ test('metrics: strict Prometheus text with rounds, accuracy, rejections by reaso
   }
 });
 
-test('http: bearer token guards the API, the page is public, and HEAD/405 behave', async () => {
+test('http: bearer token guards the API, the page and /task are public, and HEAD/405 behave', async () => {
   const silent = createLogger({ level: 'error', stream: sink().stream });
   const root = path.join(tmp.dir, 'no-page');
   const server = await startHttpServer({
@@ -492,8 +545,10 @@ test('http: bearer token guards the API, the page is public, and HEAD/405 behave
       health: () => ({ ready: false, body: { status: 'not-ready' } }),
       metrics: () => '# HELP m h\n# TYPE m gauge\nm 1\n',
       status: () => ({ peerId: 'me' }),
+      task: () => task,
     },
   });
+  let task: string | undefined;
   try {
     const url = `http://127.0.0.1:${server.port}`;
     const get = (p: string, init: RequestInit = {}) =>
@@ -504,6 +559,15 @@ test('http: bearer token guards the API, the page is public, and HEAD/405 behave
     assert.equal(metrics.status, 200);
     assert.equal(await metrics.text(), '# HELP m h\n# TYPE m gauge\nm 1\n');
     assert.equal((await get('/health', { headers: { authorization: 'Bearer tok' } })).status, 503);
+    // /task is public: no token needed; 503 until the task is known (a joining daemon).
+    assert.equal((await get('/task')).status, 503);
+    task = encodeTaskSpec(DEFAULT_TASK);
+    const served = await get('/task');
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get('content-type'), 'application/json');
+    const body = await served.text();
+    assert.equal(body, task, 'the canonical encoding, byte for byte');
+    assert.deepEqual(parseTaskSpec(JSON.parse(body)), DEFAULT_TASK);
     const page = await get('/');
     assert.equal(page.status, 200);
     assert.match(await page.text(), /not built/);

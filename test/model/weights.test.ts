@@ -5,8 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../../src/data/rng.ts';
 import { buildModel, getWeights, type Model, setWeights } from '../../src/model/model.ts';
 import { DEFAULT_CNN, DEFAULT_MLP, type ModelSpec } from '../../src/model/spec.ts';
-import { cloneWeights, fingerprint, mapLayers, type Weights } from '../../src/model/weights.ts';
+import { cloneWeights, mapLayers, type Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
+import { taskFingerprint } from '../../src/wire/schema.ts';
+
+const FP32 = { kind: 'dense', values: 'fp32' } as const;
 
 const INPUT: readonly number[] = [8, 8, 1];
 const CLASSES = 10;
@@ -116,11 +119,12 @@ test('setWeights with a wrong layout throws a clear error and leaves the model u
   }
 });
 
-test('fingerprint: equal for one spec (any seed), different across specs', () => {
+test('task fingerprint, architecture part: equal for one spec, different across specs', () => {
   const fp = (spec: ModelSpec, seed: number, input = INPUT, classes = CLASSES) => {
     const m = buildModel(spec, input, classes, seed);
     try {
-      return fingerprint(getWeights(m));
+      // Same task id, model seed and codec: only the layout can differ.
+      return taskFingerprint({ taskId: 't', layout: getWeights(m), modelSeed: 0, codec: FP32 });
     } finally {
       m.dispose();
     }

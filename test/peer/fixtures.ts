@@ -4,15 +4,16 @@ import { loadDataset } from '../../node/datasets.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { partitionDataset } from '../../src/data/partition.ts';
 import { createStrategy, type StrategySpec } from '../../src/merge/index.ts';
-import { buildModel } from '../../src/model/model.ts';
 import type { Gossip } from '../../src/net/gossip.ts';
+import { createTaskTrainer } from '../../src/peer/create-peer.ts';
 import { Peer, type PeerOptions } from '../../src/peer/peer.ts';
+import { parseTaskSpec, type TaskSpec } from '../../src/peer/task.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { Trainer } from '../../src/train/trainer.ts';
 
 export const TASK = 'mnist-test';
 
 export interface PeerKit {
+  readonly task: TaskSpec;
   readonly evaluation: Dataset;
   make(gossip: Gossip, index: number, extra?: Partial<PeerOptions>): Peer;
 }
@@ -35,26 +36,35 @@ export async function peerKit(
     test,
     Uint32Array.from({ length: 500 }, (_, i) => i),
   );
+  // Same initial model everywhere (common init), own batch order per peer.
+  const task = parseTaskSpec({
+    taskId: TASK,
+    model: { kind: 'mlp', hidden: [32] },
+    modelSeed: seed,
+    codec: 'fp32',
+    strategy: options.strategy ?? 'mean',
+    batchSize: 32,
+    learningRate: 0.05,
+    localSteps: 8,
+    dataset: 'mnist',
+  });
   return {
+    task,
     evaluation,
     make(gossip, index, extra = {}) {
       const part = parts[index % peers];
       if (!part) throw new Error(`no partition ${index}`);
-      // Same initial model everywhere (common init), own batch order per peer.
-      const model = buildModel({ kind: 'mlp', hidden: [32] }, [28, 28, 1], 10, seed);
-      const trainer = new Trainer(model, { batchSize: 32, seed: seed + index, optimizer: { learningRate: 0.05 } });
       return new Peer({
-        taskId: TASK,
-        trainer,
+        task,
+        trainer: createTaskTrainer(task, { seed: seed + index }),
         data: {
           train: subset(pool, part.train),
           validation: subset(pool, part.validation),
           familiarClasses: part.familiarClasses,
           evaluation,
         },
-        strategy: createStrategy(options.strategy ?? 'mean'),
+        strategy: createStrategy(task.strategy),
         gossip,
-        local: { steps: 8 },
         minFreshUpdates: 3,
         deadline: { initialMs: 3000, minMs: 200, maxMs: 6000 },
         seed: seed + index,

@@ -62,14 +62,25 @@ test(
     const fp32 = parseCodec('fp32');
     // The encoder refuses NaN, so patch the last fp32 value of a valid keyframe to NaN.
     const nonFinite = encodeMessage(
-      { kind: 'keyframe', taskId: TASK, seq: 1, base: 1, samples: 10, codec: fp32 },
+      { kind: 'keyframe', taskId: TASK, fingerprint: schema.fingerprint, seq: 1, base: 1, samples: 10, codec: fp32 },
       model,
     );
     new DataView(nonFinite.buffer, nonFinite.byteOffset).setFloat32(nonFinite.byteLength - 4, Number.NaN, true);
     const attacks = [
       Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff),
       nonFinite,
-      encodeMessage({ kind: 'keyframe', taskId: 'other-task', seq: 2, base: 2, samples: 10, codec: fp32 }, model),
+      encodeMessage(
+        {
+          kind: 'keyframe',
+          taskId: 'other-task',
+          fingerprint: schema.fingerprint,
+          seq: 2,
+          base: 2,
+          samples: 10,
+          codec: fp32,
+        },
+        model,
+      ),
     ];
     const attacking = (async () => {
       for (const bytes of attacks) await malicious.publish(topic, bytes);

@@ -60,12 +60,28 @@ test(
     const model = modelFor(a.schema, 0);
     const fp32 = parseCodec('fp32');
     const nonFinite = encodeMessage(
-      { kind: 'keyframe', taskId: TINY_TASK, seq: 1, base: 1, samples: 5, codec: fp32 },
+      {
+        kind: 'keyframe',
+        taskId: TINY_TASK,
+        fingerprint: a.schema.fingerprint,
+        seq: 1,
+        base: 1,
+        samples: 5,
+        codec: fp32,
+      },
       model,
     );
     new DataView(nonFinite.buffer, nonFinite.byteOffset).setFloat32(nonFinite.byteLength - 4, Number.NaN, true);
     const otherTask = encodeMessage(
-      { kind: 'keyframe', taskId: 'other-task', seq: 2, base: 2, samples: 5, codec: fp32 },
+      {
+        kind: 'keyframe',
+        taskId: 'other-task',
+        fingerprint: a.schema.fingerprint,
+        seq: 2,
+        base: 2,
+        samples: 5,
+        codec: fp32,
+      },
       model,
     );
     for (const bytes of [garbage, nonFinite, otherTask]) await m.sendBytes(bytes);

@@ -9,16 +9,18 @@ import type { Dataset } from '../../src/data/dataset.ts';
 import { createRng } from '../../src/data/rng.ts';
 import { makeSynthetic } from '../../src/data/synthetic.ts';
 import { createStrategy } from '../../src/merge/index.ts';
-import { buildModel, getWeights } from '../../src/model/model.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import type { Gossip, GossipMessage, MessageHandler, Responder, Validator } from '../../src/net/gossip.ts';
 import type { Bus } from '../../src/net/inproc-bus.ts';
+import { createTaskTrainer, taskModelLayout } from '../../src/peer/create-peer.ts';
 import type { PeerEvents, RejectedUpdate, RoundSummary } from '../../src/peer/events.ts';
 import { type LocalTraining, Peer, type PeerData, type PeerOptions } from '../../src/peer/peer.ts';
+import { parseTaskSpec, type TaskSpec, taskWireSchema } from '../../src/peer/task.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { Trainer, type TrainResult } from '../../src/train/trainer.ts';
+import type { TrainResult } from '../../src/train/trainer.ts';
+import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { type EncodedUpdate, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
-import { type TaskSchema, taskSchema } from '../../src/wire/schema.ts';
+import type { TaskSchema } from '../../src/wire/schema.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../../src/wire/topic.ts';
 
 export const TINY_TASK = 'tiny-peer-test';
@@ -32,6 +34,21 @@ const FEATURES = 4;
 const CLASSES = 3;
 /** Same initial model on every peer (common init), as in real deployments. */
 const MODEL_SEED = 11;
+
+/** The tiny peers' task: a 4-4-3 MLP, two real SGD steps per round, fp32 updates. */
+export const TINY_SPEC: TaskSpec = parseTaskSpec({
+  taskId: TINY_TASK,
+  model: { kind: 'mlp', hidden: [4] },
+  modelSeed: MODEL_SEED,
+  codec: 'fp32',
+  strategy: 'mean',
+  batchSize: 16,
+  learningRate: 0.1,
+  localSteps: 2,
+  dataset: 'custom',
+  inputShape: [FEATURES],
+  classes: CLASSES,
+});
 
 export async function tinyBackend(): Promise<void> {
   await initBackend('wasm');
@@ -49,30 +66,23 @@ export function tinyData(seed: number): PeerData {
 }
 
 /** The schema every tiny peer has (all layers of the tiny MLP are exchanged). */
-export function tinySchema(): TaskSchema {
-  const model = buildModel({ kind: 'mlp', hidden: [4] }, [FEATURES], CLASSES, MODEL_SEED);
-  try {
-    return taskSchema(TINY_TASK, getWeights(model));
-  } finally {
-    model.dispose();
-  }
+export function tinySchema(task: TaskSpec = TINY_SPEC): TaskSchema {
+  return taskWireSchema(task, taskModelLayout(task));
 }
 
 /**
- * A Peer with a tiny MLP on the given gossip. Defaults: mean strategy, two real SGD steps
- * per round, close after one fresh update, a deadline no test reaches.
+ * A Peer of TINY_SPEC (or `options.task`) on the given gossip. Defaults: mean strategy, two
+ * real SGD steps per round, close after one fresh update, a deadline no test reaches.
  */
 export function tinyPeer(gossip: Gossip, options: Partial<PeerOptions> = {}): Peer {
   const seed = options.seed ?? 1;
-  const model = buildModel({ kind: 'mlp', hidden: [4] }, [FEATURES], CLASSES, MODEL_SEED);
-  const trainer = new Trainer(model, { batchSize: 16, seed, optimizer: { learningRate: 0.1 } });
+  const task = options.task ?? TINY_SPEC;
   return new Peer({
-    taskId: TINY_TASK,
-    trainer,
+    task,
+    trainer: createTaskTrainer(task, { seed }),
     data: tinyData(seed),
     strategy: createStrategy('mean'),
     gossip,
-    local: { steps: 2 },
     minFreshUpdates: 1,
     deadline: { initialMs: NEVER_MS, minMs: 0 },
     seed,
@@ -164,7 +174,7 @@ export class Puppet {
     this.gossip = bus.join(id);
     this.encoder = new PublicCopyEncoder({
       schema,
-      codec: options.codec ?? 'fp32',
+      codec: parseCodec(options.codec ?? 'fp32'),
       keyframeInterval: options.keyframeInterval ?? 100,
     });
     this.snapshots = async () => this.encoder.snapshot() ?? new Uint8Array(0);

@@ -21,7 +21,15 @@ function hugeKeyframe(peer: Peer): Uint8Array {
     values: new Float32Array(l.size).fill(3e38),
   }));
   return encodeMessage(
-    { kind: 'keyframe', taskId: TASK, seq: 1, base: 1, samples: 10, codec: parseCodec('fp32') },
+    {
+      kind: 'keyframe',
+      taskId: TASK,
+      fingerprint: peer.schema.fingerprint,
+      seq: 1,
+      base: 1,
+      samples: 10,
+      codec: parseCodec('fp32'),
+    },
     model,
   );
 }

@@ -9,12 +9,11 @@ import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { decodeMessage, encodeMessage, type UpdateFields } from '../../src/wire/message.ts';
 import { layerNorms, NormTracker } from '../../src/wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
-import { taskSchema } from '../../src/wire/schema.ts';
 import { gossipVerdict, type ValidationContext, validateUpdate } from '../../src/wire/validate.ts';
-import { perturb, smallModel, TASK } from './helpers.ts';
+import { perturb, schemaFor, smallModel, TASK } from './helpers.ts';
 
 const model = smallModel(1);
-const schema = taskSchema(TASK, model);
+const schema = schemaFor(model);
 
 function scaled(w: Weights, factor: number): Weights {
   return w.map((l) => ({ ...l, values: l.values.map((v) => v * factor) }));
@@ -26,7 +25,16 @@ function filled(w: Weights, value: number): Weights {
 
 function message(fields: Partial<UpdateFields>, w: Weights): Uint8Array {
   return encodeMessage(
-    { kind: 'keyframe', taskId: TASK, seq: 3, base: 3, samples: 10, codec: parseCodec('fp32'), ...fields },
+    {
+      kind: 'keyframe',
+      taskId: TASK,
+      fingerprint: schema.fingerprint,
+      seq: 3,
+      base: 3,
+      samples: 10,
+      codec: parseCodec('fp32'),
+      ...fields,
+    },
     w,
   );
 }
@@ -86,7 +94,7 @@ test('norm bound: after warm-up a delta or keyframe far above the median is out-
   const rng = createRng(5);
   const receiver = new PublicCopies({ schema, norms: { warmup: 4 } });
   const encoders = ['a', 'b', 'c'].map(
-    (id) => [id, new PublicCopyEncoder({ schema, codec: 'fp32', keyframeInterval: 100 })] as const,
+    (id) => [id, new PublicCopyEncoder({ schema, codec: parseCodec('fp32'), keyframeInterval: 100 })] as const,
   );
   let x = model;
   for (let round = 0; round < 4; round++) {
@@ -106,23 +114,24 @@ test('norm bound: after warm-up a delta or keyframe far above the median is out-
   assert.equal(rejected.kind, 'rejected');
   if (rejected.kind === 'rejected') assert.equal(rejected.reason, 'out-of-range', rejected.detail);
   // A keyframe whose model norm is 50x the others'.
-  const kf = new PublicCopyEncoder({ schema, codec: 'fp32' });
+  const kf = new PublicCopyEncoder({ schema, codec: parseCodec('fp32') });
   const big = receiver.receive('d', kf.encodeUpdate(scaled(x, 50), 10).bytes);
   assert.equal(big.kind === 'rejected' ? big.reason : big.kind, 'out-of-range');
   // A peer that restarted from a fresh model (another keyframe, smaller norm) is accepted.
-  const fresh = new PublicCopyEncoder({ schema, codec: 'fp32', resumeAfterSeq: 50 });
+  const fresh = new PublicCopyEncoder({ schema, codec: parseCodec('fp32'), resumeAfterSeq: 50 });
   assert.equal(receiver.receive('b', fresh.encodeUpdate(scaled(model, 0.5), 10).bytes).kind, 'applied');
   // Turned off: the same hostile keyframe is applied.
   const open = new PublicCopies({ schema, norms: false });
   assert.equal(
-    open.receive('d', new PublicCopyEncoder({ schema, codec: 'fp32' }).encodeUpdate(scaled(x, 50), 1).bytes).kind,
+    open.receive('d', new PublicCopyEncoder({ schema, codec: parseCodec('fp32') }).encodeUpdate(scaled(x, 50), 1).bytes)
+      .kind,
     'applied',
   );
 });
 
 test('own updates feed the norm limits: observeOwn', () => {
   const receiver = new PublicCopies({ schema, norms: { warmup: 2 } });
-  const enc = new PublicCopyEncoder({ schema, codec: 'fp32' });
+  const enc = new PublicCopyEncoder({ schema, codec: parseCodec('fp32') });
   const rng = createRng(9);
   receiver.observeOwn(enc.encodeUpdate(model, 1));
   receiver.observeOwn(enc.encodeUpdate(perturb(rng, model), 1));

@@ -27,7 +27,7 @@ import {
   valuesByteLength,
 } from '../../src/wire/codecs/values.ts';
 import { decodeMessage, encodeMessage } from '../../src/wire/message.ts';
-import { taskSchema } from '../../src/wire/schema.ts';
+import { schemaFor } from './helpers.ts';
 import {
   referenceDecodeFp16,
   referenceDecodeInt8,
@@ -180,12 +180,21 @@ test('dense messages written in place hold the reference payloads, whatever the 
     layer('c', [13], randomLayer(rng, 13, 2, false)),
   ];
   for (const taskId of ['t', 'tt', 'ttt']) {
-    const schema = taskSchema(taskId, model);
+    const schema = schemaFor(model, taskId);
     for (const [text, reference] of [
       ['fp16', referenceFp16],
       ['int8', referenceInt8],
     ] as const) {
-      const fields = { kind: 'delta', taskId, seq: 2, base: 1, samples: 3, codec: parseCodec(text) } as const;
+      const codec = parseCodec(text);
+      const fields = {
+        kind: 'delta',
+        taskId,
+        fingerprint: schema.fingerprint,
+        seq: 2,
+        base: 1,
+        samples: 3,
+        codec,
+      } as const;
       const bytes = encodeMessage(fields, model);
       const header = decodeMessage(bytes, schema);
       const expectedPayloads = model.map((l) => reference(l.values));

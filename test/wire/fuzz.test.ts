@@ -6,19 +6,40 @@ import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { DecodeError } from '../../src/wire/errors.ts';
 import { decodeMessage, encodeMessage } from '../../src/wire/message.ts';
 import { PublicCopies } from '../../src/wire/public-copies.ts';
-import { taskSchema } from '../../src/wire/schema.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../../src/wire/snapshot.ts';
 import { type ValidationResult, validateUpdate } from '../../src/wire/validate.ts';
-import { smallModel, TASK } from './helpers.ts';
+import { schemaFor, smallModel, TASK } from './helpers.ts';
 
 const model = smallModel(3);
-const schema = taskSchema(TASK, model);
+const schema = schemaFor(model);
 const RUNS = { seed: 20261122, numRuns: 400 };
 
 const valid: Uint8Array[] = [
-  encodeMessage({ kind: 'keyframe', taskId: TASK, seq: 1, base: 1, samples: 9, codec: parseCodec('fp32') }, model),
+  encodeMessage(
+    {
+      kind: 'keyframe',
+      taskId: TASK,
+      fingerprint: schema.fingerprint,
+      seq: 1,
+      base: 1,
+      samples: 9,
+      codec: parseCodec('fp32'),
+    },
+    model,
+  ),
   ...['fp32', 'fp16', 'int8', 'topk:0.1', 'topk:0.2+int8', 'topk:0.3+fp16'].map((c) =>
-    encodeMessage({ kind: 'delta', taskId: TASK, seq: 2, base: 1, samples: 9, codec: parseCodec(c) }, model),
+    encodeMessage(
+      {
+        kind: 'delta',
+        taskId: TASK,
+        fingerprint: schema.fingerprint,
+        seq: 2,
+        base: 1,
+        samples: 9,
+        codec: parseCodec(c),
+      },
+      model,
+    ),
   ),
 ];
 

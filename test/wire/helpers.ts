@@ -1,6 +1,7 @@
 /** Shared fixtures for wire tests: seeded models with trained-like values. */
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { layer, type Weights } from '../../src/model/weights.ts';
+import { type TaskSchema, taskSchema } from '../../src/wire/schema.ts';
 
 export const TASK = 'mnist-mlp';
 
@@ -44,4 +45,9 @@ export function l2(a: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += (a[i] as number) ** 2;
   return Math.sqrt(s);
+}
+
+/** The schema of a task over `layout` (model seed 0, fp32 codec family), as a Peer builds it. */
+export function schemaFor(layout: Weights, taskId: string = TASK): TaskSchema {
+  return taskSchema({ taskId, layout, modelSeed: 0, codec: { kind: 'dense', values: 'fp32' } });
 }

@@ -1,21 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRng } from '../../src/data/rng.ts';
-import { fingerprint, layer, parameterCount } from '../../src/model/weights.ts';
+import { layer, parameterCount } from '../../src/model/weights.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { decodeHeader, decodeMessage, encodeMessage, maxEncodedSize } from '../../src/wire/message.ts';
-import { taskSchema } from '../../src/wire/schema.ts';
-import { gaussianModel, maxAbs, maxAbsDiff, smallModel, TASK } from './helpers.ts';
+import { gaussianModel, maxAbs, maxAbsDiff, schemaFor, smallModel, TASK } from './helpers.ts';
+
+/** Any fingerprint: the encoder writes what it is given. */
+const FP = 'a1b2c3d4';
 
 const ALL_CODECS = ['fp32', 'fp16', 'int8', 'topk:0.1', 'topk:0.05+int8', 'topk:0.01+fp16'];
 
 test('the documented byte layout, byte by byte, for a one-layer model', () => {
   const w = [layer('w', [2], [1.5, -2])];
   const bytes = encodeMessage(
-    { kind: 'delta', taskId: 'ab', seq: 7, base: 6, samples: 300, codec: parseCodec('fp32') },
+    { kind: 'delta', taskId: 'ab', fingerprint: FP, seq: 7, base: 6, samples: 300, codec: parseCodec('fp32') },
     w,
   );
-  const fp = Number.parseInt(fingerprint(w), 16);
+  const fp = Number.parseInt(FP, 16);
   const expected = [
     0x4d,
     0x46,
@@ -64,7 +66,7 @@ test('the documented byte layout, byte by byte, for a one-layer model', () => {
     0xc0, // 1.5, -2 as float32 LE
   ];
   assert.deepEqual([...bytes], expected);
-  assert.equal(bytes.byteLength, maxEncodedSize(taskSchema('ab', w), parseCodec('fp32')));
+  assert.equal(bytes.byteLength, maxEncodedSize(schemaFor(w, 'ab'), parseCodec('fp32')));
 });
 
 test('header fields survive a round trip', () => {
@@ -73,6 +75,7 @@ test('header fields survive a round trip', () => {
     {
       kind: 'keyframe',
       taskId: TASK,
+      fingerprint: FP,
       seq: 4_000_000_000,
       base: 4_000_000_000,
       samples: 1234,
@@ -86,7 +89,7 @@ test('header fields survive a round trip', () => {
   assert.equal(h.base, 4_000_000_000);
   assert.equal(h.samples, 1234);
   assert.equal(h.taskId, TASK);
-  assert.equal(h.fingerprint, fingerprint(w));
+  assert.equal(h.fingerprint, FP);
   assert.deepEqual(h.codec, parseCodec('fp16'));
   assert.equal(h.layerCount, w.length);
   assert.equal(h.byteLength, bytes.byteLength);
@@ -94,7 +97,15 @@ test('header fields survive a round trip', () => {
 
 test('the encoder refuses what receivers would reject', () => {
   const w = smallModel(1);
-  const ok = { kind: 'delta', taskId: TASK, seq: 2, base: 1, samples: 1, codec: parseCodec('fp32') } as const;
+  const ok = {
+    kind: 'delta',
+    taskId: TASK,
+    fingerprint: FP,
+    seq: 2,
+    base: 1,
+    samples: 1,
+    codec: parseCodec('fp32'),
+  } as const;
   assert.throws(() => encodeMessage({ ...ok, taskId: 'has space' }, w), /task id/);
   assert.throws(() => encodeMessage({ ...ok, seq: 2 ** 32 }, w), /uint32/);
   assert.throws(() => encodeMessage({ ...ok, base: 2 }, w), /base/);
@@ -110,10 +121,13 @@ test('a 1M-parameter model round-trips at fp32 (exact) and within bounds at ever
   const shapes = [[784, 1024], [1024], [1024, 190], [190], [190, 10], [10]];
   const w = gaussianModel(createRng(11), shapes, 0.05);
   assert.ok(parameterCount(w) >= 1_000_000);
-  const schema = taskSchema(TASK, w);
+  const schema = schemaFor(w);
   for (const text of ALL_CODECS) {
     const codec = parseCodec(text);
-    const bytes = encodeMessage({ kind: 'delta', taskId: TASK, seq: 2, base: 1, samples: 60, codec }, w);
+    const bytes = encodeMessage(
+      { kind: 'delta', taskId: TASK, fingerprint: schema.fingerprint, seq: 2, base: 1, samples: 60, codec },
+      w,
+    );
     const bound = maxEncodedSize(schema, codec);
     if (codec.kind === 'dense') assert.equal(bytes.byteLength, bound, text);
     else assert.ok(bytes.byteLength <= bound, text);

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRng } from '../../src/data/rng.ts';
 import type { Weights } from '../../src/model/weights.ts';
+import { parseCodec } from '../../src/wire/codec-spec.ts';
 import { decodeHeader } from '../../src/wire/message.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
-import { taskSchema } from '../../src/wire/schema.ts';
-import { gaussianModel, l2, perturb, smallModel, TASK } from './helpers.ts';
+import { gaussianModel, l2, perturb, schemaFor, smallModel } from './helpers.ts';
 
 const model = smallModel(1);
-const schema = taskSchema(TASK, model);
+const schema = schemaFor(model);
 
 function distance(a: Weights, b: Weights): number {
   let s = 0;
@@ -27,8 +27,12 @@ function norm(w: Weights): number {
 test('error feedback: repeated top-k+int8 deltas of a fixed target converge x̂ -> x', () => {
   const rng = createRng(21);
   const big = gaussianModel(rng, [[100, 100], [100]], 0.05);
-  const bigSchema = taskSchema(TASK, big);
-  const encoder = new PublicCopyEncoder({ schema: bigSchema, codec: 'topk:0.05+int8', keyframeInterval: 1000 });
+  const bigSchema = schemaFor(big);
+  const encoder = new PublicCopyEncoder({
+    schema: bigSchema,
+    codec: parseCodec('topk:0.05+int8'),
+    keyframeInterval: 1000,
+  });
   const receiver = new PublicCopies({ schema: bigSchema });
   // Start both from a keyframe of a different model, then chase the fixed target.
   const start = gaussianModel(rng, [[100, 100], [100]], 0.05);
@@ -53,7 +57,7 @@ test('error feedback: repeated top-k+int8 deltas of a fixed target converge x̂ 
 });
 
 test('keyframes: the first message, every K-th, and on request; a keyframe resets x̂ to x exactly', () => {
-  const encoder = new PublicCopyEncoder({ schema, codec: 'topk:0.1+int8', keyframeInterval: 4 });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('topk:0.1+int8'), keyframeInterval: 4 });
   const rng = createRng(22);
   let x = model;
   const kinds: string[] = [];
@@ -72,7 +76,7 @@ test('keyframes: the first message, every K-th, and on request; a keyframe reset
 });
 
 test('gap: a missed delta is detected, nothing changes, and a snapshot resynchronises', () => {
-  const encoder = new PublicCopyEncoder({ schema, codec: 'topk:0.2+fp16' });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('topk:0.2+fp16') });
   const receiver = new PublicCopies({ schema });
   const rng = createRng(23);
   let x = model;
@@ -105,7 +109,7 @@ test('gap: a missed delta is detected, nothing changes, and a snapshot resynchro
 });
 
 test('a delta from an unknown sender is a gap with nothing held', () => {
-  const encoder = new PublicCopyEncoder({ schema, codec: 'int8' });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('int8') });
   encoder.encodeUpdate(model, 1);
   const delta = encoder.encodeUpdate(perturb(createRng(24), model), 1);
   const receiver = new PublicCopies({ schema });
@@ -120,7 +124,7 @@ test('a delta from an unknown sender is a gap with nothing held', () => {
 });
 
 test('a rejected message leaves the public copy untouched; senders are independent', () => {
-  const encoder = new PublicCopyEncoder({ schema, codec: 'fp32' });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('fp32') });
   const receiver = new PublicCopies({ schema });
   receiver.receive('a', encoder.encodeUpdate(model, 1).bytes);
   const held = receiver.get('a');
@@ -135,16 +139,19 @@ test('a rejected message leaves the public copy untouched; senders are independe
 });
 
 test('encoder options are validated', () => {
-  assert.throws(() => new PublicCopyEncoder({ schema, codec: 'topk:2' }), /topk:2/);
-  assert.throws(() => new PublicCopyEncoder({ schema, codec: 'int8', keyframeCodec: 'topk:0.1' }), /dense/);
-  assert.throws(() => new PublicCopyEncoder({ schema, codec: 'int8', keyframeInterval: 0 }), /interval/);
-  const encoder = new PublicCopyEncoder({ schema, codec: 'int8' });
+  assert.throws(() => new PublicCopyEncoder({ schema, codec: parseCodec('topk:2') }), /topk:2/);
+  assert.throws(
+    () => new PublicCopyEncoder({ schema, codec: parseCodec('int8'), keyframeCodec: parseCodec('topk:0.1') }),
+    /dense/,
+  );
+  assert.throws(() => new PublicCopyEncoder({ schema, codec: parseCodec('int8'), keyframeInterval: 0 }), /interval/);
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('int8') });
   assert.equal(encoder.snapshot(), undefined);
   assert.throws(() => encoder.encodeUpdate(gaussianModel(createRng(1), [[2, 2]]), 1), /does not fit/);
 });
 
 test('snapshot(): encoded once per seq, the same bytes until the next message', () => {
-  const encoder = new PublicCopyEncoder({ schema, codec: 'int8' });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('int8') });
   assert.equal(encoder.snapshot(), undefined);
   encoder.encodeUpdate(model, 5);
   const first = encoder.snapshot();

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { layer } from '../../src/model/weights.ts';
-import { taskSchema } from '../../src/wire/schema.ts';
 import { checkSnapshotRequest, decodeSnapshotRequest, encodeSnapshotRequest } from '../../src/wire/snapshot.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../../src/wire/topic.ts';
-import { smallModel, TASK } from './helpers.ts';
+import { schemaFor, smallModel, TASK } from './helpers.ts';
 
-const schema = taskSchema(TASK, smallModel(1));
+const schema = schemaFor(smallModel(1));
 
 test('topic and protocol names', () => {
   assert.equal(updatesTopic('mnist-mlp'), '/meshfl/1/mnist-mlp/updates');
@@ -33,7 +32,7 @@ test('snapshot requests are matched against our task', () => {
     schema,
   );
   assert.ok(!otherTask.ok && otherTask.reason === 'wrong-task');
-  const otherModel = taskSchema(TASK, [layer('w', [1])]);
+  const otherModel = schemaFor([layer('w', [1])]);
   const wrongFp = checkSnapshotRequest(
     encodeSnapshotRequest({ taskId: TASK, fingerprint: otherModel.fingerprint }),
     schema,

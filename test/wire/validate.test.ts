@@ -6,16 +6,25 @@ import type { RejectReason } from '../../src/wire/errors.ts';
 import { encodeMessage, type UpdateFields } from '../../src/wire/message.ts';
 import { taskSchema } from '../../src/wire/schema.ts';
 import { gossipVerdict, type ValidationContext, validateUpdate } from '../../src/wire/validate.ts';
-import { smallModel, TASK } from './helpers.ts';
+import { schemaFor, smallModel, TASK } from './helpers.ts';
 
 const model = smallModel(1);
-const schema = taskSchema(TASK, model);
+const schema = schemaFor(model);
 const ctx: ValidationContext = { schema };
 const PAYLOAD = 31 + TASK.length; // offset of layer 0's length prefix
 
 function message(overrides: Partial<UpdateFields> = {}, w: Weights = model): Uint8Array {
   return encodeMessage(
-    { kind: 'delta', taskId: TASK, seq: 5, base: 4, samples: 100, codec: parseCodec('fp32'), ...overrides },
+    {
+      kind: 'delta',
+      taskId: TASK,
+      fingerprint: schema.fingerprint,
+      seq: 5,
+      base: 4,
+      samples: 100,
+      codec: parseCodec('fp32'),
+      ...overrides,
+    },
     w,
   );
 }
@@ -116,8 +125,11 @@ test('bad-codec: unknown ids, sparse keyframe, codec outside the allowed list', 
 
 test('wrong-task and wrong-fingerprint', () => {
   expectReject(message({ taskId: 'other-task' }), 'wrong-task');
+  // Another architecture, initial-model seed or codec family: another fingerprint.
   const other = [layer('x', [3, 3])];
-  expectReject(message({}, other), 'wrong-fingerprint');
+  expectReject(message({ fingerprint: schemaFor(other).fingerprint }, other), 'wrong-fingerprint');
+  const otherSeed = taskSchema({ taskId: TASK, layout: model, modelSeed: 7, codec: parseCodec('fp32') });
+  expectReject(message({ fingerprint: otherSeed.fingerprint }), 'wrong-fingerprint');
 });
 
 test('wrong-shape: layer count or payload size disagreeing with our model', () => {
