@@ -96,6 +96,11 @@ function wireSection(r: SuiteResult): string {
       ' bytes = one update = what a peer publishes per round (before gossip amplification).',
   );
   for (const m of w.models) {
+    if ((m as Partial<typeof m>).freshCopy === undefined) {
+      // A results file (--from) of the bench before its memcpy baseline: nothing to compare with.
+      parts.push('', `${m.model} parameters: measured by an older bench without the memcpy baseline; rerun it.`);
+      continue;
+    }
     parts.push(
       '',
       `${m.model} parameters (${m.parameters.toLocaleString('en-US')}; memcpy ${num(m.memcpyGBps)} GB/s;` +
@@ -179,12 +184,16 @@ function mergeSection(r: SuiteResult): string {
     '',
     markdownTable(headers, table),
     '',
-    'The same merges as bandwidth: fp32 bytes of the inputs (own and every candidate) per second of merging, as a' +
-      ' fraction of a memcpy of those inputs (`dst.set(src)` per layer into arrays allocated once) timed alternately' +
-      ' with every repetition (median of the per-repetition ratios):',
-    '',
-    markdownTable(headers, bandwidth),
-    '',
+    ...(rows.some((x) => x.ofMemcpy !== undefined)
+      ? [
+          'The same merges as bandwidth: fp32 bytes of the inputs (own and every candidate) per second of merging, as a' +
+            ' fraction of a memcpy of those inputs (`dst.set(src)` per layer into arrays allocated once) timed' +
+            ' alternately with every repetition (median of the per-repetition ratios):',
+          '',
+          markdownTable(headers, bandwidth),
+          '',
+        ]
+      : []),
     '![merge time vs candidates](perf/merge-vs-candidates.svg)',
   ].join('\n');
 }
