@@ -231,7 +231,11 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
         valueBound: config.validation.valueBound > 0 ? config.validation.valueBound : Number.POSITIVE_INFINITY,
         norms:
           config.validation.normFactor > 0
-            ? { factor: config.validation.normFactor, warmup: config.validation.normWarmup }
+            ? {
+                factor: config.validation.normFactor,
+                deltaFactor: config.validation.deltaNormFactor,
+                warmup: config.validation.normWarmup,
+              }
             : false,
       },
     });

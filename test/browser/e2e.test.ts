@@ -5,8 +5,8 @@
  * WebSockets) and serves browser/dist; daemon B bootstraps to A. The pages are opened at
  * `/` with no query string: they read A's /status and /task (the default TaskSpec) and
  * join with no clicks, reach each other over a direct WebRTC
- * connection, exchange updates with each other and with both daemons, and their accuracy
- * rises. A is then killed (SIGKILL): both pages show the lost connection as an error, and
+ * connection, exchange updates with each other and with A, both daemons merge both pages,
+ * and the pages' accuracy rises. A is then killed (SIGKILL): both pages show the lost connection as an error, and
  * after A restarts (same HTTP port, new libp2p ports) they reconnect and exchange updates
  * with it again. Closing one page does not stall the daemons.
  * Needs /usr/bin/chromium (CI: apt-get install -y chromium). Screenshots: test-output/browser/.
@@ -308,17 +308,20 @@ test(
       pages.map((p, i) =>
         waitForState(
           p,
-          `${ROUNDS} rounds with updates from every peer`,
+          `${ROUNDS} rounds with updates from the other page and from A`,
           ROUNDS_TIMEOUT_MS,
+          // From the other page and from A. B reaches a page only through A's gossip, so a
+          // page that missed B's keyframe waits for the next one (every 10 of B's rounds,
+          // minutes on a loaded machine): B's side is checked below, where B merges the pages.
           (s) =>
             s.history.length >= ROUNDS &&
-            [ids[1 - i], ...daemonIds].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
+            [ids[1 - i], aId].every((id) => s.neighbours.some((n) => n.peer === id && n.updates > 0)),
           failureContext,
         ),
       ),
     );
     t.diagnostic(
-      `updates from every peer after ${since()}; updates per page: ` +
+      `updates from the other page and A after ${since()}; updates per page: ` +
         trained.map((s) => s.neighbours.map((n) => `${n.peer.slice(-4)}:${n.updates}`).join(' ')).join(' | '),
     );
     for (const [i, s] of trained.entries()) {

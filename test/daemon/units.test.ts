@@ -153,7 +153,13 @@ test('config: join without a model section takes the task from the peer, keeping
 });
 
 test('config: validation bounds (defaults, off with 0, errors name the key)', () => {
-  assert.deepEqual(parseDaemonConfig({}).validation, { valueBound: 1e4, normFactor: 10, normWarmup: 8 });
+  assert.deepEqual(parseDaemonConfig({}).validation, {
+    valueBound: 1e4,
+    normFactor: 10,
+    deltaNormFactor: 1000,
+    normWarmup: 8,
+  });
+  assert.match(configError({ validation: { deltaNormFactor: 1 } }), /^validation\.deltaNormFactor: must be above 1/);
   const off = parseDaemonConfig({ validation: { valueBound: 0, normFactor: 0 } }).validation;
   assert.equal(off.valueBound, 0);
   assert.equal(off.normFactor, 0);
