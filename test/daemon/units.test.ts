@@ -482,6 +482,8 @@ test('metrics: strict Prometheus text with rounds, accuracy, rejections by reaso
     trainLoss: 0.9,
     trainMs: 10,
     waitMs: 20,
+    mergeMs: 30,
+    roundMs: 1500,
     closedBy: 'deadline',
     candidates: 2,
     merge: {
