@@ -35,7 +35,7 @@ test('the tarball holds the built entries, the bin and docs, and no TypeScript s
   for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts']) {
     assert.ok(existsSync(installed(file)), `${file} is in the package`);
   }
-  assert.ok(existsSync(installed('node/bin/meshfl.js')));
+  assert.ok(existsSync(installed('cli/bin/meshfl.js')));
   assert.ok(existsSync(installed('docs/API.md')));
   const files = filesUnder(installed());
   const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
