@@ -135,6 +135,44 @@ export function areaOf(file: string): string | undefined {
   return slash === -1 ? undefined : file.slice(0, slash);
 }
 
+/** Packages that exist only in Node (beside `node:` built-ins); src/ must not import them statically. */
+export const NODE_ONLY_PACKAGES: readonly string[] = ['@libp2p/tcp', '@libp2p/mdns'];
+
+const STATIC_IMPORT =
+  /\b(?:import|export)\s+(?:type\s+)?[\w*{}\s,$]*?\bfrom\s*(['"])([^'"]+)\1|\bimport\s*(['"])([^'"]+)\3/g;
+
+/**
+ * Static imports of Node-only modules in src/, which must run in browsers too. Files the
+ * package's `browser` field swaps out for bundlers (`"./dist/src/x.js": false`) are exempt:
+ * that swap is what keeps them out of a browser build.
+ */
+export function nodeOnlyImportsInCore(root: string, files: readonly string[] = sourceFiles(root)): Edge[] {
+  const swapped = new Set<string>();
+  try {
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { browser?: unknown };
+    if (typeof manifest.browser === 'object' && manifest.browser !== null) {
+      for (const [from, to] of Object.entries(manifest.browser)) {
+        if (to === false) swapped.add(from.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts'));
+      }
+    }
+  } catch {
+    // no package.json (a fixture tree): nothing is swapped out
+  }
+  const out: Edge[] = [];
+  for (const file of files) {
+    if (areaOf(file) !== 'src' || swapped.has(file)) continue;
+    const code = stripComments(readFileSync(path.join(root, file), 'utf8'));
+    for (const m of code.matchAll(STATIC_IMPORT)) {
+      const specifier = m[2] ?? m[4];
+      const nodeOnly =
+        specifier.startsWith('node:') ||
+        NODE_ONLY_PACKAGES.some((p) => specifier === p || specifier.startsWith(`${p}/`));
+      if (nodeOnly) out.push({ from: file, to: specifier, line: code.slice(0, m.index).split('\n').length });
+    }
+  }
+  return out;
+}
+
 export interface Violation {
   readonly edge: Edge;
   readonly why: string;

@@ -8,7 +8,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileCycles, formatEdge, importEdges, importSpecifiers, layerViolations } from './import-graph.ts';
+import {
+  fileCycles,
+  formatEdge,
+  importEdges,
+  importSpecifiers,
+  layerViolations,
+  nodeOnlyImportsInCore,
+} from './import-graph.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'layers');
@@ -42,6 +49,10 @@ test('no file cycle', () => {
   assert.deepEqual(stale, [], 'allow-list cycles that no longer occur: remove them');
 });
 
+test('src/ imports no Node-only module statically, except files the browser field swaps out', () => {
+  assert.deepEqual(nodeOnlyImportsInCore(ROOT).map(formatEdge), []);
+});
+
 test('the check fails on a tree that breaks the rules', () => {
   const edges = importEdges(FIXTURE);
   const violations = layerViolations(edges).map((v) => `${formatEdge(v.edge)}: ${v.why}`);
@@ -54,6 +65,10 @@ test('the check fails on a tree that breaks the rules', () => {
     'src/core.ts:4 -> node/host.ts: src/ may import src/ only',
   ]);
   assert.deepEqual(fileCycles(edges), [['src/a.ts', 'src/b.ts', 'src/c.ts', 'src/a.ts']]);
+  assert.deepEqual(nodeOnlyImportsInCore(FIXTURE).map(formatEdge), [
+    'src/tcp.ts:1 -> node:fs',
+    'src/tcp.ts:2 -> @libp2p/tcp',
+  ]);
 });
 
 test('the parser reads every import form and skips comments and packages', () => {
