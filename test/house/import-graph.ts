@@ -32,7 +32,9 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 export const EXEMPT_IMPORTERS: readonly string[] = ['test', 'examples'];
 
 const SOURCE = /\.(?:ts|js|mjs)$/;
-const SKIP_DIRS = new Set(['node_modules', 'dist', '.git', 'fixtures', 'results']);
+/** Folders that hold no source of the house: dependencies, build and run output, and test fixtures. */
+const SKIP_DIRS = new Set(['node_modules', 'dist', 'out', 'test-output']);
+const SKIP_PATHS = new Set(['simulations/results']);
 
 export interface Edge {
   /** Importing file, relative to the root, with forward slashes. */
@@ -42,13 +44,19 @@ export interface Edge {
   readonly line: number;
 }
 
-/** Source files under root (skipping node_modules, build output and test fixtures below root). */
+/** Source files under root (skipping dependencies, build and run output, and fixtures under test/). */
 export function sourceFiles(root: string): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) {
-        if (!SKIP_DIRS.has(entry.name) && !entry.name.startsWith('.')) walk(path.join(dir, entry.name));
+        const rel = toPosix(path.relative(root, path.join(dir, entry.name)));
+        const skip =
+          SKIP_DIRS.has(entry.name) ||
+          entry.name.startsWith('.') ||
+          SKIP_PATHS.has(rel) ||
+          (rel.startsWith('test/') && entry.name === 'fixtures');
+        if (!skip) walk(path.join(dir, entry.name));
       } else if (SOURCE.test(entry.name) && !entry.name.endsWith('.d.ts')) {
         out.push(toPosix(path.relative(root, path.join(dir, entry.name))));
       }
