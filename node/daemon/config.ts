@@ -19,7 +19,7 @@ import {
   TASK_DEFAULTS,
 } from '../../src/peer/task.ts';
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
-import { DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
+import { DEFAULT_DELTA_NORM_FACTOR, DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { ConfigError, ConfigReader, type OverrideSources } from './config-reader.ts';
 import { readTaskSource, type TaskSource } from './task.ts';
@@ -100,6 +100,7 @@ export interface DaemonConfig {
   readonly validation: {
     readonly valueBound: number;
     readonly normFactor: number;
+    readonly deltaNormFactor: number;
     readonly normWarmup: number;
   };
   readonly resources: { readonly backend: 'wasm' | 'cpu' | 'auto' };
@@ -136,6 +137,7 @@ export const DEFAULTS = {
   redialMaxBackoffSeconds: 10,
   valueBound: DEFAULT_VALUE_BOUND,
   normFactor: DEFAULT_NORM_FACTOR,
+  deltaNormFactor: DEFAULT_DELTA_NORM_FACTOR,
   normWarmup: DEFAULT_NORM_WARMUP,
   checkpointEvery: 1,
   batchSize: TASK_DEFAULTS.batchSize,
@@ -400,12 +402,15 @@ function parseMesh(r: ConfigReader): DaemonConfig['mesh'] {
 }
 
 function parseValidation(r: ConfigReader): DaemonConfig['validation'] {
-  r.only(['valueBound', 'normFactor', 'normWarmup']);
+  r.only(['valueBound', 'normFactor', 'deltaNormFactor', 'normWarmup']);
   const normFactor = r.at('normFactor').number(DEFAULTS.normFactor, 0, 1e6);
   if (normFactor > 0 && normFactor <= 1) r.at('normFactor').fail('must be 0 (off) or above 1');
+  const deltaNormFactor = r.at('deltaNormFactor').number(DEFAULTS.deltaNormFactor, 1, 1e9);
+  if (deltaNormFactor <= 1) r.at('deltaNormFactor').fail('must be above 1');
   return {
     valueBound: r.at('valueBound').number(DEFAULTS.valueBound, 0, 3e38),
     normFactor,
+    deltaNormFactor,
     normWarmup: r.at('normWarmup').int(DEFAULTS.normWarmup, 1, 1_000_000),
   };
 }

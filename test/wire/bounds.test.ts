@@ -69,7 +69,7 @@ test('value bound on deltas: +-2 bound without the base; the copy a delta produc
 });
 
 test('NormTracker: warm-up, factor x median of the latest norm per sender, one vote per sender', () => {
-  const t = new NormTracker(2, { factor: 10, warmup: 3 });
+  const t = new NormTracker(2, { factor: 10, deltaFactor: 10, warmup: 3 });
   t.observe('a', 'delta', Float64Array.of(1, 0));
   t.observe('b', 'delta', Float64Array.of(2, 0));
   assert.equal(t.limit('delta', 0), undefined, 'warming up');
@@ -88,6 +88,13 @@ test('NormTracker: warm-up, factor x median of the latest norm per sender, one v
   small.observe('c', 'model', Float64Array.of(1));
   assert.equal(small.limit('model', 0), 10, 'oldest sender dropped');
   assert.throws(() => new NormTracker(1, { factor: 1 }), RangeError);
+  assert.throws(() => new NormTracker(1, { deltaFactor: 0.5 }), RangeError);
+  // Defaults: deltas vary with each peer's data far more than whole models do.
+  const defaults = new NormTracker(1, { warmup: 1 });
+  defaults.observe('a', 'delta', Float64Array.of(1));
+  defaults.observe('a', 'model', Float64Array.of(1));
+  assert.equal(defaults.limit('delta', 0), 1000);
+  assert.equal(defaults.limit('model', 0), 10);
 });
 
 test('norm bound: after warm-up a delta or keyframe far above the median is out-of-range; honest ones pass', () => {
@@ -103,12 +110,12 @@ test('norm bound: after warm-up a delta or keyframe far above the median is out-
       assert.equal(receiver.receive(id, enc.encodeUpdate(perturb(rng, x), 10).bytes).kind, 'applied');
   }
   const [, a] = encoders[0] as (typeof encoders)[0];
-  // 100x the step: the delta norm is far above 10x the median.
+  // 20,000x the step: the delta norm is far above the delta factor (1000) x the median.
   const copy = a.publicCopy() as Weights;
   const step = (w: Weights, k: number): Weights =>
     w.map((l, i) => ({ ...l, values: l.values.map((v, j) => v + k * (v - (copy[i]?.values[j] ?? 0))) }));
   const honest = perturb(rng, x);
-  const hostile = step(honest, 200);
+  const hostile = step(honest, 20_000);
   const bytes = a.encodeUpdate(hostile, 10).bytes;
   const rejected = receiver.receive('a', bytes);
   assert.equal(rejected.kind, 'rejected');
