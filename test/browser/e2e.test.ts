@@ -326,11 +326,23 @@ test(
       `updates from the other page and A after ${since()}; updates per page: ` +
         trained.map((s) => s.neighbours.map((n) => `${n.peer.slice(-4)}:${n.updates}`).join(' ')).join(' | '),
     );
-    for (const [i, s] of trained.entries()) {
+    // Accuracy rises above the first round's (50 local steps already reach ~0.7 with the
+    // default task, so the rise takes some rounds of merging; waited for, not sampled).
+    const rose = await Promise.all(
+      pages.map((p, i) =>
+        waitForState(
+          p,
+          `page ${i}'s merged accuracy to rise ${MIN_ACCURACY_GAIN} above its first round's`,
+          ROUNDS_TIMEOUT_MS,
+          (s) => (s.history.at(-1)?.merged ?? 0) > (s.history[0]?.local ?? 1) + MIN_ACCURACY_GAIN,
+          failureContext,
+        ),
+      ),
+    );
+    for (const [i, s] of rose.entries()) {
       const first = s.history[0]?.local ?? 1;
       const last = s.history.at(-1)?.merged ?? 0;
       t.diagnostic(`page ${i}: accuracy ${first.toFixed(3)} -> ${last.toFixed(3)} over ${s.history.length} rounds`);
-      assert.ok(last > first + MIN_ACCURACY_GAIN, `page ${i} accuracy rose: ${first} -> ${last}`);
     }
     await waitFor(
       'both daemons to merge updates from both pages',
