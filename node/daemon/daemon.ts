@@ -12,7 +12,6 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import { HEAD_KERNEL } from '../../src/model/model.ts';
 import { sameArchitecture, type Weights } from '../../src/model/weights.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
-import { createNodeLibp2p, type MeshflNode } from '../../src/net/node-factory.ts';
 import { Redialer } from '../../src/net/redial.ts';
 import { createPeer, taskModelLayout } from '../../src/peer/create-peer.ts';
 import type { Peer } from '../../src/peer/peer.ts';
@@ -20,6 +19,7 @@ import { encodeTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/ta
 import { describeTaskMismatch } from '../../src/peer/task-mismatch.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { loadModelFile } from '../model-store.ts';
+import { createNodeLibp2p, type MeshflNode } from '../node-factory.ts';
 import type { DaemonConfig } from './config.ts';
 import { type LoadedData, loadPeerData, resolveSource } from './data.ts';
 import { bindErrorCode, ListenError } from './errors.ts';
