@@ -1,15 +1,17 @@
 /**
  * Every performance measurement side by side in one run, and the report of it.
- *   npm run bench [-- --quick] [-- --json] [-- --only train,wire] [-- --no-docs] [-- --from results.json]
+ *   npm run bench [-- --quick] [-- --json] [-- --only train,wire] [-- --write-docs] [-- --from results.json]
+ *   npm run bench:docs     (the same as -- --write-docs: a full run that rewrites the docs)
  *
  * Runs the existing benches (train, wire, merge, gossip) through their exported run
  * functions, plus the kernel profile (stock wasm kernels vs our overrides) and the
  * simulation figures (in a child process, so its peak RSS is its own) and the training
- * pool's speed-up (simulations/bench/pool.ts). Prints the report
- * as markdown tables and, unless --no-docs or --only is given, rewrites the generated top
- * section of docs/PERFORMANCE.md (between the bench markers), the plots in docs/perf/ and
- * the raw results in docs/perf/bench.json. --from re-renders the report from such a file
- * without measuring.
+ * pool's speed-up (simulations/bench/pool.ts). Prints the report as markdown. Only with
+ * --write-docs, and only for a full run (not --quick, not --only), does it rewrite the
+ * generated top section of docs/PERFORMANCE.md (between the bench markers), the plots in
+ * docs/perf/ and the raw results in docs/perf/bench.json: committed numbers come from
+ * full runs someone chose to publish, never from a quick check. --from re-renders the
+ * report from such a results file without measuring.
  * Full run about 10 minutes on the 2-core dev machine, --quick about 2.
  */
 import { spawn } from 'node:child_process';
@@ -58,11 +60,15 @@ function parseArgs(argv: readonly string[]): Options {
     }
     sections = names as Section[];
   }
+  const quick = argv.includes('--quick');
+  const docs = argv.includes('--write-docs');
+  // Quick and partial runs must not replace the published report.
+  if (docs && quick) throw new Error('--write-docs needs a full run: --quick numbers are too noisy to publish');
+  if (docs && onlyAt >= 0) throw new Error('--write-docs needs a full run: --only measures part of the report');
   return {
-    quick: argv.includes('--quick'),
+    quick,
     json: argv.includes('--json'),
-    // A partial run must not replace the full report.
-    docs: !argv.includes('--no-docs') && onlyAt < 0,
+    docs,
     sections,
     from: argv.includes('--from') ? argv[argv.indexOf('--from') + 1] : undefined,
   };
@@ -157,6 +163,7 @@ async function main(): Promise<void> {
   if (options.json) console.log(JSON.stringify(result));
   else console.log(`\n${report}\n`);
   if (options.docs) {
+    if (result.quick) throw new Error(`--write-docs: ${options.from} holds a --quick run, which is not published`);
     writeFileSync(PERFORMANCE_MD, spliceReport(readFileSync(PERFORMANCE_MD, 'utf8'), report));
     mkdirSync(PLOT_DIR, { recursive: true });
     for (const [name, svg] of renderPlots(result)) writeFileSync(join(PLOT_DIR, name), svg);

@@ -11,17 +11,24 @@
  * Evaluation (only Bristle's integrator calls ctx.evaluate, once for own and once per
  * prioritized candidate):
  *  - `precomputed`: evaluate returns per-class scores looked up from a table: the merge
- *    math alone;
+ *    math alone. Models the merge builds itself (bristle+ldawa's leave-group-out mixes) are
+ *    not in the table and score as own does;
  *  - `synthetic`: evaluate runs a plain-JS forward pass of the model (hidden layer + ReLU +
  *    output layer) over 100 validation samples and computes per-class F1: a stand-in for a
  *    small real validation split, not a tfjs call.
  *
- * Usage: node simulations/bench/merge.ts [--quick] [--json]
+ * Bandwidth: each repetition is alternated with a memcpy of the same inputs (own and every
+ * candidate, layer by layer, into arrays allocated once); rows report the inputs' fp32 bytes
+ * read per second of merging and that as a fraction of the memcpy's bandwidth (median of the
+ * per-repetition ratios).
+ *
+ * Usage: node simulations/bench/merge.ts [--quick] [--json] [--strategies mean,ldawa]
  */
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { createStrategy, strategyNames } from '../../src/merge/registry.ts';
 import type { Candidate, ClassScores, MergeContext } from '../../src/merge/types.ts';
 import { type Layer, layer, type Weights } from '../../src/model/weights.ts';
+import { type Alternated, alternate, memcpyOf } from './suite/alternate.ts';
 
 const NUM_CLASSES = 10;
 const HIDDEN = 64;
@@ -41,6 +48,12 @@ export interface MergeRow {
   readonly evaluation: EvalMode | 'none';
   readonly reps: number;
   readonly medianMs: number;
+  /** Median ms of a memcpy of every input (own and the candidates), alternated with the merges. */
+  readonly memcpyMs: number;
+  /** fp32 bytes of the inputs ((candidates + 1) x params x 4) per second of merging, in GB/s. */
+  readonly readGBps: number;
+  /** Fraction of memcpy bandwidth: median over repetitions of memcpy ms / merge ms. */
+  readonly ofMemcpy: number;
 }
 
 function inputSizeFor(params: number): number {
@@ -112,23 +125,13 @@ function syntheticEvaluator(inputs: number, rng: Rng): (w: Weights) => ClassScor
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-function measure(run: () => void): { reps: number; medianMs: number } {
-  const times: number[] = [];
-  let total = 0;
-  while (times.length < MAX_REPS && (times.length === 0 || total < MIN_TOTAL_MS)) {
-    const t0 = performance.now();
-    run();
-    const dt = performance.now() - t0;
-    times.push(dt);
-    total += dt;
-  }
-  return { reps: times.length, medianMs: median(times) };
+/**
+ * Median ms of one merge, each repetition alternated with a memcpy of the same inputs
+ * (own and every candidate, layer by layer, into arrays allocated once): at least one
+ * repetition, at most MAX_REPS, until MIN_TOTAL_MS of merging.
+ */
+function measure(run: () => void, memcpy: () => void): Alternated {
+  return alternate(memcpy, run, { rounds: MAX_REPS, minSampleMs: 0, minTotalMs: MIN_TOTAL_MS });
 }
 
 export interface MergeBenchOptions {
@@ -137,6 +140,8 @@ export interface MergeBenchOptions {
   readonly sizes?: readonly number[];
   /** Candidate counts; default by quick. */
   readonly counts?: readonly number[];
+  /** Strategy names; default every registered strategy. */
+  readonly strategies?: readonly string[];
   /** Called with each measured row. */
   readonly onRow?: (row: MergeRow) => void;
 }
@@ -156,6 +161,7 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
     const actualParams = own.reduce((s, l) => s + l.values.length, 0);
     const synthetic = syntheticEvaluator(inputs, rng.fork(`val-${params}`));
     const table = new Map<Weights, ClassScores>([own, ...pool].map((w) => [w, synthetic(w)]));
+    const ownScores = table.get(own) as ClassScores;
     for (const n of counts) {
       const candidates: Candidate[] = Array.from({ length: n }, (_, i) => ({
         peer: `peer-${String(i).padStart(3, '0')}`,
@@ -163,11 +169,12 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
         weights: pool[i % DISTINCT_CANDIDATES] as Weights,
         samples: 100 + i,
       }));
-      for (const name of strategyNames()) {
+      const memcpy = memcpyOf([own, ...candidates.map((c) => c.weights)]);
+      for (const name of options.strategies ?? strategyNames()) {
         const modes: (EvalMode | 'none')[] = EVALUATING.has(name) ? ['precomputed', 'synthetic'] : ['none'];
         for (const mode of modes) {
           const ctx: MergeContext = {
-            evaluate: mode === 'synthetic' ? synthetic : (w) => table.get(w) as ClassScores,
+            evaluate: mode === 'synthetic' ? synthetic : (w) => table.get(w) ?? ownScores,
             familiarClasses: [0, 1, 2, 3],
             numClasses: NUM_CLASSES,
             outputLayer: { kernel: 'out/kernel', bias: 'out/bias' },
@@ -176,8 +183,18 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
             rng: createRng(1),
           };
           const strategy = createStrategy(name);
-          const m = measure(() => strategy(own, candidates, ctx));
-          const row: MergeRow = { strategy: name, params: actualParams, candidates: n, evaluation: mode, ...m };
+          const m = measure(() => strategy(own, candidates, ctx), memcpy);
+          const row: MergeRow = {
+            strategy: name,
+            params: actualParams,
+            candidates: n,
+            evaluation: mode,
+            reps: m.rounds,
+            medianMs: m.ms,
+            memcpyMs: m.baselineMs,
+            readGBps: ((n + 1) * actualParams * 4) / (m.ms * 1e6),
+            ofMemcpy: m.ofBaseline,
+          };
           rows.push(row);
           options.onRow?.(row);
         }
@@ -188,16 +205,23 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
 }
 
 function main(): void {
-  const args = new Set(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const args = new Set(argv);
   const quick = args.has('--quick');
   const json = args.has('--json');
+  const at = argv.indexOf('--strategies');
+  const strategies = at >= 0 ? (argv[at + 1] ?? '').split(',').filter((s) => s !== '') : undefined;
+  for (const name of strategies ?? []) {
+    if (!strategyNames().includes(name)) throw new Error(`--strategies: unknown strategy "${name}"`);
+  }
   const rows = runMergeBench({
     quick,
+    strategies,
     onRow: json
       ? undefined
       : (r) =>
           process.stdout.write(
-            `${r.strategy.padEnd(18)} ${String(r.params).padStart(8)} ${String(r.candidates).padStart(4)}  ${r.evaluation.padEnd(11)} ${r.medianMs.toFixed(2).padStart(10)} ms  (${r.reps} reps)\n`,
+            `${r.strategy.padEnd(18)} ${String(r.params).padStart(8)} ${String(r.candidates).padStart(4)}  ${r.evaluation.padEnd(11)} ${r.medianMs.toFixed(2).padStart(10)} ms  ${r.readGBps.toFixed(2).padStart(6)} GB/s read  ${(r.ofMemcpy * 100).toFixed(1).padStart(5)}% of memcpy  (${r.reps} reps)\n`,
           ),
   });
   if (json) {

@@ -1,20 +1,26 @@
 /**
- * Wire codec benchmark: encode/decode throughput per codec (MB/s of fp32 input) against a
- * plain copy of the same bytes in the same process, message size per codec as a fraction of
- * fp32, and the relative error each codec leaves in a delta.
+ * Wire codec benchmark: encode/decode throughput per codec (GB/s of fp32 parameters) as a
+ * fraction of memcpy bandwidth, message size per codec as a fraction of fp32, and the
+ * relative error each codec leaves in a delta.
+ *
+ * The baseline is a memcpy (`dst.set(src)` per layer into arrays allocated once), timed
+ * alternately with every row (simulations/bench/suite/alternate.ts). Rows: the dense value
+ * codecs' loops alone (into buffers allocated once); a fresh copy (`slice()`, the least any
+ * decode returning new arrays pays); and whole messages (encodeMessage, validateUpdate).
  *
  *   npm run bench:wire [-- --quick] [-- --json] [-- --accuracy]
  *
  * `--accuracy` then also runs simulations/bench/codec-accuracy.ts: the accuracy cost of each
  * codec in a short MNIST simulation (a few minutes; `--json` prints it as a second line).
  */
-import { performance } from 'node:perf_hooks';
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { layer, parameterCount, type Weights } from '../../src/model/weights.ts';
-import { formatCodec, parseCodec } from '../../src/wire/codec-spec.ts';
+import { formatCodec, parseCodec, type ValueCodecName } from '../../src/wire/codec-spec.ts';
+import { decodeValuesInto, encodeValues, encodeValuesInto } from '../../src/wire/codecs/values.ts';
 import { encodeMessage } from '../../src/wire/message.ts';
 import { taskSchema } from '../../src/wire/schema.ts';
 import { validateUpdate } from '../../src/wire/validate.ts';
+import { alternate, median, memcpyOf } from './suite/alternate.ts';
 
 export const CODECS_UNDER_TEST = [
   'fp32',
@@ -45,30 +51,14 @@ function gaussian(rng: Rng, shapes: readonly (readonly number[])[], sd: number):
   });
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/**
- * Median milliseconds per call. Each sample repeats `fn` until it lasts at least
- * `minSampleMs`, so small models are not timed at timer resolution or before the JIT settles.
- */
-function timeMs(samples: number, minSampleMs: number, fn: () => void): number {
-  let inner = 1;
-  for (;;) {
-    const t0 = performance.now();
-    for (let i = 0; i < inner; i++) fn();
-    if (performance.now() - t0 >= minSampleMs) break;
-    inner *= 2;
-  }
-  const times: number[] = [];
-  for (let r = 0; r < samples; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < inner; i++) fn();
-    times.push((performance.now() - t0) / inner);
-  }
-  return median(times);
+/** Throughput of one operation on fp32 data, against memcpy of the same bytes measured alternately. */
+export interface Rate {
+  /** Median milliseconds per call. */
+  readonly ms: number;
+  /** fp32 bytes (4 x parameters) per second, in GB/s. */
+  readonly gbps: number;
+  /** Fraction of memcpy bandwidth: median over rounds of memcpy ms / operation ms. */
+  readonly ofMemcpy: number;
 }
 
 export interface CodecResult {
@@ -76,16 +66,27 @@ export interface CodecResult {
   readonly bytes: number;
   readonly fractionOfFp32: number;
   readonly relativeError: number;
-  readonly encodeMBps: number;
-  readonly decodeMBps: number;
-  readonly encodeVsCopy: number;
-  readonly decodeVsCopy: number;
+  /** encodeMessage: checks, encoding, the message buffer. */
+  readonly encode: Rate;
+  /** validateUpdate: header, decoding into fresh arrays, finiteness and value-bound checks. */
+  readonly decode: Rate;
+}
+
+/** A dense value codec's loops alone, per layer, into buffers allocated once. */
+export interface KernelResult {
+  readonly codec: ValueCodecName;
+  readonly encode: Rate;
+  readonly decode: Rate;
 }
 
 export interface ModelResult {
   readonly model: string;
   readonly parameters: number;
-  readonly copyMBps: number;
+  /** memcpy bandwidth: median of every memcpy sample of this model's rows (GB/s). */
+  readonly memcpyGBps: number;
+  /** `values.slice()` per layer: allocating and filling a fresh array, what any decode returning new arrays pays at least. */
+  readonly freshCopy: Rate;
+  readonly kernels: KernelResult[];
   readonly codecs: CodecResult[];
 }
 
@@ -109,25 +110,43 @@ function relativeError(delta: Weights, decoded: Weights): number {
   return Math.sqrt(err / norm);
 }
 
+const DENSE_CODECS: readonly ValueCodecName[] = ['fp32', 'fp16', 'int8'];
+
 export function runWireBench(options: { quick: boolean; seed?: number }): WireBenchResult {
-  const samples = options.quick ? 3 : 7;
-  const minSampleMs = options.quick ? 10 : 50;
+  const timing = { rounds: options.quick ? 3 : 7, minSampleMs: options.quick ? 10 : 50 };
   const models: ModelResult[] = [];
   for (const [name, shapes] of Object.entries(MODELS)) {
     const rng = createRng(options.seed ?? 7);
     const delta = gaussian(rng, shapes, DELTA_SD);
     const schema = taskSchema({ taskId: TASK, layout: delta, modelSeed: 0, codec: parseCodec('fp32') });
     const parameters = parameterCount(delta);
-    const megabytes = (parameters * 4) / 1e6;
+    const memcpy = memcpyOf([delta]);
+    const memcpyMs: number[] = [];
+    const rate = (op: () => void): Rate => {
+      const r = alternate(memcpy, op, timing);
+      memcpyMs.push(r.baselineMs);
+      return { ms: r.ms, gbps: (parameters * 4) / (r.ms * 1e6), ofMemcpy: r.ofBaseline };
+    };
     let sink = 0;
-    const copyMs = timeMs(samples, minSampleMs, () => {
-      for (const l of delta) {
-        const out = new Float32Array(l.values.length);
-        out.set(l.values);
-        sink += out[0] as number;
-      }
+    const freshCopy = rate(() => {
+      for (const l of delta) sink += l.values.slice()[0] as number;
     });
-    const copyMBps = megabytes / (copyMs / 1000);
+    const kernels = DENSE_CODECS.map((codec): KernelResult => {
+      const payloads = delta.map((l) => encodeValues(codec, l.values));
+      const outputs = delta.map((l) => new Float32Array(l.values.length));
+      const encode = rate(() => {
+        for (let i = 0; i < delta.length; i++) {
+          encodeValuesInto(codec, (delta[i] as Weights[number]).values, payloads[i] as Uint8Array);
+        }
+      });
+      const decode = rate(() => {
+        for (let i = 0; i < delta.length; i++) {
+          const out = outputs[i] as Float32Array;
+          decodeValuesInto(codec, payloads[i] as Uint8Array, out.length, out);
+        }
+      });
+      return { codec, encode, decode };
+    });
     const fp32Bytes = encodeMessage(
       {
         kind: 'delta',
@@ -153,30 +172,27 @@ export function runWireBench(options: { quick: boolean; seed?: number }): WireBe
         codec,
       } as const;
       let bytes = encodeMessage(fields, delta);
-      const encodeMs = timeMs(samples, minSampleMs, () => {
+      const encode = rate(() => {
         bytes = encodeMessage(fields, delta);
       });
       let decoded: Weights = delta;
-      const decodeMs = timeMs(samples, minSampleMs, () => {
+      const decode = rate(() => {
         const result = validateUpdate(bytes, { schema });
         if (!result.ok) throw new Error(`bench message rejected: ${result.reason} ${result.detail}`);
         decoded = result.update.weights;
       });
-      const encodeMBps = megabytes / (encodeMs / 1000);
-      const decodeMBps = megabytes / (decodeMs / 1000);
       codecs.push({
         codec: formatCodec(codec),
         bytes: bytes.byteLength,
         fractionOfFp32: bytes.byteLength / fp32Bytes,
         relativeError: relativeError(delta, decoded),
-        encodeMBps,
-        decodeMBps,
-        encodeVsCopy: encodeMBps / copyMBps,
-        decodeVsCopy: decodeMBps / copyMBps,
+        encode,
+        decode,
       });
     }
     if (Number.isNaN(sink)) throw new Error('unreachable');
-    models.push({ model: name, parameters, copyMBps, codecs });
+    const memcpyGBps = (parameters * 4) / (median(memcpyMs) * 1e6);
+    models.push({ model: name, parameters, memcpyGBps, freshCopy, kernels, codecs });
   }
   return { quick: options.quick, node: process.version, models };
 }
@@ -185,14 +201,25 @@ function fmt(x: number, digits: number): string {
   return x.toFixed(digits).padStart(9);
 }
 
+function pct(rate: Rate): string {
+  return `${(rate.ofMemcpy * 100).toFixed(1)}%`.padStart(7);
+}
+
 function printTable(result: WireBenchResult): void {
   for (const m of result.models) {
-    console.log(`\n${m.model} model (${m.parameters} parameters), plain copy ${m.copyMBps.toFixed(0)} MB/s`);
-    console.log('codec              bytes  of fp32  rel.err  enc MB/s  dec MB/s  enc/copy  dec/copy');
+    console.log(`\n${m.model} model (${m.parameters} parameters), memcpy ${m.memcpyGBps.toFixed(1)} GB/s`);
+    console.log(`fresh copy (slice) ${m.freshCopy.gbps.toFixed(2)} GB/s ${pct(m.freshCopy)} of memcpy`);
+    console.log('kernel     enc GB/s  of memcpy  dec GB/s  of memcpy   (per layer, into preallocated buffers)');
+    for (const k of m.kernels) {
+      console.log(
+        `${k.codec.padEnd(8)}${fmt(k.encode.gbps, 2)}  ${pct(k.encode)}  ${fmt(k.decode.gbps, 2)}  ${pct(k.decode)}`,
+      );
+    }
+    console.log('codec              bytes  of fp32  rel.err  enc GB/s  of memcpy  dec GB/s  of memcpy');
     for (const c of m.codecs) {
       console.log(
         `${c.codec.padEnd(15)}${String(c.bytes).padStart(9)}${fmt(c.fractionOfFp32, 4)}${fmt(c.relativeError, 4)}` +
-          `${fmt(c.encodeMBps, 0)} ${fmt(c.decodeMBps, 0)}${fmt(c.encodeVsCopy, 3)} ${fmt(c.decodeVsCopy, 3)}`,
+          `${fmt(c.encode.gbps, 2)}  ${pct(c.encode)}  ${fmt(c.decode.gbps, 2)}  ${pct(c.decode)}`,
       );
     }
   }

@@ -8,6 +8,7 @@
  * >= 0 counts as 0.
  */
 import { DEFAULT_VALUE_BOUND } from '../model/bounds.ts';
+import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../model/float-bits.ts';
 import { type Layer, sameArchitecture, type Weights } from '../model/weights.ts';
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, MergeContext } from './types.ts';
@@ -17,18 +18,18 @@ export interface Admission {
   readonly rejected: readonly RejectedCandidate[];
 }
 
-/** 'non-finite' if any value of the layers is NaN/Infinity, else 'out-of-range' if any is outside +-bound. */
+/**
+ * 'non-finite' if any value of the layers is NaN/Infinity, else 'out-of-range' if any is
+ * outside +-bound. One integer pass per layer (src/model/float-bits.ts) finds max|v| and
+ * spots NaN/Infinity together: this scan reads every candidate in full before any rule
+ * does, so it costs as much as a mean's own arithmetic if written as float compares.
+ */
 function valueProblem(w: Weights, layers: readonly number[], bound: number): 'non-finite' | 'out-of-range' | undefined {
   let outside = false;
   for (const i of layers) {
-    const v = (w[i] as Layer).values;
-    for (let k = 0; k < v.length; k++) {
-      const x = v[k] as number;
-      if (x <= bound && x >= -bound) continue;
-      // x - x is NaN exactly for NaN and +-Infinity, and is cheaper than Number.isFinite.
-      if (x - x !== 0) return 'non-finite';
-      outside = true;
-    }
+    const maxBits = floatBitsMaxAbs((w[i] as Layer).values);
+    if (maxBits >= NON_FINITE_BITS) return 'non-finite';
+    if (floatFromBits(maxBits) > bound) outside = true;
   }
   return outside ? 'out-of-range' : undefined;
 }

@@ -9,12 +9,35 @@
  * subsets of candidates (leave-group-out) without copying clipped models.
  */
 import type { Layer, Weights } from '../model/weights.ts';
+import { addWeightedDifferences, TILE } from './accumulate.ts';
 import { assemble } from './vectors.ts';
 
 /** coef[j][p]: candidate j's coefficient on merged layer layers[p]. */
 export type MixCoefficients = readonly Float64Array[];
 
-/** Own's layout with merged layers mixed; other layers copied from own. */
+/** The candidates with a nonzero coefficient on layer position p, and those coefficients (in order). */
+function activeTerms(
+  models: readonly Weights[],
+  index: number,
+  coef: MixCoefficients,
+  p: number,
+  sign = 1,
+): { xs: Float32Array[]; c: number[] } {
+  const xs: Float32Array[] = [];
+  const c: number[] = [];
+  for (let j = 0; j < models.length; j++) {
+    const cj = (coef[j] as Float64Array)[p] as number;
+    if (cj === 0) continue;
+    xs.push(((models[j] as Weights)[index] as Layer).values);
+    c.push(sign * cj);
+  }
+  return { xs, c };
+}
+
+/**
+ * Own's layout with merged layers mixed; other layers copied from own. One pass over the
+ * candidates per tile of values (src/merge/accumulate.ts), no model-sized intermediate.
+ */
 export function applyMix(
   own: Weights,
   models: readonly Weights[],
@@ -23,16 +46,18 @@ export function applyMix(
 ): Weights {
   const position = new Map(layers.map((index, p) => [index, p]));
   return assemble(own, layers, (index) => {
-    const p = position.get(index) as number;
     const base = (own[index] as Layer).values;
-    const acc = Float64Array.from(base);
-    for (let j = 0; j < models.length; j++) {
-      const c = (coef[j] as Float64Array)[p] as number;
-      if (c === 0) continue;
-      const x = ((models[j] as Weights)[index] as Layer).values;
-      for (let k = 0; k < acc.length; k++) acc[k] = (acc[k] as number) + c * ((x[k] as number) - (base[k] as number));
+    const { xs, c } = activeTerms(models, index, coef, position.get(index) as number);
+    const n = base.length;
+    const out = new Float32Array(n);
+    const acc = new Float64Array(Math.min(n, TILE));
+    for (let start = 0; start < n; start += TILE) {
+      const len = Math.min(TILE, n - start);
+      for (let e = 0; e < len; e++) acc[e] = base[start + e] as number;
+      addWeightedDifferences(acc, xs, c, base, start, len);
+      for (let e = 0; e < len; e++) out[start + e] = acc[e] as number;
     }
-    return Float32Array.from(acc);
+    return out;
   });
 }
 
@@ -120,12 +145,11 @@ export class LeaveOutMixer {
     this.#delta = layers.map((index, p) => {
       const base = (own[index] as Layer).values;
       const d = new Float64Array(base.length);
-      models.forEach((m, j) => {
-        const c = (this.#coef[j] as Float64Array)[p] as number;
-        if (c === 0) return;
-        const x = (m[index] as Layer).values;
-        for (let k = 0; k < d.length; k++) d[k] = (d[k] as number) + c * ((x[k] as number) - (base[k] as number));
-      });
+      const { xs, c } = activeTerms(models, index, this.#coef, p);
+      for (let start = 0; start < d.length; start += TILE) {
+        const len = Math.min(TILE, d.length - start);
+        addWeightedDifferences(d.subarray(start, start + len), xs, c, base, start, len);
+      }
       return d;
     });
   }
@@ -136,29 +160,41 @@ export class LeaveOutMixer {
     return assemble(this.#own, this.#layers, (index) => {
       const base = (this.#own[index] as Layer).values;
       const d = this.#delta[position.get(index) as number] as Float64Array;
-      return Float32Array.from(base, (v, k) => v + (d[k] as number));
+      const out = new Float32Array(base.length);
+      for (let k = 0; k < out.length; k++) out[k] = (base[k] as number) + (d[k] as number);
+      return out;
     });
   }
 
-  /** The mix without the candidates in `group` (all of them active). */
+  /**
+   * The mix without the candidates in `group` (all of them active): D minus the group's
+   * terms (added with negated coefficients, which is the same float64 arithmetic as
+   * subtracting), rescaled, tile by tile.
+   */
   without(group: readonly number[]): Weights {
     const position = new Map(this.#layers.map((index, p) => [index, p]));
     return assemble(this.#own, this.#layers, (index) => {
       const p = position.get(index) as number;
       const base = (this.#own[index] as Layer).values;
-      const d = Float64Array.from(this.#delta[p] as Float64Array);
+      const d = this.#delta[p] as Float64Array;
       let removed = 0;
-      for (const j of group) {
-        const c = (this.#coef[j] as Float64Array)[p] as number;
-        removed += (this.#weights[j] as Float64Array)[p] as number;
-        if (c === 0) continue;
-        const x = ((this.#models[j] as Weights)[index] as Layer).values;
-        for (let k = 0; k < d.length; k++) d[k] = (d[k] as number) - c * ((x[k] as number) - (base[k] as number));
-      }
+      for (const j of group) removed += (this.#weights[j] as Float64Array)[p] as number;
+      const groupModels = group.map((j) => this.#models[j] as Weights);
+      const groupCoef = group.map((j) => this.#coef[j] as Float64Array);
+      const { xs, c } = activeTerms(groupModels, index, groupCoef, p, -1);
       const total = this.#total[p] as number;
       const rest = total - removed;
       const scale = rest > 0 ? total / rest : 0;
-      return Float32Array.from(base, (v, k) => v + scale * (d[k] as number));
+      const n = base.length;
+      const out = new Float32Array(n);
+      const acc = new Float64Array(Math.min(n, TILE));
+      for (let start = 0; start < n; start += TILE) {
+        const len = Math.min(TILE, n - start);
+        for (let e = 0; e < len; e++) acc[e] = d[start + e] as number;
+        addWeightedDifferences(acc, xs, c, base, start, len);
+        for (let e = 0; e < len; e++) out[start + e] = (base[start + e] as number) + scale * (acc[e] as number);
+      }
+      return out;
     });
   }
 }

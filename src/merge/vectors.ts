@@ -4,6 +4,7 @@
  * float64 accumulators.
  */
 import type { Layer, Weights } from '../model/weights.ts';
+import { addWeighted, TILE } from './accumulate.ts';
 
 function values(w: Weights, i: number): Float32Array {
   return (w[i] as Layer).values;
@@ -91,7 +92,8 @@ export function clipFactor(norm: number, tau: number): number {
 
 /**
  * sum_k weights[k] * inputs[k] / sum_k weights[k] on each merged layer (float64 sums).
- * Weights must be >= 0 with a positive sum.
+ * Weights must be >= 0 with a positive sum. One pass over the inputs, tile by tile
+ * (src/merge/accumulate.ts): no model-sized float64 accumulator.
  */
 export function weightedAverageLayer(
   inputs: readonly Weights[],
@@ -99,16 +101,23 @@ export function weightedAverageLayer(
   index: number,
 ): Float32Array {
   const n = values(inputs[0] as Weights, index).length;
-  const acc = new Float64Array(n);
+  const xs: Float32Array[] = [];
+  const w: number[] = [];
   let total = 0;
   for (let k = 0; k < inputs.length; k++) {
-    const w = weights[k] as number;
-    if (w === 0) continue;
-    total += w;
-    const x = values(inputs[k] as Weights, index);
-    for (let e = 0; e < n; e++) acc[e] = (acc[e] as number) + w * (x[e] as number);
+    const wk = weights[k] as number;
+    if (wk === 0) continue;
+    total += wk;
+    xs.push(values(inputs[k] as Weights, index));
+    w.push(wk);
   }
   const out = new Float32Array(n);
-  for (let e = 0; e < n; e++) out[e] = (acc[e] as number) / total;
+  const acc = new Float64Array(Math.min(n, TILE));
+  for (let start = 0; start < n; start += TILE) {
+    const len = Math.min(TILE, n - start);
+    acc.fill(0, 0, len);
+    addWeighted(acc, xs, w, start, len);
+    for (let e = 0; e < len; e++) out[start + e] = (acc[e] as number) / total;
+  }
   return out;
 }

@@ -8,6 +8,7 @@
  *   x_new = (x_own + sum_j w_j * x_j) / (1 + sum_j w_j)      (per layer / per class column)
  */
 import type { Layer, Weights } from '../model/weights.ts';
+import { addColumnWeighted, addWeighted, TILE } from './accumulate.ts';
 import type { UsedCandidate } from './report.ts';
 import type { Candidate } from './types.ts';
 import { assemble } from './vectors.ts';
@@ -76,13 +77,21 @@ function lastDim(l: Layer): number {
   return l.shape.length === 0 ? 1 : (l.shape[l.shape.length - 1] as number);
 }
 
+/**
+ * One merged layer of `combine`: own plus every weighted candidate over the totals, in one
+ * pass over the candidates per tile of values (src/merge/accumulate.ts), no model-sized
+ * float64 accumulator. Candidates are added in order; a zero scalar weight adds nothing
+ * and is skipped.
+ */
 function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Array {
   const index = weighting.layers[p] as number;
   const ownLayer = own[index] as Layer;
   const n = ownLayer.values.length;
   const cols = lastDim(ownLayer);
-  const acc = Float64Array.from(ownLayer.values);
   const total = new Float64Array(cols).fill(1);
+  const xs: Float32Array[] = [];
+  const scalars: number[] = [];
+  const columns: (Float64Array | undefined)[] = [];
   for (let j = 0; j < weighting.candidates.length; j++) {
     const x = ((weighting.candidates[j] as Candidate).weights[index] as Layer).values;
     const w = (weighting.weights[j] as readonly LayerWeight[])[p] as LayerWeight;
@@ -90,7 +99,9 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
       case 'scalar': {
         const s = safe(w.value);
         if (s === 0) break;
-        for (let k = 0; k < n; k++) acc[k] = (acc[k] as number) + s * (x[k] as number);
+        xs.push(x);
+        scalars.push(s);
+        columns.push(undefined);
         for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + s;
         break;
       }
@@ -98,11 +109,11 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
         if (w.values.length !== cols) {
           throw new RangeError(`layer ${ownLayer.name}: ${w.values.length} class weights for last axis ${cols}`);
         }
-        for (let k = 0, c = 0; k < n; k++) {
-          acc[k] = (acc[k] as number) + safe(w.values[c] as number) * (x[k] as number);
-          if (++c === cols) c = 0;
-        }
-        for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + safe(w.values[c] as number);
+        const wc = w.values.map(safe);
+        xs.push(x);
+        scalars.push(Number.NaN);
+        columns.push(wc);
+        for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + (wc[c] as number);
         break;
       }
       default: {
@@ -111,10 +122,22 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
       }
     }
   }
+  // All scalar (hidden layers): the plain loop. Otherwise every term as weights per column.
+  const perColumn = columns.some((c) => c !== undefined)
+    ? columns.map((c, j) => c ?? new Float64Array(cols).fill(scalars[j] as number))
+    : undefined;
+  const base = ownLayer.values;
   const out = new Float32Array(n);
-  for (let k = 0, c = 0; k < n; k++) {
-    out[k] = (acc[k] as number) / (total[c] as number);
-    if (++c === cols) c = 0;
+  const acc = new Float64Array(Math.min(n, TILE));
+  for (let start = 0; start < n; start += TILE) {
+    const len = Math.min(TILE, n - start);
+    for (let e = 0; e < len; e++) acc[e] = base[start + e] as number;
+    if (perColumn === undefined) addWeighted(acc, xs, scalars, start, len);
+    else addColumnWeighted(acc, xs, perColumn, cols, start, len);
+    for (let e = 0, c = start % cols; e < len; e++) {
+      out[start + e] = (acc[e] as number) / (total[c] as number);
+      if (++c === cols) c = 0;
+    }
   }
   return out;
 }

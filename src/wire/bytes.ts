@@ -122,6 +122,15 @@ export class ByteWriter {
     this.pos += b.byteLength;
   }
 
+  /** The next n bytes as a view for the caller to fill (encoders writing in place). */
+  reserve(n: number): Uint8Array {
+    if (n > this.bytes.byteLength - this.pos)
+      throw new RangeError(`reserve ${n} bytes: only ${this.bytes.byteLength - this.pos} left`);
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
   /** The written prefix (a view, no copy). */
   done(): Uint8Array {
     return this.bytes.subarray(0, this.pos);

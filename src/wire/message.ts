@@ -3,9 +3,11 @@
  * payload per layer (byte layout in docs/PROTOCOL.md). Layer element counts never come from
  * the wire: the receiver takes them from its own model (TaskSchema) and checks every length.
  */
+import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../model/float-bits.ts';
 import { allFinite, type Weights } from '../model/weights.ts';
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { assertNever, type CodecSpec, codecFromWire, codecToWire } from './codec-spec.ts';
+import { encodeValuesInto } from './codecs/values.ts';
 import {
   FIXED_HEADER_BYTES,
   FORMAT_VERSION,
@@ -89,9 +91,15 @@ function checkFields(fields: UpdateFields, values: Weights): void {
 export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array {
   checkFields(fields, values);
   const taskBytes = new TextEncoder().encode(fields.taskId);
-  const payloads = values.map((l) => encodeLayer(fields.codec, l.values));
+  const codec = fields.codec;
+  // Dense payload sizes are known before encoding, so those layers are encoded in place in
+  // the message (one allocation, no copy); top-k sizes are known only after.
+  const payloads = codec.kind === 'dense' ? undefined : values.map((l) => encodeLayer(codec, l.values));
+  const sizes = values.map((l, i) =>
+    payloads === undefined ? layerByteLengthBound(codec, l.values.length) : (payloads[i] as Uint8Array).byteLength,
+  );
   let total = FIXED_HEADER_BYTES + taskBytes.byteLength;
-  for (const p of payloads) total += LAYER_PREFIX_BYTES + p.byteLength;
+  for (const size of sizes) total += LAYER_PREFIX_BYTES + size;
   const w = new ByteWriter(total);
   const wire = codecToWire(fields.codec);
   w.put(UPDATE_MAGIC);
@@ -107,9 +115,12 @@ export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array
   w.u16(values.length);
   w.u8(taskBytes.byteLength);
   w.put(taskBytes);
-  for (const p of payloads) {
-    w.u32(p.byteLength);
-    w.put(p);
+  for (let i = 0; i < values.length; i++) {
+    const size = sizes[i] as number;
+    w.u32(size);
+    if (payloads !== undefined) w.put(payloads[i] as Uint8Array);
+    else if (codec.kind === 'dense')
+      encodeValuesInto(codec.values, (values[i] as Weights[number]).values, w.reserve(size));
   }
   return w.done();
 }
@@ -207,10 +218,21 @@ function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
-/** Decodes every layer payload after a checked header. Throws DecodeError. */
-export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): Weights {
+/** Decoded layers and the largest magnitude in each (every value is finite). */
+export interface CheckedLayers {
+  readonly weights: Weights;
+  /** max|v| of each layer: value-bound checks compare one number per layer. */
+  readonly maxAbs: Float64Array;
+}
+
+/**
+ * Decodes every layer payload after a checked header and checks that every value is finite,
+ * in one integer pass per layer that also yields its max|v|. Throws DecodeError.
+ */
+export function decodeCheckedLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): CheckedLayers {
   const r = new ByteReader(bytes, header.payloadOffset);
-  const layers = schema.layers.map((l, i) => {
+  const maxAbs = new Float64Array(schema.layers.length);
+  const weights = schema.layers.map((l, i) => {
     const length = r.u32(`layer ${i} length`);
     const payload = r.take(length, `layer ${i} payload`);
     const expected = layerByteLengthBound(header.codec, l.size);
@@ -218,12 +240,21 @@ export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: Ta
       fail('wrong-shape', `layer ${i} (${l.name}): ${length} bytes, expected ${expected}`);
     }
     const values = decodeLayer(header.codec, payload, l.size);
-    const bad = firstNonFinite(values);
-    if (bad >= 0) fail('non-finite', `layer ${i} (${l.name}) value ${bad} is ${values[bad]}`);
+    const maxBits = floatBitsMaxAbs(values);
+    if (maxBits >= NON_FINITE_BITS) {
+      const bad = firstNonFinite(values);
+      fail('non-finite', `layer ${i} (${l.name}) value ${bad} is ${values[bad]}`);
+    }
+    maxAbs[i] = floatFromBits(maxBits);
     return { name: l.name, shape: [...l.shape], values };
   });
   r.end('message');
-  return layers;
+  return { weights, maxAbs };
+}
+
+/** Decodes every layer payload after a checked header. Throws DecodeError. */
+export function decodeLayers(bytes: Uint8Array, header: UpdateHeader, schema: TaskSchema): Weights {
+  return decodeCheckedLayers(bytes, header, schema).weights;
 }
 
 /** Full decode against a task schema (no sequence state). Throws DecodeError. */

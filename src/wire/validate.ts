@@ -8,7 +8,7 @@ import type { Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, sameCodec } from './codec-spec.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
-import { checkHeader, decodeHeader, decodeLayers, type Update } from './message.ts';
+import { checkHeader, decodeCheckedLayers, decodeHeader, type Update } from './message.ts';
 import { layerNorms, type NormKind, type NormLimits } from './norms.ts';
 import { checkReconstruction } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
@@ -56,10 +56,12 @@ export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): Valid
       if (header.seq === ctx.lastSeq) return reject('replayed', `seq ${header.seq} already applied`);
       if (header.seq < ctx.lastSeq) return reject('stale-seq', `seq ${header.seq} older than ${ctx.lastSeq}`);
     }
-    const weights = decodeLayers(bytes, header, ctx.schema);
+    const { weights, maxAbs } = decodeCheckedLayers(bytes, header, ctx.schema);
     const bound = ctx.valueBound ?? DEFAULT_VALUE_BOUND;
     const valueLimit = header.kind === 'delta' ? 2 * bound : bound;
     for (let l = 0; l < weights.length; l++) {
+      // Every value is finite here: only a layer whose max|v| is above the limit is scanned.
+      if (!((maxAbs[l] as number) > valueLimit)) continue;
       const values = (weights[l] as Weights[number]).values;
       const at = firstOutOfBound(values, valueLimit);
       if (at >= 0) {

@@ -36,6 +36,16 @@ test('guard: a finite value outside the bound is out-of-range; NaN wins over it;
   assert.equal(admitCandidates(own, [cand('x', vec([3e38, 0]))], [0], Number.POSITIVE_INFINITY).admitted.length, 1);
 });
 
+test('guard: with the bound off (Infinity), +-Infinity is still non-finite', () => {
+  // The float-compare scan this replaced let Infinity through here (Infinity <= Infinity).
+  const own = vec([0, 0]);
+  for (const bad of [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) {
+    const { admitted, rejected } = admitCandidates(own, [cand('x', vec([1, bad]))], [0], Number.POSITIVE_INFINITY);
+    assert.equal(admitted.length, 0, `${bad}`);
+    assert.equal(rejected[0]?.reason, 'non-finite', `${bad}`);
+  }
+});
+
 function model(hidden: readonly number[], out: readonly number[]): Weights {
   return [layer('hidden', [2, 2], hidden), layer('out', [2, NUM_CLASSES], out)];
 }

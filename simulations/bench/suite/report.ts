@@ -80,31 +80,58 @@ function profileSection(r: SuiteResult): string {
   ].join('\n');
 }
 
+function percent(fraction: number): string {
+  return `${num(fraction * 100)} %`;
+}
+
 function wireSection(r: SuiteResult): string {
   const w = r.wire;
   if (w === undefined) return '';
   const parts = ['### Codecs', ''];
   parts.push(
-    '`simulations/bench/wire.ts`: one delta update (trained-like magnitudes) encoded with `encodeMessage` and' +
-      ' decoded with full validation; MB/s of fp32 parameters, and as a multiple of a plain `Float32Array` copy' +
-      ' in the same process. Bytes = one update = what a peer publishes per round (before gossip amplification).',
+    '`simulations/bench/wire.ts`: GB/s of fp32 parameters, and as a fraction of memcpy bandwidth: `dst.set(src)` per' +
+      ' layer into arrays allocated once, timed alternately with every row (median of per-round ratios). Kernels =' +
+      " a value codec's loops alone, per layer, into buffers allocated once. Messages = one delta update (trained-like" +
+      ' magnitudes) encoded with `encodeMessage` and decoded with full validation (`validateUpdate`, fresh arrays);' +
+      ' bytes = one update = what a peer publishes per round (before gossip amplification).',
   );
   for (const m of w.models) {
+    if ((m as Partial<typeof m>).freshCopy === undefined) {
+      // A results file (--from) of the bench before its memcpy baseline: nothing to compare with.
+      parts.push('', `${m.model} parameters: measured by an older bench without the memcpy baseline; rerun it.`);
+      continue;
+    }
     parts.push(
       '',
-      `${m.model} parameters (${m.parameters.toLocaleString('en-US')}; plain copy ${num(m.copyMBps)} MB/s):`,
+      `${m.model} parameters (${m.parameters.toLocaleString('en-US')}; memcpy ${num(m.memcpyGBps)} GB/s;` +
+        ` a fresh copy, \`slice()\`, ${num(m.freshCopy.gbps)} GB/s = ${percent(m.freshCopy.ofMemcpy)} of memcpy):`,
       '',
     );
     parts.push(
       markdownTable(
-        ['codec', '>bytes/round', '>of fp32', '>rel.err', '>encode MB/s (x copy)', '>decode MB/s (x copy)'],
+        ['kernel', '>encode GB/s', '>of memcpy', '>decode GB/s', '>of memcpy'],
+        m.kernels.map((k) => [
+          k.codec,
+          num(k.encode.gbps),
+          percent(k.encode.ofMemcpy),
+          num(k.decode.gbps),
+          percent(k.decode.ofMemcpy),
+        ]),
+      ),
+      '',
+    );
+    parts.push(
+      markdownTable(
+        ['message', '>bytes/round', '>of fp32', '>rel.err', '>encode GB/s', '>of memcpy', '>decode GB/s', '>of memcpy'],
         m.codecs.map((c) => [
           c.codec,
           c.bytes.toLocaleString('en-US'),
           num(c.fractionOfFp32),
           num(c.relativeError),
-          `${num(c.encodeMBps)} (${num(c.encodeVsCopy)})`,
-          `${num(c.decodeMBps)} (${num(c.decodeVsCopy)})`,
+          num(c.encode.gbps),
+          percent(c.encode.ofMemcpy),
+          num(c.decode.gbps),
+          percent(c.decode.ofMemcpy),
         ]),
       ),
     );
@@ -112,11 +139,21 @@ function wireSection(r: SuiteResult): string {
   return parts.join('\n');
 }
 
-function mergeCell(rows: readonly MergeRow[], strategy: string, params: number, n: number): string {
-  const row = rows.find(
+function mergeRow(rows: readonly MergeRow[], strategy: string, params: number, n: number): MergeRow | undefined {
+  return rows.find(
     (r) => r.strategy === strategy && r.params === params && r.candidates === n && r.evaluation !== 'synthetic',
   );
+}
+
+function mergeCell(rows: readonly MergeRow[], strategy: string, params: number, n: number): string {
+  const row = mergeRow(rows, strategy, params, n);
   return row === undefined ? '-' : num(row.medianMs);
+}
+
+/** Bytes read per second as a fraction of the memcpy alternated with the merge; '-' for rows without it. */
+function mergeBandwidthCell(rows: readonly MergeRow[], strategy: string, params: number, n: number): string {
+  const row = mergeRow(rows, strategy, params, n);
+  return row?.ofMemcpy === undefined ? '-' : percent(row.ofMemcpy);
 }
 
 /** 9,994 -> "10k", 1,000,010 -> "1M". */
@@ -134,6 +171,10 @@ function mergeSection(r: SuiteResult): string {
     name,
     ...sizes.flatMap((s) => counts.map((n) => mergeCell(rows, name, s, n))),
   ]);
+  const bandwidth = MERGE_SHOWN.map((name) => [
+    name,
+    ...sizes.flatMap((s) => counts.map((n) => mergeBandwidthCell(rows, name, s, n))),
+  ]);
   return [
     '### Merge',
     '',
@@ -143,6 +184,16 @@ function mergeSection(r: SuiteResult): string {
     '',
     markdownTable(headers, table),
     '',
+    ...(rows.some((x) => x.ofMemcpy !== undefined)
+      ? [
+          'The same merges as bandwidth: fp32 bytes of the inputs (own and every candidate) per second of merging, as a' +
+            ' fraction of a memcpy of those inputs (`dst.set(src)` per layer into arrays allocated once) timed' +
+            ' alternately with every repetition (median of the per-repetition ratios):',
+          '',
+          markdownTable(headers, bandwidth),
+          '',
+        ]
+      : []),
     '![merge time vs candidates](perf/merge-vs-candidates.svg)',
   ].join('\n');
 }

@@ -13,6 +13,21 @@ export function encodeFp32(values: Float32Array): Uint8Array {
   return new Uint8Array(copy.buffer, 0, copy.byteLength);
 }
 
+/** Copies the bytes into `out` (exactly fp32ByteLength(values.length) bytes, any byte offset). */
+export function encodeFp32Into(values: Float32Array, out: Uint8Array): void {
+  if (out.byteLength !== fp32ByteLength(values.length)) throw new RangeError(`fp32 needs ${values.byteLength} bytes`);
+  out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+}
+
+/** Copies `count` values' bytes into `out`. Throws DecodeError like decodeFp32. */
+export function decodeFp32Into(bytes: Uint8Array, count: number, out: Float32Array): void {
+  if (bytes.byteLength !== fp32ByteLength(count)) {
+    fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);
+  }
+  if (out.length !== count) throw new RangeError(`fp32 decode into ${out.length} values, expected ${count}`);
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+}
+
 export function decodeFp32(bytes: Uint8Array, count: number): Float32Array {
   if (bytes.byteLength !== fp32ByteLength(count)) {
     fail('wrong-shape', `fp32 payload of ${bytes.byteLength} bytes for ${count} values`);
