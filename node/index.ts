@@ -17,7 +17,6 @@
 
 export type { CsvOptions } from '../src/data/csv.ts';
 export type { ModelFile } from '../src/model/model-file.ts';
-export { createNodeLibp2p, type NodeLibp2pInit } from '../src/net/node-factory.ts';
 export {
   clearDatasetCache,
   DATASET_NAMES,
@@ -32,3 +31,4 @@ export {
   loadMnist,
 } from './datasets.ts';
 export { loadModelFile, saveModelFile } from './model-store.ts';
+export { createNodeLibp2p, type NodeLibp2pInit } from './node-factory.ts';

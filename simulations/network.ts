@@ -4,12 +4,12 @@
  * (churn joins) and removed (churn leaves); close() stops everything that is left.
  */
 
+import { createMemoryLibp2p, createNodeLibp2p, type MeshflNode } from '../node/node-factory.ts';
 import { createRng, type Rng } from '../src/data/rng.ts';
 import type { Gossip } from '../src/net/gossip.ts';
 import type { Topology } from '../src/net/graph.ts';
 import { Bus } from '../src/net/inproc-bus.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../src/net/libp2p-gossip.ts';
-import { createMemoryLibp2p, createNodeLibp2p, type MeshflNode } from '../src/net/node-factory.ts';
 import { connectTopology, waitForSubscribers } from '../src/net/topology.ts';
 import type { Transport } from './scenario.ts';
 

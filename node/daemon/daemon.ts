@@ -12,7 +12,6 @@ import type { Multiaddr } from '@multiformats/multiaddr';
 import { HEAD_KERNEL } from '../../src/model/model.ts';
 import { sameArchitecture, type Weights } from '../../src/model/weights.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
-import { createNodeLibp2p, type MeshflNode } from '../../src/net/node-factory.ts';
 import { Redialer } from '../../src/net/redial.ts';
 import { createPeer, taskModelLayout } from '../../src/peer/create-peer.ts';
 import type { Peer } from '../../src/peer/peer.ts';
@@ -20,6 +19,7 @@ import { encodeTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/ta
 import { describeTaskMismatch } from '../../src/peer/task-mismatch.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { loadModelFile } from '../model-store.ts';
+import { createNodeLibp2p, type MeshflNode } from '../node-factory.ts';
 import type { DaemonConfig } from './config.ts';
 import { type LoadedData, loadPeerData, resolveSource } from './data.ts';
 import { bindErrorCode, ListenError } from './errors.ts';
@@ -27,7 +27,7 @@ import { PeerPresence } from './health.ts';
 import { type RunningHttpServer, startHttpServer } from './http.ts';
 import { fetchJoinedTask } from './join.ts';
 import type { Logger } from './logger.ts';
-import { DaemonMetrics } from './metrics.ts';
+import { DaemonMetrics, type MetricsSnapshot } from './metrics.ts';
 import { NeighbourBook } from './neighbours.ts';
 import { RejectLog } from './reject-log.ts';
 import { DataStore, StoreError } from './store.ts';
@@ -74,7 +74,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     resumedFrom: undefined,
     startedAt: Date.now(),
   };
-  const metrics = new DaemonMetrics();
+  const metrics = new DaemonMetrics(() => liveMetrics(state));
   const presence = new PeerPresence(config.http.notReadyAfterNoPeersMs);
   try {
     const store = new DataStore(config.dataDir, config.checkpoints.keep);
@@ -97,7 +97,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       logger,
       handlers: {
         health: () => health(state, presence),
-        metrics: () => renderMetrics(state, metrics),
+        metrics: () => metrics.exposition(),
         status: () => status(state, config, metrics, presence),
         task: () => (state.task === undefined ? undefined : encodeTaskSpec(state.task)),
       },
@@ -267,10 +267,10 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
           meta,
         );
         state.lastCheckpoint = { file, round: meta.round };
-        metrics.checkpointsWritten++;
+        metrics.onCheckpointWritten();
         logger.debug('checkpoint written', { file, why, seq: meta.seq });
       } catch (err) {
-        metrics.errors++;
+        metrics.onError();
         logger.error('checkpoint write failed', { why, error: err instanceof Error ? err : String(err) });
       }
     };
@@ -423,6 +423,7 @@ function wirePeerEvents(
       ownShare: r.merge ? round4(r.merge.ownShare) : undefined,
       trainMs: Math.round(r.trainMs),
       waitMs: Math.round(r.waitMs),
+      mergeMs: Math.round(r.mergeMs),
       bytesSent: r.bytesSent,
       bytesReceived: r.bytesReceived,
     });
@@ -430,7 +431,7 @@ function wirePeerEvents(
     if ((r.round + 1) % config.checkpoints.every === 0) saveCheckpoint('round');
   });
   peer.addEventListener('update:accepted', () => {
-    metrics.updatesAccepted++;
+    metrics.onUpdateAccepted();
   });
   const rejectLog = new RejectLog(logger);
   peer.addEventListener('update:rejected', (e) => {
@@ -448,7 +449,7 @@ function wirePeerEvents(
     rejectLog.note(r.peer, r.stage, r.reason, r.detail, r.count);
   });
   peer.addEventListener('snapshot:fetched', (e) => {
-    metrics.snapshotsFetched++;
+    metrics.onSnapshotFetched();
     logger.debug('snapshot fetched', { from: e.detail.from, seq: e.detail.seq });
   });
   peer.addEventListener('task:mismatch', (e) => {
@@ -475,7 +476,7 @@ function wirePeerEvents(
     logger.info('peer disconnected', { remote: e.detail, peers: gossip.peers().length });
   });
   peer.addEventListener('error', (e) => {
-    metrics.errors++;
+    metrics.onError();
     logger.warn('peer error', { error: e.detail });
   });
 }
@@ -511,16 +512,17 @@ function health(state: DaemonState, presence: PeerPresence): { ready: boolean; b
   };
 }
 
-function renderMetrics(state: DaemonState, metrics: DaemonMetrics): string {
+/** What /metrics reads from the running peer at scrape time. */
+function liveMetrics(state: DaemonState): MetricsSnapshot {
   const peers = connectedPeers(state);
   const gossip = state.gossip;
-  return metrics.render({
+  return {
     peers: peers.length,
     bytesIn: state.peer?.bytesReceived ?? 0,
     bytesOut: state.peer?.bytesSent ?? 0,
     scores: gossip === undefined ? undefined : new Map(peers.map((p) => [p, gossip.score(p)])),
     fetch: gossip?.fetchStats(),
-  });
+  };
 }
 
 function browserMultiaddrs(node: MeshflNode, config: DaemonConfig): string[] {

@@ -10,11 +10,7 @@ import type { PeerData } from '../../src/peer/peer.ts';
 import type { TaskSpec } from '../../src/peer/task.ts';
 import { loadCsv, loadDataset, loadIdxDirectory } from '../datasets.ts';
 import type { DatasetSource } from './config.ts';
-
-/** A data source that cannot be loaded (missing or malformed files): exit code 2. */
-export class DataError extends Error {
-  override readonly name = 'DataError';
-}
+import { DataError } from './data-error.ts';
 
 export interface LoadedData extends PeerData {
   readonly evaluation: Dataset;

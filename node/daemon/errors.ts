@@ -4,7 +4,7 @@
  * outage: logged with its stack, exit code 1.
  */
 import { ConfigError } from './config-reader.ts';
-import { DataError } from './data.ts';
+import { DataError } from './data-error.ts';
 import { JoinError } from './join.ts';
 import { StoreError } from './store.ts';
 

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { bindErrorCode, ListenError } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+import type { MetricsExposition } from './metrics.ts';
 import { hasBuiltPage, readStatic } from './static-files.ts';
 
 /**
@@ -29,7 +29,8 @@ export interface Health {
 
 export interface HttpHandlers {
   health(): Health;
-  metrics(): string;
+  /** The Prometheus exposition; a rejection is logged and answered 500, like any failed request. */
+  metrics(): Promise<MetricsExposition>;
   status(): Readonly<Record<string, unknown>>;
   /** The TaskSpec's canonical JSON, or undefined while it is not known yet (a joining daemon). */
   task(): string | undefined;
@@ -83,9 +84,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         send(res, health.ready ? 200 : 503, 'application/json', `${JSON.stringify(health.body)}\n`);
         return;
       }
-      case '/metrics':
-        send(res, 200, PROMETHEUS_CONTENT_TYPE, handlers.metrics());
+      case '/metrics': {
+        const metrics = await handlers.metrics();
+        send(res, 200, metrics.contentType, metrics.body);
         return;
+      }
       case '/status':
         send(res, 200, 'application/json', `${JSON.stringify(handlers.status(), null, 2)}\n`);
         return;

@@ -6,8 +6,8 @@
  */
 import type { PeerId } from '@libp2p/interface';
 import type { Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
-import type { MeshflNode } from '../../src/net/node-factory.ts';
 import type { KnownPeer } from '../../src/net/redial.ts';
+import type { MeshflNode } from '../node-factory.ts';
 import type { Logger } from './logger.ts';
 import type { DataStore, KnownPeerRecord } from './store.ts';
 

@@ -7,8 +7,8 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { idxFiles } from '../datasets.ts';
 import type { DaemonConfig } from './config.ts';
-import { DataError } from './data.ts';
 import { checkDataDirPath, StoreError } from './data-dir.ts';
+import { DataError } from './data-error.ts';
 
 function errnoText(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));

@@ -11,7 +11,7 @@ import type { DatasetFamily } from '../../src/data/families.ts';
 import { dataProblem, safeParseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { TASK_SPEC_KEYS, type TaskKeyNames } from '../../src/peer/task-mismatch.ts';
 import type { ConfigReader } from './config-reader.ts';
-import { DataError } from './data.ts';
+import { DataError } from './data-error.ts';
 
 /** Where each TaskSpec field is set in the daemon's config (for errors and mismatch hints). */
 export const DAEMON_TASK_KEYS: TaskKeyNames = {

@@ -64,7 +64,7 @@ async function startDaemon(dir: string): Promise<Daemon> {
   const child = spawn(
     process.execPath,
     [
-      path.join(REPO, 'node/bin/meshfl.js'),
+      path.join(REPO, 'cli/bin/meshfl.js'),
       'daemon',
       '--config',
       path.join(REPO, 'node/daemon/default-config.json'),

@@ -11,12 +11,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { GossipsubOpts } from '@libp2p/gossipsub';
+import { createNodeLibp2p } from '../../node/node-factory.ts';
 import { INLINE_LIMIT } from '../../src/net/constants.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import type { Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createLibp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createMemoryLibp2p } from '../../src/net/memory-factory.ts';
-import { createNodeLibp2p } from '../../src/net/node-factory.ts';
 import { connectTopology, waitForMesh } from '../../src/net/topology.ts';
 
 const DEGREE = 8;

@@ -8,9 +8,9 @@
  * one that joined late, and a state request doubles as a liveness check.
  */
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { createNodeLibp2p } from '../../node/node-factory.ts';
 import type { Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createLibp2pGossip } from '../../src/net/libp2p-gossip.ts';
-import { createNodeLibp2p } from '../../src/net/node-factory.ts';
 import {
   decodeRecordsRequest,
   decodeState,

@@ -9,11 +9,11 @@
  */
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
+import { createNodeLibp2p } from '../../node/node-factory.ts';
 import type { Gossip } from '../../src/net/gossip.ts';
 import type { Topology } from '../../src/net/graph.ts';
 import { topologyEdges } from '../../src/net/graph.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
-import { createNodeLibp2p } from '../../src/net/node-factory.ts';
 import { dialEach } from '../../src/net/topology.ts';
 import type { SimNetwork } from '../network.ts';
 import type { Hub } from './hub.ts';

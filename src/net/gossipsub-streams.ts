@@ -86,6 +86,9 @@ export class OutboundStreamKeeper {
         this.#checking = undefined;
       });
     }, this.#init.intervalMs ?? STREAM_CHECK_INTERVAL_MS);
+    // A repair timer must not keep a process alive whose user stopped the libp2p node but
+    // not the gossip (examples/node-peer.ts did not exit).
+    (this.#timer as { unref?: () => void }).unref?.();
     return true;
   }
 

@@ -22,6 +22,10 @@ export interface RoundSummary {
   readonly trainLoss: number;
   readonly trainMs: number;
   readonly waitMs: number;
+  /** Wall time of the strategy's merge alone (ms). */
+  readonly mergeMs: number;
+  /** Wall time of the whole round, from round:start to round:end (ms). */
+  readonly roundMs: number;
   readonly closedBy: RoundClose;
   /** Neighbour models offered to the merge. */
   readonly candidates: number;

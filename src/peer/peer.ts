@@ -354,6 +354,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   async runRound(): Promise<RoundSummary> {
     const round = this.#round;
     const signal = this.#abort.signal;
+    const roundStart = performance.now();
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
 
@@ -374,12 +375,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const candidates = this.#candidates();
     const own = this.#exchangedWeights();
-    const { weights, report } = mergeWithReport(
-      this.#options.strategy,
-      own,
-      candidates,
-      this.#mergeContext(round, reference),
-    );
+    const mergeContext = this.#mergeContext(round, reference);
+    const mergeStart = performance.now();
+    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, mergeContext);
+    const mergeMs = performance.now() - mergeStart;
     this.trainer.setLayers(weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
 
@@ -391,6 +390,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       trainLoss: trained.loss,
       trainMs: trained.elapsedMs,
       waitMs,
+      mergeMs,
+      roundMs: performance.now() - roundStart,
       closedBy,
       candidates: candidates.length,
       merge: report,

@@ -40,6 +40,8 @@ const ROUNDS_TIMEOUT_MS = 150_000;
 const LOST_TIMEOUT_MS = 60_000;
 const RECONNECT_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** How long a busy daemon may take to answer /status (each request times out after 10 s). */
+const STATUS_TIMEOUT_MS = 60_000;
 const POLL_MS = 500;
 const ROUNDS = 4;
 const DAEMON_ROUNDS_AFTER_CLOSE = 3;
@@ -167,7 +169,7 @@ test(
     let a = startDaemon('a', 0, aHttp, []);
     daemons.push(a);
     await a.waitForLog((l) => l.msg === 'peer started', 'A started', START_TIMEOUT_MS);
-    const aStatus = await a.status();
+    const aStatus = await statusOf(a);
     const aId = aStatus.peerId as string;
     const defaultTask = JSON.parse((await a.get('/task')).body) as { taskId: string; model: unknown };
     assert.equal(aStatus.taskId, defaultTask.taskId);
@@ -180,12 +182,12 @@ test(
     const b = startDaemon('b', 1, '127.0.0.1:0', bootstrap);
     daemons.push(b);
     await b.waitForLog((l) => l.msg === 'peer started', 'B started', START_TIMEOUT_MS);
-    const bId = (await b.status()).peerId as string;
+    const bId = (await statusOf(b)).peerId as string;
     const daemonIds = [aId, bId];
     await waitFor(
       'A and B connected',
       CONNECT_TIMEOUT_MS,
-      async () => ((await a.status()).peers as string[]).includes(bId),
+      async () => (((await a.status().catch(() => ({ peers: [] }))).peers as string[]) ?? []).includes(bId),
       tails,
     );
 
@@ -324,11 +326,23 @@ test(
       `updates from the other page and A after ${since()}; updates per page: ` +
         trained.map((s) => s.neighbours.map((n) => `${n.peer.slice(-4)}:${n.updates}`).join(' ')).join(' | '),
     );
-    for (const [i, s] of trained.entries()) {
+    // Accuracy rises above the first round's (50 local steps already reach ~0.7 with the
+    // default task, so the rise takes some rounds of merging; waited for, not sampled).
+    const rose = await Promise.all(
+      pages.map((p, i) =>
+        waitForState(
+          p,
+          `page ${i}'s merged accuracy to rise ${MIN_ACCURACY_GAIN} above its first round's`,
+          ROUNDS_TIMEOUT_MS,
+          (s) => (s.history.at(-1)?.merged ?? 0) > (s.history[0]?.local ?? 1) + MIN_ACCURACY_GAIN,
+          failureContext,
+        ),
+      ),
+    );
+    for (const [i, s] of rose.entries()) {
       const first = s.history[0]?.local ?? 1;
       const last = s.history.at(-1)?.merged ?? 0;
       t.diagnostic(`page ${i}: accuracy ${first.toFixed(3)} -> ${last.toFixed(3)} over ${s.history.length} rounds`);
-      assert.ok(last > first + MIN_ACCURACY_GAIN, `page ${i} accuracy rose: ${first} -> ${last}`);
     }
     await waitFor(
       'both daemons to merge updates from both pages',
@@ -373,7 +387,7 @@ test(
     daemons[0] = a;
     heardByDaemon = daemonIds.map(() => new Set<string>());
     await a.waitForLog((l) => l.msg === 'peer started', 'A restarted', START_TIMEOUT_MS);
-    assert.equal((await a.status()).peerId, aId, 'A kept its peer id');
+    assert.equal((await statusOf(a)).peerId, aId, 'A kept its peer id');
     await Promise.all(
       pages.map((p) =>
         waitForState(
@@ -404,19 +418,25 @@ test(
       () => ids.every((id) => heardByDaemon[0]?.has(id)),
       () => `${JSON.stringify([...(heardByDaemon[0] ?? [])])}\n${tails()}`,
     );
-    assert.ok((await accepted(a)) > 0, 'the restarted daemon accepted updates');
+    // (it may have merged the pages first from snapshots, which are not counted as updates)
+    await waitFor(
+      'the restarted daemon to accept updates',
+      ROUNDS_TIMEOUT_MS,
+      async () => (await accepted(a).catch(() => 0)) > 0,
+      tails,
+    );
     t.diagnostic(`updates flow with the restarted daemon after ${since()}`);
     await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-reconnected.png'), fullPage: true });
 
     // Closing a page does not stall the daemons (nor the other page).
     await pageB.close();
-    const roundsAtClose = await Promise.all(daemons.map(async (d) => (await d.status()).round as number));
+    const roundsAtClose = await Promise.all(daemons.map(async (d) => (await statusOf(d)).round as number));
     const pageRound = (await state(pageA)).round;
     await waitFor(
       `daemons to finish ${DAEMON_ROUNDS_AFTER_CLOSE} more rounds`,
       ROUNDS_TIMEOUT_MS,
       async () => {
-        const now = await Promise.all(daemons.map(async (d) => (await d.status()).round as number));
+        const now = await Promise.all(daemons.map(async (d) => (await statusOf(d)).round as number));
         return now.every((r, i) => r >= (roundsAtClose[i] as number) + DAEMON_ROUNDS_AFTER_CLOSE);
       },
       tails,
@@ -432,9 +452,38 @@ test(
   },
 );
 
+/**
+ * A daemon's /status, retried: a daemon that just started (loading MNIST, building its
+ * model) on a loaded machine may take longer than one request's timeout to answer.
+ */
+async function statusOf(d: DaemonProcess): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + STATUS_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await d.status();
+    } catch (err) {
+      if (d.exit !== undefined || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+}
+
+/** A daemon's /metrics text, retried like statusOf. */
+async function metricsOf(d: DaemonProcess): Promise<string> {
+  const deadline = Date.now() + STATUS_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return (await d.get('/metrics')).body;
+    } catch (err) {
+      if (d.exit !== undefined || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+}
+
 /** A daemon's wrong-fingerprint rejections, summed over stages. */
 async function wrongFingerprints(d: DaemonProcess): Promise<number> {
-  const metrics = (await d.get('/metrics')).body;
+  const metrics = await metricsOf(d);
   let total = 0;
   for (const m of metrics.matchAll(/^meshfl_updates_rejected_total\{([^}]*)\} (\S+)$/gm)) {
     if ((m[1] ?? '').includes('reason="wrong-fingerprint"')) total += Number(m[2]);
@@ -444,6 +493,6 @@ async function wrongFingerprints(d: DaemonProcess): Promise<number> {
 
 /** A daemon's meshfl_updates_accepted_total. */
 async function accepted(d: DaemonProcess): Promise<number> {
-  const metrics = (await d.get('/metrics')).body;
+  const metrics = await metricsOf(d);
   return Number(/^meshfl_updates_accepted_total (\S+)$/m.exec(metrics)?.[1]);
 }

@@ -1,7 +1,7 @@
-/** The CLI maps errors to exit codes by type (node/errors.ts), never by message. */
+/** The CLI maps errors to exit codes by type (cli/errors.ts), never by message. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CliError, errorLine, exitCodeOf, InputError, UsageError } from '../../node/errors.ts';
+import { CliError, errorLine, exitCodeOf, InputError, UsageError } from '../../cli/errors.ts';
 
 test('exit codes come from the error type: usage and input 2, anything else 1', () => {
   assert.equal(exitCodeOf(new UsageError('--x must be y')), 2);

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
-const BIN = path.join(ROOT, 'node', 'bin', 'meshfl.js');
+const BIN = path.join(ROOT, 'cli', 'bin', 'meshfl.js');
 const RECORDER = path.join(import.meta.dirname, 'record-loads.ts');
 /** tfjs, libp2p and gossipsub packages, and meshfl's own modules that load them. */
 const HEAVY = /\/node_modules\/(?:@tensorflow\/|@libp2p\/|libp2p\/|@chainsafe\/)|\/src\/(?:train\/backend|net\/)/;
@@ -86,7 +86,7 @@ test(
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^meshfl simulate: Unknown option '--bad-flag'/);
     assert.ok(
-      r.loaded.some((u) => u.endsWith('/node/commands/simulate.ts')),
+      r.loaded.some((u) => u.endsWith('/cli/commands/simulate.ts')),
       'the simulate command module was loaded (the recorder works here)',
     );
     assert.deepEqual(

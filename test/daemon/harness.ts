@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-export const BIN = path.resolve(import.meta.dirname, '../../node/bin/meshfl.js');
+export const BIN = path.resolve(import.meta.dirname, '../../cli/bin/meshfl.js');
 /** Generous: a busy 2-core machine starts tfjs + libp2p slowly. */
 export const WAIT_MS = 90_000;
 const POLL_MS = 200;

@@ -1,7 +1,8 @@
 /**
  * Three real daemon processes on loopback: B and C bootstrap to A's address read from its
  * /status, all complete rounds and accuracy rises on each; /metrics parses as strict
- * Prometheus text; B killed with SIGKILL restarts from its data directory with the same
+ * Prometheus text, with every round in the duration histograms and the process metrics; B
+ * killed with SIGKILL restarts from its data directory with the same
  * peer id from its last checkpoint and rejoins (A accepts its updates again); no
  * checkpoint on disk is corrupt; SIGTERM exits 0 after a final checkpoint; A's /health
  * is not-ready while it has been alone for the configured time.
@@ -147,6 +148,16 @@ test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly
     assert.ok(sampleValue(families, 'meshfl_accuracy', { stage: 'merged' }) > 0);
     assert.ok(sampleValue(families, 'meshfl_bytes_sent_total') > 0);
     assert.ok(sampleValue(families, 'meshfl_updates_accepted_total') >= 1);
+    // One scrape runs in one turn of the event loop, so its series agree with each other:
+    // both duration histograms hold every round, and there is a score for each connected peer.
+    const rounds = sampleValue(families, 'meshfl_rounds_total');
+    assert.equal(sampleValue(families, 'meshfl_round_duration_seconds_count'), rounds, `daemon ${i} rounds timed`);
+    assert.equal(sampleValue(families, 'meshfl_merge_duration_seconds_count'), rounds, `daemon ${i} merges timed`);
+    assert.ok(sampleValue(families, 'meshfl_round_duration_seconds_sum') > 0);
+    assert.equal(families.get('meshfl_peer_score')?.samples.length, sampleValue(families, 'meshfl_peers'));
+    // prom-client's default process metrics, unprefixed.
+    assert.ok(sampleValue(families, 'process_resident_memory_bytes') > 0);
+    assert.ok(sampleValue(families, 'process_cpu_seconds_total') > 0);
     const status = await d.status();
     assert.ok((status.round as number) >= 2 && (status.peers as string[]).length >= 1, `daemon ${i} status`);
   }

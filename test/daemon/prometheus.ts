@@ -2,7 +2,9 @@
  * A strict parser of the Prometheus text exposition format (0.0.4), for tests: every
  * sample belongs to a family declared by one HELP and one TYPE line before it, names and
  * labels are well-formed, values are floats, series are unique, counters end in _total,
- * summaries only carry quantile series, _sum and _count. Throws naming the line.
+ * summaries only carry quantile series, _sum and _count, histograms only _bucket (with
+ * `le`, cumulative, the +Inf bucket equal to _count), _sum and _count. Empty lines are
+ * ignored, as the format says (prom-client separates families with one). Throws naming the line.
  */
 export interface Sample {
   readonly name: string;
@@ -28,7 +30,7 @@ export function parsePrometheus(text: string): Map<string, Family> {
   const lines = text.slice(0, -1).split('\n');
   for (const [i, line] of lines.entries()) {
     const where = `line ${i + 1} "${line}"`;
-    if (line === '') throw new Error(`${where}: empty line`);
+    if (line === '') continue;
     if (line.startsWith('#')) {
       const m = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
       if (!m) throw new Error(`${where}: comment is not HELP or TYPE`);
@@ -66,6 +68,11 @@ export function parsePrometheus(text: string): Map<string, Family> {
       const suffix = name.slice(family.name.length);
       if (suffix === '' && labels.quantile === undefined) throw new Error(`${where}: summary sample without quantile`);
       if (!['', '_sum', '_count'].includes(suffix)) throw new Error(`${where}: bad summary series`);
+    } else if (family.type === 'histogram') {
+      const suffix = name.slice(family.name.length);
+      if (suffix === '_bucket' && labels.le === undefined) throw new Error(`${where}: histogram bucket without le`);
+      if (suffix !== '_bucket' && labels.le !== undefined) throw new Error(`${where}: le outside a bucket`);
+      if (!['_bucket', '_sum', '_count'].includes(suffix)) throw new Error(`${where}: bad histogram series`);
     } else if (name !== family.name) {
       throw new Error(`${where}: sample name differs from its family`);
     }
@@ -76,17 +83,45 @@ export function parsePrometheus(text: string): Map<string, Family> {
   }
   for (const f of families.values()) {
     if (f.help === undefined || f.type === undefined) throw new Error(`family ${f.name}: missing HELP or TYPE`);
+    if (f.type === 'histogram') checkHistogram(f);
   }
   return families;
+}
+
+/** Per label set: buckets cumulative in `le` order, ending at +Inf with the value of _count. */
+function checkHistogram(f: Family): void {
+  const series = new Map<string, { buckets: Array<[number, number]>; count: number | undefined }>();
+  for (const s of f.samples) {
+    const { le, ...rest } = s.labels;
+    const key = JSON.stringify(Object.entries(rest).sort());
+    let one = series.get(key);
+    if (one === undefined) {
+      one = { buckets: [], count: undefined };
+      series.set(key, one);
+    }
+    if (le !== undefined) one.buckets.push([parseValue(le, `${f.name} le`), s.value]);
+    if (s.name === `${f.name}_count`) one.count = s.value;
+  }
+  for (const [key, { buckets, count }] of series) {
+    const where = `histogram ${f.name}${key}`;
+    buckets.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < buckets.length; i++) {
+      if ((buckets[i]?.[1] as number) < (buckets[i - 1]?.[1] as number))
+        throw new Error(`${where}: buckets not cumulative`);
+    }
+    const last = buckets.at(-1);
+    if (last === undefined || last[0] !== Number.POSITIVE_INFINITY) throw new Error(`${where}: no +Inf bucket`);
+    if (count === undefined || last[1] !== count) throw new Error(`${where}: +Inf bucket differs from _count`);
+  }
 }
 
 function familyOf(families: Map<string, Family>, name: string): Family | undefined {
   const exact = families.get(name);
   if (exact) return exact;
-  for (const suffix of ['_sum', '_count']) {
+  for (const suffix of ['_sum', '_count', '_bucket']) {
     if (name.endsWith(suffix)) {
       const f = families.get(name.slice(0, -suffix.length));
-      if (f?.type === 'summary') return f;
+      if (f?.type === 'histogram' || (f?.type === 'summary' && suffix !== '_bucket')) return f;
     }
   }
   return undefined;
@@ -111,8 +146,9 @@ function parseLabels(text: string | undefined, where: string): Record<string, st
   return labels;
 }
 
+/** Floats as Prometheus reads them (Go's ParseFloat: NaN in any case; prom-client writes `Nan`). */
 function parseValue(text: string, where: string): number {
-  if (text === 'NaN') return Number.NaN;
+  if (/^nan$/i.test(text)) return Number.NaN;
   if (text === '+Inf') return Number.POSITIVE_INFINITY;
   if (text === '-Inf') return Number.NEGATIVE_INFINITY;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`${where}: bad value`);

@@ -1,7 +1,7 @@
 /**
  * The daemon's pieces in-process: config validation and overrides, the data store
- * (identity, checkpoints, corruption, pruning), safe static paths, readiness, and the
- * metrics exposition checked by a strict Prometheus parser.
+ * (identity, checkpoints, corruption, pruning), safe static paths, readiness, HTTP and
+ * logs (the metrics themselves: metrics.test.ts).
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,7 +15,6 @@ import { applyOverrides, readConfigFile } from '../../node/daemon/config-sources
 import { PeerPresence } from '../../node/daemon/health.ts';
 import { startHttpServer } from '../../node/daemon/http.ts';
 import { createLogger } from '../../node/daemon/logger.ts';
-import { DaemonMetrics } from '../../node/daemon/metrics.ts';
 import { checkDataDir, checkDataFiles } from '../../node/daemon/preflight.ts';
 import { RejectLog } from '../../node/daemon/reject-log.ts';
 import { readStatic } from '../../node/daemon/static-files.ts';
@@ -28,10 +27,8 @@ import {
   StoreError,
 } from '../../node/daemon/store.ts';
 import { layer } from '../../src/model/weights.ts';
-import type { RoundSummary } from '../../src/peer/events.ts';
 import { DEFAULT_TASK, encodeTaskSpec, parseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { tempDir } from './harness.ts';
-import { parsePrometheus, sampleValue } from './prometheus.ts';
 
 const tmp = tempDir('meshfl-daemon-units-');
 const PEER = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA';
@@ -478,66 +475,6 @@ test('readiness: not ready after the configured time without peers, ready again 
   assert.equal(p.ready(), false);
 });
 
-test('metrics: strict Prometheus text with rounds, accuracy, rejections by reason and merge shares', () => {
-  const m = new DaemonMetrics();
-  const empty = parsePrometheus(m.render({ peers: 0, bytesIn: 0, bytesOut: 0 }));
-  assert.equal(sampleValue(empty, 'meshfl_rounds_total'), 0);
-  const acc = { overall: 0.5, loss: 1.2, perClass: [], f1: [] };
-  const summary: RoundSummary = {
-    round: 7,
-    trainLoss: 0.9,
-    trainMs: 10,
-    waitMs: 20,
-    closedBy: 'deadline',
-    candidates: 2,
-    merge: {
-      strategy: 'mean',
-      ownShare: 0.4,
-      used: [
-        { peer: 'a', seq: 1, share: 0.35 },
-        { peer: 'b', seq: 1, share: 0.25 },
-      ],
-      rejected: [],
-    },
-    local: acc,
-    merged: { ...acc, overall: 0.75 },
-    bytesSent: 100,
-    bytesReceived: 200,
-    totalBytesSent: 100,
-    totalBytesReceived: 200,
-  };
-  m.onRound(summary);
-  m.onRejected('non-finite');
-  m.onRejected('non-finite');
-  m.onRejected('we"ird\\reason');
-  m.onRejected('graylisted', 'message', 5);
-  const f = parsePrometheus(m.render({ peers: 2, bytesIn: 200, bytesOut: 100, scores: new Map([['peerA', -12.5]]) }));
-  assert.equal(sampleValue(f, 'meshfl_rounds_total'), 1);
-  assert.equal(sampleValue(f, 'meshfl_round'), 7);
-  assert.equal(sampleValue(f, 'meshfl_accuracy', { stage: 'merged' }), 0.75);
-  assert.equal(sampleValue(f, 'meshfl_peers'), 2);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'non-finite', stage: 'validation' }), 2);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'we"ird\\reason', stage: 'validation' }), 1);
-  assert.equal(sampleValue(f, 'meshfl_updates_rejected_total', { reason: 'graylisted', stage: 'message' }), 5);
-  assert.equal(m.rejectedTotal(), 8);
-  assert.equal(m.rejectedTotal('message'), 5);
-  assert.equal(sampleValue(f, 'meshfl_peer_score', { peer: 'peerA' }), -12.5);
-  assert.equal(sampleValue(f, 'meshfl_merge_share', { quantile: '1' }), 0.35);
-  assert.equal(sampleValue(f, 'meshfl_merge_share_count'), 2);
-  // The parser is strict: it refuses what Prometheus would.
-  for (const bad of [
-    'x 1\n',
-    '# TYPE x gauge\nx 1\n',
-    '# HELP x h\n# TYPE x counter\nx 1\n',
-    '# HELP x h\n# TYPE x gauge\nx{a="1} 1\n',
-    '# HELP x h\n# TYPE x gauge\nx 1\nx 2\n',
-    '# HELP x h\n# TYPE x gauge\nx one\n',
-    '# HELP x h\n# TYPE x gauge\nx 1',
-  ]) {
-    assert.throws(() => parsePrometheus(bad), Error, JSON.stringify(bad));
-  }
-});
-
 test('http: bearer token guards the API, the page and /task are public, and HEAD/405 behave', async () => {
   const silent = createLogger({ level: 'error', stream: sink().stream });
   const root = path.join(tmp.dir, 'no-page');
@@ -549,7 +486,10 @@ test('http: bearer token guards the API, the page and /task are public, and HEAD
     logger: silent,
     handlers: {
       health: () => ({ ready: false, body: { status: 'not-ready' } }),
-      metrics: () => '# HELP m h\n# TYPE m gauge\nm 1\n',
+      metrics: async () => ({
+        contentType: 'text/plain; version=0.0.4; charset=utf-8',
+        body: '# HELP m h\n# TYPE m gauge\nm 1\n',
+      }),
       status: () => ({ peerId: 'me' }),
       task: () => task,
     },
@@ -563,6 +503,7 @@ test('http: bearer token guards the API, the page and /task are public, and HEAD
     assert.equal((await get('/status', { headers: { authorization: 'Bearer nope' } })).status, 401);
     const metrics = await get('/metrics', { headers: { authorization: 'Bearer tok' } });
     assert.equal(metrics.status, 200);
+    assert.equal(metrics.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
     assert.equal(await metrics.text(), '# HELP m h\n# TYPE m gauge\nm 1\n');
     assert.equal((await get('/health', { headers: { authorization: 'Bearer tok' } })).status, 503);
     // /task is public: no token needed; 503 until the task is known (a joining daemon).

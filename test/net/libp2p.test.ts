@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { createNodeLibp2p } from '../../node/node-factory.ts';
 import { encodeAnnounce } from '../../src/net/frame.ts';
 import type { Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createLibp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { createMemoryLibp2p } from '../../src/net/memory-factory.ts';
-import { createNodeLibp2p } from '../../src/net/node-factory.ts';
 import { connectTopology, waitForMesh, waitForSubscribers } from '../../src/net/topology.ts';
 import { eventually, pattern, recorder, WAIT } from './harness.ts';
 

@@ -35,7 +35,7 @@ test('the tarball holds the built entries, the bin and docs, and no TypeScript s
   for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts']) {
     assert.ok(existsSync(installed(file)), `${file} is in the package`);
   }
-  assert.ok(existsSync(installed('node/bin/meshfl.js')));
+  assert.ok(existsSync(installed('cli/bin/meshfl.js')));
   assert.ok(existsSync(installed('docs/API.md')));
   const files = filesUnder(installed());
   const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
@@ -100,7 +100,10 @@ function nodeLeaks(metafile: Metafile, output: string): string[] {
   for (const [input, info] of Object.entries(metafile.inputs)) {
     if (input.startsWith('node:')) leaks.push(`input ${input}`);
     // Node-only meshfl modules may appear only as disabled by the package's "browser" map.
-    if (/meshfl\/dist\/node\/|net\/node-factory|train\/wasm_paths_node/.test(input) && !input.startsWith('(disabled)'))
+    if (
+      /meshfl\/dist\/(?:node|cli)\/|node-factory|train\/wasm_paths_node/.test(input) &&
+      !input.startsWith('(disabled)')
+    )
       leaks.push(`Node-only module bundled: ${input}`);
     if (input.includes('node_modules/@libp2p/tcp/')) leaks.push(`TCP transport bundled: ${input}`);
     for (const imported of info.imports) {

@@ -44,6 +44,10 @@ test(
     assert.equal(r0.closedBy, 'enough-updates');
     assert.equal(r0.candidates, 2);
     assert.deepEqual(usedPeers(r0), ['p', 'q']);
+    // The merge is timed, and training, the wait and the merge are disjoint parts of the round
+    // on one clock (the 1e-9 absorbs float rounding of the sum, not time).
+    assert.ok(r0.mergeMs > 0);
+    assert.ok(r0.roundMs + 1e-9 >= r0.trainMs + r0.waitMs + r0.mergeMs, JSON.stringify(r0));
 
     // Round 1: p's update is in before the wait, q's only comes in reply to a's own update,
     // from a later event-loop turn, so it wakes a round that is already waiting.

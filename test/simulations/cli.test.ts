@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import type { ResultsFile } from '../../simulations/report.ts';
 import { parseScenario, ScenarioError } from '../../simulations/scenario.ts';
 
-const BIN = path.join(import.meta.dirname, '..', '..', 'node', 'bin', 'meshfl.js');
+const BIN = path.join(import.meta.dirname, '..', '..', 'cli', 'bin', 'meshfl.js');
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'meshfl-sim-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

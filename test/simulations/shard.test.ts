@@ -16,7 +16,7 @@ import type { ResultsFile } from '../../simulations/report.ts';
 import { type ShardFile, shardFileName } from '../../simulations/shard/combine.ts';
 import { shardOfPeer, shardPeers } from '../../simulations/shard/slice.ts';
 
-const BIN = path.join(import.meta.dirname, '..', '..', 'node', 'bin', 'meshfl.js');
+const BIN = path.join(import.meta.dirname, '..', '..', 'cli', 'bin', 'meshfl.js');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'meshfl-shard-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 

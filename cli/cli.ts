@@ -1,5 +1,5 @@
 /**
- * The `meshfl` command line: one subcommand per front end. Exit codes (node/errors.ts): 0 ok,
+ * The `meshfl` command line: one subcommand per front end. Exit codes (cli/errors.ts): 0 ok,
  * 1 failure, 2 bad usage/input, 130 interrupted; an error's type picks its code.
  */
 import { EXIT_OK, EXIT_USAGE, errorLine, exitCodeOf } from './errors.ts';

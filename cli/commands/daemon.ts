@@ -7,11 +7,12 @@
  * daemon (tfjs, libp2p) once the config is valid, so --help, a bad flag and a bad config
  * answer at once (test/cli/lazy-imports.test.ts).
  */
+
+import type { DaemonConfig } from '../../node/daemon/config.ts';
+import { ConfigError } from '../../node/daemon/config-reader.ts';
+import { applyOverrides, OVERRIDES, readConfigFile } from '../../node/daemon/config-sources.ts';
+import { createLogger, type Logger } from '../../node/daemon/logger.ts';
 import { type FlagSpec, parseFlags } from '../args.ts';
-import type { DaemonConfig } from '../daemon/config.ts';
-import { ConfigError } from '../daemon/config-reader.ts';
-import { applyOverrides, OVERRIDES, readConfigFile } from '../daemon/config-sources.ts';
-import { createLogger, type Logger } from '../daemon/logger.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../errors.ts';
 
 /** After a stop signal, give up on a clean shutdown after this long. */
@@ -35,7 +36,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     console.log(DAEMON_USAGE);
     return EXIT_OK;
   }
-  const { parseDaemonConfig } = await import('../daemon/config.ts');
+  const { parseDaemonConfig } = await import('../../node/daemon/config.ts');
   let config: DaemonConfig;
   let diskError: (err: unknown) => boolean = () => false;
   try {
@@ -43,7 +44,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     const { raw, sources } = applyOverrides(file, process.env, flags);
     config = parseDaemonConfig(raw, sources);
     // Files on disk too: --check validates everything, and a real start fails fast.
-    const checks = await import('../daemon/preflight.ts');
+    const checks = await import('../../node/daemon/preflight.ts');
     diskError = checks.isPreflightError;
     checks.preflight(config);
   } catch (err) {
@@ -56,7 +57,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     throw err;
   }
   if (flags.check) {
-    const { checkedTask } = await import('../daemon/task.ts');
+    const { checkedTask } = await import('../../node/daemon/task.ts');
     const http = { ...config.http, token: config.http.token ? '<set>' : undefined };
     console.log(JSON.stringify({ ...config, task: checkedTask(config.task), http }, null, 2));
     return EXIT_OK;
@@ -68,7 +69,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
 async function runWithSignals(config: DaemonConfig, logger: Logger): Promise<number> {
   // Loaded only now (the store's key handling imports libp2p, the daemon tfjs too): they take
   // seconds to import, and config errors should not wait.
-  const { isOperatorError } = await import('../daemon/errors.ts');
+  const { isOperatorError } = await import('../../node/daemon/errors.ts');
   const stop = new AbortController();
   let hardStop: NodeJS.Timeout | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -85,7 +86,7 @@ async function runWithSignals(config: DaemonConfig, logger: Logger): Promise<num
   };
   for (const s of STOP_SIGNALS) process.on(s, onSignal);
   try {
-    const { runDaemon } = await import('../daemon/daemon.ts');
+    const { runDaemon } = await import('../../node/daemon/daemon.ts');
     return await runDaemon(config, logger, stop.signal);
   } catch (err) {
     if (isOperatorError(err)) {

@@ -6,14 +6,15 @@
  * tfjs (model, backend, trainer) is imported after the flags are checked, so --help and a
  * bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
+
+import { DATASET_NAMES, loadDataset } from '../../node/datasets.ts';
+import { loadModelFile, saveModelFile } from '../../node/model-store.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import type { ModelFile } from '../../src/model/model-file.ts';
 import { defaultSpec } from '../../src/model/spec.ts';
 import { sameArchitecture } from '../../src/model/weights.ts';
 import { choiceFlag, classesFlag, intFlag, numberFlag, parseFlags } from '../args.ts';
-import { DATASET_NAMES, loadDataset } from '../datasets.ts';
 import { EXIT_OK, InputError, UsageError } from '../errors.ts';
-import { loadModelFile, saveModelFile } from '../model-store.ts';
 import { progressLine } from '../progress.ts';
 
 /** Options train and pretrain share (everything but --out). */

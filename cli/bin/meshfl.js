@@ -14,5 +14,5 @@ if (major < 22) {
 }
 const sources = new URL('../cli.ts', import.meta.url);
 const runSources = existsSync(sources) && !sources.pathname.includes('/node_modules/');
-const { main } = await import(runSources ? '../cli.ts' : '../../dist/node/cli.js');
+const { main } = await import(runSources ? '../cli.ts' : '../../dist/cli/cli.js');
 process.exitCode = await main(process.argv.slice(2));

@@ -2,7 +2,8 @@
  * libp2p nodes for Node.js: TCP + WebSockets listeners, optionally WebRTC-Direct, WebRTC
  * (private-to-private, signalled over circuit relay) and a circuit-relay-v2 server for
  * browsers; noise, yamux, identify, ping, gossipsub tuned for FL; bootstrap and mDNS
- * optional. Imports Node-only modules: browsers use `browser-factory.ts`.
+ * optional. Imports Node-only modules (TCP, mDNS), so it lives in node/: browsers use
+ * `src/net/browser-factory.ts`.
  *
  * @example
  * ```ts
@@ -23,13 +24,13 @@ import { webSockets } from '@libp2p/websockets';
 import { yamux } from '@libp2p/yamux';
 import type { Libp2pOptions } from 'libp2p';
 import { createLibp2p } from 'libp2p';
-import { CONNECTION_MONITOR } from './constants.ts';
-import type { GossipTuning } from './gossipsub-config.ts';
-import { baseServices } from './gossipsub-config.ts';
-import type { MeshflNode } from './memory-factory.ts';
+import { CONNECTION_MONITOR } from '../src/net/constants.ts';
+import type { GossipTuning } from '../src/net/gossipsub-config.ts';
+import { baseServices } from '../src/net/gossipsub-config.ts';
+import type { MeshflNode } from '../src/net/memory-factory.ts';
 
-export type { MemoryLibp2pInit, MeshflNode, MeshflServices } from './memory-factory.ts';
-export { createMemoryLibp2p } from './memory-factory.ts';
+export type { MemoryLibp2pInit, MeshflNode, MeshflServices } from '../src/net/memory-factory.ts';
+export { createMemoryLibp2p } from '../src/net/memory-factory.ts';
 
 export interface NodeLibp2pInit {
   /** Identity, e.g. loaded from disk for a persistent peer id (default: fresh Ed25519). */
