@@ -130,6 +130,25 @@ test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly
     WAIT_MS * 2,
     () => all.map((d) => d.tail(4)).join('\n'),
   );
+  // On failure, say what each daemon sees: its peers and its rejections by stage and reason.
+  let lastDiagnosis = '';
+  const diagnose = async (): Promise<void> => {
+    const lines = await Promise.all(
+      all.map(async (d, i) => {
+        const status = await d.status().catch(() => undefined);
+        const metrics = await d.get('/metrics').catch(() => undefined);
+        const rejected = (metrics?.body ?? '')
+          .split('\n')
+          .filter((l) => l.startsWith('meshfl_updates_rejected_total{'));
+        return `daemon ${i}: peers ${JSON.stringify(status?.peers)} rejected ${rejected.join(' ')}`;
+      }),
+    );
+    lastDiagnosis = lines.join('\n');
+  };
+  const diagnoser = setInterval(() => {
+    diagnose().catch(() => {});
+  }, 5_000);
+  t.after(() => clearInterval(diagnoser));
   // Accuracy can rise from local training before a loaded daemon has accepted an update.
   const accepted = async (d: DaemonProcess): Promise<boolean> =>
     sampleValue(parsePrometheus((await d.get('/metrics')).body), 'meshfl_updates_accepted_total') >= 1;
@@ -137,7 +156,7 @@ test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly
     async () => (await Promise.all(all.map(accepted))).every(Boolean),
     'an accepted update on all three',
     WAIT_MS,
-    () => all.map((d) => d.tail(4)).join('\n'),
+    () => `${all.map((d) => d.tail(4)).join('\n')}\n${lastDiagnosis}`,
   );
   for (const [i, d] of all.entries()) {
     const metrics = await d.get('/metrics');
