@@ -4,8 +4,8 @@
  * `@libp2p/gossipsub` 17 opens its outbound stream to a peer once, when the peer connects
  * (or opens a stream to us). If that `newStream` fails (a peer whose event loop is busy
  * training, a negotiation timeout on a loaded machine) or the stream closes while the
- * connection stays up, it logs the error and never tries again (its own source says
- * "TODO make this behavior more robust"). The two peers then share a connection but no
+ * connection stays up, it logs the error and never tries again (its source marks this
+ * as a known weakness). The two peers then share a connection but no
  * gossip: our subscriptions never reach the peer, and we never publish to it. Measured
  * here: the browser e2e test lost a page this way in about half of its runs under load,
  * and the three-daemon mesh test an isolated daemon.

@@ -453,14 +453,14 @@ test(
 );
 
 /**
- * A daemon's /status, retried: a daemon that just started (loading MNIST, building its
+ * `read` of a daemon, retried: a daemon that just started (loading MNIST, building its
  * model) on a loaded machine may take longer than one request's timeout to answer.
  */
-async function statusOf(d: DaemonProcess): Promise<Record<string, unknown>> {
+async function retried<T>(d: DaemonProcess, read: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + STATUS_TIMEOUT_MS;
   for (;;) {
     try {
-      return await d.status();
+      return await read();
     } catch (err) {
       if (d.exit !== undefined || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -468,18 +468,8 @@ async function statusOf(d: DaemonProcess): Promise<Record<string, unknown>> {
   }
 }
 
-/** A daemon's /metrics text, retried like statusOf. */
-async function metricsOf(d: DaemonProcess): Promise<string> {
-  const deadline = Date.now() + STATUS_TIMEOUT_MS;
-  for (;;) {
-    try {
-      return (await d.get('/metrics')).body;
-    } catch (err) {
-      if (d.exit !== undefined || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  }
-}
+const statusOf = (d: DaemonProcess): Promise<Record<string, unknown>> => retried(d, () => d.status());
+const metricsOf = async (d: DaemonProcess): Promise<string> => retried(d, async () => (await d.get('/metrics')).body);
 
 /** A daemon's wrong-fingerprint rejections, summed over stages. */
 async function wrongFingerprints(d: DaemonProcess): Promise<number> {
