@@ -13,6 +13,9 @@ export const BIN = path.resolve(import.meta.dirname, '../../cli/bin/meshfl.js');
 /** Generous: a busy 2-core machine starts tfjs + libp2p slowly. */
 export const WAIT_MS = 90_000;
 const POLL_MS = 200;
+/** One request's timeout, and how long transport errors are retried. */
+const GET_TIMEOUT_MS = 10_000;
+const GET_RETRY_MS = 60_000;
 
 export type LogLine = Record<string, unknown> & { level: string; msg: string };
 
@@ -85,12 +88,30 @@ export class DaemonProcess {
     return line.url as string;
   }
 
+  /**
+   * One HTTP GET, retried on transport errors (refused, reset, timed out) for up to
+   * GET_RETRY_MS while the process lives: a daemon on a loaded 2-core machine may miss
+   * one request's timeout. HTTP error statuses are returned, not retried; a daemon that
+   * exited fails at once with its log tail.
+   */
   async get(
     pathname: string,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; body: string; type: string }> {
-    const res = await fetch(`${this.httpUrl}${pathname}`, { headers, signal: AbortSignal.timeout(10_000) });
-    return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
+    const deadline = Date.now() + GET_RETRY_MS;
+    for (;;) {
+      try {
+        const res = await fetch(`${this.httpUrl}${pathname}`, { headers, signal: AbortSignal.timeout(GET_TIMEOUT_MS) });
+        return { status: res.status, body: await res.text(), type: res.headers.get('content-type') ?? '' };
+      } catch (err) {
+        if (this.exit !== undefined)
+          throw new Error(`GET ${pathname}: daemon exited (${JSON.stringify(this.exit)})\n${this.tail()}`, {
+            cause: err,
+          });
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    }
   }
 
   async status(): Promise<Record<string, unknown>> {

@@ -145,10 +145,19 @@ test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly
     );
     lastDiagnosis = lines.join('\n');
   };
+  let diagnosing: Promise<void> | undefined;
   const diagnoser = setInterval(() => {
-    diagnose().catch(() => {});
+    // One diagnosis at a time: a slow daemon must not collect a pile of requests.
+    diagnosing ??= diagnose()
+      .catch(() => {})
+      .finally(() => {
+        diagnosing = undefined;
+      });
   }, 5_000);
-  t.after(() => clearInterval(diagnoser));
+  t.after(async () => {
+    clearInterval(diagnoser);
+    await diagnosing;
+  });
   // Accuracy can rise from local training before a loaded daemon has accepted an update.
   const accepted = async (d: DaemonProcess): Promise<boolean> =>
     sampleValue(parsePrometheus((await d.get('/metrics')).body), 'meshfl_updates_accepted_total') >= 1;
