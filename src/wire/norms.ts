@@ -15,6 +15,13 @@
  * whose own updates are trusted), not over all messages: one sender, however chatty,
  * holds one vote, so a flood of tiny updates cannot drag the median down and get honest
  * peers rejected. Senders are kept in insertion order up to `maxSenders`.
+ *
+ * A limit is never below `floorRms` x sqrt(layer size): a layer whose values have an RMS
+ * of at most `floorRms` is never out-of-range by its norm. Without that floor, layers
+ * whose norms sit near zero (biases; the steps of a peer that has converged) got limits
+ * from noise: in the three-daemon mesh test, a daemon that had trained alone on an easy
+ * task rejected its new neighbours' first updates and snapshots as out-of-range, its
+ * score dropped them below gossipsub's graylist, and no update flowed in either direction.
  */
 import type { Weights } from '../model/weights.ts';
 
@@ -29,6 +36,8 @@ export interface NormBoundOptions {
   readonly warmup?: number;
   /** Senders remembered (oldest dropped first). Default DEFAULT_NORM_SENDERS. */
   readonly maxSenders?: number;
+  /** Every limit is at least floorRms x sqrt(layer size). Default DEFAULT_NORM_FLOOR_RMS. */
+  readonly floorRms?: number;
 }
 
 /** Generous for whole models: honest peers' layer norms stay within ~2-3x of each other. */
@@ -44,6 +53,13 @@ export const DEFAULT_DELTA_NORM_FACTOR = 1000;
 /** Observations (own and neighbours' accepted updates) before a limit applies. */
 export const DEFAULT_NORM_WARMUP = 8;
 export const DEFAULT_NORM_SENDERS = 256;
+/**
+ * RMS of a layer's values below which its norm is never out-of-range. Weights initialised
+ * by Glorot have an RMS of 0.04-0.09 in the default MLP, so the floor stays below twice an
+ * initial kernel's norm and the factor x median decides for every trained kernel; scaled
+ * or blown-up layers are far above it, and the absolute value bound applies regardless.
+ */
+export const DEFAULT_NORM_FLOOR_RMS = 0.1;
 
 /** What validation reads: the current limit for a layer, or undefined while warming up. */
 export interface NormLimits {
@@ -85,18 +101,25 @@ export class NormTracker implements NormLimits {
   readonly deltaFactor: number;
   readonly warmup: number;
   readonly maxSenders: number;
-  readonly #layers: number;
+  readonly floorRms: number;
+  /** Values per layer. */
+  readonly #sizes: readonly number[];
   readonly #kinds: Record<NormKind, KindState> = {
     delta: { last: new Map(), observations: 0, limits: undefined },
     model: { last: new Map(), observations: 0, limits: undefined },
   };
 
-  constructor(layers: number, options: NormBoundOptions = {}) {
-    this.#layers = layers;
+  /** `sizes`: the number of values of each layer, in the task's layer order. */
+  constructor(sizes: readonly number[], options: NormBoundOptions = {}) {
+    this.#sizes = [...sizes];
     this.factor = options.factor ?? DEFAULT_NORM_FACTOR;
     this.deltaFactor = options.deltaFactor ?? DEFAULT_DELTA_NORM_FACTOR;
     this.warmup = options.warmup ?? DEFAULT_NORM_WARMUP;
     this.maxSenders = options.maxSenders ?? DEFAULT_NORM_SENDERS;
+    this.floorRms = options.floorRms ?? DEFAULT_NORM_FLOOR_RMS;
+    if (!(this.floorRms >= 0 && Number.isFinite(this.floorRms))) {
+      throw new RangeError(`norm floorRms must be a finite number >= 0, got ${this.floorRms}`);
+    }
     if (!(this.factor > 1)) throw new RangeError(`norm factor must be > 1, got ${this.factor}`);
     if (!(this.deltaFactor > 1)) throw new RangeError(`delta norm factor must be > 1, got ${this.deltaFactor}`);
     if (!(Number.isInteger(this.warmup) && this.warmup >= 1)) {
@@ -109,7 +132,9 @@ export class NormTracker implements NormLimits {
 
   /** Records the layer norms of an accepted update (or of this peer's own). */
   observe(sender: string, kind: NormKind, norms: Float64Array): void {
-    if (norms.length !== this.#layers) throw new RangeError(`${norms.length} norms for ${this.#layers} layers`);
+    if (norms.length !== this.#sizes.length) {
+      throw new RangeError(`${norms.length} norms for ${this.#sizes.length} layers`);
+    }
     const state = this.#kinds[kind];
     state.last.delete(sender);
     state.last.set(sender, norms);
@@ -121,15 +146,20 @@ export class NormTracker implements NormLimits {
     state.limits = undefined;
   }
 
-  /** factor x the median of the senders' latest norms, or undefined (warming up, or median 0). */
+  /**
+   * factor x the median of the senders' latest norms, but at least floorRms x sqrt(size);
+   * undefined while warming up (or when the median is 0).
+   */
   limit(kind: NormKind, layer: number): number | undefined {
     const state = this.#kinds[kind];
-    if (state.observations < this.warmup || layer < 0 || layer >= this.#layers) return undefined;
+    const layers = this.#sizes.length;
+    if (state.observations < this.warmup || layer < 0 || layer >= layers) return undefined;
     if (state.limits === undefined) {
-      state.limits = new Float64Array(this.#layers);
-      for (let l = 0; l < this.#layers; l++) {
+      state.limits = new Float64Array(layers);
+      for (let l = 0; l < layers; l++) {
         const m = median([...state.last.values()].map((n) => n[l] as number));
-        state.limits[l] = m > 0 ? (kind === 'delta' ? this.deltaFactor : this.factor) * m : Number.NaN;
+        const floor = this.floorRms * Math.sqrt(this.#sizes[l] as number);
+        state.limits[l] = m > 0 ? Math.max((kind === 'delta' ? this.deltaFactor : this.factor) * m, floor) : Number.NaN;
       }
     }
     const value = state.limits[layer] as number;

@@ -205,7 +205,13 @@ export class PublicCopies {
     this.maxBytes = options.maxBytes;
     this.allowedCodecs = options.allowedCodecs;
     this.valueBound = checkValueBound(options.valueBound ?? DEFAULT_VALUE_BOUND);
-    this.norms = options.norms === false ? undefined : new NormTracker(this.schema.layers.length, options.norms);
+    this.norms =
+      options.norms === false
+        ? undefined
+        : new NormTracker(
+            this.schema.layers.map((l) => l.size),
+            options.norms,
+          );
   }
 
   /** Validation context for a message from `sender` (usable by a gossip validator). */

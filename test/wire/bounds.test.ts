@@ -69,7 +69,7 @@ test('value bound on deltas: +-2 bound without the base; the copy a delta produc
 });
 
 test('NormTracker: warm-up, factor x median of the latest norm per sender, one vote per sender', () => {
-  const t = new NormTracker(2, { factor: 10, deltaFactor: 10, warmup: 3 });
+  const t = new NormTracker([1, 1], { factor: 10, deltaFactor: 10, warmup: 3 });
   t.observe('a', 'delta', Float64Array.of(1, 0));
   t.observe('b', 'delta', Float64Array.of(2, 0));
   assert.equal(t.limit('delta', 0), undefined, 'warming up');
@@ -82,19 +82,39 @@ test('NormTracker: warm-up, factor x median of the latest norm per sender, one v
   assert.equal(t.limit('delta', 0), 15);
   t.forget('evil');
   assert.equal(t.limit('delta', 0), 20);
-  const small = new NormTracker(1, { warmup: 1, maxSenders: 2 });
+  const small = new NormTracker([1], { warmup: 1, maxSenders: 2 });
   small.observe('a', 'model', Float64Array.of(100));
   small.observe('b', 'model', Float64Array.of(1));
   small.observe('c', 'model', Float64Array.of(1));
   assert.equal(small.limit('model', 0), 10, 'oldest sender dropped');
-  assert.throws(() => new NormTracker(1, { factor: 1 }), RangeError);
-  assert.throws(() => new NormTracker(1, { deltaFactor: 0.5 }), RangeError);
+  assert.throws(() => new NormTracker([1], { factor: 1 }), RangeError);
+  assert.throws(() => new NormTracker([1], { deltaFactor: 0.5 }), RangeError);
   // Defaults: deltas vary with each peer's data far more than whole models do.
-  const defaults = new NormTracker(1, { warmup: 1 });
+  const defaults = new NormTracker([1], { warmup: 1 });
   defaults.observe('a', 'delta', Float64Array.of(1));
   defaults.observe('a', 'model', Float64Array.of(1));
   assert.equal(defaults.limit('delta', 0), 1000);
   assert.equal(defaults.limit('model', 0), 10);
+});
+
+test('NormTracker: a limit is never below floorRms x sqrt(size), so near-zero layers do not get limits from noise', () => {
+  // A peer that trained alone until it converged: its own steps and its bias norm are tiny.
+  const t = new NormTracker([400, 10], { warmup: 2 });
+  for (let i = 0; i < 2; i++) t.observe('self', 'delta', Float64Array.of(1e-6, 1e-7));
+  for (let i = 0; i < 2; i++) t.observe('self', 'model', Float64Array.of(1, 1e-3));
+  // 0.1 x sqrt(400) = 2 and 0.1 x sqrt(10); the factor x median would give 1e-3 / 1e-4 and 10 / 1e-2.
+  assert.equal(t.limit('delta', 0), 2);
+  assert.ok(Math.abs((t.limit('delta', 1) as number) - 0.1 * Math.sqrt(10)) < 1e-12);
+  assert.equal(t.limit('model', 0), 10, 'above the floor, the factor x median decides');
+  assert.ok(Math.abs((t.limit('model', 1) as number) - 0.1 * Math.sqrt(10)) < 1e-12);
+  // A new neighbour's ordinary first step (RMS 0.01) passes; a blown-up one (RMS 5) does not.
+  assert.ok(0.01 * Math.sqrt(400) <= (t.limit('delta', 0) as number));
+  assert.ok(5 * Math.sqrt(400) > (t.limit('delta', 0) as number));
+  const none = new NormTracker([400], { warmup: 1, floorRms: 0 });
+  none.observe('self', 'delta', Float64Array.of(1e-6));
+  assert.ok(Math.abs((none.limit('delta', 0) as number) - 1e-3) < 1e-12, 'floorRms 0: the old rule');
+  assert.throws(() => new NormTracker([1], { floorRms: -1 }), /floorRms/);
+  assert.throws(() => new NormTracker([1], { floorRms: Number.NaN }), /floorRms/);
 });
 
 test('norm bound: after warm-up a delta or keyframe far above the median is out-of-range; honest ones pass', () => {
