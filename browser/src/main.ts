@@ -86,8 +86,6 @@ async function main(): Promise<void> {
           }
         : {}),
       backend: params.backend,
-      // tfjs's default is half the logical cores: one thread on a 2-core machine.
-      wasmThreads: params.threads ?? navigator.hardwareConcurrency,
       loadData: dataLoader(task, baseUrl, files, shard),
       seed: shard + 1,
       allowInsecureLoopback: params.loopbackPage,

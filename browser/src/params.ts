@@ -1,5 +1,5 @@
 /**
- * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&threads=<n>&autostart=0|1`)
+ * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&autostart=0|1`)
  * and, when the page is served by a daemon, from its `/status` (the multiaddrs a browser
  * should dial, the task id).
  */
@@ -13,8 +13,6 @@ export interface PageParams {
   readonly bootstrap: string | undefined;
   readonly shard: number;
   readonly backend: BackendChoice;
-  /** `?threads=n`: wasm threads (used when cross-origin isolated); undefined: every logical core. */
-  readonly threads: number | undefined;
   /** `?autostart=1` / `?autostart=0`; undefined: start when a daemon is known (served by one, or ?bootstrap). */
   readonly autostart: boolean | undefined;
   readonly taskId: string | undefined;
@@ -23,8 +21,6 @@ export interface PageParams {
 }
 
 const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
-/** More wasm threads than this only add start-up time. */
-const MAX_THREADS = 64;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export function readUrlParams(location: Location): PageParams {
@@ -36,16 +32,10 @@ export function readUrlParams(location: Location): PageParams {
   }
   const backend = (q.get('backend') ?? 'auto') as BackendChoice;
   if (!BACKENDS.includes(backend)) throw new RangeError(`?backend=${backend} must be one of ${BACKENDS.join(', ')}`);
-  const threadsText = q.get('threads');
-  const threads = threadsText === null ? undefined : Number(threadsText);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
-    throw new RangeError(`?threads=${threadsText} must be an integer in [1, ${MAX_THREADS}]`);
-  }
   return {
     bootstrap: q.get('bootstrap') ?? undefined,
     shard,
     backend,
-    threads,
     autostart: autostartParam(q.get('autostart')),
     taskId: q.get('task') ?? undefined,
     loopbackPage: LOOPBACK_HOSTS.has(location.hostname),

@@ -32,8 +32,6 @@ export interface SessionInit {
   /** The daemon's current address when it may have moved (re-read from its `/status`), if known. */
   readonly resolveDaemonAddr?: (signal: AbortSignal) => Promise<string | undefined>;
   readonly backend: BackendChoice;
-  /** Threads of the wasm backend (used when the page is cross-origin isolated). */
-  readonly wasmThreads: number;
   /** Resolves the peer's data (built-in shard or the user's files). */
   readonly loadData: (signal: AbortSignal) => Promise<PeerData>;
   readonly seed: number;
@@ -84,7 +82,6 @@ export class Session {
       store.update({ phase: { kind: 'loading', what: 'tfjs backend' }, daemon: daemon.toString() });
       const backend = await initBackend(this.#init.backend, {
         wasmPaths: new URL(`${WASM_DIR}/`, this.#init.baseUrl).href,
-        wasmThreads: this.#init.wasmThreads,
       });
       store.update({ backend, threads: backendThreads(backend), phase: { kind: 'loading', what: 'data' } });
       const data = await this.#init.loadData(signal);

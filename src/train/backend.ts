@@ -4,7 +4,7 @@
  * kernels from ./kernels registered it can train conv nets, which tfjs 4.22 cannot.
  */
 import * as tf from '@tensorflow/tfjs';
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './kernels/index.ts';
 
 /** 'webgl' and 'webgpu' exist only in browsers (webgpu only when its tfjs package is loaded). */
@@ -18,13 +18,6 @@ export interface BackendOptions {
    * read from the installed package.
    */
   wasmPaths?: string;
-  /**
-   * Browsers only: threads of the wasm backend, applied before it initialises. They are
-   * used only when the page is cross-origin isolated (SharedArrayBuffer); tfjs's own
-   * default is half the logical cores, one thread on a 2-core machine. Ignored in Node,
-   * where tfjs-wasm always runs one thread.
-   */
-  wasmThreads?: number;
 }
 
 /** Backends 'auto' tries in Node, best first. */
@@ -102,12 +95,6 @@ async function configureWasmPaths(options: BackendOptions): Promise<void> {
   // tfjs picks the SIMD build itself when WebAssembly SIMD is available (Node 22: yes);
   // the threaded build is never used in Node.
   if (prefix !== undefined) setWasmPaths(prefix);
-  if (!isNode() && options.wasmThreads !== undefined) {
-    if (!(Number.isInteger(options.wasmThreads) && options.wasmThreads >= 1)) {
-      throw new RangeError(`wasmThreads must be a positive integer, got ${options.wasmThreads}`);
-    }
-    setThreadsCount(options.wasmThreads);
-  }
   wasmPathsConfigured = true;
 }
 

@@ -133,12 +133,3 @@ test('URL parameters: autostart is on by default when a daemon is known, ?autost
   assert.throws(() => readUrlParams(at('?shard=99')), /shard=99/);
   assert.equal(readUrlParams(at('?shard=0')).loopbackPage, true);
 });
-
-test('URL parameters: ?threads=n sets the wasm threads; absent means every core; nonsense is refused', () => {
-  const at = (search: string) => ({ search, hostname: '127.0.0.1' }) as Location;
-  assert.equal(readUrlParams(at('?shard=1')).threads, undefined);
-  assert.equal(readUrlParams(at('?shard=1&threads=2')).threads, 2);
-  for (const bad of ['0', '-1', '1.5', 'two', '65']) {
-    assert.throws(() => readUrlParams(at(`?shard=1&threads=${bad}`)), new RegExp(`threads=${bad} must be`));
-  }
-});
