@@ -191,9 +191,13 @@ export type ReadResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly issue: ConfigIssue };
 
-/** Reads `input` with `schema`, stopping at the first problem (one clear line beats a list). */
+/**
+ * Reads `input` with `schema` and reports its first problem (one clear line beats a list).
+ * Not valibot's abortEarly: under it a union only sees "no option fits" and cannot say
+ * which key of the fitting option is wrong.
+ */
 export function read<S extends v.GenericSchema>(schema: S, input: unknown): ReadResult<v.InferOutput<S>> {
-  const result = v.safeParse(schema, input, { abortEarly: true });
+  const result = v.safeParse(schema, input);
   if (result.success) return { ok: true, value: result.output };
   const first = result.issues[0];
   return { ok: false, issue: first === undefined ? { key: '', problem: 'invalid' } : issueOf(first) };
