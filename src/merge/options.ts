@@ -1,8 +1,10 @@
 /**
  * Validated options for merge rules and attacks: each rule declares a spec (type, range,
- * default) once; `parseOptions` checks untrusted input (config files, CLI) against it and
- * fills defaults, so the rule's math never sees a bad value.
+ * default) once as data; `parseOptions` checks untrusted input (config files, CLI) against
+ * the valibot schema built from it (`optionsSchema`) and fills defaults, so the rule's math
+ * never sees a bad value.
  */
+import * as v from 'valibot';
 
 export type OptionSpec =
   | {
@@ -43,65 +45,93 @@ export class OptionError extends Error {
   override readonly name = 'OptionError';
 }
 
-function checkNumber(owner: string, key: string, spec: OptionSpec, value: unknown): number {
-  if (spec.kind === 'choice') throw new Error('unreachable');
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new OptionError(`${owner}: option "${key}" must be a finite number, got ${JSON.stringify(value)}`);
-  }
-  if (spec.integer === true && !Number.isInteger(value)) {
-    throw new OptionError(`${owner}: option "${key}" must be an integer, got ${value}`);
-  }
-  if (spec.min !== undefined && (spec.minExclusive === true ? value <= spec.min : value < spec.min)) {
-    throw new OptionError(
-      `${owner}: option "${key}" must be ${spec.minExclusive === true ? '>' : '>='} ${spec.min}, got ${value}`,
+type NumberSpec = Exclude<OptionSpec, { kind: 'choice' }>;
+
+/** One number option as a valibot schema; each message names the owner, the option and the bound. */
+function numberSchema(owner: string, key: string, spec: NumberSpec): v.GenericSchema<number> {
+  const name = `${owner}: option "${key}"`;
+  const finite = (i: v.BaseIssue<unknown>) => `${name} must be a finite number, got ${JSON.stringify(i.input)}`;
+  let schema: v.GenericSchema<number> = v.pipe(v.number(finite), v.finite(finite));
+  if (spec.integer === true)
+    schema = v.pipe(
+      schema,
+      v.integer((i) => `${name} must be an integer, got ${i.input}`),
     );
+  const { min, max } = spec;
+  if (min !== undefined) {
+    schema =
+      spec.minExclusive === true
+        ? v.pipe(
+            schema,
+            v.gtValue(min, (i) => `${name} must be > ${min}, got ${i.input}`),
+          )
+        : v.pipe(
+            schema,
+            v.minValue(min, (i) => `${name} must be >= ${min}, got ${i.input}`),
+          );
   }
-  if (spec.max !== undefined && value > spec.max) {
-    throw new OptionError(`${owner}: option "${key}" must be <= ${spec.max}, got ${value}`);
+  if (max !== undefined)
+    schema = v.pipe(
+      schema,
+      v.maxValue(max, (i) => `${name} must be <= ${max}, got ${i.input}`),
+    );
+  return schema;
+}
+
+function optionSchema(owner: string, key: string, spec: OptionSpec): v.GenericSchema {
+  switch (spec.kind) {
+    case 'number':
+      return v.optional(numberSchema(owner, key, spec), spec.default);
+    case 'optional-number':
+      return v.optional(numberSchema(owner, key, spec));
+    case 'choice':
+      return v.optional(
+        v.picklist(
+          spec.values,
+          (i) =>
+            `${owner}: option "${key}" must be one of ${spec.values.map((x) => `"${x}"`).join(', ')}, got ${JSON.stringify(i.input)}`,
+        ),
+        spec.default,
+      );
+    default: {
+      const never: never = spec;
+      throw new Error(`unhandled option kind ${JSON.stringify(never)}`);
+    }
   }
-  return value;
+}
+
+const SCHEMAS = new WeakMap<OptionsSpec, Map<string, v.GenericSchema>>();
+
+/**
+ * The valibot schema of `spec`'s options (owner names the rule in messages): an object of
+ * exactly these keys, each with its type, range and default. Built once per spec and owner.
+ */
+export function optionsSchema(owner: string, spec: OptionsSpec): v.GenericSchema {
+  let byOwner = SCHEMAS.get(spec);
+  if (byOwner === undefined) SCHEMAS.set(spec, (byOwner = new Map()));
+  let schema = byOwner.get(owner);
+  if (schema === undefined) {
+    const known = Object.keys(spec);
+    const entries = Object.fromEntries(Object.entries(spec).map(([key, s]) => [key, optionSchema(owner, key, s)]));
+    schema = v.strictObject(entries, (i) =>
+      i.expected === 'never'
+        ? `${owner}: unknown option "${String(i.input)}" (known: ${known.length === 0 ? 'none' : known.join(', ')})`
+        : `${owner}: options must be an object, got ${JSON.stringify(i.input)}`,
+    );
+    byOwner.set(owner, schema);
+  }
+  return schema;
 }
 
 /** Check `raw` against `spec` and fill defaults. Unknown keys, wrong types and out-of-range values throw. */
 export function parseOptions<S extends OptionsSpec>(owner: string, spec: S, raw: unknown = {}): Parsed<S> {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new OptionError(`${owner}: options must be an object, got ${JSON.stringify(raw)}`);
-  }
-  const given = raw as Record<string, unknown>;
-  for (const key of Object.keys(given)) {
-    if (!Object.hasOwn(spec, key)) {
-      const known = Object.keys(spec);
-      throw new OptionError(
-        `${owner}: unknown option "${key}" (known: ${known.length === 0 ? 'none' : known.join(', ')})`,
-      );
-    }
-  }
-  const out: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(spec)) {
-    const value = given[key];
-    switch (s.kind) {
-      case 'number':
-        out[key] = value === undefined ? s.default : checkNumber(owner, key, s, value);
-        break;
-      case 'optional-number':
-        out[key] = value === undefined ? undefined : checkNumber(owner, key, s, value);
-        break;
-      case 'choice':
-        if (value === undefined) out[key] = s.default;
-        else if (typeof value === 'string' && s.values.includes(value)) out[key] = value;
-        else {
-          throw new OptionError(
-            `${owner}: option "${key}" must be one of ${s.values.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(value)}`,
-          );
-        }
-        break;
-      default: {
-        const never: never = s;
-        throw new Error(`unhandled option kind ${JSON.stringify(never)}`);
-      }
-    }
-  }
-  return out as Parsed<S>;
+  // valibot takes an array for an object of keys "0", "1", ...
+  if (Array.isArray(raw)) throw new OptionError(`${owner}: options must be an object, got ${JSON.stringify(raw)}`);
+  const result = v.safeParse(optionsSchema(owner, spec), raw);
+  if (!result.success) throw new OptionError(result.issues[0]?.message ?? `${owner}: invalid options`);
+  // Every key of the spec is present, optional numbers that were not given as undefined.
+  const output = result.output as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(spec).map((key) => [key, output[key]])) as Parsed<S>;
 }
 
 /** The entries of `values` whose keys are in `spec` (to hand one stage its own options). */
