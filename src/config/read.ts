@@ -1,8 +1,8 @@
 /**
- * The one way meshfl reads untrusted settings (the daemon config, scenario files, the
- * TaskSpec, merge and attack options): valibot schemas built from these pieces, so every
- * problem reads the same, `<key path>: <problem>, got <value>`, names the allowed values or
- * range, and the schemas export as JSON Schema (schemas/, `npm run schemas`).
+ * How meshfl reads untrusted settings (the daemon config, scenario files, the TaskSpec;
+ * merge and attack options in ./options.ts): valibot schemas built from these pieces, so
+ * every problem reads the same, `<key path>: <problem>, got <value>`, names the allowed
+ * values or range, and the schemas export as JSON Schema (schemas/, `npm run schemas`).
  *
  * Values whose rules live in a domain parser (a model spec, a partition, a codec, a merge
  * strategy) are read by `parsedBy`: the parser decides, and `jsonShape` describes the value
