@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import { type AttackSpec, attackNames, createAttack } from '../src/attacks/registry.ts';
 import {
   choice,
+  doc,
   domainIssue,
   formatIssue,
   int,
@@ -207,31 +208,43 @@ export const SCENARIO_SCHEMA = strict(
     model: parsedBy(parseModelSpec, MODEL_SHAPE),
     trainable: v.optional(choice(['all', 'head'] as const), SCENARIO_DEFAULTS.trainable),
     backbone: v.optional(text('a model file path (from meshfl pretrain)')),
-    peers: int(2, MAX_PEERS),
+    peers: doc('Peers at the start (honest + Byzantine).', int(2, MAX_PEERS)),
     partition: parsedBy((x) => parsePartitionSpec(x), PARTITION_SHAPE),
     byzantine: v.nullish(BYZANTINE),
     strategies: v.pipe(list(STRATEGY, 'strategies'), v.minLength(1, 'must name at least one strategy')),
-    rounds: int(1, MAX_ROUNDS),
-    localEpochs: v.optional(num(0.001, 1000)),
-    localSteps: v.optional(int(1, 1_000_000)),
+    rounds: doc('Rounds every peer runs.', int(1, MAX_ROUNDS)),
+    localEpochs: v.optional(doc('Epochs over the local share per round (default 1; or localSteps).', num(0.001, 1000))),
+    localSteps: v.optional(doc('Mini-batch steps per round, instead of localEpochs.', int(1, 1_000_000))),
     codec: v.optional(
       v.pipe(text('a codec like "int8"'), v.metadata(CODEC_SHAPE), parseStep(parseCodec)),
       SCENARIO_DEFAULTS.codec,
     ),
     transport: v.optional(choice(TRANSPORTS), SCENARIO_DEFAULTS.transport),
-    degree: v.optional(int(1, MAX_PEERS)),
+    degree: v.optional(
+      doc(
+        'Random regular graph of this degree (seeded); without it every peer links to every other.',
+        int(1, MAX_PEERS),
+      ),
+    ),
     topology: v.optional(v.picklist(['full'], (i) => `must be "full" (or give "degree"), got ${show(i.input)}`)),
     churn: v.optional(list(CHURN_EVENT, 'churn events'), []),
     seed: v.optional(int(0, 2 ** 31 - 1), 1),
     batchSize: v.optional(int(1, 65_536), SCENARIO_DEFAULTS.batchSize),
     learningRate: v.optional(num(1e-6, 10), SCENARIO_DEFAULTS.learningRate),
     momentum: v.optional(num(0, 0.999), SCENARIO_DEFAULTS.momentum),
-    samplesPerPeer: v.optional(int(10)),
+    samplesPerPeer: v.optional(
+      doc('Training samples per peer drawn (seeded) before splitting; default the whole split.', int(10)),
+    ),
     validationPerClass: v.optional(int(0, 1000), SCENARIO_DEFAULTS.validationPerClass),
     publicValidationPerClass: v.optional(int(0, 1000), SCENARIO_DEFAULTS.publicValidationPerClass),
-    testSubset: v.optional(int(10), SCENARIO_DEFAULTS.testSubset),
+    testSubset: v.optional(
+      doc('Size of the shared evaluation subset of the test split.', int(10)),
+      SCENARIO_DEFAULTS.testSubset,
+    ),
     evaluateEvery: v.optional(int(1, MAX_ROUNDS), SCENARIO_DEFAULTS.evaluateEvery),
-    minFreshUpdates: v.optional(int(1, MAX_PEERS)),
+    minFreshUpdates: v.optional(
+      doc('A round closes after this many fresh neighbour updates (default min(3, degree)).', int(1, MAX_PEERS)),
+    ),
     deadline: v.optional(
       strict(
         {
@@ -242,7 +255,10 @@ export const SCENARIO_SCHEMA = strict(
       ),
       {},
     ),
-    workers: v.optional(int(0, MAX_SIMULATION_WORKERS), SCENARIO_DEFAULTS.workers),
+    workers: v.optional(
+      doc('Training worker threads (0 = the main thread).', int(0, MAX_SIMULATION_WORKERS)),
+      SCENARIO_DEFAULTS.workers,
+    ),
   },
   'an object of scenario keys',
 );

@@ -16,6 +16,7 @@ import {
   checkedBy,
   choice,
   described,
+  doc,
   flag,
   int,
   list,
@@ -178,23 +179,35 @@ const DATASET_KINDS = [...DATASET_NAMES, 'idx', 'csv'] as const;
 
 const SHARD = strict(
   {
-    index: v.optional(int(0), 0),
-    of: v.optional(int(1, MAX_SHARDS), 1),
+    index: v.optional(doc("This peer's share, 0 <= index < of.", int(0)), 0),
+    of: v.optional(doc('Number of shares the training set is split into (1 = all of it).', int(1, MAX_SHARDS)), 1),
     partition: v.optional(
       parsedBy((x) => parsePartitionSpec(x, 'partition'), PARTITION_SHAPE),
       DEFAULTS.partition,
     ),
-    seed: v.optional(int(0), 0),
-    limit: v.optional(int(0), 0),
-    validationPerClass: v.optional(int(0, 10_000), DEFAULTS.validationPerClass),
-    publicValidationPerClass: v.optional(int(0, 10_000), DEFAULTS.publicValidationPerClass),
+    seed: v.optional(doc('Seed of the split: the same on every peer of the task.', int(0)), 0),
+    limit: v.optional(doc('Use only the first this-many training samples before splitting (0 = all).', int(0)), 0),
+    validationPerClass: v.optional(
+      doc('Validation samples per class taken from the share (merge scoring).', int(0, 10_000)),
+      DEFAULTS.validationPerClass,
+    ),
+    publicValidationPerClass: v.optional(
+      doc(
+        "Samples per class of the task's public validation set added to the merge validation (0 = off).",
+        int(0, 10_000),
+      ),
+      DEFAULTS.publicValidationPerClass,
+    ),
   },
   'an object of shard keys',
 );
 
 const DATA_COMMON = {
   shard: v.optional(SHARD, {}),
-  evaluationSamples: v.optional(int(0), DEFAULTS.evaluationSamples),
+  evaluationSamples: v.optional(
+    doc('First this-many test samples measure accuracy each round (0 = all).', int(0)),
+    DEFAULTS.evaluationSamples,
+  ),
 };
 
 /** By kind: the named data sets (kind may be left out), an IDX directory, a CSV file. */
@@ -229,7 +242,12 @@ const HTTP = strict({
     ),
     `${DEFAULTS.httpHost}:${DEFAULTS.httpPort}`,
   ),
-  token: v.optional(text('a token')),
+  token: v.optional(
+    doc(
+      'Bearer token for /health, /metrics, /status; required off loopback. Prefer MESHFL_HTTP_TOKEN.',
+      text('a token'),
+    ),
+  ),
   notReadyAfterNoPeersSeconds: v.optional(num(0, 86_400 * 365), DEFAULTS.notReadyAfterNoPeersSeconds),
 });
 
@@ -246,13 +264,28 @@ const DEADLINE = v.pipe(
 );
 
 const ROUND = strict({
-  localSteps: v.optional(int(1, MAX_LOCAL_STEPS), DEFAULTS.localSteps),
-  localEpochs: v.optional(num(0.001, 1000)),
-  minFreshUpdates: v.optional(int(0, 10_000), DEFAULTS.minFreshUpdates),
+  localSteps: v.optional(
+    doc('Mini-batch steps of local training per round.', int(1, MAX_LOCAL_STEPS)),
+    DEFAULTS.localSteps,
+  ),
+  localEpochs: v.optional(doc('Instead of localSteps: epochs over the local share per round.', num(0.001, 1000))),
+  minFreshUpdates: v.optional(
+    doc('A round closes as soon as this many fresh neighbour updates arrived (or at the deadline).', int(0, 10_000)),
+    DEFAULTS.minFreshUpdates,
+  ),
   deadline: v.optional(DEADLINE, {}),
-  staleAfterRounds: v.optional(int(1, 1_000_000), DEFAULTS.staleAfterRounds),
-  evaluateEvery: v.optional(int(0, 1_000_000), DEFAULTS.evaluateEvery),
-  keyframeInterval: v.optional(int(1, MAX_KEYFRAME_INTERVAL), DEFAULTS.keyframeInterval),
+  staleAfterRounds: v.optional(
+    doc('A neighbour not heard from for this many rounds leaves the merge.', int(1, 1_000_000)),
+    DEFAULTS.staleAfterRounds,
+  ),
+  evaluateEvery: v.optional(
+    doc('Measure accuracy every this many rounds (0 = never).', int(0, 1_000_000)),
+    DEFAULTS.evaluateEvery,
+  ),
+  keyframeInterval: v.optional(
+    doc('A full-model keyframe every this many updates (deltas in between).', int(1, MAX_KEYFRAME_INTERVAL)),
+    DEFAULTS.keyframeInterval,
+  ),
 });
 
 const VALIDATION = strict({
@@ -281,8 +314,13 @@ export const CONFIG_SCHEMA = strict(
   {
     /** The JSON Schema an editor checks the file against; ignored here. */
     $schema: v.optional(v.string()),
-    dataDir: v.optional(text('a directory path'), DEFAULTS.dataDir),
-    join: v.optional(text('a multiaddr with /p2p/<peer id>')),
+    dataDir: v.optional(doc('Data directory: peer key and checkpoints.', text('a directory path')), DEFAULTS.dataDir),
+    join: v.optional(
+      doc(
+        "A peer's multiaddr (with /p2p/<id>) to dial; without a model section, this daemon takes part in that peer's task.",
+        text('a multiaddr with /p2p/<peer id>'),
+      ),
+    ),
     taskId: v.optional(
       v.pipe(
         text(TASK_ID_RULE),
@@ -291,16 +329,32 @@ export const CONFIG_SCHEMA = strict(
       DEFAULTS.taskId,
     ),
     model: v.optional(described(MODEL_SHAPE)),
-    trainable: v.optional(choice(['all', 'head'] as const), DEFAULTS.trainable),
-    backbone: v.optional(text('a model file path')),
+    trainable: v.optional(
+      doc(
+        'all: train and exchange every layer; head: freeze the backbone, exchange the output layer.',
+        choice(['all', 'head'] as const),
+      ),
+      DEFAULTS.trainable,
+    ),
+    backbone: v.optional(
+      doc('Model file from meshfl pretrain; required with trainable: head.', text('a model file path')),
+    ),
     dataset: v.optional(DATASET, {}),
     strategy: v.optional(described(strategyShape())),
     codec: v.optional(described(CODEC_SHAPE)),
-    listen: v.optional(v.pipe(ADDRESSES, v.minLength(1, 'must name at least one address'))),
-    announce: v.optional(ADDRESSES, []),
-    bootstrap: v.optional(ADDRESSES, []),
-    mdns: v.optional(flag(), DEFAULTS.mdns),
-    relay: v.optional(flag(), DEFAULTS.relay),
+    listen: v.optional(
+      doc(
+        'libp2p listen multiaddrs (default: TCP 4001 and WebSockets 4002).',
+        v.pipe(ADDRESSES, v.minLength(1, 'must name at least one address')),
+      ),
+    ),
+    announce: v.optional(doc('Extra multiaddrs advertised to browsers in /status.', ADDRESSES), []),
+    bootstrap: v.optional(
+      doc('Multiaddrs (with /p2p/<id>) of peers to dial at start and when healing.', ADDRESSES),
+      [],
+    ),
+    mdns: v.optional(flag('mDNS discovery of peers on the local network.'), DEFAULTS.mdns),
+    relay: v.optional(flag('Serve browsers: circuit relay, WebRTC and WebRTC-Direct.'), DEFAULTS.relay),
     mesh: v.optional(
       strict({
         minPeers: v.optional(int(0, 10_000), DEFAULTS.minPeers),
@@ -332,7 +386,7 @@ export const CONFIG_SCHEMA = strict(
       }),
       {},
     ),
-    seed: v.optional(int(0), DEFAULTS.seed),
+    seed: v.optional(doc("Seed of the task's initial model and of this daemon's batch order.", int(0)), DEFAULTS.seed),
     logLevel: v.optional(choice(LOG_LEVELS), DEFAULTS.logLevel),
   },
   'an object of config keys',

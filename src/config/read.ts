@@ -74,13 +74,17 @@ export function text(what = 'a non-empty string') {
 const TRUE_WORDS = ['on', 'true', '1', 'yes'] as const;
 const FALSE_WORDS = ['off', 'false', '0', 'no'] as const;
 
-/** A boolean, string words like "on"/"off" (what env vars, flags and YAML 1.2 give) included. */
-export function flag() {
+/**
+ * A boolean, string words like "on"/"off" (what env vars, flags and YAML 1.2 give) included.
+ * `description` is for the JSON Schema (the schema export stops before the conversion).
+ */
+export function flag(description = '') {
   return v.pipe(
     v.union(
       [v.boolean(), v.picklist([...TRUE_WORDS, ...FALSE_WORDS])],
       expected('true/false (or on/off, yes/no, 1/0)'),
     ),
+    v.description(description),
     v.transform((x): boolean => (typeof x === 'boolean' ? x : (TRUE_WORDS as readonly string[]).includes(x))),
   );
 }
@@ -104,6 +108,11 @@ export function strict<const E extends v.ObjectEntries>(entries: E, what = 'an o
     if (issue.path !== undefined && issue.input === undefined) return 'missing (required)';
     return `must be ${what}, got ${show(issue.input)}`;
   });
+}
+
+/** `schema` with a description for the JSON Schema (what an editor shows for the key). */
+export function doc<S extends v.GenericSchema>(description: string, schema: S) {
+  return v.pipe(schema, v.description(description));
 }
 
 /** A JSON Schema fragment (plain JSON) describing a value for editors. */
