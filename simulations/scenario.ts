@@ -1,17 +1,39 @@
 /**
  * Simulation scenarios: the validated form of a scenario file (docs/SIMULATIONS.md).
- * `parseScenario` checks untrusted JSON/YAML input key by key and throws a ScenarioError
- * naming the key; everything downstream works on the parsed, defaulted Scenario.
+ * `parseScenario` reads untrusted JSON/YAML input with SCENARIO_SCHEMA (valibot,
+ * src/config/read.ts; exported as schemas/scenario.schema.json), then checks what depends
+ * on several keys, and throws a ScenarioError naming the key; everything downstream works
+ * on the parsed, defaulted Scenario.
  */
-import { type AttackSpec, createAttack } from '../src/attacks/registry.ts';
+import * as v from 'valibot';
+import { type AttackSpec, attackNames, createAttack } from '../src/attacks/registry.ts';
+import {
+  choice,
+  doc,
+  domainIssue,
+  formatIssue,
+  int,
+  isRecord,
+  list,
+  num,
+  parsedBy,
+  parseStep,
+  read,
+  show,
+  strict,
+  text,
+} from '../src/config/read.ts';
+import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE } from '../src/config/shapes.ts';
 import { DATASET_NAMES, type DatasetName } from '../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../src/data/partition-spec.ts';
-import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
-import { createStrategy, type StrategySpec } from '../src/merge/registry.ts';
+import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.ts';
+import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
+
+export { isRecord } from '../src/config/read.ts';
 
 export const DATASETS = DATASET_NAMES;
 export type ScenarioDataset = DatasetName;
@@ -106,88 +128,12 @@ export const SCENARIO_DEFAULTS = {
 /** Upper bound of the "workers" key (and of `meshfl simulate --workers`). */
 export const MAX_SIMULATION_WORKERS = 64;
 
-const KEYS = [
-  'name',
-  'description',
-  'dataset',
-  'model',
-  'trainable',
-  'backbone',
-  'peers',
-  'partition',
-  'byzantine',
-  'strategies',
-  'rounds',
-  'localEpochs',
-  'localSteps',
-  'codec',
-  'transport',
-  'degree',
-  'topology',
-  'churn',
-  'seed',
-  'batchSize',
-  'learningRate',
-  'momentum',
-  'samplesPerPeer',
-  'validationPerClass',
-  'publicValidationPerClass',
-  'testSubset',
-  'evaluateEvery',
-  'minFreshUpdates',
-  'deadline',
-  'workers',
-] as const;
-
 const MAX_PEERS = 10_000;
-
-function show(v: unknown): string {
-  return JSON.stringify(v) ?? String(v);
-}
-
-/** A plain JSON object (not null, not an array). */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function onlyKeys(record: Record<string, unknown>, allowed: readonly string[], what: string): void {
-  for (const key of Object.keys(record)) {
-    if (!allowed.includes(key)) {
-      throw new ScenarioError(`${what}: unknown key "${key}" (allowed: ${allowed.join(', ')})`);
-    }
-  }
-}
-
-function int(v: unknown, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ScenarioError(`${key}: must be an integer in [${min}, ${max}], got ${show(v)}`);
-  }
-  return v;
-}
-
-function num(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-    throw new ScenarioError(`${key}: must be a number in [${min}, ${max}], got ${show(v)}`);
-  }
-  return v;
-}
-
-function choice<T extends string>(v: unknown, key: string, values: readonly T[]): T {
-  if (typeof v !== 'string' || !values.includes(v as T)) {
-    throw new ScenarioError(`${key}: must be one of ${values.join(', ')}, got ${show(v)}`);
-  }
-  return v as T;
-}
-
-/** Runs a parser from src/ and re-throws its error as a ScenarioError naming `key`. */
-function wrap<T>(key: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    throw new ScenarioError(message.startsWith(`${key}`) ? message : `${key}: ${message}`);
-  }
-}
+const MAX_ROUNDS = 100_000;
+const MAX_DEADLINE_MS = 3_600_000;
+const LABEL_PATTERN = /^[\w+.-]{1,64}$/;
+const NAME_PATTERN = /^[\w.+-]{1,100}$/;
+const OPTIONS = v.record(v.string(), v.unknown(), (i) => `must be an object of options, got ${show(i.input)}`);
 
 /**
  * Builds a strategy once to validate its name and options. "oracle" (honest peers merge
@@ -199,67 +145,171 @@ function checkStrategy(spec: StrategySpec): void {
   else createStrategy(spec);
 }
 
-function parseStrategies(v: unknown): StrategyEntry[] {
-  if (!Array.isArray(v) || v.length === 0) {
-    throw new ScenarioError(`strategies: must be a non-empty list of names or {name, options}, got ${show(v)}`);
-  }
-  const entries = v.map((item, i): StrategyEntry => {
-    const key = `strategies[${i}]`;
-    if (typeof item === 'string') {
-      wrap(key, () => checkStrategy(item));
-      return { label: item, spec: item };
-    }
-    if (!isRecord(item)) throw new ScenarioError(`${key}: must be a name or {name, options, label}, got ${show(item)}`);
-    onlyKeys(item, ['name', 'options', 'label'], key);
-    if (typeof item.name !== 'string') throw new ScenarioError(`${key}.name: must be a strategy name`);
-    if (item.options !== undefined && !isRecord(item.options))
-      throw new ScenarioError(`${key}.options: must be an object`);
-    if (item.label !== undefined && (typeof item.label !== 'string' || !/^[\w+.-]{1,64}$/.test(item.label))) {
-      throw new ScenarioError(`${key}.label: must be 1-64 of letters, digits, _ + . -`);
-    }
-    const spec = { name: item.name, options: (item.options ?? {}) as Record<string, unknown> };
-    wrap(key, () => checkStrategy(spec));
-    return { label: (item.label as string | undefined) ?? item.name, spec };
-  });
+const STRATEGY_NAME = v.pipe(text('a strategy name'), v.metadata({ enum: [...strategyNames(), ORACLE_STRATEGY] }));
+
+/** A name, or {name, options, label}; the rule is built once to check its options. */
+const STRATEGY = v.pipe(
+  v.union(
+    [
+      STRATEGY_NAME,
+      strict(
+        {
+          name: STRATEGY_NAME,
+          options: v.optional(OPTIONS, {}),
+          label: v.optional(
+            v.pipe(
+              v.string(),
+              v.regex(LABEL_PATTERN, (i) => `must be 1-64 of letters, digits, _ + . -, got ${show(i.input)}`),
+            ),
+          ),
+        },
+        '{name, options, label}',
+      ),
+    ],
+    (i) => `must be a strategy name or {name, options, label}, got ${show(i.input)}`,
+  ),
+  parseStep((item): StrategyEntry => {
+    const spec: StrategySpec = typeof item === 'string' ? item : { name: item.name, options: item.options };
+    checkStrategy(spec);
+    return { label: typeof item === 'string' ? item : (item.label ?? item.name), spec };
+  }),
+);
+
+const BYZANTINE = strict(
+  {
+    fraction: v.optional(num(0, 0.99)),
+    count: v.optional(int(0, MAX_PEERS)),
+    attack: v.pipe(text('an attack name'), v.metadata({ enum: attackNames() })),
+    options: v.optional(OPTIONS, {}),
+  },
+  '{fraction or count, attack, options}',
+);
+
+const CHURN_EVENT = strict(
+  {
+    round: int(1, MAX_ROUNDS),
+    leave: v.optional(int(1, MAX_PEERS)),
+    join: v.optional(int(1, MAX_PEERS)),
+  },
+  '{round, leave: count} or {round, join: count}',
+);
+
+/** A scenario file's keys, their types, ranges and defaults (docs/SIMULATIONS.md). */
+export const SCENARIO_SCHEMA = strict(
+  {
+    /** The JSON Schema an editor checks the file against; ignored here. */
+    $schema: v.optional(v.string()),
+    name: v.pipe(
+      text('a name'),
+      v.regex(NAME_PATTERN, (i) => `must be 1-100 of letters, digits, _ . + -, got ${show(i.input)}`),
+    ),
+    description: v.optional(v.string((i) => `must be a string, got ${show(i.input)}`)),
+    dataset: choice(DATASETS),
+    model: parsedBy(parseModelSpec, MODEL_SHAPE),
+    trainable: v.optional(choice(['all', 'head'] as const), SCENARIO_DEFAULTS.trainable),
+    backbone: v.optional(text('a model file path (from meshfl pretrain)')),
+    peers: doc('Peers at the start (honest + Byzantine).', int(2, MAX_PEERS)),
+    partition: parsedBy((x) => parsePartitionSpec(x), PARTITION_SHAPE),
+    byzantine: v.nullish(BYZANTINE),
+    strategies: v.pipe(list(STRATEGY, 'strategies'), v.minLength(1, 'must name at least one strategy')),
+    rounds: doc('Rounds every peer runs.', int(1, MAX_ROUNDS)),
+    localEpochs: v.optional(doc('Epochs over the local share per round (default 1; or localSteps).', num(0.001, 1000))),
+    localSteps: v.optional(doc('Mini-batch steps per round, instead of localEpochs.', int(1, 1_000_000))),
+    codec: v.optional(
+      v.pipe(text('a codec like "int8"'), v.metadata(CODEC_SHAPE), parseStep(parseCodec)),
+      SCENARIO_DEFAULTS.codec,
+    ),
+    transport: v.optional(choice(TRANSPORTS), SCENARIO_DEFAULTS.transport),
+    degree: v.optional(
+      doc(
+        'Random regular graph of this degree (seeded); without it every peer links to every other.',
+        int(1, MAX_PEERS),
+      ),
+    ),
+    topology: v.optional(v.picklist(['full'], (i) => `must be "full" (or give "degree"), got ${show(i.input)}`)),
+    churn: v.optional(list(CHURN_EVENT, 'churn events'), []),
+    seed: v.optional(int(0, 2 ** 31 - 1), 1),
+    batchSize: v.optional(int(1, 65_536), SCENARIO_DEFAULTS.batchSize),
+    learningRate: v.optional(num(1e-6, 10), SCENARIO_DEFAULTS.learningRate),
+    momentum: v.optional(num(0, 0.999), SCENARIO_DEFAULTS.momentum),
+    samplesPerPeer: v.optional(
+      doc('Training samples per peer drawn (seeded) before splitting; default the whole split.', int(10)),
+    ),
+    validationPerClass: v.optional(int(0, 1000), SCENARIO_DEFAULTS.validationPerClass),
+    publicValidationPerClass: v.optional(int(0, 1000), SCENARIO_DEFAULTS.publicValidationPerClass),
+    testSubset: v.optional(
+      doc('Size of the shared evaluation subset of the test split.', int(10)),
+      SCENARIO_DEFAULTS.testSubset,
+    ),
+    evaluateEvery: v.optional(int(1, MAX_ROUNDS), SCENARIO_DEFAULTS.evaluateEvery),
+    minFreshUpdates: v.optional(
+      doc('A round closes after this many fresh neighbour updates (default min(3, degree)).', int(1, MAX_PEERS)),
+    ),
+    deadline: v.optional(
+      strict(
+        {
+          initialMs: v.optional(int(1, MAX_DEADLINE_MS)),
+          maxMs: v.optional(int(1, MAX_DEADLINE_MS), SCENARIO_DEFAULTS.deadlineMaxMs),
+        },
+        '{initialMs, maxMs}',
+      ),
+      {},
+    ),
+    workers: v.optional(
+      doc('Training worker threads (0 = the main thread).', int(0, MAX_SIMULATION_WORKERS)),
+      SCENARIO_DEFAULTS.workers,
+    ),
+  },
+  'an object of scenario keys',
+);
+
+type ScenarioInput = v.InferOutput<typeof SCENARIO_SCHEMA>;
+
+function fail(key: string, problem: string): never {
+  throw new ScenarioError(formatIssue({ key, problem }));
+}
+
+/** `value` (already an integer) within [min, max] that depend on other keys. */
+function within(key: string, value: number, min: number, max: number): number {
+  if (value < min || value > max) fail(key, `must be an integer in [${min}, ${max}], got ${show(value)}`);
+  return value;
+}
+
+function checkLabels(entries: readonly StrategyEntry[]): void {
   const seen = new Set<string>();
   for (const [i, e] of entries.entries()) {
-    if (seen.has(e.label)) {
-      throw new ScenarioError(`strategies[${i}]: duplicate label "${e.label}" (give each a distinct "label")`);
-    }
+    if (seen.has(e.label)) fail(`strategies[${i}]`, `duplicate label "${e.label}" (give each a distinct "label")`);
     seen.add(e.label);
   }
-  return entries;
 }
 
 /** Attacks `meshfl simulate` cannot run (they need more than a transform of the published model). */
 const LOCKSTEP_ONLY_ATTACKS: readonly string[] = ['public-set'];
 
-function parseByzantine(v: unknown, peers: number): ByzantineSetup | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isRecord(v)) throw new ScenarioError(`byzantine: must be {fraction or count, attack, options}, got ${show(v)}`);
-  onlyKeys(v, ['fraction', 'count', 'attack', 'options'], 'byzantine');
-  if ((v.fraction === undefined) === (v.count === undefined)) {
-    throw new ScenarioError('byzantine: give exactly one of "fraction" and "count"');
+function byzantineSetup(b: ScenarioInput['byzantine'], peers: number): ByzantineSetup | undefined {
+  if (b === undefined || b === null) return undefined;
+  if ((b.fraction === undefined) === (b.count === undefined)) {
+    fail('byzantine', 'give exactly one of "fraction" and "count"');
   }
   const count =
-    v.count !== undefined
-      ? int(v.count, 'byzantine.count', 0, peers - 1)
-      : Math.round(num(v.fraction, 'byzantine.fraction', 0, 0.99) * peers);
-  if (count >= peers) throw new ScenarioError(`byzantine: ${count} attackers leave no honest peer among ${peers}`);
-  if (typeof v.attack !== 'string')
-    throw new ScenarioError(`byzantine.attack: must be an attack name, got ${show(v.attack)}`);
-  if (v.options !== undefined && !isRecord(v.options)) throw new ScenarioError('byzantine.options: must be an object');
-  const attack = {
-    name: v.attack,
-    options: attackDefaults(v.attack, (v.options ?? {}) as Record<string, unknown>, peers, count),
-  };
-  if (LOCKSTEP_ONLY_ATTACKS.includes(v.attack)) {
-    throw new ScenarioError(
-      `byzantine.attack: "${v.attack}" runs in the lockstep runner only (simulations/lockstep: it fine-tunes ` +
+    b.count !== undefined ? within('byzantine.count', b.count, 0, peers - 1) : Math.round((b.fraction ?? 0) * peers);
+  if (count >= peers) fail('byzantine', `${count} attackers leave no honest peer among ${peers}`);
+  const attack = { name: b.attack, options: attackDefaults(b.attack, b.options, peers, count) };
+  if (LOCKSTEP_ONLY_ATTACKS.includes(b.attack)) {
+    fail(
+      'byzantine.attack',
+      `"${b.attack}" runs in the lockstep runner only (simulations/lockstep: it fine-tunes ` +
         "the attacker's model on the public set with its own trainer)",
     );
   }
-  if (count > 0) wrap('byzantine', () => createAttack(attack as AttackSpec));
+  if (count > 0) {
+    try {
+      createAttack(attack as AttackSpec);
+    } catch (err) {
+      const issue = domainIssue('byzantine', err instanceof Error ? err.message : String(err));
+      fail(issue.key, issue.problem);
+    }
+  }
   return count === 0 ? undefined : { count, attack };
 }
 
@@ -274,129 +324,80 @@ function attackDefaults(
   return { n: peers, f: count, ...options };
 }
 
-function parseTopology(v: Record<string, unknown>, peers: number, seed: number): Topology {
-  if (v.degree !== undefined && v.topology !== undefined) {
-    throw new ScenarioError('degree: give "degree" or "topology", not both');
-  }
-  if (v.topology === 'full' || (v.topology === undefined && v.degree === undefined)) return { kind: 'full' };
-  if (v.topology !== undefined)
-    throw new ScenarioError(`topology: must be "full" (or give "degree"), got ${show(v.topology)}`);
-  const degree = int(v.degree, 'degree', 1, Math.max(1, peers - 1));
-  return degree >= peers - 1 ? { kind: 'full' } : { kind: 'random-regular', degree, seed };
+function topologyOf(s: ScenarioInput): Topology {
+  if (s.degree !== undefined && s.topology !== undefined) fail('degree', 'give "degree" or "topology", not both');
+  if (s.degree === undefined) return { kind: 'full' };
+  const degree = within('degree', s.degree, 1, Math.max(1, s.peers - 1));
+  return degree >= s.peers - 1 ? { kind: 'full' } : { kind: 'random-regular', degree, seed: s.seed };
 }
 
-function parseChurn(v: unknown, rounds: number, peers: number, attackers: number): ChurnEvent[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v))
-    throw new ScenarioError(`churn: must be a list of {round, leave} or {round, join}, got ${show(v)}`);
+function churnEvents(s: ScenarioInput, attackers: number): ChurnEvent[] {
   let leaving = 0;
-  return v.map((item, i): ChurnEvent => {
+  return s.churn.map((item, i): ChurnEvent => {
     const key = `churn[${i}]`;
-    if (!isRecord(item)) throw new ScenarioError(`${key}: must be {round, leave: count} or {round, join: count}`);
-    onlyKeys(item, ['round', 'leave', 'join'], key);
-    const round = int(item.round, `${key}.round`, 1, rounds - 1);
-    if ((item.leave === undefined) === (item.join === undefined)) {
-      throw new ScenarioError(`${key}: give exactly one of "leave" and "join"`);
-    }
+    const round = within(`${key}.round`, item.round, 1, s.rounds - 1);
+    if ((item.leave === undefined) === (item.join === undefined)) fail(key, 'give exactly one of "leave" and "join"');
     if (item.leave !== undefined) {
-      const count = int(item.leave, `${key}.leave`, 1, peers);
+      const count = within(`${key}.leave`, item.leave, 1, s.peers);
       leaving += count;
-      if (leaving >= peers - attackers) throw new ScenarioError(`${key}.leave: would leave no honest peer`);
+      if (leaving >= s.peers - attackers) fail(`${key}.leave`, 'would leave no honest peer');
       return { kind: 'leave', round, count };
     }
-    return { kind: 'join', round, count: int(item.join, `${key}.join`, 1, MAX_PEERS) };
+    return { kind: 'join', round, count: item.join ?? 0 };
   });
 }
 
 /** Validates a scenario file's parsed contents; throws ScenarioError naming the bad key. */
 export function parseScenario(raw: unknown): Scenario {
-  if (!isRecord(raw)) throw new ScenarioError(`scenario: must be an object, got ${show(raw)}`);
-  onlyKeys(raw, KEYS, 'scenario');
-  const required = ['name', 'dataset', 'model', 'peers', 'partition', 'strategies', 'rounds'] as const;
-  for (const key of required) if (raw[key] === undefined) throw new ScenarioError(`${key}: missing (required)`);
-  if (typeof raw.name !== 'string' || !/^[\w.+-]{1,100}$/.test(raw.name)) {
-    throw new ScenarioError(`name: must be 1-100 of letters, digits, _ . + -, got ${show(raw.name)}`);
+  const result = read(SCENARIO_SCHEMA, raw);
+  if (!result.ok) throw new ScenarioError(formatIssue({ ...result.issue, key: result.issue.key || 'scenario' }));
+  const s = result.value;
+  if (s.trainable === 'head' && s.backbone === undefined) {
+    fail('backbone', 'required with trainable "head" (a model file from meshfl pretrain)');
   }
-  const dataset = choice(raw.dataset, 'dataset', DATASETS);
-  const model = wrap('model', () => parseModelSpec(raw.model));
-  const trainable = choice(raw.trainable ?? SCENARIO_DEFAULTS.trainable, 'trainable', ['all', 'head'] as const);
-  if (raw.backbone !== undefined && typeof raw.backbone !== 'string')
-    throw new ScenarioError('backbone: must be a file path');
-  const backbone = raw.backbone as string | undefined;
-  if (trainable === 'head' && backbone === undefined) {
-    throw new ScenarioError('backbone: required with trainable "head" (a model file from meshfl pretrain)');
+  if (s.localEpochs !== undefined && s.localSteps !== undefined) {
+    fail('localEpochs', 'give "localEpochs" or "localSteps", not both');
   }
-  const peers = int(raw.peers, 'peers', 2, MAX_PEERS);
-  const partition = wrap('partition', () => parsePartitionSpec(raw.partition));
-  const seed = int(raw.seed ?? 1, 'seed', 0, 2 ** 31 - 1);
-  const rounds = int(raw.rounds, 'rounds', 1, 100_000);
-  if (raw.localEpochs !== undefined && raw.localSteps !== undefined) {
-    throw new ScenarioError('localEpochs: give "localEpochs" or "localSteps", not both');
-  }
-  const local: TrainAmount =
-    raw.localSteps !== undefined
-      ? { steps: int(raw.localSteps, 'localSteps', 1, 1_000_000) }
-      : { epochs: num(raw.localEpochs ?? 1, 'localEpochs', 0.001, 1000) };
-  if (raw.codec !== undefined && typeof raw.codec !== 'string')
-    throw new ScenarioError('codec: must be a string like "int8"');
-  const codec = wrap('codec', () => parseCodec(typeof raw.codec === 'string' ? raw.codec : SCENARIO_DEFAULTS.codec));
-  const byzantine = parseByzantine(raw.byzantine, peers);
-  const topology = parseTopology(raw, peers, seed);
-  const degree = topology.kind === 'full' ? peers - 1 : topology.degree;
-  const deadline = raw.deadline ?? {};
-  if (!isRecord(deadline)) throw new ScenarioError('deadline: must be {initialMs, maxMs}');
-  onlyKeys(deadline, ['initialMs', 'maxMs'], 'deadline');
-  const maxMs = int(deadline.maxMs ?? SCENARIO_DEFAULTS.deadlineMaxMs, 'deadline.maxMs', 1, 3_600_000);
-  const initialMs = int(
-    deadline.initialMs ?? Math.min(SCENARIO_DEFAULTS.deadlineInitialMs, maxMs),
+  checkLabels(s.strategies);
+  const byzantine = byzantineSetup(s.byzantine, s.peers);
+  const topology = topologyOf(s);
+  const degree = topology.kind === 'full' ? s.peers - 1 : topology.degree;
+  const maxMs = s.deadline.maxMs;
+  const initialMs = within(
     'deadline.initialMs',
+    s.deadline.initialMs ?? Math.min(SCENARIO_DEFAULTS.deadlineInitialMs, maxMs),
     1,
     maxMs,
   );
   return {
-    name: raw.name,
-    dataset,
-    modelName: typeof raw.model === 'string' ? raw.model : model.kind,
-    model,
-    trainable,
-    backbone,
-    peers,
-    partition,
+    name: s.name,
+    dataset: s.dataset,
+    modelName: isRecord(raw) && typeof raw.model === 'string' ? raw.model : s.model.kind,
+    model: s.model,
+    trainable: s.trainable,
+    backbone: s.backbone,
+    peers: s.peers,
+    partition: s.partition,
     byzantine,
-    strategies: parseStrategies(raw.strategies),
-    rounds,
-    local,
-    codec,
-    transport: choice(raw.transport ?? SCENARIO_DEFAULTS.transport, 'transport', TRANSPORTS),
+    strategies: s.strategies,
+    rounds: s.rounds,
+    local: s.localSteps !== undefined ? { steps: s.localSteps } : { epochs: s.localEpochs ?? 1 },
+    codec: s.codec,
+    transport: s.transport,
     topology,
-    churn: parseChurn(raw.churn, rounds, peers, byzantine?.count ?? 0),
-    seed,
-    batchSize: int(raw.batchSize ?? SCENARIO_DEFAULTS.batchSize, 'batchSize', 1, 65_536),
-    learningRate: num(raw.learningRate ?? SCENARIO_DEFAULTS.learningRate, 'learningRate', 1e-6, 10),
-    momentum: num(raw.momentum ?? SCENARIO_DEFAULTS.momentum, 'momentum', 0, 0.999),
-    samplesPerPeer: raw.samplesPerPeer === undefined ? undefined : int(raw.samplesPerPeer, 'samplesPerPeer', 10),
-    validationPerClass: int(
-      raw.validationPerClass ?? SCENARIO_DEFAULTS.validationPerClass,
-      'validationPerClass',
-      0,
-      1000,
-    ),
-    publicValidationPerClass: int(
-      raw.publicValidationPerClass ?? SCENARIO_DEFAULTS.publicValidationPerClass,
-      'publicValidationPerClass',
-      0,
-      1000,
-    ),
-    testSubset: int(raw.testSubset ?? SCENARIO_DEFAULTS.testSubset, 'testSubset', 10),
-    evaluateEvery: int(raw.evaluateEvery ?? SCENARIO_DEFAULTS.evaluateEvery, 'evaluateEvery', 1, rounds),
-    minFreshUpdates: int(
-      raw.minFreshUpdates ?? Math.min(SCENARIO_DEFAULTS.minFreshUpdates, degree),
-      'minFreshUpdates',
-      1,
-      MAX_PEERS,
-    ),
+    churn: churnEvents(s, byzantine?.count ?? 0),
+    seed: s.seed,
+    batchSize: s.batchSize,
+    learningRate: s.learningRate,
+    momentum: s.momentum,
+    samplesPerPeer: s.samplesPerPeer,
+    validationPerClass: s.validationPerClass,
+    publicValidationPerClass: s.publicValidationPerClass,
+    testSubset: s.testSubset,
+    evaluateEvery: within('evaluateEvery', s.evaluateEvery, 1, s.rounds),
+    minFreshUpdates: s.minFreshUpdates ?? Math.min(SCENARIO_DEFAULTS.minFreshUpdates, degree),
     deadline: { initialMs, maxMs },
-    workers: int(raw.workers ?? SCENARIO_DEFAULTS.workers, 'workers', 0, MAX_SIMULATION_WORKERS),
+    workers: s.workers,
   };
 }
 

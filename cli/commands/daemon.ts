@@ -9,7 +9,7 @@
  */
 
 import type { DaemonConfig } from '../../node/daemon/config.ts';
-import { ConfigError } from '../../node/daemon/config-reader.ts';
+import { ConfigError } from '../../node/daemon/config-error.ts';
 import { applyOverrides, OVERRIDES, readConfigFile } from '../../node/daemon/config-sources.ts';
 import { createLogger, type Logger } from '../../node/daemon/logger.ts';
 import { type FlagSpec, parseFlags } from '../args.ts';

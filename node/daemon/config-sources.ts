@@ -5,7 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from './config-reader.ts';
+import { flagWord } from '../../src/config/read.ts';
+import { ConfigError } from './config-error.ts';
+
+/**
+ * What a flag's or variable's text becomes before the config schema reads it: a number,
+ * a boolean (on/off, true/false, yes/no, 1/0) or a comma-separated list. Text that does
+ * not convert is left as it is, so the error shows what was given.
+ */
+export type OverrideType = 'text' | 'number' | 'boolean' | 'list';
 
 /** One overridable key: its path in the config, its flag and its environment variable. */
 export interface OverrideKey {
@@ -13,6 +21,7 @@ export interface OverrideKey {
   readonly flag: string;
   readonly env: string;
   readonly help: string;
+  readonly type?: OverrideType;
 }
 
 export const OVERRIDES: readonly OverrideKey[] = [
@@ -29,6 +38,7 @@ export const OVERRIDES: readonly OverrideKey[] = [
     flag: 'shard-index',
     env: 'MESHFL_SHARD_INDEX',
     help: "this peer's data shard, 0 <= i < dataset.shard.of",
+    type: 'number',
   },
   { path: ['http', 'address'], flag: 'http', env: 'MESHFL_HTTP', help: 'HTTP host:port (default 127.0.0.1:9464)' },
   {
@@ -37,30 +47,45 @@ export const OVERRIDES: readonly OverrideKey[] = [
     env: 'MESHFL_HTTP_TOKEN',
     help: 'HTTP bearer token (prefer the env var)',
   },
-  { path: ['listen'], flag: 'listen', env: 'MESHFL_LISTEN', help: 'libp2p listen multiaddrs, comma-separated' },
+  {
+    path: ['listen'],
+    flag: 'listen',
+    env: 'MESHFL_LISTEN',
+    help: 'libp2p listen multiaddrs, comma-separated',
+    type: 'list',
+  },
   {
     path: ['announce'],
     flag: 'announce',
     env: 'MESHFL_ANNOUNCE',
     help: 'multiaddrs advertised to browsers, comma-separated',
+    type: 'list',
   },
   {
     path: ['bootstrap'],
     flag: 'bootstrap',
     env: 'MESHFL_BOOTSTRAP',
     help: 'bootstrap peer multiaddrs, comma-separated',
+    type: 'list',
   },
-  { path: ['mdns'], flag: 'mdns', env: 'MESHFL_MDNS', help: 'mDNS discovery on|off' },
+  { path: ['mdns'], flag: 'mdns', env: 'MESHFL_MDNS', help: 'mDNS discovery on|off', type: 'boolean' },
   {
     path: ['relay'],
     flag: 'relay',
     env: 'MESHFL_RELAY',
     help: 'relay + WebSockets + WebRTC-Direct for browsers on|off',
+    type: 'boolean',
   },
   { path: ['strategy'], flag: 'strategy', env: 'MESHFL_STRATEGY', help: 'merge strategy name' },
   { path: ['codec'], flag: 'codec', env: 'MESHFL_CODEC', help: 'update codec, e.g. int8 or topk:0.1+int8' },
   { path: ['resources', 'backend'], flag: 'backend', env: 'MESHFL_BACKEND', help: 'wasm | cpu | auto' },
-  { path: ['resources', 'batchSize'], flag: 'batch-size', env: 'MESHFL_BATCH_SIZE', help: 'mini-batch size' },
+  {
+    path: ['resources', 'batchSize'],
+    flag: 'batch-size',
+    env: 'MESHFL_BATCH_SIZE',
+    help: 'mini-batch size',
+    type: 'number',
+  },
   { path: ['logLevel'], flag: 'log-level', env: 'MESHFL_LOG_LEVEL', help: 'debug | info | warn | error' },
 ];
 
@@ -105,10 +130,32 @@ export function applyOverrides(
     const value =
       typeof fromFlag === 'string' ? fromFlag : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
     if (value === undefined) continue;
-    setPath(raw, key.path, value);
+    setPath(raw, key.path, converted(value, key.type ?? 'text'));
     sources.set(key.path.join('.'), typeof fromFlag === 'string' ? `--${key.flag}` : key.env);
   }
   return { raw, sources };
+}
+
+function converted(text: string, type: OverrideType): unknown {
+  switch (type) {
+    case 'text':
+      return text;
+    case 'number': {
+      const n = Number(text);
+      return text.trim() !== '' && Number.isFinite(n) ? n : text;
+    }
+    case 'boolean':
+      return flagWord(text) ?? text;
+    case 'list':
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+    default: {
+      const never: never = type;
+      throw new Error(`unhandled override type ${String(never)}`);
+    }
+  }
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

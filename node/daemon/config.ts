@@ -5,7 +5,30 @@
  *
  * The task keys (taskId, model, seed, codec, strategy, ...) form a TaskSpec (./task.ts);
  * their defaults are TASK_DEFAULTS, the default task of the core.
+ *
+ * CONFIG_SCHEMA (valibot, src/config/read.ts) reads every key's type, range and allowed
+ * values, and is exported as schemas/daemon-config.schema.json; the checks across keys
+ * (an index below its count, a token for a public address, the task) follow it in
+ * parseDaemonConfig, with errors in the same form.
  */
+import * as v from 'valibot';
+import {
+  checkedBy,
+  choice,
+  described,
+  doc,
+  flag,
+  int,
+  list,
+  num,
+  parsedBy,
+  parseStep,
+  read,
+  show,
+  strict,
+  text,
+} from '../../src/config/read.ts';
+import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE, strategyShape } from '../../src/config/shapes.ts';
 import { DATASET_NAMES, type DatasetName } from '../../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
@@ -19,9 +42,10 @@ import {
   TASK_DEFAULTS,
 } from '../../src/peer/task.ts';
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
+import { TASK_ID_PATTERN, TASK_ID_RULE } from '../../src/wire/constants.ts';
 import { DEFAULT_DELTA_NORM_FACTOR, DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
-import { ConfigError, ConfigReader, type OverrideSources } from './config-reader.ts';
+import { type ConfigKeys, configError, configKeys, type OverrideSources } from './config-error.ts';
 import { readTaskSource, type TaskSource } from './task.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -146,168 +170,323 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
 } as const;
 
-const TOP_KEYS = [
-  'dataDir',
-  'join',
-  'taskId',
-  'model',
-  'trainable',
-  'backbone',
-  'dataset',
-  'strategy',
-  'codec',
-  'listen',
-  'announce',
-  'bootstrap',
-  'mdns',
-  'relay',
-  'mesh',
-  'http',
-  'round',
-  'optimizer',
-  'checkpoints',
-  'validation',
-  'resources',
-  'seed',
-  'logLevel',
-];
 const MS_PER_SECOND = 1000;
 const MAX_PORT = 65535;
+const MAX_SHARDS = 100_000;
+const MAX_DEADLINE_MS = 86_400_000;
+const BACKENDS = ['wasm', 'cpu', 'auto'] as const;
+const DATASET_KINDS = [...DATASET_NAMES, 'idx', 'csv'] as const;
+
+const SHARD = strict(
+  {
+    index: v.optional(doc("This peer's share, 0 <= index < of.", int(0)), 0),
+    of: v.optional(doc('Number of shares the training set is split into (1 = all of it).', int(1, MAX_SHARDS)), 1),
+    partition: v.optional(
+      parsedBy((x) => parsePartitionSpec(x, 'partition'), PARTITION_SHAPE),
+      DEFAULTS.partition,
+    ),
+    seed: v.optional(doc('Seed of the split: the same on every peer of the task.', int(0)), 0),
+    limit: v.optional(doc('Use only the first this-many training samples before splitting (0 = all).', int(0)), 0),
+    validationPerClass: v.optional(
+      doc('Validation samples per class taken from the share (merge scoring).', int(0, 10_000)),
+      DEFAULTS.validationPerClass,
+    ),
+    publicValidationPerClass: v.optional(
+      doc(
+        "Samples per class of the task's public validation set added to the merge validation (0 = off).",
+        int(0, 10_000),
+      ),
+      DEFAULTS.publicValidationPerClass,
+    ),
+  },
+  'an object of shard keys',
+);
+
+const DATA_COMMON = {
+  shard: v.optional(SHARD, {}),
+  evaluationSamples: v.optional(
+    doc('First this-many test samples measure accuracy each round (0 = all).', int(0)),
+    DEFAULTS.evaluationSamples,
+  ),
+};
+
+/** By kind: the named data sets (kind may be left out), an IDX directory, a CSV file. */
+const DATASET = v.variant(
+  'kind',
+  [
+    strict({ kind: v.optional(choice(DATASET_NAMES)), ...DATA_COMMON }, 'an object of dataset keys'),
+    strict({ kind: v.literal('idx'), dir: text('a directory path'), ...DATA_COMMON }, 'an object of dataset keys'),
+    strict(
+      {
+        kind: v.literal('csv'),
+        file: text('a file path'),
+        testFile: v.optional(text('a file path')),
+        ...DATA_COMMON,
+      },
+      'an object of dataset keys',
+    ),
+  ],
+  (issue) =>
+    issue.path === undefined
+      ? `must be an object of dataset keys, got ${show(issue.input)}`
+      : `must be one of ${DATASET_KINDS.join(', ')}, got ${show(issue.input)}`,
+);
+
+const HTTP = strict({
+  address: v.optional(
+    v.pipe(
+      text('host:port'),
+      checkedBy((a: string) =>
+        parseHostPort(a) === undefined ? `must be host:port (port 0-${MAX_PORT}), got "${a}"` : undefined,
+      ),
+    ),
+    `${DEFAULTS.httpHost}:${DEFAULTS.httpPort}`,
+  ),
+  token: v.optional(
+    doc(
+      'Bearer token for /health, /metrics, /status; required off loopback. Prefer MESHFL_HTTP_TOKEN.',
+      text('a token'),
+    ),
+  ),
+  notReadyAfterNoPeersSeconds: v.optional(num(0, 86_400 * 365), DEFAULTS.notReadyAfterNoPeersSeconds),
+});
+
+const DEADLINE = v.pipe(
+  strict({
+    initialMs: v.optional(num(0, MAX_DEADLINE_MS)),
+    minMs: v.optional(num(0, MAX_DEADLINE_MS)),
+    maxMs: v.optional(num(0, MAX_DEADLINE_MS)),
+    factor: v.optional(num(0, MAX_DEADLINE_MS)),
+    quantile: v.optional(num(0, MAX_DEADLINE_MS)),
+    window: v.optional(int(1, 100_000)),
+  }),
+  parseStep((d: Partial<DeadlineOptions>) => validateDeadline(d, 'deadline')),
+);
+
+const ROUND = strict({
+  localSteps: v.optional(
+    doc('Mini-batch steps of local training per round.', int(1, MAX_LOCAL_STEPS)),
+    DEFAULTS.localSteps,
+  ),
+  localEpochs: v.optional(doc('Instead of localSteps: epochs over the local share per round.', num(0.001, 1000))),
+  minFreshUpdates: v.optional(
+    doc('A round closes as soon as this many fresh neighbour updates arrived (or at the deadline).', int(0, 10_000)),
+    DEFAULTS.minFreshUpdates,
+  ),
+  deadline: v.optional(DEADLINE, {}),
+  staleAfterRounds: v.optional(
+    doc('A neighbour not heard from for this many rounds leaves the merge.', int(1, 1_000_000)),
+    DEFAULTS.staleAfterRounds,
+  ),
+  evaluateEvery: v.optional(
+    doc('Measure accuracy every this many rounds (0 = never).', int(0, 1_000_000)),
+    DEFAULTS.evaluateEvery,
+  ),
+  keyframeInterval: v.optional(
+    doc('A full-model keyframe every this many updates (deltas in between).', int(1, MAX_KEYFRAME_INTERVAL)),
+    DEFAULTS.keyframeInterval,
+  ),
+});
+
+const VALIDATION = strict({
+  valueBound: v.optional(num(0, 3e38), DEFAULTS.valueBound),
+  normFactor: v.optional(
+    v.pipe(
+      num(0, 1e6),
+      checkedBy((n: number) => (n > 0 && n <= 1 ? 'must be 0 (off) or above 1' : undefined)),
+    ),
+    DEFAULTS.normFactor,
+  ),
+  deltaNormFactor: v.optional(
+    v.pipe(
+      num(1, 1e9),
+      checkedBy((n: number) => (n <= 1 ? 'must be above 1' : undefined)),
+    ),
+    DEFAULTS.deltaNormFactor,
+  ),
+  normWarmup: v.optional(int(1, 1_000_000), DEFAULTS.normWarmup),
+});
+
+const ADDRESSES = list(text('a multiaddr'), 'multiaddrs');
+
+/** The daemon config file's keys, their types, ranges and defaults (docs/DAEMON.md "Keys"). */
+export const CONFIG_SCHEMA = strict(
+  {
+    /** The JSON Schema an editor checks the file against; ignored here. */
+    $schema: v.optional(v.string()),
+    dataDir: v.optional(doc('Data directory: peer key and checkpoints.', text('a directory path')), DEFAULTS.dataDir),
+    join: v.optional(
+      doc(
+        "A peer's multiaddr (with /p2p/<id>) to dial; without a model section, this daemon takes part in that peer's task.",
+        text('a multiaddr with /p2p/<peer id>'),
+      ),
+    ),
+    taskId: v.optional(
+      v.pipe(
+        text(TASK_ID_RULE),
+        v.regex(TASK_ID_PATTERN, (i) => `must be ${TASK_ID_RULE}, got ${show(i.input)}`),
+      ),
+      DEFAULTS.taskId,
+    ),
+    model: v.optional(described(MODEL_SHAPE)),
+    trainable: v.optional(
+      doc(
+        'all: train and exchange every layer; head: freeze the backbone, exchange the output layer.',
+        choice(['all', 'head'] as const),
+      ),
+      DEFAULTS.trainable,
+    ),
+    backbone: v.optional(
+      doc('Model file from meshfl pretrain; required with trainable: head.', text('a model file path')),
+    ),
+    dataset: v.optional(DATASET, {}),
+    strategy: v.optional(described(strategyShape())),
+    codec: v.optional(described(CODEC_SHAPE)),
+    listen: v.optional(
+      doc(
+        'libp2p listen multiaddrs (default: TCP 4001 and WebSockets 4002).',
+        v.pipe(ADDRESSES, v.minLength(1, 'must name at least one address')),
+      ),
+    ),
+    announce: v.optional(doc('Extra multiaddrs advertised to browsers in /status.', ADDRESSES), []),
+    bootstrap: v.optional(
+      doc('Multiaddrs (with /p2p/<id>) of peers to dial at start and when healing.', ADDRESSES),
+      [],
+    ),
+    mdns: v.optional(flag('mDNS discovery of peers on the local network.'), DEFAULTS.mdns),
+    relay: v.optional(flag('Serve browsers: circuit relay, WebRTC and WebRTC-Direct.'), DEFAULTS.relay),
+    mesh: v.optional(
+      strict({
+        minPeers: v.optional(int(0, 10_000), DEFAULTS.minPeers),
+        redialMaxBackoffSeconds: v.optional(num(1, 3600), DEFAULTS.redialMaxBackoffSeconds),
+      }),
+      {},
+    ),
+    http: v.optional(HTTP, {}),
+    round: v.optional(ROUND, {}),
+    optimizer: v.optional(
+      strict({
+        learningRate: v.optional(num(MIN_LEARNING_RATE, MAX_LEARNING_RATE), DEFAULTS.learningRate),
+        momentum: v.optional(num(0, 0.999), DEFAULTS.momentum),
+      }),
+      {},
+    ),
+    checkpoints: v.optional(
+      strict({
+        keep: v.optional(int(1, 1000), DEFAULTS.checkpointsKeep),
+        every: v.optional(int(1, 1_000_000), DEFAULTS.checkpointEvery),
+      }),
+      {},
+    ),
+    validation: v.optional(VALIDATION, {}),
+    resources: v.optional(
+      strict({
+        batchSize: v.optional(int(1, MAX_BATCH_SIZE), DEFAULTS.batchSize),
+        backend: v.optional(choice(BACKENDS), DEFAULTS.backend),
+      }),
+      {},
+    ),
+    seed: v.optional(doc("Seed of the task's initial model and of this daemon's batch order.", int(0)), DEFAULTS.seed),
+    logLevel: v.optional(choice(LOG_LEVELS), DEFAULTS.logLevel),
+  },
+  'an object of config keys',
+);
+
+type ConfigInput = v.InferOutput<typeof CONFIG_SCHEMA>;
 
 /** Validates a raw config object (parsed file with overrides applied). Throws ConfigError. */
 export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new Map()): DaemonConfig {
-  const root = new ConfigReader(raw, '', sources).only(TOP_KEYS);
-  const trainable = root.at('trainable').choice(['all', 'head'] as const, DEFAULTS.trainable);
-  const backbone = root.at('backbone').optionalString();
-  if (trainable === 'head' && backbone === undefined) root.at('backbone').fail('required when trainable is "head"');
-  const relay = root.at('relay').boolean(DEFAULTS.relay);
-  const join = root.at('join').optionalString();
-  if (join !== undefined) {
-    const problem = bootstrapProblem(join);
-    if (problem !== undefined) root.at('join').fail(problem);
+  const result = read(CONFIG_SCHEMA, raw);
+  if (!result.ok) throw configError(result.issue, sources);
+  const c = result.value;
+  const keys = configKeys(raw, sources);
+  if (c.trainable === 'head' && c.backbone === undefined) keys.fail('backbone', 'required when trainable is "head"');
+  if (c.join !== undefined) {
+    const problem = bootstrapProblem(c.join);
+    if (problem !== undefined) keys.fail('join', problem);
   }
-  const joinsTask = join !== undefined && !root.at('model').present;
-  const dataset = parseDatasetSource(root.at('dataset'), joinsTask);
-  const round = parseRound(root.at('round'));
-  const task = readTaskSource(root, {
-    join,
-    taskId: root.at('taskId').string(DEFAULTS.taskId),
+  const joinsTask = c.join !== undefined && !keys.present('model');
+  const dataset = datasetSource(c.dataset, joinsTask, keys);
+  if (keys.present('round.localSteps') && keys.present('round.localEpochs')) {
+    keys.fail('round.localEpochs', 'set either round.localSteps or round.localEpochs, not both');
+  }
+  const task = readTaskSource(keys, {
+    join: c.join,
+    taskId: c.taskId,
     // Text like "int8"; the parsed form a TaskSpec value holds is accepted too (a config
     // written from a TaskSpec). The TaskSpec parser checks either.
-    codec: root.at('codec').present ? root.at('codec').value : DEFAULTS.codec,
-    strategy: parseStrategy(root.at('strategy')),
-    seed: root.at('seed').int(DEFAULTS.seed, 0),
-    localSteps: round.localSteps,
-    keyframeInterval: round.keyframeInterval,
-    learningRate: root
-      .at('optimizer')
-      .at('learningRate')
-      .number(DEFAULTS.learningRate, MIN_LEARNING_RATE, MAX_LEARNING_RATE),
-    batchSize: root.at('resources').at('batchSize').int(DEFAULTS.batchSize, 1, MAX_BATCH_SIZE),
+    codec: c.codec ?? DEFAULTS.codec,
+    strategy: c.strategy ?? DEFAULTS.strategy,
+    seed: c.seed,
+    localSteps: c.round.localSteps,
+    keyframeInterval: c.round.keyframeInterval,
+    learningRate: c.optimizer.learningRate,
+    batchSize: c.resources.batchSize,
     datasetKind: dataset.kind,
   });
-  const bootstrap = checked(root.at('bootstrap'), root.at('bootstrap').strings([]), bootstrapProblem);
+  const checked = (key: string, entries: string[], problem: (entry: string) => string | undefined): string[] => {
+    for (const entry of entries) {
+      const p = problem(entry);
+      if (p !== undefined) keys.fail(key, p);
+    }
+    return entries;
+  };
+  const bootstrap = checked('bootstrap', c.bootstrap, bootstrapProblem);
   return {
-    dataDir: root.at('dataDir').string(DEFAULTS.dataDir),
+    dataDir: c.dataDir,
     task,
-    trainable,
-    backbone,
+    trainable: c.trainable,
+    backbone: c.backbone,
     dataset,
-    listen: root.at('listen').present
-      ? checked(root.at('listen'), nonEmpty(root.at('listen'), root.at('listen').strings([])), (a) =>
-          listenProblem(a, relay),
-        )
-      : undefined,
-    announce: checked(root.at('announce'), root.at('announce').strings([]), announceProblem),
+    listen: c.listen === undefined ? undefined : checked('listen', c.listen, (a) => listenProblem(a, c.relay)),
+    announce: checked('announce', c.announce, announceProblem),
     // The joined peer is dialed (and redialed) like a bootstrap peer.
-    bootstrap: join === undefined || bootstrap.includes(join) ? bootstrap : [...bootstrap, join],
-    mdns: root.at('mdns').boolean(DEFAULTS.mdns),
-    relay,
-    mesh: parseMesh(root.at('mesh')),
-    http: parseHttp(root.at('http')),
-    round: round.round,
-    optimizer: parseOptimizer(root.at('optimizer')),
-    checkpoints: parseCheckpoints(root.at('checkpoints')),
-    validation: parseValidation(root.at('validation')),
-    resources: parseResources(root.at('resources')),
-    seed: root.at('seed').int(DEFAULTS.seed, 0),
-    logLevel: root.at('logLevel').choice(LOG_LEVELS, DEFAULTS.logLevel),
+    bootstrap: c.join === undefined || bootstrap.includes(c.join) ? bootstrap : [...bootstrap, c.join],
+    mdns: c.mdns,
+    relay: c.relay,
+    mesh: {
+      minPeers: c.mesh.minPeers,
+      redialMaxBackoffMs: c.mesh.redialMaxBackoffSeconds * MS_PER_SECOND,
+    },
+    http: httpConfig(c.http, keys),
+    round: {
+      localEpochs: c.round.localEpochs === undefined ? undefined : { epochs: c.round.localEpochs },
+      minFreshUpdates: c.round.minFreshUpdates,
+      deadline: c.round.deadline,
+      staleAfterRounds: c.round.staleAfterRounds,
+      evaluateEvery: c.round.evaluateEvery,
+    },
+    optimizer: { momentum: c.optimizer.momentum },
+    checkpoints: c.checkpoints,
+    validation: c.validation,
+    resources: { backend: c.resources.backend },
+    seed: c.seed,
+    logLevel: c.logLevel,
   };
 }
 
-/** Every entry passes `problem` (undefined = fine), else a ConfigError naming the key and entry. */
-function checked(r: ConfigReader, list: string[], problem: (entry: string) => string | undefined): string[] {
-  for (const entry of list) {
-    const p = problem(entry);
-    if (p !== undefined) r.fail(p);
-  }
-  return list;
-}
-
-function nonEmpty(r: ConfigReader, list: string[]): string[] {
-  if (list.length === 0) r.fail('must name at least one address');
-  return list;
-}
-
-/** A name or `{ name, options }`; the TaskSpec checks the name, the options and the oracle. */
-function parseStrategy(r: ConfigReader): unknown {
-  if (!r.present) return DEFAULTS.strategy;
-  if (typeof r.value === 'string') return r.string();
-  r.only(['name', 'options']);
-  return { name: r.at('name').string(), options: r.at('options').object() };
-}
-
-const DATASET_KINDS = [...DATASET_NAMES, 'idx', 'csv'] as const;
-
 /** `joinsTask`: without a dataset.kind, the daemon loads the named data set of the task it joins. */
-function parseDatasetSource(r: ConfigReader, joinsTask: boolean): DatasetSource {
-  const shard = parseShard(r.at('shard'));
-  const evaluationSamples = r.at('evaluationSamples').int(DEFAULTS.evaluationSamples, 0);
-  if (joinsTask && !r.at('kind').present) {
-    r.only(['kind', 'shard', 'evaluationSamples']);
-    return { kind: 'joined-task', shard, evaluationSamples };
-  }
-  const kind = r.at('kind').choice(DATASET_KINDS, DEFAULTS.datasetKind);
-  switch (kind) {
+function datasetSource(d: ConfigInput['dataset'], joinsTask: boolean, keys: ConfigKeys): DatasetSource {
+  const { shard, evaluationSamples } = d;
+  if (shard.index >= shard.of) keys.fail('dataset.shard.index', `must be less than shard.of (${shard.of})`);
+  switch (d.kind) {
+    case undefined:
+      return joinsTask
+        ? { kind: 'joined-task', shard, evaluationSamples }
+        : { kind: DEFAULTS.datasetKind, shard, evaluationSamples };
     case 'mnist':
     case 'fashion-mnist':
     case 'synthetic':
-      r.only(['kind', 'shard', 'evaluationSamples']);
-      return { kind, shard, evaluationSamples };
+      return { kind: d.kind, shard, evaluationSamples };
     case 'idx':
-      r.only(['kind', 'dir', 'shard', 'evaluationSamples']);
-      return { kind, dir: r.at('dir').string(), shard, evaluationSamples };
+      return { kind: 'idx', dir: d.dir, shard, evaluationSamples };
     case 'csv':
-      r.only(['kind', 'file', 'testFile', 'shard', 'evaluationSamples']);
-      return {
-        kind,
-        file: r.at('file').string(),
-        testFile: r.at('testFile').optionalString(),
-        shard,
-        evaluationSamples,
-      };
+      return { kind: 'csv', file: d.file, testFile: d.testFile, shard, evaluationSamples };
     default: {
-      const never: never = kind;
-      throw new ConfigError(`dataset.kind: unhandled ${String(never)}`);
+      const never: never = d;
+      return keys.fail('dataset.kind', `unhandled ${show(never)}`);
     }
   }
-}
-
-function parseShard(r: ConfigReader): Shard {
-  r.only(['index', 'of', 'partition', 'seed', 'limit', 'validationPerClass', 'publicValidationPerClass']);
-  const of = r.at('of').int(1, 1, 100_000);
-  const index = r.at('index').int(0, 0);
-  if (index >= of) r.at('index').fail(`must be less than shard.of (${of})`);
-  const partitionRaw = r.at('partition').present ? r.at('partition').value : DEFAULTS.partition;
-  return {
-    index,
-    of,
-    partition: r.at('partition').parseWith(() => parsePartitionSpec(partitionRaw, 'partition')),
-    seed: r.at('seed').int(0, 0),
-    limit: r.at('limit').int(0, 0),
-    validationPerClass: r.at('validationPerClass').int(DEFAULTS.validationPerClass, 0, 10_000),
-    publicValidationPerClass: r.at('publicValidationPerClass').int(DEFAULTS.publicValidationPerClass, 0, 10_000),
-  };
 }
 
 /** "host:port", "[v6]:port" or ":port". */
@@ -325,97 +504,19 @@ export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-function parseHttp(r: ConfigReader): HttpConfig {
-  r.only(['address', 'token', 'notReadyAfterNoPeersSeconds']);
-  const addressText = r.at('address').string(`${DEFAULTS.httpHost}:${DEFAULTS.httpPort}`);
-  const address = parseHostPort(addressText);
-  if (!address) return r.at('address').fail(`must be host:port (port 0-${MAX_PORT}), got "${addressText}"`);
-  const token = r.at('token').optionalString();
-  if (!isLoopbackHost(address.host) && token === undefined) {
-    r.at('token').fail(
-      `required when http.address binds a non-loopback address (${addressText}): set http.token or MESHFL_HTTP_TOKEN`,
+function httpConfig(h: ConfigInput['http'], keys: ConfigKeys): HttpConfig {
+  const address = parseHostPort(h.address);
+  if (address === undefined) return keys.fail('http.address', `must be host:port (port 0-${MAX_PORT})`);
+  if (!isLoopbackHost(address.host) && h.token === undefined) {
+    keys.fail(
+      'http.token',
+      `required when http.address binds a non-loopback address (${h.address}): set http.token or MESHFL_HTTP_TOKEN`,
     );
   }
-  const seconds = r.at('notReadyAfterNoPeersSeconds').number(DEFAULTS.notReadyAfterNoPeersSeconds, 0, 86_400 * 365);
-  return { host: address.host, port: address.port, token, notReadyAfterNoPeersMs: seconds * MS_PER_SECOND };
-}
-
-function parseRound(r: ConfigReader): {
-  round: DaemonConfig['round'];
-  localSteps: number;
-  keyframeInterval: number;
-} {
-  r.only([
-    'localSteps',
-    'localEpochs',
-    'minFreshUpdates',
-    'deadline',
-    'staleAfterRounds',
-    'evaluateEvery',
-    'keyframeInterval',
-  ]);
-  if (r.at('localSteps').present && r.at('localEpochs').present) {
-    r.at('localEpochs').fail('set either round.localSteps or round.localEpochs, not both');
-  }
-  const localEpochs: TrainAmount | undefined = r.at('localEpochs').present
-    ? { epochs: r.at('localEpochs').number(1, 0.001, 1000) }
-    : undefined;
-  const d = r.at('deadline').only(['initialMs', 'minMs', 'maxMs', 'factor', 'quantile', 'window']);
-  const partial: Partial<{ -readonly [K in keyof DeadlineOptions]: DeadlineOptions[K] }> = {};
-  for (const key of ['initialMs', 'minMs', 'maxMs', 'factor', 'quantile'] as const) {
-    if (d.at(key).present) partial[key] = d.at(key).number(0, 0, 86_400_000);
-  }
-  if (d.at('window').present) partial.window = d.at('window').int(1, 1, 100_000);
   return {
-    round: {
-      localEpochs,
-      minFreshUpdates: r.at('minFreshUpdates').int(DEFAULTS.minFreshUpdates, 0, 10_000),
-      deadline: d.parseWith(() => validateDeadline(partial, 'round.deadline')),
-      staleAfterRounds: r.at('staleAfterRounds').int(DEFAULTS.staleAfterRounds, 1, 1_000_000),
-      evaluateEvery: r.at('evaluateEvery').int(DEFAULTS.evaluateEvery, 0, 1_000_000),
-    },
-    localSteps: r.at('localSteps').int(DEFAULTS.localSteps, 1, MAX_LOCAL_STEPS),
-    keyframeInterval: r.at('keyframeInterval').int(DEFAULTS.keyframeInterval, 1, MAX_KEYFRAME_INTERVAL),
+    host: address.host,
+    port: address.port,
+    token: h.token,
+    notReadyAfterNoPeersMs: h.notReadyAfterNoPeersSeconds * MS_PER_SECOND,
   };
-}
-
-function parseOptimizer(r: ConfigReader): DaemonConfig['optimizer'] {
-  r.only(['learningRate', 'momentum']);
-  return { momentum: r.at('momentum').number(DEFAULTS.momentum, 0, 0.999) };
-}
-
-function parseCheckpoints(r: ConfigReader): DaemonConfig['checkpoints'] {
-  r.only(['keep', 'every']);
-  return {
-    keep: r.at('keep').int(DEFAULTS.checkpointsKeep, 1, 1000),
-    every: r.at('every').int(DEFAULTS.checkpointEvery, 1, 1_000_000),
-  };
-}
-
-function parseMesh(r: ConfigReader): DaemonConfig['mesh'] {
-  r.only(['minPeers', 'redialMaxBackoffSeconds']);
-  return {
-    minPeers: r.at('minPeers').int(DEFAULTS.minPeers, 0, 10_000),
-    redialMaxBackoffMs:
-      r.at('redialMaxBackoffSeconds').number(DEFAULTS.redialMaxBackoffSeconds, 1, 3600) * MS_PER_SECOND,
-  };
-}
-
-function parseValidation(r: ConfigReader): DaemonConfig['validation'] {
-  r.only(['valueBound', 'normFactor', 'deltaNormFactor', 'normWarmup']);
-  const normFactor = r.at('normFactor').number(DEFAULTS.normFactor, 0, 1e6);
-  if (normFactor > 0 && normFactor <= 1) r.at('normFactor').fail('must be 0 (off) or above 1');
-  const deltaNormFactor = r.at('deltaNormFactor').number(DEFAULTS.deltaNormFactor, 1, 1e9);
-  if (deltaNormFactor <= 1) r.at('deltaNormFactor').fail('must be above 1');
-  return {
-    valueBound: r.at('valueBound').number(DEFAULTS.valueBound, 0, 3e38),
-    normFactor,
-    deltaNormFactor,
-    normWarmup: r.at('normWarmup').int(DEFAULTS.normWarmup, 1, 1_000_000),
-  };
-}
-
-function parseResources(r: ConfigReader): DaemonConfig['resources'] {
-  r.only(['batchSize', 'backend']);
-  return { backend: r.at('backend').choice(['wasm', 'cpu', 'auto'] as const, DEFAULTS.backend) };
 }

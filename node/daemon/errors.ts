@@ -3,7 +3,7 @@
  * port already in use): reported as one line, exit code 2. Anything else is a bug or an
  * outage: logged with its stack, exit code 1.
  */
-import { ConfigError } from './config-reader.ts';
+import { ConfigError } from './config-error.ts';
 import { DataError } from './data-error.ts';
 import { JoinError } from './join.ts';
 import { StoreError } from './store.ts';

@@ -10,7 +10,7 @@
 import type { DatasetFamily } from '../../src/data/families.ts';
 import { dataProblem, safeParseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { TASK_SPEC_KEYS, type TaskKeyNames } from '../../src/peer/task-mismatch.ts';
-import type { ConfigReader } from './config-reader.ts';
+import type { ConfigKeys } from './config-error.ts';
 import { DataError } from './data-error.ts';
 
 /** Where each TaskSpec field is set in the daemon's config (for errors and mismatch hints). */
@@ -54,13 +54,8 @@ function configKey(taskKey: string): string {
   return [mapped, ...rest].join('.');
 }
 
-/** The reader at a dotted key path (for a ConfigError naming it and where it came from). */
-function readerAt(root: ConfigReader, key: string): ConfigReader {
-  return key.split('.').reduce((r, part) => r.at(part), root);
-}
-
 /** Checks TaskSpec input; a problem becomes a ConfigError at the config key it came from. */
-function check(root: ConfigReader, input: Record<string, unknown>): void {
+function check(keys: ConfigKeys, input: Record<string, unknown>): void {
   // Custom data: a placeholder shape any model accepts, to check the other keys; the real
   // shape comes with the data (configTask), and a CNN's need of 3-D samples is checked then.
   const probe = input.dataset === 'custom' ? { inputShape: [1, 1, 1], classes: 2, ...input } : input;
@@ -68,7 +63,7 @@ function check(root: ConfigReader, input: Record<string, unknown>): void {
   if (result.ok) return;
   const first = result.issues[0];
   if (first === undefined) return;
-  readerAt(root, configKey(first.key)).fail(first.problem);
+  keys.fail(configKey(first.key), first.problem);
 }
 
 /**
@@ -76,7 +71,7 @@ function check(root: ConfigReader, input: Record<string, unknown>): void {
  * config's own type and range checks (absent keys are undefined).
  */
 export function readTaskSource(
-  root: ConfigReader,
+  keys: ConfigKeys,
   values: {
     readonly join: string | undefined;
     readonly taskId: string;
@@ -90,12 +85,13 @@ export function readTaskSource(
     readonly datasetKind: string;
   },
 ): TaskSource {
-  const present = (key: string): boolean => readerAt(root, key).present;
+  const present = (key: string): boolean => keys.present(key);
   if (values.join !== undefined && !present('model')) {
     // The task is the joined peer's: its identity cannot also come from this config.
     for (const key of ['taskId', 'codec']) {
       if (present(key)) {
-        readerAt(root, key).fail(
+        keys.fail(
+          key,
           'comes from the joined peer (join without a model section): remove it, or give a model section to define the task here',
         );
       }
@@ -110,7 +106,7 @@ export function readTaskSource(
     const choices = Object.fromEntries(
       DEVICE_CHOICES.filter((field) => present(DAEMON_TASK_KEYS[field])).map((field) => [field, all[field]]),
     );
-    check(root, choices);
+    check(keys, choices);
     const parsed = safeParseTaskSpec(choices);
     const chosen: DeviceChoices = parsed.ok
       ? Object.fromEntries(DEVICE_CHOICES.filter((f) => f in choices).map((f) => [f, parsed.task[f]]))
@@ -119,7 +115,7 @@ export function readTaskSource(
   }
   const input: Record<string, unknown> = {
     taskId: values.taskId,
-    ...(present('model') ? { model: readerAt(root, 'model').value } : {}),
+    ...(present('model') ? { model: keys.value('model') } : {}),
     modelSeed: values.seed,
     codec: values.codec,
     strategy: values.strategy,
@@ -129,7 +125,7 @@ export function readTaskSource(
     keyframeInterval: values.keyframeInterval,
     dataset: datasetFamily(values.datasetKind),
   };
-  check(root, input);
+  check(keys, input);
   return { kind: 'config', input };
 }
 

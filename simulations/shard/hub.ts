@@ -80,26 +80,26 @@ const withoutPeerId = (a: string): string => a.replace(/\/p2p\/[^/]+$/, '');
 
 export class Hub {
   readonly gossip: Libp2pGossip;
-  private readonly init: HubInit;
-  private state: ShardState;
+  readonly #init: HubInit;
+  #state: ShardState;
   /** Shard index -> what its hub last said. */
-  private readonly known = new Map<number, Known>();
+  readonly #known = new Map<number, Known>();
   /** Addresses to dial until a connection is up: the bootstrap list, then learned hubs. */
-  private readonly pending = new Set<string>();
+  readonly #pending = new Set<string>();
   /** Hubs whose state did not parse (logged once each). */
-  private readonly malformed = new Set<string>();
+  readonly #malformed = new Set<string>();
   /** Learned (not bootstrap) addresses in `pending` -> failed dials so far. */
-  private readonly learned = new Map<string, number>();
-  private readonly stopping = new AbortController();
-  private poller: Promise<void> | undefined;
-  private fatal: Error | undefined;
-  private readonly changed = new Set<() => void>();
+  readonly #learned = new Map<string, number>();
+  readonly #stopping = new AbortController();
+  #poller: Promise<void> | undefined;
+  #fatal: Error | undefined;
+  readonly #changed = new Set<() => void>();
 
   private constructor(gossip: Libp2pGossip, init: HubInit) {
     this.gossip = gossip;
-    this.init = init;
+    this.#init = init;
     const own = gossip.node.getMultiaddrs().map((a) => a.toString());
-    this.state = {
+    this.#state = {
       shard: init.shard,
       shards: init.shards,
       scenario: init.scenario,
@@ -110,7 +110,7 @@ export class Hub {
       aborted: false,
     };
     const mine = new Set([withoutPeerId(init.listen), ...own.map(withoutPeerId)]);
-    for (const a of init.bootstrap) if (!mine.has(withoutPeerId(a))) this.pending.add(a);
+    for (const a of init.bootstrap) if (!mine.has(withoutPeerId(a))) this.#pending.add(a);
   }
 
   static async start(init: HubInit): Promise<Hub> {
@@ -136,7 +136,7 @@ export class Hub {
     }
     const hub = new Hub(gossip, init);
     try {
-      await gossip.handle(SHARD_STATE_PROTOCOL, async () => encodeJson(hub.state));
+      await gossip.handle(SHARD_STATE_PROTOCOL, async () => encodeJson(hub.#state));
       await gossip.handle(
         SHARD_RECORDS_PROTOCOL,
         async (_from, req) => encodeJson(init.records(decodeRecordsRequest(req))),
@@ -146,27 +146,27 @@ export class Hub {
       await gossip.stop();
       throw err;
     }
-    hub.poller = hub.poll();
+    hub.#poller = hub.#poll();
     return hub;
   }
 
   /** This hub's full addresses (with /p2p/), as other shards can dial them. */
   addresses(): string[] {
-    return [...this.state.hubs.filter((a) => a.includes(this.gossip.id))];
+    return [...this.#state.hubs.filter((a) => a.includes(this.gossip.id))];
   }
 
   current(): ShardState {
-    return this.state;
+    return this.#state;
   }
 
   /** Change what this hub serves (progress, roster, collected, aborted). */
   update(change: Partial<Pick<ShardState, 'progress' | 'roster' | 'collected' | 'aborted'>>): void {
-    this.state = { ...this.state, ...change };
+    this.#state = { ...this.#state, ...change };
   }
 
   /** Latest state of every other shard that has answered. */
   others(): ShardState[] {
-    return [...this.known.values()].map((k) => k.state);
+    return [...this.#known.values()].map((k) => k.state);
   }
 
   /**
@@ -177,9 +177,9 @@ export class Hub {
   silent(): number[] {
     const out: number[] = [];
     const now = performance.now();
-    for (let s = 0; s < this.init.shards; s++) {
-      if (s === this.init.shard) continue;
-      const k = this.known.get(s);
+    for (let s = 0; s < this.#init.shards; s++) {
+      if (s === this.#init.shard) continue;
+      const k = this.#known.get(s);
       if (k && now - k.seenAt > SHARD_SILENCE_TIMEOUT_MS) out.push(s);
     }
     return out;
@@ -187,7 +187,7 @@ export class Hub {
 
   /** Peer id of shard `s`'s hub, once it has answered. */
   peerIdOf(s: number): string | undefined {
-    return this.known.get(s)?.peerId;
+    return this.#known.get(s)?.peerId;
   }
 
   /**
@@ -204,15 +204,15 @@ export class Hub {
     options: { readonly othersAborted?: 'throw' | 'ignore' } = {},
   ): Promise<void> {
     const deadline = AbortSignal.timeout(timeoutMs);
-    const signals = [deadline, this.stopping.signal, ...(signal ? [signal] : [])];
+    const signals = [deadline, this.#stopping.signal, ...(signal ? [signal] : [])];
     const any = AbortSignal.any(signals);
     let wake = (): void => {};
     const check = (): void => wake();
-    this.changed.add(check);
+    this.#changed.add(check);
     any.addEventListener('abort', check, { once: true });
     try {
       for (;;) {
-        if (this.fatal) throw this.fatal;
+        if (this.#fatal) throw this.#fatal;
         const aborted = options.othersAborted === 'ignore' ? undefined : this.others().find((o) => o.aborted);
         if (aborted)
           throw new ShardAbortedError(`${what}: shard ${aborted.shard} stopped its run (interrupted or failed)`);
@@ -232,7 +232,7 @@ export class Hub {
         });
       }
     } finally {
-      this.changed.delete(check);
+      this.#changed.delete(check);
       any.removeEventListener('abort', check);
     }
   }
@@ -241,30 +241,30 @@ export class Hub {
     const peer = this.peerIdOf(shard);
     if (peer === undefined) throw new Error(`no hub known for shard ${shard}`);
     const bytes = await this.gossip.fetch(peer, SHARD_RECORDS_PROTOCOL, encodeJson({ strategy }), {
-      signal: AbortSignal.any([AbortSignal.timeout(RECORDS_FETCH_TIMEOUT_MS), this.stopping.signal]),
+      signal: AbortSignal.any([AbortSignal.timeout(RECORDS_FETCH_TIMEOUT_MS), this.#stopping.signal]),
       maxResponseBytes: MAX_RECORDS_BYTES,
     });
     return parseJson(bytes, `strategy ${strategy}'s records from shard ${shard}`);
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.poller;
+    this.#stopping.abort();
+    await this.#poller;
     await this.gossip.stop();
   }
 
-  private notify(): void {
-    for (const f of this.changed) f();
+  #notify(): void {
+    for (const f of this.#changed) f();
   }
 
-  private async poll(): Promise<void> {
-    const stop = this.stopping.signal;
+  async #poll(): Promise<void> {
+    const stop = this.#stopping.signal;
     while (!stop.aborted) {
       const peers = this.gossip.node.getPeers().map((p) => p.toString());
       // Once every other shard has answered there is nobody left to find.
-      const dials = this.known.size >= this.init.shards - 1 ? [] : [...this.pending];
-      await Promise.all([...dials.map((a) => this.dialHub(a)), ...peers.map((p) => this.pollHub(p))]);
-      this.notify();
+      const dials = this.#known.size >= this.#init.shards - 1 ? [] : [...this.#pending];
+      await Promise.all([...dials.map((a) => this.#dialHub(a)), ...peers.map((p) => this.#pollHub(p))]);
+      this.#notify();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_INTERVAL_MS);
         stop.addEventListener(
@@ -279,11 +279,11 @@ export class Hub {
     }
   }
 
-  private async dialHub(address: string): Promise<void> {
+  async #dialHub(address: string): Promise<void> {
     const id = /\/p2p\/([^/]+)$/.exec(address)?.[1];
     const forget = (): void => {
-      this.pending.delete(address);
-      this.learned.delete(address);
+      this.#pending.delete(address);
+      this.#learned.delete(address);
     };
     if (id !== undefined && this.gossip.node.getPeers().some((p) => p.toString() === id)) {
       forget(); // already connected through another of its addresses
@@ -298,74 +298,75 @@ export class Hub {
     }
     try {
       await this.gossip.node.dial(ma, {
-        signal: AbortSignal.any([AbortSignal.timeout(HUB_DIAL_TIMEOUT_MS), this.stopping.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(HUB_DIAL_TIMEOUT_MS), this.#stopping.signal]),
       });
       forget();
     } catch {
       // Not up yet (the other process may start later): retried on the next poll. A learned
       // address that keeps failing is dropped.
-      const failures = this.learned.get(address);
+      const failures = this.#learned.get(address);
       if (failures === undefined) return;
       if (failures + 1 >= MAX_LEARNED_DIAL_FAILURES) {
         forget();
-        this.init.log(
+        this.#init.log(
           `hub address ${address} learned from another shard: ${MAX_LEARNED_DIAL_FAILURES} dials failed, dropped`,
         );
-      } else this.learned.set(address, failures + 1);
+      } else this.#learned.set(address, failures + 1);
     }
   }
 
-  private async pollHub(peer: string): Promise<void> {
+  async #pollHub(peer: string): Promise<void> {
     let state: ShardState;
     try {
       const bytes = await this.gossip.fetch(peer, SHARD_STATE_PROTOCOL, new Uint8Array(), {
-        signal: AbortSignal.any([AbortSignal.timeout(STATE_FETCH_TIMEOUT_MS), this.stopping.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(STATE_FETCH_TIMEOUT_MS), this.#stopping.signal]),
         maxResponseBytes: MAX_STATE_BYTES,
       });
       state = decodeState(bytes);
     } catch (err) {
       // A state that does not parse is said once per hub; then it is treated as silent.
-      if (err instanceof ShardProtocolError && !this.malformed.has(peer)) {
-        this.malformed.add(peer);
-        this.init.log(`hub ${peer} sent a state that does not parse, ignored: ${err.message}`);
+      if (err instanceof ShardProtocolError && !this.#malformed.has(peer)) {
+        this.#malformed.add(peer);
+        this.#init.log(`hub ${peer} sent a state that does not parse, ignored: ${err.message}`);
       }
       return; // not a hub (or not answering now): silence is judged by `silent()`
     }
-    if (state.scenario !== this.state.scenario || state.shards !== this.init.shards) {
-      this.fatal ??= new ShardMismatchError(
+    if (state.scenario !== this.#state.scenario || state.shards !== this.#init.shards) {
+      this.#fatal ??= new ShardMismatchError(
         `hub ${peer} runs shard ${state.shard}/${state.shards} of another scenario or shard count ` +
-          `(scenario ${state.scenario}, ours ${this.state.scenario} with ${this.init.shards} shards): ` +
+          `(scenario ${state.scenario}, ours ${this.#state.scenario} with ${this.#init.shards} shards): ` +
           'give every shard the same scenario file and the same n in --shard i/n',
       );
       return;
     }
-    if (state.shard === this.init.shard) {
-      this.fatal ??= new ShardMismatchError(`hub ${peer} also runs shard ${state.shard}: give each process its own i`);
+    if (state.shard === this.#init.shard) {
+      this.#fatal ??= new ShardMismatchError(`hub ${peer} also runs shard ${state.shard}: give each process its own i`);
       return;
     }
-    const before = this.known.get(state.shard);
+    const before = this.#known.get(state.shard);
     if (before && before.peerId !== peer) {
-      this.fatal ??= new ShardMismatchError(`two hubs (${before.peerId}, ${peer}) both run shard ${state.shard}`);
+      this.#fatal ??= new ShardMismatchError(`two hubs (${before.peerId}, ${peer}) both run shard ${state.shard}`);
       return;
     }
-    if (state.aborted && !before?.state.aborted) this.init.onAbortedElsewhere(state.shard);
-    if (!before) this.init.log(`shard ${state.shard}/${state.shards} found at ${withoutPeerId(state.hubs[0] ?? peer)}`);
-    this.known.set(state.shard, { peerId: peer, state, seenAt: performance.now() });
+    if (state.aborted && !before?.state.aborted) this.#init.onAbortedElsewhere(state.shard);
+    if (!before)
+      this.#init.log(`shard ${state.shard}/${state.shards} found at ${withoutPeerId(state.hubs[0] ?? peer)}`);
+    this.#known.set(state.shard, { peerId: peer, state, seenAt: performance.now() });
     // Learn hubs the other knows (so shards that bootstrap to different hubs meet).
     // Capped: a hub listens on a few addresses, so more than that per shard is noise (or a lie).
-    const cap = this.init.shards * MAX_ADDRESSES_PER_HUB;
-    const hubs = new Set(this.state.hubs);
+    const cap = this.#init.shards * MAX_ADDRESSES_PER_HUB;
+    const hubs = new Set(this.#state.hubs);
     const connected = new Set(this.gossip.node.getPeers().map((p) => p.toString()));
     for (const a of state.hubs) {
       if (hubs.has(a)) continue;
       if (hubs.size >= cap) break;
       hubs.add(a);
       const id = /\/p2p\/([^/]+)$/.exec(a)?.[1];
-      if (id !== undefined && id !== this.gossip.id && !connected.has(id) && !this.pending.has(a)) {
-        this.pending.add(a);
-        this.learned.set(a, 0);
+      if (id !== undefined && id !== this.gossip.id && !connected.has(id) && !this.#pending.has(a)) {
+        this.#pending.add(a);
+        this.#learned.set(a, 0);
       }
     }
-    this.state = { ...this.state, hubs: [...hubs] };
+    this.#state = { ...this.#state, hubs: [...hubs] };
   }
 }

@@ -15,7 +15,7 @@
  * default margin 2 still clears rho * m there. z as in ALIE (from n and f, or given).
  * Every colluder crafts its own copy (`perColluder`): the noise comes from its own rng.
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers, parameterCount, type Weights } from '../model/weights.ts';
 import { ALIE_SPEC, alieModel, alieZ } from './alie.ts';
 import { type Attack, requireHonest } from './types.ts';

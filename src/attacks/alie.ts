@@ -9,7 +9,7 @@
  * standard deviation (n-1 denominator, as torch.std in the common implementations);
  * 0 with a single honest model. Every colluder sends the same model.
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers, type Weights } from '../model/weights.ts';
 import { normalQuantile } from './normal-quantile.ts';
 import { type Attack, requireHonest } from './types.ts';

@@ -12,8 +12,9 @@
  * to `value`. Needs `input.deadInputs` (deadInputMask of the attacker's training data).
  * Models without such a layer (CNNs, head-only exchange) are refused.
  */
+
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
 import type { Weights } from '../model/weights.ts';
 import type { Attack } from './types.ts';
 

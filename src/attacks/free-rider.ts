@@ -4,7 +4,7 @@
  * Lin, Du, Liu, "Free-riders in Federated Learning: Attacks and Defenses", 2019.
  * https://arxiv.org/abs/1911.12560
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { cloneWeights, mapLayers } from '../model/weights.ts';
 import { type Attack, requireReference } from './types.ts';
 

@@ -4,7 +4,7 @@
  * `gaussian-noise`: x + N(0, sigma^2) per coordinate (small sigma, default 0.01).
  * `gaussian-model`: pure N(0, sigma^2) noise in place of the model (default sigma 1).
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers } from '../model/weights.ts';
 import type { Attack } from './types.ts';
 

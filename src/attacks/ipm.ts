@@ -7,7 +7,7 @@
  * mode "update": on model updates relative to the reference: ref - eps * mean(honest - ref).
  * Deterministic: all colluders send the same model.
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers } from '../model/weights.ts';
 import { type Attack, requireHonest, requireReference } from './types.ts';
 

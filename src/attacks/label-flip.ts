@@ -4,7 +4,7 @@
  * Learning", USENIX Security 2020 (l -> K-1-l); Bristle's code uses l -> l+1 mod K.
  * https://arxiv.org/abs/1911.11815
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import type { Attack } from './types.ts';
 
 export type LabelFlip = 'reverse' | 'shift';

@@ -7,7 +7,7 @@
  * from [-0.5, 0] and the rest from [0, 0.5]; "negative"/"positive" use one half throughout
  * (e.g. for two groups of attackers). Other layers are sent unchanged.
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers } from '../model/weights.ts';
 import type { Attack } from './types.ts';
 

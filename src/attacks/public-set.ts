@@ -14,7 +14,7 @@
  * omniscient, like ALIE's). Every colluder trains and fine-tunes its own model
  * (`perColluder`).
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import type { Weights } from '../model/weights.ts';
 import { flipLabels, LABEL_FLIP_SPEC } from './label-flip.ts';
 import { type Attack, type PublicSetAccess, requireHonest } from './types.ts';

@@ -2,7 +2,7 @@
  * Attacks by name: createAttack('alie') or createAttack({ name: 'ipm', options: { eps: 0.5 } }).
  * Unknown names and bad options throw an OptionError listing what is accepted.
  */
-import { OptionError } from '../merge/options.ts';
+import { OptionError } from '../config/options.ts';
 import { adaptiveAlieAttack } from './adaptive-alie.ts';
 import { alieAttack } from './alie.ts';
 import { deadInputBlowupAttack } from './dead-input-blowup.ts';

@@ -5,7 +5,7 @@
  * Sends gamma (X - G) + G: X the attacker's model, G the reference (global / last merged).
  * gamma default 10 (the paper uses n / eta: participants over server learning rate).
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers } from '../model/weights.ts';
 import { type Attack, requireReference } from './types.ts';
 

@@ -3,7 +3,7 @@
  * Damaskinos et al. / Karimireddy, He, Jaggi 2021 ("bit flipping") https://arxiv.org/abs/2012.10333
  * mode "model": send -x. mode "update": send the negated update, ref - (x - ref).
  */
-import { type OptionsSpec, type Parsed, parseOptions } from '../merge/options.ts';
+import { type OptionsSpec, type Parsed, parseOptions } from '../config/options.ts';
 import { mapLayers } from '../model/weights.ts';
 import { type Attack, requireReference } from './types.ts';
 

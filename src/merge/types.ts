@@ -3,7 +3,11 @@
  * a pure function from our own model and our neighbours' models to our next model.
  */
 import type { Rng } from '../data/rng.ts';
+import type { ClassScores, OutputLayer } from '../model/evaluation.ts';
 import type { Weights } from '../model/weights.ts';
+
+// The merge rules' context names them; they live in model/, where trainers use them too.
+export type { ClassScores, OutputLayer } from '../model/evaluation.ts';
 
 /** One neighbour model offered to a merge (its latest public copy). */
 export interface Candidate {
@@ -14,24 +18,6 @@ export interface Candidate {
   readonly weights: Weights;
   /** Number of local training samples the sender reports (>= 0; untrusted). */
   readonly samples: number;
-}
-
-/** Per-class scores of a model on the merging peer's own validation split. */
-export interface ClassScores {
-  /** F1 per class, length numClasses; classes absent from the validation split score 0. */
-  readonly f1: Float64Array;
-  /** Accuracy (recall) per class, length numClasses. */
-  readonly accuracy: Float64Array;
-  readonly overallAccuracy: number;
-  readonly loss: number;
-}
-
-/** Which layers form the output layer; its class axis is the last axis of `kernel`. */
-export interface OutputLayer {
-  /** Layer name of the output kernel, shape [..., numClasses]. */
-  readonly kernel: string;
-  /** Layer name of the output bias, shape [numClasses], if the model has one. */
-  readonly bias?: string;
 }
 
 export interface MergeContext {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../data/rng.ts';
-import type { OutputLayer } from '../merge/types.ts';
+import type { OutputLayer } from './evaluation.ts';
 import { repOptInit, repOptMultiplier, repOptScale, uniformScales } from './reparam.ts';
 import type { ModelSpec } from './spec.ts';
 import { type Layer, sameArchitecture, sizeOfShape, type Weights } from './weights.ts';

@@ -29,74 +29,74 @@ const edgeKey = (a: string, b: string): string => (a < b ? `${a}\u0000${b}` : `$
 const EDGE_PICK_ATTEMPTS = 64;
 
 export class OverlayGraph {
-  private readonly topology: Topology;
-  private readonly rng: Rng;
-  private readonly adj = new Map<string, Set<string>>();
+  readonly #topology: Topology;
+  readonly #rng: Rng;
+  readonly #adj = new Map<string, Set<string>>();
   /** Edge list with an index for O(1) random pick and removal. */
-  private readonly edges: Array<[string, string]> = [];
-  private readonly edgeIndex = new Map<string, number>();
+  readonly #edges: Array<[string, string]> = [];
+  readonly #edgeIndex = new Map<string, number>();
 
   constructor(topology: Topology) {
     if (topology.kind === 'random-regular' && !(topology.degree >= 1)) {
       throw new RangeError(`degree must be >= 1, got ${topology.degree}`);
     }
-    this.topology = topology;
-    this.rng = createRng(topology.kind === 'random-regular' ? topology.seed : 0);
+    this.#topology = topology;
+    this.#rng = createRng(topology.kind === 'random-regular' ? topology.seed : 0);
   }
 
   nodes(): string[] {
-    return [...this.adj.keys()];
+    return [...this.#adj.keys()];
   }
 
   neighbours(node: string): string[] {
-    return [...(this.adj.get(node) ?? [])];
+    return [...(this.#adj.get(node) ?? [])];
   }
 
   has(a: string, b: string): boolean {
-    return this.adj.get(a)?.has(b) ?? false;
+    return this.#adj.get(a)?.has(b) ?? false;
   }
 
   edgeList(): Array<[string, string]> {
-    return this.edges.map(([a, b]) => [a, b]);
+    return this.#edges.map(([a, b]) => [a, b]);
   }
 
   /** Add a node and wire it according to the topology. */
   add(node: string): GraphChange {
-    if (this.adj.has(node)) throw new Error(`node ${node} already in the graph`);
+    if (this.#adj.has(node)) throw new Error(`node ${node} already in the graph`);
     const change: GraphChange = { added: [], removed: [] };
     const existing = this.nodes();
-    this.adj.set(node, new Set());
-    if (this.topology.kind === 'full' || existing.length <= this.topology.degree) {
+    this.#adj.set(node, new Set());
+    if (this.#topology.kind === 'full' || existing.length <= this.#topology.degree) {
       for (const other of existing) this.link(node, other, change);
       return change;
     }
-    const degree = this.topology.degree;
+    const degree = this.#topology.degree;
     for (let k = 0; k < Math.floor(degree / 2); k++) {
       let done = false;
       for (let attempt = 0; attempt < EDGE_PICK_ATTEMPTS && !done; attempt++) {
-        const [a, b] = this.edges[this.rng.int(this.edges.length)];
+        const [a, b] = this.#edges[this.#rng.int(this.#edges.length)];
         if (a === node || b === node || this.has(a, node) || this.has(b, node)) continue;
         this.unlink(a, b, change);
         this.link(a, node, change);
         this.link(b, node, change);
         done = true;
       }
-      if (!done) this.linkRandom(node, change);
+      if (!done) this.#linkRandom(node, change);
     }
-    if (degree % 2 === 1) this.linkRandom(node, change);
+    if (degree % 2 === 1) this.#linkRandom(node, change);
     return change;
   }
 
   /** Remove a node and re-pair its neighbours with each other. */
   remove(node: string): GraphChange {
     const change: GraphChange = { added: [], removed: [] };
-    const mine = this.adj.get(node);
+    const mine = this.#adj.get(node);
     if (mine == null) return change;
     const orphans = [...mine];
     for (const other of orphans) this.unlink(node, other, change);
-    this.adj.delete(node);
-    if (this.topology.kind === 'random-regular') {
-      this.rng.shuffle(orphans);
+    this.#adj.delete(node);
+    if (this.#topology.kind === 'random-regular') {
+      this.#rng.shuffle(orphans);
       for (let i = 0; i + 1 < orphans.length; i += 2) {
         if (!this.has(orphans[i], orphans[i + 1])) this.link(orphans[i], orphans[i + 1], change);
       }
@@ -107,13 +107,13 @@ export class OverlayGraph {
   /** Link two nodes explicitly (tests and partition scenarios). */
   link(a: string, b: string, change?: GraphChange): boolean {
     if (a === b || this.has(a, b)) return false;
-    const sa = this.adj.get(a);
-    const sb = this.adj.get(b);
+    const sa = this.#adj.get(a);
+    const sb = this.#adj.get(b);
     if (sa == null || sb == null) throw new Error(`cannot link unknown node ${sa == null ? a : b}`);
     sa.add(b);
     sb.add(a);
-    this.edgeIndex.set(edgeKey(a, b), this.edges.length);
-    this.edges.push([a, b]);
+    this.#edgeIndex.set(edgeKey(a, b), this.#edges.length);
+    this.#edges.push([a, b]);
     change?.added.push([a, b]);
     return true;
   }
@@ -121,23 +121,23 @@ export class OverlayGraph {
   /** Unlink two nodes explicitly. */
   unlink(a: string, b: string, change?: GraphChange): boolean {
     const key = edgeKey(a, b);
-    const i = this.edgeIndex.get(key);
+    const i = this.#edgeIndex.get(key);
     if (i == null) return false;
-    const last = this.edges.pop()!;
-    if (i < this.edges.length) {
-      this.edges[i] = last;
-      this.edgeIndex.set(edgeKey(last[0], last[1]), i);
+    const last = this.#edges.pop()!;
+    if (i < this.#edges.length) {
+      this.#edges[i] = last;
+      this.#edgeIndex.set(edgeKey(last[0], last[1]), i);
     }
-    this.edgeIndex.delete(key);
-    this.adj.get(a)?.delete(b);
-    this.adj.get(b)?.delete(a);
+    this.#edgeIndex.delete(key);
+    this.#adj.get(a)?.delete(b);
+    this.#adj.get(b)?.delete(a);
     change?.removed.push([a, b]);
     return true;
   }
 
-  private linkRandom(node: string, change: GraphChange): void {
+  #linkRandom(node: string, change: GraphChange): void {
     const candidates = this.nodes().filter((n) => n !== node && !this.has(n, node));
-    if (candidates.length > 0) this.link(node, candidates[this.rng.int(candidates.length)], change);
+    if (candidates.length > 0) this.link(node, candidates[this.#rng.int(candidates.length)], change);
   }
 }
 

@@ -9,13 +9,13 @@ export interface PayloadCacheInit {
 
 export class PayloadCache {
   #maxBytes: number;
-  private readonly maxEntries: number;
-  private readonly entries = new Map<string, Uint8Array>();
-  private total = 0;
+  readonly #maxEntries: number;
+  readonly #entries = new Map<string, Uint8Array>();
+  #total = 0;
 
   constructor(init: PayloadCacheInit) {
     this.#maxBytes = init.maxBytes;
-    this.maxEntries = init.maxEntries;
+    this.#maxEntries = init.maxEntries;
   }
 
   get maxBytes(): number {
@@ -29,45 +29,45 @@ export class PayloadCache {
   }
 
   get bytes(): number {
-    return this.total;
+    return this.#total;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.#entries.size;
   }
 
   get(key: string): Uint8Array | undefined {
-    const value = this.entries.get(key);
+    const value = this.#entries.get(key);
     if (value != null) {
-      this.entries.delete(key);
-      this.entries.set(key, value);
+      this.#entries.delete(key);
+      this.#entries.set(key, value);
     }
     return value;
   }
 
   /** Store a payload; one larger than the whole budget is not kept. */
   put(key: string, value: Uint8Array): void {
-    const old = this.entries.get(key);
+    const old = this.#entries.get(key);
     if (old != null) {
-      this.entries.delete(key);
-      this.total -= old.byteLength;
+      this.#entries.delete(key);
+      this.#total -= old.byteLength;
     }
     if (value.byteLength > this.#maxBytes) return;
-    this.entries.set(key, value);
-    this.total += value.byteLength;
+    this.#entries.set(key, value);
+    this.#total += value.byteLength;
     this.#evict();
   }
 
   #evict(): void {
-    for (const [k, v] of this.entries) {
-      if (this.total <= this.#maxBytes && this.entries.size <= this.maxEntries) break;
-      this.entries.delete(k);
-      this.total -= v.byteLength;
+    for (const [k, v] of this.#entries) {
+      if (this.#total <= this.#maxBytes && this.#entries.size <= this.#maxEntries) break;
+      this.#entries.delete(k);
+      this.#total -= v.byteLength;
     }
   }
 
   clear(): void {
-    this.entries.clear();
-    this.total = 0;
+    this.#entries.clear();
+    this.#total = 0;
   }
 }

@@ -23,29 +23,29 @@ interface Entry {
 const NEGLIGIBLE = 1e-3;
 
 export class Reputation {
-  private readonly penalty: number;
-  private readonly halfLife: number;
-  private readonly now: () => number;
-  private readonly entries = new Map<string, Entry>();
+  readonly #penalty: number;
+  readonly #halfLife: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, Entry>();
 
   constructor(init: ReputationInit = {}) {
-    this.penalty = init.penalty ?? PENALTY;
-    this.halfLife = init.halfLife ?? PENALTY_HALF_LIFE;
-    this.now = init.now ?? Date.now;
+    this.#penalty = init.penalty ?? PENALTY;
+    this.#halfLife = init.halfLife ?? PENALTY_HALF_LIFE;
+    this.#now = init.now ?? Date.now;
   }
 
   /** Lower `peer`'s reputation by `amount` penalties (default one). */
   penalize(peer: string, amount = 1): void {
-    this.entries.set(peer, { value: this.score(peer) - amount * this.penalty, at: this.now() });
+    this.#entries.set(peer, { value: this.score(peer) - amount * this.#penalty, at: this.#now() });
   }
 
   /** Current value: 0 for unknown or recovered peers, negative when penalised. */
   score(peer: string): number {
-    const e = this.entries.get(peer);
+    const e = this.#entries.get(peer);
     if (e == null) return 0;
-    const value = e.value * 0.5 ** ((this.now() - e.at) / this.halfLife);
+    const value = e.value * 0.5 ** ((this.#now() - e.at) / this.#halfLife);
     if (Math.abs(value) < NEGLIGIBLE) {
-      this.entries.delete(peer);
+      this.#entries.delete(peer);
       return 0;
     }
     return value;
@@ -53,6 +53,6 @@ export class Reputation {
 
   /** Peers with a non-zero reputation. */
   peers(): string[] {
-    return [...this.entries.keys()].filter((p) => this.score(p) !== 0);
+    return [...this.#entries.keys()].filter((p) => this.score(p) !== 0);
   }
 }

@@ -25,6 +25,7 @@ import { sizeOfShape } from '../model/weights.ts';
 import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
+import { isBenignRejection } from '../wire/errors.ts';
 import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
@@ -560,7 +561,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   #reject(from: string, reason: string, detail: string, stage: RejectedUpdate['stage'] = 'validation'): void {
-    if (reason !== 'stale-seq' && reason !== 'replayed') this.#options.gossip.penalize(from, reason);
+    if (!isBenignRejection(reason)) this.#options.gossip.penalize(from, reason);
     this.#emitRejected('update:rejected', from, reason, detail, stage);
   }
 
@@ -635,7 +636,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         if (result.kind === 'applied') {
           this.#markHeard(from);
           this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
-        } else if (result.kind === 'rejected' && result.reason !== 'replayed' && result.reason !== 'stale-seq') {
+        } else if (result.kind === 'rejected' && !isBenignRejection(result.reason)) {
           this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
         }
       } catch (err) {

@@ -21,6 +21,7 @@
  * ```
  */
 import * as v from 'valibot';
+import { domainIssue, parseStep } from '../config/read.ts';
 import { DATASET_FAMILIES, DATASET_SHAPES, type DatasetFamily, isDatasetName } from '../data/families.ts';
 import { MAX_MESSAGE_BYTES } from '../limits.ts';
 import { isOracle, ORACLE_SIMULATION_ONLY } from '../merge/oracle.ts';
@@ -112,18 +113,6 @@ export type TaskSpecParse =
   | { readonly ok: true; readonly task: TaskSpec }
   | { readonly ok: false; readonly issues: readonly TaskSpecIssue[] };
 
-/** Runs one of the domain parsers (model, codec, strategy) and turns its throw into an issue at this key. */
-function parsedBy<T>(parse: (value: unknown) => T) {
-  return v.rawTransform<unknown, T>(({ dataset, addIssue, NEVER }) => {
-    try {
-      return parse(dataset.value);
-    } catch (err) {
-      addIssue({ message: err instanceof Error ? err.message : String(err) });
-      return NEVER;
-    }
-  });
-}
-
 function int(min: number, max: number, what: string) {
   return v.pipe(
     v.number(`must be a number (${what})`),
@@ -197,13 +186,13 @@ const TASK_INPUT = v.strictObject(
     model: v.optional(
       v.pipe(
         v.unknown(),
-        parsedBy((x) => parseModelSpec(x, 'model')),
+        parseStep((x) => parseModelSpec(x, 'model')),
       ),
       TASK_DEFAULTS.model,
     ),
     modelSeed: v.optional(int(0, Number.MAX_SAFE_INTEGER, 'the seed of the initial model'), TASK_DEFAULTS.modelSeed),
-    codec: v.optional(v.pipe(v.unknown(), parsedBy(parseCodecValue)), TASK_DEFAULTS.codec),
-    strategy: v.optional(v.pipe(v.unknown(), parsedBy(parseStrategyValue)), TASK_DEFAULTS.strategy),
+    codec: v.optional(v.pipe(v.unknown(), parseStep(parseCodecValue)), TASK_DEFAULTS.codec),
+    strategy: v.optional(v.pipe(v.unknown(), parseStep(parseStrategyValue)), TASK_DEFAULTS.strategy),
     batchSize: v.optional(int(1, MAX_BATCH_SIZE, 'samples per mini-batch'), TASK_DEFAULTS.batchSize),
     learningRate: v.optional(
       v.pipe(
@@ -277,15 +266,8 @@ function issueOf(issue: v.BaseIssue<unknown>): TaskSpecIssue {
   if (issue.type === 'strict_object' && issue.expected === 'never') {
     return { key, problem: `unknown key (allowed: ${Object.keys(TASK_INPUT.entries).join(', ')})` };
   }
-  if (issue.type === 'raw_transform') {
-    // Domain parsers name the deeper key themselves: "model.hidden must be ...".
-    const named = /^(\S+) (.+)$/s.exec(issue.message);
-    const deeper = named?.[1];
-    if (named && deeper && (deeper.startsWith(`${key}.`) || deeper.startsWith(`${key}[`))) {
-      return { key: deeper, problem: named[2] as string };
-    }
-    return { key, problem: issue.message };
-  }
+  // Domain parsers name the deeper key themselves: "model.hidden must be ...".
+  if (issue.type === 'raw_transform') return domainIssue(key, issue.message);
   return { key, problem: `${issue.message}, got ${issue.received}` };
 }
 

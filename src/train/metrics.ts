@@ -1,5 +1,5 @@
 /** Per-class classification metrics from predictions: pure, no tfjs. */
-import type { ClassScores } from '../merge/types.ts';
+import type { ClassScores } from '../model/evaluation.ts';
 
 /** Confusion matrix counts[true * K + predicted]. */
 export function confusionMatrix(

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, featureSize as datasetFeatureSize } from '../data/dataset.ts';
 import { createRng, type Rng } from '../data/rng.ts';
-import type { ClassScores } from '../merge/types.ts';
+import type { ClassScores } from '../model/evaluation.ts';
 import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../model/model.ts';
 import type { Weights } from '../model/weights.ts';
 import { classScores, confusionMatrix } from './metrics.ts';

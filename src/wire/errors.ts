@@ -19,6 +19,15 @@ export type RejectReason =
   | 'stale-seq' // seq older than the last one applied from this sender
   | 'replayed'; // seq equal to the last one applied from this sender
 
+/**
+ * Stale or replayed updates are not penalised: a late or duplicate copy of a sender's own
+ * update is what a gossip mesh delivers normally, not the sender's fault. The one place
+ * this rule is written (gossip verdicts, the Peer's penalties, snapshot answers).
+ */
+export function isBenignRejection(reason: string): boolean {
+  return reason === 'stale-seq' || reason === 'replayed';
+}
+
 /** The only error type the decoders throw on bad input. */
 export class DecodeError extends Error {
   readonly reason: RejectReason;

@@ -7,7 +7,7 @@ import { DEFAULT_VALUE_BOUND, firstOutOfBound } from '../model/bounds.ts';
 import type { Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, sameCodec } from './codec-spec.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts';
-import { DecodeError, type RejectReason } from './errors.ts';
+import { DecodeError, isBenignRejection, type RejectReason } from './errors.ts';
 import { checkHeader, decodeCheckedLayers, decodeHeader, type Update } from './message.ts';
 import { layerNorms, type NormKind, type NormLimits } from './norms.ts';
 import { checkReconstruction } from './reconstruct.ts';
@@ -110,5 +110,5 @@ export type GossipVerdict = 'accept' | 'ignore' | 'reject';
  */
 export function gossipVerdict(result: ValidationResult): GossipVerdict {
   if (result.ok) return 'accept';
-  return result.reason === 'stale-seq' || result.reason === 'replayed' ? 'ignore' : 'reject';
+  return isBenignRejection(result.reason) ? 'ignore' : 'reject';
 }

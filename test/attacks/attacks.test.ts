@@ -6,8 +6,8 @@ import { flipLabels } from '../../src/attacks/label-flip.ts';
 import { normalQuantile } from '../../src/attacks/normal-quantile.ts';
 import { attackNames, createAttack } from '../../src/attacks/registry.ts';
 import type { AttackInput, ModelAttack } from '../../src/attacks/types.ts';
+import { OptionError } from '../../src/config/options.ts';
 import { createRng } from '../../src/data/rng.ts';
-import { OptionError } from '../../src/merge/options.ts';
 import { flatten, layer, type Weights } from '../../src/model/weights.ts';
 
 function vec(values: readonly number[]): Weights {

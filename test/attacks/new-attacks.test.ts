@@ -12,8 +12,8 @@ import { fineTuneUntil, topCertainty } from '../../src/attacks/public-set.ts';
 import { createAttack } from '../../src/attacks/registry.ts';
 import type { Attack, AttackInput, PublicSetAccess } from '../../src/attacks/types.ts';
 import { trainingLabels } from '../../src/attacks/types.ts';
+import { OptionError } from '../../src/config/options.ts';
 import { createRng } from '../../src/data/rng.ts';
-import { OptionError } from '../../src/merge/options.ts';
 import { flatten, layer, type Weights } from '../../src/model/weights.ts';
 
 function modelAttack(attack: Attack): Extract<Attack, { kind: 'model' }> {

@@ -31,12 +31,15 @@ function filesUnder(dir: string): string[] {
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
-test('the tarball holds the built entries, the bin and docs, and no TypeScript sources', () => {
+test('the tarball holds the built entries, the bin, docs and JSON Schemas, and no TypeScript sources', () => {
   for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts']) {
     assert.ok(existsSync(installed(file)), `${file} is in the package`);
   }
   assert.ok(existsSync(installed('cli/bin/meshfl.js')));
   assert.ok(existsSync(installed('docs/API.md')));
+  for (const schema of ['daemon-config', 'scenario']) {
+    assert.ok(existsSync(installed(`schemas/${schema}.schema.json`)), `the ${schema} JSON Schema ships`);
+  }
   const files = filesUnder(installed());
   const sources = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
   assert.deepEqual(sources, [], 'no .ts sources (Node will not strip types under node_modules)');

@@ -62,7 +62,7 @@ test('parse errors name the key, the rule and the value', () => {
     ['batchSize', 'must be at least 1 (samples per mini-batch), got 0'],
     ['learningRate', 'must be a number, got "fast"'],
   ]);
-  assert.match(issues({ codec: 'int9' })[0]?.join(' ') ?? '', /^codec codec "int9": expected fp32/);
+  assert.match(issues({ codec: 'int9' })[0]?.join(' ') ?? '', /^codec "int9": expected fp32/);
   assert.match(issues({ strategy: 'krum2' })[0]?.join(' ') ?? '', /^strategy unknown merge strategy "krum2"/);
   assert.match(issues({ strategy: 'oracle' })[0]?.join(' ') ?? '', /^strategy .*simulations only/);
   assert.match(issues({ modelSeed: -1 })[0]?.join(' ') ?? '', /^modelSeed must be at least 0/);
