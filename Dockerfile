@@ -9,11 +9,14 @@ ARG NODE_IMAGE=node:22-slim
 
 # Production dependencies, exactly as locked. No install scripts are needed: the two in
 # the tree (core-js's banner, esbuild's binary check) are denied in package.json anyway.
+# --omit=peer leaves out what only peer dependencies pull in, above all react-native (a peer
+# of react-native-webrtc, which @libp2p/webrtc lists for React Native apps; Node never loads
+# it): 226 packages and 614 MB instead of 802 and 850 MB (measured on linux-x64).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY tools/node22/package.json tools/node22/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund
 
 # The published JavaScript (dist/, what `npm pack` ships) and the web page the daemon serves.
 FROM ${NODE_IMAGE} AS build
