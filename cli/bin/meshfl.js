@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
   console.error(
-    `meshfl needs Node.js 22 or newer (this is ${process.version}). Run it through npm ` +
-      '(`npx meshfl ...` or `npm run ...` in the project, which use the bundled Node 22), or install Node 22+.',
+    `meshfl needs Node.js 22 or newer (this is ${process.version}). In a clone of the meshfl ` +
+      'repository, `npm ci` installs Node 22 and `npx meshfl ...` / `npm run ...` use it; elsewhere, install Node 22+.',
   );
   process.exit(2);
 }

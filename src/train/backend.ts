@@ -87,6 +87,20 @@ async function initialise(name: BackendName, options: BackendOptions): Promise<v
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`tfjs backend '${name}' failed to initialise (see the tfjs warning above)`);
   }
+  if (name === 'cpu' && isNode()) silenceTfjsNodeBanner();
+}
+
+/**
+ * tfjs-backend-cpu prints a "looks like you are running TensorFlow.js in Node.js ... install
+ * our node backend" banner to the console on its first tensor in Node. meshfl does not use
+ * tfjs-node on purpose (no native build; wasm is its fast path), so the banner is noise in
+ * the CLI and the daemon's logs. It is guarded by the backend's own `firstUse` flag
+ * (backend_cpu.ts); clearing it silences only the banner, not tfjs's other warnings. If a
+ * tfjs release renames the flag, the banner simply comes back (a test watches for it).
+ */
+function silenceTfjsNodeBanner(): void {
+  const backend = tf.findBackend('cpu') as { firstUse?: unknown } | null;
+  if (backend !== null && typeof backend.firstUse === 'boolean') backend.firstUse = false;
 }
 
 async function configureWasmPaths(options: BackendOptions): Promise<void> {

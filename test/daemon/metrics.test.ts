@@ -325,3 +325,43 @@ test('prometheus parser: strict, it refuses what Prometheus would', () => {
   assert.equal(sampleValue(ok, 'h_count'), 2);
   assert.ok(Number.isNaN(sampleValue(ok, 'g')));
 });
+
+test('deploy/: every series the Grafana dashboard queries is one the daemon exposes, with those labels', async () => {
+  const dashboard = JSON.parse(
+    readFileSync(path.join(import.meta.dirname, '../../deploy/grafana/dashboards/meshfl.json'), 'utf8'),
+  ) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const m = new DaemonMetrics(() => IDLE);
+  m.onRound(roundSummary());
+  m.onRejected('bad-signature', 'wire');
+  const families = await scrape(m);
+  // A sample name, e.g. meshfl_round_duration_seconds_bucket, belongs to a family by prefix.
+  const exposed = (name: string) =>
+    [...families.values()].some((f) => f.samples.some((s) => s.name === name)) || families.has(name);
+  const labelsOf = (name: string) =>
+    new Set(
+      [...families.values()]
+        .flatMap((f) => f.samples.filter((s) => s.name === name))
+        .flatMap((s) => Object.keys(s.labels)),
+    );
+  const PROMQL = new Set(['rate', 'sum', 'by', 'histogram_quantile', 'le', 'instance', 'job', 'reason', 'stage']);
+  let queried = 0;
+  for (const panel of dashboard.panels) {
+    assert.ok(panel.targets.length > 0, panel.title);
+    for (const { expr } of panel.targets) {
+      const names = (expr.match(/\b[a-z_][a-z0-9_]*_[a-z0-9_]+\b/g) ?? []).filter((n) => !PROMQL.has(n));
+      assert.ok(names.length > 0, `${panel.title}: ${expr}`);
+      for (const name of names) {
+        assert.ok(exposed(name), `${panel.title}: ${name} is not exposed`);
+        queried++;
+      }
+      // Labels grouped or legended by must exist on the queried series (instance and job are Prometheus's).
+      for (const label of expr.match(/\b(?:reason|stage)\b/g) ?? []) {
+        assert.ok(
+          names.some((n) => labelsOf(n).has(label)),
+          `${panel.title}: no queried series has label ${label}`,
+        );
+      }
+    }
+  }
+  assert.ok(queried >= 10, `the dashboard queries ${queried} series`);
+});

@@ -29,7 +29,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Top-level folders whose files may import anything (they are not part of the house). */
-export const EXEMPT_IMPORTERS: readonly string[] = ['test', 'examples'];
+export const EXEMPT_IMPORTERS: readonly string[] = ['test', 'examples', 'tools'];
 
 const SOURCE = /\.(?:ts|js|mjs)$/;
 /** Folders that hold no source of the house: dependencies, build and run output, and test fixtures. */

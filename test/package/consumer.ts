@@ -53,15 +53,19 @@ export function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Runs a command to completion; never throws for a non-zero exit (the caller asserts). */
+/**
+ * Runs a command to completion (in `env`, childEnv() by default); never throws for a
+ * non-zero exit (the caller asserts).
+ */
 export async function command(
   file: string,
   args: readonly string[],
   cwd: string,
   timeout = COMMAND_TIMEOUT_MS,
+  env: NodeJS.ProcessEnv = childEnv(),
 ): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await run(file, [...args], { cwd, env: childEnv(), timeout, maxBuffer: MAX_OUTPUT });
+    const { stdout, stderr } = await run(file, [...args], { cwd, env, timeout, maxBuffer: MAX_OUTPUT });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: unknown; stdout?: string; stderr?: string; message: string };

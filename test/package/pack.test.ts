@@ -5,14 +5,21 @@
  *   - run the `meshfl` bin and the Node examples,
  *   - typecheck a file using the API and the examples with the repo's tsc,
  *   - bundle the core entry and the browser example for the browser with esbuild and
- *     check that no Node built-in (and no Node-only meshfl module) is in the bundle.
+ *     check that no Node built-in (and no Node-only meshfl module) is in the bundle,
+ *   - check the packed manifest (engines) and that `npm publish --dry-run` warns of nothing,
+ *   - run the container image's CMD and HEALTHCHECK (read from the Dockerfile, ./image.ts)
+ *     against the installed package, the way the image runs them (no container runtime here).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { build, type Metafile } from 'esbuild';
-import { type Consumer, check, command, createConsumer, jsonLines, NODE, TSC } from './consumer.ts';
+import { freePort } from '../daemon/harness.ts';
+import { type Consumer, check, childEnv, command, createConsumer, jsonLines, NODE, REPO, TSC } from './consumer.ts';
+import { imagePathMapper, parseDockerfile } from './image.ts';
 
 let consumer: Consumer;
 before(
@@ -144,3 +151,97 @@ for (const entry of ['browser-entry.js', 'examples/browser-peer.ts']) {
     assert.deepEqual(nodeLeaks(result.metafile, output), []);
   });
 }
+
+test('the packed manifest declares Node 22; the repo manifest is left as it was', () => {
+  const packed = JSON.parse(readFileSync(installed('package.json'), 'utf8'));
+  assert.deepEqual(packed.engines, { node: '>=22' }, 'prepack wrote engines');
+  assert.equal(packed.bin.meshfl, 'cli/bin/meshfl.js', 'bin as npm normalizes it (publish would warn otherwise)');
+  const repo = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+  assert.equal(repo.engines, undefined, 'postpack removed engines again (see tools/publish-manifest.mjs)');
+});
+
+test('npm publish --dry-run warns about nothing but the missing login', { timeout: 120_000 }, async () => {
+  // Scripts off: prepack's build already ran for the consumer. A dead loopback registry:
+  // the dry run needs none, and tests use no network.
+  const args = ['publish', '--dry-run', '--ignore-scripts', '--registry', 'http://127.0.0.1:9/', '--fetch-retries=0'];
+  const { stderr } = check(await command('npm', args, REPO), 'npm publish --dry-run');
+  const warnings = stderr
+    .split('\n')
+    .filter((l) => /^npm (warn|error)/i.test(l))
+    .filter((l) => !/requires you to be logged in/.test(l));
+  assert.deepEqual(warnings, []);
+  assert.match(stderr, /npm notice total files:/);
+});
+
+/** Waits until `probe` resolves true, polling; throws after `timeoutMs` with `what`. */
+async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test(
+  "the image's CMD runs the daemon from the installed package and its HEALTHCHECK passes",
+  { timeout: 300_000 },
+  async (t) => {
+    const image = parseDockerfile(path.join(REPO, 'Dockerfile'));
+    assert.ok(image.user !== undefined && image.user !== 'root' && image.user !== '0', 'runs as a non-root user');
+    const dataDir = image.env.get('MESHFL_DATA_DIR');
+    assert.ok(dataDir && image.volumes.includes(dataDir), 'the data dir is a volume');
+    const data = mkdtempSync(path.join(tmpdir(), 'meshfl-image-data-'));
+    t.after(() => rmSync(data, { recursive: true, force: true }));
+    const map = imagePathMapper(image, REPO, installed(), { [dataDir]: data });
+    // `node` in the image is node:22-slim's Node 22: here, the one running this test.
+    const argv = (cmd: readonly string[]) => cmd.map((a, i) => (i === 0 && a === 'node' ? NODE : map(a)));
+    const base: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(childEnv())) if (!k.startsWith('MESHFL_')) base[k] = v;
+    for (const [k, v] of image.env) base[k] = map(v);
+
+    // Without the token the daemon refuses to listen on 0.0.0.0: exit 2, naming the key.
+    const [cmd, ...cmdArgs] = argv(image.cmd);
+    const refused = await command(cmd as string, cmdArgs, consumer.dir, 120_000, base);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr + refused.stdout, /http\.token/);
+
+    // Only the ports differ from the image (tests share this machine), and mDNS is off so
+    // the daemon cannot find other tests' daemons.
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...base,
+      MESHFL_HTTP_TOKEN: 'image-test-token',
+      MESHFL_HTTP: `0.0.0.0:${port}`,
+      MESHFL_LISTEN: '/ip4/0.0.0.0/tcp/0,/ip4/0.0.0.0/tcp/0/ws',
+      MESHFL_MDNS: 'off',
+    };
+    const daemon = spawn(cmd as string, cmdArgs, { cwd: consumer.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    daemon.stdout.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+    });
+    daemon.stderr.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+    });
+    const exited = new Promise<number | null>((resolve) => daemon.on('close', (code) => resolve(code)));
+    t.after(() => daemon.kill('SIGKILL'));
+    const [hc, ...hcArgs] = argv(image.healthcheck);
+    const healthcheck = (extra: NodeJS.ProcessEnv = {}) =>
+      command(hc as string, hcArgs, consumer.dir, 30_000, { ...env, ...extra });
+
+    await until(`daemon ready (HEALTHCHECK exit 0)\n${output.slice(-3000)}`, 180_000, async () => {
+      if (daemon.exitCode !== null) throw new Error(`daemon exited ${daemon.exitCode}\n${output.slice(-3000)}`);
+      return (await healthcheck()).code === 0;
+    });
+    assert.match(output, /"msg":"http listening"/);
+    assert.ok(existsSync(path.join(data, 'peer.key')), 'the identity is in the data volume');
+    const wrongToken = await healthcheck({ MESHFL_HTTP_TOKEN: 'wrong' });
+    assert.equal(wrongToken.code, 1);
+    assert.match(wrongToken.stderr, /HTTP 401/);
+
+    // docker stop: SIGTERM, a checkpoint, exit 0; then the HEALTHCHECK fails.
+    daemon.kill('SIGTERM');
+    assert.equal(await exited, 0, output.slice(-3000));
+    assert.equal((await healthcheck()).code, 1);
+  },
+);
