@@ -133,6 +133,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: "reject a group whose members' average score over this and at least `history` earlier rounds is below -distrust (0 = off)",
   },
+  distrustScale: {
+    kind: 'number',
+    default: 0.5,
+    min: 0,
+    doc: "distrust's bar is at least distrustScale x this pass's median |score| (0 = the fixed bar alone)",
+  },
   history: {
     kind: 'number',
     default: 2,
@@ -324,11 +330,16 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         // flipper that starts from the honest consensus helps on most classes and hurts a
         // few, a little, every round; an honest specialist's average stays positive).
         if (o.memory === 'on' && o.distrust > 0) {
+          // Scores scale with how different the candidates are (under class shards an
+          // honest neighbour holding own's classes scores a little below 0 round after
+          // round, ten times the Dirichlet scale), so the bar scales with this pass's
+          // median |r|.
+          const bar = Math.max(o.distrust, o.distrustScale * median(effects.map(Math.abs)));
           live.forEach(({ members }, i) => {
             if (out.includes(i)) return;
             const r = effects[i] as number;
             const averages = members.map((j) => trust.longRun((candidates[j] as Candidate).peer, r, o.history));
-            if (averages.every((a) => a !== undefined && a < -o.distrust)) out.push(i);
+            if (averages.every((a) => a !== undefined && a < -bar)) out.push(i);
           });
         }
         const outSet = new Set(out);

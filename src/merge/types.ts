@@ -24,12 +24,6 @@ export interface ClassScores {
   readonly accuracy: Float64Array;
   readonly overallAccuracy: number;
   readonly loss: number;
-  /**
-   * Mean cross-entropy per class over the split's samples of that class (NaN for a class
-   * without samples), length numClasses. Optional: evaluators that only count predictions
-   * omit it, and rules that use it fall back to `loss`.
-   */
-  readonly classLoss?: Float64Array;
 }
 
 /** Which layers form the output layer; its class axis is the last axis of `kernel`. */

@@ -20,12 +20,7 @@ export function confusionMatrix(
  * Accuracy (recall) and F1 per class, overall accuracy. A class with no samples and no
  * predictions scores 0 (it cannot be judged on this split).
  */
-export function classScores(
-  confusion: Uint32Array,
-  numClasses: number,
-  loss: number,
-  classLoss?: Float64Array,
-): ClassScores {
+export function classScores(confusion: Uint32Array, numClasses: number, loss: number): ClassScores {
   const f1 = new Float64Array(numClasses);
   const accuracy = new Float64Array(numClasses);
   let correct = 0;
@@ -43,5 +38,5 @@ export function classScores(
     accuracy[c] = actual > 0 ? tp / actual : 0;
     f1[c] = actual + predicted > 0 ? (2 * tp) / (actual + predicted) : 0;
   }
-  return { f1, accuracy, overallAccuracy: total > 0 ? correct / total : 0, loss, ...(classLoss ? { classLoss } : {}) };
+  return { f1, accuracy, overallAccuracy: total > 0 ? correct / total : 0, loss };
 }

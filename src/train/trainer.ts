@@ -248,8 +248,6 @@ export class Trainer {
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
     let lossSum = 0;
-    const classSum = new Float64Array(K);
-    const classCount = new Uint32Array(K);
     const features = this.trainable === 'head' ? this.#features(data) : undefined;
     const f = datasetFeatureSize(data);
     for (let from = 0; from < n; from += this.evalBatchSize) {
@@ -260,22 +258,13 @@ export class Trainer {
           : model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]));
         const logits = tf.matMul(feats, head as tf.Tensor2D);
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
-        const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.NONE);
-        return [logits.argMax(1).dataSync() as Int32Array, l.dataSync() as Float32Array] as const;
+        const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
+        return [logits.argMax(1).dataSync() as Int32Array, l.dataSync()[0] as number] as const;
       });
       predicted.set(pred, from);
-      for (let i = 0; i < count; i++) {
-        const c = data.y[from + i] as number;
-        const v = loss[i] as number;
-        lossSum += v;
-        classSum[c] = (classSum[c] as number) + v;
-        classCount[c] = (classCount[c] as number) + 1;
-      }
+      lossSum += loss;
     }
-    const classLoss = classSum.map((v, c) =>
-      (classCount[c] as number) > 0 ? v / (classCount[c] as number) : Number.NaN,
-    );
-    return classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN, classLoss);
+    return classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN);
   }
 
   /** Backbone features of a dataset, computed once while the backbone is unchanged. */

@@ -184,8 +184,8 @@ test('distrust: a sender that hurts a little every round is rejected once its re
     cand('c', vec([1.2, 1.3])),
     cand('d', vec([0.7, 0.8])),
   ];
-  const rejectedPerRound = (distrust: number): boolean[] => {
-    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, distrust, history: 2 });
+  const rejectedPerRound = (distrust: number, distrustScale = 0): boolean[] => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, distrust, distrustScale, history: 2 });
     return [0, 1, 2, 3, 4].map((round) => {
       const { report } = mergeWithReport(
         merge,
@@ -198,6 +198,12 @@ test('distrust: a sender that hurts a little every round is rejected once its re
   };
   assert.deepEqual(rejectedPerRound(0), [false, false, false, false, false], 'never an outlier alone');
   assert.deepEqual(rejectedPerRound(0.01), [false, false, true, true, true], 'rejected after two scored rounds');
+  assert.deepEqual(rejectedPerRound(0.01, 0.5), [false, false, true, true, true], 'clearly below the scaled bar too');
+  assert.deepEqual(
+    rejectedPerRound(0.01, 50),
+    [false, false, false, false, false],
+    'the bar scales with the median |score|: small against the spread, kept',
+  );
 });
 
 test('TrustMemory.longRun: the median with this round over the recent scores, only after minHistory rounds', () => {
