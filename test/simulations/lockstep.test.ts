@@ -25,13 +25,19 @@ const PERCENT_POINT = 0.01;
 
 const mnist = loadDataset('mnist');
 
-function smallSetting(strategy: string, attack: string): LockstepConfig {
+type Strategy = LockstepConfig['strategy'];
+
+function smallSetting(
+  strategy: Strategy,
+  attack: string,
+  partition: LockstepConfig['partition'] = { kind: 'shards', classesPerPeer: 4 },
+): LockstepConfig {
   const spec = compareAttackSpec(attack);
   return {
     dataset: { train: seededSubset(mnist.train, 3000, 1), test: mnist.test },
     model: { kind: 'mlp', hidden: [32] },
     peers: 10,
-    partition: { kind: 'shards', classesPerPeer: 4 },
+    partition,
     mergeValidation: 'public+own',
     ...(spec === undefined ? {} : { byzantine: { fraction: 0.3, attack: spec } }),
     strategy,
@@ -70,6 +76,20 @@ for (const [attack, margin, maxShare] of CASES) {
     assert.ok(r.share <= maxShare, `attackers' share ${r.share} > ${maxShare}`);
   });
 }
+
+test("lockstep, Dirichlet(0.1) label flip: distrust lowers the flippers' share and costs no accuracy", async () => {
+  const dirichlet = { kind: 'dirichlet', alpha: 0.1 } as const;
+  const shareOf = (r: LockstepResult): number => r.rounds.reduce((s, x) => s + x.attackerShare, 0) / r.rounds.length;
+  const on = await runLockstep(smallSetting('bristle+ldawa', 'label-flip', dirichlet));
+  const off = await runLockstep(
+    smallSetting({ name: 'bristle+ldawa', options: { distrust: 0 } }, 'label-flip', dirichlet),
+  );
+  assert.ok(shareOf(on) < shareOf(off), `share with distrust ${shareOf(on)} vs without ${shareOf(off)}`);
+  assert.ok(
+    on.final.honestAccuracy.mean >= off.final.honestAccuracy.mean - PERCENT_POINT,
+    `accuracy with distrust ${on.final.honestAccuracy.mean} vs without ${off.final.honestAccuracy.mean}`,
+  );
+});
 
 function tiny(seed: number): LockstepConfig {
   return {
