@@ -135,7 +135,7 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   distrustScale: {
     kind: 'number',
-    default: 0.5,
+    default: 1,
     min: 0,
     doc: "distrust's bar is at least distrustScale x this pass's median |score| (0 = the fixed bar alone)",
   },
