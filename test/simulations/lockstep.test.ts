@@ -25,19 +25,13 @@ const PERCENT_POINT = 0.01;
 
 const mnist = loadDataset('mnist');
 
-type Strategy = LockstepConfig['strategy'];
-
-function smallSetting(
-  strategy: Strategy,
-  attack: string,
-  partition: LockstepConfig['partition'] = { kind: 'shards', classesPerPeer: 4 },
-): LockstepConfig {
+function smallSetting(strategy: string, attack: string): LockstepConfig {
   const spec = compareAttackSpec(attack);
   return {
     dataset: { train: seededSubset(mnist.train, 3000, 1), test: mnist.test },
     model: { kind: 'mlp', hidden: [32] },
     peers: 10,
-    partition,
+    partition: { kind: 'shards', classesPerPeer: 4 },
     mergeValidation: 'public+own',
     ...(spec === undefined ? {} : { byzantine: { fraction: 0.3, attack: spec } }),
     strategy,
@@ -77,20 +71,6 @@ for (const [attack, margin, maxShare] of CASES) {
   });
 }
 
-test("lockstep, Dirichlet(0.1) label flip: distrust lowers the flippers' share and costs no accuracy", async () => {
-  const dirichlet = { kind: 'dirichlet', alpha: 0.1 } as const;
-  const shareOf = (r: LockstepResult): number => r.rounds.reduce((s, x) => s + x.attackerShare, 0) / r.rounds.length;
-  const on = await runLockstep(smallSetting('bristle+ldawa', 'label-flip', dirichlet));
-  const off = await runLockstep(
-    smallSetting({ name: 'bristle+ldawa', options: { distrust: 0 } }, 'label-flip', dirichlet),
-  );
-  assert.ok(shareOf(on) < shareOf(off), `share with distrust ${shareOf(on)} vs without ${shareOf(off)}`);
-  assert.ok(
-    on.final.honestAccuracy.mean >= off.final.honestAccuracy.mean - PERCENT_POINT,
-    `accuracy with distrust ${on.final.honestAccuracy.mean} vs without ${off.final.honestAccuracy.mean}`,
-  );
-});
-
 function tiny(seed: number): LockstepConfig {
   return {
     dataset: { train: seededSubset(mnist.train, 400, 3), test: mnist.test },
@@ -121,14 +101,10 @@ test('same seed, same numbers; another seed, other numbers', async () => {
   const b = await runLockstep(tiny(5));
   const c = await runLockstep(tiny(6));
   assert.deepEqual(seen, [0, 1]);
-  // One merge report per honest peer (4 of 5) per round.
+  // One merge report per honest peer (4 of 5) per round; attackers do not merge.
   assert.equal(merges.length, 8);
   assert.ok(merges.every((m) => m.endsWith(':bristle+ldawa')));
-  assert.deepEqual(
-    new Set(merges.map((m) => Number(m.split(':')[1]))).has(a.attackers[0] as number),
-    false,
-    'attackers do not merge',
-  );
+  assert.ok(!merges.some((m) => Number(m.split(':')[1]) === a.attackers[0]));
   assert.deepEqual(numbers(a), numbers(b));
   assert.notDeepEqual(numbers(a), numbers(c));
   assert.equal(a.testSamples, 200);
