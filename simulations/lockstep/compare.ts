@@ -9,7 +9,8 @@
  *     [--steps 10] [--train 6000] [--hidden 64] [--trainable all|head] \
  *     [--validation public+own|own-classes|all-classes] [--strategies a,b] [--attacks x,y] \
  *     [--fraction 0.3] [--alie-z z] [--partition shards|dirichlet] [--classes-per-peer 4] \
- *     [--alpha 0.1] [--bristle-n N] [--test 1000] [--json out.json]
+ *     [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--json out.json] \
+ *     [--merge-log merges.jsonl]
  *
  * `oracle` is the honest-only reference: honest peers merge only honest candidates with
  * mean. Baselines that take the number of attackers are told the true one: krum f,
@@ -18,7 +19,7 @@
  * those of ./attack-set.ts (the default set), or any attack registry name with default options.
  * Takes a long time with the defaults (every strategy x attack x seed): narrow them.
  */
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../../node/datasets.ts';
@@ -65,6 +66,8 @@ const { values } = parseArgs({
     'classes-per-peer': { type: 'string', default: '4' },
     alpha: { type: 'string', default: '0.1' },
     'bristle-n': { type: 'string' },
+    'strategy-options': { type: 'string' },
+    'merge-log': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -100,6 +103,21 @@ const partition: PartitionSpec =
       };
 const seeds = list(values.seeds).map((s) => number('seeds', s, Number.isInteger));
 const strategies = list(values.strategies);
+/** --strategy-options: a JSON object of bristle+ldawa options (for ablations and tuning). */
+const extraOptions: Record<string, unknown> = (() => {
+  const text = values['strategy-options'];
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    fail(`--strategy-options: not JSON: ${text}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    fail('--strategy-options: must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+})();
 const attacks = list(values.attacks);
 const attackSpecs = new Map<string, AttackSpec | undefined>();
 for (const a of attacks) {
@@ -122,11 +140,15 @@ function strategySpec(name: string, attack: string): StrategySpec {
       return { name, options: { byzantineFraction: f / (peers - 1) } };
     case 'centered-clipping':
       return { name, options: { tau: 'auto' } };
-    default:
-      // --bristle-n: Bristle's prioritiser size N.
-      return name.startsWith('bristle') && values['bristle-n'] !== undefined
-        ? { name, options: { N: Number(values['bristle-n']) } }
-        : name;
+    default: {
+      // --bristle-n: Bristle's prioritiser size N; --strategy-options: options of the
+      // default rule (the strategy factory validates them).
+      const options = {
+        ...(name === 'bristle+ldawa' ? extraOptions : {}),
+        ...(name.startsWith('bristle') && values['bristle-n'] !== undefined ? { N: Number(values['bristle-n']) } : {}),
+      };
+      return Object.keys(options).length > 0 ? { name, options } : name;
+    }
   }
 }
 
@@ -213,6 +235,7 @@ const settings = {
   strategies,
   attacks,
   bristleN: values['bristle-n'] === undefined ? null : Number(values['bristle-n']),
+  strategyOptions: extraOptions,
 };
 const environment = {
   node: process.version,
@@ -242,20 +265,34 @@ for (const strategy of strategies) {
     for (const seed of seeds) {
       const spec = attackSpecs.get(attack);
       const strategyOptions = strategySpec(strategy, attack);
-      const result = await runLockstep({
-        dataset: { train: seededSubset(mnist.train, settings.train, seed), test: mnist.test },
-        model: { kind: 'mlp', hidden: settings.hidden },
-        trainable: settings.trainable,
-        peers,
-        partition,
-        mergeValidation: validation,
-        byzantine: spec === undefined || attackers === 0 ? undefined : { count: attackers, attack: spec },
-        strategy: strategyOptions,
-        rounds: settings.rounds,
-        localSteps: settings.localSteps,
-        seed,
-        testSubset: settings.test,
-      });
+      const result = await runLockstep(
+        {
+          dataset: { train: seededSubset(mnist.train, settings.train, seed), test: mnist.test },
+          model: { kind: 'mlp', hidden: settings.hidden },
+          trainable: settings.trainable,
+          peers,
+          partition,
+          mergeValidation: validation,
+          byzantine: spec === undefined || attackers === 0 ? undefined : { count: attackers, attack: spec },
+          strategy: strategyOptions,
+          rounds: settings.rounds,
+          localSteps: settings.localSteps,
+          seed,
+          testSubset: settings.test,
+        },
+        {
+          // --merge-log: one JSON line per honest merge (who was used, who rejected and why).
+          ...(values['merge-log'] === undefined
+            ? {}
+            : {
+                onMerge: (peer, round, report) =>
+                  appendFileSync(
+                    values['merge-log'] as string,
+                    `${JSON.stringify({ strategy, attack, seed, peer, round, report })}\n`,
+                  ),
+              }),
+        },
+      );
       const r = record(strategy, strategyOptions, attack, seed, result);
       runs.push(r);
       writeJson(false);

@@ -67,6 +67,8 @@ export interface LockstepResult {
 export interface LockstepHooks {
   /** Called after every round (synchronously, before the next one starts). */
   readonly onRound?: (record: RoundRecord) => void;
+  /** Called with every honest peer's merge report (diagnostics: who was used, who rejected). */
+  readonly onMerge?: (peer: number, round: number, report: MergeReport) => void;
 }
 
 /** A seeded split of sample indices 0..n-1: the first `count` after a shuffle (all when count is 0 or >= n), and the rest. */
@@ -245,6 +247,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
         );
         mergeTotalMs += performance.now() - mergeStart;
         shares.push(shareOf(report, byzantineIds));
+        if (report !== undefined) hooks.onMerge?.(p.index, round, report);
         return w;
       });
       mergeMs.push(mergeTotalMs / honest.length);

@@ -127,6 +127,25 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: "virtual neutral rounds in each sender's trust average (shrinks the score of senders with little history)",
   },
+  distrust: {
+    kind: 'number',
+    default: 0.01,
+    min: 0,
+    doc: "reject a group whose members' average score over this and at least `history` earlier rounds is below -distrust (0 = off)",
+  },
+  distrustScale: {
+    kind: 'number',
+    default: 1,
+    min: 0,
+    doc: "distrust's bar is at least distrustScale x this pass's median |score| (0 = the fixed bar alone)",
+  },
+  history: {
+    kind: 'number',
+    default: 2,
+    min: 0,
+    integer: true,
+    doc: 'earlier scored rounds a sender needs before its average can reject it (distrust)',
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -306,6 +325,23 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           return blended.reduce((s, v) => s + v, 0) / blended.length;
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
+        // Distrust: a sender whose influence has been negative on average over several
+        // rounds is harmful even when one round's score is small and no outlier (a label
+        // flipper that starts from the honest consensus helps on most classes and hurts a
+        // few, a little, every round; an honest specialist's average stays positive).
+        if (o.memory === 'on' && o.distrust > 0) {
+          // Scores scale with how different the candidates are (under class shards an
+          // honest neighbour holding own's classes scores a little below 0 round after
+          // round, ten times the Dirichlet scale), so the bar scales with this pass's
+          // median |r|.
+          const bar = Math.max(o.distrust, o.distrustScale * median(effects.map(Math.abs)));
+          live.forEach(({ members }, i) => {
+            if (out.includes(i)) return;
+            const r = effects[i] as number;
+            const averages = members.map((j) => trust.longRun((candidates[j] as Candidate).peer, r, o.history));
+            if (averages.every((a) => a !== undefined && a < -bar)) out.push(i);
+          });
+        }
         const outSet = new Set(out);
         // A suspect must help at least as much as the typical trusted group (suspects
         // cannot lower the bar by their number).

@@ -47,10 +47,15 @@ export function harmfulOutliers(scores: readonly number[], mu: number, k: number
   return out;
 }
 
+/** Scores per sender that TrustMemory.longRun takes its median over. */
+export const RECENT_SCORES = 16;
+
 /** Per-sender running average of leave-group-out scores, over the rounds a sender was scored. */
 export class TrustMemory {
   readonly #sum = new Map<string, number>();
   readonly #count = new Map<string, number>();
+  /** The last RECENT_SCORES scores per sender, oldest first. */
+  readonly #recent = new Map<string, number[]>();
   /** Senders remembered at most; the least recently scored are forgotten first. */
   readonly #capacity: number;
 
@@ -68,6 +73,19 @@ export class TrustMemory {
     return ((this.#sum.get(peer) ?? 0) + current) / ((this.#count.get(peer) ?? 0) + 1 + prior);
   }
 
+  /**
+   * The median of this round's score and the sender's last `RECENT_SCORES` recorded ones,
+   * or undefined while the sender has fewer than `minHistory` earlier scored rounds (one
+   * or two rounds are too noisy to condemn a sender on). A median, so one bad round of a
+   * sender with a good record does not make it negative, while a sender that hurts a
+   * little in most rounds has a negative one.
+   */
+  longRun(peer: string, current: number, minHistory: number): number | undefined {
+    const recent = this.#recent.get(peer) ?? [];
+    if (recent.length < minHistory) return undefined;
+    return median([...recent, current]);
+  }
+
   /** Past average, or undefined for a sender never scored. */
   average(peer: string): number | undefined {
     const n = this.#count.get(peer);
@@ -79,14 +97,18 @@ export class TrustMemory {
     const sum = (this.#sum.get(peer) ?? 0) + score;
     const count = (this.#count.get(peer) ?? 0) + 1;
     // Re-insert so Map order is least-recently-scored first.
+    const recent = [...(this.#recent.get(peer) ?? []), score].slice(-RECENT_SCORES);
     this.#sum.delete(peer);
     this.#count.delete(peer);
+    this.#recent.delete(peer);
     this.#sum.set(peer, sum);
     this.#count.set(peer, count);
+    this.#recent.set(peer, recent);
     while (this.#sum.size > this.#capacity) {
       const oldest = this.#sum.keys().next().value as string;
       this.#sum.delete(oldest);
       this.#count.delete(oldest);
+      this.#recent.delete(oldest);
     }
   }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
-import { harmfulOutliers, TrustMemory } from '../../src/merge/influence.ts';
+import { harmfulOutliers, RECENT_SCORES, TrustMemory } from '../../src/merge/influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mix.ts';
 import { OptionError } from '../../src/merge/options.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
@@ -172,6 +172,50 @@ test('trust memory: a sender with a good record survives one bad round that alon
   };
   assert.equal(rejectedInLastRound('off'), true, 'one round alone rejects it');
   assert.equal(rejectedInLastRound('on'), false, 'its record keeps it');
+});
+
+test('distrust: a sender that hurts a little every round is rejected once its record is long enough', () => {
+  const target = [1, 1];
+  // Honest candidates spread around the target (some help a lot, some little), and one
+  // sender a little off: no outlier in any single round, harmful on average.
+  const honest = [
+    cand('a', vec([1.6, 0.9])),
+    cand('b', vec([0.9, 1.5])),
+    cand('c', vec([1.2, 1.3])),
+    cand('d', vec([0.7, 0.8])),
+  ];
+  const rejectedPerRound = (distrust: number, distrustScale = 0): boolean[] => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, distrust, distrustScale, history: 2 });
+    return [0, 1, 2, 3, 4].map((round) => {
+      const { report } = mergeWithReport(
+        merge,
+        vec([0.6, 0.6]),
+        [...honest, cand('drift', vec([0.35, 0.45]))],
+        ctxFor(target, { round }),
+      );
+      return report?.rejected.some((r) => r.peer === 'drift') ?? false;
+    });
+  };
+  assert.deepEqual(rejectedPerRound(0), [false, false, false, false, false], 'never an outlier alone');
+  assert.deepEqual(rejectedPerRound(0.01), [false, false, true, true, true], 'rejected after two scored rounds');
+  assert.deepEqual(rejectedPerRound(0.01, 0.5), [false, false, true, true, true], 'clearly below the scaled bar too');
+  assert.deepEqual(
+    rejectedPerRound(0.01, 50),
+    [false, false, false, false, false],
+    'the bar scales with the median |score|: small against the spread, kept',
+  );
+});
+
+test('TrustMemory.longRun: the median with this round over the recent scores, only after minHistory rounds', () => {
+  const t = new TrustMemory();
+  assert.equal(t.longRun('a', -1, 1), undefined);
+  assert.equal(t.longRun('a', -1, 0), -1);
+  t.record('a', 1);
+  t.record('a', -4);
+  assert.equal(t.longRun('a', 0, 3), undefined);
+  assert.equal(t.longRun('a', 0.5, 2), 0.5);
+  for (let i = 0; i < RECENT_SCORES; i++) t.record('a', -1);
+  assert.equal(t.longRun('a', 9, 2), -1, 'only the recent scores count');
 });
 
 test('harmfulOutliers: absolute and relative thresholds must both hold', () => {

@@ -93,10 +93,18 @@ function numbers(r: LockstepResult): unknown {
 
 test('same seed, same numbers; another seed, other numbers', async () => {
   const seen: number[] = [];
-  const a = await runLockstep(tiny(5), { onRound: (r) => seen.push(r.round) });
+  const merges: string[] = [];
+  const a = await runLockstep(tiny(5), {
+    onRound: (r) => seen.push(r.round),
+    onMerge: (peer, round, report) => merges.push(`${round}:${peer}:${report.strategy}`),
+  });
   const b = await runLockstep(tiny(5));
   const c = await runLockstep(tiny(6));
   assert.deepEqual(seen, [0, 1]);
+  // One merge report per honest peer (4 of 5) per round; attackers do not merge.
+  assert.equal(merges.length, 8);
+  assert.ok(merges.every((m) => m.endsWith(':bristle+ldawa')));
+  assert.ok(!merges.some((m) => Number(m.split(':')[1]) === a.attackers[0]));
   assert.deepEqual(numbers(a), numbers(b));
   assert.notDeepEqual(numbers(a), numbers(c));
   assert.equal(a.testSamples, 200);
