@@ -12,6 +12,7 @@ import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
 import type { KernelOverride } from './override.ts';
+import { sgdStepConfig } from './sgd-step.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 import { WASM_BACKEND } from './wasm_util.ts';
 
@@ -20,6 +21,8 @@ export const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
+  // Not a tfjs kernel: the optimizer's fused update (src/train/sgd.ts), run through runKernel.
+  sgdStepConfig,
 ];
 
 /**
