@@ -136,6 +136,16 @@ const MATMUL_CASES: MatMulCase[] = [
   // Broadcast batch.
   { a: [1, 6, 4], b: [3, 5, 6], transposeA: true, transposeB: true },
   { a: [9, 8], b: [8, 7], transposeA: false, transposeB: false },
+  // Our SIMD GEMM (batch 1, >= 4 rows, >= 8 columns): whole 4 x 8 tiles, edge rows and
+  // columns, k = 1, and both loop orders (B above and below 64 K floats).
+  { a: [64, 784], b: [784, 256], transposeA: false, transposeB: false },
+  { a: [13, 37], b: [37, 21], transposeA: false, transposeB: false },
+  { a: [37, 13], b: [37, 21], transposeA: true, transposeB: false },
+  { a: [13, 37], b: [21, 37], transposeA: false, transposeB: true },
+  { a: [37, 13], b: [21, 37], transposeA: true, transposeB: true },
+  { a: [4, 1], b: [1, 8], transposeA: false, transposeB: false },
+  { a: [1, 6, 300], b: [1, 300, 260], transposeA: false, transposeB: false },
+  { a: [300, 8], b: [300, 9], transposeA: true, transposeB: false },
 ];
 
 test('BatchMatMul with transpose flags on wasm matches cpu', async () => {

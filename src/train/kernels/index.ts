@@ -5,7 +5,7 @@
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs';
-import { batchMatMulOverride } from './batch_mat_mul.ts';
+import { batchMatMulOverride } from './batch-mat-mul.ts';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputOverride } from './conv2d_backprop_input.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_filter.ts';

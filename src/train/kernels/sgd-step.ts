@@ -11,9 +11,9 @@
  * id: writing into the same id would leave that cache stale.
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { simdSgdFor } from './simd-sgd.ts';
 import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm_util.ts';
+import { heapMemory } from './wasm-asm.ts';
 
 export const SGD_STEP = 'MeshflSgdStep';
 
@@ -67,12 +67,6 @@ function sgdStep(args: WasmKernelArgs): TensorInfo {
     o[i] = wi - learningRate * vi;
   }
   return out;
-}
-
-/** The backend's WebAssembly.Memory (emscripten keeps the instance's exports in `asm`), if exposed. */
-function heapMemory(backend: BackendWasm): WebAssembly.Memory | undefined {
-  const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
-  return memory instanceof WebAssembly.Memory ? memory : undefined;
 }
 
 export const sgdStepConfig: KernelConfig = {
