@@ -6,8 +6,8 @@
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs';
 import { batchMatMulOverride } from './batch-mat-mul.ts';
-import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { conv2DBackpropInputOverride } from './conv2d_backprop_input.ts';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';

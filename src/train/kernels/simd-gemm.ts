@@ -8,6 +8,7 @@
  *   gemm(a, b, c, m, n8, k, ldb, sai, sak):
  *     for i < m (multiple of 4), j < n8 (multiple of 8):
  *       c[i*ldb + j] = sum_{p<k} a[i*sai + p*sak] * b[p*ldb + j]
+ *   (gemmRowsAdd: c[...] += the sum.)
  *   Pointers are byte addresses; m, n8, k, ldb, sai, sak count floats; m, n8, k > 0.
  *   A [m, k] row-major: sai = k, sak = 1. A stored [k, m] (transposed): sai = 1, sak = m.
  *
@@ -107,47 +108,56 @@ const innerK = [
   END,
 ];
 
-/** One 4 x 8 tile of C at rows i, columns j. */
-const tile = [
-  ...Array.from({ length: 8 }, (_, x) => [...V128_ZERO, ...set(ACC + x)]).flat(),
-  // pa0 = a + i*sai4, pa(r+1) = pa(r) + sai4
-  ...get(A),
-  ...get(I),
-  ...get(SAI4),
-  I32_MUL,
-  I32_ADD,
-  ...set(PA[0]),
-  ...[1, 2, 3].flatMap((r) => [...get(PA[r - 1]), ...get(SAI4), I32_ADD, ...set(PA[r])]),
-  // pb = b + j*4
-  ...get(B),
-  ...shl2(J),
-  I32_ADD,
-  ...set(PB),
-  ...get(K),
-  ...set(KK),
-  ...innerK,
-  // pc = c + (i*ldb + j)*4; store the 4 rows
-  ...get(C),
-  ...get(I),
-  ...get(LDB4),
-  I32_MUL,
-  I32_ADD,
-  ...shl2(J),
-  I32_ADD,
-  ...set(PC),
-  ...[0, 1, 2, 3].flatMap((r) => [
-    ...get(PC),
-    ...get(ACC + 2 * r),
-    ...v128StoreAt(0),
-    ...get(PC),
-    ...get(ACC + 2 * r + 1),
-    ...v128StoreAt(16),
-    ...get(PC),
-    ...get(LDB4),
+/** pc = c + (i*ldb + j)*4, the tile's first row in C. */
+const tileStart = [...get(C), ...get(I), ...get(LDB4), I32_MUL, I32_ADD, ...shl2(J), I32_ADD, ...set(PC)];
+
+/** The 4 rows of the tile, from pc on: `row(r)` per row, pc advanced by a row after each. */
+const eachRow = (row: (r: number) => number[]) =>
+  [0, 1, 2, 3].flatMap((r) => [...row(r), ...get(PC), ...get(LDB4), I32_ADD, ...set(PC)]);
+
+/** One 4 x 8 tile of C at rows i, columns j: C = A'B, or C += A'B when accumulating. */
+function tile(accumulate: boolean): number[] {
+  return [
+    ...(accumulate
+      ? [
+          ...tileStart,
+          ...eachRow((r) => [
+            ...get(PC),
+            ...v128LoadAt(0),
+            ...set(ACC + 2 * r),
+            ...get(PC),
+            ...v128LoadAt(16),
+            ...set(ACC + 2 * r + 1),
+          ]),
+        ]
+      : Array.from({ length: 8 }, (_, x) => [...V128_ZERO, ...set(ACC + x)]).flat()),
+    // pa0 = a + i*sai4, pa(r+1) = pa(r) + sai4
+    ...get(A),
+    ...get(I),
+    ...get(SAI4),
+    I32_MUL,
     I32_ADD,
-    ...set(PC),
-  ]),
-];
+    ...set(PA[0]),
+    ...[1, 2, 3].flatMap((r) => [...get(PA[r - 1]), ...get(SAI4), I32_ADD, ...set(PA[r])]),
+    // pb = b + j*4
+    ...get(B),
+    ...shl2(J),
+    I32_ADD,
+    ...set(PB),
+    ...get(K),
+    ...set(KK),
+    ...innerK,
+    ...tileStart,
+    ...eachRow((r) => [
+      ...get(PC),
+      ...get(ACC + 2 * r),
+      ...v128StoreAt(0),
+      ...get(PC),
+      ...get(ACC + 2 * r + 1),
+      ...v128StoreAt(16),
+    ]),
+  ];
+}
 
 /** `for (index = 0; index < limit; index += step) body` (limit > 0). */
 function countedLoop(index: number, step: number, limit: number, body: number[]): number[] {
@@ -177,7 +187,7 @@ function countedLoop(index: number, step: number, limit: number, body: number[])
  * for a B too big for L2), or rows outermost (C and A' are written and read once, B is
  * re-read from L2: for a small B, e.g. the weight gradient x^T dy, whose C is the big one).
  */
-function gemmBody(rowsOutermost: boolean): number[] {
+function gemmBody(rowsOutermost: boolean, accumulate = false): number[] {
   return functionBody(
     [
       [12, I32],
@@ -191,8 +201,8 @@ function gemmBody(rowsOutermost: boolean): number[] {
       ...shl2(SAI),
       ...set(SAI4),
       ...(rowsOutermost
-        ? countedLoop(I, 4, M, countedLoop(J, 8, N8, tile))
-        : countedLoop(J, 8, N8, countedLoop(I, 4, M, tile))),
+        ? countedLoop(I, 4, M, countedLoop(J, 8, N8, tile(accumulate)))
+        : countedLoop(J, 8, N8, countedLoop(I, 4, M, tile(accumulate)))),
     ],
   );
 }
@@ -214,6 +224,8 @@ export interface SimdGemm {
   gemm(...args: Parameters<GemmFn>): void;
   /** Rows outermost. */
   gemmRows(...args: Parameters<GemmFn>): void;
+  /** Rows outermost, C += A'B (C is read, not overwritten). */
+  gemmRowsAdd(...args: Parameters<GemmFn>): void;
 }
 
 /** The module bound to `memory`, or undefined where WebAssembly SIMD is unavailable. */
@@ -223,6 +235,7 @@ export const simdGemmFor = simdModule<SimdGemm>(
     [
       { name: 'gemm', type: 0, body: gemmBody(false) },
       { name: 'gemmRows', type: 0, body: gemmBody(true) },
+      { name: 'gemmRowsAdd', type: 0, body: gemmBody(true, true) },
     ],
   ),
 );
