@@ -246,9 +246,15 @@ test('MaxPoolGrad on wasm (our replacement) matches cpu, overlapping windows and
     { shape: [3, 8, 8, 16], size: 2, stride: 2, pad: 'valid' },
     { shape: [1, 7, 9, 5], size: 3, stride: 1, pad: 'same' },
     { shape: [16, 14, 14, 8], size: 2, stride: 2, pad: 'valid' },
+    // The specialised 2x2 / stride 2 loop: odd sizes (last row and column unused), 'same'
+    // on even sizes (no padding), and 'same' on odd sizes (padded: the general loop).
+    { shape: [2, 7, 9, 4], size: 2, stride: 2, pad: 'valid' },
+    { shape: [2, 6, 8, 3], size: 2, stride: 2, pad: 'same' },
+    { shape: [2, 7, 5, 3], size: 2, stride: 2, pad: 'same' },
   ];
-  for (const c of cases) {
-    const values = uniform(rng, size(c.shape));
+  for (const [i, c] of cases.entries()) {
+    // Every other case on a coarse grid of values, so windows hold ties (the first one wins).
+    const values = uniform(rng, size(c.shape)).map((v) => (i % 2 === 1 ? Math.round(v * 2) : v));
     const r = uniform(rng, 16 * 14 * 14 * 8);
     await assertWasmMatchesCpu(`maxPool ${c.shape} ${c.size}/${c.stride} ${c.pad}`, () => {
       const loss = (x: tf.Tensor) => {

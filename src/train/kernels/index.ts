@@ -10,7 +10,7 @@ import { conv2DBackpropInputOverride } from './conv2d_backprop_input.ts';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.ts';
-import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { maxPoolGradConfig } from './max-pool-grad.ts';
 import type { KernelOverride } from './override.ts';
 import { sgdStepConfig } from './sgd-step.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
