@@ -170,3 +170,31 @@ test('dense layer gradients on wasm match cpu (uses the transposed BatchMatMul)'
     });
   }
 });
+
+test('Sum over all axes but the last (bias gradients, our pass) and other Sums on wasm match cpu', async () => {
+  const rng = createRng(71);
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [3, 5, 7, 12], axis: [0, 1, 2], keepDims: false },
+    { shape: [3, 5, 7, 12], axis: [2, 0, -3], keepDims: true },
+    { shape: [13, 9], axis: 0, keepDims: false },
+    { shape: [13, 9], axis: -2, keepDims: true },
+    // Not ours: the stock kernel.
+    { shape: [3, 5, 7, 12], axis: [1, 2], keepDims: false },
+    { shape: [13, 9], axis: 1, keepDims: false },
+    { shape: [13], axis: 0, keepDims: false },
+  ];
+  for (const c of cases) {
+    const values = uniform(rng, size(c.shape));
+    await assertWasmMatchesCpu(`sum [${c.shape}] axis ${JSON.stringify(c.axis)} keepDims ${c.keepDims}`, () => {
+      const out = tf.sum(tf.tensor(values, c.shape), c.axis, c.keepDims);
+      // The shape is part of the contract, not only the values.
+      return out.reshape([-1]).concat(tf.tensor1d(out.shape.length === 0 ? [0] : out.shape));
+    });
+  }
+  const xValues = uniform(rng, 4 * 6 * 6 * 8);
+  const bValues = uniform(rng, 8);
+  await assertWasmMatchesCpu('bias gradient of a broadcast add', () => {
+    const loss = (x: tf.Tensor, b: tf.Tensor) => tf.add(x, b).square().sum();
+    return tf.grads(loss)([tf.tensor4d(xValues, [4, 6, 6, 8]), tf.tensor1d(bValues)]);
+  });
+});

@@ -13,6 +13,7 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_i
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import type { KernelOverride } from './override.ts';
 import { sgdStepConfig } from './sgd-step.ts';
+import { sumOverride } from './sum.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 import { WASM_BACKEND } from './wasm_util.ts';
 
@@ -35,9 +36,14 @@ export const REPLACED_KERNELS: readonly KernelConfig[] = [maxPoolGradConfig];
  * Stock wasm kernels we speed up for the cases we cover, falling back to the stock kernel
  * otherwise: Conv2DBackpropInput as a forward XNNPACK Conv2D (the stock one dominated a CNN
  * step: docs/PERFORMANCE.md, "Where a wasm training step goes"), BatchMatMul with transpose
- * flags as explicit Transpose + plain multiply.
+ * flags and without packing (our SIMD GEMM), Sum over all axes but the last (bias
+ * gradients) as one pass.
  */
-export const OVERRIDDEN_KERNELS: readonly KernelOverride[] = [conv2DBackpropInputOverride, batchMatMulOverride];
+export const OVERRIDDEN_KERNELS: readonly KernelOverride[] = [
+  conv2DBackpropInputOverride,
+  batchMatMulOverride,
+  sumOverride,
+];
 
 /** Our wrapped kernelFunc per kernel name, so re-registering does not wrap our own wrapper. */
 const installedOverrides = new Map<string, KernelFunc>();
