@@ -101,7 +101,8 @@ function profileSection(r: SuiteResult): string {
     '### Where a wasm training step goes: stock kernels vs our overrides',
     '',
     '`simulations/bench/suite/profile.ts`: the same Trainer (batch 64, MNIST, default `cnn` and `mlp`), switching the' +
-      ' wasm registry between the stock `Conv2DBackpropInput`/`BatchMatMul` and our overrides, alternated in one process.' +
+      ' wasm registry between the stock `Conv2DBackpropInput`/`BatchMatMul`/`Sum` and our overrides, alternated in one process' +
+      ' (our added kernels, the fused optimizer and the Trainer loop run in both).' +
       ' Step times are under `tf.profile` (which adds a little per kernel); kernel ms per step.',
     '',
     markdownTable(['model', 'kernels', '>ms/step', '>speed-up', 'largest kernels (ms/step)'], rows),
