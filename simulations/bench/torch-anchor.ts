@@ -218,12 +218,13 @@ export async function runTorchAnchorBench(options: {
   await initBackend('wasm');
   const mnist = loadDataset('mnist');
   const maxSamples = Math.max(...MODELS.map((m) => m.steps[q] + 1)) * BATCH;
-  const train = sharedDataset(
-    subset(
-      mnist.train,
-      Array.from({ length: maxSamples }, (_, i) => i),
-    ),
+  const train = subset(
+    mnist.train,
+    Array.from({ length: maxSamples }, (_, i) => i),
   );
+  // The pool's copy lives in SharedArrayBuffers (sent to the workers once); the main thread
+  // trains from plain arrays, as `meshfl train` does (copies out of shared memory are slower).
+  const shared = sharedDataset(train);
   const torch1 = new TorchChild(found.python, 1);
   const torch2 = new TorchChild(found.python, 2);
   const pool = await TrainingPool.start({ workers: 2, backend: 'wasm' });
@@ -246,7 +247,7 @@ export async function runTorchAnchorBench(options: {
           numClasses: model.numClasses,
           options: { batchSize: BATCH, seed: BATCH_SEED },
           weights: layers,
-          data: train,
+          data: shared,
         });
       }
       try {
