@@ -146,6 +146,9 @@ const MATMUL_CASES: MatMulCase[] = [
   { a: [4, 1], b: [1, 8], transposeA: false, transposeB: false },
   { a: [1, 6, 300], b: [1, 300, 260], transposeA: false, transposeB: false },
   { a: [300, 8], b: [300, 9], transposeA: true, transposeB: false },
+  // Columns outermost in blocks of 64 rows: 150 rows (2 full blocks, one of 20, 2 edge rows).
+  { a: [150, 300], b: [300, 260], transposeA: false, transposeB: false },
+  { a: [300, 150], b: [300, 260], transposeA: true, transposeB: false },
 ];
 
 test('BatchMatMul with transpose flags on wasm matches cpu', async () => {

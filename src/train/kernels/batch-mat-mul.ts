@@ -29,6 +29,8 @@ const MIN_COLS = 8;
  * 64 K floats = 256 KB, half of a typical L2.
  */
 const ROWS_OUTERMOST_MAX_B = 64 * 1024;
+/** Rows per call in the columns-outermost order (a multiple of 4): 64 x 784 floats = 200 KB of A. */
+const COLUMN_ORDER_ROW_BLOCK = 64;
 
 /** A copy of `t` with its last two axes swapped. */
 function transposeLastTwo(backend: BackendWasm, t: TensorInfo): TensorInfo {
@@ -83,8 +85,16 @@ function gemm(
   const m4 = m - (m % 4);
   const n8 = n - (n % 8);
   const at = (t: TensorInfo) => backend.getMemoryOffset(t.dataId);
-  const run = k * n <= ROWS_OUTERMOST_MAX_B ? simd.gemmRows : simd.gemm;
-  run(at(a), at(b), at(out), m4, n8, k, n, sai, sak);
+  if (k * n <= ROWS_OUTERMOST_MAX_B) {
+    simd.gemmRows(at(a), at(b), at(out), m4, n8, k, n, sai, sak);
+  } else {
+    // Columns outermost re-reads A once per 8 columns: in blocks of rows, so that A's block
+    // stays in L2 (evaluation multiplies 512 rows at a time).
+    for (let i0 = 0; i0 < m4; i0 += COLUMN_ORDER_ROW_BLOCK) {
+      const rows = Math.min(COLUMN_ORDER_ROW_BLOCK, m4 - i0);
+      simd.gemm(at(a) + i0 * sai * 4, at(b), at(out) + i0 * n * 4, rows, n8, k, n, sai, sak);
+    }
+  }
   if (m4 === m && n8 === n) return out;
   // The edges: columns n8..n of every row, then rows m4..m (views after the allocation).
   const A = heapF32(backend, a);
