@@ -44,6 +44,14 @@ const MODELS = [
   { name: 'cnn (RepOpt)', spec: 'cnn', steps: [12, 4], warmUp: 30 },
 ] as const;
 const ROUNDS = [5, 2] as const;
+/**
+ * Pause before each measurement: PyTorch's OpenMP and OpenBLAS threads keep spinning for a
+ * while after their work, on the core the next measurement runs on (its CPU time then
+ * grows from sharing the core with the spinning thread). 300 ms lets them go to sleep.
+ */
+const SETTLE_MS = 300;
+
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 
 export interface AnchorRow {
   readonly model: string;
@@ -261,10 +269,14 @@ export async function runTorchAnchorBench(options: {
         const one = { meshfl: [] as number[], torch: [] as number[] };
         const two = { meshfl: [] as number[], torch: [] as number[] };
         for (let round = 0; round < ROUNDS[q]; round++) {
+          await settle();
           one.meshfl.push(meshflOneThread(trainer, train, steps));
+          await settle();
           const t1 = await torch1.train(m.spec, steps);
           one.torch.push(t1.samples / t1.cpuSeconds);
+          await settle();
           two.meshfl.push(await meshflTwoWorkers(pool, peers, layers, steps));
+          await settle();
           const t2 = await torch2.train(m.spec, 2 * steps);
           two.torch.push(t2.samples / t2.wallSeconds);
           log(
