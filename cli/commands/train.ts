@@ -144,7 +144,7 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
           progress.update(
             p.step,
             p.totalSteps,
-            `epoch ${epoch + 1}/${whole} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} ${((p.samples / p.elapsedMs) * 1000).toFixed(0)} samples/s`,
+            `epoch ${epoch + 1}/${whole} step ${p.step}/${p.totalSteps} loss ${Number.isNaN(p.loss) ? '-' : p.loss.toFixed(4)} ${((p.samples / p.elapsedMs) * 1000).toFixed(0)} samples/s`,
           ),
       },
     );

@@ -3,8 +3,8 @@
  *   npm run bench [-- --quick] [-- --json] [-- --only train,wire] [-- --write-docs] [-- --from results.json]
  *   npm run bench:docs     (the same as -- --write-docs: a full run that rewrites the docs)
  *
- * Runs the existing benches (train, wire, merge, gossip) through their exported run
- * functions, plus the kernel profile (stock wasm kernels vs our overrides) and the
+ * Runs the existing benches (train, the PyTorch anchor, wire, merge, gossip) through their
+ * exported run functions (the PyTorch anchor is skipped, with its reason, without torch), plus the kernel profile (stock wasm kernels vs our overrides) and the
  * simulation figures (in a child process, so its peak RSS is its own) and the training
  * pool's speed-up (simulations/bench/pool.ts). Prints the report as markdown. Only with
  * --write-docs, and only for a full run (not --quick, not --only), does it rewrite the
@@ -27,6 +27,7 @@ import { runProfileBench } from './suite/profile.ts';
 import { renderReport, spliceReport } from './suite/report.ts';
 import type { SimulationBenchResult } from './suite/simulation.ts';
 import { SECTIONS, type Section, type SuiteResult } from './suite/types.ts';
+import { runTorchAnchorBench } from './torch-anchor.ts';
 import { runTrainBench } from './train.ts';
 import { runWireBench } from './wire.ts';
 
@@ -105,6 +106,9 @@ async function runSection(section: Section, result: SuiteResult, quick: boolean,
   switch (section) {
     case 'train':
       result.train = await runTrainBench({ quick, log });
+      return;
+    case 'torch':
+      result.torch = await runTorchAnchorBench({ quick, log });
       return;
     case 'profile':
       result.profile = await runProfileBench({ quick, log });

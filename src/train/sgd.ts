@@ -2,9 +2,12 @@
  * SGD with momentum and decoupled-from-multiplier weight decay, with optional constant
  * per-parameter gradient multipliers (RepOpt, ALGORITHMS.md §3):
  *   v <- momentum * v + (M * g + weightDecay * w);  w <- w - lr * v
+ * On a backend with the fused kernel (wasm: ./kernels/sgd-step.ts) one pass per variable;
+ * elsewhere the same rule from tfjs ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedVariable } from '../model/model.ts';
+import { SGD_STEP, type SgdStepAttrs } from './kernels/sgd-step.ts';
 
 export interface SgdOptions {
   /** Learning rate. Default 0.05. */
@@ -43,6 +46,10 @@ export class Sgd {
 
   /** Applies one update; `grads` maps each trained variable to its gradient. */
   apply(grads: ReadonlyMap<tf.Variable, tf.Tensor>): void {
+    if (this.options.momentum > 0 && tf.getKernel(SGD_STEP, tf.getBackend()) !== undefined) {
+      this.#applyFused(grads);
+      return;
+    }
     const { learningRate, momentum, weightDecay } = this.options;
     tf.tidy(() => {
       for (const [variable, grad] of grads) {
@@ -51,17 +58,36 @@ export class Sgd {
         if (weightDecay > 0) g = tf.add(g, tf.mul(variable, weightDecay));
         let step = g;
         if (momentum > 0) {
-          let v = this.#velocity.get(variable);
-          if (!v) {
-            v = tf.variable(tf.zerosLike(variable), false);
-            this.#velocity.set(variable, v);
-          }
+          const v = this.#velocityOf(variable);
           v.assign(tf.add(tf.mul(v, momentum), g));
           step = v;
         }
         variable.assign(tf.sub(variable, tf.mul(step, learningRate)));
       }
     });
+  }
+
+  /** One fused kernel per variable; it updates the velocity in place. */
+  #applyFused(grads: ReadonlyMap<tf.Variable, tf.Tensor>): void {
+    const attrs: SgdStepAttrs = this.options;
+    for (const [variable, grad] of grads) {
+      const mult = this.#multipliers.get(variable);
+      const inputs: Record<string, tf.Tensor> = { x: variable, grad, velocity: this.#velocityOf(variable) };
+      if (mult) inputs.multiplier = mult;
+      const next = tf.engine().runKernel(SGD_STEP, inputs, { ...attrs }) as tf.Tensor;
+      variable.assign(next);
+      next.dispose();
+    }
+  }
+
+  #velocityOf(variable: tf.Variable): tf.Variable {
+    let v = this.#velocity.get(variable);
+    if (!v) {
+      // The tidy frees the zeros' own handle; the variable keeps their data.
+      v = tf.tidy(() => tf.variable(tf.zerosLike(variable), false));
+      this.#velocity.set(variable, v);
+    }
+    return v;
   }
 
   /** Forgets momentum (after a merge replaced the weights, old velocity points elsewhere). */

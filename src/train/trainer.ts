@@ -35,7 +35,10 @@ export interface TrainProgress {
   readonly step: number;
   readonly totalSteps: number;
   readonly samples: number;
-  /** Mean loss over the steps so far. */
+  /**
+   * Mean loss over the steps whose loss has been read: the loss stays on the backend and is
+   * read every LOSS_READ_EVERY steps and at the last step (NaN before the first read).
+   */
   readonly loss: number;
   readonly elapsedMs: number;
 }
@@ -51,6 +54,12 @@ const DEFAULT_BATCH = 32;
 const DEFAULT_EVAL_BATCH = 512;
 /** Training steps between event-loop turns in trainAsync. */
 const DEFAULT_YIELD_EVERY = 4;
+/**
+ * Steps between reads of the loss. A read waits for the backend to finish (a pipeline
+ * stall on webgl/webgpu); equal to DEFAULT_YIELD_EVERY, so an aborted trainAsync reports
+ * the loss of every step it did.
+ */
+export const LOSS_READ_EVERY = DEFAULT_YIELD_EVERY;
 
 export class Trainer {
   readonly model: Model;
@@ -167,49 +176,70 @@ export class Trainer {
     const source = inputs ? (inputs.dataSync() as Float32Array) : data.x;
     const head = this.model.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
 
+    const K = this.model.numClasses;
+    // Staging buffers for one batch, reused every step (a last, smaller batch uses a prefix).
+    const xStage = new Float32Array(bs * f);
+    const yStage = new Float32Array(bs * K);
     let order = new Uint32Array(0);
     let lossSum = 0;
+    let lossSteps = 0;
+    /** Loss scalars of the steps since the last read, still on the backend. */
+    const pending: tf.Scalar[] = [];
     let samples = 0;
-    for (let step = 0; step < totalSteps; step++) {
-      const inEpoch = step % stepsPerEpoch;
-      if (inEpoch === 0) order = Uint32Array.from(this.#rng.shuffle(Array.from({ length: n }, (_, i) => i)));
-      const from = inEpoch * bs;
-      const count = Math.min(bs, n - from);
-      const xb = new Float32Array(count * f);
-      const yb = new Int32Array(count);
-      for (let i = 0; i < count; i++) {
-        const j = order[from + i] as number;
-        xb.set(source.subarray(j * f, (j + 1) * f), i * f);
-        yb[i] = data.y[j] as number;
-      }
-      const lossValue = tf.tidy(() => {
-        const x = tf.tensor(xb, [count, ...inputShape]);
-        const y = tf.oneHot(tf.tensor1d(yb, 'int32'), this.model.numClasses);
-        const lossFn = (): tf.Scalar => {
-          const logits = inputs ? tf.matMul(x as tf.Tensor2D, head) : this.model.logits(x);
-          return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+    try {
+      for (let step = 0; step < totalSteps; step++) {
+        const inEpoch = step % stepsPerEpoch;
+        if (inEpoch === 0) order = Uint32Array.from(this.#rng.shuffle(Array.from({ length: n }, (_, i) => i)));
+        const from = inEpoch * bs;
+        const count = Math.min(bs, n - from);
+        const xb = count === bs ? xStage : xStage.subarray(0, count * f);
+        const yb = count === bs ? yStage : yStage.subarray(0, count * K);
+        yb.fill(0);
+        for (let i = 0; i < count; i++) {
+          const j = order[from + i] as number;
+          xb.set(source.subarray(j * f, (j + 1) * f), i * f);
+          const label = data.y[j] as number;
+          if (label >= K) throw new Error(`label ${label} at sample ${j} is out of range for ${K} classes`);
+          yb[i * K + label] = 1;
+        }
+        pending.push(
+          tf.tidy(() => {
+            const x = tf.tensor(xb, [count, ...inputShape]);
+            const y = tf.tensor2d(yb, [count, K]);
+            const lossFn = (): tf.Scalar => {
+              const logits = inputs ? tf.matMul(x as tf.Tensor2D, head) : this.model.logits(x);
+              return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+            };
+            const { value, grads } = tf.variableGrads(lossFn, this.#trainedVariables);
+            const byVar = new Map<tf.Variable, tf.Tensor>();
+            for (const v of this.#trainedVariables) byVar.set(v, grads[v.name] as tf.Tensor);
+            this.#sgd.apply(byVar);
+            return value;
+          }),
+        );
+        if ((step + 1) % LOSS_READ_EVERY === 0 || step + 1 === totalSteps) {
+          lossSum += tf.tidy(() => tf.addN(pending).dataSync()[0] as number);
+          lossSteps += pending.length;
+          tf.dispose(pending.splice(0));
+        }
+        samples += count;
+        yield {
+          epoch: Math.floor(step / stepsPerEpoch),
+          step: step + 1,
+          totalSteps,
+          samples,
+          loss: lossSteps > 0 ? lossSum / lossSteps : Number.NaN,
+          elapsedMs: performance.now() - start,
         };
-        const { value, grads } = tf.variableGrads(lossFn, this.#trainedVariables);
-        const byVar = new Map<tf.Variable, tf.Tensor>();
-        for (const v of this.#trainedVariables) byVar.set(v, grads[v.name] as tf.Tensor);
-        this.#sgd.apply(byVar);
-        return value.dataSync()[0] as number;
-      });
-      lossSum += lossValue;
-      samples += count;
-      yield {
-        epoch: Math.floor(step / stepsPerEpoch),
-        step: step + 1,
-        totalSteps,
-        samples,
-        loss: lossSum / (step + 1),
-        elapsedMs: performance.now() - start,
-      };
+      }
+    } finally {
+      // A consumer that stops early (return() on the generator) leaves no tensors behind.
+      tf.dispose(pending);
     }
     return {
       steps: totalSteps,
       samples,
-      loss: lossSum / Math.max(1, totalSteps),
+      loss: lossSteps > 0 ? lossSum / lossSteps : Number.NaN,
       elapsedMs: performance.now() - start,
     };
   }

@@ -136,6 +136,19 @@ const MATMUL_CASES: MatMulCase[] = [
   // Broadcast batch.
   { a: [1, 6, 4], b: [3, 5, 6], transposeA: true, transposeB: true },
   { a: [9, 8], b: [8, 7], transposeA: false, transposeB: false },
+  // Our SIMD GEMM (batch 1, >= 4 rows, >= 8 columns): whole 4 x 8 tiles, edge rows and
+  // columns, k = 1, and both loop orders (B above and below 64 K floats).
+  { a: [64, 784], b: [784, 256], transposeA: false, transposeB: false },
+  { a: [13, 37], b: [37, 21], transposeA: false, transposeB: false },
+  { a: [37, 13], b: [37, 21], transposeA: true, transposeB: false },
+  { a: [13, 37], b: [21, 37], transposeA: false, transposeB: true },
+  { a: [37, 13], b: [21, 37], transposeA: true, transposeB: true },
+  { a: [4, 1], b: [1, 8], transposeA: false, transposeB: false },
+  { a: [1, 6, 300], b: [1, 300, 260], transposeA: false, transposeB: false },
+  { a: [300, 8], b: [300, 9], transposeA: true, transposeB: false },
+  // Columns outermost in blocks of 64 rows: 150 rows (2 full blocks, one of 20, 2 edge rows).
+  { a: [150, 300], b: [300, 260], transposeA: false, transposeB: false },
+  { a: [300, 150], b: [300, 260], transposeA: true, transposeB: false },
 ];
 
 test('BatchMatMul with transpose flags on wasm matches cpu', async () => {
@@ -159,4 +172,32 @@ test('dense layer gradients on wasm match cpu (uses the transposed BatchMatMul)'
       return grads([tf.tensor2d(xValues, [16, 20]), tf.tensor2d(wValues, [20, 12])])[wrt];
     });
   }
+});
+
+test('Sum over all axes but the last (bias gradients, our pass) and other Sums on wasm match cpu', async () => {
+  const rng = createRng(71);
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [3, 5, 7, 12], axis: [0, 1, 2], keepDims: false },
+    { shape: [3, 5, 7, 12], axis: [2, 0, -3], keepDims: true },
+    { shape: [13, 9], axis: 0, keepDims: false },
+    { shape: [13, 9], axis: -2, keepDims: true },
+    // Not ours: the stock kernel.
+    { shape: [3, 5, 7, 12], axis: [1, 2], keepDims: false },
+    { shape: [13, 9], axis: 1, keepDims: false },
+    { shape: [13], axis: 0, keepDims: false },
+  ];
+  for (const c of cases) {
+    const values = uniform(rng, size(c.shape));
+    await assertWasmMatchesCpu(`sum [${c.shape}] axis ${JSON.stringify(c.axis)} keepDims ${c.keepDims}`, () => {
+      const out = tf.sum(tf.tensor(values, c.shape), c.axis, c.keepDims);
+      // The shape is part of the contract, not only the values.
+      return out.reshape([-1]).concat(tf.tensor1d(out.shape.length === 0 ? [0] : out.shape));
+    });
+  }
+  const xValues = uniform(rng, 4 * 6 * 6 * 8);
+  const bValues = uniform(rng, 8);
+  await assertWasmMatchesCpu('bias gradient of a broadcast add', () => {
+    const loss = (x: tf.Tensor, b: tf.Tensor) => tf.add(x, b).square().sum();
+    return tf.grads(loss)([tf.tensor4d(xValues, [4, 6, 6, 8]), tf.tensor1d(bValues)]);
+  });
 });

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { setPatchBudgetFloats } from '../../src/train/kernels/conv2d_backprop_filter.ts';
+import { setPatchBudgetFloats } from '../../src/train/kernels/conv2d-backprop-filter.ts';
 import { assertClose, assertWasmMatchesCpu, type Pad, size, TOLERANCE, uniform } from './wasm-vs-cpu.ts';
 
 interface ConvCase {
@@ -102,6 +102,41 @@ test('Conv2DBackpropFilter on wasm matches cpu (conv2d gradients, fixed and rand
   for (const [i, c] of cases.entries()) {
     const filterShape = [...c.filter, c.inChannels, c.outChannels];
     await assertWasmMatchesCpu(describe(c), convGradients(c, 100 + i, filterShape, tf.conv2d));
+  }
+});
+
+/**
+ * The im2col-free path (stride 1, in channels % 4 = 0, out channels % 8 = 0): same, valid,
+ * explicit and asymmetric padding, filters 1x1 to 5x5 and non-square, and enough pixels
+ * (3 x 17 x 19 = 969 grid pixels at 3x3) for several GEMM blocks of 512.
+ */
+const GRID_CASES: ConvCase[] = [
+  { batch: 3, height: 15, width: 17, inChannels: 4, outChannels: 8, filter: [3, 3], stride: 1, pad: 'same' },
+  { batch: 2, height: 14, width: 14, inChannels: 16, outChannels: 32, filter: [3, 3], stride: 1, pad: 'same' },
+  { batch: 2, height: 9, width: 8, inChannels: 8, outChannels: 16, filter: [5, 5], stride: 1, pad: 'valid' },
+  { batch: 2, height: 6, width: 7, inChannels: 4, outChannels: 8, filter: [1, 1], stride: 1, pad: 'same' },
+  { batch: 1, height: 7, width: 9, inChannels: 12, outChannels: 8, filter: [3, 2], stride: 1, pad: 'same' },
+  {
+    batch: 2,
+    height: 6,
+    width: 7,
+    inChannels: 4,
+    outChannels: 8,
+    filter: [3, 3],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [0, 1],
+      [0, 0],
+    ],
+  },
+];
+
+test('Conv2DBackpropFilter without im2col (stride 1, channels in 4s and 8s) on wasm matches cpu', async () => {
+  for (const [i, c] of GRID_CASES.entries()) {
+    const filterShape = [...c.filter, c.inChannels, c.outChannels];
+    await assertWasmMatchesCpu(`grid ${describe(c)}`, convGradients(c, 300 + i, filterShape, tf.conv2d));
   }
 });
 
@@ -211,9 +246,15 @@ test('MaxPoolGrad on wasm (our replacement) matches cpu, overlapping windows and
     { shape: [3, 8, 8, 16], size: 2, stride: 2, pad: 'valid' },
     { shape: [1, 7, 9, 5], size: 3, stride: 1, pad: 'same' },
     { shape: [16, 14, 14, 8], size: 2, stride: 2, pad: 'valid' },
+    // The specialised 2x2 / stride 2 loop: odd sizes (last row and column unused), 'same'
+    // on even sizes (no padding), and 'same' on odd sizes (padded: the general loop).
+    { shape: [2, 7, 9, 4], size: 2, stride: 2, pad: 'valid' },
+    { shape: [2, 6, 8, 3], size: 2, stride: 2, pad: 'same' },
+    { shape: [2, 7, 5, 3], size: 2, stride: 2, pad: 'same' },
   ];
-  for (const c of cases) {
-    const values = uniform(rng, size(c.shape));
+  for (const [i, c] of cases.entries()) {
+    // Every other case on a coarse grid of values, so windows hold ties (the first one wins).
+    const values = uniform(rng, size(c.shape)).map((v) => (i % 2 === 1 ? Math.round(v * 2) : v));
     const r = uniform(rng, 16 * 14 * 14 * 8);
     await assertWasmMatchesCpu(`maxPool ${c.shape} ${c.size}/${c.stride} ${c.pad}`, () => {
       const loss = (x: tf.Tensor) => {

@@ -40,6 +40,8 @@ function trainSection(r: SuiteResult): string {
   return [
     '### Training throughput (wasm vs cpu)',
     '',
+    "The cpu backend is tfjs's pure-JS reference, kept as a secondary reference only: the anchor is PyTorch (next table).",
+    '',
     `Trainer steps at batch ${t.batch} on MNIST (\`simulations/bench/train.ts\`); training FLOPs = 3 x forward (head mode:` +
       ` the output layer only). Peak reference: 512^3 \`matMul\`, wasm ${num(t.peakGflops.wasm)} GFLOP/s, cpu ${num(t.peakGflops.cpu)} GFLOP/s.` +
       ' The cpu CNN rows rest on 1-2 steps.',
@@ -50,6 +52,34 @@ function trainSection(r: SuiteResult): string {
     ),
     '',
     '![training throughput vs model size](perf/train-throughput.svg)',
+  ].join('\n');
+}
+
+function torchSection(r: SuiteResult): string {
+  const t = r.torch;
+  if (t === undefined) return '';
+  const title = '### Training speed against PyTorch (the anchor)';
+  if (t.kind === 'skipped') return [title, '', `Skipped: ${t.reason}.`].join('\n');
+  const rows = t.rows.map((x) => [
+    x.model,
+    x.threads === 1 ? '1 thread, per CPU-second' : 'meshfl 2 pool workers vs PyTorch 2 threads, per wall-second',
+    num(x.meshflSamplesPerSecond),
+    num(x.torchSamplesPerSecond),
+    ratio(x.ratio),
+    `${num(x.ratioMin)}-${num(x.ratioMax)}`,
+  ]);
+  return [
+    title,
+    '',
+    `\`simulations/bench/torch-anchor.ts\`: meshfl's Trainer (wasm) and PyTorch ${t.torch} (\`${t.python}\`) on the same` +
+      ` architectures (default MLP; default CNN with RepOpt multipliers, one multiply per kernel per step), batch ${t.batch},` +
+      ' SGD momentum 0.9, alternated in one process (meshfl, PyTorch, meshfl, ...). Samples per second; ratio = median over' +
+      ` rounds of meshfl / PyTorch, with the rounds' range.`,
+    '',
+    markdownTable(
+      ['model', 'comparison', '>meshfl samples/s', '>PyTorch samples/s', '>meshfl / PyTorch', '>range'],
+      rows,
+    ),
   ].join('\n');
 }
 
@@ -71,7 +101,8 @@ function profileSection(r: SuiteResult): string {
     '### Where a wasm training step goes: stock kernels vs our overrides',
     '',
     '`simulations/bench/suite/profile.ts`: the same Trainer (batch 64, MNIST, default `cnn` and `mlp`), switching the' +
-      ' wasm registry between the stock `Conv2DBackpropInput`/`BatchMatMul` and our overrides, alternated in one process.' +
+      ' wasm registry between the stock `Conv2DBackpropInput`/`BatchMatMul`/`Sum` and our overrides, alternated in one process' +
+      ' (our added kernels, the fused optimizer and the Trainer loop run in both).' +
       ' Step times are under `tf.profile` (which adds a little per kernel); kernel ms per step.',
     '',
     markdownTable(['model', 'kernels', '>ms/step', '>speed-up', 'largest kernels (ms/step)'], rows),
@@ -302,6 +333,7 @@ function poolSection(r: SuiteResult): string {
 
 const SECTION_RENDERERS: Record<Section, (r: SuiteResult) => string> = {
   train: trainSection,
+  torch: torchSection,
   profile: profileSection,
   wire: wireSection,
   merge: mergeSection,

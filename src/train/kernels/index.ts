@@ -5,13 +5,15 @@
  */
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs';
-import { batchMatMulOverride } from './batch_mat_mul.ts';
-import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.ts';
+import { batchMatMulOverride } from './batch-mat-mul.ts';
 import { conv2DBackpropInputOverride } from './conv2d_backprop_input.ts';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.ts';
-import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { maxPoolGradConfig } from './max-pool-grad.ts';
 import type { KernelOverride } from './override.ts';
+import { sgdStepConfig } from './sgd-step.ts';
+import { sumOverride } from './sum.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 import { WASM_BACKEND } from './wasm_util.ts';
 
@@ -20,6 +22,8 @@ export const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
+  // Not a tfjs kernel: the optimizer's fused update (src/train/sgd.ts), run through runKernel.
+  sgdStepConfig,
 ];
 
 /**
@@ -32,9 +36,14 @@ export const REPLACED_KERNELS: readonly KernelConfig[] = [maxPoolGradConfig];
  * Stock wasm kernels we speed up for the cases we cover, falling back to the stock kernel
  * otherwise: Conv2DBackpropInput as a forward XNNPACK Conv2D (the stock one dominated a CNN
  * step: docs/PERFORMANCE.md, "Where a wasm training step goes"), BatchMatMul with transpose
- * flags as explicit Transpose + plain multiply.
+ * flags and without packing (our SIMD GEMM), Sum over all axes but the last (bias
+ * gradients) as one pass.
  */
-export const OVERRIDDEN_KERNELS: readonly KernelOverride[] = [conv2DBackpropInputOverride, batchMatMulOverride];
+export const OVERRIDDEN_KERNELS: readonly KernelOverride[] = [
+  conv2DBackpropInputOverride,
+  batchMatMulOverride,
+  sumOverride,
+];
 
 /** Our wrapped kernelFunc per kernel name, so re-registering does not wrap our own wrapper. */
 const installedOverrides = new Map<string, KernelFunc>();
