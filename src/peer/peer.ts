@@ -24,6 +24,7 @@ import type { Layer, Weights } from '../model/weights.ts';
 import { sizeOfShape } from '../model/weights.ts';
 import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
+import { DEFAULT_NEIGHBOURS } from '../net/peer-sampling.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
 import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
@@ -41,6 +42,7 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
+import { Neighbourhood } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
@@ -94,6 +96,13 @@ export interface PeerOptions {
   readonly minFreshUpdates?: number;
   /** Round deadline learning (see deadline.ts). */
   readonly deadline?: Partial<DeadlineOptions>;
+  /**
+   * D: take updates from at most this many neighbours, chosen by peer sampling and
+   * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
+   * peers that follow this one. 'all': every update on the task's gossip topic, from
+   * anyone (each peer receives every peer's updates). Default DEFAULT_NEIGHBOURS (8).
+   */
+  readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
   readonly staleAfterRounds?: number;
   /** Evaluate local and merged accuracy every this many rounds (0 = never). Default 1. */
@@ -142,6 +151,7 @@ export const SNAPSHOT_TIMEOUT_MS = 10_000;
 /** Defaults of the optional PeerOptions, resolved once in the constructor. */
 export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
+  neighbours: DEFAULT_NEIGHBOURS,
   staleAfterRounds: 3,
   evaluateEvery: 1,
   seed: 0,
@@ -154,6 +164,7 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly training: LocalTraining;
   readonly local: TrainAmount;
   readonly minFreshUpdates: number;
+  readonly neighbours: number | 'all';
   readonly staleAfterRounds: number;
   readonly evaluateEvery: number;
   readonly seed: number;
@@ -167,6 +178,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     training: options.training ?? options.trainer,
     local: options.local ?? { steps: options.task.localSteps },
     minFreshUpdates: options.minFreshUpdates ?? PEER_DEFAULTS.minFreshUpdates,
+    neighbours: options.neighbours ?? PEER_DEFAULTS.neighbours,
     staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
     evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
     seed: options.seed ?? PEER_DEFAULTS.seed,
@@ -216,6 +228,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #fetching = new Set<string>();
   readonly #snapshotLimiter: RateLimiter | undefined;
   readonly #taskProbes = new TaskProbeLimiter();
+  /** Neighbour-bounded dissemination; undefined with `neighbours: 'all'`. */
+  readonly #hood: Neighbourhood | undefined;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -225,6 +239,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #bytesSent = 0;
   #bytesReceived = 0;
   #roundBytesReceived = 0;
+  #roundBytesSent = 0;
   #lastMerged: AccuracySnapshot | undefined;
 
   constructor(options: PeerOptions) {
@@ -257,6 +272,41 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const limit = this.#options.snapshotRateLimit;
     this.#snapshotLimiter = limit === false ? undefined : new RateLimiter(limit);
     this.#rng = createRng(this.#options.seed).fork(`peer-${options.gossip.id}`);
+    const d = this.#options.neighbours;
+    if (d !== 'all' && !(Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(`neighbours must be an integer >= 1 or 'all', got ${String(d)}`);
+    }
+    this.#hood = d === 'all' ? undefined : this.#neighbourhood(d);
+  }
+
+  #neighbourhood(d: number): Neighbourhood {
+    return new Neighbourhood({
+      gossip: this.#options.gossip,
+      schema: this.schema,
+      neighbours: d,
+      seed: this.#options.seed,
+      maxUpdateBytes: maxUpdateSize(this.schema),
+      onUpdate: (from, bytes) => this.#receivePush(from, bytes),
+      onSnapshot: (from, bytes) => this.#applySnapshot(from, bytes),
+      onDropped: (peer) => {
+        // Its chain goes on without us: a later follow starts from a snapshot. Holding
+        // only neighbours' copies keeps a peer's memory at D models.
+        this.#copies.forget(peer);
+        this.#neighbours.delete(peer);
+      },
+      snapshotFor: (follower) =>
+        this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower)
+          ? this.#encoder.snapshot()
+          : undefined,
+      onRefused: (from, reason, detail) => this.#emitRejected('update:rejected', from, reason, detail, 'sample'),
+      onError: (err, context) => this.#emitError(err, context),
+      onBytes: (sent, received) => {
+        this.#bytesSent += sent;
+        this.#roundBytesSent += sent;
+        this.#bytesReceived += received;
+        this.#roundBytesReceived += received;
+      },
+    });
   }
 
   get round(): number {
@@ -279,6 +329,16 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Merged accuracy after the latest evaluated round. */
   get lastAccuracy(): AccuracySnapshot | undefined {
     return this.#lastMerged;
+  }
+
+  /** Peers this one follows (at most D), or undefined with `neighbours: 'all'`. */
+  following(): string[] | undefined {
+    return this.#hood?.neighbours();
+  }
+
+  /** Peers that follow this one (its updates go to them), or undefined with `neighbours: 'all'`. */
+  followers(): string[] | undefined {
+    return this.#hood?.followers();
   }
 
   /** Neighbours whose public copy is currently a merge candidate. */
@@ -333,6 +393,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       { stage: 'snapshot' },
     );
     await serveTask(gossip, this.task);
+    await this.#hood?.start();
     gossip.addEventListener('peer:connect', this.#onConnect);
     gossip.addEventListener('peer:disconnect', this.#onDisconnect);
   }
@@ -357,6 +418,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const roundStart = performance.now();
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
+    this.#roundBytesSent = 0;
+    // Neighbours not heard from lately are followed again (they may have dropped us).
+    this.#hood?.tick(round, (peer) => {
+      const heard = this.#neighbours.get(peer)?.heardInRound;
+      return heard === undefined ? round > 0 : round - heard >= this.#options.staleAfterRounds;
+    });
 
     const reference = this.#exchangedWeights();
     const trained = await this.#options.training.trainAsync(this.#options.data.train, this.#options.local, {
@@ -367,7 +434,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const evalSet = this.#options.data.evaluation ?? this.#options.data.validation;
     const local = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
 
-    const sent = await this.#publish(round);
+    await this.#publish(round);
 
     const waitStart = performance.now();
     const closedBy = await this.#awaitUpdates(signal);
@@ -397,7 +464,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       merge: report,
       local,
       merged,
-      bytesSent: sent,
+      bytesSent: this.#roundBytesSent,
       bytesReceived: this.#roundBytesReceived,
       totalBytesSent: this.#bytesSent,
       totalBytesReceived: this.#bytesReceived,
@@ -415,6 +482,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     } finally {
       this.#running = undefined;
       await Promise.allSettled([...this.#fetches]);
+      await this.#hood?.stop();
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
       this.#options.gossip.removeEventListener('peer:connect', this.#onConnect);
@@ -441,9 +509,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
     try {
-      const { recipients } = await this.#options.gossip.publish(this.topic, encoded.bytes);
+      // With neighbours: pushed to each follower in the background; else one gossip publish.
+      const recipients =
+        this.#hood !== undefined
+          ? this.#hood.push(encoded.bytes)
+          : (await this.#options.gossip.publish(this.topic, encoded.bytes)).recipients;
       const bytes = encoded.bytes.byteLength * recipients;
       this.#bytesSent += bytes;
+      this.#roundBytesSent += bytes;
       return bytes;
     } catch (err) {
       this.#emitError(err, 'publish failed');
@@ -478,9 +551,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   #candidates(): Candidate[] {
     const staleAfter = this.#options.staleAfterRounds;
+    const hood = this.#hood;
     const out: Candidate[] = [];
     for (const [peer, state] of this.#neighbours) {
       if (this.#round - state.heardInRound >= staleAfter) continue;
+      if (hood !== undefined && (!hood.isNeighbour(peer) || out.length >= hood.sampler.size)) continue;
       const copy = this.#copies.get(peer);
       if (copy) out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples });
     }
@@ -516,6 +591,22 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // sequence and overflow against the current copy); decode again only if it did not run.
     const validated = this.#validated.get(m.data);
     this.#validated.delete(m.data);
+    if (this.#hood !== undefined && !this.#hood.isNeighbour(m.from)) return;
+    this.#take(m.from, m.data, validated);
+  }
+
+  /**
+   * An update pushed by a neighbour (its bytes are counted by the neighbourhood). Returns
+   * why it was refused, or undefined (also for a late or duplicate one, which is ordinary).
+   */
+  #receivePush(from: string, bytes: Uint8Array): string | undefined {
+    const refused = this.#take(from, bytes, undefined);
+    return refused === 'stale-seq' || refused === 'replayed' ? undefined : refused;
+  }
+
+  /** Validates (unless done) and applies one update; returns the refusal reason if any. */
+  #take(from: string, data: Uint8Array, validated: Update | undefined): string | undefined {
+    const m = { from, data };
     const result = validated ? this.#copies.apply(m.from, validated) : this.#copies.receive(m.from, m.data);
     switch (result.kind) {
       case 'applied':
@@ -531,16 +622,19 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         break;
       case 'rejected':
         this.#reject(m.from, result.reason, result.detail);
-        break;
+        return result.reason;
       default: {
         const never: never = result;
         throw new Error(`unhandled apply result ${JSON.stringify(never)}`);
       }
     }
+    return undefined;
   }
 
   /** Gossip topic validator: rejects before gossip forwards anything; counts what it refuses. */
   #validate(m: GossipMessage): Verdict {
+    // With neighbours, the topic is for discovery: updates come by push from followed peers.
+    if (this.#hood !== undefined && !this.#hood.isNeighbour(m.from)) return 'ignore';
     const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
     if (result.ok) this.#validated.set(m.data, result.update);
     const verdict = gossipVerdict(result);
@@ -618,8 +712,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #fetchSnapshot(from: string): void {
     if (this.#fetching.has(from) || this.#abort.signal.aborted) return;
     // Snapshots come only from their author (its public copy is not signed when another
-    // peer relays it). An author we are not connected to is healed by its next keyframe.
-    if (!this.#options.gossip.peers().includes(from)) return;
+    // peer relays it). An author we are not connected to is healed by its next keyframe;
+    // a followed neighbour is reachable (it pushes to us).
+    if (!(this.#hood?.isNeighbour(from) ?? false) && !this.#options.gossip.peers().includes(from)) return;
     this.#fetching.add(from);
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.snapshotTimeoutMs)]);
     const request = encodeSnapshotRequest({ taskId: this.taskId, fingerprint: this.schema.fingerprint });
@@ -631,13 +726,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         });
         if (bytes.byteLength === 0) return; // it has published nothing yet
         this.#bytesReceived += bytes.byteLength;
-        const result = this.#copies.receive(from, bytes);
-        if (result.kind === 'applied') {
-          this.#markHeard(from);
-          this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
-        } else if (result.kind === 'rejected' && result.reason !== 'replayed' && result.reason !== 'stale-seq') {
-          this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
-        }
+        this.#applySnapshot(from, bytes);
       } catch (err) {
         if (err instanceof FetchError && err.code === 'too-large') {
           // Larger than our model's fp32 keyframe: not a snapshot of this task.
@@ -651,6 +740,17 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     })();
     this.#fetches.add(task);
     void task.finally(() => this.#fetches.delete(task));
+  }
+
+  /** A snapshot of `from` (fetched after a gap, or the answer to a follow). */
+  #applySnapshot(from: string, bytes: Uint8Array): void {
+    const result = this.#copies.receive(from, bytes);
+    if (result.kind === 'applied') {
+      this.#markHeard(from);
+      this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
+    } else if (result.kind === 'rejected' && result.reason !== 'replayed' && result.reason !== 'stale-seq') {
+      this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
+    }
   }
 
   readonly #onConnect = (e: CustomEvent<string>): void => {

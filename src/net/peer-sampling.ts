@@ -1,0 +1,231 @@
+/**
+ * Peer sampling: which D peers a peer takes model updates from (its neighbours), chosen so
+ * that the choice mixes over the whole mesh and one attacker cannot steer it.
+ * Pure logic, no network and no timers: the Peer (src/peer/neighbourhood.ts) moves the
+ * messages (src/wire/sampling.ts) and calls `tick` once per round. Environment-neutral.
+ *
+ * The view is D ranked slots (after Basalt, Auvolat et al. 2023). Slot s has a secret seed
+ * σ_s; it holds, of every peer id this peer has seen since the slot's last reset, the one
+ * with the lowest rank h(σ_s, id). An id seen again changes nothing, so repeating oneself,
+ * or sending many messages, does not help: a slot goes to an attacker's identity only if
+ * one of its identities ranks lowest among all ids seen, i.e. about as often as its share
+ * of the identities seen. Every `resetEvery` rounds one slot (round robin) gets a new seed
+ * and restarts from the ids this peer currently knows: that is the reshuffle that makes
+ * information mix over the whole mesh, and it also lets a slot leave a peer that
+ * happened to rank well forever.
+ *
+ * Entries are learned only from direct contacts: the ids carried by a sampling exchange
+ * whose sender the transport authenticated, at most `maxEntries` per message, at most one
+ * inbound exchange per sender per round and `maxInboundPerRound` in total. A holder is
+ * replaced only by a strictly better rank, so a long-known neighbour stays until a reset.
+ */
+import { createRng, type Rng } from '../data/rng.ts';
+
+/** Default number of neighbours D whose updates a peer consumes. */
+export const DEFAULT_NEIGHBOURS = 8;
+/** Most entries one sampling message may carry (the wire limit, src/wire/sampling.ts). */
+export const MAX_SAMPLE_ENTRIES = 32;
+/** Default: one slot is reseeded every this many rounds. */
+export const DEFAULT_RESET_EVERY = 1;
+/** Default: inbound exchanges accepted per round, over all senders (one per sender). */
+export const DEFAULT_INBOUND_PER_ROUND = 4;
+/** Ids remembered as reset candidates besides the slot holders (most recently seen first). */
+export const DEFAULT_RECENT = 64;
+
+export interface SamplerOptions {
+  /** This peer's id (never its own neighbour). */
+  readonly self: string;
+  /** D: slots, and so at most D neighbours. */
+  readonly neighbours?: number;
+  /** One slot is reseeded every this many rounds (0 = never). */
+  readonly resetEvery?: number;
+  /** Entries taken from one message; more are ignored. */
+  readonly maxEntries?: number;
+  /** Inbound exchanges accepted per round over all senders. */
+  readonly maxInboundPerRound?: number;
+  /** Reset candidates kept besides the holders. */
+  readonly recent?: number;
+  readonly seed?: number;
+}
+
+interface Slot {
+  seed: number;
+  holder: string | undefined;
+  rank: number;
+}
+
+/** 32-bit rank of `id` under `seed` (murmur3's mixing over UTF-16 units): uniform, not guessable without the seed. */
+export function rankOf(seed: number, id: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < id.length; i++) {
+    let k = Math.imul(id.charCodeAt(i), 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= id.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function positiveInt(v: number, what: string, min: number): number {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${what} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+export class PeerSampler {
+  readonly self: string;
+  readonly size: number;
+  readonly resetEvery: number;
+  readonly maxEntries: number;
+  readonly maxInboundPerRound: number;
+  readonly #recentLimit: number;
+  readonly #rng: Rng;
+  readonly #slots: Slot[];
+  /** Recently seen ids (insertion order = age), the candidates of a reset slot. */
+  readonly #recent = new Set<string>();
+  /** Ids that failed (unreachable, refused): not taken again until they are seen anew. */
+  readonly #gone = new Set<string>();
+  readonly #inbound = new Set<string>();
+  #round = 0;
+  #nextReset = 0;
+
+  constructor(options: SamplerOptions) {
+    this.self = options.self;
+    this.size = positiveInt(options.neighbours ?? DEFAULT_NEIGHBOURS, 'neighbours', 1);
+    this.resetEvery = positiveInt(options.resetEvery ?? DEFAULT_RESET_EVERY, 'resetEvery', 0);
+    this.maxEntries = positiveInt(options.maxEntries ?? MAX_SAMPLE_ENTRIES, 'maxEntries', 1);
+    this.maxInboundPerRound = positiveInt(
+      options.maxInboundPerRound ?? DEFAULT_INBOUND_PER_ROUND,
+      'maxInboundPerRound',
+      0,
+    );
+    this.#recentLimit = positiveInt(options.recent ?? DEFAULT_RECENT, 'recent', 0);
+    this.#rng = createRng(options.seed ?? 0).fork(`sampler-${options.self}`);
+    this.#slots = Array.from({ length: this.size }, () => ({
+      seed: this.#newSeed(),
+      holder: undefined,
+      rank: Number.POSITIVE_INFINITY,
+    }));
+  }
+
+  /** The current neighbours: distinct slot holders in slot order (at most D). */
+  neighbours(): string[] {
+    const out: string[] = [];
+    for (const s of this.#slots) if (s.holder !== undefined && !out.includes(s.holder)) out.push(s.holder);
+    return out;
+  }
+
+  has(id: string): boolean {
+    return this.#slots.some((s) => s.holder === id);
+  }
+
+  /** Ids to send in an exchange: the neighbours and this peer itself, at most `maxEntries`. */
+  entries(): string[] {
+    return [this.self, ...this.neighbours()].slice(0, this.maxEntries);
+  }
+
+  /**
+   * A peer we talk to directly (a connection, a bootstrap peer, the sender of an exchange
+   * we started). Ranked like any entry.
+   */
+  introduce(ids: Iterable<string>): void {
+    for (const id of ids) this.#see(id);
+  }
+
+  /**
+   * An inbound exchange from `from` (authenticated by the transport) carrying `entries`.
+   * Returns false, taking nothing, when `from` already exchanged this round or the round's
+   * inbound budget is spent; else takes `from` and the first `maxEntries` entries.
+   */
+  acceptInbound(from: string, entries: readonly string[]): boolean {
+    if (from === this.self) return false;
+    if (this.#inbound.has(from) || this.#inbound.size >= this.maxInboundPerRound) return false;
+    this.#inbound.add(from);
+    this.#take(from, entries);
+    return true;
+  }
+
+  /** The answer to an exchange this peer started with `from`. */
+  acceptResponse(from: string, entries: readonly string[]): void {
+    this.#take(from, entries);
+  }
+
+  /** The partner of this round's exchange: a neighbour chosen at random, or undefined. */
+  partner(): string | undefined {
+    const n = this.neighbours();
+    return n.length === 0 ? undefined : n[this.#rng.int(n.length)];
+  }
+
+  /**
+   * `id` is unreachable, refused us, or left: it leaves every slot, which restart from the
+   * known ids, and is not taken again until seen anew in a later round.
+   */
+  forget(id: string): void {
+    this.#gone.add(id);
+    this.#recent.delete(id);
+    for (const s of this.#slots) {
+      if (s.holder === id) {
+        s.holder = undefined;
+        s.rank = Number.POSITIVE_INFINITY;
+        this.#refill(s);
+      }
+    }
+  }
+
+  /** Call once at the start of each round: reseeds a slot when due, resets inbound budgets. */
+  tick(round: number): void {
+    this.#round = round;
+    this.#inbound.clear();
+    this.#gone.clear();
+    if (this.resetEvery > 0 && round > 0 && round % this.resetEvery === 0) {
+      const slot = this.#slots[this.#nextReset] as Slot;
+      this.#nextReset = (this.#nextReset + 1) % this.#slots.length;
+      slot.seed = this.#newSeed();
+      slot.holder = undefined;
+      slot.rank = Number.POSITIVE_INFINITY;
+      this.#refill(slot);
+    }
+  }
+
+  get round(): number {
+    return this.#round;
+  }
+
+  #take(from: string, entries: readonly string[]): void {
+    this.#see(from);
+    for (const id of entries.slice(0, this.maxEntries)) this.#see(id);
+  }
+
+  #see(id: string): void {
+    if (id === this.self || id === '' || this.#gone.has(id)) return;
+    this.#recent.delete(id);
+    this.#recent.add(id);
+    if (this.#recent.size > this.#recentLimit) this.#recent.delete(this.#recent.values().next().value as string);
+    for (const s of this.#slots) this.#offer(s, id);
+  }
+
+  #offer(s: Slot, id: string): void {
+    const rank = rankOf(s.seed, id);
+    // Strictly better only: a holder keeps its slot against ties (long-known peers stay).
+    if (rank < s.rank || (rank === s.rank && s.holder !== undefined && id < s.holder)) {
+      s.holder = id;
+      s.rank = rank;
+    }
+  }
+
+  /** A slot restarts from the ids known now: the other holders and the recently seen. */
+  #refill(s: Slot): void {
+    for (const other of this.#slots) if (other.holder !== undefined) this.#offer(s, other.holder);
+    for (const id of this.#recent) this.#offer(s, id);
+  }
+
+  #newSeed(): number {
+    return Math.floor(this.#rng.next() * 0x1_0000_0000) >>> 0;
+  }
+}
