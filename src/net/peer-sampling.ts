@@ -14,10 +14,11 @@
  * information mix over the whole mesh, and it also lets a slot leave a peer that
  * happened to rank well forever.
  *
- * Entries are learned only from direct contacts: the ids carried by a sampling exchange
- * whose sender the transport authenticated, at most `maxEntries` per message, at most one
- * inbound exchange per sender per round and `maxInboundPerRound` in total. A holder is
- * replaced only by a strictly better rank, so a long-known neighbour stays until a reset.
+ * Entries are learned only from direct contacts: the answer to an exchange this peer
+ * started (at most `maxEntries` ids), and the sender of an inbound exchange itself (at
+ * most `maxInboundPerRound` per round, one exchange per sender per round); the entries an
+ * inbound exchange carries are not taken. A holder is replaced only by a strictly better
+ * rank, so a long-known neighbour stays until its slot is reset.
  */
 import { createRng, type Rng } from '../data/rng.ts';
 
@@ -27,10 +28,10 @@ export const DEFAULT_NEIGHBOURS = 8;
 export const MAX_SAMPLE_ENTRIES = 32;
 /** Default: one slot is reseeded every this many rounds. */
 export const DEFAULT_RESET_EVERY = 1;
-/** Default: inbound exchanges accepted per round, over all senders (one per sender). */
+/** Default: senders of inbound exchanges learned per round, over all senders. */
 export const DEFAULT_INBOUND_PER_ROUND = 4;
 /** Ids remembered as reset candidates besides the slot holders (most recently seen first). */
-export const DEFAULT_RECENT = 64;
+export const DEFAULT_RECENT = 256;
 
 export interface SamplerOptions {
   /** This peer's id (never its own neighbour). */
@@ -41,7 +42,7 @@ export interface SamplerOptions {
   readonly resetEvery?: number;
   /** Entries taken from one message; more are ignored. */
   readonly maxEntries?: number;
-  /** Inbound exchanges accepted per round over all senders. */
+  /** Senders of inbound exchanges learned per round. */
   readonly maxInboundPerRound?: number;
   /** Reset candidates kept besides the holders. */
   readonly recent?: number;
@@ -92,6 +93,7 @@ export class PeerSampler {
   /** Ids that failed (unreachable, refused): not taken again until they are seen anew. */
   readonly #gone = new Set<string>();
   readonly #inbound = new Set<string>();
+  #learned = 0;
   #round = 0;
   #nextReset = 0;
 
@@ -125,9 +127,20 @@ export class PeerSampler {
     return this.#slots.some((s) => s.holder === id);
   }
 
-  /** Ids to send in an exchange: the neighbours and this peer itself, at most `maxEntries`. */
+  /**
+   * Ids to send in an exchange, at most `maxEntries`: this peer, its neighbours, then ids
+   * drawn at random from those seen recently (so that ids spread faster than views change).
+   */
   entries(): string[] {
-    return [this.self, ...this.neighbours()].slice(0, this.maxEntries);
+    const out = [this.self, ...this.neighbours()];
+    const rest = [...this.#recent].filter((id) => !out.includes(id));
+    while (out.length < this.maxEntries && rest.length > 0) {
+      const i = this.#rng.int(rest.length);
+      out.push(rest[i] as string);
+      rest[i] = rest[rest.length - 1] as string;
+      rest.pop();
+    }
+    return out;
   }
 
   /**
@@ -139,15 +152,20 @@ export class PeerSampler {
   }
 
   /**
-   * An inbound exchange from `from` (authenticated by the transport) carrying `entries`.
-   * Returns false, taking nothing, when `from` already exchanged this round or the round's
-   * inbound budget is spent; else takes `from` and the first `maxEntries` entries.
+   * An inbound exchange from `from` (authenticated by the transport). Returns false when
+   * `from` already exchanged this round (refuse it). Otherwise the caller answers; `from`
+   * itself is taken while the round's budget of `maxInboundPerRound` learned senders
+   * lasts, and its entries never are: ids are learned by pulling (the answers to our own
+   * exchanges), so pushing cannot fill our view with an attacker's other identities, and
+   * answering never depends on the budget, so an attacker cannot starve honest pulls.
    */
-  acceptInbound(from: string, entries: readonly string[]): boolean {
-    if (from === this.self) return false;
-    if (this.#inbound.has(from) || this.#inbound.size >= this.maxInboundPerRound) return false;
+  acceptInbound(from: string): boolean {
+    if (from === this.self || this.#inbound.has(from)) return false;
     this.#inbound.add(from);
-    this.#take(from, entries);
+    if (this.#learned < this.maxInboundPerRound) {
+      this.#learned++;
+      this.#see(from);
+    }
     return true;
   }
 
@@ -169,19 +187,19 @@ export class PeerSampler {
   forget(id: string): void {
     this.#gone.add(id);
     this.#recent.delete(id);
-    for (const s of this.#slots) {
-      if (s.holder === id) {
-        s.holder = undefined;
-        s.rank = Number.POSITIVE_INFINITY;
-        this.#refill(s);
-      }
+    const vacated = this.#slots.filter((s) => s.holder === id);
+    for (const s of vacated) {
+      s.holder = undefined;
+      s.rank = Number.POSITIVE_INFINITY;
     }
+    for (const s of vacated) this.#refill(s);
   }
 
   /** Call once at the start of each round: reseeds a slot when due, resets inbound budgets. */
   tick(round: number): void {
     this.#round = round;
     this.#inbound.clear();
+    this.#learned = 0;
     this.#gone.clear();
     if (this.resetEvery > 0 && round > 0 && round % this.resetEvery === 0) {
       const slot = this.#slots[this.#nextReset] as Slot;

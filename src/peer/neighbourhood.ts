@@ -297,15 +297,9 @@ export class Neighbourhood {
     this.#init.onBytes(0, request.byteLength);
     switch (m.kind) {
       case 'exchange': {
-        if (
-          !this.sampler.acceptInbound(
-            from,
-            m.entries.map((e) => e.id),
-          )
-        ) {
-          throw new Error('busy: exchange limit for this round');
-        }
-        await this.#learn(m.entries);
+        if (!this.sampler.acceptInbound(from)) throw new Error('busy: one exchange per peer per round');
+        // Of an inbound exchange only its sender is taken (peer-sampling.ts), and its addresses.
+        await this.#learn(m.entries.filter((e) => e.id === from));
         return this.#message('answer', await this.#entries());
       }
       case 'follow': {
