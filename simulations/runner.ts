@@ -334,6 +334,7 @@ async function networkPeer(
     ...(strategy === undefined ? {} : { strategy }),
     local: s.local,
     minFreshUpdates: s.minFreshUpdates,
+    neighbours: s.neighbours,
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
     outgoing,

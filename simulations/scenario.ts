@@ -10,6 +10,7 @@ import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
 import { createStrategy, type StrategySpec } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
+import { DEFAULT_NEIGHBOURS } from '../src/net/peer-sampling.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
@@ -56,6 +57,11 @@ export interface Scenario {
   readonly codec: CodecSpec;
   readonly transport: Transport;
   readonly topology: Topology;
+  /**
+   * D: each peer takes updates from at most this many neighbours, chosen by peer sampling
+   * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
+   */
+  readonly neighbours: number | 'all';
   readonly churn: readonly ChurnEvent[];
   readonly seed: number;
   readonly batchSize: number;
@@ -124,6 +130,7 @@ const KEYS = [
   'transport',
   'degree',
   'topology',
+  'neighbours',
   'churn',
   'seed',
   'batchSize',
@@ -369,6 +376,12 @@ export function parseScenario(raw: unknown): Scenario {
     codec,
     transport: choice(raw.transport ?? SCENARIO_DEFAULTS.transport, 'transport', TRANSPORTS),
     topology,
+    neighbours:
+      raw.neighbours === 'all'
+        ? 'all'
+        : raw.neighbours === undefined
+          ? DEFAULT_NEIGHBOURS
+          : int(raw.neighbours, 'neighbours (or "all")', 1, MAX_PEERS),
     churn: parseChurn(raw.churn, rounds, peers, byzantine?.count ?? 0),
     seed,
     batchSize: int(raw.batchSize ?? SCENARIO_DEFAULTS.batchSize, 'batchSize', 1, 65_536),
