@@ -9,6 +9,7 @@
 import { DATASET_NAMES, type DatasetName } from '../../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
+import { DEFAULT_NEIGHBOURS } from '../../src/net/peer-sampling.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
 import {
   MAX_BATCH_SIZE,
@@ -88,6 +89,8 @@ export interface DaemonConfig {
     /** Epochs per round instead of the task's local steps (round.localEpochs), if set. */
     readonly localEpochs: TrainAmount | undefined;
     readonly minFreshUpdates: number;
+    /** D: updates from at most this many sampled neighbours, or 'all' (the gossip topic). */
+    readonly neighbours: number | 'all';
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
@@ -349,6 +352,7 @@ function parseRound(r: ConfigReader): {
     'localSteps',
     'localEpochs',
     'minFreshUpdates',
+    'neighbours',
     'deadline',
     'staleAfterRounds',
     'evaluateEvery',
@@ -370,6 +374,7 @@ function parseRound(r: ConfigReader): {
     round: {
       localEpochs,
       minFreshUpdates: r.at('minFreshUpdates').int(DEFAULTS.minFreshUpdates, 0, 10_000),
+      neighbours: r.at('neighbours').value === 'all' ? 'all' : r.at('neighbours').int(DEFAULT_NEIGHBOURS, 1, 10_000),
       deadline: d.parseWith(() => validateDeadline(partial, 'round.deadline')),
       staleAfterRounds: r.at('staleAfterRounds').int(DEFAULTS.staleAfterRounds, 1, 1_000_000),
       evaluateEvery: r.at('evaluateEvery').int(DEFAULTS.evaluateEvery, 0, 1_000_000),

@@ -76,16 +76,14 @@ test(
         { kind: 'random-regular', degree: 2, seed: 1 },
       );
       const raw = gossips[4] as Libp2pGossip;
-      const peers = gossips
-        .slice(0, 4)
-        .map((g, i) =>
-          tinyPeer(g, {
-            seed: i + 1,
-            neighbours: 2,
-            minFreshUpdates: 1,
-            deadline: { initialMs: 2000, minMs: 50, maxMs: 4000 },
-          }),
-        );
+      const peers = gossips.slice(0, 4).map((g, i) =>
+        tinyPeer(g, {
+          seed: i + 1,
+          neighbours: 2,
+          minFreshUpdates: 1,
+          deadline: { initialMs: 2000, minMs: 50, maxMs: 4000 },
+        }),
+      );
       const rejected: RejectedUpdate[] = [];
       for (const p of peers) p.addEventListener('update:rejected', (e) => rejected.push(e.detail));
       const summaries: RoundSummary[] = [];
