@@ -190,7 +190,9 @@ async function accuracyCase(c: {
 /** Runs this file with `--child <json>` and returns the JSON it prints last. */
 function child<T>(args: object): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [SELF, '--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [SELF, '--child', JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (b: Buffer) => {
       out += b.toString();
@@ -198,7 +200,8 @@ function child<T>(args: object): Promise<T> {
     p.on('error', reject);
     p.on('close', (code) => {
       const last = out.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !last.startsWith('{') && !last.startsWith('[')) reject(new Error(`child exited ${code}: ${out.slice(-500)}`));
+      if (code !== 0 || (!last.startsWith('{') && !last.startsWith('[')))
+        reject(new Error(`child exited ${code}: ${out.slice(-500)}`));
       else resolve(JSON.parse(last) as T);
     });
   });
@@ -241,7 +244,9 @@ async function main(): Promise<void> {
     }
     if (json) console.log(JSON.stringify(rows));
     else {
-      console.log('| transport | peers | neighbours | s/round | candidates mean / max | RSS/peer MiB | peak RSS MiB | kB sent/peer/round (Peer) | kB/peer/round at the bus (sent+received) | errors |');
+      console.log(
+        '| transport | peers | neighbours | s/round | candidates mean / max | RSS/peer MiB | peak RSS MiB | kB sent/peer/round (Peer) | kB/peer/round at the bus (sent+received) | errors |',
+      );
       console.log('|---|---|---|---|---|---|---|---|---|---|');
       for (const r of rows) {
         console.log(
@@ -269,7 +274,9 @@ async function main(): Promise<void> {
       console.log('| strategy | neighbours | seed | accuracy | candidates mean | s/round |');
       console.log('|---|---|---|---|---|---|');
       for (const r of rows) {
-        console.log(`| ${r.strategy} | ${r.neighbours} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`);
+        console.log(
+          `| ${r.strategy} | ${r.neighbours} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`,
+        );
       }
     }
     return;
