@@ -30,6 +30,7 @@ import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import type { TaskSchema } from '../wire/schema.ts';
+import type { SharedCopies } from '../wire/shared-copies.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../wire/topic.ts';
 import { gossipVerdict, validateUpdate } from '../wire/validate.ts';
@@ -136,6 +137,11 @@ export interface PeerOptions {
    * skips this round's publication (reported as an 'error' event).
    */
   readonly reserveSeq?: (seq: number) => void;
+  /**
+   * Neighbours' public copies shared read-only with the other Peers of this process (a
+   * simulation on the in-process Bus): each sender's copy is held once, not once per receiver.
+   */
+  readonly sharedCopies?: SharedCopies;
 }
 
 /**
@@ -267,6 +273,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       schema: this.schema,
       valueBound: bounds === false ? Number.POSITIVE_INFINITY : bounds?.valueBound,
       norms: bounds === false ? false : bounds?.norms,
+      ...(options.sharedCopies === undefined ? {} : { shared: options.sharedCopies }),
     });
     this.#deadline = new AdaptiveDeadline(options.deadline);
     const limit = this.#options.snapshotRateLimit;
@@ -607,7 +614,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Validates (unless done) and applies one update; returns the refusal reason if any. */
   #take(from: string, data: Uint8Array, validated: Update | undefined): string | undefined {
     const m = { from, data };
-    const result = validated ? this.#copies.apply(m.from, validated) : this.#copies.receive(m.from, m.data);
+    const result = validated ? this.#copies.apply(m.from, validated, m.data) : this.#copies.receive(m.from, m.data);
     switch (result.kind) {
       case 'applied':
         this.#markHeard(m.from);

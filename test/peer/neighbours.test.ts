@@ -20,6 +20,7 @@ import { PUSH_PROTOCOL, SAMPLE_PROTOCOL } from '../../src/wire/constants.ts';
 import { decodeHeader, maxUpdateSize } from '../../src/wire/message.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
 import { decodeSampleMessage, encodeSampleMessage, type SampleEntry } from '../../src/wire/sampling.ts';
+import { SharedCopies } from '../../src/wire/shared-copies.ts';
 import { modelFor, tinyBackend, tinyPeer } from './tiny.ts';
 
 before(tinyBackend);
@@ -27,12 +28,14 @@ before(tinyBackend);
 test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates only by push to followers', async () => {
   const bus = new Bus();
   const D = 3;
+  const shared = new SharedCopies();
   const peers: Peer[] = [];
   const rounds = new Map<string, RoundSummary[]>();
   for (let i = 0; i < 12; i++) {
     const p = tinyPeer(bus.join(`p${i}`), {
       seed: i + 1,
       neighbours: D,
+      sharedCopies: shared,
       minFreshUpdates: 2,
       deadline: { initialMs: 300, minMs: 50, maxMs: 1000 },
     });
@@ -59,6 +62,20 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
     const t = bus.traffic(p.id);
     assert.equal(t?.bytesSent, 0, 'nothing on the gossip topic');
   }
+  // Receivers of one sender on the same chain hold its public copy once (shared read-only).
+  let pairs = 0;
+  for (const sender of peers) {
+    const held = peers
+      .map((p) => p.receivedModel(sender.id))
+      .filter(
+        (w) => w !== undefined && w === peers.map((q) => q.receivedModel(sender.id)).find((x) => x !== undefined),
+      );
+    if (held.length >= 2) pairs++;
+  }
+  assert.ok(
+    pairs >= 1 && shared.stats.hits > 0,
+    `copies were shared: ${JSON.stringify(shared.stats)}, ${pairs} senders`,
+  );
   await Promise.all(peers.map((p) => p.stop()));
   await bus.stop();
 });
