@@ -94,6 +94,8 @@ export class PeerSampler {
   readonly #gone = new Set<string>();
   readonly #inbound = new Set<string>();
   #learned = 0;
+  /** neighbours(), until the slots or the known ids change. */
+  #neighbours: string[] | undefined;
   #round = 0;
   #nextReset = 0;
 
@@ -116,15 +118,40 @@ export class PeerSampler {
     }));
   }
 
-  /** The current neighbours: distinct slot holders in slot order (at most D). */
+  /**
+   * The current neighbours, at most D and distinct, in slot order: each slot's holder, or,
+   * when two slots hold the same peer (likely when few ids are known), the best-ranked
+   * known id under that slot's seed not taken yet, so a peer follows min(D, known) peers.
+   */
   neighbours(): string[] {
+    if (this.#neighbours !== undefined) return [...this.#neighbours];
     const out: string[] = [];
-    for (const s of this.#slots) if (s.holder !== undefined && !out.includes(s.holder)) out.push(s.holder);
-    return out;
+    const taken = new Set<string>();
+    const known = new Set<string>(this.#recent);
+    for (const s of this.#slots) if (s.holder !== undefined) known.add(s.holder);
+    for (const s of this.#slots) {
+      let pick = s.holder !== undefined && !taken.has(s.holder) ? s.holder : undefined;
+      if (pick === undefined) {
+        let best = Number.POSITIVE_INFINITY;
+        for (const id of known) {
+          if (taken.has(id)) continue;
+          const rank = rankOf(s.seed, id);
+          if (rank < best) {
+            best = rank;
+            pick = id;
+          }
+        }
+      }
+      if (pick === undefined) continue;
+      taken.add(pick);
+      out.push(pick);
+    }
+    this.#neighbours = out;
+    return [...out];
   }
 
   has(id: string): boolean {
-    return this.#slots.some((s) => s.holder === id);
+    return this.neighbours().includes(id);
   }
 
   /**
@@ -185,6 +212,7 @@ export class PeerSampler {
    * known ids, and is not taken again until seen anew in a later round.
    */
   forget(id: string): void {
+    this.#neighbours = undefined;
     this.#gone.add(id);
     this.#recent.delete(id);
     const vacated = this.#slots.filter((s) => s.holder === id);
@@ -197,6 +225,7 @@ export class PeerSampler {
 
   /** Call once at the start of each round: reseeds a slot when due, resets inbound budgets. */
   tick(round: number): void {
+    this.#neighbours = undefined;
     this.#round = round;
     this.#inbound.clear();
     this.#learned = 0;
@@ -222,6 +251,7 @@ export class PeerSampler {
 
   #see(id: string): void {
     if (id === this.self || id === '' || this.#gone.has(id)) return;
+    if (!this.#recent.has(id)) this.#neighbours = undefined;
     this.#recent.delete(id);
     this.#recent.add(id);
     if (this.#recent.size > this.#recentLimit) this.#recent.delete(this.#recent.values().next().value as string);
@@ -232,6 +262,7 @@ export class PeerSampler {
     const rank = rankOf(s.seed, id);
     // Strictly better only: a holder keeps its slot against ties (long-known peers stay).
     if (rank < s.rank || (rank === s.rank && s.holder !== undefined && id < s.holder)) {
+      this.#neighbours = undefined;
       s.holder = id;
       s.rank = rank;
     }
