@@ -151,6 +151,9 @@ export interface PeerOptions {
  */
 export const SNAPSHOT_RATE_LIMIT: RateLimit = { burst: 3, perSecond: 0.1, totalBurst: 20, totalPerSecond: 2 };
 
+/** The refusal a snapshot request over the rate limit gets (the requester tells it from failures). */
+const RATE_LIMITED = 'snapshot rate limit';
+
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
 export const SNAPSHOT_TIMEOUT_MS = 10_000;
 
@@ -393,7 +396,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
             'snapshot requests over the rate limit',
             'snapshot',
           );
-          throw new Error('snapshot rate limit: retry later');
+          throw new Error(`${RATE_LIMITED}: retry later`);
         }
         return this.#encoder.snapshot() ?? new Uint8Array(0);
       },
@@ -738,6 +741,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         if (err instanceof FetchError && err.code === 'too-large') {
           // Larger than our model's fp32 keyframe: not a snapshot of this task.
           this.#reject(from, 'too-large', `snapshot: ${err.message}`, 'snapshot');
+        } else if (err instanceof FetchError && err.code === 'remote-error' && err.message.includes(RATE_LIMITED)) {
+          // The author's snapshot rate limit (a peer that re-follows often meets it): its
+          // next keyframe, or a later follow, heals the gap. Not an error of this peer.
         } else if (!this.#abort.signal.aborted) {
           this.#emitError(err, `snapshot fetch from ${from} failed`);
         }
