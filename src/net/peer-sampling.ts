@@ -223,6 +223,11 @@ export class PeerSampler {
     for (const s of vacated) this.#refill(s);
   }
 
+  /** Forgotten ids may be taken again before the next round (a retry after failures). */
+  pardon(): void {
+    this.#gone.clear();
+  }
+
   /** Call once at the start of each round: reseeds a slot when due, resets inbound budgets. */
   tick(round: number): void {
     this.#neighbours = undefined;

@@ -39,6 +39,12 @@ export const FOLLOWERS_FACTOR = 3;
 export const SAMPLE_TIMEOUT_MS = 10_000;
 /** Time for one push (the whole update travels). */
 export const PUSH_TIMEOUT_MS = 30_000;
+/**
+ * After a failed follow, connected peers are offered and follows synced again after this
+ * long: a peer that does not serve the protocol yet (still starting) is retried within the
+ * round instead of at the next one, which a round waiting for every neighbour needs.
+ */
+export const FOLLOW_RETRY_MS = 2_000;
 /** The refusal that tells a pusher to drop this follower. */
 const NOT_FOLLOWING = 'not-following';
 /** Peers whose addresses are remembered to pass on in exchanges. */
@@ -83,6 +89,7 @@ export class Neighbourhood {
   readonly #tasks = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   #exchanging = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(init: NeighbourhoodInit) {
     this.#init = init;
@@ -162,6 +169,7 @@ export class Neighbourhood {
 
   async stop(): Promise<void> {
     this.#abort.abort();
+    clearTimeout(this.#retry);
     this.#gossip.removeEventListener('peer:connect', this.#onConnect);
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
   }
@@ -232,12 +240,24 @@ export class Neighbourhood {
         if (snapshot.byteLength > 0 && this.#following.has(peer)) this.#init.onSnapshot(peer, snapshot);
       } catch (err) {
         if (this.#abort.signal.aborted) return;
-        // Unreachable or full: take another neighbour next round.
+        // Unreachable or full: take another neighbour, and try this one again shortly.
         this.sampler.forget(peer);
         this.#drop(peer);
+        this.#scheduleRetry();
         if (!(err instanceof FetchError)) throw err;
       }
     });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry !== undefined || this.#abort.signal.aborted) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#abort.signal.aborted) return;
+      this.sampler.pardon();
+      this.sampler.introduce(this.#gossip.peers());
+      this.#syncFollows(() => false);
+    }, FOLLOW_RETRY_MS);
   }
 
   #drop(peer: string): void {
