@@ -21,7 +21,7 @@ import { decodeHeader, maxUpdateSize } from '../../src/wire/message.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
 import { decodeSampleMessage, encodeSampleMessage, type SampleEntry } from '../../src/wire/sampling.ts';
 import { SharedCopies } from '../../src/wire/shared-copies.ts';
-import { modelFor, tinyBackend, tinyPeer } from './tiny.ts';
+import { HANG_GUARD, modelFor, tinyBackend, tinyPeer } from './tiny.ts';
 
 before(tinyBackend);
 
@@ -172,6 +172,9 @@ test(
       assert.equal(keyframe.seq, target.seq);
       assert.ok((target.followers() ?? []).includes(raw.id));
       await Promise.all(peers.map((p) => p.runRound()));
+      // Pushes run in the background of the round: wait for it (HANG_GUARD bounds the wait).
+      const waitUntil = Date.now() + HANG_GUARD;
+      while (pushed.length === 0 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(pushed.length, 1, 'the follower received the next update');
       const copies = new PublicCopies({ schema });
       assert.equal(copies.receive(target.id, snapshot).kind, 'applied');
