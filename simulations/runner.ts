@@ -26,6 +26,7 @@ import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
 import type { Trainer } from '../src/train/trainer.ts';
+import { SharedCopies } from '../src/wire/shared-copies.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
 import { createNetwork, type SimNetwork } from './network.ts';
 import type { StrategyEntry } from './scenario.ts';
@@ -150,10 +151,12 @@ export async function runStrategy(
     if (isOracle(spec)) return oracleStrategy(isHonest, typeof spec === 'string' ? {} : spec.options);
     return undefined;
   };
+  // On the bus every receiver of a message gets the same bytes: neighbours' copies are held once.
+  const shared = s.transport === 'inproc' ? new SharedCopies() : undefined;
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const view = { local: honestView, remote: remoteHonest };
-    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool);
+    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool, shared);
     trainers.push(peer.trainer);
     return peer;
   };
@@ -276,6 +279,7 @@ async function networkPeer(
   strategy: Strategy | 'mean' | undefined,
   view: HonestView,
   pool: TrainingPool | undefined,
+  sharedCopies: SharedCopies | undefined,
 ): Promise<Peer> {
   const honestView = view.local;
   const s = setup.scenario;
@@ -334,6 +338,8 @@ async function networkPeer(
     ...(strategy === undefined ? {} : { strategy }),
     local: s.local,
     minFreshUpdates: s.minFreshUpdates,
+    neighbours: s.neighbours,
+    ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
     outgoing,

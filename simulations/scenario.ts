@@ -30,6 +30,7 @@ import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.t
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
+import { DEFAULT_NEIGHBOURS } from '../src/net/peer-sampling.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
@@ -78,6 +79,11 @@ export interface Scenario {
   readonly codec: CodecSpec;
   readonly transport: Transport;
   readonly topology: Topology;
+  /**
+   * D: each peer takes updates from at most this many neighbours, chosen by peer sampling
+   * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
+   */
+  readonly neighbours: number | 'all';
   readonly churn: readonly ChurnEvent[];
   readonly seed: number;
   readonly batchSize: number;
@@ -227,6 +233,16 @@ export const SCENARIO_SCHEMA = strict(
       ),
     ),
     topology: v.optional(v.picklist(['full'], (i) => `must be "full" (or give "degree"), got ${show(i.input)}`)),
+    neighbours: v.optional(
+      doc(
+        `Each peer takes updates from at most this many sampled neighbours (${DEFAULT_NEIGHBOURS} is the tested size), or "all" (every peer, over the gossip topic).`,
+        v.union(
+          [v.literal('all'), int(1, MAX_PEERS)],
+          (i) => `must be "all" or an integer in [1, ${MAX_PEERS}], got ${show(i.input)}`,
+        ),
+      ),
+      'all',
+    ),
     churn: v.optional(list(CHURN_EVENT, 'churn events'), []),
     seed: v.optional(int(0, 2 ** 31 - 1), 1),
     batchSize: v.optional(int(1, 65_536), SCENARIO_DEFAULTS.batchSize),
@@ -385,6 +401,7 @@ export function parseScenario(raw: unknown): Scenario {
     codec: s.codec,
     transport: s.transport,
     topology,
+    neighbours: s.neighbours,
     churn: churnEvents(s, byzantine?.count ?? 0),
     seed: s.seed,
     batchSize: s.batchSize,

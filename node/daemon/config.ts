@@ -32,6 +32,7 @@ import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE, strategyShape } from '../../
 import { DATASET_NAMES, type DatasetName } from '../../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
+import { DEFAULT_NEIGHBOURS } from '../../src/net/peer-sampling.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
 import {
   MAX_BATCH_SIZE,
@@ -112,6 +113,8 @@ export interface DaemonConfig {
     /** Epochs per round instead of the task's local steps (round.localEpochs), if set. */
     readonly localEpochs: TrainAmount | undefined;
     readonly minFreshUpdates: number;
+    /** D: updates from at most this many sampled neighbours, or 'all' (the gossip topic). */
+    readonly neighbours: number | 'all';
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
@@ -272,6 +275,16 @@ const ROUND = strict({
   minFreshUpdates: v.optional(
     doc('A round closes as soon as this many fresh neighbour updates arrived (or at the deadline).', int(0, 10_000)),
     DEFAULTS.minFreshUpdates,
+  ),
+  neighbours: v.optional(
+    doc(
+      `Take updates from at most this many neighbours chosen by peer sampling (${DEFAULT_NEIGHBOURS} is the tested size), or "all": every peer's, over the gossip topic.`,
+      v.union(
+        [v.literal('all'), int(1, 10_000)],
+        (i) => `must be "all" or an integer in [1, 10000], got ${show(i.input)}`,
+      ),
+    ),
+    'all',
   ),
   deadline: v.optional(DEADLINE, {}),
   staleAfterRounds: v.optional(
@@ -452,6 +465,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     round: {
       localEpochs: c.round.localEpochs === undefined ? undefined : { epochs: c.round.localEpochs },
       minFreshUpdates: c.round.minFreshUpdates,
+      neighbours: c.round.neighbours,
       deadline: c.round.deadline,
       staleAfterRounds: c.round.staleAfterRounds,
       evaluateEvery: c.round.evaluateEvery,

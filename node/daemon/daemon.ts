@@ -216,6 +216,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       weights: checkpoint?.model.weights ?? backbone,
       local: config.round.localEpochs,
       minFreshUpdates: config.round.minFreshUpdates,
+      neighbours: config.round.neighbours,
       deadline: config.round.deadline,
       staleAfterRounds: config.round.staleAfterRounds,
       evaluateEvery: config.round.evaluateEvery,

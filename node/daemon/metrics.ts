@@ -176,7 +176,7 @@ export class DaemonMetrics {
     });
     this.#rejected = new Counter({
       name: 'meshfl_updates_rejected_total',
-      help: 'Incoming messages refused, by reason and by the stage that stopped them (message, frame, fetch, validation, snapshot, task).',
+      help: 'Incoming messages refused, by reason and by the stage that stopped them (message, frame, fetch, validation, snapshot, task, sample).',
       labelNames: ['reason', 'stage'],
       registers,
     });

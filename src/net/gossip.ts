@@ -84,10 +84,11 @@ export interface FetchOptions {
  *   bytes, fetch limits) or serving one (bad requests);
  * - `validation`: the update itself (src/wire/validate.ts reasons), reported by the Peer;
  * - `snapshot`: snapshot requests served and snapshot responses received;
- * - `task`: task requests served (`/meshfl/1/task`) and task answers received.
+ * - `task`: task requests served (`/meshfl/1/task`) and task answers received;
+ * - `sample`: peer sampling messages (`/meshfl/1/sample`: exchanges, follows).
  * Duplicates are dropped by gossipsub before any of this and are not rejections.
  */
-export type RejectStage = 'message' | 'frame' | 'fetch' | 'validation' | 'snapshot' | 'task';
+export type RejectStage = 'message' | 'frame' | 'fetch' | 'validation' | 'snapshot' | 'task' | 'sample';
 
 export interface Rejection {
   readonly stage: RejectStage;
@@ -133,6 +134,13 @@ export interface Gossip extends TypedEventTarget<GossipEvents> {
   penalize(peer: string, reason: string): void;
   /** This node's current view of `peer`'s score; negative means penalised. */
   score(peer: string): number;
+  /**
+   * Where this node can be reached (multiaddr text), for peer sampling to pass on; absent
+   * on transports where any member is reachable by id (the in-process Bus).
+   */
+  addresses?(): Promise<string[]>;
+  /** Addresses of `peer` learned from a sampling exchange, so that `fetch` can dial it. */
+  learnAddresses?(peer: string, addresses: readonly string[]): Promise<void>;
   /** Leave all topics, stop serving protocols, abort in-flight work, release the node. */
   stop(): Promise<void>;
 }

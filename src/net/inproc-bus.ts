@@ -20,7 +20,9 @@
  * one FIFO queue in breadth-first order, so a run is deterministic; `flush()` waits for
  * the queue to drain, async validators included.
  *
- * Data is shared, not copied, between peers: handlers must treat `m.data` as read-only.
+ * Data is shared, not copied, between peers: handlers must treat `m.data`, and responders
+ * and fetchers the request and response bytes, as read-only. (Receivers of one message then
+ * hold the same bytes object, which lets them share what they decode: src/wire/shared-copies.ts.)
  */
 import { TypedEventEmitter } from '@libp2p/interface';
 import {
@@ -331,7 +333,7 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
     // timeout signals do not keep Node alive; a pending exchange should, as a socket would
     const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL);
     try {
-      response = await raceAbort(handled.responder(this.id, request.slice()), AbortSignal.any([signal, respondSignal]));
+      response = await raceAbort(handled.responder(this.id, request), AbortSignal.any([signal, respondSignal]));
     } catch (err) {
       if (signal.aborted || respondSignal.aborted) {
         const code = this.stopping.signal.aborted
@@ -352,7 +354,7 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
       throw new FetchError('too-large', peer, protocol, `response ${response.byteLength} > ${maxResponse}`);
     }
     this.traffic.fetchBytesReceived += response.byteLength;
-    return response.slice();
+    return response;
   }
 
   peers(): string[] {

@@ -28,6 +28,7 @@ import type { ComponentLogger, Libp2p, Logger, PeerId, Stream } from '@libp2p/in
 import { TypedEventEmitter } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
+import { multiaddr } from '@multiformats/multiaddr';
 import {
   FETCH_BYTES_FACTOR,
   FETCH_MAX_QUEUED,
@@ -363,6 +364,28 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
 
   score(peer: string): number {
     return internals(this.pubsub).getScore(peer);
+  }
+
+  async addresses(): Promise<string[]> {
+    return this.node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** Adds sampled addresses to the peer store (bad ones are skipped) so `fetch` can dial. */
+  async learnAddresses(peer: string, addresses: readonly string[]): Promise<void> {
+    if (this.stopped || peer === this.id) return;
+    const parsed = addresses.flatMap((a) => {
+      try {
+        return [multiaddr(a)];
+      } catch {
+        return [];
+      }
+    });
+    if (parsed.length === 0) return;
+    try {
+      await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs: parsed });
+    } catch (err) {
+      this.log('ignoring addresses of %s: %s', peer, err);
+    }
   }
 
   /** Bytes of announced payloads currently cached for serving. */

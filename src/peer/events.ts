@@ -51,7 +51,7 @@ export interface RejectedUpdate {
    * `/meshfl/1/task` that is not a valid task. Stages below the Peer are reported by the
    * Gossip's own `rejected` event.
    */
-  readonly stage: 'validation' | 'snapshot' | 'task';
+  readonly stage: 'validation' | 'snapshot' | 'task' | 'sample';
 }
 
 /** A peer whose updates were rejected as 'wrong-fingerprint', with its task and what differs. */

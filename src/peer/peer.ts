@@ -30,6 +30,7 @@ import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../wire/public-copies.ts';
 import type { TaskSchema } from '../wire/schema.ts';
+import type { SharedCopies } from '../wire/shared-copies.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../wire/topic.ts';
 import { gossipVerdict, validateUpdate } from '../wire/validate.ts';
@@ -42,6 +43,7 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
+import { Neighbourhood } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
@@ -95,6 +97,16 @@ export interface PeerOptions {
   readonly minFreshUpdates?: number;
   /** Round deadline learning (see deadline.ts). */
   readonly deadline?: Partial<DeadlineOptions>;
+  /**
+   * D: take updates from at most this many neighbours, chosen by peer sampling and
+   * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
+   * peers that follow this one. 'all': every update on the task's gossip topic, from
+   * anyone (each peer receives every peer's updates). Default 'all': with D = 8 a short
+   * 30-peer run lost 8-10 points of accuracy against all-to-all (docs/PERFORMANCE.md,
+   * "Neighbours"), so neighbour mode is opt-in until it matches; DEFAULT_NEIGHBOURS (8)
+   * is the size tested.
+   */
+  readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
   readonly staleAfterRounds?: number;
   /** Evaluate local and merged accuracy every this many rounds (0 = never). Default 1. */
@@ -128,6 +140,11 @@ export interface PeerOptions {
    * skips this round's publication (reported as an 'error' event).
    */
   readonly reserveSeq?: (seq: number) => void;
+  /**
+   * Neighbours' public copies shared read-only with the other Peers of this process (a
+   * simulation on the in-process Bus): each sender's copy is held once, not once per receiver.
+   */
+  readonly sharedCopies?: SharedCopies;
 }
 
 /**
@@ -137,12 +154,16 @@ export interface PeerOptions {
  */
 export const SNAPSHOT_RATE_LIMIT: RateLimit = { burst: 3, perSecond: 0.1, totalBurst: 20, totalPerSecond: 2 };
 
+/** The refusal a snapshot request over the rate limit gets (the requester tells it from failures). */
+const RATE_LIMITED = 'snapshot rate limit';
+
 /** A snapshot fetch that takes longer than this is abandoned (the next keyframe heals the gap). */
 export const SNAPSHOT_TIMEOUT_MS = 10_000;
 
 /** Defaults of the optional PeerOptions, resolved once in the constructor. */
 export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
+  neighbours: 'all' as number | 'all',
   staleAfterRounds: 3,
   evaluateEvery: 1,
   seed: 0,
@@ -155,6 +176,7 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly training: LocalTraining;
   readonly local: TrainAmount;
   readonly minFreshUpdates: number;
+  readonly neighbours: number | 'all';
   readonly staleAfterRounds: number;
   readonly evaluateEvery: number;
   readonly seed: number;
@@ -168,6 +190,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     training: options.training ?? options.trainer,
     local: options.local ?? { steps: options.task.localSteps },
     minFreshUpdates: options.minFreshUpdates ?? PEER_DEFAULTS.minFreshUpdates,
+    neighbours: options.neighbours ?? PEER_DEFAULTS.neighbours,
     staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
     evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
     seed: options.seed ?? PEER_DEFAULTS.seed,
@@ -217,6 +240,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #fetching = new Set<string>();
   readonly #snapshotLimiter: RateLimiter | undefined;
   readonly #taskProbes = new TaskProbeLimiter();
+  /** Neighbour-bounded dissemination; undefined with `neighbours: 'all'`. */
+  readonly #hood: Neighbourhood | undefined;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -226,6 +251,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #bytesSent = 0;
   #bytesReceived = 0;
   #roundBytesReceived = 0;
+  #roundBytesSent = 0;
   #lastMerged: AccuracySnapshot | undefined;
 
   constructor(options: PeerOptions) {
@@ -253,11 +279,47 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       schema: this.schema,
       valueBound: bounds === false ? Number.POSITIVE_INFINITY : bounds?.valueBound,
       norms: bounds === false ? false : bounds?.norms,
+      ...(options.sharedCopies === undefined ? {} : { shared: options.sharedCopies }),
     });
     this.#deadline = new AdaptiveDeadline(options.deadline);
     const limit = this.#options.snapshotRateLimit;
     this.#snapshotLimiter = limit === false ? undefined : new RateLimiter(limit);
     this.#rng = createRng(this.#options.seed).fork(`peer-${options.gossip.id}`);
+    const d = this.#options.neighbours;
+    if (d !== 'all' && !(Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(`neighbours must be an integer >= 1 or 'all', got ${String(d)}`);
+    }
+    this.#hood = d === 'all' ? undefined : this.#neighbourhood(d);
+  }
+
+  #neighbourhood(d: number): Neighbourhood {
+    return new Neighbourhood({
+      gossip: this.#options.gossip,
+      schema: this.schema,
+      neighbours: d,
+      seed: this.#options.seed,
+      maxUpdateBytes: maxUpdateSize(this.schema),
+      onUpdate: (from, bytes) => this.#receivePush(from, bytes),
+      onSnapshot: (from, bytes) => this.#applySnapshot(from, bytes),
+      onDropped: (peer) => {
+        // Its chain goes on without us: a later follow starts from a snapshot. Holding
+        // only neighbours' copies keeps a peer's memory at D models.
+        this.#copies.forget(peer);
+        this.#neighbours.delete(peer);
+      },
+      snapshotFor: (follower) =>
+        this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower)
+          ? this.#encoder.snapshot()
+          : undefined,
+      onRefused: (from, reason, detail) => this.#emitRejected('update:rejected', from, reason, detail, 'sample'),
+      onError: (err, context) => this.#emitError(err, context),
+      onBytes: (sent, received) => {
+        this.#bytesSent += sent;
+        this.#roundBytesSent += sent;
+        this.#bytesReceived += received;
+        this.#roundBytesReceived += received;
+      },
+    });
   }
 
   get round(): number {
@@ -280,6 +342,16 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Merged accuracy after the latest evaluated round. */
   get lastAccuracy(): AccuracySnapshot | undefined {
     return this.#lastMerged;
+  }
+
+  /** Peers this one follows (at most D), or undefined with `neighbours: 'all'`. */
+  following(): string[] | undefined {
+    return this.#hood?.neighbours();
+  }
+
+  /** Peers that follow this one (its updates go to them), or undefined with `neighbours: 'all'`. */
+  followers(): string[] | undefined {
+    return this.#hood?.followers();
   }
 
   /** Neighbours whose public copy is currently a merge candidate. */
@@ -327,13 +399,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
             'snapshot requests over the rate limit',
             'snapshot',
           );
-          throw new Error('snapshot rate limit: retry later');
+          throw new Error(`${RATE_LIMITED}: retry later`);
         }
         return this.#encoder.snapshot() ?? new Uint8Array(0);
       },
       { stage: 'snapshot' },
     );
     await serveTask(gossip, this.task);
+    await this.#hood?.start();
     gossip.addEventListener('peer:connect', this.#onConnect);
     gossip.addEventListener('peer:disconnect', this.#onDisconnect);
   }
@@ -358,6 +431,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const roundStart = performance.now();
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
+    this.#roundBytesSent = 0;
+    // Neighbours not heard from lately are followed again (they may have dropped us).
+    this.#hood?.tick(round, (peer) => {
+      const heard = this.#neighbours.get(peer)?.heardInRound;
+      return heard === undefined ? round > 0 : round - heard >= this.#options.staleAfterRounds;
+    });
 
     const reference = this.#exchangedWeights();
     const trained = await this.#options.training.trainAsync(this.#options.data.train, this.#options.local, {
@@ -368,7 +447,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const evalSet = this.#options.data.evaluation ?? this.#options.data.validation;
     const local = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
 
-    const sent = await this.#publish(round);
+    await this.#publish(round);
 
     const waitStart = performance.now();
     const closedBy = await this.#awaitUpdates(signal);
@@ -398,7 +477,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       merge: report,
       local,
       merged,
-      bytesSent: sent,
+      bytesSent: this.#roundBytesSent,
       bytesReceived: this.#roundBytesReceived,
       totalBytesSent: this.#bytesSent,
       totalBytesReceived: this.#bytesReceived,
@@ -416,6 +495,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     } finally {
       this.#running = undefined;
       await Promise.allSettled([...this.#fetches]);
+      await this.#hood?.stop();
       this.#unsubscribe?.();
       this.#unsubscribe = undefined;
       this.#options.gossip.removeEventListener('peer:connect', this.#onConnect);
@@ -442,9 +522,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
     try {
-      const { recipients } = await this.#options.gossip.publish(this.topic, encoded.bytes);
+      // With neighbours: pushed to each follower in the background; else one gossip publish.
+      const recipients =
+        this.#hood !== undefined
+          ? this.#hood.push(encoded.bytes)
+          : (await this.#options.gossip.publish(this.topic, encoded.bytes)).recipients;
       const bytes = encoded.bytes.byteLength * recipients;
       this.#bytesSent += bytes;
+      this.#roundBytesSent += bytes;
       return bytes;
     } catch (err) {
       this.#emitError(err, 'publish failed');
@@ -479,9 +564,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   #candidates(): Candidate[] {
     const staleAfter = this.#options.staleAfterRounds;
+    const hood = this.#hood;
     const out: Candidate[] = [];
     for (const [peer, state] of this.#neighbours) {
       if (this.#round - state.heardInRound >= staleAfter) continue;
+      if (hood !== undefined && (!hood.isNeighbour(peer) || out.length >= hood.sampler.size)) continue;
       const copy = this.#copies.get(peer);
       if (copy) out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples });
     }
@@ -517,7 +604,23 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // sequence and overflow against the current copy); decode again only if it did not run.
     const validated = this.#validated.get(m.data);
     this.#validated.delete(m.data);
-    const result = validated ? this.#copies.apply(m.from, validated) : this.#copies.receive(m.from, m.data);
+    if (this.#hood !== undefined && !this.#hood.isNeighbour(m.from)) return;
+    this.#take(m.from, m.data, validated);
+  }
+
+  /**
+   * An update pushed by a neighbour (its bytes are counted by the neighbourhood). Returns
+   * why it was refused, or undefined (also for a late or duplicate one, which is ordinary).
+   */
+  #receivePush(from: string, bytes: Uint8Array): string | undefined {
+    const refused = this.#take(from, bytes, undefined);
+    return refused === 'stale-seq' || refused === 'replayed' ? undefined : refused;
+  }
+
+  /** Validates (unless done) and applies one update; returns the refusal reason if any. */
+  #take(from: string, data: Uint8Array, validated: Update | undefined): string | undefined {
+    const m = { from, data };
+    const result = validated ? this.#copies.apply(m.from, validated, m.data) : this.#copies.receive(m.from, m.data);
     switch (result.kind) {
       case 'applied':
         this.#markHeard(m.from);
@@ -532,16 +635,19 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         break;
       case 'rejected':
         this.#reject(m.from, result.reason, result.detail);
-        break;
+        return result.reason;
       default: {
         const never: never = result;
         throw new Error(`unhandled apply result ${JSON.stringify(never)}`);
       }
     }
+    return undefined;
   }
 
   /** Gossip topic validator: rejects before gossip forwards anything; counts what it refuses. */
   #validate(m: GossipMessage): Verdict {
+    // With neighbours, the topic is for discovery: updates come by push from followed peers.
+    if (this.#hood !== undefined && !this.#hood.isNeighbour(m.from)) return 'ignore';
     const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
     if (result.ok) this.#validated.set(m.data, result.update);
     const verdict = gossipVerdict(result);
@@ -619,8 +725,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #fetchSnapshot(from: string): void {
     if (this.#fetching.has(from) || this.#abort.signal.aborted) return;
     // Snapshots come only from their author (its public copy is not signed when another
-    // peer relays it). An author we are not connected to is healed by its next keyframe.
-    if (!this.#options.gossip.peers().includes(from)) return;
+    // peer relays it). An author we are not connected to is healed by its next keyframe;
+    // a followed neighbour is reachable (it pushes to us).
+    if (!(this.#hood?.isNeighbour(from) ?? false) && !this.#options.gossip.peers().includes(from)) return;
     this.#fetching.add(from);
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#options.snapshotTimeoutMs)]);
     const request = encodeSnapshotRequest({ taskId: this.taskId, fingerprint: this.schema.fingerprint });
@@ -632,17 +739,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         });
         if (bytes.byteLength === 0) return; // it has published nothing yet
         this.#bytesReceived += bytes.byteLength;
-        const result = this.#copies.receive(from, bytes);
-        if (result.kind === 'applied') {
-          this.#markHeard(from);
-          this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
-        } else if (result.kind === 'rejected' && !isBenignRejection(result.reason)) {
-          this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
-        }
+        this.#applySnapshot(from, bytes);
       } catch (err) {
         if (err instanceof FetchError && err.code === 'too-large') {
           // Larger than our model's fp32 keyframe: not a snapshot of this task.
           this.#reject(from, 'too-large', `snapshot: ${err.message}`, 'snapshot');
+        } else if (err instanceof FetchError && err.code === 'remote-error' && err.message.includes(RATE_LIMITED)) {
+          // The author's snapshot rate limit (a peer that re-follows often meets it): its
+          // next keyframe, or a later follow, heals the gap. Not an error of this peer.
         } else if (!this.#abort.signal.aborted) {
           this.#emitError(err, `snapshot fetch from ${from} failed`);
         }
@@ -652,6 +756,17 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     })();
     this.#fetches.add(task);
     void task.finally(() => this.#fetches.delete(task));
+  }
+
+  /** A snapshot of `from` (fetched after a gap, or the answer to a follow). */
+  #applySnapshot(from: string, bytes: Uint8Array): void {
+    const result = this.#copies.receive(from, bytes);
+    if (result.kind === 'applied') {
+      this.#markHeard(from);
+      this.dispatchEvent(new CustomEvent('snapshot:fetched', { detail: { from, seq: result.copy.seq } }));
+    } else if (result.kind === 'rejected' && !isBenignRejection(result.reason)) {
+      this.#reject(from, result.reason, `snapshot: ${result.detail}`, 'snapshot');
+    }
   }
 
   readonly #onConnect = (e: CustomEvent<string>): void => {

@@ -57,6 +57,10 @@ export const INT8_LEVELS = 127;
 export const UPDATES_TOPIC_PREFIX = '/meshfl/1/';
 export const UPDATES_TOPIC_SUFFIX = '/updates';
 export const SNAPSHOT_PROTOCOL = '/meshfl/1/snapshot';
+/** Peer sampling exchanges and follow requests (src/wire/sampling.ts, src/peer/neighbourhood.ts). */
+export const SAMPLE_PROTOCOL = '/meshfl/1/sample';
+/** An author pushes each update to its followers: request = the update message, answer empty. */
+export const PUSH_PROTOCOL = '/meshfl/1/push';
 /** Request/response protocol serving a peer's TaskSpec (src/peer/task-exchange.ts). */
 export const TASK_PROTOCOL = '/meshfl/1/task';
 

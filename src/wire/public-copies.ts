@@ -19,6 +19,7 @@ import { decodeMessage, encodeMessage, type Update, type UpdateKind } from './me
 import { layerNorms, type NormBoundOptions, NormTracker } from './norms.ts';
 import { addDelta } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
+import type { SharedCopies } from './shared-copies.ts';
 import { type ValidationContext, validateUpdate } from './validate.ts';
 
 export interface EncoderOptions {
@@ -185,6 +186,8 @@ export interface ReceiverOptions {
   readonly valueBound?: number;
   /** Per-layer norm limits learned from accepted updates (norms.ts); `false` turns them off. */
   readonly norms?: NormBoundOptions | false;
+  /** Copies shared read-only with the other receivers of this process (shared-copies.ts). */
+  readonly shared?: SharedCopies;
 }
 
 /** Key of this peer's own updates in the norm tracker (sender ids are never empty). */
@@ -196,6 +199,7 @@ export class PublicCopies {
   private readonly maxBytes: number | undefined;
   private readonly allowedCodecs: readonly CodecSpec[] | undefined;
   private readonly copies = new Map<string, PublicCopy>();
+  private readonly shared: SharedCopies | undefined;
   readonly valueBound: number;
   /** Norm limits learned from accepted updates; undefined when turned off. */
   readonly norms: NormTracker | undefined;
@@ -204,6 +208,7 @@ export class PublicCopies {
     this.schema = options.schema;
     this.maxBytes = options.maxBytes;
     this.allowedCodecs = options.allowedCodecs;
+    this.shared = options.shared;
     this.valueBound = checkValueBound(options.valueBound ?? DEFAULT_VALUE_BOUND);
     this.norms =
       options.norms === false
@@ -242,11 +247,15 @@ export class PublicCopies {
   receive(sender: string, bytes: Uint8Array): ApplyResult {
     const result = validateUpdate(bytes, this.contextFor(sender));
     if (!result.ok) return { kind: 'rejected', sender, reason: result.reason, detail: result.detail };
-    return this.apply(sender, result.update);
+    return this.apply(sender, result.update, bytes);
   }
 
-  /** Applies a decoded update (from validateUpdate or decodeMessage for this task). */
-  apply(sender: string, update: Update): ApplyResult {
+  /**
+   * Applies a decoded update (from validateUpdate or decodeMessage for this task). With
+   * `bytes`, the message it was decoded from, and a SharedCopies, the resulting copy is
+   * shared with the other receivers of the same bytes on the same base.
+   */
+  apply(sender: string, update: Update, bytes?: Uint8Array): ApplyResult {
     if (update.taskId !== this.schema.taskId || update.fingerprint !== this.schema.fingerprint) {
       return { kind: 'rejected', sender, reason: 'wrong-task', detail: 'update decoded for another task or model' };
     }
@@ -268,13 +277,19 @@ export class PublicCopies {
           return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
         }
       }
-      weights = cloneWeights(update.weights);
+      const decoded = update.weights;
+      weights =
+        this.shared !== undefined && bytes !== undefined
+          ? this.shared.resolve(bytes, undefined, () => cloneWeights(decoded))
+          : cloneWeights(decoded);
     } else {
       if (current === undefined || update.base !== current.seq) {
         return { kind: 'gap', sender, have: current?.seq, base: update.base, seq: update.seq };
       }
       try {
-        weights = addDelta(current.weights, update.weights, this.valueBound);
+        const add = (): Weights => addDelta(current.weights, update.weights, this.valueBound);
+        weights =
+          this.shared !== undefined && bytes !== undefined ? this.shared.resolve(bytes, current.weights, add) : add();
       } catch (err) {
         if (err instanceof DecodeError) return { kind: 'rejected', sender, reason: err.reason, detail: err.message };
         throw err;

@@ -43,7 +43,9 @@ test(
       gossips.map((g) => g.node),
       { kind: 'full' },
     );
-    const honest = gossips.slice(0, HONEST).map((g, i) => kit.make(g, i));
+    // Updates over the gossip topic (where the malicious node publishes); the neighbour-bounded
+    // path is tested in test/peer/neighbours.test.ts.
+    const honest = gossips.slice(0, HONEST).map((g, i) => kit.make(g, i, { neighbours: 'all' }));
     const logs = honest.map(collect);
     for (const p of honest) await p.start();
     const malicious = gossips[HONEST + 1] as Libp2pGossip;
@@ -102,7 +104,7 @@ test(
     assert.ok(honest.some((p) => p.neighbours().includes(malicious.id)) === false);
 
     // Phase 2: a late joiner starts, node 4 is killed; the others keep going.
-    const late = kit.make(gossips[HONEST] as Libp2pGossip, HONEST);
+    const late = kit.make(gossips[HONEST] as Libp2pGossip, HONEST, { neighbours: 'all' });
     const lateLog = collect(late);
     const snapshots: string[] = [];
     late.addEventListener('snapshot:fetched', (e) => snapshots.push(e.detail.from));

@@ -72,7 +72,8 @@ export function tinySchema(task: TaskSpec = TINY_SPEC): TaskSchema {
 
 /**
  * A Peer of TINY_SPEC (or `options.task`) on the given gossip. Defaults: mean strategy, two
- * real SGD steps per round, close after one fresh update, a deadline no test reaches.
+ * real SGD steps per round, close after one fresh update, a deadline no test reaches, and
+ * updates over the gossip topic (`neighbours: 'all'`), where the Puppets publish.
  */
 export function tinyPeer(gossip: Gossip, options: Partial<PeerOptions> = {}): Peer {
   const seed = options.seed ?? 1;
@@ -86,6 +87,7 @@ export function tinyPeer(gossip: Gossip, options: Partial<PeerOptions> = {}): Pe
     minFreshUpdates: 1,
     deadline: { initialMs: NEVER_MS, minMs: 0 },
     seed,
+    neighbours: 'all',
     ...options,
   });
 }

@@ -44,7 +44,8 @@ for (const wireBounds of [undefined, false] as const) {
       const kit = await peerKit(2, { strategy: 'mean', perPeer: 200 });
       const bus = new Bus({ topology: { kind: 'full' } });
       const gossips = [0, 1].map((i) => bus.join(`p${i}`));
-      const peers = gossips.map((g, i) => kit.make(g, i, { wireBounds, minFreshUpdates: 1 }));
+      // Over the gossip topic, where 'evil' publishes (pushes are validated by the same code).
+      const peers = gossips.map((g, i) => kit.make(g, i, { wireBounds, minFreshUpdates: 1, neighbours: 'all' }));
       const evil = bus.join('evil');
       const rejected: string[] = [];
       peers[0]?.addEventListener('update:rejected', (e) => rejected.push(`${e.detail.from}:${e.detail.reason}`));

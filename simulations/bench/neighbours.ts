@@ -1,0 +1,287 @@
+/**
+ * Neighbour-bounded dissemination against all-to-all (issue 16), through the simulation
+ * runner with real Peers:
+ *  - scale: s/round, candidates per merge, RSS per peer and bytes per peer per round for
+ *    the default MLP (int8, 3 rounds x 2 local steps, degree-8 overlay) at several N, over
+ *    the in-process bus and libp2p memory nodes, with neighbours D and with "all". Each
+ *    case runs in its own child process (its RSS is its own); D and all alternate.
+ *  - accuracy: the same scenario with D and with all, per strategy and seed.
+ *
+ *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--json]
+ *
+ * Bytes: "peer" counts what the Peer sent (updates, control messages, snapshots served to
+ * followers); "bus" counts at the in-process transport, both directions, everything
+ * (topic traffic and request/response bytes). libp2p rows have only the Peer's count.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Gossip } from '../../src/net/gossip.ts';
+import { Bus } from '../../src/net/inproc-bus.ts';
+import { initBackend } from '../../src/train/backend.ts';
+import { strategyResult } from '../results.ts';
+import { runStrategy } from '../runner.ts';
+import { parseScenario } from '../scenario.ts';
+import { buildSetup } from '../setup.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const RSS_SAMPLE_MS = 100;
+const MIB = 1024 * 1024;
+
+type Neighbours = number | 'all';
+
+export interface ScaleCase {
+  readonly transport: 'inproc' | 'libp2p-memory';
+  readonly peers: number;
+  readonly neighbours: Neighbours;
+  readonly rounds: number;
+}
+
+export interface ScaleResult extends ScaleCase {
+  readonly setupMs: number;
+  readonly sPerRound: number;
+  readonly candidatesMean: number;
+  readonly candidatesMax: number;
+  readonly rssPerPeerMiB: number;
+  readonly peakRssMiB: number;
+  /** Sent by each Peer per round (updates, control, snapshots served), mean over peers. */
+  readonly peerBytesSentPerRound: number;
+  /** In-process bus only: sent + received at the transport per peer per round, mean. */
+  readonly busBytesPerRound: number | null;
+  readonly errors: number;
+}
+
+function scenarioFor(c: {
+  transport: string;
+  peers: number;
+  neighbours: Neighbours;
+  rounds: number;
+  seed?: number;
+  strategies?: string[];
+  accuracy?: boolean;
+}) {
+  return parseScenario({
+    name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
+    dataset: 'mnist',
+    model: 'mlp',
+    peers: c.peers,
+    partition: c.accuracy ? { kind: 'shards', classesPerPeer: 4 } : { kind: 'iid' },
+    strategies: c.strategies ?? ['mean'],
+    rounds: c.rounds,
+    localSteps: c.accuracy ? 10 : 2,
+    batchSize: 32,
+    samplesPerPeer: c.accuracy ? 600 : 200,
+    validationPerClass: c.accuracy ? 5 : 2,
+    testSubset: c.accuracy ? 1000 : 100,
+    evaluateEvery: c.accuracy ? c.rounds : c.rounds,
+    codec: 'int8',
+    transport: c.transport,
+    degree: 8,
+    neighbours: c.neighbours,
+    seed: c.seed ?? 1,
+  });
+}
+
+/** One scale case, in this process. */
+async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
+  await initBackend('wasm');
+  const scenario = scenarioFor(c);
+  const setup = buildSetup(scenario);
+  const entry = scenario.strategies[0];
+  if (entry === undefined) throw new Error('no strategy');
+  let bus: Bus | undefined;
+  const placement =
+    c.transport === 'inproc'
+      ? {
+          local: new Set(setup.peers.map((p) => p.index)),
+          createNetwork: async (initial: readonly unknown[]) => {
+            const b = new Bus({ topology: scenario.topology });
+            bus = b;
+            let next = 0;
+            const join = (): Gossip => b.join(`p${next++}`);
+            return {
+              gossips: initial.map(join),
+              add: async () => join(),
+              remove: (g: Gossip) => g.stop(),
+              ready: async () => {},
+              close: async () => {},
+            };
+          },
+        }
+      : undefined;
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, RSS_SAMPLE_MS);
+  let run: Awaited<ReturnType<typeof runStrategy>>;
+  try {
+    run = await runStrategy(setup, entry, {}, placement);
+    peak = Math.max(peak, process.memoryUsage().rss);
+  } finally {
+    clearInterval(timer);
+  }
+  const result = strategyResult(run);
+  const candidates = run.records.map((r) => r.candidates);
+  let busBytes: number | null = null;
+  if (bus !== undefined) {
+    let total = 0;
+    for (const id of bus.peerIds()) {
+      const t = bus.traffic(id);
+      if (t) total += t.bytesSent + t.bytesReceived + t.fetchBytesSent + t.fetchBytesReceived;
+    }
+    busBytes = total / c.peers / c.rounds;
+    await bus.stop();
+  }
+  return {
+    ...c,
+    setupMs: run.setupMs,
+    sPerRound: (run.elapsedMs - run.setupMs) / c.rounds / 1000,
+    candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
+    candidatesMax: Math.max(0, ...candidates),
+    rssPerPeerMiB: (peak - before) / c.peers / MIB,
+    peakRssMiB: peak / MIB,
+    peerBytesSentPerRound: result.totalBytesSentPerPeer / c.rounds,
+    busBytesPerRound: busBytes,
+    errors: run.errorCount,
+  };
+}
+
+export interface AccuracyResult {
+  readonly peers: number;
+  readonly seed: number;
+  readonly strategy: string;
+  readonly neighbours: Neighbours;
+  readonly rounds: number;
+  readonly accuracy: number | null;
+  readonly candidatesMean: number;
+  readonly sPerRound: number;
+}
+
+async function accuracyCase(c: {
+  peers: number;
+  seed: number;
+  neighbours: Neighbours;
+  rounds: number;
+  strategies: string[];
+}): Promise<AccuracyResult[]> {
+  await initBackend('wasm');
+  const scenario = scenarioFor({ ...c, transport: 'inproc', accuracy: true });
+  const setup = buildSetup(scenario);
+  const out: AccuracyResult[] = [];
+  for (const entry of scenario.strategies) {
+    const run = await runStrategy(setup, entry);
+    const result = strategyResult(run);
+    const candidates = run.records.map((r) => r.candidates);
+    out.push({
+      peers: c.peers,
+      seed: c.seed,
+      strategy: entry.label,
+      neighbours: c.neighbours,
+      rounds: c.rounds,
+      accuracy: result.final.honestAccuracy?.mean ?? null,
+      candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
+      sPerRound: (run.elapsedMs - run.setupMs) / c.rounds / 1000,
+    });
+  }
+  return out;
+}
+
+/** Runs this file with `--child <json>` and returns the JSON it prints last. */
+function child<T>(args: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [SELF, '--child', JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || (!last.startsWith('{') && !last.startsWith('[')))
+        reject(new Error(`child exited ${code}: ${out.slice(-500)}`));
+      else resolve(JSON.parse(last) as T);
+    });
+  });
+}
+
+function list(argv: string[], flag: string, fallback: string): string[] {
+  const at = argv.indexOf(flag);
+  return (at >= 0 ? (argv[at + 1] ?? '') : fallback).split(',').filter((s) => s !== '');
+}
+
+const fmt = (v: number | null, digits = 2): string => (v === null ? '-' : v.toFixed(digits));
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--child') {
+    const args = JSON.parse(argv[1] ?? '{}') as { kind: 'scale' | 'accuracy' } & Record<string, unknown>;
+    const result =
+      args.kind === 'scale'
+        ? await scaleCase(args as unknown as ScaleCase)
+        : await accuracyCase(args as unknown as Parameters<typeof accuracyCase>[0]);
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  }
+  const json = argv.includes('--json');
+  const d = Number(list(argv, '--neighbours', '8')[0]);
+  const rounds = Number(list(argv, '--rounds', argv[0] === 'accuracy' ? '10' : '3')[0]);
+  if (argv[0] === 'scale') {
+    const rows: ScaleResult[] = [];
+    for (const transport of list(argv, '--transports', 'inproc,libp2p-memory') as ScaleCase['transport'][]) {
+      for (const peers of list(argv, '--peers', '10,30,100').map(Number)) {
+        // Alternate which mode runs first.
+        const both: Neighbours[] = rows.length % 4 === 0 ? [d, 'all'] : ['all', d];
+        const modes = argv.includes('--only-d') ? [d] : both;
+        for (const neighbours of modes) {
+          const row = await child<ScaleResult>({ kind: 'scale', transport, peers, neighbours, rounds });
+          rows.push(row);
+          process.stderr.write(`${JSON.stringify(row)}\n`);
+        }
+      }
+    }
+    if (json) console.log(JSON.stringify(rows));
+    else {
+      console.log(
+        '| transport | peers | neighbours | s/round | candidates mean / max | RSS/peer MiB | peak RSS MiB | kB sent/peer/round (Peer) | kB/peer/round at the bus (sent+received) | errors |',
+      );
+      console.log('|---|---|---|---|---|---|---|---|---|---|');
+      for (const r of rows) {
+        console.log(
+          `| ${r.transport} | ${r.peers} | ${r.neighbours} | ${fmt(r.sPerRound)} | ${fmt(r.candidatesMean, 1)} / ${r.candidatesMax} | ${fmt(r.rssPerPeerMiB, 1)} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.peerBytesSentPerRound / 1000, 0)} | ${r.busBytesPerRound === null ? '-' : fmt(r.busBytesPerRound / 1000, 0)} | ${r.errors} |`,
+        );
+      }
+    }
+    return;
+  }
+  if (argv[0] === 'accuracy') {
+    const strategies = list(argv, '--strategies', 'mean,bristle+ldawa');
+    const rows: AccuracyResult[] = [];
+    for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
+      for (const peers of list(argv, '--peers', '30').map(Number)) {
+        const modes: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
+        for (const neighbours of modes) {
+          const r = await child<AccuracyResult[]>({ kind: 'accuracy', peers, seed, neighbours, rounds, strategies });
+          rows.push(...r);
+          for (const x of r) process.stderr.write(`${JSON.stringify(x)}\n`);
+        }
+      }
+    }
+    if (json) console.log(JSON.stringify(rows));
+    else {
+      console.log('| strategy | neighbours | seed | accuracy | candidates mean | s/round |');
+      console.log('|---|---|---|---|---|---|');
+      for (const r of rows) {
+        console.log(
+          `| ${r.strategy} | ${r.neighbours} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`,
+        );
+      }
+    }
+    return;
+  }
+  throw new Error('usage: neighbours.ts scale|accuracy [options]');
+}
+
+await main();

@@ -1,0 +1,357 @@
+/**
+ * Neighbour-bounded dissemination for one Peer (docs/PROTOCOL.md "Neighbours"): the peer
+ * takes updates from at most D neighbours, chosen by a PeerSampler (src/net/peer-sampling.ts),
+ * and pushes its own updates only to the peers that follow it. Everything travels over
+ * the Gossip interface's request/response exchanges, so the in-process Bus and libp2p
+ * behave alike:
+ *
+ * - `/meshfl/1/sample` (src/wire/sampling.ts): one exchange per round with a neighbour
+ *   (each side sends its neighbours and itself), and follow / unfollow. A follow is
+ *   answered with the followed peer's snapshot (its public copy, an fp32 keyframe, or zero
+ *   bytes), so a new neighbour's deltas apply at once.
+ * - `/meshfl/1/push`: the request is one update message, sent by its author to each
+ *   follower; the answer is empty, or an error naming why it was refused.
+ *
+ * Limits: a push is accepted only from a peer this one follows, at most
+ * PUSHES_PER_ROUND per sender per round, no larger than the task's largest update; a
+ * peer has at most `maxFollowers` followers (further follows are refused); inbound
+ * exchanges are limited by the sampler; follow answers (snapshots) share the Peer's
+ * snapshot rate limit.
+ */
+import { FetchError } from '../net/errors.ts';
+import type { Gossip } from '../net/gossip.ts';
+import { DEFAULT_RESET_EVERY, PeerSampler } from '../net/peer-sampling.ts';
+import { PUSH_PROTOCOL, SAMPLE_PROTOCOL } from '../wire/constants.ts';
+import {
+  checkSampleMessage,
+  encodeSampleMessage,
+  MAX_SAMPLE_MESSAGE_BYTES,
+  type SampleEntry,
+  type SampleKind,
+} from '../wire/sampling.ts';
+import type { TaskSchema } from '../wire/schema.ts';
+
+/** Pushes accepted from one neighbour per round of ours (a faster neighbour may send two). */
+export const PUSHES_PER_ROUND = 4;
+/** Default cap on followers, as a multiple of D (followers are D on average). */
+export const FOLLOWERS_FACTOR = 3;
+/** Time for one exchange, follow or unfollow. */
+export const SAMPLE_TIMEOUT_MS = 10_000;
+/** Time for one push (the whole update travels). */
+export const PUSH_TIMEOUT_MS = 30_000;
+/**
+ * After a failed follow, connected peers are offered and follows synced again after this
+ * long: a peer that does not serve the protocol yet (still starting) is retried within the
+ * round instead of at the next one, which a round waiting for every neighbour needs.
+ */
+export const FOLLOW_RETRY_MS = 2_000;
+/** The refusal that tells a pusher to drop this follower. */
+const NOT_FOLLOWING = 'not-following';
+/** Peers whose addresses are remembered to pass on in exchanges. */
+const ADDRESS_BOOK_SIZE = 256;
+
+export interface NeighbourhoodInit {
+  readonly gossip: Gossip;
+  readonly schema: TaskSchema;
+  /** D. */
+  readonly neighbours: number;
+  readonly seed: number;
+  /** Largest update a push may carry (the task's maxUpdateSize). */
+  readonly maxUpdateBytes: number;
+  readonly maxFollowers?: number;
+  readonly resetEvery?: number;
+  /** Validate and apply a pushed update; returns the refusal reason, or undefined when it was taken. */
+  readonly onUpdate: (from: string, bytes: Uint8Array) => string | undefined;
+  /** A follow was answered with this snapshot (non-empty). */
+  readonly onSnapshot: (from: string, bytes: Uint8Array) => void;
+  /** `peer` is no longer a neighbour: drop what is held of it. */
+  readonly onDropped: (peer: string) => void;
+  /** Our snapshot for a new follower, or undefined (nothing published, or rate-limited). */
+  readonly snapshotFor: (follower: string) => Uint8Array | undefined;
+  /** Refused control traffic (bad sampling messages), reported like rejected updates. */
+  readonly onRefused: (from: string, reason: string, detail: string) => void;
+  readonly onError: (err: unknown, context: string) => void;
+  /** Bytes of control traffic and pushes, both directions, as counted here. */
+  readonly onBytes: (sent: number, received: number) => void;
+}
+
+export class Neighbourhood {
+  readonly sampler: PeerSampler;
+  readonly #init: NeighbourhoodInit;
+  readonly #gossip: Gossip;
+  readonly #maxFollowers: number;
+  /** Peers we asked to follow (they push to us): the only senders we take pushes from. */
+  readonly #following = new Set<string>();
+  /** Peers that follow us (we push to them). */
+  readonly #followers = new Set<string>();
+  readonly #pushes = new Map<string, number>();
+  readonly #addresses = new Map<string, readonly string[]>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #abort = new AbortController();
+  #exchanging = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(init: NeighbourhoodInit) {
+    this.#init = init;
+    this.#gossip = init.gossip;
+    this.#maxFollowers = init.maxFollowers ?? FOLLOWERS_FACTOR * init.neighbours;
+    this.sampler = new PeerSampler({
+      self: init.gossip.id,
+      neighbours: init.neighbours,
+      resetEvery: init.resetEvery ?? DEFAULT_RESET_EVERY,
+      seed: init.seed,
+    });
+  }
+
+  async start(): Promise<void> {
+    const gossip = this.#gossip;
+    await gossip.handle(SAMPLE_PROTOCOL, (from, request) => this.#serveSample(from, request), {
+      maxRequestBytes: MAX_SAMPLE_MESSAGE_BYTES,
+      stage: 'sample',
+    });
+    await gossip.handle(PUSH_PROTOCOL, async (from, request) => this.#servePush(from, request), {
+      maxRequestBytes: this.#init.maxUpdateBytes,
+      stage: 'validation',
+    });
+    this.sampler.introduce(gossip.peers());
+    gossip.addEventListener('peer:connect', this.#onConnect);
+  }
+
+  /** Peers whose updates we take (at most D). */
+  neighbours(): string[] {
+    return [...this.#following];
+  }
+
+  isNeighbour(peer: string): boolean {
+    return this.#following.has(peer);
+  }
+
+  followers(): string[] {
+    return [...this.#followers];
+  }
+
+  /**
+   * Round start: reseed a slot when due, follow the new neighbours, follow again those in
+   * `silent` (not heard from lately: they may have dropped us), exchange with one.
+   */
+  tick(round: number, silent: (peer: string) => boolean = () => false): void {
+    this.sampler.tick(round);
+    this.#pushes.clear();
+    if (this.sampler.neighbours().length < this.sampler.size) this.sampler.introduce(this.#gossip.peers());
+    this.#syncFollows(silent);
+    this.#exchange();
+  }
+
+  /**
+   * Sends `bytes` (one update) to every follower in the background; returns how many (the
+   * caller counts their bytes, as it counts a publication's recipients).
+   */
+  push(bytes: Uint8Array): number {
+    const followers = [...this.#followers];
+    for (const peer of followers) {
+      this.#background(async () => {
+        try {
+          await this.#gossip.fetch(peer, PUSH_PROTOCOL, bytes, {
+            signal: this.#signal(PUSH_TIMEOUT_MS),
+            maxResponseBytes: 1024,
+          });
+        } catch (err) {
+          if (this.#abort.signal.aborted) return;
+          if (!(err instanceof FetchError)) throw err;
+          // It no longer follows us, or is gone: it follows again if it picks us again.
+          // (A refused update keeps the follower: the refusal is its business.)
+          if (err.code !== 'remote-error' || err.message.includes(NOT_FOLLOWING)) this.#followers.delete(peer);
+        }
+      });
+    }
+    return followers.length;
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    clearTimeout(this.#retry);
+    this.#gossip.removeEventListener('peer:connect', this.#onConnect);
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+
+  readonly #onConnect = (e: CustomEvent<string>): void => {
+    this.sampler.introduce([e.detail]);
+  };
+
+  #signal(ms: number): AbortSignal {
+    return AbortSignal.any([this.#abort.signal, AbortSignal.timeout(ms)]);
+  }
+
+  #background(work: () => Promise<void>): void {
+    if (this.#abort.signal.aborted) return;
+    const task = work().catch((err: unknown) => {
+      if (!this.#abort.signal.aborted) this.#init.onError(err, 'neighbourhood');
+    });
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+  }
+
+  #message(kind: SampleKind, entries: readonly SampleEntry[] = []): Uint8Array {
+    const { taskId, fingerprint } = this.#init.schema;
+    return encodeSampleMessage({ kind, taskId, fingerprint, entries });
+  }
+
+  async #entries(): Promise<SampleEntry[]> {
+    const own = (await this.#gossip.addresses?.()) ?? [];
+    return this.sampler.entries().map((id) => ({
+      id,
+      addresses: (id === this.#gossip.id ? own : (this.#addresses.get(id) ?? [])).slice(0, 4),
+    }));
+  }
+
+  /** Remembers where entries can be reached, and tells the transport. */
+  async #learn(entries: readonly SampleEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (e.addresses.length === 0 || e.id === this.#gossip.id) continue;
+      this.#addresses.delete(e.id);
+      this.#addresses.set(e.id, e.addresses);
+      if (this.#addresses.size > ADDRESS_BOOK_SIZE)
+        this.#addresses.delete(this.#addresses.keys().next().value as string);
+      await this.#gossip.learnAddresses?.(e.id, e.addresses);
+    }
+  }
+
+  /** Follows the sampler's neighbours and unfollows the peers it dropped. */
+  #syncFollows(silent: (peer: string) => boolean): void {
+    const wanted = new Set(this.sampler.neighbours());
+    for (const peer of this.#following) if (wanted.has(peer) && silent(peer)) this.#follow(peer);
+    for (const peer of [...this.#following]) {
+      if (wanted.has(peer)) continue;
+      this.#drop(peer);
+      this.#background(async () => {
+        await this.#send(peer, this.#message('unfollow')).catch(() => {
+          // best effort: its next push is refused and it drops us then
+        });
+      });
+    }
+    for (const peer of wanted) if (!this.#following.has(peer)) this.#follow(peer);
+  }
+
+  #follow(peer: string): void {
+    this.#following.add(peer);
+    this.#background(async () => {
+      try {
+        const snapshot = await this.#send(peer, this.#message('follow'));
+        if (snapshot.byteLength > 0 && this.#following.has(peer)) this.#init.onSnapshot(peer, snapshot);
+      } catch (err) {
+        if (this.#abort.signal.aborted) return;
+        // Unreachable or full: take another neighbour, and try this one again shortly.
+        this.sampler.forget(peer);
+        this.#drop(peer);
+        this.#scheduleRetry();
+        if (!(err instanceof FetchError)) throw err;
+      }
+    });
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retry !== undefined || this.#abort.signal.aborted) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (this.#abort.signal.aborted) return;
+      this.sampler.pardon();
+      this.sampler.introduce(this.#gossip.peers());
+      this.#syncFollows(() => false);
+    }, FOLLOW_RETRY_MS);
+  }
+
+  #drop(peer: string): void {
+    if (!this.#following.delete(peer)) return;
+    this.#init.onDropped(peer);
+  }
+
+  /** One exchange per round with a random neighbour (none while the last is running). */
+  #exchange(): void {
+    const partner = this.sampler.partner();
+    if (partner === undefined || this.#exchanging) return;
+    this.#exchanging = true;
+    this.#background(async () => {
+      try {
+        const answer = await this.#send(partner, this.#message('exchange', await this.#entries()));
+        const check = checkSampleMessage(answer, this.#init.schema);
+        if (!check.ok || check.message.kind !== 'answer') {
+          const reason = check.ok ? 'bad-kind' : check.reason;
+          this.#init.onRefused(
+            partner,
+            reason,
+            check.ok ? `expected an answer, got ${check.message.kind}` : check.detail,
+          );
+          this.sampler.forget(partner);
+          return;
+        }
+        await this.#learn(check.message.entries);
+        this.sampler.acceptResponse(
+          partner,
+          check.message.entries.map((e) => e.id),
+        );
+      } catch (err) {
+        if (!(err instanceof FetchError)) throw err;
+        if (err.code === 'unreachable') this.sampler.forget(partner);
+      } finally {
+        this.#exchanging = false;
+      }
+    });
+  }
+
+  async #send(peer: string, request: Uint8Array): Promise<Uint8Array> {
+    const answer = await this.#gossip.fetch(peer, SAMPLE_PROTOCOL, request, {
+      signal: this.#signal(SAMPLE_TIMEOUT_MS),
+      maxResponseBytes: Math.max(MAX_SAMPLE_MESSAGE_BYTES, this.#init.maxUpdateBytes),
+    });
+    this.#init.onBytes(request.byteLength, answer.byteLength);
+    return answer;
+  }
+
+  async #serveSample(from: string, request: Uint8Array): Promise<Uint8Array> {
+    const check = checkSampleMessage(request, this.#init.schema);
+    if (!check.ok) {
+      this.#init.onRefused(from, check.reason, check.detail);
+      throw new Error(`bad sampling message: ${check.reason}`);
+    }
+    const m = check.message;
+    this.#init.onBytes(0, request.byteLength);
+    switch (m.kind) {
+      case 'exchange': {
+        if (!this.sampler.acceptInbound(from)) throw new Error('busy: one exchange per peer per round');
+        // Of an inbound exchange only its sender is taken (peer-sampling.ts), and its addresses.
+        await this.#learn(m.entries.filter((e) => e.id === from));
+        return this.#message('answer', await this.#entries());
+      }
+      case 'follow': {
+        if (!this.#followers.has(from) && this.#followers.size >= this.#maxFollowers) {
+          throw new Error(`followers-full: ${this.#maxFollowers} followers`);
+        }
+        this.#followers.add(from);
+        const snapshot = this.#init.snapshotFor(from) ?? new Uint8Array(0);
+        this.#init.onBytes(snapshot.byteLength, 0);
+        return snapshot;
+      }
+      case 'unfollow':
+        this.#followers.delete(from);
+        return new Uint8Array(0);
+      case 'answer':
+        this.#init.onRefused(from, 'bad-kind', 'an answer sent as a request');
+        throw new Error('bad sampling message: an answer is not a request');
+      default: {
+        const never: never = m.kind;
+        throw new Error(`unknown sampling kind ${String(never)}`);
+      }
+    }
+  }
+
+  #servePush(from: string, request: Uint8Array): Uint8Array {
+    if (!this.#following.has(from)) throw new Error(`${NOT_FOLLOWING}: not a neighbour of this peer`);
+    const count = (this.#pushes.get(from) ?? 0) + 1;
+    this.#pushes.set(from, count);
+    if (count > PUSHES_PER_ROUND) throw new Error(`rate-limited: more than ${PUSHES_PER_ROUND} pushes this round`);
+    this.#init.onBytes(0, request.byteLength);
+    const refused = this.#init.onUpdate(from, request);
+    if (refused !== undefined) throw new Error(`refused: ${refused}`);
+    return new Uint8Array(0);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Neighbour-bounded dissemination (src/peer/neighbourhood.ts) with real Peers: on the
+ * in-process bus, every merge sees at most D candidates, nothing travels on the gossip
+ * topic, each peer follows at most D peers and updates reach only followers; on real
+ * libp2p nodes (memory transport), the sampling and push protocols round-trip, refuse
+ * what is malformed, and keep their limits.
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { FetchError } from '../../src/net/errors.ts';
+import type { Gossip } from '../../src/net/gossip.ts';
+import { Bus } from '../../src/net/inproc-bus.ts';
+import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
+import { createMemoryLibp2p } from '../../src/net/memory-factory.ts';
+import { connectTopology } from '../../src/net/topology.ts';
+import type { RejectedUpdate, RoundSummary } from '../../src/peer/events.ts';
+import type { Peer } from '../../src/peer/peer.ts';
+import { parseCodec } from '../../src/wire/codec-spec.ts';
+import { PUSH_PROTOCOL, SAMPLE_PROTOCOL } from '../../src/wire/constants.ts';
+import { decodeHeader, maxUpdateSize } from '../../src/wire/message.ts';
+import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
+import { decodeSampleMessage, encodeSampleMessage, type SampleEntry } from '../../src/wire/sampling.ts';
+import { SharedCopies } from '../../src/wire/shared-copies.ts';
+import { HANG_GUARD, modelFor, tinyBackend, tinyPeer } from './tiny.ts';
+
+before(tinyBackend);
+
+test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates only by push to followers', async () => {
+  const bus = new Bus();
+  const D = 3;
+  const shared = new SharedCopies();
+  const peers: Peer[] = [];
+  const rounds = new Map<string, RoundSummary[]>();
+  for (let i = 0; i < 12; i++) {
+    const p = tinyPeer(bus.join(`p${i}`), {
+      seed: i + 1,
+      neighbours: D,
+      sharedCopies: shared,
+      minFreshUpdates: 2,
+      deadline: { initialMs: 300, minMs: 50, maxMs: 1000 },
+    });
+    p.addEventListener('round:end', (e) => {
+      const list = rounds.get(p.id) ?? [];
+      list.push(e.detail);
+      rounds.set(p.id, list);
+    });
+    p.addEventListener('error', (e) => assert.fail(`${p.id}: ${e.detail.message}`));
+    peers.push(p);
+  }
+  for (const p of peers) await p.start();
+  await Promise.all(peers.map((p) => p.run(6)));
+  for (const p of peers) {
+    const list = rounds.get(p.id) ?? [];
+    assert.equal(list.length, 6);
+    for (const r of list) assert.ok(r.candidates <= D, `${p.id} round ${r.round}: ${r.candidates} candidates`);
+    assert.ok(
+      list.slice(2).some((r) => r.candidates >= 1),
+      `${p.id} merged neighbours: ${list.map((r) => r.candidates)}`,
+    );
+    assert.ok((p.following() ?? []).length <= D);
+    assert.ok(p.neighbours().length <= D);
+    const t = bus.traffic(p.id);
+    assert.equal(t?.bytesSent, 0, 'nothing on the gossip topic');
+  }
+  // Receivers of one sender on the same chain hold its public copy once (shared read-only).
+  let pairs = 0;
+  for (const sender of peers) {
+    const held = peers
+      .map((p) => p.receivedModel(sender.id))
+      .filter(
+        (w) => w !== undefined && w === peers.map((q) => q.receivedModel(sender.id)).find((x) => x !== undefined),
+      );
+    if (held.length >= 2) pairs++;
+  }
+  assert.ok(
+    pairs >= 1 && shared.stats.hits > 0,
+    `copies were shared: ${JSON.stringify(shared.stats)}, ${pairs} senders`,
+  );
+  await Promise.all(peers.map((p) => p.stop()));
+  await bus.stop();
+});
+
+test(
+  'the sampling and push protocols on real libp2p nodes: round trip, validation and limits',
+  { timeout: 120_000 },
+  async () => {
+    const gossips: Libp2pGossip[] = [];
+    try {
+      for (let i = 0; i < 5; i++) gossips.push(await createLibp2pGossip(await createMemoryLibp2p()));
+      // a ring: each peer starts knowing two others, and learns the rest (with their addresses) by sampling
+      await connectTopology(
+        gossips.slice(0, 4).map((g) => g.node),
+        { kind: 'random-regular', degree: 2, seed: 1 },
+      );
+      const raw = gossips[4] as Libp2pGossip;
+      const peers = gossips.slice(0, 4).map((g, i) =>
+        tinyPeer(g, {
+          seed: i + 1,
+          neighbours: 2,
+          minFreshUpdates: 1,
+          deadline: { initialMs: 2000, minMs: 50, maxMs: 4000 },
+        }),
+      );
+      const rejected: RejectedUpdate[] = [];
+      for (const p of peers) p.addEventListener('update:rejected', (e) => rejected.push(e.detail));
+      const summaries: RoundSummary[] = [];
+      for (const p of peers) p.addEventListener('round:end', (e) => summaries.push(e.detail));
+      for (const p of peers) await p.start();
+      await Promise.all(peers.map((p) => p.run(4)));
+      assert.equal(summaries.length, 16);
+      assert.ok(summaries.every((s) => s.candidates <= 2));
+      assert.ok(
+        summaries.filter((s) => s.round >= 1).some((s) => s.candidates >= 1),
+        'updates were pushed and merged',
+      );
+      for (const p of peers) assert.ok((p.following() ?? []).length <= 2);
+
+      const target = peers[0] as Peer;
+      const schema = target.schema;
+      await raw.node.dial(gossips[0]?.node.getMultiaddrs() ?? []);
+      const sample = (kind: 'exchange' | 'follow', entries: SampleEntry[] = []) =>
+        raw.fetch(
+          target.id,
+          SAMPLE_PROTOCOL,
+          encodeSampleMessage({ kind, taskId: schema.taskId, fingerprint: schema.fingerprint, entries }),
+        );
+
+      // An exchange is answered with the peer itself, reachable at its addresses.
+      const answer = decodeSampleMessage(await sample('exchange', [{ id: raw.id, addresses: await raw.addresses() }]));
+      assert.equal(answer.kind, 'answer');
+      const self = answer.entries.find((e) => e.id === target.id);
+      assert.ok(
+        self && self.addresses.length > 0,
+        `the answer names the peer with addresses: ${JSON.stringify(answer.entries)}`,
+      );
+      await assert.rejects(sample('exchange'), (err: unknown) => err instanceof FetchError && /busy/.test(err.message));
+
+      // Garbage and another task's messages are refused and reported at stage "sample".
+      await assert.rejects(raw.fetch(target.id, SAMPLE_PROTOCOL, Uint8Array.of(1, 2, 3)), FetchError);
+      await assert.rejects(
+        raw.fetch(
+          target.id,
+          SAMPLE_PROTOCOL,
+          encodeSampleMessage({ kind: 'follow', taskId: 'other', fingerprint: schema.fingerprint, entries: [] }),
+        ),
+        FetchError,
+      );
+      const sampleRejections = rejected.filter((r) => r.stage === 'sample' && r.from === raw.id).map((r) => r.reason);
+      assert.deepEqual(sampleRejections, ['undecodable', 'wrong-task']);
+
+      // A push from a peer it does not follow is refused; so is one larger than the task's largest update.
+      const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('fp32') });
+      const update = encoder.encodeUpdate(modelFor(schema, 0), 10).bytes;
+      await assert.rejects(
+        raw.fetch(target.id, PUSH_PROTOCOL, update),
+        (err: unknown) => err instanceof FetchError && /not-following/.test(err.message),
+      );
+      await assert.rejects(
+        raw.fetch(target.id, PUSH_PROTOCOL, new Uint8Array(maxUpdateSize(schema) + 1)),
+        (err: unknown) => err instanceof FetchError && err.code === 'too-large',
+      );
+
+      // A follow is answered with the peer's snapshot, and its next update is pushed to the follower.
+      const pushed: Uint8Array[] = [];
+      await raw.handle(PUSH_PROTOCOL, async (from, request) => {
+        if (from === target.id) pushed.push(request);
+        return new Uint8Array(0);
+      });
+      const snapshot = await sample('follow');
+      const keyframe = decodeHeader(snapshot);
+      assert.equal(keyframe.kind, 'keyframe');
+      assert.equal(keyframe.seq, target.seq);
+      assert.ok((target.followers() ?? []).includes(raw.id));
+      await Promise.all(peers.map((p) => p.runRound()));
+      // Pushes run in the background of the round: wait for it (HANG_GUARD bounds the wait).
+      const waitUntil = Date.now() + HANG_GUARD;
+      while (pushed.length === 0 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(pushed.length, 1, 'the follower received the next update');
+      const copies = new PublicCopies({ schema });
+      assert.equal(copies.receive(target.id, snapshot).kind, 'applied');
+      assert.equal(
+        copies.receive(target.id, pushed[0] as Uint8Array).kind,
+        'applied',
+        'the delta applies on the snapshot',
+      );
+      await Promise.all(peers.map((p) => p.stop()));
+    } finally {
+      await Promise.allSettled(gossips.map((g) => g.stop()));
+    }
+  },
+);
+
+test('a peer has at most 3 x D followers; further follows are refused', async () => {
+  const bus = new Bus();
+  const peer = tinyPeer(bus.join('p'), { neighbours: 1 });
+  await peer.start();
+  const schema = peer.schema;
+  const follow = encodeSampleMessage({
+    kind: 'follow',
+    taskId: schema.taskId,
+    fingerprint: schema.fingerprint,
+    entries: [],
+  });
+  const others = Array.from({ length: 4 }, (_, i) => bus.join(`f${i}`));
+  for (const g of others.slice(0, 3)) assert.equal((await g.fetch('p', SAMPLE_PROTOCOL, follow)).byteLength, 0);
+  await assert.rejects((others[3] as Gossip).fetch('p', SAMPLE_PROTOCOL, follow), /followers-full/);
+  assert.equal(peer.followers()?.length, 3);
+  await peer.stop();
+  await bus.stop();
+});
