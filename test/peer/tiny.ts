@@ -85,7 +85,9 @@ export function tinyPeer(gossip: Gossip, options: Partial<PeerOptions> = {}): Pe
     strategy: createStrategy('mean'),
     gossip,
     minFreshUpdates: 1,
-    deadline: { initialMs: NEVER_MS, minMs: 0 },
+    // Fixed, not adaptive: an adaptive deadline learns from the test's own (fast) delays and
+    // can shrink to a few ms, closing a round before a scripted reply arrives.
+    deadline: { initialMs: NEVER_MS, minMs: NEVER_MS, maxMs: NEVER_MS },
     seed,
     neighbours: 'all',
     ...options,
