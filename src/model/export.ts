@@ -24,7 +24,7 @@ export interface ExportOptions {
 }
 
 /** JSON metadata written as model.json's userDefinedMetadata (round, task, peer). */
-export type ExportMetadata = Readonly<Record<string, string | number | boolean | null>>;
+export type ExportMetadata = Readonly<Record<string, string | number | boolean>>;
 
 /** The two files of a tfjs LayersModel directory. */
 export interface LayersModelFiles {
@@ -162,10 +162,7 @@ export function toLayersModel(model: Model, options: ExportOptions = {}): tf.Lay
 }
 
 /** Serialises a LayersModel to the files of a LayersModel directory (no file system needed). */
-export async function layersModelFiles(
-  lm: tf.LayersModel,
-  metadata?: ExportMetadata,
-): Promise<LayersModelFiles> {
+export async function layersModelFiles(lm: tf.LayersModel, metadata?: ExportMetadata): Promise<LayersModelFiles> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await lm.save(
     tf.io.withSaveHandler(async (a) => {
