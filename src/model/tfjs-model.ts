@@ -632,9 +632,8 @@ export function buildTfjsModel(spec: TfjsSpec, inputShape: Shape, classes: numbe
         const z = tf.matMul(features(x, training), headKernel);
         return (headBias ? tf.add(z, headBias) : z) as tf.Tensor2D;
       }),
-    dispose: () => {
-      featureModel.dispose();
-      lm.dispose();
-    },
+    // The feature model shares lm's layers and holds no tensors of its own; disposing lm
+    // frees every weight (disposing both throws in tfjs-layers).
+    dispose: () => lm.dispose(),
   };
 }
