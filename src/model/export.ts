@@ -11,9 +11,11 @@
  * as its own topology.
  */
 import * as tf from '@tensorflow/tfjs';
-import { HEAD_KERNEL, type Model, repvggBlocks } from './model.ts';
+import { buildModel, HEAD_KERNEL, type Model, repvggBlocks, setWeights } from './model.ts';
+import type { ModelFile } from './model-file.ts';
 import { type BatchNormParams, fuseRepVGG } from './reparam.ts';
 import { DEFAULT_BN_EPSILON } from './repvgg-block.ts';
+import { prepareModel } from './tfjs-model.ts';
 
 /** File name of the weights next to model.json. */
 export const WEIGHTS_FILE = 'weights.bin';
@@ -212,4 +214,28 @@ export function filesHandler(files: LayersModelFiles): tf.io.IOHandler {
       files.weights.byteOffset + files.weights.byteLength,
     ) as ArrayBuffer,
   });
+}
+
+/** The scalar entries of a model file's metadata (round, taskId, peerId, ...), for model.json. */
+export function scalarMetadata(meta: Readonly<Record<string, unknown>>): ExportMetadata {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A model file (a checkpoint, `meshfl train --out`) as LayersModel directory files: builds
+ * its model, loads every layer, exports it (RepVGG fused). Needs an initialised tfjs backend.
+ */
+export async function exportModelFile(file: ModelFile, options: ExportOptions = {}): Promise<LayersModelFiles> {
+  await prepareModel(file.spec);
+  const model = buildModel(file.spec, file.inputShape, file.numClasses, 0);
+  try {
+    setWeights(model, file.weights);
+    return await exportModelFiles(model, { ...options, metadata: scalarMetadata(file.meta) });
+  } finally {
+    model.dispose();
+  }
 }

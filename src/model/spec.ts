@@ -2,7 +2,7 @@
  * Model specifications: plain data that names an architecture. Validated when parsed from
  * config or files; builders in this folder turn a spec into tfjs variables.
  */
-import { parseTfjsSpec, tfjsParameterCount } from './tfjs-model.ts';
+import { parseTfjsSpec, tfjsParameterCount } from './tfjs-topology.ts';
 
 export type ModelSpec =
   | {

@@ -8,7 +8,7 @@
  * part (task id, architecture, model seed, codec family) block the exchange of updates;
  * the others are choices each device may make and are reported as such.
  */
-import { topologyDigest } from '../model/tfjs-model.ts';
+import { topologyDigest } from '../model/tfjs-topology.ts';
 import { sizeOfShape } from '../model/weights.ts';
 import { codecFamily, formatCodec } from '../wire/codec-spec.ts';
 import type { TaskSpec } from './task.ts';

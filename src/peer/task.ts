@@ -26,7 +26,7 @@ import { MAX_MESSAGE_BYTES } from '../limits.ts';
 import { isOracle, ORACLE_SIMULATION_ONLY } from '../merge/oracle.ts';
 import { createStrategy, DEFAULT_STRATEGY, type StrategySpec } from '../merge/registry.ts';
 import { type ModelSpec, parameterCountOf, parseModelSpec } from '../model/spec.ts';
-import { outputUnits, tfjsInputShape, topologyDigest } from '../model/tfjs-model.ts';
+import { outputUnits, tfjsInputShape, topologyDigest } from '../model/tfjs-topology.ts';
 import { sizeOfShape, type Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../wire/codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, TASK_ID_PATTERN, TASK_ID_RULE, TOPK_PPM_SCALE } from '../wire/constants.ts';
