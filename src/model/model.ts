@@ -10,52 +10,18 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../data/rng.ts';
-import type { OutputLayer } from '../merge/types.ts';
+import type { Model, NamedVariable } from './model-types.ts';
 import { repOptInit, repOptMultiplier, repOptScale, uniformScales } from './reparam.ts';
 import { DEFAULT_BN_EPSILON, KERNEL3_PADDING } from './repvgg-block.ts';
 import type { ModelSpec } from './spec.ts';
 import { buildTfjsModel } from './tfjs-model.ts';
 import { type Layer, sameArchitecture, sizeOfShape, type Weights } from './weights.ts';
 
+export type { Model, NamedVariable };
+
 export const HEAD_KERNEL = 'head/kernel';
 /** Decay of the BatchNorm moving statistics per training step (PyTorch's momentum 0.1). */
 export const BN_MOMENTUM = 0.9;
-
-export interface NamedVariable {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly variable: tf.Variable;
-  /** false: state the training forward pass updates (BatchNorm moving statistics), no gradient. */
-  readonly trainable: boolean;
-}
-
-export interface Model {
-  readonly spec: ModelSpec;
-  /** Shape of one sample, e.g. [28, 28, 1]. */
-  readonly inputShape: readonly number[];
-  readonly numClasses: number;
-  /** All parameters and state in a stable order. */
-  readonly variables: readonly NamedVariable[];
-  readonly outputLayer: OutputLayer;
-  /** Whether state variables (BatchNorm moving statistics) are exchanged and merged (false = FedBN). */
-  readonly exchangeState: boolean;
-  /** Width of the penultimate features (rows of the output kernel). */
-  readonly featureSize: number;
-  /** Forward-pass FLOPs for one sample (multiply-adds count 2). */
-  readonly flopsPerSample: number;
-  /** Constant gradient multipliers per variable name (RepOpt); absent = 1. */
-  readonly gradMultipliers: ReadonlyMap<string, tf.Tensor>;
-  /** The tfjs LayersModel holding the variables, for a `tfjs` spec (export saves it). */
-  readonly layersModel?: tf.LayersModel;
-  /** Penultimate features [batch, featureSize], inference mode (BatchNorm by moving statistics). */
-  features(x: tf.Tensor): tf.Tensor2D;
-  /**
-   * Logits [batch, numClasses]. `training`: BatchNorm normalises by the batch and updates
-   * its moving statistics (call it only inside a training step). Default false.
-   */
-  logits(x: tf.Tensor, training?: boolean): tf.Tensor2D;
-  dispose(): void;
-}
 
 function heNormal(rng: Rng, fanIn: number, size: number): Float32Array {
   const std = Math.sqrt(2 / fanIn);

@@ -2,7 +2,9 @@
  * Model specifications: plain data that names an architecture. Validated when parsed from
  * config or files; builders in this folder turn a spec into tfjs variables.
  */
-import { parseTfjsSpec, tfjsParameterCount } from './tfjs-topology.ts';
+import { type BatchNormStats, parseTfjsSpec, type TfjsSpec, tfjsParameterCount } from './tfjs-topology.ts';
+
+export type { BatchNormStats, TfjsSpec };
 
 export type ModelSpec =
   | {
@@ -26,19 +28,6 @@ export type ModelSpec =
       readonly batchNormStats?: BatchNormStats;
     }
   | TfjsSpec;
-
-/** Whether BatchNorm moving statistics are merged with the peers' weights or kept by each peer (FedBN). */
-export type BatchNormStats = 'merge' | 'local';
-
-/** A tfjs LayersModel brought by the user (src/model/tfjs-model.ts). */
-export interface TfjsSpec {
-  readonly kind: 'tfjs';
-  /** The `modelTopology` of a tfjs model.json (Keras JSON), keys sorted. */
-  readonly topology: Readonly<Record<string, unknown>>;
-  /** Name of the output Dense layer (found when the spec is parsed, if not given). */
-  readonly outputLayer: string;
-  readonly batchNormStats: BatchNormStats;
-}
 
 export type ModelKind = ModelSpec['kind'];
 

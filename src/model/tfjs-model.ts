@@ -23,9 +23,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../data/rng.ts';
 import type { OutputLayer } from '../merge/types.ts';
-import type { Model, NamedVariable } from './model.ts';
-import type { ModelSpec, TfjsSpec } from './spec.ts';
-import { inspectTopology, type Json, type Shape } from './tfjs-topology.ts';
+import type { Model, NamedVariable } from './model-types.ts';
+import type { ModelSpec } from './spec.ts';
+import { inspectTopology, type Json, type Shape, type TfjsSpec } from './tfjs-topology.ts';
 
 interface Prepared {
   readonly cls: tf.serialization.SerializableConstructor<tf.LayersModel>;

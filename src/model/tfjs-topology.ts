@@ -3,7 +3,19 @@
  * a spec and bounding a task must not load tfjs (the CLI answers --help and bad input
  * before it does, and a peer bounds a received task before allocating anything).
  */
-import type { TfjsSpec } from './spec.ts';
+
+/** Whether BatchNorm moving statistics are merged with the peers' weights or kept by each peer (FedBN). */
+export type BatchNormStats = 'merge' | 'local';
+
+/** A tfjs LayersModel brought by the user (src/model/tfjs-model.ts). */
+export interface TfjsSpec {
+  readonly kind: 'tfjs';
+  /** The `modelTopology` of a tfjs model.json (Keras JSON), keys sorted. */
+  readonly topology: Readonly<Record<string, unknown>>;
+  /** Name of the output Dense layer (found when the spec is parsed, if not given). */
+  readonly outputLayer: string;
+  readonly batchNormStats: BatchNormStats;
+}
 
 /** Layers in a topology, at most. */
 export const MAX_TFJS_LAYERS = 512;

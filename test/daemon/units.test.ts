@@ -492,6 +492,7 @@ test('http: bearer token guards the API, the page and /task are public, and HEAD
       }),
       status: () => ({ peerId: 'me' }),
       task: () => task,
+      exportModel: async () => undefined,
     },
   });
   let task: string | undefined;
