@@ -5,9 +5,11 @@
  * arrival order; an abort stops the running one at its next yield (the steps done are kept
  * and returned, as in-process trainAsync does).
  */
+
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { buildModel, setWeights } from '../../src/model/model.ts';
+import { prepareModel } from '../../src/model/tfjs-model.ts';
 import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';
 import { type PoolReply, type PoolRequest, parseRequest, transferable } from './messages.ts';
@@ -72,12 +74,15 @@ function onMessage(raw: unknown): void {
   }
   switch (m.kind) {
     case 'register':
-      try {
-        register(m);
-        reply({ kind: 'registered', id: m.id });
-      } catch (err) {
-        failed(m.id, err);
-      }
+      // On the queue: a tfjs model is prepared asynchronously (prepareModel), and the
+      // peer's training requests must find it registered.
+      queue = queue
+        .then(async () => {
+          await prepareModel(m.spec);
+          register(m);
+          reply({ kind: 'registered', id: m.id });
+        })
+        .catch((err: unknown) => failed(m.id, err));
       return;
     case 'train': {
       const abort = new AbortController();
