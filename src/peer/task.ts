@@ -237,8 +237,10 @@ type TaskInput = v.InferOutput<typeof TASK_INPUT>;
 function complete(input: TaskInput): TaskSpecParse {
   const issues: TaskSpecIssue[] = [];
   const family = isDatasetName(input.dataset) ? DATASET_SHAPES[input.dataset] : undefined;
-  const inputShape = input.inputShape ?? family?.inputShape;
-  const classes = input.classes ?? family?.classes;
+  // A tfjs model names its own sample shape and classes: a custom data set need not repeat them.
+  const tfjs = input.model.kind === 'tfjs' ? input.model : undefined;
+  const inputShape = input.inputShape ?? family?.inputShape ?? (tfjs && tfjsInputShape(tfjs));
+  const classes = input.classes ?? family?.classes ?? (tfjs && outputUnits(tfjs));
   if (inputShape === undefined) issues.push({ key: 'inputShape', problem: 'required for a "custom" data set' });
   if (classes === undefined) issues.push({ key: 'classes', problem: 'required for a "custom" data set' });
   if (family !== undefined && inputShape !== undefined && inputShape.join('x') !== family.inputShape.join('x')) {
