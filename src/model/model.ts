@@ -33,7 +33,11 @@ function heNormal(rng: Rng, fanIn: number, size: number): Float32Array {
 class VariableSet {
   readonly list: NamedVariable[] = [];
   add(name: string, shape: number[], values: Float32Array, trainable = true): tf.Variable {
-    const variable = tf.variable(tf.tensor(values, shape), trainable, `${name}_${Math.random().toString(36).slice(2)}`);
+    // The variable holds its own reference to the data: free the initial tensor, or it
+    // outlives every dispose of the model.
+    const initial = tf.tensor(values, shape);
+    const variable = tf.variable(initial, trainable, `${name}_${Math.random().toString(36).slice(2)}`);
+    initial.dispose();
     this.list.push({ name, shape, variable, trainable });
     return variable;
   }

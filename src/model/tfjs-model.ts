@@ -83,7 +83,8 @@ export function buildTfjsModel(spec: TfjsSpec, inputShape: Shape, classes: numbe
     throw new Error('a tfjs model must be prepared before it is built: await prepareModel(spec) first');
   }
   const fromConfig = (p.cls as unknown as { fromConfig: (c: unknown, cfg: unknown) => tf.LayersModel }).fromConfig;
-  const lm = fromConfig(p.cls, p.config);
+  // fromConfig consumes its config (Sequential's takes the layers out): a copy per build.
+  const lm = fromConfig(p.cls, structuredClone(p.config));
   const head = lm.getLayer(info.outputLayer);
   const featureModel = tf.model({ inputs: lm.inputs, outputs: head.input as tf.SymbolicTensor });
   const normal = createRng(seed).fork('model-init');

@@ -125,3 +125,17 @@ test('toLayersModel leaves the meshfl model usable (it copies, it does not take 
   assert.deepEqual(y, [1, CLASSES]);
   model.dispose();
 });
+
+test('a built, trained and disposed model leaves no tensor behind (RepVGG, RepOpt, MLP)', () => {
+  const data = makeSynthetic({ numClasses: CLASSES, trainSamples: 32, testSamples: 8, featureShape: SHAPE, seed: 5 });
+  for (const name of ['cnn-repvgg', 'cnn', 'mlp']) {
+    const before = tf.memory().numTensors;
+    const model = buildModel(parseModelSpec(name), SHAPE, CLASSES, 1);
+    const trainer = new Trainer(model, { batchSize: 16 });
+    trainer.train(data.train, { steps: 2 });
+    trainer.evaluateWeights(trainer.getWeights(), data.test);
+    trainer.dispose();
+    model.dispose();
+    assert.equal(tf.memory().numTensors, before, `${name} left tensors`);
+  }
+});
