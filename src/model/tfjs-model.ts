@@ -4,10 +4,10 @@
  * topology }`). Every peer builds the same model from it and initialises its weights from
  * the task's model seed (the topology's own initialisers are not used), so peers start equal.
  *
- * The topology is checked before anything is allocated: every layer must be one meshfl can
- * merge (SUPPORTED_LAYERS; anything else is refused with an error naming the layer), and
- * shapes and parameter counts are inferred here so a task can be bounded (MAX_TASK_PARAMETERS)
- * before a peer allocates it. The output layer, whose kernel and bias Bristle scores per
+ * The topology is checked when the spec is parsed, before anything is allocated and without
+ * tfjs (./tfjs-topology.ts): every layer must be one meshfl can merge (SUPPORTED_LAYERS;
+ * anything else is refused with an error naming the layer), and shapes and parameter counts
+ * are inferred so a task can be bounded (MAX_TASK_PARAMETERS) before a peer allocates it. The output layer, whose kernel and bias Bristle scores per
  * class, is a Dense layer of `classes` units with a linear or softmax activation; it is the
  * layer producing the model's output unless the spec names another (`outputLayer`).
  *

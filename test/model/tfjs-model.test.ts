@@ -27,9 +27,12 @@ before(async () => {
   await initBackend('wasm');
 });
 
-/** Builds a topology (symbolic tensors only; the model's weights are disposed with it). */
-function symbolic(build: () => Record<string, unknown>): Record<string, unknown> {
-  return build();
+/** The topology `build` makes (symbolic tensors only; the built model is disposed after). */
+function symbolic(build: () => tf.LayersModel): Record<string, unknown> {
+  const model = build();
+  const json = model.toJSON(null, false) as Record<string, unknown>;
+  model.dispose();
+  return json;
 }
 
 /** A functional model: dense -> BN -> (dense + skip) -> dropout -> softmax head. */
@@ -42,10 +45,7 @@ function topology(units = 12, activation = 'relu'): Record<string, unknown> {
     const s = tf.layers.add({ name: 'skip' }).apply([b, c]) as tf.SymbolicTensor;
     const d = tf.layers.dropout({ rate: 0.1, name: 'drop' }).apply(s) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: CLASSES, activation: 'softmax', name: 'out' }).apply(d) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: input, outputs: out, name: 'custom' });
-    const json = model.toJSON(null, false) as Record<string, unknown>;
-    model.dispose();
-    return json;
+    return tf.model({ inputs: input, outputs: out, name: 'custom' });
   });
 }
 
@@ -154,10 +154,7 @@ test('tfjs spec: a layer without a merge rule is refused with its name', () => {
     const input = tf.input({ shape: [5, FEATURES], name: 'seq' });
     const r = tf.layers.lstm({ units: 4, name: 'memory' }).apply(input) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: CLASSES, name: 'out' }).apply(r) as tf.SymbolicTensor;
-    const m = tf.model({ inputs: input, outputs: out });
-    const j = m.toJSON(null, false) as Record<string, unknown>;
-    m.dispose();
-    return j;
+    return tf.model({ inputs: input, outputs: out });
   });
   const parsed = safeParseTaskSpec({
     taskId: 'bad',
