@@ -17,7 +17,7 @@ import { type PoolReply, type PoolRequest, parseRequest, transferable } from './
 interface Hosted {
   readonly trainer: Trainer;
   readonly data: Dataset;
-  readonly exchanged: ReadonlySet<string>;
+  readonly trained: ReadonlySet<string>;
 }
 
 const port = parentPort;
@@ -44,7 +44,7 @@ function register(m: Extract<PoolRequest, { kind: 'register' }>): void {
   try {
     setWeights(model, m.weights);
     const trainer = new Trainer(model, m.options);
-    hosted.set(m.peer, { trainer, data: m.data, exchanged: trainer.trainableLayers() });
+    hosted.set(m.peer, { trainer, data: m.data, trained: trainer.trainedLayers() });
   } catch (err) {
     model.dispose();
     throw err;
@@ -59,7 +59,7 @@ async function train(m: Extract<PoolRequest, { kind: 'train' }>, signal: AbortSi
   const result = signal.aborted
     ? { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 }
     : await h.trainer.trainAsync(h.data, m.amount, { signal });
-  const { layers, transfer } = transferable(h.trainer.getWeights().filter((l) => h.exchanged.has(l.name)));
+  const { layers, transfer } = transferable(h.trainer.getWeights().filter((l) => h.trained.has(l.name)));
   reply({ kind: 'trained', id: m.id, layers, result }, transfer);
 }
 

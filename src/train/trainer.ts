@@ -110,6 +110,20 @@ export class Trainer {
   }
 
   /**
+   * Names of the layers local training changes: the trained ones and, unless only the
+   * head trains, the state the training pass updates (BatchNorm moving statistics), local
+   * (FedBN) or not. What training elsewhere (a worker pool) must carry back and forth.
+   */
+  trainedLayers(): ReadonlySet<string> {
+    const head = headNames(this.model);
+    return new Set(
+      this.model.variables
+        .filter((v) => (this.trainable === 'head' ? head.has(v.name) && v.trainable : true))
+        .map((v) => v.name),
+    );
+  }
+
+  /**
    * Names of the layers that are exchanged with peers and merged: the trained ones, plus
    * the state the training pass updates (BatchNorm moving statistics) unless the model keeps
    * it local (FedBN).

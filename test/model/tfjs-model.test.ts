@@ -209,6 +209,8 @@ test('tfjs spec: batchNormStats "local" (FedBN) trains the statistics but keeps 
     const exchanged = trainer.trainableLayers();
     assert.ok(exchanged.has('bn/gamma') && exchanged.has('bn/beta'));
     assert.ok(!exchanged.has('bn/moving_mean') && !exchanged.has('bn/moving_variance'));
+    // Training elsewhere (the worker pool) still carries the local statistics back and forth.
+    assert.ok(trainer.trainedLayers().has('bn/moving_mean') && trainer.trainedLayers().has('bn/moving_variance'));
     trainer.train(data(1).train, { steps: 3 });
     const mean = getWeights(model).find((l) => l.name === 'bn/moving_mean');
     assert.ok(
