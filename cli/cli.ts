@@ -14,6 +14,7 @@ commands:
   pretrain   train and save a backbone for the frozen-backbone mode (--out <file>)
   simulate   run a multi-peer scenario and write results, CSVs and plots
   daemon     run a peer as a long-lived service (config file, HTTP health/metrics/status)
+  export     write a model (file or a daemon's newest checkpoint) as a tfjs LayersModel directory
 
 Run 'meshfl <command> --help' for a command's options.`;
 
@@ -28,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/simulate.ts')).simulateCommand(rest);
       case 'daemon':
         return await (await import('./commands/daemon.ts')).daemonCommand(rest);
+      case 'export':
+        return await (await import('./commands/export.ts')).exportCommand(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -30,5 +30,6 @@ export {
   loadIdxDirectory,
   loadMnist,
 } from './datasets.ts';
+export { layersModelDir, MODEL_JSON, writeLayersModelDir } from './model-export.ts';
 export { loadModelFile, saveModelFile } from './model-store.ts';
 export { createNodeLibp2p, type NodeLibp2pInit } from './node-factory.ts';

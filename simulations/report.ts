@@ -43,8 +43,8 @@ export function accuracyChart(name: string, strategies: Record<string, StrategyR
       return {
         label,
         color: PALETTE[i % PALETTE.length] as string,
-        points: rows.map((row) => [row.round + 1, row.honestAccuracy?.mean ?? 0] as const),
-        band: rows.map((row) => [row.round + 1, row.honestAccuracy?.min ?? 0, row.honestAccuracy?.max ?? 0] as const),
+        points: rows.map((row) => [row.round, row.honestAccuracy?.mean ?? 0] as const),
+        band: rows.map((row) => [row.round, row.honestAccuracy?.min ?? 0, row.honestAccuracy?.max ?? 0] as const),
       };
     }),
   };
@@ -58,7 +58,7 @@ export function bytesChart(name: string, strategies: Record<string, StrategyResu
     series: Object.entries(strategies).map(([label, r], i) => ({
       label,
       color: PALETTE[i % PALETTE.length] as string,
-      points: r.rounds.map((row) => [row.round + 1, row.bytesSentPerPeer] as const),
+      points: r.rounds.map((row) => [row.round, row.bytesSentPerPeer] as const),
     })),
   };
 }

@@ -50,9 +50,31 @@ export type { MergeReport } from './merge/report.ts';
 export type { Candidate, ClassScores, MergeContext, OutputLayer, Strategy } from './merge/types.ts';
 // Models and weights.
 export { DEFAULT_VALUE_BOUND } from './model/bounds.ts';
+export {
+  type ExportMetadata,
+  type ExportOptions,
+  exportModelFile,
+  exportModelFiles,
+  filesHandler,
+  type LayersModelFiles,
+  layersModelFiles,
+  toLayersModel,
+  WEIGHTS_FILE,
+} from './model/export.ts';
 export { buildModel, getWeights, type Model, setWeights } from './model/model.ts';
 export { decodeModelFile, encodeModelFile, type ModelFile } from './model/model-file.ts';
-export { DEFAULT_CNN, DEFAULT_MLP, defaultSpec, type ModelSpec, parseModelSpec } from './model/spec.ts';
+export {
+  type BatchNormStats,
+  DEFAULT_CNN,
+  DEFAULT_MLP,
+  defaultSpec,
+  MODEL_NAMES,
+  type ModelSpec,
+  parseModelSpec,
+  type TfjsSpec,
+} from './model/spec.ts';
+export { prepareModel } from './model/tfjs-model.ts';
+export { SUPPORTED_LAYERS } from './model/tfjs-topology.ts';
 export type { Layer, Weights } from './model/weights.ts';
 // Networking: the Gossip contract and its implementations.
 export { type BrowserLibp2pInit, createBrowserLibp2p } from './net/browser-factory.ts';

@@ -11,7 +11,7 @@ import { DATASET_NAMES, loadDataset } from '../../node/datasets.ts';
 import { loadModelFile, saveModelFile } from '../../node/model-store.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import type { ModelFile } from '../../src/model/model-file.ts';
-import { defaultSpec } from '../../src/model/spec.ts';
+import { defaultSpec, MODEL_NAMES } from '../../src/model/spec.ts';
 import { sameArchitecture } from '../../src/model/weights.ts';
 import { choiceFlag, classesFlag, intFlag, numberFlag, parseFlags } from '../args.ts';
 import { EXIT_OK, InputError, UsageError } from '../errors.ts';
@@ -19,7 +19,7 @@ import { progressLine } from '../progress.ts';
 
 /** Options train and pretrain share (everything but --out). */
 const MODEL_OPTIONS = `  --dataset <name>        mnist | fashion-mnist | synthetic (default mnist)
-  --model <name>          mlp | cnn (RepOpt VGG-style) | cnn-plain (default mlp)
+  --model <name>          mlp | cnn (RepOpt VGG-style) | cnn-plain | cnn-repvgg (default mlp)
   --epochs <n>            epochs over the training set (default 1)
   --batch-size <n>        mini-batch size (default 64)
   --lr <x>                learning rate (default 0.05)
@@ -81,7 +81,7 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
     return EXIT_OK;
   }
   const datasetName = choiceFlag(f.dataset, 'dataset', DATASET_NAMES);
-  const modelName = choiceFlag(f.model, 'model', ['mlp', 'cnn', 'cnn-plain'] as const);
+  const modelName = choiceFlag(f.model, 'model', MODEL_NAMES);
   const epochs = numberFlag(f.epochs, 'epochs', 0.001, 1000);
   const batchSize = intFlag(f['batch-size'], 'batch-size', 1, 65536);
   const learningRate = numberFlag(f.lr, 'lr', 1e-6, 10);

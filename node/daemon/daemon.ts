@@ -9,7 +9,9 @@ import path from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
+import { exportModelFile, type LayersModelFiles } from '../../src/model/export.ts';
 import { HEAD_KERNEL } from '../../src/model/model.ts';
+import { prepareModel } from '../../src/model/tfjs-model.ts';
 import { sameArchitecture, type Weights } from '../../src/model/weights.ts';
 import { createLibp2pGossip, type Libp2pGossip } from '../../src/net/libp2p-gossip.ts';
 import { Redialer } from '../../src/net/redial.ts';
@@ -60,6 +62,27 @@ interface DaemonState {
   readonly startedAt: number;
 }
 
+/**
+ * The merged model for GET /export/*: the newest checkpoint as LayersModel files, built
+ * once per checkpoint file (a checkpoint of a round is written once, under its own name).
+ */
+class CheckpointExporter {
+  #cached: { file: string; files: Promise<LayersModelFiles> } | undefined;
+
+  files(checkpoint: string | undefined): Promise<LayersModelFiles | undefined> {
+    if (checkpoint === undefined) return Promise.resolve(undefined);
+    if (this.#cached?.file !== checkpoint) {
+      const files = exportModelFile(loadModelFile(checkpoint));
+      this.#cached = { file: checkpoint, files };
+      // A failed export is not cached: the next request tries again.
+      files.catch(() => {
+        if (this.#cached?.files === files) this.#cached = undefined;
+      });
+    }
+    return this.#cached.files;
+  }
+}
+
 /** Runs the daemon until `stop` aborts; resolves to the process exit code. Throws operator errors. */
 export async function runDaemon(config: DaemonConfig, logger: Logger, stop: AbortSignal): Promise<number> {
   const closers: Array<{ what: string; close: () => Promise<void> }> = [];
@@ -76,6 +99,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
   };
   const metrics = new DaemonMetrics(() => liveMetrics(state));
   const presence = new PeerPresence(config.http.notReadyAfterNoPeersMs);
+  const exporter = new CheckpointExporter();
   try {
     const store = new DataStore(config.dataDir, config.checkpoints.keep);
     const unlock = store.lock();
@@ -100,6 +124,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
         metrics: () => metrics.exposition(),
         status: () => status(state, config, metrics, presence),
         task: () => (state.task === undefined ? undefined : encodeTaskSpec(state.task)),
+        exportModel: () => exporter.files(state.lastCheckpoint?.file ?? state.resumedFrom?.file),
       },
     });
     closers.push({ what: 'http', close: () => http.close() });
@@ -163,6 +188,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     if (stop.aborted || state.task === undefined || data === undefined) return 0;
     const task = state.task;
 
+    await prepareModel(task.model);
     const layout = taskModelLayout(task);
     const backbone = loadBackbone(config, layout);
     const { checkpoint, skipped } = store.newestCheckpoint(state.peerId, task.taskId, (m) =>

@@ -1,12 +1,14 @@
 /**
- * The daemon's HTTP endpoints (node:http): /health, /metrics, /status, /task and the built
- * web page at /. With a bearer token configured, /health, /metrics and /status demand
- * `Authorization: Bearer <token>`; /task (the TaskSpec every participant needs, no
- * secrets) and the static page stay public, so a page can join without the token.
+ * The daemon's HTTP endpoints (node:http): /health, /metrics, /status, /task, the merged
+ * model as a tfjs LayersModel directory at /export/model.json (+ /export/weights.bin), and
+ * the built web page at /. With a bearer token configured, /health, /metrics, /status and
+ * /export/* demand `Authorization: Bearer <token>`; /task (the TaskSpec every participant
+ * needs, no secrets) and the static page stay public, so a page can join without the token.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type LayersModelFiles, WEIGHTS_FILE } from '../../src/model/export.ts';
 import { bindErrorCode, ListenError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { MetricsExposition } from './metrics.ts';
@@ -34,7 +36,13 @@ export interface HttpHandlers {
   status(): Readonly<Record<string, unknown>>;
   /** The TaskSpec's canonical JSON, or undefined while it is not known yet (a joining daemon). */
   task(): string | undefined;
+  /** The merged model (newest checkpoint) as LayersModel files, or undefined before the first checkpoint. */
+  exportModel(): Promise<LayersModelFiles | undefined>;
 }
+
+/** Paths of the exported model: tf.loadLayersModel(`${base}${EXPORT_MODEL_JSON}`) fetches the weights beside it. */
+export const EXPORT_MODEL_JSON = '/export/model.json';
+const EXPORT_WEIGHTS = `/export/${WEIGHTS_FILE}`;
 
 export interface HttpServerOptions {
   readonly host: string;
@@ -56,7 +64,7 @@ export interface RunningHttpServer {
 export const HTTP_CLOSE_GRACE_MS = 1000;
 
 const NOT_BUILT =
-  'meshfl daemon: the web page is not built (build browser/ to serve it here). Endpoints: /health /metrics /status /task\n';
+  'meshfl daemon: the web page is not built (build browser/ to serve it here). Endpoints: /health /metrics /status /task /export/model.json\n';
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { handlers, logger } = options;
@@ -73,7 +81,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET, HEAD' });
       return;
     }
-    const api = url.pathname === '/health' || url.pathname === '/metrics' || url.pathname === '/status';
+    const api =
+      url.pathname === '/health' ||
+      url.pathname === '/metrics' ||
+      url.pathname === '/status' ||
+      url.pathname.startsWith('/export/');
     if (api && !authorized(req)) {
       send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n', { 'www-authenticate': 'Bearer' });
       return;
@@ -97,6 +109,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         if (task === undefined) send(res, 503, 'application/json', '{"error":"the task is not known yet"}\n');
         // Public and read-only: a page on another origin (a dev server) may read it.
         else send(res, 200, 'application/json', task, { 'access-control-allow-origin': '*' });
+        return;
+      }
+      case EXPORT_MODEL_JSON:
+      case EXPORT_WEIGHTS: {
+        // Both files come from one checkpoint at a time; a model.json of an older round
+        // loads a newer weights file as well (the topology and manifest do not change).
+        const files = await handlers.exportModel();
+        if (files === undefined) send(res, 503, 'application/json', '{"error":"no checkpoint to export yet"}\n');
+        else if (url.pathname === EXPORT_MODEL_JSON)
+          send(res, 200, 'application/json', JSON.stringify(files.modelJson));
+        else send(res, 200, 'application/octet-stream', files.weights);
         return;
       }
       default:

@@ -58,7 +58,9 @@ function configKey(taskKey: string): string {
 function check(keys: ConfigKeys, input: Record<string, unknown>): void {
   // Custom data: a placeholder shape any model accepts, to check the other keys; the real
   // shape comes with the data (configTask), and a CNN's need of 3-D samples is checked then.
-  const probe = input.dataset === 'custom' ? { inputShape: [1, 1, 1], classes: 2, ...input } : input;
+  // A tfjs model names its own shape and classes.
+  const tfjs = (input.model as { kind?: unknown } | undefined)?.kind === 'tfjs';
+  const probe = input.dataset === 'custom' && !tfjs ? { inputShape: [1, 1, 1], classes: 2, ...input } : input;
   const result = safeParseTaskSpec(probe);
   if (result.ok) return;
   const first = result.issues[0];

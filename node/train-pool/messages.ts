@@ -28,7 +28,7 @@ export type PoolRequest =
       readonly kind: 'train';
       readonly id: number;
       readonly peer: string;
-      /** The exchanged layers of the peer's current model (after its last merge). */
+      /** The layers training changes (Trainer.trainedLayers) of the peer's current model, after its last merge. */
       readonly layers: Weights;
       readonly amount: TrainAmount;
     }

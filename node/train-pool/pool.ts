@@ -4,7 +4,7 @@
  *
  * Each registered peer lives on one worker (round-robin), where a Trainer with the same
  * options as the peer's own keeps its batch order and momentum across rounds. A train
- * request carries the peer's current exchanged layers; the reply carries the trained ones.
+ * request carries the peer's current trained layers (exchanged plus local state); the reply carries the trained ones.
  * Every request is owned by a promise that settles: with the reply, with the worker's error
  * message, when the worker dies, when the pool closes, or (after an abort) when the worker
  * does not answer within ABORT_REPLY_TIMEOUT_MS.

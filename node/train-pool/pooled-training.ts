@@ -1,6 +1,7 @@
 /**
  * A peer's local training through a TrainingPool: what Peer calls as `training`. The peer
- * keeps its own Trainer for evaluation and merging; each round its exchanged layers go to
+ * keeps its own Trainer for evaluation and merging; each round the layers training changes
+ * (Trainer.trainedLayers: the exchanged ones plus local BatchNorm state) go to
  * the worker hosting it and the trained ones come back into that Trainer.
  */
 import type { Dataset } from '../../src/data/dataset.ts';
@@ -14,14 +15,14 @@ export class PooledTraining implements LocalTraining {
   readonly #peer: string;
   readonly #trainer: Trainer;
   readonly #data: Dataset;
-  readonly #exchanged: ReadonlySet<string>;
+  readonly #trained: ReadonlySet<string>;
 
   private constructor(pool: TrainingPool, peer: string, trainer: Trainer, data: Dataset) {
     this.#pool = pool;
     this.#peer = peer;
     this.#trainer = trainer;
     this.#data = data;
-    this.#exchanged = trainer.trainableLayers();
+    this.#trained = trainer.trainedLayers();
   }
 
   /**
@@ -51,7 +52,7 @@ export class PooledTraining implements LocalTraining {
   async trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal } = {}): Promise<TrainResult> {
     // The worker trains on the set sent at registration; another one would be silently ignored.
     if (data !== this.#data) throw new Error(`pooled training of ${this.#peer}: not the registered training set`);
-    const own = this.#trainer.getWeights().filter((l) => this.#exchanged.has(l.name));
+    const own = this.#trainer.getWeights().filter((l) => this.#trained.has(l.name));
     const { layers, result } = await this.#pool.train(this.#peer, own, amount, options.signal);
     this.#trainer.setLayers(layers);
     return result;

@@ -5,9 +5,11 @@
  * arrival order; an abort stops the running one at its next yield (the steps done are kept
  * and returned, as in-process trainAsync does).
  */
+
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { buildModel, setWeights } from '../../src/model/model.ts';
+import { prepareModel } from '../../src/model/tfjs-model.ts';
 import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';
 import { type PoolReply, type PoolRequest, parseRequest, transferable } from './messages.ts';
@@ -15,7 +17,7 @@ import { type PoolReply, type PoolRequest, parseRequest, transferable } from './
 interface Hosted {
   readonly trainer: Trainer;
   readonly data: Dataset;
-  readonly exchanged: ReadonlySet<string>;
+  readonly trained: ReadonlySet<string>;
 }
 
 const port = parentPort;
@@ -42,7 +44,7 @@ function register(m: Extract<PoolRequest, { kind: 'register' }>): void {
   try {
     setWeights(model, m.weights);
     const trainer = new Trainer(model, m.options);
-    hosted.set(m.peer, { trainer, data: m.data, exchanged: trainer.trainableLayers() });
+    hosted.set(m.peer, { trainer, data: m.data, trained: trainer.trainedLayers() });
   } catch (err) {
     model.dispose();
     throw err;
@@ -57,7 +59,7 @@ async function train(m: Extract<PoolRequest, { kind: 'train' }>, signal: AbortSi
   const result = signal.aborted
     ? { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 }
     : await h.trainer.trainAsync(h.data, m.amount, { signal });
-  const { layers, transfer } = transferable(h.trainer.getWeights().filter((l) => h.exchanged.has(l.name)));
+  const { layers, transfer } = transferable(h.trainer.getWeights().filter((l) => h.trained.has(l.name)));
   reply({ kind: 'trained', id: m.id, layers, result }, transfer);
 }
 
@@ -72,12 +74,15 @@ function onMessage(raw: unknown): void {
   }
   switch (m.kind) {
     case 'register':
-      try {
-        register(m);
-        reply({ kind: 'registered', id: m.id });
-      } catch (err) {
-        failed(m.id, err);
-      }
+      // On the queue: a tfjs model is prepared asynchronously (prepareModel), and the
+      // peer's training requests must find it registered.
+      queue = queue
+        .then(async () => {
+          await prepareModel(m.spec);
+          register(m);
+          reply({ kind: 'registered', id: m.id });
+        })
+        .catch((err: unknown) => failed(m.id, err));
       return;
     case 'train': {
       const abort = new AbortController();

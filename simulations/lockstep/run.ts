@@ -8,6 +8,7 @@
  *  4. every honest peer's accuracy is measured on the fixed test subset, and the largest
  *     |w| among the honest models is recorded (blow-up attacks hide from accuracy).
  */
+
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { publicValidationSet } from '../../src/data/public-validation.ts';
 import { createRng } from '../../src/data/rng.ts';
@@ -20,6 +21,7 @@ import {
 } from '../../src/merge/index.ts';
 import { isOracle, oracleStrategy } from '../../src/merge/oracle.ts';
 import type { StrategySpec } from '../../src/merge/registry.ts';
+import { prepareModel } from '../../src/model/tfjs-model.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { attackerKnowledge, attackerModels, attackForRun, poisonedData } from './attackers.ts';
@@ -191,6 +193,7 @@ export async function runLockstep(input: LockstepConfig, hooks: LockstepHooks = 
   if (attack?.name === 'public-set' && publicSet === undefined) {
     throw new RangeError("lockstep: the public-set attack needs mergeValidation 'public+own' (a public set)");
   }
+  await prepareModel(config.model);
   const peers = buildPeers(config, attackerIndices, testSplit.rest, publicSet);
   try {
     const honest = peers.filter((p) => !p.byzantine);

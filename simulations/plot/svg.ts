@@ -1,5 +1,41 @@
-/** A Chart as a standalone SVG document. */
+/**
+ * A Chart as a standalone SVG document (simulations/plot/png.ts rasterises the same SVG).
+ * Each series has its own colour, dash pattern and hollow marker shape, so series that
+ * coincide (three strategies sending the same bytes) stay visible: the later, dashed line
+ * leaves gaps through which the earlier one shows, and the outlines of different marker
+ * shapes do not cover each other.
+ */
 import { type Chart, layout } from './chart.ts';
+
+/** Dash patterns by series index (SVG stroke-dasharray; "" = solid). */
+export const DASHES = ['', '9 5', '3 4', '12 4 3 4', '6 3', '2 6', '14 6', '4 4 1 4', '8 2', '1 3'] as const;
+export const MARKERS = ['circle', 'square', 'triangle', 'diamond', 'cross', 'plus'] as const;
+/** At most this many markers per series: denser series get one every k-th point. */
+const MAX_MARKERS = 24;
+const MARKER_SIZE = 4;
+
+function marker(shape: (typeof MARKERS)[number], x: number, y: number, color: string): string {
+  const r = MARKER_SIZE;
+  const style = `fill="none" stroke="${color}" stroke-width="1.5"`;
+  switch (shape) {
+    case 'circle':
+      return `<circle cx="${f(x)}" cy="${f(y)}" r="${r}" ${style}/>`;
+    case 'square':
+      return `<rect x="${f(x - r)}" y="${f(y - r)}" width="${2 * r}" height="${2 * r}" ${style}/>`;
+    case 'triangle':
+      return `<polygon points="${f(x)},${f(y - r - 1)} ${f(x + r + 1)},${f(y + r)} ${f(x - r - 1)},${f(y + r)}" ${style}/>`;
+    case 'diamond':
+      return `<polygon points="${f(x)},${f(y - r - 1)} ${f(x + r + 1)},${f(y)} ${f(x)},${f(y + r + 1)} ${f(x - r - 1)},${f(y)}" ${style}/>`;
+    case 'cross':
+      return `<path d="M${f(x - r)} ${f(y - r)}L${f(x + r)} ${f(y + r)}M${f(x - r)} ${f(y + r)}L${f(x + r)} ${f(y - r)}" ${style}/>`;
+    case 'plus':
+      return `<path d="M${f(x - r - 1)} ${f(y)}H${f(x + r + 1)}M${f(x)} ${f(y - r - 1)}V${f(y + r + 1)}" ${style}/>`;
+    default: {
+      const never: never = shape;
+      throw new Error(`unknown marker ${never}`);
+    }
+  }
+}
 
 function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -30,7 +66,9 @@ export function renderSvg(chart: Chart): string {
   out.push(
     `<text transform="translate(18 ${(y0 + y1) / 2}) rotate(-90)" text-anchor="middle">${esc(chart.yLabel)}</text>`,
   );
-  for (const s of chart.series) {
+  chart.series.forEach((s, index) => {
+    const dash = DASHES[index % DASHES.length] as string;
+    const shape = MARKERS[index % MARKERS.length] as (typeof MARKERS)[number];
     if (s.band && s.band.length > 0) {
       const upper = s.band.map(([x, , hi]) => `${f(l.sx(x))},${f(l.sy(hi))}`);
       const lower = [...s.band].reverse().map(([x, lo]) => `${f(l.sx(x))},${f(l.sy(lo))}`);
@@ -40,14 +78,24 @@ export function renderSvg(chart: Chart): string {
     }
     if (s.points.length > 0) {
       const pts = s.points.map(([x, y]) => `${f(l.sx(x))},${f(l.sy(y))}`).join(' ');
-      out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"/>`);
+      const dashed = dash === '' ? '' : ` stroke-dasharray="${dash}"`;
+      out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2"${dashed}/>`);
+      const every = Math.ceil(s.points.length / MAX_MARKERS);
+      s.points.forEach(([x, y], i) => {
+        if (i % every === 0 || i === s.points.length - 1) out.push(marker(shape, l.sx(x), l.sy(y), s.color));
+      });
     }
-  }
+  });
   chart.series.forEach((s, i) => {
     const at = l.legend[i];
     if (!at) return;
-    out.push(`<rect x="${at.x}" y="${at.y - 9}" width="14" height="10" fill="${s.color}"/>`);
-    out.push(`<text x="${at.x + 20}" y="${at.y}">${esc(s.label)}</text>`);
+    const dash = DASHES[i % DASHES.length] as string;
+    const dashed = dash === '' ? '' : ` stroke-dasharray="${dash}"`;
+    out.push(
+      `<line x1="${at.x}" x2="${at.x + 28}" y1="${at.y - 4}" y2="${at.y - 4}" stroke="${s.color}" stroke-width="2"${dashed}/>`,
+    );
+    out.push(marker(MARKERS[i % MARKERS.length] as (typeof MARKERS)[number], at.x + 14, at.y - 4, s.color));
+    out.push(`<text x="${at.x + 34}" y="${at.y}">${esc(s.label)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

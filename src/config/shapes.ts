@@ -13,9 +13,9 @@ const POSITIVE_WIDTH = { type: 'integer', minimum: 1, maximum: 65_536 } as const
 /** src/model/spec.ts parseModelSpec. */
 export const MODEL_SHAPE: JsonShape = {
   description:
-    'A model name (mlp = hidden [256, 128], cnn = RepOpt VGG-style, cnn-plain) or a spec: {kind: mlp, hidden} or {kind: cnn, stages, dense, reparam}.',
+    'A model name (mlp = hidden [256, 128], cnn = RepOpt VGG-style, cnn-plain, cnn-repvgg) or a spec: {kind: mlp, hidden}, {kind: cnn, stages, dense, reparam, batchNormStats} or {kind: tfjs, topology, outputLayer, batchNormStats}.',
   anyOf: [
-    { type: 'string', enum: ['mlp', 'cnn', 'cnn-plain'] },
+    { type: 'string', enum: ['mlp', 'cnn', 'cnn-plain', 'cnn-repvgg'] },
     {
       type: 'object',
       properties: {
@@ -36,9 +36,30 @@ export const MODEL_SHAPE: JsonShape = {
           description: 'Output channels of each 3x3 conv per stage; a 2x2 max-pool closes each stage.',
         },
         dense: { type: 'integer', minimum: 0, description: 'Width of the dense layer after the convs (0 = none).' },
-        reparam: { enum: ['repopt', 'none'] },
+        reparam: { enum: ['repopt', 'none', 'repvgg'] },
+        batchNormStats: {
+          enum: ['merge', 'local'],
+          description: 'repvgg only: merge the BatchNorm moving statistics (default) or keep them local (FedBN).',
+        },
       },
       required: ['kind'],
+      additionalProperties: false,
+    },
+    {
+      type: 'object',
+      properties: {
+        kind: { const: 'tfjs' },
+        topology: {
+          type: 'object',
+          description: "A tfjs LayersModel's modelTopology (or a whole model.json).",
+        },
+        outputLayer: { type: 'string', description: 'Name of the Dense output layer, when it is not the last one.' },
+        batchNormStats: {
+          enum: ['merge', 'local'],
+          description: 'Merge the BatchNorm moving statistics (default) or keep them local (FedBN).',
+        },
+      },
+      required: ['kind', 'topology'],
       additionalProperties: false,
     },
   ],

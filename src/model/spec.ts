@@ -2,6 +2,10 @@
  * Model specifications: plain data that names an architecture. Validated when parsed from
  * config or files; builders in this folder turn a spec into tfjs variables.
  */
+import { type BatchNormStats, parseTfjsSpec, type TfjsSpec, tfjsParameterCount } from './tfjs-topology.ts';
+
+export type { BatchNormStats, TfjsSpec };
+
 export type ModelSpec =
   | {
       readonly kind: 'mlp';
@@ -14,14 +18,24 @@ export type ModelSpec =
       readonly stages: readonly (readonly number[])[];
       /** Width of the dense layer after the conv stages (0 = none). */
       readonly dense: number;
-      /** Gradient re-parameterization of the convs (RepOpt) or plain SGD. */
-      readonly reparam: 'repopt' | 'none';
-    };
+      /**
+       * How the convs are trained: plain SGD ("none"), gradient re-parameterization of one
+       * 3x3 conv (RepOpt), or RepVGG blocks (3x3 + 1x1 + identity branches, each with
+       * BatchNorm) trained and merged as branches and exported fused.
+       */
+      readonly reparam: 'repopt' | 'none' | 'repvgg';
+      /** RepVGG only: BatchNorm moving statistics merged like weights, or kept local (FedBN). */
+      readonly batchNormStats?: BatchNormStats;
+    }
+  | TfjsSpec;
 
 export type ModelKind = ModelSpec['kind'];
 
 export type MlpSpec = Extract<ModelSpec, { kind: 'mlp' }>;
 export type CnnSpec = Extract<ModelSpec, { kind: 'cnn' }>;
+
+/** Names `defaultSpec` knows. */
+export const MODEL_NAMES = ['mlp', 'cnn', 'cnn-plain', 'cnn-repvgg'] as const;
 
 export const DEFAULT_MLP: MlpSpec = { kind: 'mlp', hidden: [256, 128] };
 export const DEFAULT_CNN: CnnSpec = { kind: 'cnn', stages: [[16], [32, 32]], dense: 64, reparam: 'repopt' };
@@ -34,8 +48,10 @@ export function defaultSpec(kind: string): ModelSpec {
       return DEFAULT_CNN;
     case 'cnn-plain':
       return { ...DEFAULT_CNN, reparam: 'none' };
+    case 'cnn-repvgg':
+      return { ...DEFAULT_CNN, reparam: 'repvgg', batchNormStats: 'merge' };
     default:
-      throw new Error(`unknown model "${kind}" (known: mlp, cnn, cnn-plain)`);
+      throw new Error(`unknown model "${kind}" (known: ${MODEL_NAMES.join(', ')})`);
   }
 }
 
@@ -60,7 +76,8 @@ export function parameterCountOf(spec: ModelSpec, inputShape: readonly number[],
       let n = 0;
       for (const stage of spec.stages) {
         for (const cout of stage) {
-          n += 9 * c * cout + cout;
+          // RepVGG: 3x3 and 1x1 kernels, 4 BatchNorm vectors per branch (identity when in == out).
+          n += spec.reparam === 'repvgg' ? 10 * c * cout + 4 * cout * (c === cout ? 3 : 2) : 9 * c * cout + cout;
           c = cout;
         }
         h = Math.floor(h / 2);
@@ -70,6 +87,8 @@ export function parameterCountOf(spec: ModelSpec, inputShape: readonly number[],
       if (spec.dense > 0) n += flat * spec.dense + spec.dense;
       return n + (spec.dense > 0 ? spec.dense : flat) * classes;
     }
+    case 'tfjs':
+      return tfjsParameterCount(spec);
     default: {
       const never: never = spec;
       throw new Error(`unknown model spec ${JSON.stringify(never)}`);
@@ -100,10 +119,20 @@ export function parseModelSpec(value: unknown, what = 'model'): ModelSpec {
       const dense = v.dense ?? 64;
       if (!Number.isInteger(dense) || (dense as number) < 0) throw new Error(`${what}.dense must be an integer >= 0`);
       const reparam = v.reparam ?? 'repopt';
-      if (reparam !== 'repopt' && reparam !== 'none') throw new Error(`${what}.reparam must be "repopt" or "none"`);
-      return { kind: 'cnn', stages, dense: dense as number, reparam };
+      if (reparam !== 'repopt' && reparam !== 'none' && reparam !== 'repvgg') {
+        throw new Error(`${what}.reparam must be "repopt", "repvgg" or "none"`);
+      }
+      if (reparam !== 'repvgg') {
+        if (v.batchNormStats !== undefined) throw new Error(`${what}.batchNormStats needs reparam "repvgg"`);
+        return { kind: 'cnn', stages, dense: dense as number, reparam };
+      }
+      const stats = v.batchNormStats ?? 'merge';
+      if (stats !== 'merge' && stats !== 'local') throw new Error(`${what}.batchNormStats must be "merge" or "local"`);
+      return { kind: 'cnn', stages, dense: dense as number, reparam, batchNormStats: stats };
     }
+    case 'tfjs':
+      return parseTfjsSpec(v, what);
     default:
-      throw new Error(`${what}.kind must be "mlp" or "cnn", got ${JSON.stringify(v.kind)}`);
+      throw new Error(`${what}.kind must be "mlp", "cnn" or "tfjs", got ${JSON.stringify(v.kind)}`);
   }
 }

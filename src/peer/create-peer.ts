@@ -16,6 +16,7 @@
 import { createStrategy, type StrategySpec } from '../merge/registry.ts';
 import type { Strategy } from '../merge/types.ts';
 import { buildModel, getWeights, setWeights, weightsLayout } from '../model/model.ts';
+import { prepareModel } from '../model/tfjs-model.ts';
 import type { Weights } from '../model/weights.ts';
 import type { Gossip } from '../net/gossip.ts';
 import { type BackendChoice, type BackendOptions, initBackend } from '../train/backend.ts';
@@ -90,7 +91,7 @@ export function taskTrainerOptions(task: TaskSpec, init: TaskTrainerInit): Train
 
 /**
  * The task's model (from its seed, with `weights` laid over it) in a Trainer. Needs an
- * initialised tfjs backend. For runners without a network (lockstep studies); createPeer
+ * initialised tfjs backend, and a tfjs model prepared (`await prepareModel(task.model)`). For runners without a network (lockstep studies); createPeer
  * uses it too, so both start from the same model.
  */
 export function createTaskTrainer(task: TaskSpec, init: TaskTrainerInit): Trainer {
@@ -104,7 +105,10 @@ export function createTaskTrainer(task: TaskSpec, init: TaskTrainerInit): Traine
   }
 }
 
-/** The task model's layers (names, shapes, zero values): what checkpoints and backbones must fit. */
+/**
+ * The task model's layers (names, shapes, zero values): what checkpoints and backbones must
+ * fit. A tfjs model must have been prepared (prepareModel) first.
+ */
 export function taskModelLayout(task: TaskSpec): Weights {
   const model = buildModel(task.model, task.inputShape, task.classes, task.modelSeed);
   try {
@@ -147,6 +151,7 @@ export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Pr
   const problem = dataProblem(options.data.train, task);
   if (problem !== undefined) throw new RangeError(`training data: ${problem}`);
   if (backend !== false) await initBackend(backend, backendOptions);
+  await prepareModel(task.model);
   const init = { seed, ...(tuning ? { tuning } : {}), ...(weights ? { weights } : {}) };
   const trainer = createTaskTrainer(task, init);
   try {

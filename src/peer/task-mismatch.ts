@@ -8,6 +8,7 @@
  * part (task id, architecture, model seed, codec family) block the exchange of updates;
  * the others are choices each device may make and are reported as such.
  */
+import { topologyDigest } from '../model/tfjs-topology.ts';
 import { sizeOfShape } from '../model/weights.ts';
 import { codecFamily, formatCodec } from '../wire/codec-spec.ts';
 import type { TaskSpec } from './task.ts';
@@ -138,7 +139,9 @@ function modelText(task: TaskSpec): string {
     case 'mlp':
       return `mlp [${m.hidden.join(', ')}]`;
     case 'cnn':
-      return `cnn stages ${JSON.stringify(m.stages)} dense ${m.dense} ${m.reparam}`;
+      return `cnn stages ${JSON.stringify(m.stages)} dense ${m.dense} ${m.reparam}${m.batchNormStats ? ` batchNormStats ${m.batchNormStats}` : ''}`;
+    case 'tfjs':
+      return `tfjs topology ${topologyDigest(m)} output ${m.outputLayer} batchNormStats ${m.batchNormStats}`;
     default: {
       const never: never = m;
       throw new Error(`unknown model ${JSON.stringify(never)}`);

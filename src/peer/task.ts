@@ -27,6 +27,7 @@ import { MAX_MESSAGE_BYTES } from '../limits.ts';
 import { isOracle, ORACLE_SIMULATION_ONLY } from '../merge/oracle.ts';
 import { createStrategy, DEFAULT_STRATEGY, type StrategySpec } from '../merge/registry.ts';
 import { type ModelSpec, parameterCountOf, parseModelSpec } from '../model/spec.ts';
+import { outputUnits, tfjsInputShape, topologyDigest } from '../model/tfjs-topology.ts';
 import { sizeOfShape, type Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../wire/codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, TASK_ID_PATTERN, TASK_ID_RULE, TOPK_PPM_SCALE } from '../wire/constants.ts';
@@ -71,10 +72,11 @@ export const TASK_DEFAULTS = {
 } as const;
 
 /**
- * Largest canonical encoding of a TaskSpec (16 KiB): a task is a few hundred bytes, and a
- * peer's answer on `/meshfl/1/task` is refused above this.
+ * Largest canonical encoding of a TaskSpec (256 KiB): a task with a built-in model is a few
+ * hundred bytes, one with a tfjs topology about 1 KiB per layer; a peer's answer on
+ * `/meshfl/1/task` is refused above this.
  */
-export const MAX_TASK_SPEC_BYTES = 16 * 1024;
+export const MAX_TASK_SPEC_BYTES = 256 * 1024;
 
 /**
  * Largest model a task may name: an fp32 keyframe of it must fit one message (64 MiB,
@@ -224,8 +226,10 @@ type TaskInput = v.InferOutput<typeof TASK_INPUT>;
 function complete(input: TaskInput): TaskSpecParse {
   const issues: TaskSpecIssue[] = [];
   const family = isDatasetName(input.dataset) ? DATASET_SHAPES[input.dataset] : undefined;
-  const inputShape = input.inputShape ?? family?.inputShape;
-  const classes = input.classes ?? family?.classes;
+  // A tfjs model names its own sample shape and classes: a custom data set need not repeat them.
+  const tfjs = input.model.kind === 'tfjs' ? input.model : undefined;
+  const inputShape = input.inputShape ?? family?.inputShape ?? (tfjs && tfjsInputShape(tfjs));
+  const classes = input.classes ?? family?.classes ?? (tfjs && outputUnits(tfjs));
   if (inputShape === undefined) issues.push({ key: 'inputShape', problem: 'required for a "custom" data set' });
   if (classes === undefined) issues.push({ key: 'classes', problem: 'required for a "custom" data set' });
   if (family !== undefined && inputShape !== undefined && inputShape.join('x') !== family.inputShape.join('x')) {
@@ -239,6 +243,24 @@ function complete(input: TaskInput): TaskSpecParse {
       key: 'classes',
       problem: `${input.dataset} has ${family.classes} classes, not ${classes} (or use dataset "custom")`,
     });
+  }
+  if (input.model.kind === 'tfjs' && inputShape !== undefined) {
+    const wants = tfjsInputShape(input.model);
+    if (wants.join('x') !== inputShape.join('x')) {
+      issues.push({
+        key: 'inputShape',
+        problem: `the tfjs model takes [${wants.join(', ')}], not [${inputShape.join(', ')}]`,
+      });
+    }
+  }
+  if (input.model.kind === 'tfjs' && classes !== undefined) {
+    const units = outputUnits(input.model);
+    if (units !== classes) {
+      issues.push({
+        key: 'model',
+        problem: `output layer "${input.model.outputLayer}" has ${units} units, not ${classes} classes`,
+      });
+    }
   }
   if (input.model.kind === 'cnn' && inputShape !== undefined && inputShape.length !== 3) {
     issues.push({
@@ -337,7 +359,14 @@ export function dataProblem(
  * family, and nothing else of the task.
  */
 export function taskWireSchema(task: TaskSpec, layout: Weights): TaskSchema {
-  return taskSchema({ taskId: task.taskId, layout, modelSeed: task.modelSeed, codec: task.codec });
+  return taskSchema({
+    taskId: task.taskId,
+    layout,
+    modelSeed: task.modelSeed,
+    codec: task.codec,
+    // Names and shapes do not pin a tfjs topology (activations, connections): its digest does.
+    ...(task.model.kind === 'tfjs' ? { architecture: topologyDigest(task.model) } : {}),
+  });
 }
 
 /** Two model specs name the same model (every field). */
@@ -350,7 +379,21 @@ function modelRecord(model: ModelSpec): Record<string, unknown> {
     case 'mlp':
       return { kind: 'mlp', hidden: [...model.hidden] };
     case 'cnn':
-      return { kind: 'cnn', stages: model.stages.map((s) => [...s]), dense: model.dense, reparam: model.reparam };
+      return {
+        kind: 'cnn',
+        stages: model.stages.map((s) => [...s]),
+        dense: model.dense,
+        reparam: model.reparam,
+        ...(model.batchNormStats === undefined ? {} : { batchNormStats: model.batchNormStats }),
+      };
+    case 'tfjs':
+      // The topology's keys were sorted when it was parsed.
+      return {
+        kind: 'tfjs',
+        topology: model.topology,
+        outputLayer: model.outputLayer,
+        batchNormStats: model.batchNormStats,
+      };
     default: {
       const never: never = model;
       throw new Error(`unknown model ${JSON.stringify(never)}`);

@@ -9,12 +9,38 @@ import * as tf from '@tensorflow/tfjs';
 import { type Dataset, featureSize as datasetFeatureSize } from '../data/dataset.ts';
 import { createRng, type Rng } from '../data/rng.ts';
 import type { ClassScores } from '../model/evaluation.ts';
-import { buildModel, getWeights, HEAD_KERNEL, type Model, setWeights } from '../model/model.ts';
+import { buildModel, getWeights, type Model, setWeights } from '../model/model.ts';
 import type { Weights } from '../model/weights.ts';
 import { classScores, confusionMatrix } from './metrics.ts';
 import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
 
 export type Trainable = 'all' | 'head';
+
+/** The output layer's tensors: logits = features x kernel (+ bias). */
+interface Head {
+  readonly kernel: tf.Tensor;
+  readonly bias?: tf.Tensor;
+}
+
+function headNames(model: Model): ReadonlySet<string> {
+  const { kernel, bias } = model.outputLayer;
+  return new Set(bias === undefined ? [kernel] : [kernel, bias]);
+}
+
+function headOf(model: Model): Head {
+  const find = (name: string): tf.Variable => {
+    const v = model.variables.find((x) => x.name === name);
+    if (v === undefined) throw new Error(`model has no output layer variable ${name}`);
+    return v.variable;
+  };
+  const { kernel, bias } = model.outputLayer;
+  return { kernel: find(kernel), ...(bias === undefined ? {} : { bias: find(bias) }) };
+}
+
+function applyHead(features: tf.Tensor2D, head: Head): tf.Tensor2D {
+  const z = tf.matMul(features, head.kernel as tf.Tensor2D);
+  return (head.bias ? tf.add(z, head.bias) : z) as tf.Tensor2D;
+}
 
 export interface TrainerOptions {
   /** Mini-batch size. Default 32. */
@@ -86,15 +112,39 @@ export class Trainer {
       throw new Error('batchSize must be an integer >= 1');
     this.optimizerOptions = validateSgd(options.optimizer ?? DEFAULT_SGD);
     this.#rng = createRng(options.seed ?? 0).fork('batches');
-    const trained = model.variables.filter((v) => this.trainable === 'all' || v.name === HEAD_KERNEL);
+    const head = headNames(model);
+    const trained = model.variables.filter((v) => v.trainable && (this.trainable === 'all' || head.has(v.name)));
     this.#trainedVariables = trained.map((v) => v.variable);
     this.#sgd = new Sgd(this.optimizerOptions, trained, model.gradMultipliers);
   }
 
-  /** Names of the layers that are trained and exchanged with peers. */
-  trainableLayers(): ReadonlySet<string> {
+  /**
+   * Names of the layers local training changes: the trained ones and, unless only the
+   * head trains, the state the training pass updates (BatchNorm moving statistics), local
+   * (FedBN) or not. What training elsewhere (a worker pool) must carry back and forth.
+   */
+  trainedLayers(): ReadonlySet<string> {
+    const head = headNames(this.model);
     return new Set(
-      this.model.variables.filter((v) => this.trainable === 'all' || v.name === HEAD_KERNEL).map((v) => v.name),
+      this.model.variables
+        .filter((v) => (this.trainable === 'head' ? head.has(v.name) && v.trainable : true))
+        .map((v) => v.name),
+    );
+  }
+
+  /**
+   * Names of the layers that are exchanged with peers and merged: the trained ones, plus
+   * the state the training pass updates (BatchNorm moving statistics) unless the model keeps
+   * it local (FedBN).
+   */
+  trainableLayers(): ReadonlySet<string> {
+    const head = headNames(this.model);
+    return new Set(
+      this.model.variables
+        .filter((v) =>
+          this.trainable === 'head' ? head.has(v.name) && v.trainable : v.trainable || this.model.exchangeState,
+        )
+        .map((v) => v.name),
     );
   }
 
@@ -111,13 +161,14 @@ export class Trainer {
   /** Replaces only the named layers (e.g. the exchanged ones after a merge). */
   setLayers(layers: Weights): void {
     const byName = new Map(this.model.variables.map((v) => [v.name, v]));
+    const head = headNames(this.model);
     let backboneChanged = false;
     tf.tidy(() => {
       for (const l of layers) {
         const v = byName.get(l.name);
         if (!v || v.shape.join() !== l.shape.join()) throw new Error(`layer ${l.name} does not fit the model`);
         v.variable.assign(tf.tensor(l.values, [...v.shape]));
-        if (l.name !== HEAD_KERNEL) backboneChanged = true;
+        if (!head.has(l.name)) backboneChanged = true;
       }
     });
     if (backboneChanged) this.#clearFeatures();
@@ -174,7 +225,7 @@ export class Trainer {
     const f = inputs ? this.model.featureSize : datasetFeatureSize(data);
     const inputShape = inputs ? [this.model.featureSize] : [...data.featureShape];
     const source = inputs ? (inputs.dataSync() as Float32Array) : data.x;
-    const head = this.model.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
+    const head = headOf(this.model);
 
     const K = this.model.numClasses;
     // Staging buffers for one batch, reused every step (a last, smaller batch uses a prefix).
@@ -207,7 +258,7 @@ export class Trainer {
             const x = tf.tensor(xb, [count, ...inputShape]);
             const y = tf.tensor2d(yb, [count, K]);
             const lossFn = (): tf.Scalar => {
-              const logits = inputs ? tf.matMul(x as tf.Tensor2D, head) : this.model.logits(x);
+              const logits = inputs ? applyHead(x as tf.Tensor2D, head) : this.model.logits(x, true);
               return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
             };
             const { value, grads } = tf.variableGrads(lossFn, this.#trainedVariables);
@@ -246,8 +297,7 @@ export class Trainer {
 
   /** Per-class scores of the current model on `data`. */
   evaluate(data: Dataset): ClassScores {
-    const head = this.model.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
-    return this.#evaluateWith(data, head);
+    return this.#evaluateWith(data, headOf(this.model));
   }
 
   /**
@@ -256,24 +306,30 @@ export class Trainer {
    */
   evaluateWeights(w: Weights, data: Dataset): ClassScores {
     if (this.trainable === 'head') {
-      const headLayer = w.find((l) => l.name === HEAD_KERNEL);
-      if (!headLayer) throw new Error(`weights have no ${HEAD_KERNEL}`);
-      const head = tf.tensor2d(headLayer.values, [this.model.featureSize, this.model.numClasses]);
+      const { kernel: kernelName, bias: biasName } = this.model.outputLayer;
+      const kernelLayer = w.find((l) => l.name === kernelName);
+      if (!kernelLayer) throw new Error(`weights have no ${kernelName}`);
+      const biasLayer = biasName === undefined ? undefined : w.find((l) => l.name === biasName);
+      if (biasName !== undefined && !biasLayer) throw new Error(`weights have no ${biasName}`);
+      const head: Head = {
+        kernel: tf.tensor2d(kernelLayer.values, [this.model.featureSize, this.model.numClasses]),
+        ...(biasLayer ? { bias: tf.tensor1d(biasLayer.values) } : {}),
+      };
       try {
         return this.#evaluateWith(data, head);
       } finally {
-        head.dispose();
+        head.kernel.dispose();
+        head.bias?.dispose();
       }
     }
     // A second model holds the weights under evaluation: one upload per call instead of a
     // read-back, an upload and a restore of the trained model (merges evaluate many models).
     this.#scratch ??= buildModel(this.model.spec, this.model.inputShape, this.model.numClasses, 0);
     setWeights(this.#scratch, w);
-    const head = this.#scratch.variables.find((v) => v.name === HEAD_KERNEL)?.variable as tf.Variable;
-    return this.#evaluateWith(data, head, this.#scratch);
+    return this.#evaluateWith(data, headOf(this.#scratch), this.#scratch);
   }
 
-  #evaluateWith(data: Dataset, head: tf.Tensor, model: Model = this.model): ClassScores {
+  #evaluateWith(data: Dataset, head: Head, model: Model = this.model): ClassScores {
     const n = data.y.length;
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
@@ -286,7 +342,7 @@ export class Trainer {
         const feats = features
           ? features.slice([from, 0], [count, this.model.featureSize])
           : model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]));
-        const logits = tf.matMul(feats, head as tf.Tensor2D);
+        const logits = applyHead(feats, head);
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
         const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
         return [logits.argMax(1).dataSync() as Int32Array, l.dataSync()[0] as number] as const;

@@ -40,6 +40,8 @@ export interface TaskIdentity {
   readonly modelSeed: number;
   /** The task's delta codec; only its family (codecFamily) is covered. */
   readonly codec: CodecSpec;
+  /** What the layout does not pin of the architecture (a tfjs topology's digest); absent for built-in models. */
+  readonly architecture?: string;
 }
 
 export function checkTaskId(taskId: string): void {
@@ -58,7 +60,10 @@ export function wordToFingerprint(word: number): string {
 /** FNV-1a 32-bit over the identity's canonical text, as 8 hex chars. */
 export function taskFingerprint(identity: TaskIdentity): string {
   const layout = identity.layout.map((l) => `${l.name}:${l.shape.join('x')}`).join(';');
-  const text = [identity.taskId, layout, String(identity.modelSeed), codecFamily(identity.codec)].join('\n');
+  const parts = [identity.taskId, layout, String(identity.modelSeed), codecFamily(identity.codec)];
+  // Appended only when present, so built-in models keep their fingerprints.
+  if (identity.architecture !== undefined) parts.push(identity.architecture);
+  const text = parts.join('\n');
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);

@@ -145,6 +145,13 @@ test(
         code: 2,
         stderr: /^meshfl pretrain: cannot read model file .*missing\.mflm: ENOENT$/m,
       },
+      { args: ['export', '--help'], code: 0, stdout: /^meshfl export --from <file\|dir> --out <dir>/ },
+      { args: ['export', '--out', out], code: 2, stderr: /^meshfl export: --from <file\|dir> is required$/m },
+      {
+        args: ['export', '--from', notAModel, '--out', out],
+        code: 2,
+        stderr: /^meshfl export: .*not-a-model\.mflm: not a meshfl model file \(bad magic\)$/m,
+      },
       { args: ['daemon', '--help'], code: 0, stdout: /--shard-index <value> .*\(env MESHFL_SHARD_INDEX\)/ },
       {
         args: ['daemon', '--config', config, '--check', '--shard-index', '9'],

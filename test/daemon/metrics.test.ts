@@ -247,6 +247,7 @@ test('metrics: a scrape that fails is logged and answered 500, not an unhandled 
       metrics: () => m.exposition(),
       status: () => ({}),
       task: () => undefined,
+      exportModel: async () => undefined,
     },
   });
   try {

@@ -74,7 +74,7 @@ test('config: defaults, and every error names its key', () => {
     [{ strategy: { name: 'oracle', options: {} } }, /^strategy: "oracle" needs ground truth/],
     [{ strategy: { name: 'trimmed-mean', options: { trim: 7 } } }, /^strategy: /],
     [{ codec: 'int9' }, /^codec: /],
-    [{ model: { kind: 'rnn' } }, /^model\.kind: must be "mlp" or "cnn", got "rnn"/],
+    [{ model: { kind: 'rnn' } }, /^model\.kind: must be "mlp", "cnn" or "tfjs", got "rnn"/],
     [{ model: { kind: 'mlp', hidden: [0] } }, /^model\.hidden: must be an array of positive integers/],
     [{ seed: -1 }, /^seed: must be an integer in \[0,/],
     [{ trainable: 'head' }, /^backbone: required when trainable is "head"/],
@@ -492,6 +492,7 @@ test('http: bearer token guards the API, the page and /task are public, and HEAD
       }),
       status: () => ({ peerId: 'me' }),
       task: () => task,
+      exportModel: async () => undefined,
     },
   });
   let task: string | undefined;

@@ -170,7 +170,7 @@ interface RepOptCase {
 const LEARNING_RATE = 0.1;
 
 function named(name: string, variable: tf.Variable): NamedVariable {
-  return { name, shape: variable.shape, variable };
+  return { name, shape: variable.shape, variable, trainable: true };
 }
 
 /** Plain-conv weights of the three-branch block: s*W3 + t*pad(W1) + diag(beta) at the centre. */

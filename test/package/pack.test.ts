@@ -104,6 +104,16 @@ for (const example of ['custom-strategy.ts', 'node-peer.ts']) {
   });
 }
 
+test('example custom-model.ts federates a tfjs model and loads the merged export', { timeout: 180_000 }, async () => {
+  const { stdout } = check(
+    await command(NODE, [path.join('examples', 'custom-model.ts')], consumer.dir),
+    'custom-model.ts',
+  );
+  const m = /merged model: (\d+)\/(\d+) test samples right/.exec(stdout);
+  assert.ok(m, `the example reports the loaded model's accuracy:\n${stdout}`);
+  assert.ok(Number(m[2]) > 0);
+});
+
 /** Problems a browser bundle must not have, from esbuild's metafile and output. */
 function nodeLeaks(metafile: Metafile, output: string): string[] {
   const leaks: string[] = [];

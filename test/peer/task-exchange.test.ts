@@ -55,7 +55,7 @@ test('decodeTask refuses what is not a task, naming why', () => {
   assert.match(reason(text('{"taskId": ')), /^invalid-task: not JSON/);
   assert.match(reason(Uint8Array.of(0xff, 0xfe)), /^invalid-task: not JSON/);
   assert.match(reason(text('{"batchSize": -1}')), /^invalid-task: batchSize: must be at least 1/);
-  assert.match(reason(new Uint8Array(16 * 1024 + 1)), /^invalid-task: 16385 bytes, limit 16384/);
+  assert.match(reason(new Uint8Array(256 * 1024 + 1)), /^invalid-task: 262145 bytes, limit 262144/);
 });
 
 test('TaskProbeLimiter: once per peer per interval, bounded memory', () => {

@@ -125,9 +125,9 @@ test('canonical encoding: fixed key order, every key, stable through parse, inde
 });
 
 test('a task whose encoding would not travel is refused', () => {
-  const result = safeParseTaskSpec({ model: { kind: 'mlp', hidden: Array.from({ length: 9000 }, () => 1) } });
+  const result = safeParseTaskSpec({ model: { kind: 'mlp', hidden: Array.from({ length: 140_000 }, () => 1) } });
   assert.ok(!result.ok, 'refused');
-  assert.match(result.issues[0]?.problem ?? '', /^task encodes to 18\d\d\d bytes, over 16384$/);
+  assert.match(result.issues[0]?.problem ?? '', /^task encodes to 28\d\d\d\d bytes, over 262144$/);
 });
 
 /** The fingerprint of `task` as a peer training every layer computes it. */

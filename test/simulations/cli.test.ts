@@ -143,7 +143,7 @@ test('bad scenarios are refused with a message naming the key', () => {
     [{ ...SMALL, roundz: 3 }, /^roundz: unknown key \(allowed here: .*, rounds,/],
     [{ ...SMALL, rounds: undefined }, /^rounds: missing/],
     [{ ...SMALL, partition: { kind: 'shards' } }, /^partition: shards classesPerPeer/],
-    [{ ...SMALL, model: { kind: 'rnn' } }, /^model\.kind: must be "mlp" or "cnn"/],
+    [{ ...SMALL, model: { kind: 'rnn' } }, /^model\.kind: must be "mlp", "cnn" or "tfjs"/],
     [{ ...SMALL, codec: 'int7' }, /^codec: "int7": expected/],
     [{ ...SMALL, trainable: 'head' }, /^backbone: required with trainable "head"/],
     [{ ...SMALL, churn: [{ round: 2, leave: 7 }] }, /^churn\[0\]\.leave: would leave no honest peer/],

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32, inflateSync } from 'node:zlib';
-import { niceTicks } from '../../simulations/plot/chart.ts';
-import { encodePng, renderPng } from '../../simulations/plot/png.ts';
+import { type Chart, HEIGHT, layout, niceTicks, PALETTE, WIDTH } from '../../simulations/plot/chart.ts';
+import { type RasterImage, renderPixels, renderPng } from '../../simulations/plot/png.ts';
 import { renderSvg } from '../../simulations/plot/svg.ts';
 import { accuracyChart, bytesChart } from '../../simulations/report.ts';
 import { resultCsv, roundRows, strategyResult } from '../../simulations/results.ts';
@@ -92,16 +92,69 @@ test('PNG files are well formed: signature, IHDR size, chunk CRCs, pixel data le
     chunks.push({ type, body });
     at += 12 + length;
   }
-  assert.deepEqual(
-    chunks.map((c) => c.type),
-    ['IHDR', 'IDAT', 'IEND'],
-  );
+  assert.equal(chunks[0]?.type, 'IHDR');
+  assert.equal(chunks.at(-1)?.type, 'IEND');
   const header = new DataView(chunks[0]!.body.buffer, chunks[0]!.body.byteOffset);
-  const [w, h] = [header.getUint32(0), header.getUint32(4)];
-  assert.equal(inflateSync(chunks[1]!.body).length, h * (w * 4 + 1));
-  // A 1x1 image round-trips its pixel.
-  const one = encodePng(1, 1, Uint8Array.from([10, 20, 30, 255]));
-  assert.ok(one.length > 8);
+  const [w, h, depth, colour] = [header.getUint32(0), header.getUint32(4), header.getUint8(8), header.getUint8(9)];
+  assert.deepEqual([w, h], [WIDTH, HEIGHT]);
+  const idat = Buffer.concat(chunks.filter((c) => c.type === 'IDAT').map((c) => c.body));
+  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colour] as number;
+  assert.equal(depth, 8);
+  assert.equal(inflateSync(idat).length, h * (w * channels + 1));
+});
+
+/** Pixels of the plot area within a small distance of `color` (#rrggbb): antialiased edges blend. */
+function pixelsOf(image: RasterImage, color: string, area: { x0: number; y0: number; x1: number; y1: number }): number {
+  const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(color.slice(i, i + 2), 16)) as [number, number, number];
+  let n = 0;
+  for (let y = Math.ceil(area.y0) + 1; y < area.y1 - 1; y++) {
+    for (let x = Math.ceil(area.x0) + 1; x < area.x1 - 1; x++) {
+      const i = (y * image.width + x) * 4;
+      const d =
+        Math.abs((image.pixels[i] as number) - r) +
+        Math.abs((image.pixels[i + 1] as number) - g) +
+        Math.abs((image.pixels[i + 2] as number) - b);
+      if (d < 40) n++;
+    }
+  }
+  return n;
+}
+
+test('two identical, overlapping series can be told apart in the PNG (the bytes.png case)', () => {
+  const points = Array.from({ length: 12 }, (_, r) => [r, 1000 + 50 * r] as const);
+  const chart: Chart = {
+    title: 'overlap',
+    xLabel: 'round',
+    yLabel: 'bytes',
+    series: [
+      { label: 'first', color: PALETTE[0], points },
+      { label: 'second', color: PALETTE[1], points },
+    ],
+  };
+  const png = renderPng(chart);
+  const size = new DataView(png.buffer, png.byteOffset + 16, 8);
+  assert.deepEqual([size.getUint32(0), size.getUint32(4)], [WIDTH, HEIGHT]);
+  const image = renderPixels(chart);
+  const { plot } = layout(chart);
+  const first = pixelsOf(image, PALETTE[0], plot);
+  const second = pixelsOf(image, PALETTE[1], plot);
+  // The second line is drawn over the first: the first shows only through its dash gaps
+  // and its own marker outlines. A solid second line would hide it completely.
+  assert.ok(first > 100, `first series: ${first} pixels of its colour in the plot`);
+  assert.ok(second > 100, `second series: ${second} pixels of its colour in the plot`);
+  const svg = renderSvg(chart);
+  assert.match(svg, /stroke-dasharray="9 5"/);
+  assert.match(svg, /<circle /);
+  assert.match(svg, /<rect x="[\d.]+" y="[\d.]+" width="8" height="8" fill="none"/);
+});
+
+test('plots number rounds from 0, as results.json and the CSVs do', () => {
+  const chart = accuracyChart('t', strategyResultMap());
+  const firstRounds = chart.series.map((s) => s.points[0]?.[0]);
+  assert.ok(
+    firstRounds.every((r) => r === 0),
+    `first plotted rounds: ${firstRounds}`,
+  );
 });
 
 test('SVG plots name every strategy and escape labels', () => {

@@ -22,6 +22,7 @@ function trainSteps(options: SgdOptions, withMultipliers: boolean): tf.Tensor[] 
     name: `v${i}`,
     shape,
     variable: tf.variable(tf.tensor(uniform(rng, size(shape)), shape)),
+    trainable: true,
   }));
   const multipliers = new Map<string, tf.Tensor>();
   if (withMultipliers) {
@@ -65,7 +66,7 @@ test('without momentum the tfjs-ops rule runs on wasm too and updates w <- w - l
     const variable = tf.variable(tf.tensor([1, 2, 3]));
     const sgd = new Sgd(
       { learningRate: 0.5, momentum: 0, weightDecay: 0 },
-      [{ name: 'w', shape: [3], variable }],
+      [{ name: 'w', shape: [3], variable, trainable: true }],
       new Map(),
     );
     sgd.apply(new Map([[variable, tf.tensor([2, 2, 2])]]));
