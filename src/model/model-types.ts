@@ -3,7 +3,7 @@
  * kept apart so both builders depend on it without depending on each other.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { OutputLayer } from '../merge/types.ts';
+import type { OutputLayer } from './evaluation.ts';
 import type { ModelSpec } from './spec.ts';
 
 export interface NamedVariable {

@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../data/rng.ts';
-import type { OutputLayer } from '../merge/types.ts';
+import type { OutputLayer } from './evaluation.ts';
 import type { Model, NamedVariable } from './model-types.ts';
 import type { ModelSpec } from './spec.ts';
 import { inspectTopology, type Json, type Shape, type TfjsSpec } from './tfjs-topology.ts';
