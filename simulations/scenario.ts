@@ -30,7 +30,6 @@ import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.t
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
-import { DEFAULT_NEIGHBOURS } from '../src/net/peer-sampling.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
@@ -235,7 +234,7 @@ export const SCENARIO_SCHEMA = strict(
     topology: v.optional(v.picklist(['full'], (i) => `must be "full" (or give "degree"), got ${show(i.input)}`)),
     neighbours: v.optional(
       doc(
-        `Each peer takes updates from at most this many sampled neighbours (${DEFAULT_NEIGHBOURS} is the tested size), or "all" (every peer, over the gossip topic).`,
+        `Each peer takes updates from at most this many sampled neighbours (8 is the tested size), or "all" (every peer, over the gossip topic).`,
         v.union(
           [v.literal('all'), int(1, MAX_PEERS)],
           (i) => `must be "all" or an integer in [1, ${MAX_PEERS}], got ${show(i.input)}`,

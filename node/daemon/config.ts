@@ -32,7 +32,6 @@ import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE, strategyShape } from '../../
 import { DATASET_NAMES, type DatasetName } from '../../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
-import { DEFAULT_NEIGHBOURS } from '../../src/net/peer-sampling.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
 import {
   MAX_BATCH_SIZE,
@@ -278,7 +277,7 @@ const ROUND = strict({
   ),
   neighbours: v.optional(
     doc(
-      `Take updates from at most this many neighbours chosen by peer sampling (${DEFAULT_NEIGHBOURS} is the tested size), or "all": every peer's, over the gossip topic.`,
+      'Take updates from at most this many neighbours chosen by peer sampling (8 is the tested size), or "all": every update of the gossip topic.',
       v.union(
         [v.literal('all'), int(1, 10_000)],
         (i) => `must be "all" or an integer in [1, 10000], got ${show(i.input)}`,
