@@ -105,7 +105,7 @@ function silenceTfjsNodeBanner(): void {
 
 async function configureWasmPaths(options: BackendOptions): Promise<void> {
   if (wasmPathsConfigured) return;
-  const prefix = isNode() ? (await import('./wasm_paths_node.ts')).nodeWasmDirectory() : options.wasmPaths;
+  const prefix = isNode() ? (await import('./wasm-paths-node.ts')).nodeWasmDirectory() : options.wasmPaths;
   // tfjs picks the SIMD build itself when WebAssembly SIMD is available (Node 22: yes);
   // the threaded build is never used in Node.
   if (prefix !== undefined) setWasmPaths(prefix);

@@ -121,7 +121,7 @@ function nodeLeaks(metafile: Metafile, output: string): string[] {
     if (input.startsWith('node:')) leaks.push(`input ${input}`);
     // Node-only meshfl modules may appear only as disabled by the package's "browser" map.
     if (
-      /meshfl\/dist\/(?:node|cli)\/|node-factory|train\/wasm_paths_node/.test(input) &&
+      /meshfl\/dist\/(?:node|cli)\/|node-factory|train\/wasm-paths-node/.test(input) &&
       !input.startsWith('(disabled)')
     )
       leaks.push(`Node-only module bundled: ${input}`);

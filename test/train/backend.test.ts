@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, wasmUsesSimd } from '../../src/train/backend.ts';
 import { TRAINING_KERNELS } from '../../src/train/kernels/index.ts';
-import { nodeWasmDirectory } from '../../src/train/wasm_paths_node.ts';
+import { nodeWasmDirectory } from '../../src/train/wasm-paths-node.ts';
 
 const run = promisify(execFile);
 

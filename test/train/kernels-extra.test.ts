@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../../src/data/rng.ts';
-import { planBackpropInput } from '../../src/train/kernels/conv2d_backprop_input.ts';
+import { planBackpropInput } from '../../src/train/kernels/conv2d-backprop-input.ts';
 import { assertWasmMatchesCpu, type Pad, size, uniform } from './wasm-vs-cpu.ts';
 
 type Shape4 = [number, number, number, number];

@@ -17,8 +17,8 @@ import { BatchMatMul, Transpose } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelOverride } from './override.ts';
 import { simdGemmFor } from './simd-gemm.ts';
-import { disposeAll, heapF32, runWasmKernel, type WasmKernelArgs } from './wasm_util.ts';
 import { heapMemory } from './wasm-asm.ts';
+import { disposeAll, heapF32, runWasmKernel, type WasmKernelArgs } from './wasm-util.ts';
 
 /** Smallest rows and columns the GEMM takes (one register tile); smaller goes to the stock kernel. */
 const MIN_ROWS = 4;

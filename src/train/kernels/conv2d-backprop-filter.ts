@@ -22,6 +22,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { type ConvGeometry, im2colTransposed, nhwcToChannelMajor } from './im2col.ts';
 import { toChannelsLast } from './layout.ts';
 import { simdGemmFor } from './simd-gemm.ts';
+import { heapMemory } from './wasm-asm.ts';
 import {
   assertFloat32,
   disposeAll,
@@ -32,8 +33,7 @@ import {
   type WasmKernelArgs,
   wholeHeapF32,
   withShape,
-} from './wasm_util.ts';
-import { heapMemory } from './wasm-asm.ts';
+} from './wasm-util.ts';
 
 /** Largest patch matrix (floats) built at once: 8 Mi floats = 32 MiB of wasm heap. */
 const DEFAULT_PATCH_BUDGET_FLOATS = 8 * 1024 * 1024;

@@ -6,16 +6,16 @@
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs';
 import { batchMatMulOverride } from './batch-mat-mul.ts';
-import { conv2DBackpropInputOverride } from './conv2d_backprop_input.ts';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
-import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_filter.ts';
-import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.ts';
+import { conv2DBackpropInputOverride } from './conv2d-backprop-input.ts';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise-backprop-filter.ts';
+import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import type { KernelOverride } from './override.ts';
 import { sgdStepConfig } from './sgd-step.ts';
 import { sumOverride } from './sum.ts';
-import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
-import { WASM_BACKEND } from './wasm_util.ts';
+import { unsortedSegmentSumConfig } from './unsorted-segment-sum.ts';
+import { WASM_BACKEND } from './wasm-util.ts';
 
 export const TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,

@@ -1,7 +1,7 @@
 /** Layout conversion for kernels that compute in NHWC only. */
 import type { TensorInfo } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { runWasmKernel } from './wasm_util.ts';
+import { runWasmKernel } from './wasm-util.ts';
 
 const NCHW_TO_NHWC = [0, 2, 3, 1];
 

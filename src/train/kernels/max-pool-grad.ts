@@ -8,7 +8,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { backend_util, MaxPoolGrad } from '@tensorflow/tfjs';
-import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm_util.ts';
+import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm-util.ts';
 
 export function maxPoolGrad(args: WasmKernelArgs): TensorInfo {
   const { inputs, backend } = args;

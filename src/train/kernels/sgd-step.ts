@@ -12,8 +12,8 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { simdSgdFor } from './simd-sgd.ts';
-import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm_util.ts';
 import { heapMemory } from './wasm-asm.ts';
+import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm-util.ts';
 
 export const SGD_STEP = 'MeshflSgdStep';
 

@@ -8,7 +8,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { Sum, util } from '@tensorflow/tfjs';
 import type { KernelOverride } from './override.ts';
-import { heapF32, type WasmKernelArgs } from './wasm_util.ts';
+import { heapF32, type WasmKernelArgs } from './wasm-util.ts';
 
 /** True when `axes` (normalised) are exactly 0 .. rank-2. */
 function allButLast(axes: readonly number[], rank: number): boolean {

@@ -14,7 +14,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { backend_util, Conv2D, Conv2DBackpropInput } from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { KernelOverride } from './override.ts';
-import { assertFloat32, disposeAll, heapF32, runWasmKernel, type WasmKernelArgs } from './wasm_util.ts';
+import { assertFloat32, disposeAll, heapF32, runWasmKernel, type WasmKernelArgs } from './wasm-util.ts';
 
 interface BackpropInputAttrs {
   strides: [number, number] | number;

@@ -5,7 +5,7 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { UnsortedSegmentSum, util } from '@tensorflow/tfjs';
-import { WASM_BACKEND, type WasmKernelArgs } from './wasm_util.ts';
+import { WASM_BACKEND, type WasmKernelArgs } from './wasm-util.ts';
 
 export function unsortedSegmentSum(args: WasmKernelArgs): TensorInfo {
   const { inputs, backend } = args;

@@ -6,8 +6,8 @@
  */
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { DepthwiseConv2dNativeBackpropInput } from '@tensorflow/tfjs';
-import { type DepthwiseGradAttrs, depthwiseConvInfo } from './depthwise_conv_info.ts';
-import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm_util.ts';
+import { type DepthwiseGradAttrs, depthwiseConvInfo } from './depthwise-conv-info.ts';
+import { assertFloat32, heapF32, WASM_BACKEND, type WasmKernelArgs } from './wasm-util.ts';
 
 export function depthwiseConv2dNativeBackpropInput(args: WasmKernelArgs): TensorInfo {
   const { inputs, backend } = args;
