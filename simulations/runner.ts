@@ -9,6 +9,9 @@
  * honest peer's most recent model, from this round or the one before; in shard mode, honest
 peers of other processes enter that view as the attacker's own node received them. Attackers merge with
  * "mean" and are not evaluated (their accuracy is not reported).
+ *
+ * Mode "lockstep" (scenario key "mode") runs the same Peers in synchronous rounds with
+ * omniscient attackers instead: ./lockstep-mode.ts.
  */
 
 import * as tf from '@tensorflow/tfjs';
@@ -28,6 +31,7 @@ import type { BackendChoice } from '../src/train/backend.ts';
 import type { Trainer } from '../src/train/trainer.ts';
 import { SharedCopies } from '../src/wire/shared-copies.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
+import { LockstepRounds, lockstepAttackerModel } from './lockstep-mode.ts';
 import { createNetwork, type SimNetwork } from './network.ts';
 import type { StrategyEntry } from './scenario.ts';
 import type { PeerSetup, SimulationSetup } from './setup.ts';
@@ -98,6 +102,9 @@ export async function runStrategy(
   placement?: RunPlacement,
 ): Promise<StrategyRun> {
   const s = setup.scenario;
+  if (s.mode === 'lockstep' && placement !== undefined) {
+    throw new RangeError('mode "lockstep" runs every peer in one process (no shards)');
+  }
   const start = performance.now();
   const records: PeerRound[] = [];
   const errors: string[] = [];
@@ -105,6 +112,22 @@ export async function runStrategy(
   let rejectedUpdates = 0;
   const honestView = new Map<number, Weights>();
   const mine = (p: PeerSetup): boolean => placement?.local.has(p.index) ?? true;
+  const lockstep =
+    s.mode === 'lockstep'
+      ? new LockstepRounds(
+          setup.peers.length,
+          setup.peers.filter((p) => !p.attacker).map((p) => p.index),
+        )
+      : undefined;
+  // A lockstep round that cannot close as designed stops the run (see `stall`).
+  const stalled = new AbortController();
+  const signal = hooks.signal ? AbortSignal.any([hooks.signal, stalled.signal]) : stalled.signal;
+  const stall = (why: string): void => {
+    if (stalled.signal.aborted) return;
+    errorCount++;
+    errors.push(`lockstep stalled: ${why}`);
+    stalled.abort();
+  };
   const initial = setup.peers.filter((p) => p.joinRound === 0 && mine(p));
   const network = placement
     ? await placement.createNetwork(initial)
@@ -129,10 +152,11 @@ export async function runStrategy(
   // Stops started on abort; awaited (with every other peer's stop) before the run returns.
   const stopping: Promise<void>[] = [];
   const onAbort = (): void => {
+    lockstep?.abort();
     for (const r of reached.values()) r.resolve();
     for (const p of peers.values()) stopping.push(p.stop());
   };
-  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  signal.addEventListener('abort', onAbort, { once: true });
 
   const gossips = new Map<number, Gossip>();
   // Peers' training on worker threads (scenario key "workers"); evaluation and merging stay here.
@@ -156,7 +180,7 @@ export async function runStrategy(
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const view = { local: honestView, remote: remoteHonest };
-    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool, shared);
+    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool, shared, lockstep);
     trainers.push(peer.trainer);
     return peer;
   };
@@ -184,13 +208,21 @@ export async function runStrategy(
         closedBy: d.closedBy,
         atMs: performance.now() - start,
       };
+      if (lockstep !== undefined) {
+        if (d.closedBy === 'deadline') stall(`peer ${p.index} closed round ${record.round} on its deadline`);
+        lockstep.ended(record.round);
+      }
       if (!p.attacker) {
         records.push(record);
         hooks.onRound?.(record);
       }
       roundReached(record.round).resolve();
     });
-    peer.addEventListener('update:rejected', () => rejectedUpdates++);
+    peer.addEventListener('update:rejected', (e) => {
+      rejectedUpdates++;
+      // In lockstep every round waits for this update: it will not come.
+      if (lockstep !== undefined) stall(`peer ${p.index} refused an update of ${e.detail.from} (${e.detail.reason})`);
+    });
     peer.addEventListener('error', (e) => {
       errorCount++;
       if (errors.length < MAX_KEPT_ERRORS) errors.push(`peer ${p.index}: ${e.detail.message}`);
@@ -218,13 +250,13 @@ export async function runStrategy(
       let peer = peers.get(p.index);
       if (!peer) {
         await roundReached(p.joinRound - 1).promise;
-        if (hooks.signal?.aborted) return;
+        if (signal.aborted) return;
         peer = await makePeer(p, await network.add());
         track(p, peer);
         peers.set(p.index, peer);
         await peer.start();
       }
-      if (hooks.signal?.aborted) return;
+      if (signal.aborted) return;
       await peer.run(p.leaveRound - p.joinRound);
       if (p.leaveRound < s.rounds) {
         await peer.stop();
@@ -233,9 +265,9 @@ export async function runStrategy(
       }
     });
     await Promise.all(lives);
-    await network.settle?.(hooks.signal?.aborted === true);
+    await network.settle?.(signal.aborted);
   } finally {
-    hooks.signal?.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
     await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
     try {
       await network.close();
@@ -251,7 +283,7 @@ export async function runStrategy(
     label: entry.label,
     records,
     honestPeers: setup.peers.filter((p) => !p.attacker && mine(p)).map((p) => p.index),
-    interrupted: hooks.signal?.aborted === true,
+    interrupted: signal.aborted,
     elapsedMs: performance.now() - start,
     setupMs,
     errors,
@@ -280,13 +312,16 @@ async function networkPeer(
   view: HonestView,
   pool: TrainingPool | undefined,
   sharedCopies: SharedCopies | undefined,
+  lockstep: LockstepRounds | undefined,
 ): Promise<Peer> {
   const honestView = view.local;
   const s = setup.scenario;
   const attack = p.attacker ? setup.attack : undefined;
   let reference: Weights | undefined;
   let outgoing: OutgoingTransform;
-  if (attack?.kind === 'model') {
+  if (lockstep !== undefined) {
+    outgoing = lockstepOutgoing(p, setup, lockstep, () => peer.trainer);
+  } else if (attack?.kind === 'model') {
     let deadInputs: Uint8Array | undefined;
     const colluder = setup.peers.filter((q) => q.attacker).findIndex((q) => q.index === p.index);
     outgoing = (own, round) => {
@@ -336,7 +371,11 @@ async function networkPeer(
       ? { training: (trainer: Trainer, options) => PooledTraining.register(pool, gossip.id, trainer, options, p.train) }
       : {}),
     ...(strategy === undefined ? {} : { strategy }),
-    local: s.local,
+    // Lockstep attackers train in their outgoing hook, from the honest mean (./lockstep-mode.ts).
+    local: lockstep !== undefined && p.attacker ? { steps: 0 } : s.local,
+    // Lockstep compares merge rules alone, as if no wire bound stood before them (and a
+    // refused update would stall the round); the merge guard still drops huge values.
+    ...(lockstep !== undefined ? { wireBounds: false as const } : {}),
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
@@ -344,11 +383,44 @@ async function networkPeer(
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
     outgoing,
   });
-  if (attack?.kind === 'model') {
-    const exchanged = peer.trainer.trainableLayers();
+  const exchanged = peer.trainer.trainableLayers();
+  const current = (): Weights => peer.trainer.getWeights().filter((l) => exchanged.has(l.name));
+  if (lockstep !== undefined && !p.attacker) {
+    peer.addEventListener('round:start', (e) => lockstep.started(p.index, p.joinRound + e.detail.round, current()));
+  } else if (lockstep === undefined && attack?.kind === 'model') {
     peer.addEventListener('round:start', () => {
-      reference = peer.trainer.getWeights().filter((l) => exchanged.has(l.name));
+      reference = current();
     });
   }
   return peer;
+}
+
+/**
+ * A lockstep peer's outgoing hook: nothing is published before the round opens; honest
+ * peers hand their model to the attackers' view, attackers replace theirs.
+ */
+function lockstepOutgoing(
+  p: PeerSetup,
+  setup: SimulationSetup,
+  rounds: LockstepRounds,
+  trainer: () => Trainer,
+): OutgoingTransform {
+  const s = setup.scenario;
+  const attack = p.attacker ? setup.attack : undefined;
+  if (attack === undefined) {
+    return async (own, round) => {
+      await rounds.opened(p.joinRound + round);
+      rounds.sent(p.index, p.joinRound + round, own);
+      return own;
+    };
+  }
+  const colluder = setup.peers.filter((q) => q.attacker).findIndex((q) => q.index === p.index);
+  const context = { attack, rounds, local: s.local, seed: s.seed, publicSet: setup.publicValidation };
+  return (own, round) =>
+    lockstepAttackerModel(
+      { index: p.index, colluder, trainer: trainer(), train: p.train },
+      p.joinRound + round,
+      own,
+      context,
+    );
 }

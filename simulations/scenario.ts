@@ -39,6 +39,17 @@ export const DATASETS = DATASET_NAMES;
 export type ScenarioDataset = DatasetName;
 export const TRANSPORTS = ['libp2p-memory', 'libp2p-tcp', 'inproc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
+/**
+ * How rounds close. "async": each peer closes a round on `minFreshUpdates` fresh updates
+ * or its adaptive deadline (the Peer as deployed). "lockstep": synchronous rounds on the
+ * in-process bus: every peer waits for a fresh update from every other peer (the bus
+ * floods every update to every peer, so that is minFreshUpdates = peers - 1, the degree
+ * of the full graph) with no deadline, and no peer publishes round r + 1 before every
+ * peer closed round r; attackers start each round from the honest peers' mean model and
+ * see this round's honest models (simulations/lockstep-mode.ts). Same seed, same numbers.
+ */
+export const MODES = ['async', 'lockstep'] as const;
+export type Mode = (typeof MODES)[number];
 
 /** A bad scenario: the message starts with the offending key (CLI exit code 2). */
 export class ScenarioError extends Error {
@@ -63,6 +74,7 @@ export type ChurnEvent =
 
 export interface Scenario {
   readonly name: string;
+  readonly mode: Mode;
   readonly dataset: ScenarioDataset;
   /** As given ("mlp", "cnn", ... or an object), for the record. */
   readonly modelName: string;
@@ -209,6 +221,13 @@ export const SCENARIO_SCHEMA = strict(
       v.regex(NAME_PATTERN, (i) => `must be 1-100 of letters, digits, _ . + -, got ${show(i.input)}`),
     ),
     description: v.optional(v.string((i) => `must be a string, got ${show(i.input)}`)),
+    mode: v.optional(
+      doc(
+        'How rounds close: "async" (enough fresh updates or the adaptive deadline) or "lockstep" (synchronous rounds on the in-process bus: every peer waits for every other peer, no deadline).',
+        choice(MODES),
+      ),
+      'async',
+    ),
     dataset: choice(DATASETS),
     model: parsedBy(parseModelSpec, MODEL_SHAPE),
     trainable: v.optional(choice(['all', 'head'] as const), SCENARIO_DEFAULTS.trainable),
@@ -224,7 +243,7 @@ export const SCENARIO_SCHEMA = strict(
       v.pipe(text('a codec like "int8"'), v.metadata(CODEC_SHAPE), parseStep(parseCodec)),
       SCENARIO_DEFAULTS.codec,
     ),
-    transport: v.optional(choice(TRANSPORTS), SCENARIO_DEFAULTS.transport),
+    transport: v.optional(choice(TRANSPORTS)),
     degree: v.optional(
       doc(
         'Random regular graph of this degree (seeded); without it every peer links to every other.',
@@ -298,10 +317,13 @@ function checkLabels(entries: readonly StrategyEntry[]): void {
   }
 }
 
-/** Attacks `meshfl simulate` cannot run (they need more than a transform of the published model). */
+/**
+ * Attacks only mode "lockstep" runs: they need more than a transform of the published
+ * model (public-set fine-tunes the attacker's model on the public set with its trainer).
+ */
 const LOCKSTEP_ONLY_ATTACKS: readonly string[] = ['public-set'];
 
-function byzantineSetup(b: ScenarioInput['byzantine'], peers: number): ByzantineSetup | undefined {
+function byzantineSetup(b: ScenarioInput['byzantine'], peers: number, mode: Mode): ByzantineSetup | undefined {
   if (b === undefined || b === null) return undefined;
   if ((b.fraction === undefined) === (b.count === undefined)) {
     fail('byzantine', 'give exactly one of "fraction" and "count"');
@@ -310,11 +332,11 @@ function byzantineSetup(b: ScenarioInput['byzantine'], peers: number): Byzantine
     b.count !== undefined ? within('byzantine.count', b.count, 0, peers - 1) : Math.round((b.fraction ?? 0) * peers);
   if (count >= peers) fail('byzantine', `${count} attackers leave no honest peer among ${peers}`);
   const attack = { name: b.attack, options: attackDefaults(b.attack, b.options, peers, count) };
-  if (LOCKSTEP_ONLY_ATTACKS.includes(b.attack)) {
+  if (LOCKSTEP_ONLY_ATTACKS.includes(b.attack) && mode !== 'lockstep') {
     fail(
       'byzantine.attack',
-      `"${b.attack}" runs in the lockstep runner only (simulations/lockstep: it fine-tunes ` +
-        "the attacker's model on the public set with its own trainer)",
+      `"${b.attack}" runs in mode "lockstep" only (it fine-tunes the attacker's model on ` +
+        'the public set with its own trainer, between rounds)',
     );
   }
   if (count > 0) {
@@ -362,6 +384,27 @@ function churnEvents(s: ScenarioInput, attackers: number): ChurnEvent[] {
   });
 }
 
+/**
+ * The "deadline" of a lockstep round: none in effect (a round waits for every peer). The
+ * runner stops a lockstep run that stalls (an update refused, a round closed by this
+ * deadline) with an error instead of letting it drift into asynchronous rounds.
+ */
+export const LOCKSTEP_STALL_MS = MAX_DEADLINE_MS;
+
+/** Keys mode "lockstep" fixes itself, or cannot run. */
+function checkLockstep(s: ScenarioInput, raw: unknown): void {
+  const given = (key: string): boolean => isRecord(raw) && raw[key] !== undefined;
+  if (s.transport !== undefined && s.transport !== 'inproc') {
+    fail('transport', 'mode "lockstep" runs on the in-process bus: "inproc" (or leave it out)');
+  }
+  for (const key of ['minFreshUpdates', 'deadline'] as const) {
+    if (given(key)) fail(key, 'mode "lockstep" fixes it (every other peer\'s update, no deadline): leave it out');
+  }
+  if (s.neighbours !== 'all')
+    fail('neighbours', 'mode "lockstep" merges every peer\'s update: "all" (or leave it out)');
+  if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
+}
+
 /** Validates a scenario file's parsed contents; throws ScenarioError naming the bad key. */
 export function parseScenario(raw: unknown): Scenario {
   const result = read(SCENARIO_SCHEMA, raw);
@@ -374,18 +417,23 @@ export function parseScenario(raw: unknown): Scenario {
     fail('localEpochs', 'give "localEpochs" or "localSteps", not both');
   }
   checkLabels(s.strategies);
-  const byzantine = byzantineSetup(s.byzantine, s.peers);
+  if (s.mode === 'lockstep') checkLockstep(s, raw);
+  const byzantine = byzantineSetup(s.byzantine, s.peers, s.mode);
   const topology = topologyOf(s);
   const degree = topology.kind === 'full' ? s.peers - 1 : topology.degree;
-  const maxMs = s.deadline.maxMs;
-  const initialMs = within(
-    'deadline.initialMs',
-    s.deadline.initialMs ?? Math.min(SCENARIO_DEFAULTS.deadlineInitialMs, maxMs),
-    1,
-    maxMs,
-  );
+  const maxMs = s.mode === 'lockstep' ? LOCKSTEP_STALL_MS : s.deadline.maxMs;
+  const initialMs =
+    s.mode === 'lockstep'
+      ? LOCKSTEP_STALL_MS
+      : within(
+          'deadline.initialMs',
+          s.deadline.initialMs ?? Math.min(SCENARIO_DEFAULTS.deadlineInitialMs, maxMs),
+          1,
+          maxMs,
+        );
   return {
     name: s.name,
+    mode: s.mode,
     dataset: s.dataset,
     modelName: isRecord(raw) && typeof raw.model === 'string' ? raw.model : s.model.kind,
     model: s.model,
@@ -398,7 +446,7 @@ export function parseScenario(raw: unknown): Scenario {
     rounds: s.rounds,
     local: s.localSteps !== undefined ? { steps: s.localSteps } : { epochs: s.localEpochs ?? 1 },
     codec: s.codec,
-    transport: s.transport,
+    transport: s.transport ?? (s.mode === 'lockstep' ? 'inproc' : SCENARIO_DEFAULTS.transport),
     topology,
     neighbours: s.neighbours,
     churn: churnEvents(s, byzantine?.count ?? 0),
@@ -411,7 +459,9 @@ export function parseScenario(raw: unknown): Scenario {
     publicValidationPerClass: s.publicValidationPerClass,
     testSubset: s.testSubset,
     evaluateEvery: within('evaluateEvery', s.evaluateEvery, 1, s.rounds),
-    minFreshUpdates: s.minFreshUpdates ?? Math.min(SCENARIO_DEFAULTS.minFreshUpdates, degree),
+    // Lockstep: a fresh update from every other peer (each hears all of them on the bus).
+    minFreshUpdates:
+      s.mode === 'lockstep' ? s.peers - 1 : (s.minFreshUpdates ?? Math.min(SCENARIO_DEFAULTS.minFreshUpdates, degree)),
     deadline: { initialMs, maxMs },
     workers: s.workers,
   };

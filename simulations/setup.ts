@@ -40,6 +40,8 @@ export interface SimulationSetup {
    */
   readonly task: TaskSpec;
   readonly attack: Attack | undefined;
+  /** The task's public validation set (publicValidationPerClass > 0), in every peer's merge validation. */
+  readonly publicValidation: Dataset | undefined;
   /** Backbone layers from the scenario's backbone file (head mode). */
   readonly backbone: Weights | undefined;
 }
@@ -131,7 +133,7 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
     const file = loadModelFile(scenario.backbone);
     backbone = file.weights.filter((l) => l.name !== HEAD_KERNEL);
   }
-  return { scenario, peers, evaluation, task: scenarioTask(scenario), attack, backbone };
+  return { scenario, peers, evaluation, task: scenarioTask(scenario), attack, publicValidation, backbone };
 }
 
 /**

@@ -75,8 +75,12 @@ export interface WireBounds {
   readonly norms?: NormBoundOptions | false;
 }
 
-/** A Byzantine behaviour in simulations: replaces what this peer publishes. */
-export type OutgoingTransform = (own: Weights, round: number) => Weights;
+/**
+ * A Byzantine behaviour in simulations: replaces what this peer publishes. It may wait
+ * (a lockstep simulation holds publication until every peer closed the previous round);
+ * `stop()` waits for it, so a waiting transform must settle when the run is stopped.
+ */
+export type OutgoingTransform = (own: Weights, round: number) => Weights | Promise<Weights>;
 
 export interface PeerOptions {
   /**
@@ -510,7 +514,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   async #publish(round: number): Promise<number> {
     let outgoing = this.#exchangedWeights();
-    if (this.#options.outgoing) outgoing = this.#options.outgoing(outgoing, round);
+    if (this.#options.outgoing) outgoing = await this.#options.outgoing(outgoing, round);
     const samples = this.#options.announcedSamples ?? this.#options.data.train.y.length;
     try {
       this.#options.reserveSeq?.(this.#encoder.seq + 1);
