@@ -20,7 +20,7 @@ import { PooledTraining } from '../node/train-pool/pooled-training.ts';
 import { deadInputMask } from '../src/attacks/dead-input-blowup.ts';
 import { createRng } from '../src/data/rng.ts';
 import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
-import type { Strategy } from '../src/merge/types.ts';
+import type { MergeReport, Strategy } from '../src/merge/types.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
 import { createPeer } from '../src/peer/create-peer.ts';
@@ -57,6 +57,13 @@ export interface PeerRound {
   readonly closedBy: RoundSummary['closedBy'];
   /** ms since the run started, when this round ended. */
   readonly atMs: number;
+  /** Wall ms of this round's merge (timing: not part of what a seed fixes). */
+  readonly mergeMs?: number;
+  /**
+   * Mode "lockstep": largest |w| of the peer's exchanged layers after the merge (blow-up
+   * attacks hide from accuracy); NaN when a value is NaN.
+   */
+  readonly maxAbs?: number;
 }
 
 export interface StrategyRun {
@@ -74,6 +81,8 @@ export interface StrategyRun {
 export interface RunHooks {
   readonly signal?: AbortSignal;
   readonly onRound?: (r: PeerRound) => void;
+  /** Every honest peer's merge report (diagnostics: who was used, who was rejected and why). */
+  readonly onMerge?: (peer: number, round: number, report: MergeReport) => void;
 }
 
 /**
@@ -207,7 +216,10 @@ export async function runStrategy(
           .sort((a, b) => a - b),
         closedBy: d.closedBy,
         atMs: performance.now() - start,
+        mergeMs: d.mergeMs,
+        ...(lockstep !== undefined && !p.attacker ? { maxAbs: maxAbs(peer.trainer, exchangedOf(peer)) } : {}),
       };
+      if (!p.attacker && d.merge !== undefined) hooks.onMerge?.(p.index, record.round, d.merge);
       if (lockstep !== undefined) {
         if (d.closedBy === 'deadline') stall(`peer ${p.index} closed round ${record.round} on its deadline`);
         lockstep.ended(record.round);
@@ -290,6 +302,22 @@ export async function runStrategy(
     errorCount,
     rejectedUpdates,
   };
+}
+
+const exchangedOf = (peer: Peer): ReadonlySet<string> => peer.trainer.trainableLayers();
+
+/** Largest |w| of `trainer`'s `layers`; NaN when a value is NaN. */
+function maxAbs(trainer: Trainer, layers: ReadonlySet<string>): number {
+  let m = 0;
+  for (const l of trainer.getWeights()) {
+    if (!layers.has(l.name)) continue;
+    for (const x of l.values) {
+      const a = Math.abs(x);
+      if (Number.isNaN(a)) return Number.NaN;
+      if (a > m) m = a;
+    }
+  }
+  return m;
 }
 
 /**

@@ -419,6 +419,9 @@ export function parseScenario(raw: unknown): Scenario {
   checkLabels(s.strategies);
   if (s.mode === 'lockstep') checkLockstep(s, raw);
   const byzantine = byzantineSetup(s.byzantine, s.peers, s.mode);
+  if (byzantine?.attack.name === 'public-set' && s.publicValidationPerClass === 0) {
+    fail('byzantine.attack', `"public-set" needs the task's public set: publicValidationPerClass > 0`);
+  }
   const topology = topologyOf(s);
   const degree = topology.kind === 'full' ? s.peers - 1 : topology.degree;
   const maxMs = s.mode === 'lockstep' ? LOCKSTEP_STALL_MS : s.deadline.maxMs;

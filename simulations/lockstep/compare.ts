@@ -1,37 +1,41 @@
 /**
- * Compares merge strategies under attacks with lockstep runs on real MNIST and prints
- * Markdown tables: the honest peers' final test accuracy (mean, min), the attackers' merge
- * share and the merge wall time. `--json <file>` also writes every per-seed, per-strategy,
- * per-attack result (rewritten after each run, so a stopped run keeps what it measured),
- * for a driver to aggregate. docs/SIMULATIONS.md ("Lockstep comparisons") lists the flags.
+ * Compares merge strategies under attacks on real MNIST and prints Markdown tables: the
+ * honest peers' final test accuracy (mean, min), the attackers' merge share and the merge
+ * wall time. Every strategy x attack x seed cell is a scenario of mode "lockstep"
+ * (./grid.ts), run by the scenario runner: real Peers on the in-process bus, synchronous
+ * rounds, the task's codec (int8 deltas by default). `--json <file>` also writes every
+ * per-seed, per-strategy, per-attack result (rewritten after each run, so a stopped run
+ * keeps what it measured), for a driver to aggregate. docs/SIMULATIONS.md ("Lockstep
+ * comparisons") lists the flags; simulations/scenarios/lockstep/ holds the same grid as
+ * scenario files for `meshfl simulate`.
  *
  *   node simulations/lockstep/compare.ts [--seeds 1,2,3] [--peers 10] [--rounds 10] \
  *     [--steps 10] [--train 6000] [--hidden 64] [--trainable all|head] \
- *     [--validation public+own|own-classes|all-classes] [--strategies a,b] [--attacks x,y] \
+ *     [--validation public+own|own-classes] [--strategies a,b] [--attacks x,y] \
  *     [--fraction 0.3] [--alie-z z] [--partition shards|dirichlet] [--classes-per-peer 4] \
- *     [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--json out.json] \
- *     [--merge-log merges.jsonl]
+ *     [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--codec int8] \
+ *     [--json out.json] [--merge-log merges.jsonl]
  *
  * `oracle` is the honest-only reference: honest peers merge only honest candidates with
- * mean. Baselines that take the number of attackers are told the true one: krum f,
- * trimmed-mean b, clipped-gossip byzantineFraction; centered-clipping runs with tau "auto"
- * (the median candidate distance), since its fixed default never clips. Attack names are
- * those of ./attack-set.ts (the default set), or any attack registry name with default options.
- * Takes a long time with the defaults (every strategy x attack x seed): narrow them.
+ * mean. Baselines that take the number of attackers are told the true one (./grid.ts).
+ * Attack names are those of ./attack-set.ts (the default set), or any attack registry name
+ * with default options. Takes a long time with the defaults (every strategy x attack x
+ * seed): narrow them.
  */
 import { appendFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadDataset } from '../../node/datasets.ts';
 import type { AttackSpec } from '../../src/attacks/registry.ts';
 import type { PartitionSpec } from '../../src/data/partition-spec.ts';
 import { ORACLE_STRATEGY } from '../../src/merge/oracle.ts';
-import type { StrategySpec } from '../../src/merge/registry.ts';
+import { initBackend } from '../../src/train/backend.ts';
 import type { Trainable } from '../../src/train/trainer.ts';
 import { codeVersion } from '../provenance.ts';
+import { runStrategy } from '../runner.ts';
+import { parseScenario, ScenarioError } from '../scenario.ts';
+import { buildSetup } from '../setup.ts';
 import { COMPARE_ATTACKS, compareAttackSpec, NO_ATTACK } from './attack-set.ts';
-import { MERGE_VALIDATIONS, type MergeValidation } from './config.ts';
-import { type LockstepResult, runLockstep, seededSubset } from './run.ts';
+import { type GridSettings, gridScenario, gridStrategy, mean, type RunRecord, runRecord } from './grid.ts';
 
 const DEFAULT_STRATEGIES = [
   'bristle+ldawa',
@@ -46,6 +50,13 @@ const DEFAULT_STRATEGIES = [
 const DEFAULT_ATTACKS = [NO_ATTACK, ...Object.keys(COMPARE_ATTACKS)].join(',');
 const PERCENT = 100;
 const PARTITIONS = ['shards', 'dirichlet'] as const;
+/**
+ * What a peer's merge validation covers: the task's public set (10 per class) plus its own
+ * 10 per class ('public+own', what `meshfl simulate` does), or its own classes only.
+ */
+const VALIDATIONS = ['public+own', 'own-classes'] as const;
+const PUBLIC_PER_CLASS = 10;
+const CODECS = ['int8', 'fp32', 'fp16'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -67,6 +78,7 @@ const { values } = parseArgs({
     alpha: { type: 'string', default: '0.1' },
     'bristle-n': { type: 'string' },
     'strategy-options': { type: 'string' },
+    codec: { type: 'string', default: 'int8' },
     'merge-log': { type: 'string' },
     json: { type: 'string' },
   },
@@ -91,8 +103,9 @@ const fraction = number('fraction', values.fraction, (v) => v >= 0 && v < 1);
 const attackers = Math.round(fraction * peers);
 if (attackers >= peers) fail(`--fraction ${fraction} leaves no honest peer among ${peers}`);
 const alieZ = values['alie-z'] === undefined ? undefined : number('alie-z', values['alie-z'], () => true);
-const validation = values.validation as MergeValidation;
-if (!MERGE_VALIDATIONS.includes(validation)) fail(`--validation: one of ${MERGE_VALIDATIONS.join(', ')}`);
+const validation = values.validation;
+if (!(VALIDATIONS as readonly string[]).includes(validation)) fail(`--validation: one of ${VALIDATIONS.join(', ')}`);
+if (!(CODECS as readonly string[]).includes(values.codec)) fail(`--codec: one of ${CODECS.join(', ')}`);
 if (!(PARTITIONS as readonly string[]).includes(values.partition)) fail(`--partition: one of ${PARTITIONS.join(', ')}`);
 const partition: PartitionSpec =
   values.partition === 'dirichlet'
@@ -128,97 +141,9 @@ for (const a of attacks) {
   }
 }
 
-/** Robust baselines told the true number of attackers, so they are not handicapped by a guess. */
-function strategySpec(name: string, attack: string): StrategySpec {
-  const f = attack === NO_ATTACK ? 0 : attackers;
-  switch (name) {
-    case 'krum':
-      return { name, options: { f } };
-    case 'trimmed-mean':
-      return { name, options: { b: f } };
-    case 'clipped-gossip':
-      return { name, options: { byzantineFraction: f / (peers - 1) } };
-    case 'centered-clipping':
-      return { name, options: { tau: 'auto' } };
-    default: {
-      // --bristle-n: Bristle's prioritiser size N; --strategy-options: options of the
-      // default rule (the strategy factory validates them).
-      const options = {
-        ...(name === 'bristle+ldawa' ? extraOptions : {}),
-        ...(name.startsWith('bristle') && values['bristle-n'] !== undefined ? { N: Number(values['bristle-n']) } : {}),
-      };
-      return Object.keys(options).length > 0 ? { name, options } : name;
-    }
-  }
-}
-
-const mean = (xs: readonly number[]): number => xs.reduce((s, v) => s + v, 0) / Math.max(1, xs.length);
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length === 0
-    ? Number.NaN
-    : s.length % 2
-      ? (s[mid] as number)
-      : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-
-/** One run of the JSON output. Accuracies and shares are fractions (0..1). */
-interface RunRecord {
-  readonly strategy: string;
-  readonly strategySpec: StrategySpec;
-  readonly attack: string;
-  readonly attackSpec: AttackSpec | null;
-  readonly seed: number;
-  readonly attackers: readonly number[];
-  /** Honest peers' accuracy after the last round's merge. */
-  readonly final: { readonly mean: number; readonly min: number; readonly max: number };
-  /** Attackers' share of the honest peers' merges: last round, and mean over rounds. */
-  readonly attackerShare: { readonly final: number; readonly meanOverRounds: number };
-  /** Wall ms of one honest peer's merge: mean and median over rounds (of the per-round mean over peers). */
-  readonly mergeMs: { readonly meanPerRound: number; readonly medianPerRound: number };
-  /** Largest |w| of the honest models after the last round, and over all rounds. */
-  readonly honestMaxAbs: { readonly final: number; readonly max: number };
-  readonly rounds: readonly {
-    readonly round: number;
-    readonly honestMean: number;
-    readonly honestMin: number;
-    readonly attackerShare: number;
-    readonly honestMaxAbs: number;
-    readonly mergeMs: number;
-  }[];
-  readonly elapsedMs: number;
-}
-
-function record(strategy: string, spec: StrategySpec, attack: string, seed: number, r: LockstepResult): RunRecord {
-  const maxAbs = r.rounds.map((x) => x.honestMaxAbs);
-  return {
-    strategy,
-    strategySpec: spec,
-    attack,
-    attackSpec: attackSpecs.get(attack) ?? null,
-    seed,
-    attackers: r.attackers,
-    final: r.final.honestAccuracy,
-    attackerShare: { final: r.final.attackerShare, meanOverRounds: mean(r.rounds.map((x) => x.attackerShare)) },
-    mergeMs: { meanPerRound: mean(r.mergeMs), medianPerRound: median(r.mergeMs) },
-    honestMaxAbs: {
-      final: r.final.honestMaxAbs,
-      max: maxAbs.some(Number.isNaN) ? Number.NaN : Math.max(r.final.honestMaxAbs, ...maxAbs),
-    },
-    rounds: r.rounds.map((x, i) => ({
-      round: x.round,
-      honestMean: x.honestAccuracy.mean,
-      honestMin: x.honestAccuracy.min,
-      attackerShare: x.attackerShare,
-      honestMaxAbs: x.honestMaxAbs,
-      mergeMs: r.mergeMs[i] as number,
-    })),
-    elapsedMs: r.elapsedMs,
-  };
-}
-
 const settings = {
+  engine: 'scenario runner, mode "lockstep"',
+  codec: values.codec,
   peers,
   attackers,
   fraction,
@@ -244,6 +169,21 @@ const environment = {
   loadavg: os.loadavg(),
   startedAt: new Date().toISOString(),
 };
+const grid: GridSettings = {
+  peers,
+  attackers,
+  rounds: settings.rounds,
+  localSteps: settings.localSteps,
+  train: settings.train,
+  test: settings.test,
+  hidden: settings.hidden,
+  trainable: settings.trainable,
+  publicValidationPerClass: validation === 'public+own' ? PUBLIC_PER_CLASS : 0,
+  partition,
+  codec: values.codec,
+  bristleN: settings.bristleN ?? undefined,
+  strategyOptions: extraOptions,
+};
 const runs: RunRecord[] = [];
 // JSON has no NaN or Infinity: a blown-up model's max |w| is written as a string.
 const finite = (_key: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
@@ -253,47 +193,45 @@ function writeJson(done: boolean): void {
   writeFileSync(values.json, `${JSON.stringify(out, finite, 1)}\n`);
 }
 
-const mnist = loadDataset('mnist');
+await initBackend('wasm');
 console.log(
-  `peers ${peers} (${attackers} attackers, fraction ${fraction}${alieZ === undefined ? '' : `, ALIE z ${alieZ}`}), ` +
+  `lockstep (scenario runner), peers ${peers} (${attackers} attackers, fraction ${fraction}${alieZ === undefined ? '' : `, ALIE z ${alieZ}`}), ` +
     `rounds ${values.rounds}, local steps ${values.steps}, MLP [${values.hidden}] trainable ${values.trainable}, ` +
-    `partition ${JSON.stringify(partition)}, validation ${validation}, train subset ${values.train}, ` +
+    `partition ${JSON.stringify(partition)}, validation ${validation}, codec ${values.codec}, train subset ${values.train}, ` +
     `test subset ${values.test}, seeds ${seeds.join(',')}`,
 );
 for (const strategy of strategies) {
   for (const attack of attacks) {
     for (const seed of seeds) {
-      const spec = attackSpecs.get(attack);
-      const strategyOptions = strategySpec(strategy, attack);
-      const result = await runLockstep(
-        {
-          dataset: { train: seededSubset(mnist.train, settings.train, seed), test: mnist.test },
-          model: { kind: 'mlp', hidden: settings.hidden },
-          trainable: settings.trainable,
-          peers,
-          partition,
-          mergeValidation: validation,
-          byzantine: spec === undefined || attackers === 0 ? undefined : { count: attackers, attack: spec },
-          strategy: strategyOptions,
-          rounds: settings.rounds,
-          localSteps: settings.localSteps,
-          seed,
-          testSubset: settings.test,
-        },
-        {
-          // --merge-log: one JSON line per honest merge (who was used, who rejected and why).
-          ...(values['merge-log'] === undefined
-            ? {}
-            : {
-                onMerge: (peer, round, report) =>
-                  appendFileSync(
-                    values['merge-log'] as string,
-                    `${JSON.stringify({ strategy, attack, seed, peer, round, report })}\n`,
-                  ),
-              }),
-        },
-      );
-      const r = record(strategy, strategyOptions, attack, seed, result);
+      const attackSpec = attackSpecs.get(attack);
+      const strategySpec = gridStrategy(strategy, attack, grid);
+      let setup: ReturnType<typeof buildSetup>;
+      try {
+        setup = buildSetup(parseScenario(gridScenario(grid, { strategy: strategySpec, attack, attackSpec, seed })));
+      } catch (error) {
+        if (error instanceof ScenarioError) fail(`${strategy} / ${attack}: ${error.message}`);
+        throw error;
+      }
+      const entry = setup.scenario.strategies[0];
+      if (entry === undefined) throw new Error('compare: a cell has one strategy');
+      const run = await runStrategy(setup, entry, {
+        // --merge-log: one JSON line per honest merge (who was used, who rejected and why).
+        ...(values['merge-log'] === undefined
+          ? {}
+          : {
+              onMerge: (peer, round, report) =>
+                appendFileSync(
+                  values['merge-log'] as string,
+                  `${JSON.stringify({ strategy, attack, seed, peer, round, report })}\n`,
+                ),
+            }),
+      });
+      if (run.errorCount > 0) {
+        console.error(`${strategy} / ${attack} / seed ${seed}: ${run.errorCount} errors: ${run.errors.join('; ')}`);
+      }
+      if (run.interrupted) fail(`${strategy} / ${attack} / seed ${seed}: the run stopped (${run.errors.join('; ')})`);
+      const attackerIndices = setup.peers.filter((p) => p.attacker).map((p) => p.index);
+      const r = runRecord({ strategy, strategySpec, attack, attackSpec, seed, attackers: attackerIndices }, run);
       runs.push(r);
       writeJson(false);
       console.error(

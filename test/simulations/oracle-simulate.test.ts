@@ -48,7 +48,7 @@ test('scenarios: "oracle" is a strategy name, with mean options; bad options and
   );
   assert.throws(
     () => parseScenario({ ...BASE, byzantine: { count: 1, attack: 'public-set' } }),
-    /byzantine.attack: "public-set" runs in the lockstep runner only/,
+    /byzantine.attack: "public-set" runs in mode "lockstep" only/,
   );
   const alie = parseScenario({ ...BASE, byzantine: { count: 2, attack: 'adaptive-alie' } });
   assert.deepEqual(alie.byzantine?.attack, { name: 'adaptive-alie', options: { n: PEERS, f: 2 } });
