@@ -18,7 +18,7 @@ export const ORACLE_STRATEGY = 'oracle';
 /** Why a config that names the oracle is refused outside simulations. */
 export const ORACLE_SIMULATION_ONLY =
   '"oracle" needs ground truth about which peers attack, so it exists in simulations only ' +
-  '(meshfl simulate, the lockstep runner); pick a merge strategy such as "bristle+ldawa" or "mean"';
+  '(meshfl simulate); pick a merge strategy such as "bristle+ldawa" or "mean"';
 
 /** True when a strategy spec names the oracle. */
 export function isOracle(spec: string | { readonly name: string }): boolean {

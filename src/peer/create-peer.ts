@@ -91,8 +91,9 @@ export function taskTrainerOptions(task: TaskSpec, init: TaskTrainerInit): Train
 
 /**
  * The task's model (from its seed, with `weights` laid over it) in a Trainer. Needs an
- * initialised tfjs backend, and a tfjs model prepared (`await prepareModel(task.model)`). For runners without a network (lockstep studies); createPeer
- * uses it too, so both start from the same model.
+ * initialised tfjs backend, and a tfjs model prepared (`await prepareModel(task.model)`).
+ * createPeer builds its trainer with it; tests and tools that need the task's model without
+ * a Peer use it too, so all start from the same model.
  */
 export function createTaskTrainer(task: TaskSpec, init: TaskTrainerInit): Trainer {
   const model = buildModel(task.model, task.inputShape, task.classes, task.modelSeed);

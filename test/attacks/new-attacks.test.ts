@@ -1,7 +1,7 @@
 /**
  * The attacks added for issue 13's measurement: dead-input blow-up, adaptive ALIE and the
  * public-set attacker, plus the parameter values of the default attack set in
- * simulations/lockstep/compare.ts (IPM eps 2, scaling 1e3).
+ * simulations/lockstep/compare.ts and simulations/scenarios/lockstep/ (IPM eps 2, scaling 1e3).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

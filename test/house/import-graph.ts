@@ -3,7 +3,7 @@
  *
  * Floors, top to bottom (docs/ARCHITECTURE.md, "Layout and dependency direction"):
  *   cli/          the `meshfl` commands and their plumbing (flags, progress, exit codes)
- *   simulations/  scenarios, the runner, shards, lockstep studies, benches
+ *   simulations/  scenarios, the runner (async and lockstep), shards, benches
  *   node/         the Node host library (datasets, model files, train pool, daemon service, TCP node)
  *   browser/      the web page, on node/'s floor beside it: it may import src/ only
  *   src/          the core, which runs unchanged in Node and in browsers
