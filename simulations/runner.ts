@@ -76,6 +76,8 @@ export interface StrategyRun {
   readonly errors: string[];
   readonly errorCount: number;
   readonly rejectedUpdates: number;
+  /** Mode "lockstep": why the run stopped before its last round (also among `errors`). */
+  readonly stalled?: string;
 }
 
 export interface RunHooks {
@@ -130,9 +132,11 @@ export async function runStrategy(
       : undefined;
   // A lockstep round that cannot close as designed stops the run (see `stall`).
   const stalled = new AbortController();
+  let stalledBy: string | undefined;
   const signal = hooks.signal ? AbortSignal.any([hooks.signal, stalled.signal]) : stalled.signal;
   const stall = (why: string): void => {
-    if (stalled.signal.aborted) return;
+    if (stalledBy !== undefined) return;
+    stalledBy = why;
     errorCount++;
     errors.push(`lockstep stalled: ${why}`);
     stalled.abort();
@@ -295,12 +299,13 @@ export async function runStrategy(
     label: entry.label,
     records,
     honestPeers: setup.peers.filter((p) => !p.attacker && mine(p)).map((p) => p.index),
-    interrupted: signal.aborted,
+    interrupted: hooks.signal?.aborted === true,
     elapsedMs: performance.now() - start,
     setupMs,
     errors,
     errorCount,
     rejectedUpdates,
+    ...(stalledBy === undefined ? {} : { stalled: stalledBy }),
   };
 }
 

@@ -229,7 +229,7 @@ for (const strategy of strategies) {
       if (run.errorCount > 0) {
         console.error(`${strategy} / ${attack} / seed ${seed}: ${run.errorCount} errors: ${run.errors.join('; ')}`);
       }
-      if (run.interrupted) fail(`${strategy} / ${attack} / seed ${seed}: the run stopped (${run.errors.join('; ')})`);
+      if (run.stalled !== undefined) fail(`${strategy} / ${attack} / seed ${seed}: the run stopped: ${run.stalled}`);
       const attackerIndices = setup.peers.filter((p) => p.attacker).map((p) => p.index);
       const r = runRecord({ strategy, strategySpec, attack, attackSpec, seed, attackers: attackerIndices }, run);
       runs.push(r);
