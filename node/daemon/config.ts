@@ -93,6 +93,8 @@ export interface HttpConfig {
   readonly token: string | undefined;
   /** /health turns not-ready after this long without any connected peer. */
   readonly notReadyAfterNoPeersMs: number;
+  /** Web origins that may fetch /export/* from a page (CORS); the token is still required. Default none. */
+  readonly exportOrigins: readonly string[];
 }
 
 export interface DaemonConfig {
@@ -234,6 +236,27 @@ const DATASET = v.variant(
       : `must be one of ${DATASET_KINDS.join(', ')}, got ${show(issue.input)}`,
 );
 
+/** The shape of a web origin, for the JSON Schema; originProblem checks it exactly. */
+const ORIGIN_SHAPE = /^https?:\/\/[^/?#\s]+$/;
+
+/**
+ * Why `origin` is not one exact web origin (as a browser sends it in `Origin`), or
+ * undefined. Exact origins only, no "*": the export is the task's model, so an operator
+ * names the pages that may read it.
+ */
+export function originProblem(origin: string): string | undefined {
+  const example = 'an origin like https://example.org or http://localhost:5173 (scheme://host[:port], no path)';
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return `must be ${example}, got "${origin}"`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `must be an http or https origin, got "${origin}"`;
+  if (url.origin !== origin) return `must be ${example}, got "${origin}" (as an origin: "${url.origin}")`;
+  return undefined;
+}
+
 const HTTP = strict({
   address: v.optional(
     v.pipe(
@@ -246,11 +269,22 @@ const HTTP = strict({
   ),
   token: v.optional(
     doc(
-      'Bearer token for /health, /metrics, /status; required off loopback. Prefer MESHFL_HTTP_TOKEN.',
+      'Bearer token for /health, /metrics, /status and /export/*; required off loopback. Prefer MESHFL_HTTP_TOKEN.',
       text('a token'),
     ),
   ),
   notReadyAfterNoPeersSeconds: v.optional(num(0, 86_400 * 365), DEFAULTS.notReadyAfterNoPeersSeconds),
+  exportOrigins: v.optional(
+    doc(
+      'Web origins (scheme://host[:port]) whose pages may fetch /export/* (CORS), e.g. for tf.loadLayersModel; the bearer token is still required. Default: none.',
+      list(
+        // The regex is for the JSON Schema (editors); originProblem is the exact check and message.
+        v.pipe(text('an origin'), checkedBy(originProblem), v.regex(ORIGIN_SHAPE, 'must be an origin')),
+        'origins',
+      ),
+    ),
+    [],
+  ),
 });
 
 const DEADLINE = v.pipe(
@@ -531,5 +565,6 @@ function httpConfig(h: ConfigInput['http'], keys: ConfigKeys): HttpConfig {
     port: address.port,
     token: h.token,
     notReadyAfterNoPeersMs: h.notReadyAfterNoPeersSeconds * MS_PER_SECOND,
+    exportOrigins: h.exportOrigins,
   };
 }

@@ -117,6 +117,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       host: config.http.host,
       port: config.http.port,
       token: config.http.token,
+      exportOrigins: config.http.exportOrigins,
       staticRoot: STATIC_ROOT,
       logger,
       handlers: {

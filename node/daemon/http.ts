@@ -4,6 +4,8 @@
  * the built web page at /. With a bearer token configured, /health, /metrics, /status and
  * /export/* demand `Authorization: Bearer <token>`; /task (the TaskSpec every participant
  * needs, no secrets) and the static page stay public, so a page can join without the token.
+ * Pages on the origins in `exportOrigins` may fetch /export/* cross-origin (CORS, with the
+ * token in an Authorization header, which the preflight allows).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -48,6 +50,8 @@ export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly token: string | undefined;
+  /** Origins whose pages may fetch /export/* (exact match of the `Origin` header); empty = none. */
+  readonly exportOrigins: readonly string[];
   /** Directory of the built web page (served at / when it holds an index.html). */
   readonly staticRoot: string;
   readonly handlers: HttpHandlers;
@@ -59,6 +63,9 @@ export interface RunningHttpServer {
   readonly port: number;
   close(): Promise<void>;
 }
+
+/** How long a browser may cache an /export/* preflight answer (seconds). */
+export const EXPORT_PREFLIGHT_MAX_AGE_S = 600;
 
 /** How long close() waits for open requests before cutting their connections. */
 export const HTTP_CLOSE_GRACE_MS = 1000;
@@ -75,19 +82,42 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     return given.length === token.length && timingSafeEqual(given, token);
   };
 
+  const exportOrigins = new Set(options.exportOrigins);
+  /** CORS headers for an /export/* answer to this request: only for a listed Origin. */
+  const exportCors = (req: IncomingMessage): Record<string, string> => {
+    const origin = req.headers.origin;
+    if (origin === undefined || !exportOrigins.has(origin)) return {};
+    return { 'access-control-allow-origin': origin, vary: 'Origin' };
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://daemon');
+    const isExport = url.pathname.startsWith('/export/');
+    if (req.method === 'OPTIONS' && isExport) {
+      // A preflight carries no Authorization (browsers never send credentials on it): it
+      // only says which origin, method and headers may follow; the GET itself needs the token.
+      const cors = exportCors(req);
+      if ('access-control-allow-origin' in cors) {
+        send(res, 204, 'text/plain; charset=utf-8', '', {
+          ...cors,
+          'access-control-allow-methods': 'GET, HEAD',
+          'access-control-allow-headers': 'authorization',
+          'access-control-max-age': String(EXPORT_PREFLIGHT_MAX_AGE_S),
+        });
+        return;
+      }
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { allow: 'GET, HEAD' });
       return;
     }
-    const api =
-      url.pathname === '/health' ||
-      url.pathname === '/metrics' ||
-      url.pathname === '/status' ||
-      url.pathname.startsWith('/export/');
+    const api = url.pathname === '/health' || url.pathname === '/metrics' || url.pathname === '/status' || isExport;
     if (api && !authorized(req)) {
-      send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n', { 'www-authenticate': 'Bearer' });
+      // A listed page may read the 401 (and tell its user the token is wrong).
+      send(res, 401, 'text/plain; charset=utf-8', 'unauthorized\n', {
+        'www-authenticate': 'Bearer',
+        ...(isExport ? exportCors(req) : {}),
+      });
       return;
     }
     switch (url.pathname) {
@@ -116,10 +146,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         // Both files come from one checkpoint at a time; a model.json of an older round
         // loads a newer weights file as well (the topology and manifest do not change).
         const files = await handlers.exportModel();
-        if (files === undefined) send(res, 503, 'application/json', '{"error":"no checkpoint to export yet"}\n');
+        const cors = exportCors(req);
+        if (files === undefined) send(res, 503, 'application/json', '{"error":"no checkpoint to export yet"}\n', cors);
         else if (url.pathname === EXPORT_MODEL_JSON)
-          send(res, 200, 'application/json', JSON.stringify(files.modelJson));
-        else send(res, 200, 'application/octet-stream', files.weights);
+          send(res, 200, 'application/json', JSON.stringify(files.modelJson), cors);
+        else send(res, 200, 'application/octet-stream', files.weights, cors);
         return;
       }
       default:

@@ -112,6 +112,15 @@ test('a value out of range fails the schema and the parser alike', () => {
     assert.match(errors, new RegExp(`^${pointer} `, 'm'), pointer);
   }
   assert.throws(() => parseDaemonConfig({ resources: { backend: 'gpu' } }), /must be one of wasm, cpu, auto/);
+  // CORS origins: exact origins only, in the schema (a pattern) and the parser.
+  for (const origin of ['*', 'https://example.org/', 'file:///page.html']) {
+    const http = { exportOrigins: [origin] };
+    assert.match(config({ http }).join('\n'), /^\/http\/exportOrigins\/0 must match pattern/m, origin);
+    assert.throws(() => parseDaemonConfig({ http }), /^ConfigError: http\.exportOrigins\[0\]: must be an/, origin);
+  }
+  const origins = { http: { exportOrigins: ['https://example.org', 'http://localhost:5173'] } };
+  assert.deepEqual(config(origins), []);
+  assert.deepEqual(parseDaemonConfig(origins).http.exportOrigins, origins.http.exportOrigins);
   const scenario = validator(SCENARIO_SCHEMA_FILE);
   const base = loadFile(scenarioFiles()[0] as string) as object;
   assert.match(scenario({ ...base, peers: 1 }).join('\n'), /^\/peers must be >= 2$/m);

@@ -99,6 +99,7 @@ test('daemon http: /export/model.json behind the token loads with tf.loadLayersM
     host: '127.0.0.1',
     port: 0,
     token: 'tok',
+    exportOrigins: [],
     staticRoot: path.join(tmp.dir, 'no-page'),
     logger: createLogger({ level: 'error' }),
     handlers: {

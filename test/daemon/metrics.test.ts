@@ -240,6 +240,7 @@ test('metrics: a scrape that fails is logged and answered 500, not an unhandled 
     host: '127.0.0.1',
     port: 0,
     token: undefined,
+    exportOrigins: [],
     staticRoot: path.join(import.meta.dirname, 'no-such-page'),
     logger: createLogger({ level: 'error', stream }),
     handlers: {

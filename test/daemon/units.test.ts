@@ -482,6 +482,7 @@ test('http: bearer token guards the API, the page and /task are public, and HEAD
     host: '127.0.0.1',
     port: 0,
     token: 'tok',
+    exportOrigins: [],
     staticRoot: root,
     logger: silent,
     handlers: {

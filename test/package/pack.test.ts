@@ -38,12 +38,14 @@ function filesUnder(dir: string): string[] {
     .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
-test('the tarball holds the built entries, the bin, docs and JSON Schemas, and no TypeScript sources', () => {
+test('the tarball holds the built entries, the bin, docs, LICENSE and JSON Schemas, and no TypeScript sources', () => {
   for (const file of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/node/index.js', 'dist/node/index.d.ts']) {
     assert.ok(existsSync(installed(file)), `${file} is in the package`);
   }
   assert.ok(existsSync(installed('cli/bin/meshfl.js')));
   assert.ok(existsSync(installed('docs/API.md')));
+  // package.json says MIT; the license text must travel with the code.
+  assert.match(readFileSync(installed('LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) 2026 the meshfl authors\n/);
   for (const schema of ['daemon-config', 'scenario']) {
     assert.ok(existsSync(installed(`schemas/${schema}.schema.json`)), `the ${schema} JSON Schema ships`);
   }
