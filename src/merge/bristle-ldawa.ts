@@ -63,6 +63,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'a candidate above the gate but below proveBelow x the reference certainty, without a good record, is a suspect that must prove itself by leave-group-out (0 = off)',
   },
+  gateBand: {
+    kind: 'choice',
+    default: 'reject',
+    values: ['reject', 'prove'],
+    doc: "with gateReference 'trusted', a candidate below the gate but not below gate x the median over every candidate: 'reject'; 'prove' = kept if it has a good record, else a suspect",
+  },
   gateReference: {
     kind: 'choice',
     default: 'trusted',
@@ -256,12 +262,27 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       // training, and measured against it honest models of other classes fell below the gate.
       // One value per colluder group, so copies cannot move the median.
       const perGroup = groups.members.map((ms) => ms.reduce((sum, j) => sum + (cs[j] as number), 0) / ms.length);
+      const overAll = median([cOwn, ...perGroup]);
       const reference =
         o.gateReference === 'own'
           ? cOwn
-          : median([cOwn, ...(o.gateReference === 'trusted' ? anchored(perGroup) : perGroup)]);
+          : o.gateReference === 'trusted'
+            ? median([cOwn, ...anchored(perGroup)])
+            : overAll;
       cs.forEach((c, j) => {
-        if (!(c >= o.gate * reference)) {
+        if (o.gateBand === 'prove' && c > 0 && c < o.gate * reference && c >= o.gate * overAll) {
+          // Below the trusted reference's gate but not below the gate over every candidate:
+          // kept with a good record, else a suspect. A candidate rejected here would never be
+          // scored, so an honest specialist could never earn the record that lets it in.
+          if (!hasRecord[j]) {
+            if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
+            else {
+              active[j] = false;
+              const cand = candidates[j] as Candidate;
+              rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+            }
+          }
+        } else if (!(c >= o.gate * reference)) {
           // Certainty 0 over the top two classes is also what an honest one-class specialist
           // (Dirichlet data) scores: with leave-group-out on, such a candidate is a suspect
           // that must show it helps as much as the typical trusted group. Any other

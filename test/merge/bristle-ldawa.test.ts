@@ -375,25 +375,31 @@ test('gateReference trusted: the gate compares with own and the senders with a g
   const target = [1, 1, 1];
   // Distinct models (exact copies would form one colluder group even with rho 0).
   const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1, 1 + 0.01 * i])));
-  // Certainty (phi 2): honest ~1, own exp(-0.5) = 0.61, mid exp(-0.9) = 0.41, lost ~exp(-2) = 0.14.
+  // Certainty (phi 2): honest ~1, own exp(-1) = 0.37, mid exp(-0.9) = 0.41, lost ~exp(-2) = 0.14.
   const mid = cand('mid', vec([1.9, 1.9, 1.9]));
   const lost = [1, 2, 3, 4].map((k) => cand(`x${k}`, vec([3, 3, 3 + 0.01 * k])));
-  const midReason = (gateReference: 'median' | 'trusted'): string | undefined => {
-    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.5, passes: 1, history: 2, gateReference });
+  const midReason = (
+    gateReference: 'median' | 'trusted',
+    gateBand: 'reject' | 'prove' = 'reject',
+  ): string | undefined => {
+    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.5, passes: 1, history: 2, gateReference, gateBand });
     let reason: string | undefined;
     for (let round = 0; round < 4; round++) {
       // Three rounds of honest senders alone build their records; then half the senders are lost.
       const offered = round < 3 ? honest : [...honest, mid, ...lost];
-      const { report } = mergeWithReport(merge, vec([0.5, 0.5, 0.5]), offered, ctxFor(target, { round }));
+      const { report } = mergeWithReport(merge, vec([0, 0, 0]), offered, ctxFor(target, { round }));
       reason = report?.rejected.find((r) => r.peer === 'mid')?.reason;
       if (round === 3) assert.deepEqual(report?.rejected.filter((r) => r.peer.startsWith('x')).length, 4);
     }
     return reason;
   };
-  // Median of all (own, 3 honest, mid, 4 lost) = mid's 0.41: mid passes half of it.
+  // Median of all (own, 3 honest, mid, 4 lost) = own's 0.37: mid passes half of it.
   assert.equal(midReason('median'), undefined);
-  // Median of own and the trusted (0.61, 1, 1, 1) = 1: mid is below half of it.
+  // Median of own and the trusted (0.37, 1, 1, 1) = 1: mid is below half of it.
   assert.equal(midReason('trusted'), 'uncertain');
+  // gateBand prove: between the two gates and without a record, mid is a suspect; it lowers
+  // the loss more than the typical trusted sender (own is far from the target), so it is kept.
+  assert.equal(midReason('trusted', 'prove'), undefined);
 });
 
 test('proveBelow: above the gate but below proveBelow x the reference, a sender without a record must prove itself', () => {
