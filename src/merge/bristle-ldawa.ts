@@ -72,8 +72,8 @@ export const BRISTLE_LDAWA_SPEC = {
   gateReference: {
     kind: 'choice',
     default: 'trusted',
-    values: ['median', 'trusted', 'own'],
-    doc: "the certainty the gate compares with: the median of own and the candidates; 'trusted' = of own and the senders with a good record (the median of all while none has one); or own",
+    values: ['median', 'trusted', 'not-distrusted', 'own'],
+    doc: "the certainty the gate compares with: the median of own and the candidates; 'trusted' = of own and the senders with a good record (the median of all while none has one); 'not-distrusted' = of own and the senders without a poor record; or own",
   },
   far: {
     kind: 'number',
@@ -244,7 +244,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // Senders with a good record in the trust memory (stage 6), and the groups all of whose
     // members have one.
     const hasRecord = candidates.map((c) => o.memory === 'on' && trust.trusted(c.peer, o.history));
-    const trustedGroup = groups.members.map((ms) => ms.every((j) => hasRecord[j]));
+    const poorRecord = candidates.map((c) => o.memory === 'on' && trust.distrusted(c.peer, o.history));
+    const trustedGroup =
+      o.gateReference === 'not-distrusted'
+        ? groups.members.map((ms) => !ms.every((j) => poorRecord[j]))
+        : groups.members.map((ms) => ms.every((j) => hasRecord[j]));
     // The values of the trusted groups, or all of them while no group is trusted: with half
     // the candidates attackers, a median over all of them is the attackers' own.
     const anchored = (perGroup: readonly number[]): readonly number[] => {
@@ -266,9 +270,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const reference =
         o.gateReference === 'own'
           ? cOwn
-          : o.gateReference === 'trusted'
-            ? median([cOwn, ...anchored(perGroup)])
-            : overAll;
+          : o.gateReference === 'median'
+            ? overAll
+            : median([cOwn, ...anchored(perGroup)]);
       cs.forEach((c, j) => {
         if (o.gateBand === 'prove' && c > 0 && c < o.gate * reference && c >= o.gate * overAll) {
           // Below the trusted reference's gate but not below the gate over every candidate:

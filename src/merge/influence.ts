@@ -95,6 +95,15 @@ export class TrustMemory {
     return recent !== undefined && recent.length >= Math.max(1, minHistory) && median(recent) > 0;
   }
 
+  /**
+   * A sender with a poor record: at least `minHistory` (and at least one) recorded scores
+   * whose median is below 0.
+   */
+  distrusted(peer: string, minHistory: number): boolean {
+    const recent = this.#recent.get(peer);
+    return recent !== undefined && recent.length >= Math.max(1, minHistory) && median(recent) < 0;
+  }
+
   /** Past average, or undefined for a sender never scored. */
   average(peer: string): number | undefined {
     const n = this.#count.get(peer);

@@ -379,7 +379,7 @@ test('gateReference trusted: the gate compares with own and the senders with a g
   const mid = cand('mid', vec([1.9, 1.9, 1.9]));
   const lost = [1, 2, 3, 4].map((k) => cand(`x${k}`, vec([3, 3, 3 + 0.01 * k])));
   const midReason = (
-    gateReference: 'median' | 'trusted',
+    gateReference: 'median' | 'trusted' | 'not-distrusted',
     gateBand: 'reject' | 'prove' = 'reject',
   ): string | undefined => {
     const merge = bristleLdawaStrategy({ ...OFF, gate: 0.5, passes: 1, history: 2, gateReference, gateBand });
@@ -397,9 +397,23 @@ test('gateReference trusted: the gate compares with own and the senders with a g
   assert.equal(midReason('median'), undefined);
   // Median of own and the trusted (0.37, 1, 1, 1) = 1: mid is below half of it.
   assert.equal(midReason('trusted'), 'uncertain');
+  // The lost senders are new, not distrusted: the median over own and them is the one over all.
+  assert.equal(midReason('not-distrusted'), undefined);
   // gateBand prove: between the two gates and without a record, mid is a suspect; it lowers
   // the loss more than the typical trusted sender (own is far from the target), so it is kept.
   assert.equal(midReason('trusted', 'prove'), undefined);
+});
+
+test('TrustMemory.distrusted: at least minHistory (and one) recorded scores with a negative median', () => {
+  const t = new TrustMemory();
+  assert.equal(t.distrusted('a', 0), false, 'never scored');
+  t.record('a', -0.1);
+  assert.equal(t.distrusted('a', 1), true);
+  assert.equal(t.distrusted('a', 2), false);
+  t.record('a', 0.1);
+  assert.equal(t.distrusted('a', 2), false, 'median 0 is not poor');
+  t.record('a', -0.2);
+  assert.equal(t.distrusted('a', 2), true);
 });
 
 test('proveBelow: above the gate but below proveBelow x the reference, a sender without a record must prove itself', () => {
