@@ -8,8 +8,9 @@
  *  2. colluders    identical or near-identical models (within rho * m of each other, m the
  *                  median distance to own) form a group; each member weighs 1/|group|.
  *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V,
- *                  against gate x the median over own and the groups (Bristle's statistic,
- *                  used as a gate); c_j = 0 makes a suspect that must prove itself in 6.
+ *                  against gate x the median over own and the groups with a good trust
+ *                  record (Bristle's statistic, used as a gate); c_j = 0 makes a suspect
+ *                  that must prove itself in 6.
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).
@@ -54,13 +55,25 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'number',
     default: 0.3,
     min: 0,
-    doc: 'reject a candidate whose certainty is below gate x own certainty (0 = off)',
+    doc: 'reject a candidate whose certainty is below gate x the reference certainty (gateReference; 0 = off)',
+  },
+  proveBelow: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: 'a candidate above the gate but below proveBelow x the reference certainty, without a good record, is a suspect that must prove itself by leave-group-out (0 = off)',
+  },
+  gateBand: {
+    kind: 'choice',
+    default: 'reject',
+    values: ['reject', 'prove'],
+    doc: "with gateReference 'trusted', a candidate below the gate but not below gate x the median over every candidate: 'reject'; 'prove' = kept if it has a good record, else a suspect",
   },
   gateReference: {
     kind: 'choice',
-    default: 'median',
-    values: ['median', 'own'],
-    doc: 'the certainty the gate compares with: the median of own and the candidates, or own',
+    default: 'trusted',
+    values: ['median', 'trusted', 'not-distrusted', 'own'],
+    doc: "the certainty the gate compares with: the median of own and the candidates; 'trusted' = of own and the senders with a good record (the median of all while none has one); 'not-distrusted' = of own and the senders without a poor record; or own",
   },
   far: {
     kind: 'number',
@@ -73,6 +86,12 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 4,
     min: 0,
     doc: 'weigh by reported sample counts relative to the median count, at most sampleCap x (0 = ignore counts)',
+  },
+  sampleTrust: {
+    kind: 'choice',
+    default: 'claim',
+    values: ['claim', 'record'],
+    doc: "'record' = a sender's sample weight is at most 1 until it has a good record (sampleCap applies after); 'claim' = sampleCap from the first round",
   },
   suspects: {
     kind: 'choice',
@@ -222,6 +241,21 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
     const groupShare = Array.from(groups.group, (g) => 1 / (groups.members[g] as readonly number[]).length);
 
+    // Senders with a good record in the trust memory (stage 6), and the groups all of whose
+    // members have one.
+    const hasRecord = candidates.map((c) => o.memory === 'on' && trust.trusted(c.peer, o.history));
+    const poorRecord = candidates.map((c) => o.memory === 'on' && trust.distrusted(c.peer, o.history));
+    const trustedGroup =
+      o.gateReference === 'not-distrusted'
+        ? groups.members.map((ms) => !ms.every((j) => poorRecord[j]))
+        : groups.members.map((ms) => ms.every((j) => hasRecord[j]));
+    // The values of the trusted groups, or all of them while no group is trusted: with half
+    // the candidates attackers, a median over all of them is the attackers' own.
+    const anchored = (perGroup: readonly number[]): readonly number[] => {
+      const kept = perGroup.filter((_, g) => trustedGroup[g]);
+      return kept.length > 0 ? kept : perGroup;
+    };
+
     // 3. Certainty gate (groups are known: stage 2 runs first).
     const active = new Array<boolean>(n).fill(true);
     const suspect = new Array<boolean>(n).fill(false);
@@ -232,9 +266,27 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       // training, and measured against it honest models of other classes fell below the gate.
       // One value per colluder group, so copies cannot move the median.
       const perGroup = groups.members.map((ms) => ms.reduce((sum, j) => sum + (cs[j] as number), 0) / ms.length);
-      const reference = o.gateReference === 'own' ? cOwn : median([cOwn, ...perGroup]);
+      const overAll = median([cOwn, ...perGroup]);
+      const reference =
+        o.gateReference === 'own'
+          ? cOwn
+          : o.gateReference === 'median'
+            ? overAll
+            : median([cOwn, ...anchored(perGroup)]);
       cs.forEach((c, j) => {
-        if (!(c >= o.gate * reference)) {
+        if (o.gateBand === 'prove' && c > 0 && c < o.gate * reference && c >= o.gate * overAll) {
+          // Below the trusted reference's gate but not below the gate over every candidate:
+          // kept with a good record, else a suspect. A candidate rejected here would never be
+          // scored, so an honest specialist could never earn the record that lets it in.
+          if (!hasRecord[j]) {
+            if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
+            else {
+              active[j] = false;
+              const cand = candidates[j] as Candidate;
+              rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+            }
+          }
+        } else if (!(c >= o.gate * reference)) {
           // Certainty 0 over the top two classes is also what an honest one-class specialist
           // (Dirichlet data) scores: with leave-group-out on, such a candidate is a suspect
           // that must show it helps as much as the typical trusted group. Any other
@@ -245,6 +297,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
             const cand = candidates[j] as Candidate;
             rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
           }
+        } else if (c < o.proveBelow * reference && o.passes > 0 && o.suspects === 'prove' && !hasRecord[j]) {
+          // Above the gate but below proveBelow x the reference, without a good record: a
+          // suspect (a label flipper whose model still does well on the classes it did not
+          // flip scores here, and so does an honest specialist in its first rounds).
+          suspect[j] = true;
         }
       });
     }
@@ -289,12 +346,17 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       ctx.ownSamples > 0 && Number.isFinite(ctx.ownSamples) ? ctx.ownSamples : 0,
       ...groups.members.map((ms) => ms.reduce((sum, j) => sum + (counts[j] as number), 0) / ms.length),
     ]);
-    const sampleWeight = (s: number): number =>
-      o.sampleCap > 0 && typical > 0 ? Math.min(o.sampleCap, Math.max(0, s) / typical) : 1;
-    const ownWeight = sampleWeight(ctx.ownSamples);
+    const sampleWeight = (s: number, cap: number): number =>
+      o.sampleCap > 0 && typical > 0 ? Math.min(cap, Math.max(0, s) / typical) : 1;
+    const ownWeight = sampleWeight(ctx.ownSamples, o.sampleCap);
+    // With sampleTrust 'record', a claim buys more than one vote only once the sender has
+    // shown it helps: a flipper holding classes few honest peers hold scores near 0 on V and
+    // would otherwise weigh sampleCap from its first round.
+    const capOf = (j: number): number =>
+      o.sampleTrust === 'record' && !hasRecord[j] ? Math.min(1, o.sampleCap) : o.sampleCap;
     const weights = factors.map((f, j) => {
       const w = new Float64Array(layers.length);
-      const sw = sampleWeight(counts[j] as number);
+      const sw = sampleWeight(counts[j] as number, capOf(j));
       for (let p = 0; p < layers.length; p++) {
         w[p] = (groupShare[j] as number) * sw * Math.min(1, (f[p] as number) / (scale[p] as number));
       }

@@ -86,6 +86,24 @@ export class TrustMemory {
     return median([...recent, current]);
   }
 
+  /**
+   * A sender with a good record: at least `minHistory` (and at least one) recorded scores
+   * whose median is above 0 (it has helped in most of its recent rounds).
+   */
+  trusted(peer: string, minHistory: number): boolean {
+    const recent = this.#recent.get(peer);
+    return recent !== undefined && recent.length >= Math.max(1, minHistory) && median(recent) > 0;
+  }
+
+  /**
+   * A sender with a poor record: at least `minHistory` (and at least one) recorded scores
+   * whose median is below 0.
+   */
+  distrusted(peer: string, minHistory: number): boolean {
+    const recent = this.#recent.get(peer);
+    return recent !== undefined && recent.length >= Math.max(1, minHistory) && median(recent) < 0;
+  }
+
   /** Past average, or undefined for a sender never scored. */
   average(peer: string): number | undefined {
     const n = this.#count.get(peer);

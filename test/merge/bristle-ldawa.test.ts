@@ -330,3 +330,103 @@ test('property: leave-out mixes equal the direct average without the group', () 
     { seed: 5, numRuns: 200 },
   );
 });
+
+test('sampleTrust record: a claimed count buys one vote until the sender has a good record', () => {
+  const target = [1, 1];
+  // Every candidate helps (own is far from the target), so each gains a positive record.
+  const shareOfBig = (sampleTrust: 'record' | 'claim'): number[] => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, sampleCap: 4, sampleTrust, history: 2 });
+    return [0, 1, 2, 3].map((round) => {
+      const { report } = mergeWithReport(
+        merge,
+        vec([0, 0]),
+        [cand('a', vec([1, 0.9]), 10), cand('b', vec([0.9, 1]), 10), cand('big', vec([1, 1.1]), 1e9)],
+        ctxFor(target, { round, ownSamples: 10 }),
+      );
+      return report?.used.find((u) => u.peer === 'big')?.share ?? 0;
+    });
+  };
+  // Weights: own 1, a 1, b 1, big 1 (no record) or 4 (cap).
+  const claim = shareOfBig('claim');
+  for (const s of claim) assert.ok(Math.abs(s - 4 / 7) < 1e-9, `claim: ${s}`);
+  const record = shareOfBig('record');
+  assert.ok(Math.abs((record[0] as number) - 1 / 4) < 1e-9, `round 0: ${record[0]}`);
+  assert.ok(Math.abs((record[1] as number) - 1 / 4) < 1e-9, 'one recorded round is not a record');
+  assert.ok(Math.abs((record[2] as number) - 4 / 7) < 1e-9, `round 2: ${record[2]}`);
+  assert.ok(Math.abs((record[3] as number) - 4 / 7) < 1e-9);
+});
+
+test('TrustMemory.trusted: at least minHistory (and one) recorded scores with a positive median', () => {
+  const t = new TrustMemory();
+  assert.equal(t.trusted('a', 0), false, 'never scored');
+  t.record('a', 0.1);
+  assert.equal(t.trusted('a', 0), true);
+  assert.equal(t.trusted('a', 2), false);
+  t.record('a', -0.3);
+  assert.equal(t.trusted('a', 2), false, 'median 0 is not good');
+  t.record('a', 0.2);
+  assert.equal(t.trusted('a', 2), true);
+  t.record('a', -0.1);
+  t.record('a', -0.1);
+  assert.equal(t.trusted('a', 2), false);
+});
+
+test('gateReference trusted: the gate compares with own and the senders with a good record', () => {
+  const target = [1, 1, 1];
+  // Distinct models (exact copies would form one colluder group even with rho 0).
+  const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1, 1 + 0.01 * i])));
+  // Certainty (phi 2): honest ~1, own exp(-1) = 0.37, mid exp(-0.9) = 0.41, lost ~exp(-2) = 0.14.
+  const mid = cand('mid', vec([1.9, 1.9, 1.9]));
+  const lost = [1, 2, 3, 4].map((k) => cand(`x${k}`, vec([3, 3, 3 + 0.01 * k])));
+  const midReason = (
+    gateReference: 'median' | 'trusted' | 'not-distrusted',
+    gateBand: 'reject' | 'prove' = 'reject',
+  ): string | undefined => {
+    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.5, passes: 1, history: 2, gateReference, gateBand });
+    let reason: string | undefined;
+    for (let round = 0; round < 4; round++) {
+      // Three rounds of honest senders alone build their records; then half the senders are lost.
+      const offered = round < 3 ? honest : [...honest, mid, ...lost];
+      const { report } = mergeWithReport(merge, vec([0, 0, 0]), offered, ctxFor(target, { round }));
+      reason = report?.rejected.find((r) => r.peer === 'mid')?.reason;
+      if (round === 3) assert.deepEqual(report?.rejected.filter((r) => r.peer.startsWith('x')).length, 4);
+    }
+    return reason;
+  };
+  // Median of all (own, 3 honest, mid, 4 lost) = own's 0.37: mid passes half of it.
+  assert.equal(midReason('median'), undefined);
+  // Median of own and the trusted (0.37, 1, 1, 1) = 1: mid is below half of it.
+  assert.equal(midReason('trusted'), 'uncertain');
+  // The lost senders are new, not distrusted: the median over own and them is the one over all.
+  assert.equal(midReason('not-distrusted'), undefined);
+  // gateBand prove: between the two gates and without a record, mid is a suspect; it lowers
+  // the loss more than the typical trusted sender (own is far from the target), so it is kept.
+  assert.equal(midReason('trusted', 'prove'), undefined);
+});
+
+test('TrustMemory.distrusted: at least minHistory (and one) recorded scores with a negative median', () => {
+  const t = new TrustMemory();
+  assert.equal(t.distrusted('a', 0), false, 'never scored');
+  t.record('a', -0.1);
+  assert.equal(t.distrusted('a', 1), true);
+  assert.equal(t.distrusted('a', 2), false);
+  t.record('a', 0.1);
+  assert.equal(t.distrusted('a', 2), false, 'median 0 is not poor');
+  t.record('a', -0.2);
+  assert.equal(t.distrusted('a', 2), true);
+});
+
+test('proveBelow: above the gate but below proveBelow x the reference, a sender without a record must prove itself', () => {
+  const target = [1, 1, 1];
+  const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1, 1 + 0.01 * i])));
+  // Certainty 0.82 against a reference of 1; a little harmful, not enough to be rejected as harmful.
+  const mid = cand('mid', vec([1.2, 1.2, 1.2]));
+  const midReason = (proveBelow: number): string | undefined => {
+    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.3, passes: 1, proveBelow });
+    const { report } = mergeWithReport(merge, vec([1, 1, 1]), [...honest, mid], ctxFor(target, { round: 0 }));
+    return report?.rejected.find((r) => r.peer === 'mid')?.reason;
+  };
+  assert.equal(midReason(0), undefined);
+  assert.equal(midReason(0.8), undefined, 'above proveBelow x the reference');
+  assert.equal(midReason(0.95), 'uncertain');
+});
