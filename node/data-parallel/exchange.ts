@@ -56,6 +56,9 @@ export function exchangeBuffers(ranks: number, size: number): ExchangeBuffers {
   };
 }
 
+/** What a replica reports when it stopped because another one failed (not the cause). */
+export const OTHER_REPLICA_FAILED = 'data-parallel training: another replica failed';
+
 /** The group failed: a replica threw, a worker died, or a barrier timed out. */
 export class ExchangeError extends Error {
   override readonly name = 'ExchangeError';
@@ -189,7 +192,7 @@ export class SharedExchange implements GradientExchange {
 
   #barrier(): void {
     const s = this.#sync;
-    if (Atomics.load(s, FAILED) !== 0) throw new ExchangeError('data-parallel training: another replica failed');
+    if (Atomics.load(s, FAILED) !== 0) throw new ExchangeError(OTHER_REPLICA_FAILED);
     const generation = Atomics.load(s, GENERATION);
     if (Atomics.add(s, ARRIVED, 1) === this.ranks - 1) {
       // Last to arrive: decide for everyone, then release them.
@@ -200,7 +203,7 @@ export class SharedExchange implements GradientExchange {
     } else {
       const deadline = performance.now() + EXCHANGE_TIMEOUT_MS;
       while (Atomics.load(s, GENERATION) === generation) {
-        if (Atomics.load(s, FAILED) !== 0) throw new ExchangeError('data-parallel training: another replica failed');
+        if (Atomics.load(s, FAILED) !== 0) throw new ExchangeError(OTHER_REPLICA_FAILED);
         const left = deadline - performance.now();
         if (left <= 0) {
           this.fail();

@@ -13,60 +13,21 @@
  * in the replicas between calls, as in the training pool. BatchNorm moving statistics, which
  * each replica estimates from its own slices, come back averaged over the replicas.
  */
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Dataset } from '../../src/data/dataset.ts';
 import type { Layer, Weights } from '../../src/model/weights.ts';
 import type { LocalTraining } from '../../src/peer/peer.ts';
 import type { BackendChoice } from '../../src/train/backend.ts';
-import type {
-  TrainAmount,
-  Trainable,
-  Trainer,
-  TrainerOptions,
-  TrainProgress,
-  TrainResult,
-} from '../../src/train/trainer.ts';
+import type { TrainAmount, Trainer, TrainerOptions, TrainProgress, TrainResult } from '../../src/train/trainer.ts';
 import { sharedDataset } from '../train-pool/shared-dataset.ts';
-import { ExchangeControl, exchangeBuffers } from './exchange.ts';
+import { ExchangeControl, exchangeBuffers, OTHER_REPLICA_FAILED } from './exchange.ts';
 import { parseReplicaReply, type ReplicaInit, type ReplicaReply, type ReplicaRequest } from './messages.ts';
+import { MAX_THREADS, replicasFor } from './threads.ts';
 
 /** A replica that has not started its backend and model by then is reported as failed. */
 export const REPLICA_READY_TIMEOUT_MS = 60_000;
-/** Thread counts accepted (CLI flag and daemon config). */
-export const MAX_THREADS = 64;
-/**
- * The default thread count is the machine's cores up to this many: each thread trains 1/W of
- * a batch (8 samples of 64 at W = 8, where the per-step exchange and small matrix products
- * eat the gain) and holds a copy of the model and a tfjs backend.
- */
-export const DEFAULT_MAX_THREADS = 4;
 
 const WORKER_URL = new URL('./worker.ts', import.meta.url);
-
-/** The machine's cores, at most DEFAULT_MAX_THREADS. */
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), DEFAULT_MAX_THREADS));
-}
-
-/** Throws a RangeError unless `threads` is an integer in [1, MAX_THREADS]. */
-export function checkThreads(threads: number, what = 'threads'): number {
-  if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS))
-    throw new RangeError(`${what} must be an integer in [1, ${MAX_THREADS}], got ${threads}`);
-  return threads;
-}
-
-/**
- * Replicas a trainer uses for `threads` threads: 1 (train on the calling thread, no worker)
- * when one thread is asked for and in head mode (its steps train only the output layer on
- * cached features: too small to split, and every replica would compute the features again);
- * never more than a batch has samples.
- */
-export function replicasFor(threads: number, options: { batchSize: number; trainable: Trainable }): number {
-  checkThreads(threads);
-  if (options.trainable === 'head') return 1;
-  return Math.min(threads, options.batchSize);
-}
 
 /** The group cannot train: a replica failed or died, or the group was closed. */
 export class ParallelTrainingError extends Error {
@@ -271,12 +232,13 @@ export class ParallelTraining implements LocalTraining {
 
   /**
    * Trains the main thread's model on `data` over the replicas. `signal` stops every replica
-   * after the same step (the steps done are kept, as with Trainer.trainAsync).
+   * after the same step (the steps done are kept, as with Trainer.trainAsync). `yieldEvery`
+   * is ignored: the main thread is free while the replicas train.
    */
   trainAsync(
     data: Dataset,
     amount: TrainAmount,
-    options: { signal?: AbortSignal; onProgress?: (p: TrainProgress) => void } = {},
+    options: { signal?: AbortSignal; onProgress?: (p: TrainProgress) => void; yieldEvery?: number } = {},
   ): Promise<TrainResult> {
     // One call at a time: the replicas step together.
     const run = this.#queue.then(() => this.#train(data, amount, options));
@@ -298,9 +260,10 @@ export class ParallelTraining implements LocalTraining {
     const onAbort = (): void => this.#control.requestStop();
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
-    let replies: Extract<ReplicaReply, { kind: 'trained' }>[];
+    let settled: PromiseSettledResult<Extract<ReplicaReply, { kind: 'trained' }>>[];
     try {
-      replies = await Promise.all(
+      // Every replica answers (a failing one releases the others), so all are awaited.
+      settled = await Promise.allSettled(
         this.#workers.map((w) =>
           w.train(
             { kind: 'train', id, layers, amount, ...(shared === undefined ? {} : { data: shared }) },
@@ -308,13 +271,18 @@ export class ParallelTraining implements LocalTraining {
           ),
         ),
       );
-    } catch (err) {
-      const e = err instanceof ParallelTrainingError ? err : new ParallelTrainingError(String(err));
-      this.#fail(e);
-      throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+    const errors = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+    if (errors.length > 0) {
+      // The cause, not the replicas that stopped because of it.
+      const cause = errors.find((e) => !String((e as Error)?.message).includes(OTHER_REPLICA_FAILED)) ?? errors[0];
+      const e = cause instanceof ParallelTrainingError ? cause : new ParallelTrainingError(String(cause));
+      this.#fail(e);
+      throw e;
+    }
+    const replies = settled.map((s) => (s as PromiseFulfilledResult<Extract<ReplicaReply, { kind: 'trained' }>>).value);
     this.#lastData = data;
     this.#trainer.setLayers(this.#combine(replies.map((r) => r.layers)));
     return (replies[0] as (typeof replies)[number]).result;
@@ -361,4 +329,34 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   const y = new Int32Array(b.buffer, b.byteOffset, b.length);
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
+}
+
+/** Local training as the CLI and the daemon use it: the Trainer itself, or replicas. */
+export interface TrainingThreads {
+  /** Replicas training (1: the Trainer on the calling thread, no worker). */
+  readonly replicas: number;
+  readonly training: {
+    trainAsync(
+      data: Dataset,
+      amount: TrainAmount,
+      options: { signal?: AbortSignal; onProgress?: (p: TrainProgress) => void; yieldEvery?: number },
+    ): Promise<TrainResult>;
+  };
+  /** Stops the workers, if any. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Trains `trainer` on `threads` threads (replicasFor: 1 in head mode, or when one thread is
+ * asked for, and then no worker is started).
+ */
+export async function trainingThreads(
+  trainer: Trainer,
+  options: TrainerOptions,
+  o: { readonly threads: number; readonly backend: BackendChoice },
+): Promise<TrainingThreads> {
+  const replicas = replicasFor(o.threads, { batchSize: trainer.batchSize, trainable: trainer.trainable });
+  if (replicas === 1) return { replicas, training: trainer, close: async () => undefined };
+  const group = await ParallelTraining.start({ replicas, backend: o.backend, trainer, options });
+  return { replicas, training: group, close: () => group.close() };
 }
