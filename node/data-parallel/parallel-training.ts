@@ -5,7 +5,8 @@
  * batch; the gradients are summed across replicas through shared memory (./exchange.ts) and
  * every replica applies the same update. That is synchronous data-parallel SGD: the same
  * global batch, the same batch order (same seed) and the same update rule as the Trainer on
- * one thread, so accuracy is the same up to float rounding (test/data-parallel).
+ * one thread, so accuracy is the same up to float rounding (test/data-parallel). BatchNorm
+ * (RepVGG) is the exception: each replica normalises its slice by the slice's statistics.
  *
  * The main thread keeps its own Trainer (the peer's, or `meshfl train`'s): it evaluates,
  * merges and saves it. Each training call sends that model's trained layers to every replica

@@ -18,8 +18,10 @@ import {
 import { checkThreads, defaultThreads, MAX_THREADS, replicasFor } from '../../node/data-parallel/threads.ts';
 import { loadDataset } from '../../node/datasets.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
+import { makeSynthetic } from '../../src/data/synthetic.ts';
 import { buildModel } from '../../src/model/model.ts';
 import type { ModelSpec } from '../../src/model/spec.ts';
+import { prepareModel } from '../../src/model/tfjs-model.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
@@ -189,6 +191,45 @@ test("a replica's error reaches the caller, fails the group, and frees the other
   await assert.rejects(g.trainAsync(train, { steps: 1 }), ParallelTrainingError);
   await g.close();
   await g.close();
+});
+
+test('CNNs on replicas: RepOpt (multipliers) as on one thread; RepVGG close to it (BatchNorm normalises by each slice)', async (t) => {
+  const data = makeSynthetic({ trainSamples: 96, testSamples: 10, featureShape: [8, 8, 1], seed: 4 }).train;
+  const options: TrainerOptions = { ...OPTIONS, batchSize: 16 };
+  for (const reparam of ['repopt', 'repvgg'] as const) {
+    const spec: ModelSpec = {
+      kind: 'cnn',
+      stages: [[4]],
+      dense: 8,
+      reparam,
+      ...(reparam === 'repvgg' ? { batchNormStats: 'merge' as const } : {}),
+    };
+    await prepareModel(spec);
+    const make = () => {
+      const t = new Trainer(buildModel(spec, data.featureShape, data.numClasses, MODEL_SEED), options);
+      made.push(t);
+      return t;
+    };
+    const alone = make();
+    const owner = make();
+    const g = await group(owner, options);
+    const a = await alone.trainAsync(data, { steps: 12 });
+    const b = await g.trainAsync(data, { steps: 12 });
+    assert.ok(Number.isFinite(b.loss), `${reparam}: loss ${b.loss}`);
+    const d = relativeDistance(alone.getWeights(), owner.getWeights());
+    t.diagnostic(`${reparam}: weight distance to 1 thread ${d}, loss ${a.loss} / ${b.loss}`);
+    if (reparam === 'repopt') {
+      // No batch statistics: the same updates as one thread, up to rounding.
+      assert.ok(d < 1e-4, `${reparam}: distance ${d}, loss ${a.loss} / ${b.loss}`);
+    } else {
+      // Each replica normalises by its own slice's statistics (as data-parallel BatchNorm
+      // without synchronised statistics does): close to one thread, not equal.
+      assert.ok(d < 0.1, `${reparam}: distance ${d}, loss ${a.loss} / ${b.loss}`);
+      const stats = owner.model.variables.filter((v) => !v.trainable);
+      assert.ok(stats.length > 0, 'RepVGG has moving statistics');
+    }
+    await g.close();
+  }
 });
 
 test('thread counts: bad values are refused; 1 thread and head mode start no worker', async () => {
