@@ -138,7 +138,7 @@ export {
 } from './peer/task-mismatch.ts';
 // Training.
 export { type BackendChoice, type BackendOptions, initBackend } from './train/backend.ts';
-export { type TrainAmount, Trainer, type TrainerOptions } from './train/trainer.ts';
+export { type GradientExchange, type TrainAmount, Trainer, type TrainerOptions } from './train/trainer.ts';
 // Wire format.
 export { type CodecSpec, codecFamily, formatCodec, parseCodec } from './wire/codec-spec.ts';
 export { type TaskIdentity, taskFingerprint } from './wire/schema.ts';

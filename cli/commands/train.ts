@@ -7,6 +7,7 @@
  * bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
 
+import { DEFAULT_MAX_THREADS, defaultThreads, MAX_THREADS } from '../../node/data-parallel/threads.ts';
 import { DATASET_NAMES, loadDataset } from '../../node/datasets.ts';
 import { loadModelFile, saveModelFile } from '../../node/model-store.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
@@ -28,6 +29,10 @@ const MODEL_OPTIONS = `  --dataset <name>        mnist | fashion-mnist | synthet
   --backbone <file>       model file from 'meshfl pretrain' (backbone layers are loaded)
   --classes <list>        train and test on these classes only, e.g. 0-4 or 0,3,7
   --backend <name>        wasm | cpu | auto (default auto)
+  --threads <n>           threads training the model, 1-${MAX_THREADS} (default: the machine's cores,
+                          at most ${DEFAULT_MAX_THREADS}; here ${defaultThreads()}): each trains a slice of every batch
+                          and the gradients are summed (same batches and updates as 1
+                          thread); head mode trains on 1
   --seed <n>              seed of initialisation and batch order (default 1)`;
 
 export const TRAIN_USAGE = `meshfl train [options]      train one model locally (no network)
@@ -70,6 +75,7 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
       backbone: { type: 'string' },
       classes: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
       seed: { type: 'string', default: '1' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -89,17 +95,20 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   const trainable = choiceFlag(f.trainable, 'trainable', ['all', 'head'] as const);
   const backend = choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const);
   const seed = intFlag(f.seed, 'seed', 0);
+  const threads = f.threads === undefined ? defaultThreads() : intFlag(f.threads, 'threads', 1, MAX_THREADS);
   if (command === 'pretrain' && !f.out) throw new UsageError('meshfl pretrain: --out <file> is required');
   if (trainable === 'head' && !f.backbone)
     throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');
   const backbone = typeof f.backbone === 'string' ? readModelFile(f.backbone) : undefined;
 
   // Flags and the backbone file are checked: now tfjs.
-  const [{ initBackend }, { buildModel, getWeights, HEAD_KERNEL, setWeights }, { Trainer }] = await Promise.all([
-    import('../../src/train/backend.ts'),
-    import('../../src/model/model.ts'),
-    import('../../src/train/trainer.ts'),
-  ]);
+  const [{ initBackend }, { buildModel, getWeights, HEAD_KERNEL, setWeights }, { Trainer }, { trainingThreads }] =
+    await Promise.all([
+      import('../../src/train/backend.ts'),
+      import('../../src/model/model.ts'),
+      import('../../src/train/trainer.ts'),
+      import('../../node/data-parallel/parallel-training.ts'),
+    ]);
   const active = await initBackend(backend);
   const loadStart = performance.now();
   let { train, test } = loadDataset(datasetName);
@@ -124,36 +133,43 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
       own.map((l) => byName.get(l.name) ?? l),
     );
   }
-  const trainer = new Trainer(model, { batchSize, trainable, seed, optimizer: { learningRate, momentum } });
+  const options = { batchSize, trainable, seed, optimizer: { learningRate, momentum } };
+  const trainer = new Trainer(model, options);
+  // The main thread's trainer evaluates and saves; with threads > 1 worker replicas train it.
+  const parallel = await trainingThreads(trainer, options, { threads, backend: active as 'wasm' | 'cpu' });
   console.log(
     `meshfl ${command}: ${modelName} (${model.variables.reduce((n, v) => n + v.variable.size, 0)} parameters, trainable ${trainable}) ` +
       `on ${datasetName} (${train.y.length} train / ${test.y.length} test, loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s), ` +
-      `backend ${active}, batch ${batchSize}, lr ${learningRate}`,
+      `backend ${active}, batch ${batchSize}, lr ${learningRate}, ${parallel.replicas} thread${parallel.replicas === 1 ? '' : 's'}`,
   );
   const whole = Math.ceil(epochs);
   let accuracy = 0;
-  for (let epoch = 0; epoch < whole; epoch++) {
-    const progress = progressLine();
-    const fraction = Math.min(1, epochs - epoch);
-    const result = await trainer.trainAsync(
-      train,
-      { epochs: fraction },
-      {
-        yieldEvery: 16,
-        onProgress: (p) =>
-          progress.update(
-            p.step,
-            p.totalSteps,
-            `epoch ${epoch + 1}/${whole} step ${p.step}/${p.totalSteps} loss ${Number.isNaN(p.loss) ? '-' : p.loss.toFixed(4)} ${((p.samples / p.elapsedMs) * 1000).toFixed(0)} samples/s`,
-          ),
-      },
-    );
-    const scores = trainer.evaluate(test);
-    accuracy = scores.overallAccuracy;
-    progress.finish(
-      `epoch ${epoch + 1}/${whole}: train loss ${result.loss.toFixed(4)}, test accuracy ${(accuracy * 100).toFixed(2)}%, ` +
-        `test loss ${scores.loss.toFixed(4)} (${(result.elapsedMs / 1000).toFixed(1)} s, ${((result.samples / result.elapsedMs) * 1000).toFixed(0)} samples/s)`,
-    );
+  try {
+    for (let epoch = 0; epoch < whole; epoch++) {
+      const progress = progressLine();
+      const fraction = Math.min(1, epochs - epoch);
+      const result = await parallel.training.trainAsync(
+        train,
+        { epochs: fraction },
+        {
+          yieldEvery: 16,
+          onProgress: (p) =>
+            progress.update(
+              p.step,
+              p.totalSteps,
+              `epoch ${epoch + 1}/${whole} step ${p.step}/${p.totalSteps} loss ${Number.isNaN(p.loss) ? '-' : p.loss.toFixed(4)} ${((p.samples / p.elapsedMs) * 1000).toFixed(0)} samples/s`,
+            ),
+        },
+      );
+      const scores = trainer.evaluate(test);
+      accuracy = scores.overallAccuracy;
+      progress.finish(
+        `epoch ${epoch + 1}/${whole}: train loss ${result.loss.toFixed(4)}, test accuracy ${(accuracy * 100).toFixed(2)}%, ` +
+          `test loss ${scores.loss.toFixed(4)} (${(result.elapsedMs / 1000).toFixed(1)} s, ${((result.samples / result.elapsedMs) * 1000).toFixed(0)} samples/s)`,
+      );
+    }
+  } finally {
+    await parallel.close();
   }
   if (typeof f.out === 'string') {
     const size = saveModelFile(f.out, {

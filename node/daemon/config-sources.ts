@@ -86,6 +86,13 @@ export const OVERRIDES: readonly OverrideKey[] = [
     help: 'mini-batch size',
     type: 'number',
   },
+  {
+    path: ['resources', 'threads'],
+    flag: 'threads',
+    env: 'MESHFL_THREADS',
+    help: 'threads training the model (default: the cores, at most 4)',
+    type: 'number',
+  },
   { path: ['logLevel'], flag: 'log-level', env: 'MESHFL_LOG_LEVEL', help: 'debug | info | warn | error' },
 ];
 

@@ -44,6 +44,7 @@ import {
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { TASK_ID_PATTERN, TASK_ID_RULE } from '../../src/wire/constants.ts';
 import { DEFAULT_DELTA_NORM_FACTOR, DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
+import { DEFAULT_MAX_THREADS, defaultThreads, MAX_THREADS } from '../data-parallel/threads.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { type ConfigKeys, configError, configKeys, type OverrideSources } from './config-error.ts';
 import { readTaskSource, type TaskSource } from './task.ts';
@@ -131,7 +132,11 @@ export interface DaemonConfig {
     readonly deltaNormFactor: number;
     readonly normWarmup: number;
   };
-  readonly resources: { readonly backend: 'wasm' | 'cpu' | 'auto' };
+  readonly resources: {
+    readonly backend: 'wasm' | 'cpu' | 'auto';
+    /** Threads training the model (node/data-parallel); unset in the file: the machine's cores, at most DEFAULT_MAX_THREADS. */
+    readonly threads: number;
+  };
   /** Seed of this daemon's batch order and merge randomness (and, when this config defines the task, of its initial model). */
   readonly seed: number;
   readonly logLevel: LogLevel;
@@ -429,6 +434,12 @@ export const CONFIG_SCHEMA = strict(
       strict({
         batchSize: v.optional(int(1, MAX_BATCH_SIZE), DEFAULTS.batchSize),
         backend: v.optional(choice(BACKENDS), DEFAULTS.backend),
+        threads: v.optional(
+          doc(
+            `Threads training the model: each trains a slice of every batch and the gradients are summed (the same updates as 1 thread). Default: the machine's cores, at most ${DEFAULT_MAX_THREADS}. 1: no worker thread. Head mode (trainable "head") trains on 1.`,
+            int(1, MAX_THREADS),
+          ),
+        ),
       }),
       {},
     ),
@@ -506,7 +517,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     optimizer: { momentum: c.optimizer.momentum },
     checkpoints: c.checkpoints,
     validation: c.validation,
-    resources: { backend: c.resources.backend },
+    resources: { backend: c.resources.backend, threads: c.resources.threads ?? defaultThreads() },
     seed: c.seed,
     logLevel: c.logLevel,
   };

@@ -19,7 +19,8 @@ import { createPeer, taskModelLayout } from '../../src/peer/create-peer.ts';
 import type { Peer } from '../../src/peer/peer.ts';
 import { encodeTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { describeTaskMismatch } from '../../src/peer/task-mismatch.ts';
-import { initBackend } from '../../src/train/backend.ts';
+import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
+import { type TrainingThreads, trainingThreads } from '../data-parallel/parallel-training.ts';
 import { loadModelFile } from '../model-store.ts';
 import { createNodeLibp2p, type MeshflNode } from '../node-factory.ts';
 import type { DaemonConfig } from './config.ts';
@@ -233,7 +234,18 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     let reservedSeq = afterSeq;
     if (stop.aborted) return 0;
 
+    // Local training on resources.threads threads (worker replicas when more than 1).
+    let threads: TrainingThreads | undefined;
     const peer = await createPeer(task, {
+      training: async (trainer, options) => {
+        const started = await trainingThreads(trainer, options, {
+          threads: config.resources.threads,
+          backend: backend as BackendChoice,
+        });
+        threads = started;
+        closers.push({ what: 'training threads', close: () => started.close() });
+        return started.training;
+      },
       gossip,
       data,
       seed: config.seed,
@@ -311,6 +323,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       round: peer.round,
       task: taskSpecRecord(task),
       local: config.round.localEpochs ?? { steps: task.localSteps },
+      threads: threads?.replicas ?? 1,
     });
 
     const outcome = await untilStopped(peer.run(), stop);

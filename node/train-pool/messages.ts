@@ -197,3 +197,16 @@ export function transferable(w: Weights): { layers: Weights; transfer: ArrayBuff
   const out = w.map((l) => ({ name: l.name, shape: [...l.shape], values: l.values.slice() }));
   return { layers: out, transfer: out.map((l) => l.values.buffer as ArrayBuffer) };
 }
+
+/** The validators of this format, for the data-parallel group's messages (node/data-parallel). */
+export {
+  amount as parseAmount,
+  dataset as parseDataset,
+  fail as protocolFail,
+  id as parseId,
+  layers as parseLayers,
+  record as parseRecord,
+  shape as parseShape,
+  str as parseString,
+  trainResult as parseTrainResult,
+};

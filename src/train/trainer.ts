@@ -54,6 +54,26 @@ export interface TrainerOptions {
   readonly evalBatchSize?: number;
 }
 
+/**
+ * Synchronous data-parallel training (node/data-parallel): this Trainer is replica `rank` of
+ * `ranks`, all built with the same options and seed (so the same batch order) from the same
+ * weights. Each step, replica r computes the loss and gradients of its slice of the global
+ * batch, and `allReduce` returns their weighted sums over the replicas, the same bits on
+ * every replica. Every replica then applies the same update to the same weights, so the
+ * replicas stay equal, and the update is that of the whole batch (up to float rounding).
+ */
+export interface GradientExchange {
+  readonly rank: number;
+  readonly ranks: number;
+  /**
+   * Called once per step by every replica. `values`: this replica's loss (a scalar) then one
+   * gradient per trained variable (Trainer.gradientSize's order); `weights[r]`: replica r's
+   * share of the batch (its samples / the batch's; 0 for an empty slice, whose values are
+   * then ignored). Returns Σ_r weights[r] * values_r, tensors in the same shapes.
+   */
+  allReduce(values: readonly tf.Tensor[], weights: readonly number[]): tf.Tensor[];
+}
+
 export type TrainAmount = { readonly epochs: number } | { readonly steps: number };
 
 export interface TrainProgress {
@@ -102,7 +122,10 @@ export class Trainer {
   /** Model that holds weights under evaluation (evaluateWeights), built on first use. */
   #scratch: Model | undefined;
 
-  constructor(model: Model, options: TrainerOptions = {}) {
+  readonly #exchange: GradientExchange | undefined;
+
+  /** `exchange`: train as one replica of a data-parallel group (see GradientExchange). */
+  constructor(model: Model, options: TrainerOptions = {}, exchange?: GradientExchange) {
     this.model = model;
     this.trainable = options.trainable ?? 'all';
     if (this.trainable !== 'all' && this.trainable !== 'head') throw new Error('trainable must be "all" or "head"');
@@ -116,6 +139,17 @@ export class Trainer {
     const trained = model.variables.filter((v) => v.trainable && (this.trainable === 'all' || head.has(v.name)));
     this.#trainedVariables = trained.map((v) => v.variable);
     this.#sgd = new Sgd(this.optimizerOptions, trained, model.gradMultipliers);
+    if (exchange !== undefined) {
+      const { rank, ranks } = exchange;
+      if (!(Number.isInteger(ranks) && ranks >= 1 && Number.isInteger(rank) && rank >= 0 && rank < ranks))
+        throw new Error(`data-parallel replica ${rank} of ${ranks}: rank must be an integer in [0, ranks)`);
+    }
+    this.#exchange = exchange;
+  }
+
+  /** Values a data-parallel step exchanges: the loss and every trained variable's gradient. */
+  gradientSize(): number {
+    return 1 + this.#trainedVariables.reduce((n, v) => n + v.size, 0);
   }
 
   /**
@@ -228,9 +262,14 @@ export class Trainer {
     const head = headOf(this.model);
 
     const K = this.model.numClasses;
-    // Staging buffers for one batch, reused every step (a last, smaller batch uses a prefix).
-    const xStage = new Float32Array(bs * f);
-    const yStage = new Float32Array(bs * K);
+    const exchange = this.#exchange;
+    const rank = exchange?.rank ?? 0;
+    const ranks = exchange?.ranks ?? 1;
+    // Staging buffers for one batch (this replica's slice), reused every step (a smaller
+    // slice uses a prefix).
+    const most = Math.ceil(bs / ranks);
+    const xStage = new Float32Array(most * f);
+    const yStage = new Float32Array(most * K);
     let order = new Uint32Array(0);
     let lossSum = 0;
     let lossSteps = 0;
@@ -241,12 +280,15 @@ export class Trainer {
       for (let step = 0; step < totalSteps; step++) {
         const inEpoch = step % stepsPerEpoch;
         if (inEpoch === 0) order = Uint32Array.from(this.#rng.shuffle(Array.from({ length: n }, (_, i) => i)));
-        const from = inEpoch * bs;
-        const count = Math.min(bs, n - from);
-        const xb = count === bs ? xStage : xStage.subarray(0, count * f);
-        const yb = count === bs ? yStage : yStage.subarray(0, count * K);
+        const count = Math.min(bs, n - inEpoch * bs);
+        // A data-parallel replica takes its slice [lo, hi) of the batch (all of it alone).
+        const lo = Math.floor((rank * count) / ranks);
+        const mine = Math.floor(((rank + 1) * count) / ranks) - lo;
+        const from = inEpoch * bs + lo;
+        const xb = mine === xStage.length / f ? xStage : xStage.subarray(0, mine * f);
+        const yb = mine === yStage.length / K ? yStage : yStage.subarray(0, mine * K);
         yb.fill(0);
-        for (let i = 0; i < count; i++) {
+        for (let i = 0; i < mine; i++) {
           const j = order[from + i] as number;
           xb.set(source.subarray(j * f, (j + 1) * f), i * f);
           const label = data.y[j] as number;
@@ -255,17 +297,34 @@ export class Trainer {
         }
         pending.push(
           tf.tidy(() => {
-            const x = tf.tensor(xb, [count, ...inputShape]);
-            const y = tf.tensor2d(yb, [count, K]);
-            const lossFn = (): tf.Scalar => {
-              const logits = inputs ? applyHead(x as tf.Tensor2D, head) : this.model.logits(x, true);
-              return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-            };
-            const { value, grads } = tf.variableGrads(lossFn, this.#trainedVariables);
+            let loss: tf.Tensor;
+            let grads: tf.Tensor[];
+            if (mine > 0) {
+              const x = tf.tensor(xb, [mine, ...inputShape]);
+              const y = tf.tensor2d(yb, [mine, K]);
+              const lossFn = (): tf.Scalar => {
+                const logits = inputs ? applyHead(x as tf.Tensor2D, head) : this.model.logits(x, true);
+                return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+              };
+              const r = tf.variableGrads(lossFn, this.#trainedVariables);
+              loss = r.value;
+              grads = this.#trainedVariables.map((v) => r.grads[v.name] as tf.Tensor);
+            } else {
+              // An empty slice (a last batch smaller than the replicas): weight 0, values ignored.
+              loss = tf.scalar(0);
+              grads = this.#trainedVariables.map((v) => tf.zerosLike(v));
+            }
+            if (exchange !== undefined) {
+              const shares = Array.from(
+                { length: ranks },
+                (_, r) => (Math.floor(((r + 1) * count) / ranks) - Math.floor((r * count) / ranks)) / count,
+              );
+              [loss, ...grads] = exchange.allReduce([loss, ...grads], shares) as [tf.Tensor, ...tf.Tensor[]];
+            }
             const byVar = new Map<tf.Variable, tf.Tensor>();
-            for (const v of this.#trainedVariables) byVar.set(v, grads[v.name] as tf.Tensor);
+            for (const [i, v] of this.#trainedVariables.entries()) byVar.set(v, grads[i] as tf.Tensor);
             this.#sgd.apply(byVar);
-            return value;
+            return loss as tf.Scalar;
           }),
         );
         if ((step + 1) % LOSS_READ_EVERY === 0 || step + 1 === totalSteps) {

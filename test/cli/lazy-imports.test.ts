@@ -128,6 +128,8 @@ test(
       },
       { args: ['train', '--help'], code: 0, stdout: /^meshfl train \[options\]/ },
       { args: ['train', '--epochs', '0'], code: 2, stderr: /^--epochs must be a number/m },
+      { args: ['train', '--threads', '0'], code: 2, stderr: /^--threads must be an integer in \[1, 64\], got "0"$/m },
+      { args: ['pretrain', '--out', out, '--threads', 'two'], code: 2, stderr: /^--threads must be an integer/m },
       { args: ['pretrain', '--help'], code: 0, stdout: /^meshfl pretrain --out <file> \[options\]/ },
       { args: ['pretrain', '--dataset', 'synthetic'], code: 2, stderr: /^meshfl pretrain: --out <file> is required$/m },
       {
@@ -185,6 +187,6 @@ test('pretrain --help describes pretrain, not train', { skip: !hasHooks, timeout
   assert.notEqual(pretrain.stdout, train.stdout);
   assert.match(pretrain.stdout, /--out <file> +where to save the model .*required/);
   assert.match(train.stdout, /--out <file> +save the trained model/);
-  for (const option of ['--dataset', '--model', '--epochs', '--batch-size', '--backend', '--seed'])
+  for (const option of ['--dataset', '--model', '--epochs', '--batch-size', '--backend', '--threads', '--seed'])
     assert.ok(pretrain.stdout.includes(option), `pretrain --help lists ${option}`);
 });

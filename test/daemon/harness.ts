@@ -206,7 +206,9 @@ export function smallConfig(
     http: { address: '127.0.0.1:0', notReadyAfterNoPeersSeconds: 3 },
     round: { localSteps: 2, minFreshUpdates: 2, deadline: { initialMs: 1000, minMs: 200, maxMs: 3000 } },
     optimizer: { learningRate: 0.01 },
-    resources: { batchSize: 16, backend: 'wasm' },
+    // One training thread: the tests run many daemons at once on a shared machine (worker
+    // replicas would only contend for its cores); test/daemon/threads.test.ts runs two.
+    resources: { batchSize: 16, backend: 'wasm', threads: 1 },
     seed: 5,
     ...extra,
   };

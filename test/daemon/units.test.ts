@@ -26,6 +26,7 @@ import {
   QUARANTINE_KEEP,
   StoreError,
 } from '../../node/daemon/store.ts';
+import { defaultThreads } from '../../node/data-parallel/threads.ts';
 import { layer } from '../../src/model/weights.ts';
 import { DEFAULT_TASK, encodeTaskSpec, parseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { tempDir } from './harness.ts';
@@ -95,6 +96,10 @@ test('config: defaults, and every error names its key', () => {
     [{ announce: ['wss://x'] }, /^announce: .*not a multiaddr/],
     [{ mdns: 'maybe' }, /^mdns: must be true\/false/],
     [{ resources: { backend: 'gpu' } }, /^resources\.backend: must be one of wasm, cpu, auto/],
+    [{ resources: { threads: 0 } }, /^resources\.threads: /],
+    [{ resources: { threads: 65 } }, /^resources\.threads: /],
+    [{ resources: { threads: 1.5 } }, /^resources\.threads: /],
+    [{ resources: { threads: 'all' } }, /^resources\.threads: /],
     [{ checkpoints: { keep: 0 } }, /^checkpoints\.keep: /],
     [[1, 2], /^config: the file must hold an object/],
   ];
@@ -104,6 +109,14 @@ test('config: defaults, and every error names its key', () => {
   assert.equal(parseDaemonConfig({ http: { address: '127.0.0.2:1' } }).http.port, 1);
   const relayed = parseDaemonConfig({ relay: true, listen: ['/ip6/::1/tcp/0/ws', '/ip4/0.0.0.0/udp/0/webrtc-direct'] });
   assert.equal(relayed.listen?.length, 2);
+});
+
+test('config: resources.threads defaults to the cores (at most 4); --threads and MESHFL_THREADS set it', () => {
+  assert.equal(parseDaemonConfig({}).resources.threads, defaultThreads());
+  assert.equal(parseDaemonConfig({ resources: { threads: 1 } }).resources.threads, 1);
+  assert.equal(parseDaemonConfig(applyOverrides({}, {}, { threads: '3' }).raw).resources.threads, 3);
+  assert.equal(parseDaemonConfig(applyOverrides({}, { MESHFL_THREADS: '2' }, {}).raw).resources.threads, 2);
+  assert.throws(() => parseDaemonConfig(applyOverrides({}, {}, { threads: '0' }).raw), /resources\.threads/);
 });
 
 test('config: the task keys form a TaskSpec; custom data leaves its shape to the loaded data', () => {
