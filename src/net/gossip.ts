@@ -206,15 +206,15 @@ export interface Subscription {
 }
 
 export class SubscriptionTable {
-  private readonly topics = new Map<string, Set<Subscription>>();
+  readonly #topics = new Map<string, Set<Subscription>>();
 
   /** Adds an entry; returns true when this is the topic's first subscription. */
   add(topic: string, sub: Subscription): boolean {
-    let subs = this.topics.get(topic);
+    let subs = this.#topics.get(topic);
     const first = subs == null;
     if (subs == null) {
       subs = new Set();
-      this.topics.set(topic, subs);
+      this.#topics.set(topic, subs);
     }
     subs.add(sub);
     return first;
@@ -222,34 +222,34 @@ export class SubscriptionTable {
 
   /** Removes an entry; returns true when the topic has no subscription left. */
   remove(topic: string, sub: Subscription): boolean {
-    const subs = this.topics.get(topic);
+    const subs = this.#topics.get(topic);
     if (subs == null || !subs.delete(sub)) return false;
     if (subs.size === 0) {
-      this.topics.delete(topic);
+      this.#topics.delete(topic);
       return true;
     }
     return false;
   }
 
   has(topic: string): boolean {
-    return this.topics.has(topic);
+    return this.#topics.has(topic);
   }
 
   list(): string[] {
-    return [...this.topics.keys()];
+    return [...this.#topics.keys()];
   }
 
   validators(topic: string): Validator[] {
     const out: Validator[] = [];
-    for (const s of this.topics.get(topic) ?? []) if (s.validate != null) out.push(s.validate);
+    for (const s of this.#topics.get(topic) ?? []) if (s.validate != null) out.push(s.validate);
     return out;
   }
 
   handlers(topic: string): MessageHandler[] {
-    return [...(this.topics.get(topic) ?? [])].map((s) => s.handler);
+    return [...(this.#topics.get(topic) ?? [])].map((s) => s.handler);
   }
 
   clear(): void {
-    this.topics.clear();
+    this.#topics.clear();
   }
 }

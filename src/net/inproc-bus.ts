@@ -117,19 +117,19 @@ function emptyTraffic(): Traffic {
 }
 
 export class Bus {
-  private readonly graph: OverlayGraph;
-  private readonly members = new Map<string, BusGossip>();
-  private readonly queue: Task[] = [];
-  private head = 0;
-  private pump: Promise<void> | undefined;
-  private nextId = 0;
+  readonly #graph: OverlayGraph;
+  readonly #members = new Map<string, BusGossip>();
+  readonly #queue: Task[] = [];
+  #head = 0;
+  #pump: Promise<void> | undefined;
+  #nextId = 0;
   readonly maxPayloadBytes: number;
   readonly seenCacheSize: number;
   readonly scoreWeight: number;
   readonly log: NetLog;
 
   constructor(init: BusInit = {}) {
-    this.graph = new OverlayGraph(init.topology ?? { kind: 'full' });
+    this.#graph = new OverlayGraph(init.topology ?? { kind: 'full' });
     this.maxPayloadBytes = init.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
     this.seenCacheSize = init.seenCacheSize ?? DEFAULT_SEEN_CACHE;
     this.scoreWeight = init.scoreWeight ?? DEFAULT_SCORE_WEIGHT;
@@ -138,72 +138,72 @@ export class Bus {
 
   /** Add a peer and wire it into the overlay. Its connect events fire on the next microtask. */
   join(id: string): Gossip & { readonly traffic: Traffic } {
-    if (this.members.has(id)) throw new Error(`peer ${id} already joined`);
+    if (this.#members.has(id)) throw new Error(`peer ${id} already joined`);
     const member = new BusGossip(this, id);
-    this.members.set(id, member);
-    this.applyChange(this.graph.add(id));
+    this.#members.set(id, member);
+    this.#applyChange(this.#graph.add(id));
     return member;
   }
 
   /** Current overlay neighbours of a peer. */
   neighbours(id: string): string[] {
-    return this.graph.neighbours(id);
+    return this.#graph.neighbours(id);
   }
 
   /** Link two joined peers (e.g. to heal a partition). */
   link(a: string, b: string): void {
-    if (this.graph.link(a, b)) this.applyChange({ added: [[a, b]], removed: [] });
+    if (this.#graph.link(a, b)) this.#applyChange({ added: [[a, b]], removed: [] });
   }
 
   /** Unlink two peers (e.g. to model a partition). */
   unlink(a: string, b: string): void {
-    if (this.graph.unlink(a, b)) this.applyChange({ added: [], removed: [[a, b]] });
+    if (this.#graph.unlink(a, b)) this.#applyChange({ added: [], removed: [[a, b]] });
   }
 
   /** Counters of one peer (live object), or undefined if it never joined. */
   traffic(id: string): Traffic | undefined {
-    return this.members.get(id)?.traffic;
+    return this.#members.get(id)?.traffic;
   }
 
   /** Peers currently joined. */
   peerIds(): string[] {
-    return [...this.members.keys()];
+    return [...this.#members.keys()];
   }
 
   /** Resolves once every queued delivery (and its validation) has run. */
   async flush(): Promise<void> {
-    while (this.pump != null) await this.pump;
+    while (this.#pump != null) await this.#pump;
   }
 
   /** Stop every member. */
   async stop(): Promise<void> {
-    for (const m of [...this.members.values()]) await m.stop();
+    for (const m of [...this.#members.values()]) await m.stop();
     await this.flush();
   }
 
   /** @internal */
   member(id: string): BusGossip | undefined {
-    return this.members.get(id);
+    return this.#members.get(id);
   }
 
   /** @internal */
   leave(id: string): void {
-    if (!this.members.has(id)) return;
-    this.applyChange(this.graph.remove(id));
-    this.members.delete(id);
+    if (!this.#members.has(id)) return;
+    this.#applyChange(this.#graph.remove(id));
+    this.#members.delete(id);
   }
 
   /** @internal A new message id. */
   newId(): number {
-    return this.nextId++;
+    return this.#nextId++;
   }
 
   /** @internal Send `env` from `from` to each subscribed neighbour except `except`; returns copies sent. */
   forward(from: BusGossip, env: Envelope, except?: string): number {
     let sent = 0;
-    for (const to of this.graph.neighbours(from.id)) {
+    for (const to of this.#graph.neighbours(from.id)) {
       if (to === except || to === env.author) continue;
-      const target = this.members.get(to);
+      const target = this.#members.get(to);
       if (target == null || !target.subscribedTo(env.topic)) continue;
       sent++;
       from.traffic.messagesSent++;
@@ -214,29 +214,29 @@ export class Bus {
         target.traffic.duplicates++;
         continue;
       }
-      this.queue.push({ to, via: from.id, env });
+      this.#queue.push({ to, via: from.id, env });
     }
-    if (sent > 0) this.startPump();
+    if (sent > 0) this.#startPump();
     return sent;
   }
 
-  private startPump(): void {
-    if (this.pump != null) return;
-    this.pump = this.drain().finally(() => {
-      this.pump = undefined;
+  #startPump(): void {
+    if (this.#pump != null) return;
+    this.#pump = this.#drain().finally(() => {
+      this.#pump = undefined;
     });
   }
 
-  private async drain(): Promise<void> {
+  async #drain(): Promise<void> {
     // let the publisher's synchronous code finish first, as a network would
     await Promise.resolve();
-    while (this.head < this.queue.length) {
-      const task = this.queue[this.head++];
-      if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
+    while (this.#head < this.#queue.length) {
+      const task = this.#queue[this.#head++];
+      if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+        this.#queue.splice(0, this.#head);
+        this.#head = 0;
       }
-      const target = this.members.get(task.to);
+      const target = this.#members.get(task.to);
       if (target == null) continue;
       try {
         const pending = target.receive(task.via, task.env);
@@ -245,17 +245,17 @@ export class Bus {
         this.log.error('delivery to %s failed: %s', task.to, err);
       }
     }
-    this.queue.length = 0;
-    this.head = 0;
+    this.#queue.length = 0;
+    this.#head = 0;
   }
 
-  private applyChange(change: { added: Array<[string, string]>; removed: Array<[string, string]> }): void {
+  #applyChange(change: { added: Array<[string, string]>; removed: Array<[string, string]> }): void {
     const events: Array<[string, 'peer:connect' | 'peer:disconnect', string]> = [];
     for (const [a, b] of change.removed) events.push([a, 'peer:disconnect', b], [b, 'peer:disconnect', a]);
     for (const [a, b] of change.added) events.push([a, 'peer:connect', b], [b, 'peer:connect', a]);
     if (events.length === 0) return;
     queueMicrotask(() => {
-      for (const [at, type, peer] of events) this.members.get(at)?.emit(type, peer);
+      for (const [at, type, peer] of events) this.#members.get(at)?.emit(type, peer);
     });
   }
 }
@@ -269,40 +269,40 @@ interface Handled {
 class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   readonly id: string;
   readonly traffic: Traffic = emptyTraffic();
-  private readonly bus: Bus;
-  private readonly subs = new SubscriptionTable();
-  private readonly protocols = new Map<string, Handled>();
-  private readonly seen = new Set<number>();
-  private readonly reputation = new Reputation();
-  private readonly stopping = new AbortController();
-  private stopped = false;
+  readonly #bus: Bus;
+  readonly #subs = new SubscriptionTable();
+  readonly #protocols = new Map<string, Handled>();
+  readonly #seen = new Set<number>();
+  readonly #reputation = new Reputation();
+  readonly #stopping = new AbortController();
+  #stopped = false;
 
   constructor(bus: Bus, id: string) {
     super();
-    this.bus = bus;
+    this.#bus = bus;
     this.id = id;
   }
 
   subscribe(topic: string, handler: MessageHandler, validate?: Validator): () => void {
     const sub = { handler, validate };
-    this.subs.add(topic, sub);
+    this.#subs.add(topic, sub);
     return () => {
-      this.subs.remove(topic, sub);
+      this.#subs.remove(topic, sub);
     };
   }
 
   async publish(topic: string, data: Uint8Array): Promise<PublishResult> {
-    if (this.stopped) throw new PublishError('stopped', topic, 'node is stopped');
-    if (data.byteLength > this.bus.maxPayloadBytes) {
-      throw new PublishError('too-large', topic, `${data.byteLength} bytes > ${this.bus.maxPayloadBytes}`);
+    if (this.#stopped) throw new PublishError('stopped', topic, 'node is stopped');
+    if (data.byteLength > this.#bus.maxPayloadBytes) {
+      throw new PublishError('too-large', topic, `${data.byteLength} bytes > ${this.#bus.maxPayloadBytes}`);
     }
-    const env: Envelope = { id: this.bus.newId(), topic, author: this.id, data: data.slice() };
-    this.markSeen(env.id);
-    return { recipients: this.bus.forward(this, env) };
+    const env: Envelope = { id: this.#bus.newId(), topic, author: this.id, data: data.slice() };
+    this.#markSeen(env.id);
+    return { recipients: this.#bus.forward(this, env) };
   }
 
   async handle(protocol: string, responder: Responder, options: HandleOptions = {}): Promise<void> {
-    this.protocols.set(protocol, {
+    this.#protocols.set(protocol, {
       responder,
       maxRequestBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
       timeout: options.timeout ?? RESPOND_TIMEOUT,
@@ -310,10 +310,10 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   }
 
   async fetch(peer: string, protocol: string, request: Uint8Array, options: FetchOptions = {}): Promise<Uint8Array> {
-    if (this.stopped) throw new FetchError('stopped', peer, protocol, 'node is stopped');
-    const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT), this.stopping.signal]);
+    if (this.#stopped) throw new FetchError('stopped', peer, protocol, 'node is stopped');
+    const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT), this.#stopping.signal]);
     const maxResponse = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-    const target = this.bus.member(peer);
+    const target = this.#bus.member(peer);
     const handled = target?.handled(protocol);
     if (target == null || handled == null) {
       throw new FetchError(
@@ -336,7 +336,7 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
       response = await raceAbort(handled.responder(this.id, request), AbortSignal.any([signal, respondSignal]));
     } catch (err) {
       if (signal.aborted || respondSignal.aborted) {
-        const code = this.stopping.signal.aborted
+        const code = this.#stopping.signal.aborted
           ? 'stopped'
           : signal.reason?.name === 'TimeoutError' || respondSignal.aborted
             ? 'timeout'
@@ -358,45 +358,45 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   }
 
   peers(): string[] {
-    return this.stopped ? [] : this.bus.neighbours(this.id);
+    return this.#stopped ? [] : this.#bus.neighbours(this.id);
   }
 
   penalize(peer: string, reason: string): void {
-    this.bus.log('%s penalises %s: %s', this.id, peer, reason);
-    this.reputation.penalize(peer);
+    this.#bus.log('%s penalises %s: %s', this.id, peer, reason);
+    this.#reputation.penalize(peer);
   }
 
   score(peer: string): number {
-    return this.reputation.score(peer) * this.bus.scoreWeight;
+    return this.#reputation.score(peer) * this.#bus.scoreWeight;
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.stopping.abort(new Error('stopped'));
-    this.subs.clear();
-    this.protocols.clear();
-    this.bus.leave(this.id);
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#stopping.abort(new Error('stopped'));
+    this.#subs.clear();
+    this.#protocols.clear();
+    this.#bus.leave(this.id);
   }
 
   /** @internal */
   subscribedTo(topic: string): boolean {
-    return !this.stopped && this.subs.has(topic);
+    return !this.#stopped && this.#subs.has(topic);
   }
 
   /** @internal */
   hasSeen(id: number): boolean {
-    return this.seen.has(id);
+    return this.#seen.has(id);
   }
 
   /** @internal */
   handled(protocol: string): Handled | undefined {
-    return this.stopped ? undefined : this.protocols.get(protocol);
+    return this.#stopped ? undefined : this.#protocols.get(protocol);
   }
 
   /** @internal */
   emit(type: 'peer:connect' | 'peer:disconnect', peer: string): void {
-    if (!this.stopped) this.safeDispatchEvent(type, { detail: peer });
+    if (!this.#stopped) this.safeDispatchEvent(type, { detail: peer });
   }
 
   /**
@@ -405,34 +405,34 @@ class BusGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
    */
   receive(via: string, env: Envelope): Promise<void> | undefined {
     if (!this.subscribedTo(env.topic)) return;
-    if (this.seen.has(env.id)) {
+    if (this.#seen.has(env.id)) {
       this.traffic.duplicates++;
       return;
     }
-    this.markSeen(env.id);
+    this.#markSeen(env.id);
     const m: GossipMessage = { from: env.author, topic: env.topic, data: env.data };
-    const validators = this.subs.validators(env.topic);
-    if (validators.length === 0) return this.conclude(via, env, m, 'accept');
-    return runValidators(validators, m, this.bus.log).then((v) => this.conclude(via, env, m, v));
+    const validators = this.#subs.validators(env.topic);
+    if (validators.length === 0) return this.#conclude(via, env, m, 'accept');
+    return runValidators(validators, m, this.#bus.log).then((v) => this.#conclude(via, env, m, v));
   }
 
-  private conclude(via: string, env: Envelope, m: GossipMessage, verdict: Verdict): undefined {
-    if (this.stopped) return;
+  #conclude(via: string, env: Envelope, m: GossipMessage, verdict: Verdict): undefined {
+    if (this.#stopped) return;
     if (verdict !== 'accept') {
       this.traffic.dropped++;
-      if (verdict === 'reject') this.reputation.penalize(via);
+      if (verdict === 'reject') this.#reputation.penalize(via);
       return;
     }
-    deliver(this.subs.handlers(env.topic), m, this.bus.log);
-    this.bus.forward(this, env, via);
+    deliver(this.#subs.handlers(env.topic), m, this.#bus.log);
+    this.#bus.forward(this, env, via);
   }
 
-  private markSeen(id: number): void {
-    this.seen.add(id);
-    if (this.seen.size > this.bus.seenCacheSize) {
+  #markSeen(id: number): void {
+    this.#seen.add(id);
+    if (this.#seen.size > this.#bus.seenCacheSize) {
       // Sets iterate in insertion order: the first entry is the oldest
-      const oldest = this.seen.values().next().value;
-      if (oldest != null) this.seen.delete(oldest);
+      const oldest = this.#seen.values().next().value;
+      if (oldest != null) this.#seen.delete(oldest);
     }
   }
 }

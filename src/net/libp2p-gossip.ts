@@ -154,31 +154,31 @@ export async function createLibp2pGossip(node: GossipNode, init: Libp2pGossipIni
 export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gossip {
   readonly id: string;
   readonly node: GossipNode;
-  private readonly pubsub: GossipSub;
-  private readonly log: Logger;
-  private readonly logger: ComponentLogger;
-  private readonly inlineLimit: number;
-  private readonly maxPayloadBytes: number;
-  private readonly payloadFetchTimeout: number;
-  private readonly payloadFetchAttempts: number;
-  private readonly tuning: GossipTuning;
-  private readonly stopNode: boolean;
-  private readonly requestReadTimeout: number;
-  private readonly fetchLimiter: FetchLimiter;
-  private readonly fixedFetchBytes: number | undefined;
-  private readonly fixedCacheBytes: number | undefined;
+  readonly #pubsub: GossipSub;
+  readonly #log: Logger;
+  readonly #logger: ComponentLogger;
+  readonly #inlineLimit: number;
+  readonly #maxPayloadBytes: number;
+  readonly #payloadFetchTimeout: number;
+  readonly #payloadFetchAttempts: number;
+  readonly #tuning: GossipTuning;
+  readonly #stopNode: boolean;
+  readonly #requestReadTimeout: number;
+  readonly #fetchLimiter: FetchLimiter;
+  readonly #fixedFetchBytes: number | undefined;
+  readonly #fixedCacheBytes: number | undefined;
   /** Largest payload a topic can legitimately carry (subscribe's maxPayloadBytes). */
-  private readonly topicLimits = new Map<string, number>();
-  private readonly cache: PayloadCache;
-  private readonly subs = new SubscriptionTable();
-  private readonly handled = new Map<string, Handled>();
+  readonly #topicLimits = new Map<string, number>();
+  readonly #cache: PayloadCache;
+  readonly #subs = new SubscriptionTable();
+  readonly #handled = new Map<string, Handled>();
   /** Messages accepted by our validator, waiting for gossipsub's 'message' event. */
-  private readonly accepted = new WeakMap<Message, GossipMessage>();
-  private readonly stopping = new AbortController();
+  readonly #accepted = new WeakMap<Message, GossipMessage>();
+  readonly #stopping = new AbortController();
   /** Reopens gossipsub streams that gossipsub gave up on (gossipsub-streams.ts). */
-  private readonly streamKeeper: OutboundStreamKeeper;
-  private started = false;
-  private stopped = false;
+  readonly #streamKeeper: OutboundStreamKeeper;
+  #started = false;
+  #stopped = false;
   /** Live counters of the announce + fetch path. */
   readonly payloadStats: PayloadStats = { bytesServed: 0, bytesFetched: 0, fetched: 0, unavailable: 0 };
   /** Whether gossipsub's own drops (bad RPCs, graylisted peers, bad signatures) are reported. */
@@ -188,97 +188,97 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     super();
     this.node = node;
     this.id = node.peerId.toString();
-    this.pubsub = node.services.pubsub;
-    this.logger = node.logger;
-    this.log = node.logger.forComponent('meshfl:gossip');
-    this.inlineLimit = init.inlineLimit ?? INLINE_LIMIT;
-    this.maxPayloadBytes = init.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
-    this.payloadFetchTimeout = init.payloadFetchTimeout ?? PAYLOAD_FETCH_TIMEOUT;
-    this.payloadFetchAttempts = init.payloadFetchAttempts ?? PAYLOAD_FETCH_ATTEMPTS;
-    this.tuning = init.tuning ?? {};
-    this.stopNode = init.stopNode ?? true;
-    this.requestReadTimeout = init.requestReadTimeout ?? REQUEST_READ_TIMEOUT;
-    this.fixedFetchBytes = init.maxFetchBytesInFlight;
-    this.fixedCacheBytes = init.payloadCacheBytes;
-    this.fetchLimiter = new FetchLimiter({
+    this.#pubsub = node.services.pubsub;
+    this.#logger = node.logger;
+    this.#log = node.logger.forComponent('meshfl:gossip');
+    this.#inlineLimit = init.inlineLimit ?? INLINE_LIMIT;
+    this.#maxPayloadBytes = init.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    this.#payloadFetchTimeout = init.payloadFetchTimeout ?? PAYLOAD_FETCH_TIMEOUT;
+    this.#payloadFetchAttempts = init.payloadFetchAttempts ?? PAYLOAD_FETCH_ATTEMPTS;
+    this.#tuning = init.tuning ?? {};
+    this.#stopNode = init.stopNode ?? true;
+    this.#requestReadTimeout = init.requestReadTimeout ?? REQUEST_READ_TIMEOUT;
+    this.#fixedFetchBytes = init.maxFetchBytesInFlight;
+    this.#fixedCacheBytes = init.payloadCacheBytes;
+    this.#fetchLimiter = new FetchLimiter({
       maxRunning: init.maxFetches ?? FETCH_MAX_RUNNING,
       maxRunningPerPeer: init.maxFetchesPerPeer ?? FETCH_MAX_RUNNING_PER_PEER,
       maxQueuedPerPeer: init.maxFetchesQueuedPerPeer ?? FETCH_MAX_QUEUED_PER_PEER,
       maxQueued: init.maxFetchesQueued ?? FETCH_MAX_QUEUED,
-      maxBytes: init.maxFetchBytesInFlight ?? FETCH_BYTES_FACTOR * this.maxPayloadBytes,
+      maxBytes: init.maxFetchBytesInFlight ?? FETCH_BYTES_FACTOR * this.#maxPayloadBytes,
     });
-    this.cache = new PayloadCache({
+    this.#cache = new PayloadCache({
       maxBytes: init.payloadCacheBytes ?? PAYLOAD_CACHE_BYTES,
       maxEntries: init.payloadCacheEntries ?? PAYLOAD_CACHE_ENTRIES,
     });
     const identifyService = (node.services as { identify?: Identify }).identify;
-    this.streamKeeper = new OutboundStreamKeeper(node, this.pubsub, {
+    this.#streamKeeper = new OutboundStreamKeeper(node, this.#pubsub, {
       ...(identifyService === undefined
         ? {}
         : { identify: (connection, signal) => identifyService.identify(connection, { signal }) }),
-      onRepair: (peer) => this.log('reopening the gossipsub stream to %s, which gossipsub gave up on', peer),
+      onRepair: (peer) => this.#log('reopening the gossipsub stream to %s, which gossipsub gave up on', peer),
     });
   }
 
   /** Gossipsub streams reopened after gossipsub gave up on them. */
   streamRepairs(): number {
-    return this.streamKeeper.repairs;
+    return this.#streamKeeper.repairs;
   }
 
   isStarted(): boolean {
-    return this.started;
+    return this.#started;
   }
 
   async start(): Promise<void> {
-    if (this.started) return;
-    this.node.addEventListener('peer:connect', this.onConnect);
-    this.node.addEventListener('peer:disconnect', this.onDisconnect);
-    this.pubsub.addEventListener('message', this.onMessage);
-    this.messageRejectsVisible = installMessageRejectHooks(this.pubsub, (reason, peer, count) =>
-      this.rejectTraffic('message', reason, peer, undefined, count),
+    if (this.#started) return;
+    this.node.addEventListener('peer:connect', this.#onConnect);
+    this.node.addEventListener('peer:disconnect', this.#onDisconnect);
+    this.#pubsub.addEventListener('message', this.#onMessage);
+    this.messageRejectsVisible = installMessageRejectHooks(this.#pubsub, (reason, peer, count) =>
+      this.#rejectTraffic('message', reason, peer, undefined, count),
     );
-    if (!this.messageRejectsVisible) this.log.error('gossipsub internals changed: its own drops are not counted');
-    if (!this.streamKeeper.start()) this.log.error('gossipsub internals changed: lost streams are not reopened');
-    await this.handle(PAYLOAD_PROTOCOL, this.servePayload, { maxRequestBytes: HASH_BYTES, stage: 'fetch' });
-    this.started = true;
+    if (!this.messageRejectsVisible) this.#log.error('gossipsub internals changed: its own drops are not counted');
+    if (!this.#streamKeeper.start()) this.#log.error('gossipsub internals changed: lost streams are not reopened');
+    await this.handle(PAYLOAD_PROTOCOL, this.#servePayload, { maxRequestBytes: HASH_BYTES, stage: 'fetch' });
+    this.#started = true;
   }
 
   subscribe(topic: string, handler: MessageHandler, validate?: Validator, options: SubscribeOptions = {}): () => void {
-    if (this.stopped) throw new Error('gossip is stopped');
+    if (this.#stopped) throw new Error('gossip is stopped');
     const sub = { handler, validate };
     if (options.maxPayloadBytes !== undefined) {
-      this.topicLimits.set(topic, Math.max(this.topicLimits.get(topic) ?? 0, options.maxPayloadBytes));
-      this.sizeBudgets();
+      this.#topicLimits.set(topic, Math.max(this.#topicLimits.get(topic) ?? 0, options.maxPayloadBytes));
+      this.#sizeBudgets();
     }
-    if (this.subs.add(topic, sub)) {
-      const params = internals(this.pubsub).score.params;
-      if (params.topics[topic] == null) params.topics[topic] = topicScoreParams(this.tuning);
-      this.pubsub.topicValidators.set(topic, (source, msg) => this.validateMessage(source, msg));
-      this.pubsub.subscribe(topic);
+    if (this.#subs.add(topic, sub)) {
+      const params = internals(this.#pubsub).score.params;
+      if (params.topics[topic] == null) params.topics[topic] = topicScoreParams(this.#tuning);
+      this.#pubsub.topicValidators.set(topic, (source, msg) => this.#validateMessage(source, msg));
+      this.#pubsub.subscribe(topic);
     }
     return () => {
-      if (this.subs.remove(topic, sub) && !this.stopped) {
-        this.pubsub.unsubscribe(topic);
-        this.pubsub.topicValidators.delete(topic);
+      if (this.#subs.remove(topic, sub) && !this.#stopped) {
+        this.#pubsub.unsubscribe(topic);
+        this.#pubsub.topicValidators.delete(topic);
       }
     };
   }
 
   async publish(topic: string, data: Uint8Array): Promise<PublishResult> {
-    if (this.stopped) throw new PublishError('stopped', topic, 'node is stopped');
-    if (data.byteLength > this.maxPayloadBytes) {
-      throw new PublishError('too-large', topic, `${data.byteLength} bytes > ${this.maxPayloadBytes}`);
+    if (this.#stopped) throw new PublishError('stopped', topic, 'node is stopped');
+    if (data.byteLength > this.#maxPayloadBytes) {
+      throw new PublishError('too-large', topic, `${data.byteLength} bytes > ${this.#maxPayloadBytes}`);
     }
     let frame: Uint8Array;
-    if (data.byteLength <= this.inlineLimit) {
+    if (data.byteLength <= this.#inlineLimit) {
       frame = encodeInline(data);
     } else {
       const copy = data.slice();
       const hash = await sha256(copy);
-      this.cache.put(toHex(hash), copy);
+      this.#cache.put(toHex(hash), copy);
       frame = encodeAnnounce(copy.byteLength, hash);
     }
-    const result = await this.pubsub.publish(topic, frame);
+    const result = await this.#pubsub.publish(topic, frame);
     return { recipients: result.recipients.length };
   }
 
@@ -289,10 +289,10 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       timeout: options.timeout ?? RESPOND_TIMEOUT,
       stage: options.stage ?? 'snapshot',
     };
-    const replacing = this.handled.has(protocol);
-    this.handled.set(protocol, entry);
+    const replacing = this.#handled.has(protocol);
+    this.#handled.set(protocol, entry);
     if (replacing) return;
-    await this.node.handle(protocol, (stream, connection) => this.respond(protocol, stream, connection.remotePeer), {
+    await this.node.handle(protocol, (stream, connection) => this.#respond(protocol, stream, connection.remotePeer), {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS,
       force: true,
@@ -300,15 +300,15 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   }
 
   async fetch(peer: string, protocol: string, request: Uint8Array, options: FetchOptions = {}): Promise<Uint8Array> {
-    if (this.stopped) throw new FetchError('stopped', peer, protocol, 'node is stopped');
+    if (this.#stopped) throw new FetchError('stopped', peer, protocol, 'node is stopped');
     const caller = options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT);
-    const signal = AbortSignal.any([caller, this.stopping.signal]);
+    const signal = AbortSignal.any([caller, this.#stopping.signal]);
     const maxResponse = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
     const fail = (code: FetchErrorCode, detail: string, cause?: unknown): FetchError =>
       new FetchError(code, peer, protocol, detail, { cause });
     const classify = (err: unknown, fallback: FetchErrorCode): FetchError => {
       if (err instanceof FetchError) return err;
-      if (this.stopping.signal.aborted) return fail('stopped', 'node stopped', err);
+      if (this.#stopping.signal.aborted) return fail('stopped', 'node stopped', err);
       if (caller.aborted) {
         const timeout = caller.reason instanceof Error && caller.reason.name === 'TimeoutError';
         return fail(timeout ? 'timeout' : 'aborted', timeout ? 'timed out' : 'aborted by caller', err);
@@ -342,7 +342,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       if (status[0] === STATUS_TOO_LARGE) throw fail('too-large', new TextDecoder().decode(body));
       if (status[0] !== STATUS_OK) throw fail('protocol', `unknown status ${status[0]}`);
       await stream.close({ signal }).catch((err: unknown) => {
-        this.log('closing %s stream to %s: %s', protocol, peer, err);
+        this.#log('closing %s stream to %s: %s', protocol, peer, err);
         stream.abort(err instanceof Error ? err : new Error(String(err)));
       });
       return body;
@@ -358,12 +358,12 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   }
 
   penalize(peer: string, reason: string): void {
-    this.log('penalising %s: %s', peer, reason);
+    this.#log('penalising %s: %s', peer, reason);
     this.node.services.reputation.penalize(peer);
   }
 
   score(peer: string): number {
-    return internals(this.pubsub).getScore(peer);
+    return internals(this.#pubsub).getScore(peer);
   }
 
   async addresses(): Promise<string[]> {
@@ -372,7 +372,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
 
   /** Adds sampled addresses to the peer store (bad ones are skipped) so `fetch` can dial. */
   async learnAddresses(peer: string, addresses: readonly string[]): Promise<void> {
-    if (this.stopped || peer === this.id) return;
+    if (this.#stopped || peer === this.id) return;
     const parsed = addresses.flatMap((a) => {
       try {
         return [multiaddr(a)];
@@ -384,13 +384,13 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     try {
       await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs: parsed });
     } catch (err) {
-      this.log('ignoring addresses of %s: %s', peer, err);
+      this.#log('ignoring addresses of %s: %s', peer, err);
     }
   }
 
   /** Bytes of announced payloads currently cached for serving. */
   cachedPayloadBytes(): number {
-    return this.cache.bytes;
+    return this.#cache.bytes;
   }
 
   /** Announced-payload fetches: running, waiting, bytes in flight (and its peak), refused; and the limits. */
@@ -400,10 +400,10 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     readonly cacheLimit: number;
   } {
     return {
-      ...this.fetchLimiter.stats,
-      maxBytes: this.fetchLimiter.limits.maxBytes,
-      cacheBytes: this.cache.bytes,
-      cacheLimit: this.cache.maxBytes,
+      ...this.#fetchLimiter.stats,
+      maxBytes: this.#fetchLimiter.limits.maxBytes,
+      cacheBytes: this.#cache.bytes,
+      cacheLimit: this.#cache.maxBytes,
     };
   }
 
@@ -411,65 +411,65 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
    * Budgets that follow the largest topic payload (a small multiple of the model size):
    * bytes of unvalidated payloads in flight and bytes of the payload cache, unless fixed by init.
    */
-  private sizeBudgets(): void {
-    const largest = Math.max(...this.topicLimits.values());
-    if (this.fixedFetchBytes === undefined) this.fetchLimiter.setMaxBytes(FETCH_BYTES_FACTOR * largest);
-    if (this.fixedCacheBytes === undefined) {
-      this.cache.setMaxBytes(Math.min(PAYLOAD_CACHE_BYTES, PAYLOAD_CACHE_FACTOR * largest));
+  #sizeBudgets(): void {
+    const largest = Math.max(...this.#topicLimits.values());
+    if (this.#fixedFetchBytes === undefined) this.#fetchLimiter.setMaxBytes(FETCH_BYTES_FACTOR * largest);
+    if (this.#fixedCacheBytes === undefined) {
+      this.#cache.setMaxBytes(Math.min(PAYLOAD_CACHE_BYTES, PAYLOAD_CACHE_FACTOR * largest));
     }
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.stopping.abort(new Error('gossip stopped'));
-    await this.streamKeeper.stop();
-    this.node.removeEventListener('peer:connect', this.onConnect);
-    this.node.removeEventListener('peer:disconnect', this.onDisconnect);
-    this.pubsub.removeEventListener('message', this.onMessage);
-    for (const topic of this.subs.list()) {
-      this.pubsub.topicValidators.delete(topic);
-      if (this.pubsub.getTopics().includes(topic)) this.pubsub.unsubscribe(topic);
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#stopping.abort(new Error('gossip stopped'));
+    await this.#streamKeeper.stop();
+    this.node.removeEventListener('peer:connect', this.#onConnect);
+    this.node.removeEventListener('peer:disconnect', this.#onDisconnect);
+    this.#pubsub.removeEventListener('message', this.#onMessage);
+    for (const topic of this.#subs.list()) {
+      this.#pubsub.topicValidators.delete(topic);
+      if (this.#pubsub.getTopics().includes(topic)) this.#pubsub.unsubscribe(topic);
     }
-    this.subs.clear();
-    const protocols = [...this.handled.keys()];
-    this.handled.clear();
-    this.cache.clear();
-    if (this.stopNode) {
+    this.#subs.clear();
+    const protocols = [...this.#handled.keys()];
+    this.#handled.clear();
+    this.#cache.clear();
+    if (this.#stopNode) {
       await this.node.stop();
     } else if (protocols.length > 0) {
       await this.node.unhandle(protocols);
     }
-    this.started = false;
+    this.#started = false;
   }
 
-  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+  readonly #onConnect = (evt: CustomEvent<PeerId>): void => {
     this.safeDispatchEvent('peer:connect', { detail: evt.detail.toString() });
   };
 
-  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.safeDispatchEvent('peer:disconnect', { detail: evt.detail.toString() });
   };
 
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    const m = this.accepted.get(evt.detail);
+  readonly #onMessage = (evt: CustomEvent<Message>): void => {
+    const m = this.#accepted.get(evt.detail);
     if (m == null) return;
-    this.accepted.delete(evt.detail);
-    deliver(this.subs.handlers(m.topic), m, this.log);
+    this.#accepted.delete(evt.detail);
+    deliver(this.#subs.handlers(m.topic), m, this.#log);
   };
 
-  private readonly servePayload: Responder = async (_from, request) => {
-    const payload = this.cache.get(toHex(request));
+  readonly #servePayload: Responder = async (_from, request) => {
+    const payload = this.#cache.get(toHex(request));
     if (payload == null) throw new Error('payload not found');
     this.payloadStats.bytesServed += payload.byteLength;
     return payload;
   };
 
   /** Gossipsub's topic validator: unframe, fetch if announced, run the user's validators. */
-  private async validateMessage(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
+  async #validateMessage(source: PeerId, msg: Message): Promise<TopicValidatorResult> {
     const from = source.toString();
     if (msg.type !== 'signed') {
-      this.rejectTraffic('frame', 'unsigned', from);
+      this.#rejectTraffic('frame', 'unsigned', from);
       return TopicValidatorResult.Reject;
     }
     let frame: Frame;
@@ -477,81 +477,75 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       frame = decodeFrame(msg.data);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
-      this.rejectTraffic('frame', 'bad-frame', from, err.message);
+      this.#rejectTraffic('frame', 'bad-frame', from, err.message);
       return TopicValidatorResult.Reject;
     }
-    if (frame.kind === 'inline') return this.runUserValidators(msg, frame.payload, undefined);
+    if (frame.kind === 'inline') return this.#runUserValidators(msg, frame.payload, undefined);
     const author = msg.from.toString();
-    if (frame.size <= this.inlineLimit && frame.size > 0) {
+    if (frame.size <= this.#inlineLimit && frame.size > 0) {
       // a well-behaved author inlines small payloads; tolerate other limits, but log
-      this.log('announcement of only %d bytes from %s', frame.size, author);
+      this.#log('announcement of only %d bytes from %s', frame.size, author);
     }
-    if (frame.size > this.maxPayloadBytes) {
-      this.rejectTraffic('frame', 'announce-too-large', from, `${frame.size} > ${this.maxPayloadBytes}`);
+    if (frame.size > this.#maxPayloadBytes) {
+      this.#rejectTraffic('frame', 'announce-too-large', from, `${frame.size} > ${this.#maxPayloadBytes}`);
       return TopicValidatorResult.Ignore;
     }
-    const topicLimit = this.topicLimits.get(msg.topic);
+    const topicLimit = this.#topicLimits.get(msg.topic);
     if (topicLimit !== undefined && frame.size > topicLimit) {
       // More than the topic's largest possible message (e.g. its architecture's fp32 keyframe): a lie.
-      this.rejectTraffic('frame', 'implausible-size', from, `${frame.size} > ${topicLimit} bytes for ${msg.topic}`);
+      this.#rejectTraffic('frame', 'implausible-size', from, `${frame.size} > ${topicLimit} bytes for ${msg.topic}`);
       return TopicValidatorResult.Reject;
     }
     const key = toHex(frame.hash);
-    const cached = this.cache.get(key);
-    if (cached != null) return this.runUserValidators(msg, cached, key);
+    const cached = this.#cache.get(key);
+    if (cached != null) return this.#runUserValidators(msg, cached, key);
     // Bytes of unvalidated payloads are reserved from the fetch budget until validation ends.
-    const release = await this.fetchLimiter.acquire(
+    const release = await this.#fetchLimiter.acquire(
       from,
       frame.size,
-      AbortSignal.any([AbortSignal.timeout(this.payloadFetchTimeout), this.stopping.signal]),
+      AbortSignal.any([AbortSignal.timeout(this.#payloadFetchTimeout), this.#stopping.signal]),
     );
     if (release === undefined) {
-      this.rejectTraffic('fetch', 'busy', from, `${frame.size} bytes: fetch limits reached`);
+      this.#rejectTraffic('fetch', 'busy', from, `${frame.size} bytes: fetch limits reached`);
       return TopicValidatorResult.Ignore;
     }
     try {
-      const fetched = await this.fetchPayload(msg.topic, frame.size, frame.hash, from, author);
+      const fetched = await this.#fetchPayload(msg.topic, frame.size, frame.hash, from, author);
       if (fetched == null) {
-        this.rejectTraffic('fetch', 'unavailable', from, `${frame.size} bytes from ${author}`);
+        this.#rejectTraffic('fetch', 'unavailable', from, `${frame.size} bytes from ${author}`);
         return TopicValidatorResult.Ignore;
       }
-      return await this.runUserValidators(msg, fetched, key);
+      return await this.#runUserValidators(msg, fetched, key);
     } finally {
       release();
     }
   }
 
   /** The user's validators on the full payload; an accepted announced payload enters the cache. */
-  private async runUserValidators(
+  async #runUserValidators(
     msg: Message,
     data: Uint8Array,
     cacheKey: string | undefined,
   ): Promise<TopicValidatorResult> {
-    if (this.stopped || msg.type !== 'signed') return TopicValidatorResult.Ignore;
+    if (this.#stopped || msg.type !== 'signed') return TopicValidatorResult.Ignore;
     const m: GossipMessage = { from: msg.from.toString(), topic: msg.topic, data };
-    const verdict: Verdict = await runValidators(this.subs.validators(msg.topic), m, this.log);
+    const verdict: Verdict = await runValidators(this.#subs.validators(msg.topic), m, this.#log);
     if (verdict === 'accept') {
-      if (cacheKey !== undefined) this.cache.put(cacheKey, data);
-      this.accepted.set(msg, m);
+      if (cacheKey !== undefined) this.#cache.put(cacheKey, data);
+      this.#accepted.set(msg, m);
       return TopicValidatorResult.Accept;
     }
     return verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore;
   }
 
   /** Reports refused incoming traffic (a `rejected` event; logged at debug level here). */
-  private rejectTraffic(
-    stage: RejectStage,
-    reason: string,
-    peer: string | undefined,
-    detail?: string,
-    count = 1,
-  ): void {
-    this.log('rejected at %s stage from %s: %s %s', stage, peer, reason, detail ?? '');
+  #rejectTraffic(stage: RejectStage, reason: string, peer: string | undefined, detail?: string, count = 1): void {
+    this.#log('rejected at %s stage from %s: %s %s', stage, peer, reason, detail ?? '');
     this.safeDispatchEvent('rejected', { detail: { stage, reason, peer, count, detail } });
   }
 
   /** Fetch an announced payload from the best sources in turn; undefined if none served it. */
-  private async fetchPayload(
+  async #fetchPayload(
     topic: string,
     size: number,
     hash: Uint8Array,
@@ -559,20 +553,20 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     author: string,
   ): Promise<Uint8Array | undefined> {
     const key = toHex(hash);
-    const cached = this.cache.get(key);
+    const cached = this.#cache.get(key);
     if (cached != null) return cached;
     const connected = new Set(this.peers());
     const candidates = [source];
     if (author !== source && connected.has(author)) candidates.push(author);
-    for (const p of this.pubsub.getSubscribers(topic)) {
+    for (const p of this.#pubsub.getSubscribers(topic)) {
       const id = p.toString();
       if (!candidates.includes(id) && connected.has(id)) candidates.push(id);
     }
-    for (const peer of candidates.slice(0, this.payloadFetchAttempts)) {
-      if (this.stopped) return undefined;
+    for (const peer of candidates.slice(0, this.#payloadFetchAttempts)) {
+      if (this.#stopped) return undefined;
       try {
         const bytes = await this.fetch(peer, PAYLOAD_PROTOCOL, hash, {
-          signal: AbortSignal.timeout(this.payloadFetchTimeout),
+          signal: AbortSignal.timeout(this.#payloadFetchTimeout),
           maxResponseBytes: size,
         });
         this.payloadStats.bytesFetched += bytes.byteLength;
@@ -580,43 +574,43 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
           this.payloadStats.fetched++;
           return bytes;
         }
-        this.rejectTraffic('fetch', 'bad-payload', peer, `${bytes.byteLength} bytes for ${key.slice(0, 12)}`);
+        this.#rejectTraffic('fetch', 'bad-payload', peer, `${bytes.byteLength} bytes for ${key.slice(0, 12)}`);
         this.penalize(peer, `served ${bytes.byteLength} bytes not matching announced payload ${key.slice(0, 12)}`);
       } catch (err) {
-        this.log('payload %s from %s failed: %s', key.slice(0, 12), peer, err);
+        this.#log('payload %s from %s failed: %s', key.slice(0, 12), peer, err);
       }
     }
     this.payloadStats.unavailable++;
-    this.log.error('payload %s (%d bytes) unavailable from %d sources', key.slice(0, 12), size, candidates.length);
+    this.#log.error('payload %s (%d bytes) unavailable from %d sources', key.slice(0, 12), size, candidates.length);
     return undefined;
   }
 
   /** Serve one inbound request/response stream. Never throws: failures abort the stream. */
-  private async respond(protocol: string, stream: Stream, remote: PeerId): Promise<void> {
-    const entry = this.handled.get(protocol);
+  async #respond(protocol: string, stream: Stream, remote: PeerId): Promise<void> {
+    const entry = this.#handled.get(protocol);
     const log = stream.log.newScope('meshfl');
     if (entry == null) {
       stream.abort(new Error(`${protocol} not handled`));
       return;
     }
     const peer = remote.toString();
-    const signal = AbortSignal.any([AbortSignal.timeout(entry.timeout), this.stopping.signal]);
+    const signal = AbortSignal.any([AbortSignal.timeout(entry.timeout), this.#stopping.signal]);
     try {
       const read = await readRequest(
         stream,
         entry.maxRequestBytes,
-        AbortSignal.any([AbortSignal.timeout(this.requestReadTimeout), this.stopping.signal]),
+        AbortSignal.any([AbortSignal.timeout(this.#requestReadTimeout), this.#stopping.signal]),
       );
       if (read.kind === 'too-large') {
         const size = `${read.atLeast === true ? 'at least ' : ''}${read.length} bytes`;
-        this.rejectTraffic(entry.stage, 'request-too-large', peer, `${protocol}: ${size}`);
+        this.#rejectTraffic(entry.stage, 'request-too-large', peer, `${protocol}: ${size}`);
         const message = text(`request too large: ${size}, limit ${entry.maxRequestBytes}`);
         await sendResponse(stream, STATUS_TOO_LARGE, message, signal);
         return;
       }
       if (read.kind !== 'ok') {
         // Malformed framing, or a request too slow to arrive: no answer, close at once.
-        this.rejectTraffic(entry.stage, 'bad-request', peer, `${protocol}: ${read.why}`);
+        this.#rejectTraffic(entry.stage, 'bad-request', peer, `${protocol}: ${read.why}`);
         stream.abort(new Error(`bad request: ${read.why}`));
         return;
       }

@@ -70,12 +70,12 @@ export class PublicCopyEncoder {
   readonly codec: CodecSpec;
   readonly keyframeCodec: CodecSpec;
   readonly keyframeInterval: number;
-  private self: Weights | undefined;
-  private lastSeq = 0;
-  private lastSamples = 0;
-  private sinceKeyframe = 0;
-  private keyframeRequested = false;
-  private snapshotCache: { readonly seq: number; readonly bytes: Uint8Array } | undefined;
+  #self: Weights | undefined;
+  #lastSeq = 0;
+  #lastSamples = 0;
+  #sinceKeyframe = 0;
+  #keyframeRequested = false;
+  #snapshotCache: { readonly seq: number; readonly bytes: Uint8Array } | undefined;
 
   constructor(options: EncoderOptions) {
     this.schema = options.schema;
@@ -90,44 +90,44 @@ export class PublicCopyEncoder {
     if (!(Number.isInteger(resume) && resume >= 0 && resume < MAX_SEQ)) {
       throw new RangeError(`resumeAfterSeq must be an integer in [0, ${MAX_SEQ}), got ${resume}`);
     }
-    this.lastSeq = resume;
+    this.#lastSeq = resume;
   }
 
   /** Seq of the last message emitted (0 before the first). */
   get seq(): number {
-    return this.lastSeq;
+    return this.#lastSeq;
   }
 
   /** x̂_self: what receivers reconstruct of this peer (a copy), or undefined before the first message. */
   publicCopy(): Weights | undefined {
-    return this.self === undefined ? undefined : cloneWeights(this.self);
+    return this.#self === undefined ? undefined : cloneWeights(this.#self);
   }
 
   /** The next encodeUpdate emits a keyframe (e.g. after a neighbour reported a gap). */
   requestKeyframe(): void {
-    this.keyframeRequested = true;
+    this.#keyframeRequested = true;
   }
 
   /** Encodes x as the next message: a keyframe when due, else the compressed x - x̂. */
   encodeUpdate(x: Weights, samples: number): EncodedUpdate {
     if (!sameArchitecture(x, layoutOf(this.schema))) throw new RangeError('encodeUpdate: model does not fit the task');
-    if (this.lastSeq >= MAX_SEQ) throw new RangeError('sequence numbers exhausted (uint32)');
-    const seq = this.lastSeq + 1;
+    if (this.#lastSeq >= MAX_SEQ) throw new RangeError('sequence numbers exhausted (uint32)');
+    const seq = this.#lastSeq + 1;
     const keyframe =
-      this.self === undefined || this.keyframeRequested || this.sinceKeyframe + 1 >= this.keyframeInterval;
-    const base = keyframe ? seq : this.lastSeq;
+      this.#self === undefined || this.#keyframeRequested || this.#sinceKeyframe + 1 >= this.keyframeInterval;
+    const base = keyframe ? seq : this.#lastSeq;
     const fields = { taskId: this.schema.taskId, fingerprint: this.schema.fingerprint, seq, base, samples };
     const bytes = keyframe
       ? encodeMessage({ ...fields, kind: 'keyframe', codec: this.keyframeCodec }, x)
-      : encodeMessage({ ...fields, kind: 'delta', codec: this.codec }, subtract(x, this.self as Weights));
+      : encodeMessage({ ...fields, kind: 'delta', codec: this.codec }, subtract(x, this.#self as Weights));
     // Decode our own bytes: x̂ then matches every receiver bit for bit.
     const sent = decodeMessage(bytes, this.schema);
-    const self = keyframe ? sent.weights : addDelta(this.self as Weights, sent.weights);
-    this.self = self;
-    this.lastSeq = seq;
-    this.lastSamples = samples;
-    this.sinceKeyframe = keyframe ? 0 : this.sinceKeyframe + 1;
-    if (keyframe) this.keyframeRequested = false;
+    const self = keyframe ? sent.weights : addDelta(this.#self as Weights, sent.weights);
+    this.#self = self;
+    this.#lastSeq = seq;
+    this.#lastSamples = samples;
+    this.#sinceKeyframe = keyframe ? 0 : this.#sinceKeyframe + 1;
+    if (keyframe) this.#keyframeRequested = false;
     return { bytes, kind: keyframe ? 'keyframe' : 'delta', seq, base, decoded: sent.weights, publicCopy: self };
   }
 
@@ -136,10 +136,10 @@ export class PublicCopyEncoder {
    * (deltas that follow apply on it exactly). Undefined before the first message.
    */
   snapshot(): Uint8Array | undefined {
-    if (this.self === undefined) return undefined;
-    const seq = this.lastSeq;
+    if (this.#self === undefined) return undefined;
+    const seq = this.#lastSeq;
     // Encoded once per seq: every request until the next message gets the same bytes.
-    if (this.snapshotCache?.seq !== seq) {
+    if (this.#snapshotCache?.seq !== seq) {
       const bytes = encodeMessage(
         {
           kind: 'keyframe',
@@ -147,14 +147,14 @@ export class PublicCopyEncoder {
           fingerprint: this.schema.fingerprint,
           seq,
           base: seq,
-          samples: this.lastSamples,
+          samples: this.#lastSamples,
           codec: FP32,
         },
-        this.self,
+        this.#self,
       );
-      this.snapshotCache = { seq, bytes };
+      this.#snapshotCache = { seq, bytes };
     }
-    return this.snapshotCache.bytes;
+    return this.#snapshotCache.bytes;
   }
 }
 
@@ -196,19 +196,19 @@ const SELF = '';
 /** The receiver side: one public copy per sender. Nothing changes unless a message fully validates. */
 export class PublicCopies {
   readonly schema: TaskSchema;
-  private readonly maxBytes: number | undefined;
-  private readonly allowedCodecs: readonly CodecSpec[] | undefined;
-  private readonly copies = new Map<string, PublicCopy>();
-  private readonly shared: SharedCopies | undefined;
+  readonly #maxBytes: number | undefined;
+  readonly #allowedCodecs: readonly CodecSpec[] | undefined;
+  readonly #copies = new Map<string, PublicCopy>();
+  readonly #shared: SharedCopies | undefined;
   readonly valueBound: number;
   /** Norm limits learned from accepted updates; undefined when turned off. */
   readonly norms: NormTracker | undefined;
 
   constructor(options: ReceiverOptions) {
     this.schema = options.schema;
-    this.maxBytes = options.maxBytes;
-    this.allowedCodecs = options.allowedCodecs;
-    this.shared = options.shared;
+    this.#maxBytes = options.maxBytes;
+    this.#allowedCodecs = options.allowedCodecs;
+    this.#shared = options.shared;
     this.valueBound = checkValueBound(options.valueBound ?? DEFAULT_VALUE_BOUND);
     this.norms =
       options.norms === false
@@ -221,11 +221,11 @@ export class PublicCopies {
 
   /** Validation context for a message from `sender` (usable by a gossip validator). */
   contextFor(sender: string): ValidationContext {
-    const copy = this.copies.get(sender);
+    const copy = this.#copies.get(sender);
     return {
       schema: this.schema,
-      maxBytes: this.maxBytes,
-      allowedCodecs: this.allowedCodecs,
+      maxBytes: this.#maxBytes,
+      allowedCodecs: this.#allowedCodecs,
       lastSeq: copy?.seq,
       publicCopy: copy?.weights,
       valueBound: this.valueBound,
@@ -259,7 +259,7 @@ export class PublicCopies {
     if (update.taskId !== this.schema.taskId || update.fingerprint !== this.schema.fingerprint) {
       return { kind: 'rejected', sender, reason: 'wrong-task', detail: 'update decoded for another task or model' };
     }
-    const current = this.copies.get(sender);
+    const current = this.#copies.get(sender);
     if (current !== undefined && update.seq === current.seq) {
       return { kind: 'rejected', sender, reason: 'replayed', detail: `seq ${update.seq} already applied` };
     }
@@ -279,8 +279,8 @@ export class PublicCopies {
       }
       const decoded = update.weights;
       weights =
-        this.shared !== undefined && bytes !== undefined
-          ? this.shared.resolve(bytes, undefined, () => cloneWeights(decoded))
+        this.#shared !== undefined && bytes !== undefined
+          ? this.#shared.resolve(bytes, undefined, () => cloneWeights(decoded))
           : cloneWeights(decoded);
     } else {
       if (current === undefined || update.base !== current.seq) {
@@ -289,14 +289,14 @@ export class PublicCopies {
       try {
         const add = (): Weights => addDelta(current.weights, update.weights, this.valueBound);
         weights =
-          this.shared !== undefined && bytes !== undefined ? this.shared.resolve(bytes, current.weights, add) : add();
+          this.#shared !== undefined && bytes !== undefined ? this.#shared.resolve(bytes, current.weights, add) : add();
       } catch (err) {
         if (err instanceof DecodeError) return { kind: 'rejected', sender, reason: err.reason, detail: err.message };
         throw err;
       }
     }
     const copy: PublicCopy = { seq: update.seq, samples: update.samples, weights };
-    this.copies.set(sender, copy);
+    this.#copies.set(sender, copy);
     if (this.norms !== undefined) {
       if (update.kind === 'delta') this.norms.observe(sender, 'delta', layerNorms(update.weights));
       this.norms.observe(sender, 'model', layerNorms(weights));
@@ -305,15 +305,15 @@ export class PublicCopies {
   }
 
   get(sender: string): PublicCopy | undefined {
-    return this.copies.get(sender);
+    return this.#copies.get(sender);
   }
 
   senders(): string[] {
-    return [...this.copies.keys()];
+    return [...this.#copies.keys()];
   }
 
   forget(sender: string): void {
-    this.copies.delete(sender);
+    this.#copies.delete(sender);
     this.norms?.forget(sender);
   }
 }
