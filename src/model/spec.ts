@@ -29,8 +29,6 @@ export type ModelSpec =
     }
   | TfjsSpec;
 
-export type ModelKind = ModelSpec['kind'];
-
 export type MlpSpec = Extract<ModelSpec, { kind: 'mlp' }>;
 export type CnnSpec = Extract<ModelSpec, { kind: 'cnn' }>;
 
