@@ -7,7 +7,7 @@
  * bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
 
-import { DEFAULT_MAX_THREADS, defaultThreads, MAX_THREADS } from '../../node/data-parallel/threads.ts';
+import { DEFAULT_THREADS, defaultThreads, MAX_THREADS } from '../../node/data-parallel/threads.ts';
 import { DATASET_NAMES, loadDataset } from '../../node/datasets.ts';
 import { loadModelFile, saveModelFile } from '../../node/model-store.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
@@ -29,10 +29,9 @@ const MODEL_OPTIONS = `  --dataset <name>        mnist | fashion-mnist | synthet
   --backbone <file>       model file from 'meshfl pretrain' (backbone layers are loaded)
   --classes <list>        train and test on these classes only, e.g. 0-4 or 0,3,7
   --backend <name>        wasm | cpu | auto (default auto)
-  --threads <n>           threads training the model, 1-${MAX_THREADS} (default: the machine's cores,
-                          at most ${DEFAULT_MAX_THREADS}; here ${defaultThreads()}): each trains a slice of every batch
-                          and the gradients are summed (same batches and updates as 1
-                          thread); head mode trains on 1
+  --threads <n>           threads training the model, 1-${MAX_THREADS} (default ${DEFAULT_THREADS}): each
+                          trains a slice of every batch and the gradients are summed
+                          (same batches and updates as 1 thread); head mode trains on 1
   --seed <n>              seed of initialisation and batch order (default 1)`;
 
 export const TRAIN_USAGE = `meshfl train [options]      train one model locally (no network)

@@ -90,7 +90,7 @@ export const OVERRIDES: readonly OverrideKey[] = [
     path: ['resources', 'threads'],
     flag: 'threads',
     env: 'MESHFL_THREADS',
-    help: 'threads training the model (default: the cores, at most 4)',
+    help: 'threads training the model (default: 1, no worker thread)',
     type: 'number',
   },
   { path: ['logLevel'], flag: 'log-level', env: 'MESHFL_LOG_LEVEL', help: 'debug | info | warn | error' },

@@ -44,7 +44,7 @@ import {
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { TASK_ID_PATTERN, TASK_ID_RULE } from '../../src/wire/constants.ts';
 import { DEFAULT_DELTA_NORM_FACTOR, DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
-import { DEFAULT_MAX_THREADS, defaultThreads, MAX_THREADS } from '../data-parallel/threads.ts';
+import { DEFAULT_THREADS, defaultThreads, MAX_THREADS } from '../data-parallel/threads.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { type ConfigKeys, configError, configKeys, type OverrideSources } from './config-error.ts';
 import { readTaskSource, type TaskSource } from './task.ts';
@@ -134,7 +134,7 @@ export interface DaemonConfig {
   };
   readonly resources: {
     readonly backend: 'wasm' | 'cpu' | 'auto';
-    /** Threads training the model (node/data-parallel); unset in the file: the machine's cores, at most DEFAULT_MAX_THREADS. */
+    /** Threads training the model (node/data-parallel); unset in the file: DEFAULT_THREADS (1). */
     readonly threads: number;
   };
   /** Seed of this daemon's batch order and merge randomness (and, when this config defines the task, of its initial model). */
@@ -436,7 +436,7 @@ export const CONFIG_SCHEMA = strict(
         backend: v.optional(choice(BACKENDS), DEFAULTS.backend),
         threads: v.optional(
           doc(
-            `Threads training the model: each trains a slice of every batch and the gradients are summed (the same updates as 1 thread). Default: the machine's cores, at most ${DEFAULT_MAX_THREADS}. 1: no worker thread. Head mode (trainable "head") trains on 1.`,
+            `Threads training the model: each trains a slice of every batch and the gradients are summed (the same updates as 1 thread). Default ${DEFAULT_THREADS}: training on the main thread, no worker (2 threads gained nothing for the default MLP; docs/PERFORMANCE.md). Head mode (trainable "head") trains on 1.`,
             int(1, MAX_THREADS),
           ),
         ),

@@ -3,21 +3,22 @@
  * `resources.threads`): the checks and defaults, without loading tfjs (the CLI answers bad
  * flags before it imports anything heavy).
  */
-import { availableParallelism } from 'node:os';
 import type { Trainable } from '../../src/train/trainer.ts';
 
 /** Thread counts accepted (CLI flag and daemon config). */
 export const MAX_THREADS = 64;
 /**
- * The default thread count is the machine's cores up to this many: each thread trains 1/W of
- * a batch (8 samples of 64 at W = 8, where the per-step exchange and small matrix products
- * eat the gain) and holds its own copy of the model and tfjs backend.
+ * One thread unless asked: measured (docs/PERFORMANCE.md, "One model on several threads"),
+ * two threads train the default MLP no faster than one even on a quiet machine (half a
+ * batch still costs about 0.7 of a whole one, plus the per-step exchange) and about half as
+ * fast on a busy one, where each step waits for the slower thread. The CNN gains more; opt
+ * in with `--threads` / `resources.threads` where the cores are free.
  */
-export const DEFAULT_MAX_THREADS = 4;
+export const DEFAULT_THREADS = 1;
 
-/** The machine's cores (os.availableParallelism), at most DEFAULT_MAX_THREADS. */
+/** The thread count used when none is given (DEFAULT_THREADS). */
 export function defaultThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), DEFAULT_MAX_THREADS));
+  return DEFAULT_THREADS;
 }
 
 /** Throws a RangeError unless `threads` is an integer in [1, MAX_THREADS]. */
