@@ -21,7 +21,7 @@ import { createRng, type Rng } from '../data/rng.ts';
 import { mergeWithReport } from '../merge/report.ts';
 import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
 import type { Layer, Weights } from '../model/weights.ts';
-import { sizeOfShape } from '../model/weights.ts';
+import { allFinite, sizeOfShape } from '../model/weights.ts';
 import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
 import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
@@ -442,10 +442,22 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       return heard === undefined ? round > 0 : round - heard >= this.#options.staleAfterRounds;
     });
 
-    const reference = this.#exchangedWeights();
+    const start = this.trainer.getWeights();
+    const reference = start.filter((l: Layer) => this.#exchanged.has(l.name));
     const trained = await this.#options.training.trainAsync(this.#options.data.train, this.#options.local, {
       signal,
     });
+    // A diverged step (too high a learning rate, a bad sample) leaves NaN/Infinity in the
+    // model: never publish or merge that. Go back to the round's start model, forget the
+    // momentum that carried the blow-up, say so, and take part in the round as before.
+    if (!allFinite(this.trainer.getWeights())) {
+      this.trainer.setWeights(start);
+      this.trainer.resetOptimizer();
+      this.#emitError(
+        new Error(`round ${round}: non-finite weights after ${trained.steps} steps (loss ${trained.loss})`),
+        'local training diverged, restored the round\'s start model (lower the learning rate?)',
+      );
+    }
     const evalEvery = this.#options.evaluateEvery;
     const evaluateNow = evalEvery > 0 && round % evalEvery === 0;
     const evalSet = this.#options.data.evaluation ?? this.#options.data.validation;

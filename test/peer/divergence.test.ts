@@ -1,0 +1,67 @@
+/**
+ * A local training that diverges (NaN/Infinity in the model) must not end the peer or reach
+ * the wire: the peer restores the round's start model, reports an error and goes on.
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import type { Dataset } from '../../src/data/dataset.ts';
+import { allFinite } from '../../src/model/weights.ts';
+import { Bus } from '../../src/net/inproc-bus.ts';
+import { createTaskTrainer } from '../../src/peer/create-peer.ts';
+import type { LocalTraining } from '../../src/peer/peer.ts';
+import type { TrainAmount, TrainResult } from '../../src/train/trainer.ts';
+import { decodeHeader } from '../../src/wire/message.ts';
+import { HANG_GUARD, modelFor, Puppet, record, TINY_SPEC, tinyBackend, tinyPeer } from './tiny.ts';
+
+before(tinyBackend);
+
+test('a diverged local training is undone, reported, and the peer goes on', { timeout: HANG_GUARD }, async () => {
+  const bus = new Bus();
+  const trainer = createTaskTrainer(TINY_SPEC, { seed: 1 });
+  let diverge = true;
+  // Real steps, then (in the first round only) one value blown up as a diverged step would.
+  const training: LocalTraining = {
+    async trainAsync(data: Dataset, amount: TrainAmount): Promise<TrainResult> {
+      const result = trainer.train(data, amount);
+      if (diverge) {
+        const w = trainer.getWeights();
+        const first = w[0];
+        assert.ok(first);
+        first.values[0] = Number.NaN;
+        trainer.setWeights(w);
+        diverge = false;
+      }
+      return result;
+    },
+  };
+  const a = tinyPeer(bus.join('a'), { trainer, training });
+  const log = record(a);
+  await a.start();
+  const p = new Puppet(bus, 'p', a.schema);
+  const heard: number[] = [];
+  p.onReceive((m) => {
+    if (m.from === 'a') heard.push(decodeHeader(m.data).seq);
+  });
+  const start = trainer.getWeights();
+
+  await p.send(modelFor(a.schema, 0.5, 1));
+  await bus.flush();
+  const r0 = await a.runRound();
+  assert.equal(r0.round, 0);
+  assert.equal(log.errors.length, 1);
+  assert.match(log.errors[0]?.message ?? '', /local training diverged.*non-finite weights after 2 steps/);
+  assert.ok(allFinite(trainer.getWeights()));
+  // The published update is the round's start model, which the puppet could decode.
+  await bus.flush();
+  assert.deepEqual(heard, [1]);
+
+  // The next round trains normally (no new error) and moves the model.
+  await p.send(modelFor(a.schema, 0.5, 2));
+  await bus.flush();
+  const r1 = await a.runRound();
+  assert.equal(r1.round, 1);
+  assert.equal(log.errors.length, 1);
+  assert.ok(allFinite(trainer.getWeights()));
+  assert.notDeepEqual(trainer.getWeights()[0]?.values, start[0]?.values);
+  await a.stop();
+});
