@@ -9,12 +9,7 @@
  * comparisons") lists the flags; simulations/scenarios/lockstep/ holds the same grid as
  * scenario files for `meshfl simulate`.
  *
- *   node simulations/lockstep/compare.ts [--seeds 1,2,3] [--peers 10] [--rounds 10] \
- *     [--steps 10] [--train 6000] [--hidden 64] [--trainable all|head] \
- *     [--validation public+own|own-classes] [--strategies a,b] [--attacks x,y] \
- *     [--fraction 0.3] [--alie-z z] [--partition shards|dirichlet] [--classes-per-peer 4] \
- *     [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--codec int8] \
- *     [--json out.json] [--merge-log merges.jsonl]
+ * Usage: USAGE below (`--help`).
  *
  * `oracle` is the honest-only reference: honest peers merge only honest candidates with
  * mean. Baselines that take the number of attackers are told the true one (./grid.ts).
@@ -58,31 +53,51 @@ const VALIDATIONS = ['public+own', 'own-classes'] as const;
 const PUBLIC_PER_CLASS = 10;
 const CODECS = ['int8', 'fp32', 'fp16'] as const;
 
-const { values } = parseArgs({
-  options: {
-    seeds: { type: 'string', default: '1,2,3' },
-    peers: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '10' },
-    steps: { type: 'string', default: '10' },
-    train: { type: 'string', default: '6000' },
-    hidden: { type: 'string', default: '64' },
-    trainable: { type: 'string', default: 'all' },
-    validation: { type: 'string', default: 'public+own' },
-    strategies: { type: 'string', default: DEFAULT_STRATEGIES },
-    attacks: { type: 'string', default: DEFAULT_ATTACKS },
-    test: { type: 'string', default: '1000' },
-    fraction: { type: 'string', default: '0.3' },
-    'alie-z': { type: 'string' },
-    partition: { type: 'string', default: 'shards' },
-    'classes-per-peer': { type: 'string', default: '4' },
-    alpha: { type: 'string', default: '0.1' },
-    'bristle-n': { type: 'string' },
-    'strategy-options': { type: 'string' },
-    codec: { type: 'string', default: 'int8' },
-    'merge-log': { type: 'string' },
-    json: { type: 'string' },
-  },
-});
+const USAGE = `node simulations/lockstep/compare.ts [--seeds 1,2,3] [--peers 10] [--rounds 10]
+  [--steps 10] [--train 6000] [--hidden 64] [--trainable all|head]
+  [--validation public+own|own-classes] [--strategies a,b] [--attacks x,y]
+  [--fraction 0.3] [--alie-z z] [--partition shards|dirichlet] [--classes-per-peer 4]
+  [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--codec int8]
+  [--json out.json] [--merge-log merges.jsonl]
+Flags: docs/SIMULATIONS.md, "Lockstep comparisons".`;
+
+const values = (() => {
+  try {
+    return parseArgs({
+      options: {
+        seeds: { type: 'string', default: '1,2,3' },
+        peers: { type: 'string', default: '10' },
+        rounds: { type: 'string', default: '10' },
+        steps: { type: 'string', default: '10' },
+        train: { type: 'string', default: '6000' },
+        hidden: { type: 'string', default: '64' },
+        trainable: { type: 'string', default: 'all' },
+        validation: { type: 'string', default: 'public+own' },
+        strategies: { type: 'string', default: DEFAULT_STRATEGIES },
+        attacks: { type: 'string', default: DEFAULT_ATTACKS },
+        test: { type: 'string', default: '1000' },
+        fraction: { type: 'string', default: '0.3' },
+        'alie-z': { type: 'string' },
+        partition: { type: 'string', default: 'shards' },
+        'classes-per-peer': { type: 'string', default: '4' },
+        alpha: { type: 'string', default: '0.1' },
+        'bristle-n': { type: 'string' },
+        'strategy-options': { type: 'string' },
+        codec: { type: 'string', default: 'int8' },
+        'merge-log': { type: 'string' },
+        json: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`compare: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function fail(message: string): never {
   console.error(`compare: ${message}`);
