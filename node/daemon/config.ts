@@ -31,6 +31,7 @@ import {
 import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE, strategyShape } from '../../src/config/shapes.ts';
 import { DATASET_NAMES, type DatasetName } from '../../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition-spec.ts';
+import { DEFAULT_STRATEGY, strategyNames } from '../../src/merge/registry.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
 import {
@@ -391,7 +392,7 @@ export const CONFIG_SCHEMA = strict(
       doc('Model file from meshfl pretrain; required with trainable: head.', text('a model file path')),
     ),
     dataset: v.optional(DATASET, {}),
-    strategy: v.optional(described(strategyShape())),
+    strategy: v.optional(described(strategyShape(strategyNames(), DEFAULT_STRATEGY))),
     codec: v.optional(described(CODEC_SHAPE)),
     listen: v.optional(
       doc(

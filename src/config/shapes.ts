@@ -5,7 +5,6 @@
  * shipped config and scenario against the generated schemas, so a parser that accepts more
  * than its shape says shows up there.
  */
-import { DEFAULT_STRATEGY, strategyNames } from '../merge/registry.ts';
 import type { JsonShape } from './read.ts';
 
 const POSITIVE_WIDTH = { type: 'integer', minimum: 1, maximum: 65_536 } as const;
@@ -107,16 +106,19 @@ export const CODEC_SHAPE: JsonShape = {
   pattern: '^\\s*(fp32|fp16|int8|topk:[0-9.]+(\\+(fp32|fp16|int8))?)\\s*$',
 };
 
-/** src/merge/registry.ts createStrategy: a name, or a name with the rule's options. */
-export function strategyShape(extraNames: readonly string[] = []): JsonShape {
-  const names = { type: 'string', enum: [...strategyNames(), ...extraNames] };
+/**
+ * src/merge/registry.ts createStrategy: a name, or a name with the rule's options. The
+ * caller passes the registry's names and default (config/ sits below merge/).
+ */
+export function strategyShape(names: readonly string[], defaultName: string): JsonShape {
+  const name = { type: 'string', enum: [...names] };
   return {
-    description: `A merge strategy name, or {name, options} (options: docs/ALGORITHMS.md). Default ${DEFAULT_STRATEGY}.`,
+    description: `A merge strategy name, or {name, options} (options: docs/ALGORITHMS.md). Default ${defaultName}.`,
     anyOf: [
-      names,
+      name,
       {
         type: 'object',
-        properties: { name: names, options: { type: 'object' } },
+        properties: { name, options: { type: 'object' } },
         required: ['name'],
         additionalProperties: false,
       },
