@@ -128,8 +128,10 @@ function mergeContext(
   report: (r: MergeReport) => void,
 ): MergeContext {
   const { trainer } = peer;
+  const { evaluate, linearInput } = trainer.mergeScoring(peer.validation);
   return {
-    evaluate: (w) => trainer.evaluateWeights(w, peer.validation),
+    evaluate,
+    ...(linearInput === undefined ? {} : { linearInput }),
     familiarClasses: peer.familiarClasses,
     numClasses: trainer.model.numClasses,
     outputLayer: trainer.model.outputLayer,
