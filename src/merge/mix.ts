@@ -115,10 +115,30 @@ function plus(base: Float32Array, d: Float64Array): Float32Array {
   return out;
 }
 
-/** base + scale (d - sum_j c_j (xs_j - base)) with c already negated, tile by tile, rounded to float32. */
-function minusTerms(base: Float32Array, d: Float64Array, xs: Float32Array[], c: number[], scale: number): Float32Array {
+/**
+ * base + scale (d - sum_j c_j (xs_j - base)) with c already negated, tile by tile, rounded
+ * to float32, into `out` (a new array unless given).
+ */
+function minusTerms(
+  base: Float32Array,
+  d: Float64Array,
+  xs: Float32Array[],
+  c: number[],
+  scale: number,
+  out: Float32Array = new Float32Array(base.length),
+): Float32Array {
   const n = base.length;
-  const out = new Float32Array(n);
+  if (xs.length === 1) {
+    // One term (a singleton group, the usual case): the same float64 operations in the same
+    // order as the tiled path below, in one sweep.
+    const x = xs[0] as Float32Array;
+    const c0 = c[0] as number;
+    for (let k = 0; k < n; k++) {
+      const v = base[k] as number;
+      out[k] = v + scale * ((d[k] as number) + c0 * ((x[k] as number) - v));
+    }
+    return out;
+  }
   const acc = new Float64Array(Math.min(n, TILE));
   for (let start = 0; start < n; start += TILE) {
     const len = Math.min(TILE, n - start);
@@ -179,6 +199,8 @@ export class LeaveOutMixer {
   readonly #delta: Float64Array[];
   readonly #position: Map<number, number>;
   readonly #projected: Projected | undefined;
+  /** Output buffers of #scores, by layer index (-1: the projection). */
+  readonly #buffers = new Map<number, Float32Array>();
 
   constructor(
     own: Weights,
@@ -257,8 +279,8 @@ export class LeaveOutMixer {
     return rest > 0 ? total / rest : 0;
   }
 
-  /** The mix without `group` (empty: the full mix) on merged layer `index`. */
-  #layer(index: number, group: readonly number[]): Float32Array {
+  /** The mix without `group` (empty: the full mix) on merged layer `index`, into `out` if given. */
+  #layer(index: number, group: readonly number[], out?: Float32Array): Float32Array {
     const p = this.#position.get(index) as number;
     const base = (this.#own[index] as Layer).values;
     const d = this.#delta[p] as Float64Array;
@@ -267,7 +289,7 @@ export class LeaveOutMixer {
     const groupModels = group.map((j) => this.#models[j] as Weights);
     const groupCoef = group.map((j) => this.#coef[j] as Float64Array);
     const { xs, c } = activeTerms(groupModels, index, groupCoef, p, -1);
-    return minusTerms(base, d, xs, c, this.#scale(group, p));
+    return minusTerms(base, d, xs, c, this.#scale(group, p), out);
   }
 
   /** The full mix (every active candidate). */
@@ -297,16 +319,27 @@ export class LeaveOutMixer {
     const projected = this.#projected;
     if (projected === undefined) return evaluate(group.length === 0 ? this.full() : this.without(group));
     const { position: p, own: pOwn, delta } = projected;
+    // The evaluator copies what it is given before returning, so one set of buffers serves
+    // every mix this mixer scores (no allocation per group).
+    const buffer = (i: number, n: number): Float32Array => {
+      let b = this.#buffers.get(i);
+      if (b === undefined) {
+        b = new Float32Array(n);
+        this.#buffers.set(i, b);
+      }
+      return b;
+    };
     let z: Float32Array;
     if (group.length === 0) z = plus(pOwn, delta);
     else {
       const { xs, c } = this.#terms(projected.models, p, group, -1);
-      z = minusTerms(pOwn, delta, xs, c, this.#scale(group, p));
+      z = minusTerms(pOwn, delta, xs, c, this.#scale(group, p), buffer(-1, pOwn.length));
     }
     // Layers the evaluator reads: the mixed ones, except the kernel (own's stands in, unread).
-    const merged = new Set(this.#layers);
     const w = this.#own.map((l, i) =>
-      i === projected.index || !merged.has(i) ? l : { name: l.name, shape: l.shape, values: this.#layer(i, group) },
+      i === projected.index || !this.#position.has(i)
+        ? l
+        : { name: l.name, shape: l.shape, values: this.#layer(i, group, buffer(i, l.values.length)) },
     );
     return projected.evaluator.evaluateProjected(z, w);
   }
