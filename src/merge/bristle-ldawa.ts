@@ -23,7 +23,7 @@
  * Every stage has an option that turns it off, for ablations. State: the trust memory of
  * one strategy instance (one per merging peer).
  */
-import { cloneWeights, type Weights } from '../model/weights.ts';
+import { cloneWeights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
 import { certainty, graft } from './bristle-performance.ts';
 import { colluderGroups } from './colluders.ts';
@@ -32,7 +32,7 @@ import { harmfulOutliers, median, TrustMemory } from './influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import type { RejectedCandidate } from './report.ts';
-import type { Candidate, MergeContext, Strategy } from './types.ts';
+import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
 import { distanceSquared } from './vectors.ts';
 
@@ -189,9 +189,9 @@ function checkRetired(raw: unknown): void {
   }
 }
 
-/** Validation cross-entropy of a model; non-finite losses count as +Infinity (worst). */
-function lossOf(ctx: MergeContext, w: Weights): number {
-  const loss = ctx.evaluate(w).loss;
+/** Validation cross-entropy from a model's scores; non-finite losses count as +Infinity (worst). */
+function lossOf(scores: ClassScores): number {
+  const loss = scores.loss;
   return Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY;
 }
 
@@ -371,10 +371,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           .map((members, g) => ({ g, members: members.filter((j) => active[j]) }))
           .filter((x) => x.members.length > 0);
         if (live.length < 2) break;
-        const mixer = new LeaveOutMixer(own, models, layers, weights, clip, active, ownWeight);
-        const full = lossOf(ctx, mixer.full());
+        const mixer = new LeaveOutMixer(own, models, layers, weights, clip, active, ownWeight, ctx.linearInput);
+        const full = lossOf(mixer.fullScores(ctx.evaluate));
         const effects = live.map(({ members }) => {
-          const loss = lossOf(ctx, mixer.without(members));
+          const loss = lossOf(mixer.withoutScores(members, ctx.evaluate));
           // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
           if (!Number.isFinite(full)) return Number.isFinite(loss) ? -1 : 0;
           return full > 0 ? (loss - full) / full : 0;

@@ -11,7 +11,7 @@
  * prunes every pair whose distances to own already differ by more than the radius.
  */
 import type { Weights } from '../model/weights.ts';
-import { distanceSquared } from './vectors.ts';
+import { distanceSquaredWithin } from './vectors.ts';
 
 export interface ColluderGroups {
   /** group[j]: the group index of candidate j (groups numbered 0.. in order of first member). */
@@ -61,7 +61,7 @@ export function colluderGroups(
       if ((distances[k] as number) - dj > Math.max(radius, 0)) break;
       if (find(parent, j) === find(parent, k)) continue;
       pairsMeasured++;
-      if (distanceSquared(models[j] as Weights, models[k] as Weights, layers) <= r2) {
+      if (distanceSquaredWithin(models[j] as Weights, models[k] as Weights, layers, r2)) {
         parent[find(parent, k)] = find(parent, j);
       }
     }

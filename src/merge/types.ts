@@ -3,11 +3,11 @@
  * a pure function from our own model and our neighbours' models to our next model.
  */
 import type { Rng } from '../data/rng.ts';
-import type { ClassScores, OutputLayer } from '../model/evaluation.ts';
+import type { ClassScores, LinearInputEvaluator, OutputLayer } from '../model/evaluation.ts';
 import type { Weights } from '../model/weights.ts';
 
 // The merge rules' context names them; they live in model/, where trainers use them too.
-export type { ClassScores, OutputLayer } from '../model/evaluation.ts';
+export type { ClassScores, LinearInputEvaluator, OutputLayer } from '../model/evaluation.ts';
 
 /** One neighbour model offered to a merge (its latest public copy). */
 export interface Candidate {
@@ -23,6 +23,12 @@ export interface Candidate {
 export interface MergeContext {
   /** Scores a model on this peer's validation split. Synchronous; may be slow. */
   readonly evaluate: (w: Weights) => ClassScores;
+  /**
+   * Optional: `evaluate` split at the model's first layer, when the model starts with a
+   * dense layer on the input (src/model/evaluation.ts). Rules that score many mixes of the
+   * same models use it (LeaveOutMixer); every other rule ignores it. Valid for this merge only.
+   */
+  readonly linearInput?: LinearInputEvaluator;
   /** Classes present in this peer's own training data. */
   readonly familiarClasses: readonly number[];
   readonly numClasses: number;

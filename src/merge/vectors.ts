@@ -24,6 +24,31 @@ export function distanceSquared(a: Weights, b: Weights, layers: readonly number[
   return s;
 }
 
+/** Elements between checks of the running sum in distanceSquaredWithin. */
+const WITHIN_CHECK = 4096;
+
+/**
+ * Whether ||a - b||^2 <= bound over `layers`, stopping as soon as the running sum exceeds
+ * the bound (it only grows): pairs that are far apart, the usual case, cost a fraction of a
+ * full distance. Same sum, in the same order, as distanceSquared.
+ */
+export function distanceSquaredWithin(a: Weights, b: Weights, layers: readonly number[], bound: number): boolean {
+  let s = 0;
+  for (const i of layers) {
+    const x = values(a, i);
+    const y = values(b, i);
+    for (let start = 0; start < x.length; start += WITHIN_CHECK) {
+      const end = Math.min(x.length, start + WITHIN_CHECK);
+      for (let k = start; k < end; k++) {
+        const d = (x[k] as number) - (y[k] as number);
+        s += d * d;
+      }
+      if (s > bound) return false;
+    }
+  }
+  return s <= bound;
+}
+
 export function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let s = 0;
   for (let k = 0; k < x.length; k++) s += (x[k] as number) * (y[k] as number);

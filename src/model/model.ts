@@ -10,14 +10,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../data/rng.ts';
-import type { Model, NamedVariable } from './model-types.ts';
+import type { LinearInput, Model, NamedVariable } from './model-types.ts';
 import { repOptInit, repOptMultiplier, repOptScale, uniformScales } from './reparam.ts';
 import { DEFAULT_BN_EPSILON, KERNEL3_PADDING } from './repvgg-block.ts';
 import type { ModelSpec } from './spec.ts';
 import { buildTfjsModel } from './tfjs-model.ts';
 import { type Layer, sameArchitecture, sizeOfShape, type Weights } from './weights.ts';
 
-export type { Model, NamedVariable };
+export type { LinearInput, Model, NamedVariable };
 
 export const HEAD_KERNEL = 'head/kernel';
 /** Decay of the BatchNorm moving statistics per training step (PyTorch's momentum 0.1). */
@@ -114,6 +114,7 @@ export function buildModel(spec: ModelSpec, inputShape: readonly number[], numCl
   const multipliers = new Map<string, tf.Tensor>();
   let forward: (x: tf.Tensor, training: boolean) => tf.Tensor2D;
   let featureSize: number;
+  let linearInput: LinearInput | undefined;
   let flops = 0;
   const inputSize = sizeOfShape(inputShape);
 
@@ -129,12 +130,25 @@ export function buildModel(spec: ModelSpec, inputShape: readonly number[], numCl
         width = h;
       });
       featureSize = width;
-      forward = (x) =>
+      // The first layer's product and the rest apart, so mixes can be scored from P = X K
+      // (LinearInput); features(x) runs exactly the same ops as featuresFrom(project(x)).
+      const project = (x: tf.Tensor, k: tf.Tensor2D): tf.Tensor2D =>
+        tf.tidy(() => tf.matMul(x.reshape([-1, inputSize]) as tf.Tensor2D, k));
+      const featuresFrom = (p: tf.Tensor2D): tf.Tensor2D =>
         tf.tidy(() => {
-          let a = x.reshape([-1, inputSize]) as tf.Tensor2D;
-          for (const { k, b } of dense) a = tf.relu(tf.add(tf.matMul(a, k), b)) as tf.Tensor2D;
+          let a = p;
+          dense.forEach(({ k, b }, i) => {
+            a = tf.relu(tf.add(i === 0 ? a : tf.matMul(a, k), b)) as tf.Tensor2D;
+          });
           return a;
         });
+      const first = dense[0];
+      if (first !== undefined) {
+        linearInput = { kernel: 'dense0/kernel', units: spec.hidden[0] as number, project, featuresFrom };
+        forward = (x) => tf.tidy(() => featuresFrom(project(x, first.k as tf.Tensor2D)));
+      } else {
+        forward = (x) => tf.tidy(() => x.reshape([-1, inputSize]) as tf.Tensor2D);
+      }
       break;
     }
     case 'cnn': {
@@ -229,6 +243,7 @@ export function buildModel(spec: ModelSpec, inputShape: readonly number[], numCl
     featureSize,
     flopsPerSample: flops,
     gradMultipliers: multipliers,
+    ...(linearInput === undefined ? {} : { linearInput }),
     features: (x) => forward(x, false),
     logits: (x, training = false) => tf.tidy(() => tf.matMul(forward(x, training), head)),
     dispose: () => {
@@ -292,15 +307,24 @@ export function weightsLayout(model: Model): Weights {
   }));
 }
 
-/** Loads parameters into the model; throws unless the layout matches exactly. */
-export function setWeights(model: Model, weights: Weights): void {
-  if (!sameArchitecture(weightsLayout(model), weights)) {
+const NO_VALUES = new Float32Array(0);
+
+/**
+ * Loads parameters into the model; throws unless the layout matches exactly. Variables
+ * named in `keep` are left as they are (their values in `weights` are not read).
+ */
+export function setWeights(model: Model, weights: Weights, keep?: ReadonlySet<string>): void {
+  // The layout check reads names and shapes only: no model-sized zero arrays per call
+  // (merges load many models).
+  const layout = model.variables.map((v) => ({ name: v.name, shape: v.shape, values: NO_VALUES }));
+  if (!sameArchitecture(layout, weights)) {
     const want = model.variables.map((v) => `${v.name}[${v.shape}]`).join(', ');
     const got = weights.map((l) => `${l.name}[${l.shape}]`).join(', ');
     throw new Error(`weights do not fit the model: expected ${want}; got ${got}`);
   }
   tf.tidy(() => {
     model.variables.forEach((v, i) => {
+      if (keep?.has(v.name)) return;
       v.variable.assign(tf.tensor((weights[i] as Layer).values, [...v.shape]));
     });
   });

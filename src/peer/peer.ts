@@ -594,14 +594,24 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #mergeContext(round: number, reference: Weights): MergeContext {
     const validation = this.#options.data.validation;
     const full = this.trainer.getWeights();
+    /** w's layers over the trained model's (w may hold only the exchanged layers). */
+    const complete = (w: Weights): Weights => {
+      const byName = new Map(w.map((l) => [l.name, l]));
+      return full.map((l) => byName.get(l.name) ?? l);
+    };
+    const scoring = this.trainer.mergeScoring(validation);
+    const linear = scoring.linearInput;
     return {
-      evaluate: (w) => {
-        const byName = new Map(w.map((l) => [l.name, l]));
-        return this.trainer.evaluateWeights(
-          full.map((l) => byName.get(l.name) ?? l),
-          validation,
-        );
-      },
+      evaluate: (w) => scoring.evaluate(complete(w)),
+      ...(linear === undefined
+        ? {}
+        : {
+            linearInput: {
+              kernel: linear.kernel,
+              project: (values: Float32Array) => linear.project(values),
+              evaluateProjected: (p: Float32Array, w: Weights) => linear.evaluateProjected(p, complete(w)),
+            },
+          }),
       familiarClasses: this.#options.data.familiarClasses,
       numClasses: this.trainer.model.numClasses,
       outputLayer: this.trainer.model.outputLayer,

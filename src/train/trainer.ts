@@ -8,8 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Dataset, featureSize as datasetFeatureSize } from '../data/dataset.ts';
 import { createRng, type Rng } from '../data/rng.ts';
-import type { ClassScores } from '../model/evaluation.ts';
-import { buildModel, getWeights, type Model, setWeights } from '../model/model.ts';
+import type { ClassScores, LinearInputEvaluator } from '../model/evaluation.ts';
+import { buildModel, getWeights, type LinearInput, type Model, setWeights } from '../model/model.ts';
 import type { Weights } from '../model/weights.ts';
 import { classScores, confusionMatrix } from './metrics.ts';
 import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
@@ -383,12 +383,91 @@ export class Trainer {
     }
     // A second model holds the weights under evaluation: one upload per call instead of a
     // read-back, an upload and a restore of the trained model (merges evaluate many models).
-    this.#scratch ??= buildModel(this.model.spec, this.model.inputShape, this.model.numClasses, 0);
-    setWeights(this.#scratch, w);
-    return this.#evaluateWith(data, headOf(this.#scratch), this.#scratch);
+    const scratch = this.#scratchModel();
+    setWeights(scratch, w);
+    return this.#evaluateWith(data, headOf(scratch), scratch);
   }
 
-  #evaluateWith(data: Dataset, head: Head, model: Model = this.model): ClassScores {
+  /**
+   * Scoring on `data` split at the model's first layer (Model.linearInput), for merges that
+   * score many mixes of the same models: undefined unless the whole model trains and its
+   * forward pass starts with a dense layer on the input. Make one per merge: it memoizes
+   * each kernel's product by the kernel's values array. `evaluateProjected(project(k), w)`
+   * runs the same tfjs ops as `evaluateWeights(w)` (k = w's kernel), so the scores are equal.
+   */
+  linearEvaluator(data: Dataset): LinearInputEvaluator | undefined {
+    const linear = this.model.linearInput;
+    if (this.trainable !== 'all' || linear === undefined) return undefined;
+    const kernelVar = this.model.variables.find((v) => v.name === linear.kernel);
+    if (kernelVar === undefined) throw new Error(`model has no variable ${linear.kernel}`);
+    const kernelShape = [kernelVar.shape[0] as number, linear.units] as [number, number];
+    const kernelSize = kernelShape[0] * kernelShape[1];
+    const n = data.y.length;
+    const f = datasetFeatureSize(data);
+    const units = linear.units;
+    const memo = new WeakMap<Float32Array, Float32Array>();
+    const keep = new Set([linear.kernel]);
+    return {
+      kernel: linear.kernel,
+      project: (values) => {
+        const hit = memo.get(values);
+        if (hit !== undefined) return hit;
+        if (values.length !== kernelSize) throw new Error(`${linear.kernel} must have ${kernelSize} values`);
+        const out = new Float32Array(n * units);
+        tf.tidy(() => {
+          const k = tf.tensor2d(values, kernelShape);
+          // The same batches as #evaluateWith, so each product is the one a forward pass computes.
+          for (let from = 0; from < n; from += this.evalBatchSize) {
+            const count = Math.min(this.evalBatchSize, n - from);
+            const x = tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]);
+            out.set(linear.project(x, k).dataSync() as Float32Array, from * units);
+          }
+        });
+        memo.set(values, out);
+        return out;
+      },
+      evaluateProjected: (p, w) => {
+        if (p.length !== n * units) throw new Error(`a projection must have ${n * units} values`);
+        const scratch = this.#scratchModel();
+        const from = scratch.linearInput as LinearInput;
+        setWeights(scratch, w, keep);
+        return this.#evaluateWith(data, headOf(scratch), scratch, (start, count) =>
+          from.featuresFrom(tf.tensor2d(p.subarray(start * units, (start + count) * units), [count, units])),
+        );
+      },
+    };
+  }
+
+  /**
+   * What a merge context needs to score models on `data` (one per merge): `evaluate` for
+   * complete weights and, when the model allows it, `linearInput` (linearEvaluator); then
+   * `evaluate` runs through the same split (same scores as evaluateWeights), so the
+   * first-layer products it computes are reused when a rule scores mixes of those models.
+   */
+  mergeScoring(data: Dataset): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator } {
+    const linear = this.linearEvaluator(data);
+    if (linear === undefined) return { evaluate: (w) => this.evaluateWeights(w, data) };
+    return {
+      evaluate: (w) => {
+        const kernel = w.find((l) => l.name === linear.kernel);
+        if (kernel === undefined) throw new Error(`weights have no ${linear.kernel}`);
+        return linear.evaluateProjected(linear.project(kernel.values), w);
+      },
+      linearInput: linear,
+    };
+  }
+
+  #scratchModel(): Model {
+    this.#scratch ??= buildModel(this.model.spec, this.model.inputShape, this.model.numClasses, 0);
+    return this.#scratch;
+  }
+
+  #evaluateWith(
+    data: Dataset,
+    head: Head,
+    model: Model = this.model,
+    featuresOf?: (from: number, count: number) => tf.Tensor2D,
+  ): ClassScores {
     const n = data.y.length;
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
@@ -398,9 +477,11 @@ export class Trainer {
     for (let from = 0; from < n; from += this.evalBatchSize) {
       const count = Math.min(this.evalBatchSize, n - from);
       const [pred, loss] = tf.tidy(() => {
-        const feats = features
-          ? features.slice([from, 0], [count, this.model.featureSize])
-          : model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]));
+        const feats = featuresOf
+          ? featuresOf(from, count)
+          : features
+            ? features.slice([from, 0], [count, this.model.featureSize])
+            : model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]));
         const logits = applyHead(feats, head);
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
         const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);

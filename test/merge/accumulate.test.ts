@@ -12,7 +12,7 @@ import { createRng, type Rng } from '../../src/data/rng.ts';
 import { addColumnWeighted, addWeighted, addWeightedDifferences, TILE } from '../../src/merge/accumulate.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mix.ts';
 import type { Candidate } from '../../src/merge/types.ts';
-import { weightedAverageLayer } from '../../src/merge/vectors.ts';
+import { distanceSquared, distanceSquaredWithin, weightedAverageLayer } from '../../src/merge/vectors.ts';
 import { combine, type LayerWeight, type Weighting } from '../../src/merge/weighting.ts';
 import { type Layer, layer, type Weights } from '../../src/model/weights.ts';
 import {
@@ -166,6 +166,19 @@ test('combine equals the straightforward weighted average with scalar and per-cl
     const merged = combine(own, weighting);
     for (const p of allLayers) {
       assertSameBits((merged[p] as Layer).values, referenceCombineLayer(own, weighting, p), `${n}, layer ${p}`);
+    }
+  }
+});
+
+test('distanceSquaredWithin decides exactly as distanceSquared <= bound, at and around the exact sum', () => {
+  const rng = createRng(54);
+  for (let n = 0; n < 20; n++) {
+    const a = randomModel(rng);
+    const b = n % 5 === 0 ? a : randomModel(rng);
+    const layers = SHAPES.map((_, i) => i).filter(() => rng.next() < 0.8);
+    const exact = distanceSquared(a, b, layers);
+    for (const bound of [0, exact, exact * (1 - 1e-12), exact * (1 + 1e-12), exact / 3, exact * 3, rng.next() * 10]) {
+      assert.equal(distanceSquaredWithin(a, b, layers, bound), exact <= bound, `case ${n}, bound ${bound} vs ${exact}`);
     }
   }
 });
