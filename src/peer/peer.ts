@@ -455,7 +455,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       this.trainer.resetOptimizer();
       this.#emitError(
         new Error(`round ${round}: non-finite weights after ${trained.steps} steps (loss ${trained.loss})`),
-        'local training diverged, restored the round\'s start model (lower the learning rate?)',
+        "local training diverged, restored the round's start model (lower the learning rate?)",
       );
     }
     const evalEvery = this.#options.evaluateEvery;
