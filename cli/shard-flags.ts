@@ -40,7 +40,7 @@ export function parseListenFlag(value: string): ListenAddress {
     throw new UsageError(
       `--listen must be a TCP address like /ip4/127.0.0.1/tcp/40001 (or /ip4/<this machine's address>/tcp/<port>), got "${value}"`,
     );
-  const host = m[2] as string;
+  const host = m[2];
   if (host === '0.0.0.0' || /^[0:]+$/.test(host))
     throw new UsageError(
       `--listen: ${host} is not an address the other shards can reach (the simulation nodes listen on the same address and advertise it): ` +

@@ -126,9 +126,9 @@ export function loadFashionMnist(options: FashionMnistOptions = {}): TrainTest {
       const y = new Uint8Array(total);
       let at = 0;
       classes.forEach((rows, c) => {
-        const [from, to] = ranges[c] as [number, number];
+        const [from, to] = ranges[c];
         const pixels = rows.pixels.subarray(from * size, to * size);
-        for (let i = 0; i < pixels.length; i++) x[at * size + i] = (pixels[i] as number) / MAX_PIXEL;
+        for (let i = 0; i < pixels.length; i++) x[at * size + i] = pixels[i] / MAX_PIXEL;
         y.fill(c, at, at + to - from);
         at += to - from;
       });

@@ -94,8 +94,7 @@ async function libp2pNetwork(
       const g = await createLibp2pGossip(await createNode());
       const others = [...live];
       const targets: Libp2pGossip[] = [];
-      while (others.length > 0 && targets.length < degree)
-        targets.push(others.splice(rng.int(others.length), 1)[0] as Libp2pGossip);
+      while (others.length > 0 && targets.length < degree) targets.push(others.splice(rng.int(others.length), 1)[0]);
       live.push(g);
       for (const t of targets)
         await g.node.dial(t.node.getMultiaddrs(), { signal: AbortSignal.timeout(JOIN_DIAL_TIMEOUT_MS) });

@@ -250,7 +250,7 @@ export async function runStrategy(
     if (s.workers > 0)
       pool = await TrainingPool.start({ workers: s.workers, backend: tf.getBackend() as BackendChoice });
     for (const [i, p] of initial.entries()) {
-      const peer = await makePeer(p, network.gossips[i] as Gossip);
+      const peer = await makePeer(p, network.gossips[i]);
       track(p, peer);
       peers.set(p.index, peer);
       await peer.start();

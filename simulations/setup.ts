@@ -50,7 +50,7 @@ function shuffled(n: number, rng: Rng): Uint32Array {
   const a = Uint32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    [a[i], a[j]] = [a[j] as number, a[i] as number];
+    [a[i], a[j]] = [a[j], a[i]];
   }
   return a;
 }
@@ -58,7 +58,7 @@ function shuffled(n: number, rng: Rng): Uint32Array {
 function pick(from: number[], count: number, rng: Rng): number[] {
   const pool = [...from];
   const out: number[] = [];
-  while (out.length < count && pool.length > 0) out.push(pool.splice(rng.int(pool.length), 1)[0] as number);
+  while (out.length < count && pool.length > 0) out.push(pool.splice(rng.int(pool.length), 1)[0]);
   return out.sort((a, b) => a - b);
 }
 
@@ -124,7 +124,7 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
       validation: merge.validation,
       familiarClasses: merge.familiarClasses,
       attacker,
-      joinRound: index < scenario.peers ? 0 : (joinRounds[index - scenario.peers] as number),
+      joinRound: index < scenario.peers ? 0 : joinRounds[index - scenario.peers],
       leaveRound: leaveRound.get(index) ?? scenario.rounds,
     };
   });

@@ -25,7 +25,7 @@ function mnistDataDir(): string {
 function headOfIdx(bytes: Uint8Array, count: number, source: string): Uint8Array {
   const array = parseIdx(bytes, source);
   const [n, ...rest] = array.dims as number[];
-  if ((n as number) < count) throw new RangeError(`${source}: ${n} records, need ${count}`);
+  if (n < count) throw new RangeError(`${source}: ${n} records, need ${count}`);
   const perRecord = rest.reduce((a, b) => a * b, 1);
   return encodeIdx({ dtype: array.dtype, dims: [count, ...rest], data: array.data.subarray(0, count * perRecord) });
 }

@@ -26,7 +26,7 @@ function protocolNames(addr: string): string[] {
   // Values follow protocol names; the ones here without a value are listed.
   const noValue = new Set(['ws', 'wss', 'p2p-circuit', 'webrtc', 'webrtc-direct', 'quic-v1', 'tls', 'noise', 'http']);
   for (let i = 0; i < parts.length; i++) {
-    const name = parts[i] as string;
+    const name = parts[i];
     names.push(name);
     if (!noValue.has(name)) i++;
   }

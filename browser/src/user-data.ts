@@ -52,7 +52,7 @@ function idxDataset(arrays: Array<{ array: IdxArray; name: string }>, task: Task
 export async function readUserFiles(files: readonly File[], task: TaskConfig): Promise<Dataset> {
   let data: Dataset;
   if (files.length === 1) {
-    const file = files[0] as File;
+    const file = files[0];
     data = csvDataset(new TextDecoder().decode(await readBytes(file)), task, file.name);
   } else if (files.length === 2) {
     const arrays = await Promise.all(

@@ -56,7 +56,7 @@ function readModelFile(file: string): ModelFile {
 function keepClasses(d: Dataset, classes: readonly number[]): Dataset {
   const wanted = new Set(classes);
   const idx: number[] = [];
-  for (let i = 0; i < d.y.length; i++) if (wanted.has(d.y[i] as number)) idx.push(i);
+  for (let i = 0; i < d.y.length; i++) if (wanted.has(d.y[i])) idx.push(i);
   return subset(d, idx);
 }
 

@@ -61,7 +61,7 @@ export function parseMultiaddr(text: string): Parsed {
   const parts = text.slice(1).split('/');
   const components: Array<{ name: string; value?: string }> = [];
   for (let i = 0; i < parts.length; i++) {
-    const name = parts[i] as string;
+    const name = parts[i];
     if (name === '') return fail('empty component');
     const check = WITH_VALUE[name];
     if (check !== undefined) {

@@ -247,7 +247,7 @@ export class DataStore {
           Array.isArray(r.addrs) &&
           r.addrs.every((a) => typeof a === 'string') &&
           typeof r.lastSeen === 'string';
-        return ok ? [{ id: r.id as string, addrs: [...(r.addrs as string[])], lastSeen: r.lastSeen as string }] : [];
+        return ok ? [{ id: r.id, addrs: [...r.addrs], lastSeen: r.lastSeen }] : [];
       });
       return { peers: peers.slice(0, KNOWN_PEERS_KEEP) };
     } catch (err) {

@@ -171,22 +171,22 @@ export class SharedExchange implements GradientExchange {
     const { ranks, size } = this;
     const v = this.#values;
     const used: number[] = [];
-    for (let r = 0; r < ranks; r++) if ((weights[r] as number) > 0) used.push(r);
+    for (let r = 0; r < ranks; r++) if (weights[r] > 0) used.push(r);
     if (used.length === 2) {
       // The common case (two threads), fused in one pass.
       const [r0, r1] = used as [number, number];
       const a = base + r0 * size + off;
       const b = base + r1 * size + off;
-      const w0 = weights[r0] as number;
-      const w1 = weights[r1] as number;
-      for (let i = 0; i < n; i++) dst[i] = w0 * (v[a + i] as number) + w1 * (v[b + i] as number);
+      const w0 = weights[r0];
+      const w1 = weights[r1];
+      for (let i = 0; i < n; i++) dst[i] = w0 * v[a + i] + w1 * v[b + i];
       return;
     }
     dst.fill(0, 0, n);
     for (const r of used) {
       const a = base + r * size + off;
-      const w = weights[r] as number;
-      for (let i = 0; i < n; i++) dst[i] = (dst[i] as number) + w * (v[a + i] as number);
+      const w = weights[r];
+      for (let i = 0; i < n; i++) dst[i] = dst[i] + w * v[a + i];
     }
   }
 

@@ -286,19 +286,18 @@ export class ParallelTraining implements LocalTraining {
     const replies = settled.map((s) => (s as PromiseFulfilledResult<Extract<ReplicaReply, { kind: 'trained' }>>).value);
     this.#lastData = data;
     this.#trainer.setLayers(this.#combine(replies.map((r) => r.layers)));
-    return (replies[0] as (typeof replies)[number]).result;
+    return replies[0].result;
   }
 
   /** Replica 0's trained layers (checked equal on every replica) and averaged statistics. */
   #combine(all: readonly Weights[]): Weights {
     const [first, ...others] = all as [Weights, ...Weights[]];
     return first.map((l, i): Layer => {
-      const mates = others.map((w) => w[i] as Layer);
+      const mates = others.map((w) => w[i]);
       if (this.#averaged.has(l.name)) {
         const values = l.values.slice();
-        for (const m of mates)
-          for (let j = 0; j < values.length; j++) values[j] = (values[j] as number) + (m.values[j] as number);
-        for (let j = 0; j < values.length; j++) values[j] = (values[j] as number) / all.length;
+        for (const m of mates) for (let j = 0; j < values.length; j++) values[j] = values[j] + m.values[j];
+        for (let j = 0; j < values.length; j++) values[j] = values[j] / all.length;
         return { ...l, values };
       }
       for (const [r, m] of mates.entries()) {

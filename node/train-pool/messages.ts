@@ -195,7 +195,7 @@ export function parseReply(raw: unknown): PoolReply {
 /** Fresh copies of the layers' values and the buffers to transfer (the copies are ours to give away). */
 export function transferable(w: Weights): { layers: Weights; transfer: ArrayBuffer[] } {
   const out = w.map((l) => ({ name: l.name, shape: [...l.shape], values: l.values.slice() }));
-  return { layers: out, transfer: out.map((l) => l.values.buffer as ArrayBuffer) };
+  return { layers: out, transfer: out.map((l) => l.values.buffer) };
 }
 
 /** The validators of this format, for the data-parallel group's messages (node/data-parallel). */

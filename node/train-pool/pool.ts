@@ -262,7 +262,7 @@ export class TrainingPool {
     if (this.#closed) throw new TrainingPoolError('training pool is closed');
     if (this.#home.has(r.peer) || this.#registering.has(r.peer))
       throw new TrainingPoolError(`peer ${r.peer} is already registered`);
-    const worker = this.#workers[this.#next++ % this.size] as PoolWorker;
+    const worker = this.#workers[this.#next++ % this.size];
     this.#registering.add(r.peer);
     try {
       const { layers: weights, transfer } = transferable(r.weights);

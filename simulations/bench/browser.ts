@@ -221,9 +221,7 @@ async function main(): Promise<void> {
   }
   const median = (v: readonly number[]): number => {
     const s = [...v].sort((a, b) => a - b);
-    return s.length % 2 === 1
-      ? (s[(s.length - 1) / 2] as number)
-      : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
   const of = (variant: Row['variant']) => rows.filter((r) => r.variant === variant).map((r) => r.samplesPerSecond);
   const ratio = median(of('isolated')) / median(of('not isolated'));

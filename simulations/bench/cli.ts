@@ -72,7 +72,7 @@ function timeOnce(command: Command): Promise<number> {
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 async function main(): Promise<void> {
@@ -80,14 +80,14 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const times = COMMANDS.map(() => [] as number[]);
   for (let r = 0; r < runs; r++) {
-    for (const [i, command] of COMMANDS.entries()) (times[i] as number[]).push(await timeOnce(command));
+    for (const [i, command] of COMMANDS.entries()) times[i].push(await timeOnce(command));
     process.stderr.write(`run ${r + 1}/${runs}\n`);
   }
   machine.loadEnd = currentLoad();
-  const floor = median(times[0] as number[]);
+  const floor = median(times[0]);
   const rows = COMMANDS.map((c, i) => {
-    const ms = median(times[i] as number[]);
-    return { command: c.name, medianMs: ms, overFloorMs: ms - floor, allMs: times[i] as number[] };
+    const ms = median(times[i]);
+    return { command: c.name, medianMs: ms, overFloorMs: ms - floor, allMs: times[i] };
   });
   if (json) {
     process.stdout.write(`${JSON.stringify({ machine, runs, rows }, null, 2)}\n`);

@@ -94,7 +94,7 @@ export async function runCnnTrainBench(
     return { kind, model, trainer, step, evaluate };
   });
   try {
-    const plain = setups[0] as (typeof setups)[number];
+    const plain = setups[0];
     const rows: CnnTrainRow[] = [];
     for (const s of setups) {
       const t = alternate(plain.step, s.step, { rounds, minSampleMs: MIN_SAMPLE_MS });

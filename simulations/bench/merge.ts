@@ -80,16 +80,16 @@ function f1Scores(pred: Uint8Array, labels: Uint8Array): ClassScores {
   const fp = new Float64Array(NUM_CLASSES);
   const fn = new Float64Array(NUM_CLASSES);
   for (let i = 0; i < labels.length; i++) {
-    const p = pred[i] as number;
-    const y = labels[i] as number;
+    const p = pred[i];
+    const y = labels[i];
     if (p === y) tp[y]++;
     else {
       fp[p]++;
       fn[y]++;
     }
   }
-  const f1 = tp.map((t, c) => (t === 0 ? 0 : (2 * t) / (2 * t + (fp[c] as number) + (fn[c] as number))));
-  const accuracy = tp.map((t, c) => (t + (fn[c] as number) === 0 ? 0 : t / (t + (fn[c] as number))));
+  const f1 = tp.map((t, c) => (t === 0 ? 0 : (2 * t) / (2 * t + fp[c] + fn[c])));
+  const accuracy = tp.map((t, c) => (t + fn[c] === 0 ? 0 : t / (t + fn[c])));
   const overall = tp.reduce((s, v) => s + v, 0) / labels.length;
   return { f1, accuracy, overallAccuracy: overall, loss: 0 };
 }
@@ -105,15 +105,15 @@ function syntheticEvaluator(inputs: number, rng: Rng): (w: Weights) => ClassScor
     for (let s = 0; s < VALIDATION_SAMPLES; s++) {
       h.set(b1);
       for (let i = 0; i < inputs; i++) {
-        const xi = x[s * inputs + i] as number;
+        const xi = x[s * inputs + i];
         const row = i * HIDDEN;
-        for (let j = 0; j < HIDDEN; j++) h[j] = (h[j] as number) + xi * (k1[row + j] as number);
+        for (let j = 0; j < HIDDEN; j++) h[j] = h[j] + xi * k1[row + j];
       }
       let best = 0;
       let bestValue = Number.NEGATIVE_INFINITY;
       for (let c = 0; c < NUM_CLASSES; c++) {
-        let z = b2[c] as number;
-        for (let j = 0; j < HIDDEN; j++) z += Math.max(0, h[j] as number) * (k2[j * NUM_CLASSES + c] as number);
+        let z = b2[c];
+        for (let j = 0; j < HIDDEN; j++) z += Math.max(0, h[j]) * k2[j * NUM_CLASSES + c];
         if (z > bestValue) {
           bestValue = z;
           best = c;
@@ -166,7 +166,7 @@ export function runMergeBench(options: MergeBenchOptions): MergeRow[] {
       const candidates: Candidate[] = Array.from({ length: n }, (_, i) => ({
         peer: `peer-${String(i).padStart(3, '0')}`,
         seq: 1,
-        weights: pool[i % DISTINCT_CANDIDATES] as Weights,
+        weights: pool[i % DISTINCT_CANDIDATES],
         samples: 100 + i,
       }));
       const memcpy = memcpyOf([own, ...candidates.map((c) => c.weights)]);

@@ -199,7 +199,7 @@ async function meshflTwoWorkers(
 }
 
 function row(model: string, threads: 1 | 2, meshfl: readonly number[], torch: readonly number[]): AnchorRow {
-  const ratios = meshfl.map((m, i) => m / (torch[i] as number));
+  const ratios = meshfl.map((m, i) => m / torch[i]);
   return {
     model,
     threads,

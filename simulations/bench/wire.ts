@@ -100,11 +100,11 @@ function relativeError(delta: Weights, decoded: Weights): number {
   let err = 0;
   let norm = 0;
   for (let l = 0; l < delta.length; l++) {
-    const a = (delta[l] as Weights[number]).values;
-    const b = (decoded[l] as Weights[number]).values;
+    const a = delta[l].values;
+    const b = decoded[l].values;
     for (let i = 0; i < a.length; i++) {
-      err += ((a[i] as number) - (b[i] as number)) ** 2;
-      norm += (a[i] as number) ** 2;
+      err += (a[i] - b[i]) ** 2;
+      norm += a[i] ** 2;
     }
   }
   return Math.sqrt(err / norm);
@@ -129,20 +129,20 @@ export function runWireBench(options: { quick: boolean; seed?: number }): WireBe
     };
     let sink = 0;
     const freshCopy = rate(() => {
-      for (const l of delta) sink += l.values.slice()[0] as number;
+      for (const l of delta) sink += l.values.slice()[0];
     });
     const kernels = DENSE_CODECS.map((codec): KernelResult => {
       const payloads = delta.map((l) => encodeValues(codec, l.values));
       const outputs = delta.map((l) => new Float32Array(l.values.length));
       const encode = rate(() => {
         for (let i = 0; i < delta.length; i++) {
-          encodeValuesInto(codec, (delta[i] as Weights[number]).values, payloads[i] as Uint8Array);
+          encodeValuesInto(codec, delta[i].values, payloads[i]);
         }
       });
       const decode = rate(() => {
         for (let i = 0; i < delta.length; i++) {
           const out = outputs[i] as Float32Array;
-          decodeValuesInto(codec, payloads[i] as Uint8Array, out.length, out);
+          decodeValuesInto(codec, payloads[i], out.length, out);
         }
       });
       return { codec, encode, decode };

@@ -95,7 +95,7 @@ export function layout(chart: Chart): Layout {
   if (!(yMax > yMin)) yMax = yMin + 1;
   const xHi = xMax > xMin ? xMax : xMin + 1;
   const yTicks = niceTicks(yMin, yMax);
-  yMin = Math.min(yMin, yTicks[0] as number);
+  yMin = Math.min(yMin, yTicks[0]);
   yMax = Math.max(yMax, yTicks.at(-1) as number);
   const plot = { x0: MARGIN.left, y0: MARGIN.top, x1: WIDTH - MARGIN.right, y1: HEIGHT - MARGIN.bottom };
   return {

@@ -68,7 +68,7 @@ export function renderSvg(chart: Chart): string {
   );
   chart.series.forEach((s, index) => {
     const dash = DASHES[index % DASHES.length] as string;
-    const shape = MARKERS[index % MARKERS.length] as (typeof MARKERS)[number];
+    const shape = MARKERS[index % MARKERS.length];
     if (s.band && s.band.length > 0) {
       const upper = s.band.map(([x, , hi]) => `${f(l.sx(x))},${f(l.sy(hi))}`);
       const lower = [...s.band].reverse().map(([x, lo]) => `${f(l.sx(x))},${f(l.sy(lo))}`);
@@ -94,7 +94,7 @@ export function renderSvg(chart: Chart): string {
     out.push(
       `<line x1="${at.x}" x2="${at.x + 28}" y1="${at.y - 4}" y2="${at.y - 4}" stroke="${s.color}" stroke-width="2"${dashed}/>`,
     );
-    out.push(marker(MARKERS[i % MARKERS.length] as (typeof MARKERS)[number], at.x + 14, at.y - 4, s.color));
+    out.push(marker(MARKERS[i % MARKERS.length], at.x + 14, at.y - 4, s.color));
     out.push(`<text x="${at.x + 34}" y="${at.y}">${esc(s.label)}</text>`);
   });
   out.push('</svg>');

@@ -72,7 +72,7 @@ function parseSnapshot(v: unknown, where: string): AccuracySnapshot | undefined 
     throw new ShardDataError(
       `${where}: expected {overall, loss, perClass, f1} with accuracies in [0, 1] and a finite (or null) loss`,
     );
-  return { overall: v.overall, loss: (v.loss as number | null) ?? Number.NaN, perClass: v.perClass, f1: v.f1 };
+  return { overall: v.overall, loss: v.loss ?? Number.NaN, perClass: v.perClass, f1: v.f1 };
 }
 
 /** A merge share (finite; float sums may stray just outside [0, 1]), or undefined (a missing key or null). */
@@ -123,7 +123,7 @@ export function parseStrategyRun(v: unknown, where: string, peers?: readonly num
   if (typeof v.interrupted !== 'boolean') throw new ShardDataError(`${where}.interrupted: expected a boolean`);
   if (!Array.isArray(v.errors)) throw new ShardDataError(`${where}.errors: expected a list`);
   const records = v.records.map((r, i) => parseRecord(r, `${where}.records[${i}]`));
-  const honestPeers = v.honestPeers as number[];
+  const honestPeers = v.honestPeers;
   const slice = peers === undefined ? undefined : new Set(peers);
   const describe = (): string => `${peers?.[0]}-${peers?.at(-1)}`;
   if (slice !== undefined)
@@ -239,10 +239,10 @@ export function combineShards(files: readonly ShardFile[]): ResultsFile {
       incomplete = true;
       continue;
     }
-    strategies[label] = strategyResult(mergeRuns(runs as StrategyRun[]));
+    strategies[label] = strategyResult(mergeRuns(runs));
   }
   const environment = {
-    ...(ordered[0] as ShardFile).environment,
+    ...ordered[0].environment,
     shards: ordered.map((f) => ({
       index: f.shard.index,
       peers: f.shard.peers,

@@ -106,7 +106,7 @@ export async function createShardNetwork(init: ShardNetworkInit): Promise<ShardN
     await Promise.allSettled(gossips.map((g) => g.stop()));
     throw err;
   }
-  const byIndex = new Map(local.map((p, i) => [p, gossips[i] as Libp2pGossip]));
+  const byIndex = new Map(local.map((p, i) => [p, gossips[i]]));
   const live = new Set(gossips);
   let roster = new Map<number, RosterEntry>();
   const edges = topologyEdges(init.peers, init.topology);

@@ -41,18 +41,16 @@ export function medianDistanceToMean(models: readonly Weights[]): number {
   first.forEach((l, i) => {
     for (let k = 0; k < l.values.length; k++) {
       let mean = 0;
-      for (const m of models) mean += m[i]!.values[k] as number;
+      for (const m of models) mean += m[i]!.values[k];
       mean /= models.length;
       models.forEach((m, j) => {
-        squared[j] = (squared[j] as number) + ((m[i]!.values[k] as number) - mean) ** 2;
+        squared[j] = squared[j] + (m[i]!.values[k] - mean) ** 2;
       });
     }
   });
   const sorted = Array.from(squared, Math.sqrt).sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Noise standard deviation giving two independent copies of a d-parameter model a distance of `target`. */

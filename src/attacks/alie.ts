@@ -39,10 +39,10 @@ export function alieModel(own: Weights, honest: readonly Weights[], z: number): 
     const out = new Float32Array(l.values.length);
     for (let k = 0; k < out.length; k++) {
       let mean = 0;
-      for (const w of honest) mean += w[i]!.values[k] as number;
+      for (const w of honest) mean += w[i]!.values[k];
       mean /= h;
       let ss = 0;
-      for (const w of honest) ss += ((w[i]!.values[k] as number) - mean) ** 2;
+      for (const w of honest) ss += (w[i]!.values[k] - mean) ** 2;
       const sigma = h > 1 ? Math.sqrt(ss / (h - 1)) : 0;
       out[k] = mean - z * sigma;
     }

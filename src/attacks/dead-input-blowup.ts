@@ -66,7 +66,7 @@ export function deadInputBlowupAttack(options: Partial<DeadInputBlowupOptions> =
       return own.map((l, i) => {
         const values = l.values.slice();
         if (i === target) {
-          const units = l.shape[1] as number;
+          const units = l.shape[1];
           deadInputs.forEach((dead, row) => {
             if (dead === 1) values.fill(value, row * units, (row + 1) * units);
           });

@@ -29,10 +29,10 @@ export function ipmAttack(options: Partial<IpmOptions> = {}): Attack {
       return mapLayers(input.own, (l, i) =>
         l.values.map((_, k) => {
           let mean = 0;
-          for (const w of honest) mean += w[i]!.values[k] as number;
+          for (const w of honest) mean += w[i]!.values[k];
           mean /= honest.length;
           if (ref === undefined) return -eps * mean;
-          const r = ref[i]!.values[k] as number;
+          const r = ref[i]!.values[k];
           return r - eps * (mean - r);
         }),
       );

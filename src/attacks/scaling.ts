@@ -22,7 +22,7 @@ export function scalingAttack(options: Partial<Parsed<typeof SCALING_SPEC>> = {}
       const ref = requireReference('scaling', input);
       return mapLayers(input.own, (l, i) => {
         const g = ref[i]!.values;
-        return l.values.map((x, k) => gamma * (x - (g[k] as number)) + (g[k] as number));
+        return l.values.map((x, k) => gamma * (x - g[k]) + g[k]);
       });
     },
   };

@@ -23,7 +23,7 @@ export function signFlipAttack(options: Partial<SignFlipOptions> = {}): Attack {
       const ref = requireReference('sign-flip', input);
       return mapLayers(input.own, (l, i) => {
         const r = ref[i]!.values;
-        return l.values.map((v, k) => 2 * (r[k] as number) - v);
+        return l.values.map((v, k) => 2 * r[k] - v);
       });
     },
   };

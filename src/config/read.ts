@@ -182,7 +182,7 @@ export function domainIssue(key: string, message: string): ConfigIssue {
   if (key === '') return { key, problem: m };
   if (m.startsWith(`${key}.`) || m.startsWith(`${key}[`)) {
     const named = /^(\S+?):? (.+)$/s.exec(m);
-    if (named) return { key: named[1] as string, problem: named[2] as string };
+    if (named) return { key: named[1], problem: named[2] };
   }
   if (m.startsWith(`${key}:`)) return { key, problem: m.slice(key.length + 1).trimStart() };
   if (m.startsWith(`${key} `)) return { key, problem: m.slice(key.length + 1) };

@@ -21,14 +21,14 @@ export function parseCsvDataset(text: string, options: CsvOptions = {}, source =
   const separator = options.separator ?? ',';
   const lines = text.split(/\r?\n/);
   let first = 0;
-  while (first < lines.length && (lines[first] as string).trim() === '') first++;
-  if (first < lines.length && isHeader(lines[first] as string, separator)) first++;
+  while (first < lines.length && lines[first].trim() === '') first++;
+  if (first < lines.length && isHeader(lines[first], separator)) first++;
 
   let width = -1;
   const values: number[] = [];
   const labels: number[] = [];
   for (let l = first; l < lines.length; l++) {
-    const line = (lines[l] as string).trim();
+    const line = lines[l].trim();
     if (line === '') continue;
     const fields = line.split(separator);
     const where = `${source}: line ${l + 1}`;
@@ -36,11 +36,11 @@ export function parseCsvDataset(text: string, options: CsvOptions = {}, source =
     if (width < 0) width = fields.length;
     else if (fields.length !== width) throw new RangeError(`${where}: ${fields.length} fields, expected ${width}`);
     for (let f = 0; f < fields.length - 1; f++) {
-      const v = parseNumber(fields[f] as string);
+      const v = parseNumber(fields[f]);
       if (!Number.isFinite(v)) throw new RangeError(`${where}: field ${f + 1} "${fields[f]}" is not a finite number`);
       values.push(v);
     }
-    const labelText = fields[fields.length - 1] as string;
+    const labelText = fields[fields.length - 1];
     const label = parseNumber(labelText);
     if (!(Number.isInteger(label) && label >= 0 && label < MAX_CLASSES)) {
       throw new RangeError(`${where}: label "${labelText.trim()}" is not an integer in [0, ${MAX_CLASSES})`);

@@ -28,9 +28,9 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
   const x = new Float32Array(indices.length * f);
   const y = new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
-    const j = indices[i] as number;
+    const j = indices[i];
     x.set(d.x.subarray(j * f, (j + 1) * f), i * f);
-    y[i] = d.y[j] as number;
+    y[i] = d.y[j];
   }
   return { x, y, featureShape: d.featureShape, numClasses: d.numClasses };
 }
@@ -38,7 +38,7 @@ export function subset(d: Dataset, indices: ArrayLike<number>): Dataset {
 /** Number of samples of each class. */
 export function classCounts(d: Pick<Dataset, 'y' | 'numClasses'>): number[] {
   const counts = new Array<number>(d.numClasses).fill(0);
-  for (const label of d.y) counts[label] = (counts[label] as number) + 1;
+  for (const label of d.y) counts[label] = counts[label] + 1;
   return counts;
 }
 
@@ -52,7 +52,7 @@ export function assertDataset(d: Dataset, what = 'dataset'): void {
   if (!(d.numClasses >= 2 && d.numClasses <= 256))
     throw new RangeError(`${what}: numClasses ${d.numClasses} not in [2, 256]`);
   for (let i = 0; i < d.y.length; i++) {
-    if ((d.y[i] as number) >= d.numClasses)
+    if (d.y[i] >= d.numClasses)
       throw new RangeError(`${what}: label ${d.y[i]} at sample ${i} >= numClasses ${d.numClasses}`);
   }
 }

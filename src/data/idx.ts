@@ -54,10 +54,10 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
       throw new RangeError(`${source}: bad magic ${magic} (an IDX file starts with 00 00 <dtype> <ndims>)`);
     }
   }
-  const dtypeByte = bytes[2] as number;
+  const dtypeByte = bytes[2];
   const dtype = DTYPE_BY_BYTE.get(dtypeByte);
   if (!dtype) throw new RangeError(`${source}: unknown IDX dtype byte 0x${dtypeByte.toString(16).padStart(2, '0')}`);
-  const ndims = bytes[3] as number;
+  const ndims = bytes[3];
   if (ndims === 0) throw new RangeError(`${source}: IDX header declares zero dimensions`);
   const headerBytes = PREAMBLE_BYTES + DIM_BYTES * ndims;
   if (bytes.length < headerBytes) {
@@ -137,7 +137,7 @@ export function encodeIdx(array: IdxArray): Uint8Array {
   });
   for (let i = 0; i < array.data.length; i++) {
     const at = headerBytes + i * size;
-    const v = array.data[i] as number;
+    const v = array.data[i];
     if (array.dtype === 'uint8') view.setUint8(at, v);
     else if (array.dtype === 'int8') view.setInt8(at, v);
     else if (array.dtype === 'int16') view.setInt16(at, v, false);
@@ -170,9 +170,9 @@ export function idxToDataset(images: IdxArray, labels: IdxArray, numClasses: num
   }
   const [n, rows, cols, channels = 1] = images.dims as number[];
   if (labels.dims[0] !== n) throw new RangeError(`${source}: ${n} images but ${labels.dims[0]} labels`);
-  const y = new Uint8Array(n as number);
+  const y = new Uint8Array(n);
   for (let i = 0; i < y.length; i++) {
-    const label = labels.data[i] as number;
+    const label = labels.data[i];
     if (!(label >= 0 && label < numClasses)) {
       throw new RangeError(`${source}: label ${label} at sample ${i} is outside [0, ${numClasses})`);
     }
@@ -181,6 +181,6 @@ export function idxToDataset(images: IdxArray, labels: IdxArray, numClasses: num
   const pixels = images.data;
   const x = new Float32Array(pixels.length);
   const scale = 1 / MAX_PIXEL;
-  for (let i = 0; i < pixels.length; i++) x[i] = (pixels[i] as number) * scale;
-  return { x, y, featureShape: [rows as number, cols as number, channels], numClasses };
+  for (let i = 0; i < pixels.length; i++) x[i] = pixels[i] * scale;
+  return { x, y, featureShape: [rows, cols, channels], numClasses };
 }

@@ -53,7 +53,7 @@ export function partitionDataset(data: Labels, spec: PartitionSpec, options: Par
     throw new RangeError(`partition: minFamiliarCount must be an integer >= 1, got ${minFamiliarCount}`);
   }
   for (let i = 0; i < data.y.length; i++) {
-    if ((data.y[i] as number) >= data.numClasses) {
+    if (data.y[i] >= data.numClasses) {
       throw new RangeError(`partition: label ${data.y[i]} at sample ${i} >= numClasses ${data.numClasses}`);
     }
   }
@@ -110,9 +110,9 @@ export function splitDirichlet(data: Labels, peers: number, alpha: number, minSa
     let start = 0;
     let cumulative = 0;
     for (let p = 0; p < peers; p++) {
-      cumulative += proportions[p] as number;
+      cumulative += proportions[p];
       const end = p === peers - 1 ? indices.length : Math.round(cumulative * indices.length);
-      (buckets[p] as number[][])[c] = indices.slice(start, Math.max(start, end));
+      buckets[p][c] = indices.slice(start, Math.max(start, end));
       start = Math.max(start, end);
     }
   });
@@ -132,21 +132,21 @@ function dirichlet(alpha: number, n: number, rng: Rng): number[] {
 }
 
 function topUp(buckets: number[][][], minSamples: number): void {
-  const size = (p: number): number => (buckets[p] as number[][]).reduce((a, b) => a + b.length, 0);
+  const size = (p: number): number => buckets[p].reduce((a, b) => a + b.length, 0);
   for (;;) {
     const sizes = buckets.map((_, p) => size(p));
     const poorest = argBest(sizes, (a, b) => a < b);
     const richest = argBest(sizes, (a, b) => a > b);
-    const need = minSamples - (sizes[poorest] as number);
+    const need = minSamples - sizes[poorest];
     if (need <= 0) return;
-    const donor = buckets[richest] as number[][];
+    const donor = buckets[richest];
     const cls = argBest(
       donor.map((b) => b.length),
       (a, b) => a > b,
     );
-    const give = Math.min(need, (sizes[richest] as number) - minSamples, (donor[cls] as number[]).length);
-    const moved = (donor[cls] as number[]).splice(-give, give);
-    ((buckets[poorest] as number[][])[cls] as number[]).push(...moved);
+    const give = Math.min(need, sizes[richest] - minSamples, donor[cls].length);
+    const moved = donor[cls].splice(-give, give);
+    buckets[poorest][cls].push(...moved);
   }
 }
 
@@ -169,7 +169,7 @@ export function splitShards(
     const holders = classSets.flatMap((set, p) => (set.includes(c) ? [p] : []));
     if (holders.length === 0) return;
     chunks(rng.shuffle(indices), holders.length).forEach((piece, h) => {
-      (shares[holders[h] as number] as number[]).push(...piece);
+      shares[holders[h]].push(...piece);
     });
   });
   return shares;
@@ -207,7 +207,7 @@ export function splitValidation(
 ): { train: Uint32Array; validation: Uint32Array } {
   const byClass = new Map<number, number[]>();
   for (const i of [...share].sort((a, b) => a - b)) {
-    const c = labels[i] as number;
+    const c = labels[i];
     const list = byClass.get(c);
     if (list) list.push(i);
     else byClass.set(c, [i]);
@@ -227,8 +227,8 @@ export function splitValidation(
 export function countClasses(labels: Uint8Array, indices: ArrayLike<number>, numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
   for (let i = 0; i < indices.length; i++) {
-    const c = labels[indices[i] as number] as number;
-    counts[c] = (counts[c] as number) + 1;
+    const c = labels[indices[i]];
+    counts[c] = counts[c] + 1;
   }
   return counts;
 }
@@ -236,7 +236,7 @@ export function countClasses(labels: Uint8Array, indices: ArrayLike<number>, num
 function indicesByClass(data: Labels): number[][] {
   const lists = Array.from({ length: data.numClasses }, (): number[] => []);
   data.y.forEach((c, i) => {
-    (lists[c] as number[]).push(i);
+    lists[c].push(i);
   });
   return lists;
 }
@@ -258,6 +258,6 @@ function sortedU32(values: number[]): Uint32Array {
 
 function argBest(values: number[], better: (a: number, b: number) => boolean): number {
   let best = 0;
-  for (let i = 1; i < values.length; i++) if (better(values[i] as number, values[best] as number)) best = i;
+  for (let i = 1; i < values.length; i++) if (better(values[i], values[best])) best = i;
   return best;
 }

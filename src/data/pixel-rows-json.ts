@@ -38,7 +38,7 @@ export function parsePixelRowsJson(bytes: Uint8Array, rowLength: number, source 
     throw new SyntaxError(`${source}: ${what} at byte ${at} (row ${count})`);
   };
   const skipSpace = (): void => {
-    while (at < bytes.length && isSpace(bytes[at] as number)) at++;
+    while (at < bytes.length && isSpace(bytes[at])) at++;
   };
   skipSpace();
   if (bytes[at] === CH.close) {
@@ -58,8 +58,8 @@ export function parsePixelRowsJson(bytes: Uint8Array, rowLength: number, source 
         skipSpace();
         let value = 0;
         const start = at;
-        while (at < bytes.length && (bytes[at] as number) >= CH.zero && (bytes[at] as number) <= CH.nine) {
-          value = value * 10 + ((bytes[at] as number) - CH.zero);
+        while (at < bytes.length && bytes[at] >= CH.zero && bytes[at] <= CH.nine) {
+          value = value * 10 + (bytes[at] - CH.zero);
           at++;
         }
         if (at === start) fail('expected an integer');

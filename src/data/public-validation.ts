@@ -28,7 +28,7 @@ export function publicValidationSet(
   if (!(Number.isInteger(perClass) && perClass >= 1)) throw new RangeError('perClass must be an integer >= 1');
   const byClass: number[][] = Array.from({ length: source.numClasses }, () => []);
   for (let i = 0; i < source.y.length; i++) {
-    if (!options.exclude?.has(i)) byClass[source.y[i] as number]?.push(i);
+    if (!options.exclude?.has(i)) byClass[source.y[i]]?.push(i);
   }
   const rng = createRng(options.seed).fork('public-validation');
   const picked: number[] = [];

@@ -103,8 +103,8 @@ export function createRng(seed: number): Rng {
     shuffle: (items) => {
       for (let i = items.length - 1; i > 0; i--) {
         const j = rng.int(i + 1);
-        const t = items[i] as (typeof items)[number];
-        items[i] = items[j] as (typeof items)[number];
+        const t = items[i];
+        items[i] = items[j];
         items[j] = t;
       }
       return items;

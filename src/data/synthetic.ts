@@ -56,9 +56,9 @@ export function makeSynthetic(options: SyntheticOptions = {}): TrainTest {
     const y = balancedLabels(n, o.numClasses, stream);
     const x = new Float32Array(n * size);
     for (let i = 0; i < n; i++) {
-      const proto = prototypes[y[i] as number] as Float32Array;
+      const proto = prototypes[y[i]];
       for (let f = 0; f < size; f++) {
-        const v = (proto[f] as number) + o.noise * stream.normal();
+        const v = proto[f] + o.noise * stream.normal();
         x[i * size + f] = Math.min(1, Math.max(0, v));
       }
     }

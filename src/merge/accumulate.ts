@@ -25,27 +25,22 @@ export function addWeighted(
   const m = xs.length;
   let j = 0;
   for (; j + 3 < m; j += 4) {
-    const x0 = xs[j] as Float32Array;
-    const x1 = xs[j + 1] as Float32Array;
-    const x2 = xs[j + 2] as Float32Array;
-    const x3 = xs[j + 3] as Float32Array;
-    const w0 = w[j] as number;
-    const w1 = w[j + 1] as number;
-    const w2 = w[j + 2] as number;
-    const w3 = w[j + 3] as number;
+    const x0 = xs[j];
+    const x1 = xs[j + 1];
+    const x2 = xs[j + 2];
+    const x3 = xs[j + 3];
+    const w0 = w[j];
+    const w1 = w[j + 1];
+    const w2 = w[j + 2];
+    const w3 = w[j + 3];
     for (let e = 0, b = start; e < len; e++, b++) {
-      acc[e] =
-        (acc[e] as number) +
-        w0 * (x0[b] as number) +
-        w1 * (x1[b] as number) +
-        w2 * (x2[b] as number) +
-        w3 * (x3[b] as number);
+      acc[e] = acc[e] + w0 * x0[b] + w1 * x1[b] + w2 * x2[b] + w3 * x3[b];
     }
   }
   for (; j < m; j++) {
-    const x = xs[j] as Float32Array;
-    const wj = w[j] as number;
-    for (let e = 0, b = start; e < len; e++, b++) acc[e] = (acc[e] as number) + wj * (x[b] as number);
+    const x = xs[j];
+    const wj = w[j];
+    for (let e = 0, b = start; e < len; e++, b++) acc[e] = acc[e] + wj * x[b];
   }
 }
 
@@ -61,29 +56,24 @@ export function addWeightedDifferences(
   const m = xs.length;
   let j = 0;
   for (; j + 3 < m; j += 4) {
-    const x0 = xs[j] as Float32Array;
-    const x1 = xs[j + 1] as Float32Array;
-    const x2 = xs[j + 2] as Float32Array;
-    const x3 = xs[j + 3] as Float32Array;
-    const c0 = c[j] as number;
-    const c1 = c[j + 1] as number;
-    const c2 = c[j + 2] as number;
-    const c3 = c[j + 3] as number;
+    const x0 = xs[j];
+    const x1 = xs[j + 1];
+    const x2 = xs[j + 2];
+    const x3 = xs[j + 3];
+    const c0 = c[j];
+    const c1 = c[j + 1];
+    const c2 = c[j + 2];
+    const c3 = c[j + 3];
     for (let e = 0, b = start; e < len; e++, b++) {
-      const v = base[b] as number;
-      acc[e] =
-        (acc[e] as number) +
-        c0 * ((x0[b] as number) - v) +
-        c1 * ((x1[b] as number) - v) +
-        c2 * ((x2[b] as number) - v) +
-        c3 * ((x3[b] as number) - v);
+      const v = base[b];
+      acc[e] = acc[e] + c0 * (x0[b] - v) + c1 * (x1[b] - v) + c2 * (x2[b] - v) + c3 * (x3[b] - v);
     }
   }
   for (; j < m; j++) {
-    const x = xs[j] as Float32Array;
-    const cj = c[j] as number;
+    const x = xs[j];
+    const cj = c[j];
     for (let e = 0, b = start; e < len; e++, b++) {
-      acc[e] = (acc[e] as number) + cj * ((x[b] as number) - (base[b] as number));
+      acc[e] = acc[e] + cj * (x[b] - base[b]);
     }
   }
 }
@@ -104,29 +94,24 @@ export function addColumnWeighted(
   const firstCol = start % cols;
   let j = 0;
   for (; j + 3 < m; j += 4) {
-    const x0 = xs[j] as Float32Array;
-    const x1 = xs[j + 1] as Float32Array;
-    const x2 = xs[j + 2] as Float32Array;
-    const x3 = xs[j + 3] as Float32Array;
-    const w0 = w[j] as Float64Array;
-    const w1 = w[j + 1] as Float64Array;
-    const w2 = w[j + 2] as Float64Array;
-    const w3 = w[j + 3] as Float64Array;
+    const x0 = xs[j];
+    const x1 = xs[j + 1];
+    const x2 = xs[j + 2];
+    const x3 = xs[j + 3];
+    const w0 = w[j];
+    const w1 = w[j + 1];
+    const w2 = w[j + 2];
+    const w3 = w[j + 3];
     for (let e = 0, b = start, col = firstCol; e < len; e++, b++) {
-      acc[e] =
-        (acc[e] as number) +
-        (w0[col] as number) * (x0[b] as number) +
-        (w1[col] as number) * (x1[b] as number) +
-        (w2[col] as number) * (x2[b] as number) +
-        (w3[col] as number) * (x3[b] as number);
+      acc[e] = acc[e] + w0[col] * x0[b] + w1[col] * x1[b] + w2[col] * x2[b] + w3[col] * x3[b];
       if (++col === cols) col = 0;
     }
   }
   for (; j < m; j++) {
-    const x = xs[j] as Float32Array;
-    const wj = w[j] as Float64Array;
+    const x = xs[j];
+    const wj = w[j];
     for (let e = 0, b = start, col = firstCol; e < len; e++, b++) {
-      acc[e] = (acc[e] as number) + (wj[col] as number) * (x[b] as number);
+      acc[e] = acc[e] + wj[col] * x[b];
       if (++col === cols) col = 0;
     }
   }

@@ -51,13 +51,13 @@ export function sortByDistance(own: Weights, candidates: readonly Candidate[], l
 
 /** How many to take from each third: quotas capped by sizes, unused quota moved to other thirds. */
 export function takePerThird(sizes: readonly number[], quotas: readonly number[]): number[] {
-  const take = sizes.map((s, t) => Math.min(s, quotas[t] as number));
+  const take = sizes.map((s, t) => Math.min(s, quotas[t]));
   let spare = quotas.reduce((x, y) => x + y, 0) - take.reduce((x, y) => x + y, 0);
   // Outwards first (near -> mid -> far), then back inwards: exploration quota stays exploratory.
   for (const t of [0, 1, 2, 1, 0]) {
-    const room = (sizes[t] as number) - (take[t] as number);
+    const room = sizes[t] - take[t];
     const add = Math.min(room, spare);
-    take[t] = (take[t] as number) + add;
+    take[t] = take[t] + add;
     spare -= add;
   }
   return take;
@@ -74,8 +74,8 @@ export function bristleDistance(options: Partial<BristleDistanceOptions> = {}): 
     const chosen: Candidate[] = [];
     let start = 0;
     for (let t = 0; t < 3; t++) {
-      chosen.push(...sorted.slice(start, start + (take[t] as number)));
-      start += sizes[t] as number;
+      chosen.push(...sorted.slice(start, start + take[t]));
+      start += sizes[t];
     }
     return chosen;
   };

@@ -239,7 +239,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
 
     // 2. Colluder groups.
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
-    const groupShare = Array.from(groups.group, (g) => 1 / (groups.members[g] as readonly number[]).length);
+    const groupShare = Array.from(groups.group, (g) => 1 / groups.members[g].length);
 
     // Senders with a good record in the trust memory (stage 6), and the groups all of whose
     // members have one.
@@ -265,7 +265,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       // Against the median of own and the candidates: own is a specialist after local
       // training, and measured against it honest models of other classes fell below the gate.
       // One value per colluder group, so copies cannot move the median.
-      const perGroup = groups.members.map((ms) => ms.reduce((sum, j) => sum + (cs[j] as number), 0) / ms.length);
+      const perGroup = groups.members.map((ms) => ms.reduce((sum, j) => sum + cs[j], 0) / ms.length);
       const overAll = median([cOwn, ...perGroup]);
       const reference =
         o.gateReference === 'own'
@@ -282,7 +282,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
             if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
             else {
               active[j] = false;
-              const cand = candidates[j] as Candidate;
+              const cand = candidates[j];
               rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
             }
           }
@@ -294,7 +294,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           if (o.passes > 0 && o.suspects === 'prove' && c <= 0) suspect[j] = true;
           else {
             active[j] = false;
-            const cand = candidates[j] as Candidate;
+            const cand = candidates[j];
             rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
           }
         } else if (c < o.proveBelow * reference && o.passes > 0 && o.suspects === 'prove' && !hasRecord[j]) {
@@ -308,14 +308,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
 
     // 4. Distance gate and clip factors around own, against the median distance over
     // groups (copies cannot move it).
-    const mGroups = median(
-      groups.members.map((ms) => ms.reduce((sum, j) => sum + (distance[j] as number), 0) / ms.length),
-    );
+    const mGroups = median(groups.members.map((ms) => ms.reduce((sum, j) => sum + distance[j], 0) / ms.length));
     if (o.far > 0) {
       distance.forEach((d, j) => {
         if (active[j] && d > o.far * mGroups) {
           active[j] = false;
-          const cand = candidates[j] as Candidate;
+          const cand = candidates[j];
           rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'too-far' });
         }
       });
@@ -327,24 +325,15 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const ref = o.ldawa === 'off' ? undefined : referenceLayers(own, ctx.reference, layers);
     const factors =
       ref !== undefined && ctx.round >= o.warmupRounds
-        ? updateFactors(
-            own,
-            models,
-            layers,
-            ref,
-            clip,
-            active,
-            o.ldawa as UpdateDirection,
-            o.scope as 'layer' | 'model',
-          )
+        ? updateFactors(own, models, layers, ref, clip, active, o.ldawa as UpdateDirection, o.scope)
         : models.map(() => new Float64Array(layers.length).fill(1));
-    const scale = layers.map((_, p) => relativeScale(factors.flatMap((f, j) => (active[j] ? [f[p] as number] : []))));
+    const scale = layers.map((_, p) => relativeScale(factors.flatMap((f, j) => (active[j] ? [f[p]] : []))));
     // Sample counts are claims: a weight is s / median, capped at sampleCap, so inflating a
     // count buys at most sampleCap votes (and copies cannot move the median).
     const counts = candidates.map((c) => c.samples);
     const typical = median([
       ctx.ownSamples > 0 && Number.isFinite(ctx.ownSamples) ? ctx.ownSamples : 0,
-      ...groups.members.map((ms) => ms.reduce((sum, j) => sum + (counts[j] as number), 0) / ms.length),
+      ...groups.members.map((ms) => ms.reduce((sum, j) => sum + counts[j], 0) / ms.length),
     ]);
     const sampleWeight = (s: number, cap: number): number =>
       o.sampleCap > 0 && typical > 0 ? Math.min(cap, Math.max(0, s) / typical) : 1;
@@ -356,9 +345,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       o.sampleTrust === 'record' && !hasRecord[j] ? Math.min(1, o.sampleCap) : o.sampleCap;
     const weights = factors.map((f, j) => {
       const w = new Float64Array(layers.length);
-      const sw = sampleWeight(counts[j] as number, capOf(j));
+      const sw = sampleWeight(counts[j], capOf(j));
       for (let p = 0; p < layers.length; p++) {
-        w[p] = (groupShare[j] as number) * sw * Math.min(1, (f[p] as number) / (scale[p] as number));
+        w[p] = groupShare[j] * sw * Math.min(1, f[p] / scale[p]);
       }
       return w;
     });
@@ -380,10 +369,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           return full > 0 ? (loss - full) / full : 0;
         });
         const scores = live.map(({ members }, i) => {
-          const r = effects[i] as number;
+          const r = effects[i];
           if (pass === 0) for (const j of members) scored.set(j, r);
           if (o.memory === 'off') return r;
-          const blended = members.map((j) => trust.blended((candidates[j] as Candidate).peer, r, o.prior));
+          const blended = members.map((j) => trust.blended(candidates[j].peer, r, o.prior));
           return blended.reduce((s, v) => s + v, 0) / blended.length;
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
@@ -399,8 +388,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           const bar = Math.max(o.distrust, o.distrustScale * median(effects.map(Math.abs)));
           live.forEach(({ members }, i) => {
             if (out.includes(i)) return;
-            const r = effects[i] as number;
-            const averages = members.map((j) => trust.longRun((candidates[j] as Candidate).peer, r, o.history));
+            const r = effects[i];
+            const averages = members.map((j) => trust.longRun(candidates[j].peer, r, o.history));
             if (averages.every((a) => a !== undefined && a < -bar)) out.push(i);
           });
         }
@@ -410,7 +399,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         const trusted = scores.filter((_, i) => !(live[i] as { members: number[] }).members.every((j) => suspect[j]));
         const bar = Math.max(o.mu, median(trusted.length > 0 ? trusted : scores));
         const unproven = live.flatMap(({ members }, i) =>
-          !outSet.has(i) && members.every((j) => suspect[j]) && (scores[i] as number) < bar ? [i] : [],
+          !outSet.has(i) && members.every((j) => suspect[j]) && scores[i] < bar ? [i] : [],
         );
         if (out.length === 0 && unproven.length === 0) break;
         for (const [list, reason] of [
@@ -420,13 +409,13 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           for (const i of list) {
             for (const j of (live[i] as { members: number[] }).members) {
               active[j] = false;
-              const cand = candidates[j] as Candidate;
+              const cand = candidates[j];
               rejected.push({ peer: cand.peer, seq: cand.seq, reason });
             }
           }
         }
       }
-      if (o.memory === 'on') for (const [j, r] of scored) trust.record((candidates[j] as Candidate).peer, r);
+      if (o.memory === 'on') for (const [j, r] of scored) trust.record(candidates[j].peer, r);
     }
 
     const coef = averageCoefficients(weights, clip, active, layers.length, ownWeight);
@@ -435,7 +424,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const { ownShare, shares } = mixShares(own, layers, coef);
       report(
         ownShare,
-        candidates.flatMap((c, j) => (active[j] ? [{ peer: c.peer, seq: c.seq, share: shares[j] as number }] : [])),
+        candidates.flatMap((c, j) => (active[j] ? [{ peer: c.peer, seq: c.seq, share: shares[j] }] : [])),
       );
     }
     return merged;

@@ -30,7 +30,7 @@
  * A candidate is evaluated as it would be merged: its merged layers on top of own's other
  * (frozen) layers, so whatever it sends in layers that are never merged cannot sway its score.
  */
-import type { Layer, Weights } from '../model/weights.ts';
+import type { Weights } from '../model/weights.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import type { Integrator } from './pipeline.ts';
 import type { MergeContext } from './types.ts';
@@ -81,12 +81,12 @@ export function classScore(fj: number, f0: number): number {
 
 /** S_j: the candidate's top-phi familiar classes by its F1 (ties by class index). */
 export function selectedClasses(fj: Float64Array, familiar: readonly number[], phi: number): number[] {
-  return [...familiar].sort((x, y) => (fj[y] as number) - (fj[x] as number) || x - y).slice(0, phi);
+  return [...familiar].sort((x, y) => fj[y] - fj[x] || x - y).slice(0, phi);
 }
 
 /** c_j = max(0, mean - population std) of the candidate's top-phi familiar F1 scores. */
 export function certainty(fj: Float64Array, familiar: readonly number[], phi: number): number {
-  const top = selectedClasses(fj, familiar, phi).map((c) => fj[c] as number);
+  const top = selectedClasses(fj, familiar, phi).map((c) => fj[c]);
   if (top.length === 0) return 0;
   const mean = top.reduce((s, v) => s + v, 0) / top.length;
   const variance = top.reduce((s, v) => s + (v - mean) ** 2, 0) / top.length;
@@ -116,7 +116,7 @@ export function bristleWeights(
   const familiarWeight = new Map<number, number>();
   const clamped = new Map<number, number>();
   for (const k of familiar) {
-    const s = classScore(fj[k] as number, f0[k] as number);
+    const s = classScore(fj[k], f0[k]);
     sum += s;
     clamped.set(k, Math.max(SCORE_FLOOR, s));
     familiarWeight.set(k, c * scoreToWeight(Math.max(SCORE_FLOOR, s)));
@@ -145,7 +145,7 @@ function finiteF1(f1: Float64Array): Float64Array {
 export function graft(own: Weights, candidate: Weights, layers: readonly number[]): Weights {
   if (layers.length === own.length) return candidate;
   const merged = new Set(layers);
-  return own.map((l, i) => (merged.has(i) ? (candidate[i] as Layer) : l));
+  return own.map((l, i) => (merged.has(i) ? candidate[i] : l));
 }
 
 function checkOutputLayer(own: Weights, ctx: MergeContext): void {
@@ -182,7 +182,7 @@ export function bristlePerformance(options: Partial<BristlePerformanceOptions> =
       );
       const whole = scalar(b.omega);
       const columns: LayerWeight = { kind: 'per-class', values: b.perClass };
-      return layers.map((i) => (classWise.has((own[i] as Layer).name) ? columns : whole));
+      return layers.map((i) => (classWise.has(own[i].name) ? columns : whole));
     });
     return { candidates, layers, weights };
   };

@@ -42,7 +42,7 @@ export function medianOf(xs: readonly number[]): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function parseCenteredClipping(options: unknown): CenteredClippingOptions {
@@ -78,13 +78,13 @@ export function centeredClippingStrategy(options: Partial<CenteredClippingOption
       v = next;
     }
     const position = new Map(layers.map((i, p) => [i, p]));
-    const merged = assemble(own, layers, (i) => Float32Array.from(v[position.get(i) as number] as Float64Array));
+    const merged = assemble(own, layers, (i) => Float32Array.from(v[position.get(i) as number]));
     // Report: each input's clip factor in the last iteration, normalised, as its share.
     const total = factors.reduce((s, x) => s + x, 0) || 1;
     return {
       merged,
-      ownShare: (factors[0] as number) / total,
-      used: candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: (factors[j + 1] as number) / total })),
+      ownShare: factors[0] / total,
+      used: candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: factors[j + 1] / total })),
     };
   });
 }

@@ -11,7 +11,6 @@
  * the distance of the ceil(byzantineFraction * m)+1-th farthest candidate, so the assumed
  * Byzantine share of farthest candidates is clipped to it (0 if all are assumed Byzantine).
  */
-import type { Weights } from '../model/weights.ts';
 import { guarded } from './guarded.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import type { Strategy } from './types.ts';
@@ -36,24 +35,24 @@ export function adaptiveRadius(distances: readonly number[], fraction: number): 
   const k = Math.ceil(fraction * m - 1e-12);
   if (k >= m) return 0;
   const descending = [...distances].sort((x, y) => y - x);
-  return descending[k] as number;
+  return descending[k];
 }
 
 export function clippedGossipStrategy(options: Partial<ClippedGossipOptions> = {}): Strategy {
   const { tau, byzantineFraction } = parseOptions('clipped-gossip', CLIPPED_GOSSIP_SPEC, options);
   return guarded('clipped-gossip', (own, candidates, _ctx, layers) => {
     const x = toFloat64(own, layers);
-    const distances = candidates.map((c) => Math.sqrt(distanceSquaredTo(c.weights as Weights, x, layers)));
+    const distances = candidates.map((c) => Math.sqrt(distanceSquaredTo(c.weights, x, layers)));
     const radius = tau ?? adaptiveRadius(distances, byzantineFraction);
     const n = candidates.length + 1;
     const next = x.map((a) => a.slice());
     const factors = distances.map((d) => (radius === 0 ? 0 : clipFactor(d, radius)));
     candidates.forEach((c, j) => {
-      addScaledDifference(next, c.weights, x, (factors[j] as number) / n, layers);
+      addScaledDifference(next, c.weights, x, factors[j] / n, layers);
     });
     const position = new Map(layers.map((i, p) => [i, p]));
     const merged = assemble(own, layers, (i) => Float32Array.from(next[position.get(i) as number] as Float64Array));
-    const used = candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: (factors[j] as number) / n }));
+    const used = candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: factors[j] / n }));
     return { merged, ownShare: 1 - used.reduce((s, u) => s + u.share, 0), used };
   });
 }

@@ -24,11 +24,11 @@ export interface ColluderGroups {
 
 function find(parent: Int32Array, i: number): number {
   let r = i;
-  while (parent[r] !== r) r = parent[r] as number;
+  while (parent[r] !== r) r = parent[r];
   // Path compression keeps later finds O(1).
   let k = i;
   while (parent[k] !== r) {
-    const next = parent[k] as number;
+    const next = parent[k];
     parent[k] = r;
     k = next;
   }
@@ -49,19 +49,17 @@ export function colluderGroups(
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const r2 = radius > 0 ? radius * radius : 0;
   // Sorting by distance to own lets the inner loop stop once the pruning bound fails.
-  const order = Array.from({ length: n }, (_, i) => i).sort(
-    (x, y) => (distances[x] as number) - (distances[y] as number) || x - y,
-  );
+  const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => distances[x] - distances[y] || x - y);
   let pairsMeasured = 0;
   for (let a = 0; a < n; a++) {
-    const j = order[a] as number;
-    const dj = distances[j] as number;
+    const j = order[a];
+    const dj = distances[j];
     for (let b = a + 1; b < n; b++) {
-      const k = order[b] as number;
-      if ((distances[k] as number) - dj > Math.max(radius, 0)) break;
+      const k = order[b];
+      if (distances[k] - dj > Math.max(radius, 0)) break;
       if (find(parent, j) === find(parent, k)) continue;
       pairsMeasured++;
-      if (distanceSquaredWithin(models[j] as Weights, models[k] as Weights, layers, r2)) {
+      if (distanceSquaredWithin(models[j], models[k], layers, r2)) {
         parent[find(parent, k)] = find(parent, j);
       }
     }
@@ -78,7 +76,7 @@ export function colluderGroups(
       members.push([]);
     }
     group[j] = g;
-    (members[g] as number[]).push(j);
+    members[g].push(j);
   }
   return { group, members, pairsMeasured };
 }

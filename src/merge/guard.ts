@@ -9,7 +9,7 @@
  */
 import { DEFAULT_VALUE_BOUND } from '../model/bounds.ts';
 import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../model/float-bits.ts';
-import { type Layer, sameArchitecture, type Weights } from '../model/weights.ts';
+import { sameArchitecture, type Weights } from '../model/weights.ts';
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, MergeContext } from './types.ts';
 
@@ -27,7 +27,7 @@ export interface Admission {
 function valueProblem(w: Weights, layers: readonly number[], bound: number): 'non-finite' | 'out-of-range' | undefined {
   let outside = false;
   for (const i of layers) {
-    const maxBits = floatBitsMaxAbs((w[i] as Layer).values);
+    const maxBits = floatBitsMaxAbs(w[i].values);
     if (maxBits >= NON_FINITE_BITS) return 'non-finite';
     if (floatFromBits(maxBits) > bound) outside = true;
   }
@@ -43,7 +43,7 @@ function sanitizeSamples(c: Candidate): Candidate {
 export function mergedLayerIndices(own: Weights, ctx: Pick<MergeContext, 'trainableLayers'>): number[] {
   const out: number[] = [];
   for (let i = 0; i < own.length; i++) {
-    if (ctx.trainableLayers === undefined || ctx.trainableLayers.has((own[i] as Layer).name)) out.push(i);
+    if (ctx.trainableLayers === undefined || ctx.trainableLayers.has(own[i].name)) out.push(i);
   }
   return out;
 }

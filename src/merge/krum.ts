@@ -41,7 +41,7 @@ export function krumScores(inputs: readonly Weights[], f: number, layers: readon
   const d = Array.from({ length: n }, () => new Float64Array(n));
   for (let a = 0; a < n; a++) {
     for (let b = a + 1; b < n; b++) {
-      const v = distanceSquared(inputs[a] as Weights, inputs[b] as Weights, layers);
+      const v = distanceSquared(inputs[a], inputs[b], layers);
       (d[a] as Float64Array)[b] = v;
       (d[b] as Float64Array)[a] = v;
     }
@@ -59,7 +59,7 @@ export function krumScores(inputs: readonly Weights[], f: number, layers: readon
 /** Indices of the m lowest scores (stable: ties keep the lower index). */
 export function lowestScores(scores: Float64Array, m: number): number[] {
   return Array.from(scores.keys())
-    .sort((x, y) => (scores[x] as number) - (scores[y] as number) || x - y)
+    .sort((x, y) => scores[x] - scores[y] || x - y)
     .slice(0, m);
 }
 

@@ -18,7 +18,7 @@
  * in a measured run such merges in rounds 0-1 collapsed an honest peer (docs/RESULTS.md,
  * "History").
  */
-import type { Layer, Weights } from '../model/weights.ts';
+import type { Weights } from '../model/weights.ts';
 import { type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import type { Adjuster } from './pipeline.ts';
 import { dot } from './vectors.ts';
@@ -42,9 +42,9 @@ export function ldawaFactor(x: Float32Array, ref: Float32Array, refNormSq: numbe
   let xx = 0;
   let xr = 0;
   for (let k = 0; k < x.length; k++) {
-    const v = x[k] as number;
+    const v = x[k];
     xx += v * v;
-    xr += v * (ref[k] as number);
+    xr += v * ref[k];
   }
   if (xx === 0 || refNormSq === 0) return 1;
   return Math.min(1, Math.max(0, xr / Math.sqrt(xx * refNormSq)));
@@ -54,13 +54,11 @@ export function ldawa(options: Partial<LdawaOptions> = {}): Adjuster {
   const { warmupRounds } = parseOptions('ldawa', LDAWA_SPEC, options);
   return (own: Weights, weighting, ctx) => {
     if (ctx.round < warmupRounds) return weighting;
-    const ownNormSq = weighting.layers.map((i) => dot((own[i] as Layer).values, (own[i] as Layer).values));
+    const ownNormSq = weighting.layers.map((i) => dot(own[i].values, own[i].values));
     const factors = weighting.candidates.map((c) =>
-      weighting.layers.map((i, p) =>
-        ldawaFactor((c.weights[i] as Layer).values, (own[i] as Layer).values, ownNormSq[p] as number),
-      ),
+      weighting.layers.map((i, p) => ldawaFactor(c.weights[i].values, own[i].values, ownNormSq[p])),
     );
-    return scaleWeighting(weighting, (j, p) => (factors[j] as number[])[p] as number);
+    return scaleWeighting(weighting, (j, p) => factors[j][p]);
   };
 }
 

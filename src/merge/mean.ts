@@ -31,8 +31,8 @@ export function meanStrategy(options: Partial<MeanOptions> = {}): Strategy {
     const inputs = inputsWithOwn(own, candidates);
     return {
       merged: assemble(own, layers, (i) => weightedAverageLayer(inputs, weights, i)),
-      ownShare: (weights[0] as number) / sum,
-      used: candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: (weights[j + 1] as number) / sum })),
+      ownShare: weights[0] / sum,
+      used: candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: weights[j + 1] / sum })),
     };
   });
 }

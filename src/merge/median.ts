@@ -22,7 +22,7 @@ export function medianStrategy(options: Record<string, never> = {}): Strategy {
     const lo = Math.floor((n - 1) / 2);
     const hi = Math.floor(n / 2);
     const merged = assemble(own, layers, (i) =>
-      coordinateStatistic(inputs, i, (sorted) => ((sorted[lo] as number) + (sorted[hi] as number)) / 2),
+      coordinateStatistic(inputs, i, (sorted) => (sorted[lo] + sorted[hi]) / 2),
     );
     return { merged, ...equalShares(candidates) };
   });

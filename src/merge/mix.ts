@@ -9,7 +9,7 @@
  * subsets of candidates (leave-group-out) without copying clipped models.
  */
 import type { ClassScores, LinearInputEvaluator } from '../model/evaluation.ts';
-import type { Layer, Weights } from '../model/weights.ts';
+import type { Weights } from '../model/weights.ts';
 import { addWeightedDifferences, TILE } from './accumulate.ts';
 import { assemble } from './vectors.ts';
 
@@ -27,9 +27,9 @@ function activeTerms(
   const xs: Float32Array[] = [];
   const c: number[] = [];
   for (let j = 0; j < models.length; j++) {
-    const cj = (coef[j] as Float64Array)[p] as number;
+    const cj = (coef[j] as Float64Array)[p];
     if (cj === 0) continue;
-    xs.push(((models[j] as Weights)[index] as Layer).values);
+    xs.push(models[j][index].values);
     c.push(sign * cj);
   }
   return { xs, c };
@@ -47,16 +47,16 @@ export function applyMix(
 ): Weights {
   const position = new Map(layers.map((index, p) => [index, p]));
   return assemble(own, layers, (index) => {
-    const base = (own[index] as Layer).values;
+    const base = own[index].values;
     const { xs, c } = activeTerms(models, index, coef, position.get(index) as number);
     const n = base.length;
     const out = new Float32Array(n);
     const acc = new Float64Array(Math.min(n, TILE));
     for (let start = 0; start < n; start += TILE) {
       const len = Math.min(TILE, n - start);
-      for (let e = 0; e < len; e++) acc[e] = base[start + e] as number;
+      for (let e = 0; e < len; e++) acc[e] = base[start + e];
       addWeightedDifferences(acc, xs, c, base, start, len);
-      for (let e = 0; e < len; e++) out[start + e] = acc[e] as number;
+      for (let e = 0; e < len; e++) out[start + e] = acc[e];
     }
     return out;
   });
@@ -76,14 +76,14 @@ export function averageCoefficients(
   const total = new Float64Array(layerCount).fill(ownWeight > 0 ? ownWeight : 0);
   weights.forEach((w, j) => {
     if (!active[j]) return;
-    for (let p = 0; p < layerCount; p++) total[p] = (total[p] as number) + (w[p] as number);
+    for (let p = 0; p < layerCount; p++) total[p] = total[p] + w[p];
   });
   return weights.map((w, j) => {
     const out = new Float64Array(layerCount);
     if (!active[j]) return out;
     for (let p = 0; p < layerCount; p++) {
-      const t = total[p] as number;
-      out[p] = t > 0 ? ((w[p] as number) * (clip[j] as number)) / t : 0;
+      const t = total[p];
+      out[p] = t > 0 ? (w[p] * clip[j]) / t : 0;
     }
     return out;
   });
@@ -96,12 +96,12 @@ export function mixShares(
   coef: MixCoefficients,
 ): { ownShare: number; shares: number[] } {
   let params = 0;
-  for (const index of layers) params += (own[index] as Layer).values.length;
+  for (const index of layers) params += own[index].values.length;
   const shares = coef.map((c) => {
     if (params === 0) return 0;
     let s = 0;
     layers.forEach((index, p) => {
-      s += (c[p] as number) * (own[index] as Layer).values.length;
+      s += c[p] * own[index].values.length;
     });
     return s / params;
   });
@@ -111,7 +111,7 @@ export function mixShares(
 /** base + d, rounded to float32. */
 function plus(base: Float32Array, d: Float64Array): Float32Array {
   const out = new Float32Array(base.length);
-  for (let k = 0; k < out.length; k++) out[k] = (base[k] as number) + (d[k] as number);
+  for (let k = 0; k < out.length; k++) out[k] = base[k] + d[k];
   return out;
 }
 
@@ -131,20 +131,20 @@ function minusTerms(
   if (xs.length === 1) {
     // One term (a singleton group, the usual case): the same float64 operations in the same
     // order as the tiled path below, in one sweep.
-    const x = xs[0] as Float32Array;
-    const c0 = c[0] as number;
+    const x = xs[0];
+    const c0 = c[0];
     for (let k = 0; k < n; k++) {
-      const v = base[k] as number;
-      out[k] = v + scale * ((d[k] as number) + c0 * ((x[k] as number) - v));
+      const v = base[k];
+      out[k] = v + scale * (d[k] + c0 * (x[k] - v));
     }
     return out;
   }
   const acc = new Float64Array(Math.min(n, TILE));
   for (let start = 0; start < n; start += TILE) {
     const len = Math.min(TILE, n - start);
-    for (let e = 0; e < len; e++) acc[e] = d[start + e] as number;
+    for (let e = 0; e < len; e++) acc[e] = d[start + e];
     addWeightedDifferences(acc, xs, c, base, start, len);
-    for (let e = 0; e < len; e++) out[start + e] = (base[start + e] as number) + scale * (acc[e] as number);
+    for (let e = 0; e < len; e++) out[start + e] = base[start + e] + scale * acc[e];
   }
   return out;
 }
@@ -221,17 +221,15 @@ export class LeaveOutMixer {
     this.#total = new Float64Array(layers.length).fill(ownWeight > 0 ? ownWeight : 0);
     weights.forEach((w, j) => {
       if (!active[j]) return;
-      for (let p = 0; p < layers.length; p++) this.#total[p] = (this.#total[p] as number) + (w[p] as number);
+      for (let p = 0; p < layers.length; p++) this.#total[p] = this.#total[p] + w[p];
     });
     const kernel = linear === undefined ? -1 : own.findIndex((l) => l.name === linear.kernel);
     const kernelPosition = this.#position.get(kernel);
     if (linear !== undefined && kernelPosition !== undefined) {
       const projectedModels = models.map((m, j) =>
-        ((this.#coef[j] as Float64Array)[kernelPosition] as number) === 0
-          ? undefined
-          : linear.project((m[kernel] as Layer).values),
+        this.#coef[j][kernelPosition] === 0 ? undefined : linear.project(m[kernel].values),
       );
-      const pOwn = linear.project((own[kernel] as Layer).values);
+      const pOwn = linear.project(own[kernel].values);
       const { xs, c } = this.#terms(projectedModels, kernelPosition);
       this.#projected = {
         evaluator: linear,
@@ -247,7 +245,7 @@ export class LeaveOutMixer {
     this.#delta = layers.map((index, p) => {
       if (this.#projected?.index === index) return new Float64Array(0);
       const { xs, c } = activeTerms(models, index, this.#coef, p);
-      return displacement((own[index] as Layer).values, xs, c);
+      return displacement(own[index].values, xs, c);
     });
   }
 
@@ -261,7 +259,7 @@ export class LeaveOutMixer {
     const xs: Float32Array[] = [];
     const c: number[] = [];
     for (const j of group ?? arrays.keys()) {
-      const cj = (this.#coef[j] as Float64Array)[p] as number;
+      const cj = this.#coef[j][p];
       const x = arrays[j];
       if (cj === 0 || x === undefined) continue;
       xs.push(x);
@@ -273,8 +271,8 @@ export class LeaveOutMixer {
   /** T_p / T'_p for leaving `group` out, at merged layer position p. */
   #scale(group: readonly number[], p: number): number {
     let removed = 0;
-    for (const j of group) removed += (this.#weights[j] as Float64Array)[p] as number;
-    const total = this.#total[p] as number;
+    for (const j of group) removed += this.#weights[j][p];
+    const total = this.#total[p];
     const rest = total - removed;
     return rest > 0 ? total / rest : 0;
   }
@@ -282,12 +280,12 @@ export class LeaveOutMixer {
   /** The mix without `group` (empty: the full mix) on merged layer `index`, into `out` if given. */
   #layer(index: number, group: readonly number[], out?: Float32Array): Float32Array {
     const p = this.#position.get(index) as number;
-    const base = (this.#own[index] as Layer).values;
-    const d = this.#delta[p] as Float64Array;
+    const base = this.#own[index].values;
+    const d = this.#delta[p];
     if (group.length === 0) return plus(base, d);
     // The group's terms added with negated coefficients: the same float64 arithmetic as subtracting.
-    const groupModels = group.map((j) => this.#models[j] as Weights);
-    const groupCoef = group.map((j) => this.#coef[j] as Float64Array);
+    const groupModels = group.map((j) => this.#models[j]);
+    const groupCoef = group.map((j) => this.#coef[j]);
     const { xs, c } = activeTerms(groupModels, index, groupCoef, p, -1);
     return minusTerms(base, d, xs, c, this.#scale(group, p), out);
   }

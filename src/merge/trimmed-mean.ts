@@ -36,7 +36,7 @@ export function trimmedMeanStrategy(options: Partial<TrimmedMeanOptions> = {}): 
     const merged = assemble(own, layers, (i) =>
       coordinateStatistic(inputs, i, (sorted) => {
         let s = 0;
-        for (let k = b; k < n - b; k++) s += sorted[k] as number;
+        for (let k = b; k < n - b; k++) s += sorted[k];
         return s / (n - 2 * b);
       }),
     );

@@ -13,7 +13,7 @@
  * the consensus keeps every honest specialist positive while a sign-flipped update still
  * points away from it as long as honest updates outweigh the flipped ones.
  */
-import type { Layer, Weights } from '../model/weights.ts';
+import type { Weights } from '../model/weights.ts';
 
 export type UpdateDirection = 'own' | 'consensus' | 'median';
 
@@ -26,7 +26,7 @@ export function referenceLayers(
   if (reference === undefined) return undefined;
   const byName = new Map(reference.map((l) => [l.name, l]));
   return layers.map((i) => {
-    const l = own[i] as Layer;
+    const l = own[i];
     const r = byName.get(l.name);
     return r !== undefined && r.values.length === l.values.length ? r.values : undefined;
   });
@@ -56,65 +56,62 @@ export function updateFactors(
   layers.forEach((index, p) => {
     const r = ref[p];
     if (r === undefined) return;
-    const o = (own[index] as Layer).values;
+    const o = own[index].values;
     const len = o.length;
     // D = u + (direction 'consensus') sum_k f_k v_k / (active + 1), v_k = x_k - own.
     const D = new Float64Array(len);
-    for (let e = 0; e < len; e++) D[e] = (o[e] as number) - (r[e] as number);
+    for (let e = 0; e < len; e++) D[e] = o[e] - r[e];
     if (direction === 'median') {
       // Coordinate-wise median of own's and the active candidates' clipped updates.
-      const xs = models.flatMap((x, k) => (active[k] ? [{ x: (x[index] as Layer).values, f: clip[k] as number }] : []));
+      const xs = models.flatMap((x, k) => (active[k] ? [{ x: x[index].values, f: clip[k] }] : []));
       const scratch = new Float64Array(xs.length + 1);
       const mid = scratch.length >> 1;
       for (let e = 0; e < len; e++) {
-        const u = D[e] as number;
-        const oe = o[e] as number;
+        const u = D[e];
+        const oe = o[e];
         scratch[0] = u;
         for (let k = 0; k < xs.length; k++) {
           const c = xs[k] as { x: Float32Array; f: number };
-          scratch[k + 1] = u + c.f * ((c.x[e] as number) - oe);
+          scratch[k + 1] = u + c.f * (c.x[e] - oe);
         }
         scratch.sort();
-        D[e] =
-          scratch.length % 2 === 1
-            ? (scratch[mid] as number)
-            : ((scratch[mid - 1] as number) + (scratch[mid] as number)) / 2;
+        D[e] = scratch.length % 2 === 1 ? scratch[mid] : (scratch[mid - 1] + scratch[mid]) / 2;
       }
     } else if (direction === 'consensus') {
       const scale = 1 / (activeCount + 1);
       models.forEach((x, k) => {
         if (!active[k]) return;
-        const f = (clip[k] as number) * scale;
-        const xv = (x[index] as Layer).values;
-        for (let e = 0; e < len; e++) D[e] = (D[e] as number) + f * ((xv[e] as number) - (o[e] as number));
+        const f = clip[k] * scale;
+        const xv = x[index].values;
+        for (let e = 0; e < len; e++) D[e] = D[e] + f * (xv[e] - o[e]);
       });
     }
     let dd = 0;
     let ud = 0;
     for (let e = 0; e < len; e++) {
-      const d = D[e] as number;
+      const d = D[e];
       dd += d * d;
-      ud += ((o[e] as number) - (r[e] as number)) * d;
+      ud += (o[e] - r[e]) * d;
     }
     ddAll += dd;
     anyRef = true;
     let uu = 0;
-    for (let e = 0; e < len; e++) uu += ((o[e] as number) - (r[e] as number)) ** 2;
+    for (let e = 0; e < len; e++) uu += (o[e] - r[e]) ** 2;
     models.forEach((x, j) => {
-      const xv = (x[index] as Layer).values;
+      const xv = x[index].values;
       let vd = 0;
       let uv = 0;
       let vv = 0;
       for (let e = 0; e < len; e++) {
-        const v = (xv[e] as number) - (o[e] as number);
-        vd += v * (D[e] as number);
-        uv += ((o[e] as number) - (r[e] as number)) * v;
+        const v = xv[e] - o[e];
+        vd += v * D[e];
+        uv += (o[e] - r[e]) * v;
         vv += v * v;
       }
-      const f = clip[j] as number;
+      const f = clip[j];
       const ujSq = uu + 2 * f * uv + f * f * vv;
-      num[j] = (num[j] as number) + ud + f * vd;
-      den[j] = (den[j] as number) + ujSq;
+      num[j] = num[j] + ud + f * vd;
+      den[j] = den[j] + ujSq;
       if (!(dd > 0)) return;
       const cos = ujSq > 0 ? (ud + f * vd) / Math.sqrt(ujSq * dd) : 0;
       (factors[j] as Float64Array)[p] = Number.isFinite(cos) ? Math.min(1, Math.max(0, cos)) : 0;
@@ -122,8 +119,8 @@ export function updateFactors(
   });
   if (scope === 'model' && anyRef && ddAll > 0) {
     models.forEach((_, j) => {
-      const d = den[j] as number;
-      const cos = d > 0 ? (num[j] as number) / Math.sqrt(d * ddAll) : 0;
+      const d = den[j];
+      const cos = d > 0 ? num[j] / Math.sqrt(d * ddAll) : 0;
       (factors[j] as Float64Array).fill(Number.isFinite(cos) ? Math.min(1, Math.max(0, cos)) : 0);
     });
   }

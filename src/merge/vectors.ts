@@ -3,11 +3,11 @@
  * flattened copy: 100 candidates of a 1M-parameter model would need 400 MB). Sums use
  * float64 accumulators.
  */
-import type { Layer, Weights } from '../model/weights.ts';
+import type { Weights } from '../model/weights.ts';
 import { addWeighted, TILE } from './accumulate.ts';
 
 function values(w: Weights, i: number): Float32Array {
-  return (w[i] as Layer).values;
+  return w[i].values;
 }
 
 /** Squared L2 distance between `a` and `b` over `layers`. */
@@ -17,7 +17,7 @@ export function distanceSquared(a: Weights, b: Weights, layers: readonly number[
     const x = values(a, i);
     const y = values(b, i);
     for (let k = 0; k < x.length; k++) {
-      const d = (x[k] as number) - (y[k] as number);
+      const d = x[k] - y[k];
       s += d * d;
     }
   }
@@ -40,7 +40,7 @@ export function distanceSquaredWithin(a: Weights, b: Weights, layers: readonly n
     for (let start = 0; start < x.length; start += WITHIN_CHECK) {
       const end = Math.min(x.length, start + WITHIN_CHECK);
       for (let k = start; k < end; k++) {
-        const d = (x[k] as number) - (y[k] as number);
+        const d = x[k] - y[k];
         s += d * d;
       }
       if (s > bound) return false;
@@ -51,7 +51,7 @@ export function distanceSquaredWithin(a: Weights, b: Weights, layers: readonly n
 
 export function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let s = 0;
-  for (let k = 0; k < x.length; k++) s += (x[k] as number) * (y[k] as number);
+  for (let k = 0; k < x.length; k++) s += x[k] * y[k];
   return s;
 }
 
@@ -84,10 +84,10 @@ export function toFloat64(w: Weights, layers: readonly number[]): Float64Array[]
 export function distanceSquaredTo(w: Weights, v: readonly Float64Array[], layers: readonly number[]): number {
   let s = 0;
   for (let p = 0; p < layers.length; p++) {
-    const x = values(w, layers[p] as number);
-    const y = v[p] as Float64Array;
+    const x = values(w, layers[p]);
+    const y = v[p];
     for (let k = 0; k < x.length; k++) {
-      const d = (x[k] as number) - (y[k] as number);
+      const d = x[k] - y[k];
       s += d * d;
     }
   }
@@ -103,10 +103,10 @@ export function addScaledDifference(
   layers: readonly number[],
 ): void {
   for (let p = 0; p < layers.length; p++) {
-    const x = values(w, layers[p] as number);
-    const y = v[p] as Float64Array;
-    const a = acc[p] as Float64Array;
-    for (let k = 0; k < x.length; k++) a[k] = (a[k] as number) + scale * ((x[k] as number) - (y[k] as number));
+    const x = values(w, layers[p]);
+    const y = v[p];
+    const a = acc[p];
+    for (let k = 0; k < x.length; k++) a[k] = a[k] + scale * (x[k] - y[k]);
   }
 }
 
@@ -125,15 +125,15 @@ export function weightedAverageLayer(
   weights: readonly number[],
   index: number,
 ): Float32Array {
-  const n = values(inputs[0] as Weights, index).length;
+  const n = values(inputs[0], index).length;
   const xs: Float32Array[] = [];
   const w: number[] = [];
   let total = 0;
   for (let k = 0; k < inputs.length; k++) {
-    const wk = weights[k] as number;
+    const wk = weights[k];
     if (wk === 0) continue;
     total += wk;
-    xs.push(values(inputs[k] as Weights, index));
+    xs.push(values(inputs[k], index));
     w.push(wk);
   }
   const out = new Float32Array(n);
@@ -142,7 +142,7 @@ export function weightedAverageLayer(
     const len = Math.min(TILE, n - start);
     acc.fill(0, 0, len);
     addWeighted(acc, xs, w, start, len);
-    for (let e = 0; e < len; e++) out[start + e] = (acc[e] as number) / total;
+    for (let e = 0; e < len; e++) out[start + e] = acc[e] / total;
   }
   return out;
 }

@@ -74,7 +74,7 @@ export function scaleWeighting(weighting: Weighting, factor: (j: number, p: numb
 }
 
 function lastDim(l: Layer): number {
-  return l.shape.length === 0 ? 1 : (l.shape[l.shape.length - 1] as number);
+  return l.shape.length === 0 ? 1 : l.shape[l.shape.length - 1];
 }
 
 /**
@@ -84,8 +84,8 @@ function lastDim(l: Layer): number {
  * and is skipped.
  */
 function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Array {
-  const index = weighting.layers[p] as number;
-  const ownLayer = own[index] as Layer;
+  const index = weighting.layers[p];
+  const ownLayer = own[index];
   const n = ownLayer.values.length;
   const cols = lastDim(ownLayer);
   const total = new Float64Array(cols).fill(1);
@@ -93,8 +93,8 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
   const scalars: number[] = [];
   const columns: (Float64Array | undefined)[] = [];
   for (let j = 0; j < weighting.candidates.length; j++) {
-    const x = ((weighting.candidates[j] as Candidate).weights[index] as Layer).values;
-    const w = (weighting.weights[j] as readonly LayerWeight[])[p] as LayerWeight;
+    const x = weighting.candidates[j].weights[index].values;
+    const w = weighting.weights[j][p];
     switch (w.kind) {
       case 'scalar': {
         const s = safe(w.value);
@@ -102,7 +102,7 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
         xs.push(x);
         scalars.push(s);
         columns.push(undefined);
-        for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + s;
+        for (let c = 0; c < cols; c++) total[c] = total[c] + s;
         break;
       }
       case 'per-class': {
@@ -113,7 +113,7 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
         xs.push(x);
         scalars.push(Number.NaN);
         columns.push(wc);
-        for (let c = 0; c < cols; c++) total[c] = (total[c] as number) + (wc[c] as number);
+        for (let c = 0; c < cols; c++) total[c] = total[c] + wc[c];
         break;
       }
       default: {
@@ -124,18 +124,18 @@ function combineLayer(own: Weights, weighting: Weighting, p: number): Float32Arr
   }
   // All scalar (hidden layers): the plain loop. Otherwise every term as weights per column.
   const perColumn = columns.some((c) => c !== undefined)
-    ? columns.map((c, j) => c ?? new Float64Array(cols).fill(scalars[j] as number))
+    ? columns.map((c, j) => c ?? new Float64Array(cols).fill(scalars[j]))
     : undefined;
   const base = ownLayer.values;
   const out = new Float32Array(n);
   const acc = new Float64Array(Math.min(n, TILE));
   for (let start = 0; start < n; start += TILE) {
     const len = Math.min(TILE, n - start);
-    for (let e = 0; e < len; e++) acc[e] = base[start + e] as number;
+    for (let e = 0; e < len; e++) acc[e] = base[start + e];
     if (perColumn === undefined) addWeighted(acc, xs, scalars, start, len);
     else addColumnWeighted(acc, xs, perColumn, cols, start, len);
     for (let e = 0, c = start % cols; e < len; e++) {
-      out[start + e] = (acc[e] as number) / (total[c] as number);
+      out[start + e] = acc[e] / total[c];
       if (++c === cols) c = 0;
     }
   }
@@ -158,18 +158,18 @@ export function shares(own: Weights, weighting: Weighting): { ownShare: number; 
   let ownAcc = 0;
   let params = 0;
   weighting.layers.forEach((index, p) => {
-    const l = own[index] as Layer;
+    const l = own[index];
     const cols = lastDim(l);
     const perCol = l.values.length / cols;
     for (let c = 0; c < cols; c++) {
       let total = 1;
       const wc = new Float64Array(m);
       for (let j = 0; j < m; j++) {
-        const w = (weighting.weights[j] as readonly LayerWeight[])[p] as LayerWeight;
-        wc[j] = safe(w.kind === 'scalar' ? w.value : (w.values[c] as number));
-        total += wc[j] as number;
+        const w = weighting.weights[j][p];
+        wc[j] = safe(w.kind === 'scalar' ? w.value : w.values[c]);
+        total += wc[j];
       }
-      for (let j = 0; j < m; j++) acc[j] = (acc[j] as number) + ((wc[j] as number) / total) * perCol;
+      for (let j = 0; j < m; j++) acc[j] = acc[j] + (wc[j] / total) * perCol;
       ownAcc += perCol / total;
     }
     params += l.values.length;
@@ -178,6 +178,6 @@ export function shares(own: Weights, weighting: Weighting): { ownShare: number; 
     return { ownShare: 1, used: weighting.candidates.map((c) => ({ peer: c.peer, seq: c.seq, share: 0 })) };
   return {
     ownShare: ownAcc / params,
-    used: weighting.candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: (acc[j] as number) / params })),
+    used: weighting.candidates.map((c, j) => ({ peer: c.peer, seq: c.seq, share: acc[j] / params })),
   };
 }

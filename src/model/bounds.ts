@@ -25,7 +25,7 @@ export function checkValueBound(bound: number): number {
  */
 export function firstOutOfBound(values: Float32Array, bound: number): number {
   for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
+    const v = values[i];
     if (v - v !== 0 || v > bound || v < -bound) return i;
   }
   return -1;

@@ -82,7 +82,7 @@ export function toLayersModel(model: Model, options: ExportOptions = {}): tf.Lay
         layers.push(tf.layers.dense({ units, activation: 'relu', name: `dense${i}` }));
         weights.push(
           tf.tensor(values(model, `dense${i}/kernel`), [
-            i === 0 ? tf.util.sizeFromShape(inputShape) : (spec.hidden[i - 1] as number),
+            i === 0 ? tf.util.sizeFromShape(inputShape) : spec.hidden[i - 1],
             units,
           ]),
           tf.tensor(values(model, `dense${i}/bias`)),
@@ -92,9 +92,9 @@ export function toLayersModel(model: Model, options: ExportOptions = {}): tf.Lay
     }
     case 'cnn': {
       const blocks = repvggBlocks(model);
-      let c = inputShape[2] as number;
-      let h = inputShape[0] as number;
-      let w = inputShape[1] as number;
+      let c = inputShape[2];
+      let h = inputShape[0];
+      let w = inputShape[1];
       let index = 0;
       spec.stages.forEach((stage, si) => {
         stage.forEach((cout, bi) => {
@@ -110,7 +110,7 @@ export function toLayersModel(model: Model, options: ExportOptions = {}): tf.Lay
             }),
           );
           if (spec.reparam === 'repvgg') {
-            const b = blocks[index] as (typeof blocks)[number];
+            const b = blocks[index];
             const fused = fuseRepVGG({
               inChannels: b.inChannels,
               outChannels: b.outChannels,
@@ -187,7 +187,7 @@ export async function layersModelFiles(lm: tf.LayersModel, metadata?: ExportMeta
       weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs }],
       ...(metadata ? { userDefinedMetadata: { ...metadata } } : {}),
     },
-    weights: new Uint8Array(buffer as ArrayBuffer),
+    weights: new Uint8Array(buffer),
   };
 }
 

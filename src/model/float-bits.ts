@@ -17,7 +17,7 @@ const floatScratch = new Float32Array(bitsScratch.buffer);
 /** The float32 value of a bit pattern. */
 export function floatFromBits(bits: number): number {
   bitsScratch[0] = bits;
-  return floatScratch[0] as number;
+  return floatScratch[0];
 }
 
 /** Bits at or above this (sign cleared) are +-Infinity or NaN. */
@@ -37,17 +37,17 @@ export function floatBitsMaxAbs(values: Float32Array): number {
   let m3 = 0;
   let i = 0;
   for (; i + 3 < n; i += 4) {
-    const a0 = (bits[i] as number) & 0x7fffffff;
-    const a1 = (bits[i + 1] as number) & 0x7fffffff;
-    const a2 = (bits[i + 2] as number) & 0x7fffffff;
-    const a3 = (bits[i + 3] as number) & 0x7fffffff;
+    const a0 = bits[i] & 0x7fffffff;
+    const a1 = bits[i + 1] & 0x7fffffff;
+    const a2 = bits[i + 2] & 0x7fffffff;
+    const a3 = bits[i + 3] & 0x7fffffff;
     m0 = a0 > m0 ? a0 : m0;
     m1 = a1 > m1 ? a1 : m1;
     m2 = a2 > m2 ? a2 : m2;
     m3 = a3 > m3 ? a3 : m3;
   }
   for (; i < n; i++) {
-    const a = (bits[i] as number) & 0x7fffffff;
+    const a = bits[i] & 0x7fffffff;
     m0 = a > m0 ? a : m0;
   }
   m0 = m1 > m0 ? m1 : m0;

@@ -36,7 +36,7 @@ export function crc32(bytes: Uint8Array): number {
     }
   }
   let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = (crcTable[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
@@ -60,7 +60,7 @@ export function encodeModelFile(file: ModelFile): Uint8Array {
   out.set(header, PREFIX_BYTES);
   let o = PREFIX_BYTES + header.length;
   for (const l of file.weights) {
-    for (let i = 0; i < l.values.length; i++, o += 4) view.setFloat32(o, l.values[i] as number, true);
+    for (let i = 0; i < l.values.length; i++, o += 4) view.setFloat32(o, l.values[i], true);
   }
   view.setUint32(o, crc32(out.subarray(0, o)), true);
   return out;

@@ -144,7 +144,7 @@ export function buildModel(spec: ModelSpec, inputShape: readonly number[], numCl
         });
       const first = dense[0];
       if (first !== undefined) {
-        linearInput = { kernel: 'dense0/kernel', units: spec.hidden[0] as number, project, featuresFrom };
+        linearInput = { kernel: 'dense0/kernel', units: spec.hidden[0], project, featuresFrom };
         forward = (x) => tf.tidy(() => featuresFrom(project(x, first.k as tf.Tensor2D)));
       } else {
         forward = (x) => tf.tidy(() => x.reshape([-1, inputSize]) as tf.Tensor2D);
@@ -272,7 +272,7 @@ export function repvggBlocks(model: Model): RepVGGBlockVariables[] {
     movingVariance: get(`${name}/moving_variance`),
   });
   const blocks: RepVGGBlockVariables[] = [];
-  let c = model.inputShape[2] as number;
+  let c = model.inputShape[2];
   model.spec.stages.forEach((stage, si) => {
     stage.forEach((cout, bi) => {
       const name = `conv${si}_${bi}`;
@@ -325,7 +325,7 @@ export function setWeights(model: Model, weights: Weights, keep?: ReadonlySet<st
   tf.tidy(() => {
     model.variables.forEach((v, i) => {
       if (keep?.has(v.name)) return;
-      v.variable.assign(tf.tensor((weights[i] as Layer).values, [...v.shape]));
+      v.variable.assign(tf.tensor(weights[i].values, [...v.shape]));
     });
   });
 }

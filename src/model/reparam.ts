@@ -50,18 +50,18 @@ function addBranch(
   bn: BatchNormParams,
   entry: (window: number, i: number, o: number) => number,
 ): void {
-  const kernel = out.kernel as Float32Array;
-  const bias = out.bias as Float32Array;
+  const kernel = out.kernel;
+  const bias = out.bias;
   for (let o = 0; o < cout; o++) {
-    const std = Math.sqrt((bn.variance[o] as number) + bn.epsilon);
-    const scale = (bn.gamma[o] as number) / std;
-    bias[o] = (bias[o] as number) + (bn.beta[o] as number) - (bn.mean[o] as number) * scale;
+    const std = Math.sqrt(bn.variance[o] + bn.epsilon);
+    const scale = bn.gamma[o] / std;
+    bias[o] = bias[o] + bn.beta[o] - bn.mean[o] * scale;
     for (let w = 0; w < 9; w++) {
       for (let i = 0; i < cin; i++) {
         const k = entry(w, i, o);
         if (k !== 0) {
           const idx = kernelIndex(Math.floor(w / 3), w % 3, i, o, cin, cout);
-          kernel[idx] = (kernel[idx] as number) + k * scale;
+          kernel[idx] = kernel[idx] + k * scale;
         }
       }
     }
@@ -75,8 +75,8 @@ export function fuseRepVGG(b: RepVGGBranches): ConvWithBias {
   if (b.kernel1.length !== cin * cout) throw new RangeError('kernel1 must be [1, 1, in, out]');
   if (b.bnIdentity && cin !== cout) throw new RangeError('an identity branch needs in == out channels');
   const out: ConvWithBias = { kernel: new Float32Array(9 * cin * cout), bias: new Float32Array(cout) };
-  addBranch(out, cin, cout, b.bn3, (w, i, o) => b.kernel3[(w * cin + i) * cout + o] as number);
-  addBranch(out, cin, cout, b.bn1, (w, i, o) => (w === CENTRE ? (b.kernel1[i * cout + o] as number) : 0));
+  addBranch(out, cin, cout, b.bn3, (w, i, o) => b.kernel3[(w * cin + i) * cout + o]);
+  addBranch(out, cin, cout, b.bn1, (w, i, o) => (w === CENTRE ? b.kernel1[i * cout + o] : 0));
   if (b.bnIdentity) addBranch(out, cin, cout, b.bnIdentity, (w, i, o) => (w === CENTRE && i === o ? 1 : 0));
   return out;
 }
@@ -112,8 +112,8 @@ export function repOptMultiplier(cin: number, cout: number, sc: RepOptScales): F
   for (let w = 0; w < 9; w++) {
     for (let i = 0; i < cin; i++) {
       for (let o = 0; o < cout; o++) {
-        const s = sc.s[o] as number;
-        const t = sc.t[o] as number;
+        const s = sc.s[o];
+        const t = sc.t[o];
         let v = s * s;
         if (w === CENTRE) v += t * t + (sc.identity && i === o ? 1 : 0);
         m[(w * cin + i) * cout + o] = v;
@@ -136,9 +136,8 @@ export function repOptInit(
     for (let i = 0; i < cin; i++) {
       for (let o = 0; o < cout; o++) {
         const idx = (win * cin + i) * cout + o;
-        let v = (sc.s[o] as number) * (kernel3[idx] as number);
-        if (win === CENTRE)
-          v += (sc.t[o] as number) * (kernel1[i * cout + o] as number) + (sc.identity && i === o ? 1 : 0);
+        let v = sc.s[o] * kernel3[idx];
+        if (win === CENTRE) v += sc.t[o] * kernel1[i * cout + o] + (sc.identity && i === o ? 1 : 0);
         w[idx] = v;
       }
     }

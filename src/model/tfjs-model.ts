@@ -104,7 +104,7 @@ export function buildTfjsModel(spec: TfjsSpec, inputShape: Shape, classes: numbe
         } else if (batchNorm) {
           values = new Float32Array(size).fill(1); // gamma, moving_variance
         } else {
-          const fanIn = size / (shape[shape.length - 1] as number);
+          const fanIn = size / shape[shape.length - 1];
           values = heNormal(() => normal.normal(), fanIn, size);
         }
         variable.assign(tf.tensor(values, shape));

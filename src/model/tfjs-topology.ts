@@ -101,7 +101,7 @@ function rank(shape: Shape, want: number, what: string): void {
 }
 
 function last(shape: Shape): number {
-  return shape[shape.length - 1] as number;
+  return shape[shape.length - 1];
 }
 
 function useBias(config: Json): boolean {
@@ -112,7 +112,7 @@ type Rule = (inputs: readonly Shape[], config: Json, what: string) => { out: Sha
 
 function one(inputs: readonly Shape[], what: string): Shape {
   if (inputs.length !== 1) fail(`${what} takes one input, got ${inputs.length}`);
-  return inputs[0] as Shape;
+  return inputs[0];
 }
 
 const same: Rule = (inputs, _c, what) => ({ out: one(inputs, what), params: 0 });
@@ -126,13 +126,13 @@ function conv2d(depthwise: boolean): Rule {
     const [sh, sw] = pair(c.strides, `${what}.strides`, [1, 1]);
     const [dh, dw] = pair(c.dilation_rate, `${what}.dilation_rate`, [1, 1]);
     const pad = padding(c.padding, `${what}.padding`);
-    const cin = x[2] as number;
+    const cin = x[2];
     const cout = depthwise
       ? cin * single(c.depth_multiplier, `${what}.depth_multiplier`, 1)
       : dim(c.filters, `${what}.filters`);
     const kernel = depthwise ? kh * kw * cout : kh * kw * cin * cout;
     return {
-      out: [spatial(x[0] as number, kh, sh, dh, pad, what), spatial(x[1] as number, kw, sw, dw, pad, what), cout],
+      out: [spatial(x[0], kh, sh, dh, pad, what), spatial(x[1], kw, sw, dw, pad, what), cout],
       params: kernel + (useBias(c) ? cout : 0),
     };
   };
@@ -147,8 +147,8 @@ const conv1d: Rule = (inputs, c, what) => {
   const d = single(c.dilation_rate, `${what}.dilation_rate`, 1);
   const filters = dim(c.filters, `${what}.filters`);
   return {
-    out: [spatial(x[0] as number, k, s, d, padding(c.padding, `${what}.padding`), what), filters],
-    params: k * (x[1] as number) * filters + (useBias(c) ? filters : 0),
+    out: [spatial(x[0], k, s, d, padding(c.padding, `${what}.padding`), what), filters],
+    params: k * x[1] * filters + (useBias(c) ? filters : 0),
   };
 };
 
@@ -161,16 +161,12 @@ function pool(dims: 1 | 2): Rule {
     if (dims === 1) {
       const k = single(c.pool_size, `${what}.pool_size`, 2);
       const s = single(c.strides, `${what}.strides`, k);
-      return { out: [spatial(x[0] as number, k, s, 1, pad, what), x[1] as number], params: 0 };
+      return { out: [spatial(x[0], k, s, 1, pad, what), x[1]], params: 0 };
     }
     const [kh, kw] = pair(c.pool_size, `${what}.pool_size`, [2, 2]);
     const [sh, sw] = pair(c.strides, `${what}.strides`, [kh, kw]);
     return {
-      out: [
-        spatial(x[0] as number, kh, sh, 1, pad, what),
-        spatial(x[1] as number, kw, sw, 1, pad, what),
-        x[2] as number,
-      ],
+      out: [spatial(x[0], kh, sh, 1, pad, what), spatial(x[1], kw, sw, 1, pad, what), x[2]],
       params: 0,
     };
   };
@@ -194,10 +190,10 @@ function lastAxis(c: Json, x: Shape, what: string): void {
 
 const elementwise: Rule = (inputs, _c, what) => {
   if (inputs.length < 2) fail(`${what} needs at least two inputs`);
-  const first = (inputs[0] as Shape).join('x');
+  const first = inputs[0].join('x');
   for (const s of inputs)
     if (s.join('x') !== first) fail(`${what}: input shapes differ (${inputs.map((i) => `[${i}]`)})`);
-  return { out: inputs[0] as Shape, params: 0 };
+  return { out: inputs[0], params: 0 };
 };
 
 /**
@@ -262,11 +258,11 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, Rule>> = {
   Minimum: elementwise,
   Concatenate: (inputs, c, what) => {
     if (inputs.length < 2) fail(`${what} needs at least two inputs`);
-    const r = (inputs[0] as Shape).length;
+    const r = inputs[0].length;
     if (c.axis !== undefined && c.axis !== -1 && c.axis !== r) fail(`${what}: only the last axis (-1) is supported`);
     const head = (s: Shape) => s.slice(0, -1).join('x');
-    for (const s of inputs) if (s.length !== r || head(s) !== head(inputs[0] as Shape)) fail(`${what}: shapes differ`);
-    return { out: [...(inputs[0] as Shape).slice(0, -1), inputs.reduce((n, s) => n + last(s), 0)], params: 0 };
+    for (const s of inputs) if (s.length !== r || head(s) !== head(inputs[0])) fail(`${what}: shapes differ`);
+    return { out: [...inputs[0].slice(0, -1), inputs.reduce((n, s) => n + last(s), 0)], params: 0 };
   },
   ZeroPadding2D: (inputs, c, what) => {
     const x = one(inputs, what);
@@ -284,7 +280,7 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, Rule>> = {
       cols = [n(p[1][0]), n(p[1][1])];
     } else return fail(`${what}.padding is not a padding`);
     return {
-      out: [(x[0] as number) + rows[0] + rows[1], (x[1] as number) + cols[0] + cols[1], x[2] as number],
+      out: [x[0] + rows[0] + rows[1], x[1] + cols[0] + cols[1], x[2]],
       params: 0,
     };
   },
@@ -415,9 +411,7 @@ export function inspectTopology(topology: Json, classes: number | undefined, out
   const units = dim(out.config.units, `${what}.units`);
   if (classes !== undefined && units !== classes) fail(`${what} has ${units} units, the task has ${classes} classes`);
   const index = layers.indexOf(out);
-  const inShape = sequential
-    ? shapes.get(order[order.indexOf(out.name) - 1] as string)
-    : shapes.get(out.inbound[0] as string);
+  const inShape = sequential ? shapes.get(order[order.indexOf(out.name) - 1]) : shapes.get(out.inbound[0]);
   if (inShape === undefined || inShape.length !== 1) {
     fail(`${what} must take a flat input [batch, features], got [null, ${inShape ?? '?'}]`);
   }
@@ -430,7 +424,7 @@ export function inspectTopology(topology: Json, classes: number | undefined, out
       fail(`${what} is not the model's output; only an activation may follow it`);
     }
   }
-  return { inputShape, outputLayer: out.name, classes: units, featureSize: inShape[0] as number, parameters };
+  return { inputShape, outputLayer: out.name, classes: units, featureSize: inShape[0], parameters };
 }
 
 /** A JSON value with object keys sorted at every depth: the topology's canonical form. */
@@ -471,7 +465,7 @@ export function parseTfjsSpec(v: Json, what: string): TfjsSpec {
   }
   try {
     const canonical = canonicalJson(topology) as Json;
-    const info = inspectTopology(canonical, undefined, v.outputLayer as string | undefined);
+    const info = inspectTopology(canonical, undefined, v.outputLayer);
     return { kind: 'tfjs', topology: canonical, outputLayer: info.outputLayer, batchNormStats: stats };
   } catch (err) {
     if (err instanceof TopologyError) throw new RangeError(`${what}.topology: ${err.message}`);

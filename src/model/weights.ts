@@ -38,8 +38,8 @@ export function cloneWeights(w: Weights): Weights {
 export function sameArchitecture(a: Weights, b: Weights): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] as Layer;
-    const y = b[i] as Layer;
+    const x = a[i];
+    const y = b[i];
     if (x.name !== y.name || x.shape.length !== y.shape.length) return false;
     for (let d = 0; d < x.shape.length; d++) if (x.shape[d] !== y.shape[d]) return false;
   }

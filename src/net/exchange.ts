@@ -71,7 +71,7 @@ export async function readRequest(stream: Stream, maxBytes: number, signal: Abor
       const chunk = next.value.subarray();
       let at = 0;
       while (length === undefined && at < chunk.byteLength) {
-        const b = chunk[at++] as number;
+        const b = chunk[at++];
         prefix += (b & 0x7f) * scale;
         scale *= 0x80;
         prefixBytes++;

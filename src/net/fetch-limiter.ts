@@ -141,7 +141,7 @@ export class FetchLimiter {
   /** Starts every waiting fetch that now fits, oldest first. */
   #drain(): void {
     for (let i = 0; i < this.#queue.length && this.stats.running < this.limits.maxRunning; ) {
-      const w = this.#queue[i] as Waiter;
+      const w = this.#queue[i];
       if (this.#fits(w.peer, w.bytes)) {
         this.#queue.splice(i, 1);
         this.#dequeued(w.peer);

@@ -163,8 +163,8 @@ export class PeerSampler {
     const rest = [...this.#recent].filter((id) => !out.includes(id));
     while (out.length < this.maxEntries && rest.length > 0) {
       const i = this.#rng.int(rest.length);
-      out.push(rest[i] as string);
-      rest[i] = rest[rest.length - 1] as string;
+      out.push(rest[i]);
+      rest[i] = rest[rest.length - 1];
       rest.pop();
     }
     return out;
@@ -236,7 +236,7 @@ export class PeerSampler {
     this.#learned = 0;
     this.#gone.clear();
     if (this.resetEvery > 0 && round > 0 && round % this.resetEvery === 0) {
-      const slot = this.#slots[this.#nextReset] as Slot;
+      const slot = this.#slots[this.#nextReset];
       this.#nextReset = (this.#nextReset + 1) % this.#slots.length;
       slot.seed = this.#newSeed();
       slot.holder = undefined;

@@ -44,7 +44,7 @@ export async function dialEach<T>(
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {
-      const item = items[next++] as T;
+      const item = items[next++];
       try {
         await dial(item);
       } catch (error) {

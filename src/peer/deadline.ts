@@ -58,7 +58,7 @@ export class AdaptiveDeadline {
     const { initialMs, minMs, maxMs, factor, quantile } = this.options;
     if (this.#delays.length === 0) return initialMs;
     const sorted = [...this.#delays].sort((a, b) => a - b);
-    const q = sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] as number;
+    const q = sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))];
     return Math.min(maxMs, Math.max(minMs, q * factor));
   }
 }

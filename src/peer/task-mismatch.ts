@@ -121,7 +121,7 @@ function modelDifference(ours: TaskSpec, theirs: TaskSpec, add: Add): void {
     ];
     const differing = parts.filter(([, x, y]) => JSON.stringify(x) !== JSON.stringify(y));
     if (differing.length === 1) {
-      const [sub, x, y] = differing[0] as [string, unknown, unknown];
+      const [sub, x, y] = differing[0];
       add('model', true, `cnn ${sub} ${JSON.stringify(x)}`, `cnn ${sub} ${JSON.stringify(y)}`, y, `.${sub}`);
     } else if (differing.length > 1) {
       add('model', true, modelText(ours), modelText(theirs), theirs.model);

@@ -130,7 +130,7 @@ function parseCodecValue(value: unknown): CodecSpec {
   if (typeof value === 'object' && value !== null) {
     const { kind, values, ppm } = value as Record<string, unknown>;
     const dense = typeof values === 'string' && VALUE_CODECS.includes(values);
-    if (kind === 'dense' && dense) return parseCodec(values as string);
+    if (kind === 'dense' && dense) return parseCodec(values);
     if (kind === 'topk' && dense && typeof ppm === 'number')
       return parseCodec(`topk:${ppm / TOPK_PPM_SCALE}+${values}`);
   }

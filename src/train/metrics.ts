@@ -10,8 +10,8 @@ export function confusionMatrix(
   if (labels.length !== predicted.length) throw new RangeError('labels and predictions differ in length');
   const m = new Uint32Array(numClasses * numClasses);
   for (let i = 0; i < labels.length; i++) {
-    const idx = (labels[i] as number) * numClasses + (predicted[i] as number);
-    m[idx] = (m[idx] as number) + 1;
+    const idx = labels[i] * numClasses + predicted[i];
+    m[idx] = m[idx] + 1;
   }
   return m;
 }
@@ -29,10 +29,10 @@ export function classScores(confusion: Uint32Array, numClasses: number, loss: nu
     let actual = 0;
     let predicted = 0;
     for (let k = 0; k < numClasses; k++) {
-      actual += confusion[c * numClasses + k] as number;
-      predicted += confusion[k * numClasses + c] as number;
+      actual += confusion[c * numClasses + k];
+      predicted += confusion[k * numClasses + c];
     }
-    const tp = confusion[c * numClasses + c] as number;
+    const tp = confusion[c * numClasses + c];
     correct += tp;
     total += actual;
     accuracy[c] = actual > 0 ? tp / actual : 0;

@@ -289,9 +289,9 @@ export class Trainer {
         const yb = mine === yStage.length / K ? yStage : yStage.subarray(0, mine * K);
         yb.fill(0);
         for (let i = 0; i < mine; i++) {
-          const j = order[from + i] as number;
+          const j = order[from + i];
           xb.set(source.subarray(j * f, (j + 1) * f), i * f);
-          const label = data.y[j] as number;
+          const label = data.y[j];
           if (label >= K) throw new Error(`label ${label} at sample ${j} is out of range for ${K} classes`);
           yb[i * K + label] = 1;
         }
@@ -308,7 +308,7 @@ export class Trainer {
               };
               const r = tf.variableGrads(lossFn, this.#trainedVariables);
               loss = r.value;
-              grads = this.#trainedVariables.map((v) => r.grads[v.name] as tf.Tensor);
+              grads = this.#trainedVariables.map((v) => r.grads[v.name]);
             } else {
               // An empty slice (a last batch smaller than the replicas): weight 0, values ignored.
               loss = tf.scalar(0);
@@ -322,13 +322,13 @@ export class Trainer {
               [loss, ...grads] = exchange.allReduce([loss, ...grads], shares) as [tf.Tensor, ...tf.Tensor[]];
             }
             const byVar = new Map<tf.Variable, tf.Tensor>();
-            for (const [i, v] of this.#trainedVariables.entries()) byVar.set(v, grads[i] as tf.Tensor);
+            for (const [i, v] of this.#trainedVariables.entries()) byVar.set(v, grads[i]);
             this.#sgd.apply(byVar);
             return loss as tf.Scalar;
           }),
         );
         if ((step + 1) % LOSS_READ_EVERY === 0 || step + 1 === totalSteps) {
-          lossSum += tf.tidy(() => tf.addN(pending).dataSync()[0] as number);
+          lossSum += tf.tidy(() => tf.addN(pending).dataSync()[0]);
           lossSteps += pending.length;
           tf.dispose(pending.splice(0));
         }
@@ -400,7 +400,7 @@ export class Trainer {
     if (this.trainable !== 'all' || linear === undefined) return undefined;
     const kernelVar = this.model.variables.find((v) => v.name === linear.kernel);
     if (kernelVar === undefined) throw new Error(`model has no variable ${linear.kernel}`);
-    const kernelShape = [kernelVar.shape[0] as number, linear.units] as [number, number];
+    const kernelShape = [kernelVar.shape[0], linear.units] as [number, number];
     const kernelSize = kernelShape[0] * kernelShape[1];
     const n = data.y.length;
     const f = datasetFeatureSize(data);
@@ -485,7 +485,7 @@ export class Trainer {
         const logits = applyHead(feats, head);
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
         const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
-        return [logits.argMax(1).dataSync() as Int32Array, l.dataSync()[0] as number] as const;
+        return [logits.argMax(1).dataSync() as Int32Array, l.dataSync()[0]] as const;
       });
       predicted.set(pred, from);
       lossSum += loss;
@@ -508,7 +508,7 @@ export class Trainer {
         ),
       );
     }
-    const all = parts.length === 1 ? (parts[0] as tf.Tensor2D) : tf.concat(parts, 0);
+    const all = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
     if (parts.length > 1) for (const p of parts) p.dispose();
     const kept = tf.keep(all);
     this.#featureCache.set(data, kept);

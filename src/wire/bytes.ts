@@ -68,7 +68,7 @@ export class ByteReader {
     let result = 0;
     for (let i = 0; i < 5; i++) {
       this.#need(1, what);
-      const b = this.bytes[this.#pos++] as number;
+      const b = this.bytes[this.#pos++];
       result += (b & 0x7f) * 2 ** (7 * i);
       if ((b & 0x80) === 0) {
         if (result > 0xffffffff) fail('undecodable', `${what}: varint above 2^32-1`);

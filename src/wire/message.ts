@@ -96,7 +96,7 @@ export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array
   // the message (one allocation, no copy); top-k sizes are known only after.
   const payloads = codec.kind === 'dense' ? undefined : values.map((l) => encodeLayer(codec, l.values));
   const sizes = values.map((l, i) =>
-    payloads === undefined ? layerByteLengthBound(codec, l.values.length) : (payloads[i] as Uint8Array).byteLength,
+    payloads === undefined ? layerByteLengthBound(codec, l.values.length) : payloads[i].byteLength,
   );
   let total = FIXED_HEADER_BYTES + taskBytes.byteLength;
   for (const size of sizes) total += LAYER_PREFIX_BYTES + size;
@@ -116,11 +116,10 @@ export function encodeMessage(fields: UpdateFields, values: Weights): Uint8Array
   w.u8(taskBytes.byteLength);
   w.put(taskBytes);
   for (let i = 0; i < values.length; i++) {
-    const size = sizes[i] as number;
+    const size = sizes[i];
     w.u32(size);
-    if (payloads !== undefined) w.put(payloads[i] as Uint8Array);
-    else if (codec.kind === 'dense')
-      encodeValuesInto(codec.values, (values[i] as Weights[number]).values, w.reserve(size));
+    if (payloads !== undefined) w.put(payloads[i]);
+    else if (codec.kind === 'dense') encodeValuesInto(codec.values, values[i].values, w.reserve(size));
   }
   return w.done();
 }
@@ -212,7 +211,7 @@ export function checkHeader(header: UpdateHeader, schema: TaskSchema): void {
 
 function firstNonFinite(values: Float32Array): number {
   for (let i = 0; i < values.length; i++) {
-    const v = values[i] as number;
+    const v = values[i];
     if (v - v !== 0) return i;
   }
   return -1;

@@ -70,10 +70,10 @@ export interface NormLimits {
 export function layerNorms(w: Weights): Float64Array {
   const out = new Float64Array(w.length);
   for (let l = 0; l < w.length; l++) {
-    const v = (w[l] as Weights[number]).values;
+    const v = w[l].values;
     let s = 0;
     for (let i = 0; i < v.length; i++) {
-      const x = v[i] as number;
+      const x = v[i];
       s += x * x;
     }
     out[l] = Math.sqrt(s);
@@ -85,7 +85,7 @@ function median(values: number[]): number {
   values.sort((a, b) => a - b);
   const n = values.length;
   const mid = n >> 1;
-  return n % 2 === 1 ? (values[mid] as number) : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
+  return n % 2 === 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
 }
 
 interface KindState {
@@ -157,12 +157,12 @@ export class NormTracker implements NormLimits {
     if (state.limits === undefined) {
       state.limits = new Float64Array(layers);
       for (let l = 0; l < layers; l++) {
-        const m = median([...state.last.values()].map((n) => n[l] as number));
-        const floor = this.floorRms * Math.sqrt(this.#sizes[l] as number);
+        const m = median([...state.last.values()].map((n) => n[l]));
+        const floor = this.floorRms * Math.sqrt(this.#sizes[l]);
         state.limits[l] = m > 0 ? Math.max((kind === 'delta' ? this.deltaFactor : this.factor) * m, floor) : Number.NaN;
       }
     }
-    const value = state.limits[layer] as number;
+    const value = state.limits[layer];
     return Number.isNaN(value) ? undefined : value;
   }
 

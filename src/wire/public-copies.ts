@@ -57,9 +57,9 @@ function layoutOf(schema: TaskSchema): Weights {
 function subtract(x: Weights, y: Weights): Weights {
   return x.map((l, i) => {
     const a = l.values;
-    const b = (y[i] as Weights[number]).values;
+    const b = y[i].values;
     const out = new Float32Array(a.length);
-    for (let j = 0; j < a.length; j++) out[j] = (a[j] as number) - (b[j] as number);
+    for (let j = 0; j < a.length; j++) out[j] = a[j] - b[j];
     return { name: l.name, shape: [...l.shape], values: out };
   });
 }
@@ -270,10 +270,10 @@ export class PublicCopies {
     if (update.kind === 'keyframe') {
       // Re-checked here: an update may come from decodeMessage rather than validateUpdate.
       for (let l = 0; l < update.weights.length; l++) {
-        const values = (update.weights[l] as Weights[number]).values;
+        const values = update.weights[l].values;
         const at = firstOutOfBound(values, this.valueBound);
         if (at >= 0) {
-          const reason: RejectReason = Number.isFinite(values[at] as number) ? 'out-of-range' : 'non-finite';
+          const reason: RejectReason = Number.isFinite(values[at]) ? 'out-of-range' : 'non-finite';
           return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
         }
       }

@@ -13,11 +13,11 @@ import { fail } from './errors.ts';
 export function checkReconstruction(copy: Weights, delta: Weights, bound = Number.POSITIVE_INFINITY): Float64Array {
   const norms = new Float64Array(copy.length);
   for (let l = 0; l < copy.length; l++) {
-    const a = (copy[l] as Weights[number]).values;
-    const b = (delta[l] as Weights[number]).values;
+    const a = copy[l].values;
+    const b = delta[l].values;
     let sq = 0;
     for (let i = 0; i < a.length; i++) {
-      const s = Math.fround((a[i] as number) + (b[i] as number));
+      const s = Math.fround(a[i] + b[i]);
       if (s - s !== 0 || s > bound || s < -bound) outside(l, i, s, bound);
       sq += s * s;
     }
@@ -38,11 +38,11 @@ function outside(l: number, i: number, s: number, bound: number): never {
 export function addDelta(copy: Weights, delta: Weights, bound = Number.POSITIVE_INFINITY): Weights {
   return copy.map((layer, l) => {
     const a = layer.values;
-    const b = (delta[l] as Weights[number]).values;
+    const b = delta[l].values;
     const out = new Float32Array(a.length);
-    for (let i = 0; i < a.length; i++) out[i] = (a[i] as number) + (b[i] as number);
+    for (let i = 0; i < a.length; i++) out[i] = a[i] + b[i];
     for (let i = 0; i < out.length; i++) {
-      const v = out[i] as number;
+      const v = out[i];
       if (v - v !== 0 || v > bound || v < -bound) outside(l, i, v, bound);
     }
     return { name: layer.name, shape: [...layer.shape], values: out };

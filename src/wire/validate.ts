@@ -61,8 +61,8 @@ export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): Valid
     const valueLimit = header.kind === 'delta' ? 2 * bound : bound;
     for (let l = 0; l < weights.length; l++) {
       // Every value is finite here: only a layer whose max|v| is above the limit is scanned.
-      if (!((maxAbs[l] as number) > valueLimit)) continue;
-      const values = (weights[l] as Weights[number]).values;
+      if (!(maxAbs[l] > valueLimit)) continue;
+      const values = weights[l].values;
       const at = firstOutOfBound(values, valueLimit);
       if (at >= 0) {
         return reject(
@@ -93,9 +93,9 @@ export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): Valid
 function aboveLimit(limits: NormLimits, kind: NormKind, norms: Float64Array, layers: Weights): string | undefined {
   for (let l = 0; l < norms.length; l++) {
     const limit = limits.limit(kind, l);
-    const norm = norms[l] as number;
+    const norm = norms[l];
     if (limit !== undefined && norm > limit) {
-      const name = (layers[l] as Weights[number]).name;
+      const name = layers[l].name;
       return `layer ${l} (${name}) ${kind} norm ${norm.toPrecision(4)} above its limit ${limit.toPrecision(4)}`;
     }
   }

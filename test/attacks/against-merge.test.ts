@@ -14,7 +14,7 @@ function distance(a: Weights, b: Weights): number {
   const x = flatten(a);
   const y = flatten(b);
   let s = 0;
-  for (let i = 0; i < x.length; i++) s += ((x[i] as number) - (y[i] as number)) ** 2;
+  for (let i = 0; i < x.length; i++) s += (x[i] - y[i]) ** 2;
   return Math.sqrt(s);
 }
 

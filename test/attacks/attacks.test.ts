@@ -23,7 +23,7 @@ function craft(name: string, input: Partial<AttackInput>, options: Record<string
 
 function close(actual: readonly number[], expected: readonly number[], tol = 1e-5): void {
   actual.forEach((a, i) => {
-    assert.ok(Math.abs(a - (expected[i] as number)) <= tol, `[${actual}] vs [${expected}]`);
+    assert.ok(Math.abs(a - expected[i]) <= tol, `[${actual}] vs [${expected}]`);
   });
 }
 

@@ -18,14 +18,14 @@ import { flatten, layer, type Weights } from '../../src/model/weights.ts';
 
 function modelAttack(attack: Attack): Extract<Attack, { kind: 'model' }> {
   assert.equal(attack.kind, 'model');
-  return attack as Extract<Attack, { kind: 'model' }>;
+  return attack;
 }
 
 function distance(a: Weights, b: Weights): number {
   const x = flatten(a);
   const y = flatten(b);
   let s = 0;
-  for (let k = 0; k < x.length; k++) s += ((x[k] as number) - (y[k] as number)) ** 2;
+  for (let k = 0; k < x.length; k++) s += (x[k] - y[k]) ** 2;
   return Math.sqrt(s);
 }
 
@@ -113,7 +113,7 @@ test('public-set attacker: certainty of the top-3 F1; fine-tunes until it passes
     f1: (w) => new Array(3).fill(w[0]!.values[0]),
     fineTune: (w, n) => {
       steps += n;
-      return [layer('w', [1], [(w[0]!.values[0] as number) + 0.1 * n])];
+      return [layer('w', [1], [w[0]!.values[0] + 0.1 * n])];
     },
   };
   const poisoned = [layer('w', [1], [0])];
@@ -122,7 +122,7 @@ test('public-set attacker: certainty of the top-3 F1; fine-tunes until it passes
   assert.equal(attack.perColluder, true);
   // Gate: 0.5 * median(0.8, 0.9, 0.6) = 0.4 -> two rounds of 2 steps reach 0.4.
   const sent = attack.craft({ own: poisoned, honest, rng: createRng(1), publicSet: access });
-  assert.ok(Math.abs((sent[0]!.values[0] as number) - 0.4) < 1e-6);
+  assert.ok(Math.abs(sent[0]!.values[0] - 0.4) < 1e-6);
   assert.equal(steps, 4);
   // A gate it cannot reach: stops after maxRounds.
   const capped = fineTuneUntil(poisoned, access, { target: 10, top: 3, steps: 1, maxRounds: 3 });

@@ -401,7 +401,7 @@ test(
     t.diagnostic(`both pages reconnected after ${since()}`);
     await Promise.all(
       pages.map(async (p, i) => {
-        const before = updatesFromA[i] as number;
+        const before = updatesFromA[i];
         await waitForState(
           p,
           'updates from the restarted daemon',
@@ -436,7 +436,7 @@ test(
       ROUNDS_TIMEOUT_MS,
       async () => {
         const now = await Promise.all(daemons.map(async (d) => (await statusOf(d)).round as number));
-        return now.every((r, i) => r >= (roundsAtClose[i] as number) + DAEMON_ROUNDS_AFTER_CLOSE);
+        return now.every((r, i) => r >= roundsAtClose[i] + DAEMON_ROUNDS_AFTER_CLOSE);
       },
       tails,
     );

@@ -35,7 +35,7 @@ test(
     let daemon = await createMemoryLibp2p({ privateKey: key, address: `link-daemon-${Date.now()}` });
     const page = await createMemoryLibp2p();
     stops.push(() => page.stop());
-    const first = daemon.getMultiaddrs()[0] as Multiaddr;
+    const first = daemon.getMultiaddrs()[0];
     await page.dial(first);
     // The daemon's current address, as its /status would give it (undefined while it is down).
     let current: Multiaddr | undefined = first;
@@ -62,7 +62,7 @@ test(
 
     daemon = await createMemoryLibp2p({ privateKey: key, address: `link-daemon-moved-${Date.now()}` });
     stops.push(() => daemon.stop());
-    current = daemon.getMultiaddrs()[0] as Multiaddr;
+    current = daemon.getMultiaddrs()[0];
     await until(() => link.state.kind === 'connected', 'reconnected at the new address');
     assert.deepEqual(link.state.kind === 'connected' && link.state.reconnects, 1);
     assert.equal(link.addr.toString(), current.toString(), 'the link follows the daemon to its new address');
@@ -75,7 +75,7 @@ test('daemon link: stop() ends a redial loop in progress', { timeout: 30_000 }, 
   const daemon = await createMemoryLibp2p();
   const page = await createMemoryLibp2p();
   stops.push(() => page.stop());
-  const addr = daemon.getMultiaddrs()[0] as Multiaddr;
+  const addr = daemon.getMultiaddrs()[0];
   await page.dial(addr);
   let dials = 0;
   const link = new DaemonLink({

@@ -167,7 +167,7 @@ test(
     for (let i = 0; i < cases.length; i += 2)
       ran.push(...(await Promise.all(cases.slice(i, i + 2).map((c) => meshfl(c.args)))));
     for (const [i, c] of cases.entries()) {
-      const r = ran[i] as Ran;
+      const r = ran[i];
       const what = c.args.join(' ');
       t.diagnostic(`${what}: exit ${r.code}, ${r.wallMs.toFixed(0)} ms wall, ${r.loaded.length} modules`);
       assert.equal(r.code, c.code, `${what}: ${r.stderr}`);

@@ -57,7 +57,7 @@ test('the example and default configs reference the schema and validate against 
   const valid = validator(CONFIG_SCHEMA_FILE);
   const comment = /^# yaml-language-server: \$schema=(\S+)$/m.exec(readFileSync(EXAMPLE_CONFIG, 'utf8'));
   assert.ok(comment, 'example-config.yaml names its schema for yaml-language-server');
-  assert.equal(path.resolve(path.dirname(EXAMPLE_CONFIG), comment[1] as string), CONFIG_SCHEMA_FILE);
+  assert.equal(path.resolve(path.dirname(EXAMPLE_CONFIG), comment[1]), CONFIG_SCHEMA_FILE);
   const example = loadFile(EXAMPLE_CONFIG);
   assert.deepEqual(valid(example), [], 'example-config.yaml');
   parseDaemonConfig(example);
@@ -94,7 +94,7 @@ test('an unknown key fails the schema and gets the parser message naming it and 
   );
 
   const scenario = validator(SCENARIO_SCHEMA_FILE);
-  const file = scenarioFiles()[0] as string;
+  const file = scenarioFiles()[0];
   const bad = { ...(loadFile(file) as object), roundz: 3 };
   assert.match(scenario(bad).join('\n'), /^\/ must NOT have additional properties$/m);
   assert.throws(
@@ -122,7 +122,7 @@ test('a value out of range fails the schema and the parser alike', () => {
   assert.deepEqual(config(origins), []);
   assert.deepEqual(parseDaemonConfig(origins).http.exportOrigins, origins.http.exportOrigins);
   const scenario = validator(SCENARIO_SCHEMA_FILE);
-  const base = loadFile(scenarioFiles()[0] as string) as object;
+  const base = loadFile(scenarioFiles()[0]) as object;
   assert.match(scenario({ ...base, peers: 1 }).join('\n'), /^\/peers must be >= 2$/m);
   assert.throws(
     () => parseScenario({ ...base, peers: 1 }),

@@ -139,7 +139,7 @@ test(
     const heals: string[] = [];
     for (let k = 0; k < KILLS; k++) {
       await new Promise((r) => setTimeout(r, 2000 + random() * 4000));
-      const victim = nodes[Math.floor(random() * N)] as Node;
+      const victim = nodes[Math.floor(random() * N)];
       const downMs = 1000 + random() * 5000;
       const samePort = random() < 0.5;
       accuracyAtFirstKill ??= meanAccuracy(nodes);
@@ -176,7 +176,7 @@ test(
     }
     // Some rounds after the last heal, then the final accuracy.
     const target = nodes.map((n) => n.d.rounds().length + 5);
-    await waitFor(() => nodes.every((n, i) => n.d.rounds().length >= (target[i] as number)), 'five more rounds each');
+    await waitFor(() => nodes.every((n, i) => n.d.rounds().length >= target[i]), 'five more rounds each');
     const finalAccuracy = meanAccuracy(nodes);
     sampling = false;
     await sampler;

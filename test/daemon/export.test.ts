@@ -50,7 +50,7 @@ before(async () => {
 
 async function assertPredicts(lm: tf.LayersModel): Promise<void> {
   const got = lm.predict(x) as tf.Tensor;
-  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(want, got))).dataSync()[0] as number);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(want, got))).dataSync()[0]);
   got.dispose();
   lm.dispose();
   assert.ok(diff < 1e-4, `exported model differs by ${diff}`);

@@ -61,7 +61,7 @@ function checkAllCheckpoints(name: string): number {
   const files = store.checkpointFiles();
   assert.ok(files.length >= 1, `${name} has checkpoints`);
   for (const f of files) decodeModelFile(readFileSync(f), f);
-  return Number(decodeModelFile(readFileSync(files[0] as string)).meta.round);
+  return Number(decodeModelFile(readFileSync(files[0])).meta.round);
 }
 
 async function terminate(d: DaemonProcess, name: string): Promise<LogLine> {
@@ -210,7 +210,7 @@ test('three daemons bootstrap, learn, survive a SIGKILL restart and stop cleanly
   assert.equal(identity.peerId, bId, 'same peer id after restart');
   const resumed = await b.waitForLog((l) => l.msg === 'resumed from checkpoint', 'B resumed');
   assert.equal(resumed.round, checkpointRound, 'resumed from the newest checkpoint');
-  assert.ok((resumed.round as number) > 0);
+  assert.ok(resumed.round > 0);
   assert.ok(!b.logs.some((l) => l.msg === 'skipping an unusable checkpoint'), 'no corrupt checkpoint after SIGKILL');
   // Rejoined: B merges neighbours again and A accepts B's new updates (its seqs continue).
   await waitFor(

@@ -274,7 +274,7 @@ test('metrics: docs/DAEMON.md lists every meshfl_ family with its type and label
     const row = /^\| `([a-z_]+)` \| (\w+) \|([^|]*)\| (.*) \|$/.exec(line);
     if (!row) continue;
     const [, name, type, labels, meaning] = row as unknown as [string, string, string, string, string];
-    const names = [...labels.matchAll(/`([a-z_]+)`/g)].map((x) => x[1] as string).sort();
+    const names = [...labels.matchAll(/`([a-z_]+)`/g)].map((x) => x[1]).sort();
     documented.set(name, { type, labels: names, linuxOnly: meaning.includes('Linux only') });
   }
   const m = new DaemonMetrics(() => ({

@@ -106,8 +106,7 @@ function checkHistogram(f: Family): void {
     const where = `histogram ${f.name}${key}`;
     buckets.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < buckets.length; i++) {
-      if ((buckets[i]?.[1] as number) < (buckets[i - 1]?.[1] as number))
-        throw new Error(`${where}: buckets not cumulative`);
+      if (buckets[i]?.[1] < buckets[i - 1]?.[1]) throw new Error(`${where}: buckets not cumulative`);
     }
     const last = buckets.at(-1);
     if (last === undefined || last[0] !== Number.POSITIVE_INFINITY) throw new Error(`${where}: no +Inf bucket`);

@@ -52,7 +52,7 @@ test(
     assert.equal(aTask.modelSeed, 5);
     const aStatus = JSON.parse((await a.get('/status', AUTH)).body) as Record<string, unknown>;
     assert.match(String(aStatus.fingerprint), /^[0-9a-f]{8}$/);
-    const aAddress = (aStatus.multiaddrs as string[])[0] as string;
+    const aAddress = (aStatus.multiaddrs as string[])[0];
 
     // B: no task keys, only its own device settings and data shard; the task comes from A.
     const { taskId, model, codec, strategy, dataset, round, ...rest } = smallConfig(path.join(tmp.dir, 'b'), 1);

@@ -34,7 +34,7 @@ test('resources.threads 2: rounds train on worker replicas; SIGTERM exits 0', { 
   const losses = d.rounds().map((r) => r.trainLoss as number);
   t.diagnostic(`train loss per round: ${losses.join(', ')}`);
   assert.ok(losses.every(Number.isFinite), d.tail());
-  assert.ok((losses.at(-1) as number) < (losses[0] as number), `the loss falls: ${losses.join(', ')}`);
+  assert.ok((losses.at(-1) as number) < losses[0], `the loss falls: ${losses.join(', ')}`);
   d.signal('SIGTERM');
   assert.deepEqual(await d.exited, { code: 0, signal: null }, d.tail());
 });

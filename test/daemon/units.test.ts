@@ -282,9 +282,9 @@ test('store: a private key created once with mode 0600, checkpoints pruned, corr
     ['round-000000005.mflm', 'round-000000004.mflm', 'round-000000003.mflm'],
   );
   // Corrupt the newest: it is reported and the next one is used.
-  const newest = store.checkpointFiles()[0] as string;
+  const newest = store.checkpointFiles()[0];
   const bytes = readFileSync(newest);
-  bytes[bytes.length - 10] = (bytes[bytes.length - 10] as number) ^ 0xff;
+  bytes[bytes.length - 10] = bytes[bytes.length - 10] ^ 0xff;
   writeFileSync(newest, bytes);
   const { checkpoint, skipped } = store.newestCheckpoint('me', 't');
   assert.equal(checkpoint?.meta.round, 4);

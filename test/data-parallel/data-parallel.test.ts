@@ -51,8 +51,8 @@ function relativeDistance(a: Weights, b: Weights): number {
     const m = b[i];
     assert.ok(m && m.name === l.name);
     for (let j = 0; j < l.values.length; j++) {
-      const x = l.values[j] as number;
-      diff += (x - (m.values[j] as number)) ** 2;
+      const x = l.values[j];
+      diff += (x - m.values[j]) ** 2;
       norm += x * x;
     }
   }

@@ -85,8 +85,8 @@ test('loadFashionMnist splits the last testPerClass images of each class off as 
   assert.deepEqual(classCounts(held), [10, 10]);
   assert.deepEqual(train.featureShape, [28, 28, 1]);
   // Class 1's test rows are its last ten: values 20..29, scaled.
-  assert.ok(Math.abs((held.x[10 * 784] as number) - 20 / 255) < 1e-7);
-  assert.ok(Math.abs((held.x[held.x.length - 1] as number) - 29 / 255) < 1e-7);
+  assert.ok(Math.abs(held.x[10 * 784] - 20 / 255) < 1e-7);
+  assert.ok(Math.abs(held.x[held.x.length - 1] - 29 / 255) < 1e-7);
   assert.equal(loadFashionMnist({ dir: d, numClasses: 2, testPerClass: 10 }).train, train);
 
   assert.throws(() => loadFashionMnist({ dir: d, numClasses: 3, testPerClass: 10 }), /2\.json: cannot read \(ENOENT\)/);

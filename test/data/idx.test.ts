@@ -65,7 +65,7 @@ test('idxToDataset scales pixels to [0, 1] and shapes [rows, cols, 1]', () => {
   assert.deepEqual(Array.from(d.y), [0, 2, 1]);
   assert.equal(d.x[0], 0);
   assert.equal(d.x[1], 1);
-  assert.ok(Math.abs((d.x[2] as number) - 0.2) < 1e-7);
+  assert.ok(Math.abs(d.x[2] - 0.2) < 1e-7);
 });
 
 test('idxToDataset checks counts, labels and shapes', () => {

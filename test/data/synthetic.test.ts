@@ -44,8 +44,8 @@ function trainSoftmax(d: Dataset, steps: number, lr: number): (x: Float32Array, 
   const logits = new Float64Array(k);
   const score = (x: Float32Array, i: number): void => {
     for (let c = 0; c < k; c++) {
-      let s = w[c * (f + 1) + f] as number;
-      for (let j = 0; j < f; j++) s += (w[c * (f + 1) + j] as number) * (x[i * f + j] as number);
+      let s = w[c * (f + 1) + f];
+      for (let j = 0; j < f; j++) s += w[c * (f + 1) + j] * x[i * f + j];
       logits[c] = s;
     }
   };
@@ -54,10 +54,10 @@ function trainSoftmax(d: Dataset, steps: number, lr: number): (x: Float32Array, 
     score(d.x, i);
     const max = Math.max(...logits);
     let sum = 0;
-    for (let c = 0; c < k; c++) sum += Math.exp((logits[c] as number) - max);
+    for (let c = 0; c < k; c++) sum += Math.exp(logits[c] - max);
     for (let c = 0; c < k; c++) {
-      const g = Math.exp((logits[c] as number) - max) / sum - (c === d.y[i] ? 1 : 0);
-      for (let j = 0; j < f; j++) w[c * (f + 1) + j] -= lr * g * (d.x[i * f + j] as number);
+      const g = Math.exp(logits[c] - max) / sum - (c === d.y[i] ? 1 : 0);
+      for (let j = 0; j < f; j++) w[c * (f + 1) + j] -= lr * g * d.x[i * f + j];
       w[c * (f + 1) + f] -= lr * g;
     }
   }

@@ -14,7 +14,7 @@ import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mi
 import type { Candidate } from '../../src/merge/types.ts';
 import { distanceSquared, distanceSquaredWithin, weightedAverageLayer } from '../../src/merge/vectors.ts';
 import { combine, type LayerWeight, type Weighting } from '../../src/merge/weighting.ts';
-import { type Layer, layer, type Weights } from '../../src/model/weights.ts';
+import { layer, type Weights } from '../../src/model/weights.ts';
 import {
   referenceCombineLayer,
   referenceMixLayer,
@@ -70,9 +70,9 @@ test('the accumulation kernels add candidates in index order: same float64 sums 
       for (let e = 0; e < len; e++) {
         const b = start + e;
         const [a0, a1, a2] = expected as [Float64Array, Float64Array, Float64Array];
-        a0[e] = (a0[e] as number) + (w[j] as number) * (x[b] as number);
-        a1[e] = (a1[e] as number) + (w[j] as number) * ((x[b] as number) - (base[b] as number));
-        a2[e] = (a2[e] as number) + ((perColumn[j] as Float64Array)[b % cols] as number) * (x[b] as number);
+        a0[e] = a0[e] + w[j] * x[b];
+        a1[e] = a1[e] + w[j] * (x[b] - base[b]);
+        a2[e] = a2[e] + (perColumn[j] as Float64Array)[b % cols] * x[b];
       }
     }
     const actual = [Float64Array.from(initial), Float64Array.from(initial), Float64Array.from(initial)];
@@ -122,16 +122,16 @@ test('applyMix and LeaveOutMixer (full and without a group) equal the straightfo
     const group = activeIds.filter(() => rng.next() < 0.4);
     const without = mixer.without(group);
     for (const p of allLayers) {
-      const c = coef.map((cj) => cj[p] as number);
-      assertSameBits((mixed[p] as Layer).values, referenceMixLayer(own, models, p, c), `applyMix, ${n}, layer ${p}`);
-      assertSameBits((full[p] as Layer).values, referenceWithoutLayer(own, models, p, c, [], 1), `full, ${n}, ${p}`);
+      const c = coef.map((cj) => cj[p]);
+      assertSameBits(mixed[p].values, referenceMixLayer(own, models, p, c), `applyMix, ${n}, layer ${p}`);
+      assertSameBits(full[p].values, referenceWithoutLayer(own, models, p, c, [], 1), `full, ${n}, ${p}`);
       let total = ownWeight;
-      for (const j of activeIds) total += (weights[j] as Float64Array)[p] as number;
+      for (const j of activeIds) total += (weights[j] as Float64Array)[p];
       let removed = 0;
-      for (const j of group) removed += (weights[j] as Float64Array)[p] as number;
+      for (const j of group) removed += (weights[j] as Float64Array)[p];
       const scale = total - removed > 0 ? total / (total - removed) : 0;
       assertSameBits(
-        (without[p] as Layer).values,
+        without[p].values,
         referenceWithoutLayer(own, models, p, c, group, scale),
         `without [${group}] of ${n}, layer ${p}`,
       );
@@ -152,7 +152,7 @@ test('combine equals the straightforward weighted average with scalar and per-cl
     const layerWeights = (): LayerWeight[] =>
       SHAPES.map((shape): LayerWeight => {
         if (rng.next() < 0.5) return { kind: 'scalar', value: weight(rng) };
-        const cols = shape[shape.length - 1] as number;
+        const cols = shape[shape.length - 1];
         // Zeros, a negative and a NaN: combine counts anything not finite and > 0 as 0.
         return {
           kind: 'per-class',
@@ -165,7 +165,7 @@ test('combine equals the straightforward weighted average with scalar and per-cl
     const weighting: Weighting = { candidates, layers: allLayers, weights };
     const merged = combine(own, weighting);
     for (const p of allLayers) {
-      assertSameBits((merged[p] as Layer).values, referenceCombineLayer(own, weighting, p), `${n}, layer ${p}`);
+      assertSameBits(merged[p].values, referenceCombineLayer(own, weighting, p), `${n}, layer ${p}`);
     }
   }
 });

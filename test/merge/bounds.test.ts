@@ -84,7 +84,7 @@ for (const name of strategyNames()) {
           const cands: Candidate[] = clean.map((w, i) => ({ peer: `p${i}`, seq: 1, weights: w, samples: 5 }));
           const poisoned = new Set<string>();
           for (const [which, v, at] of hits) {
-            const c = cands[which % cands.length] as Candidate;
+            const c = cands[which % cands.length];
             const weights = c.weights.map((l) => ({ ...l, values: l.values.slice() }));
             const values = (weights[at % 2] as Weights[number]).values;
             values[at % values.length] = v;

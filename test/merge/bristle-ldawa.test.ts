@@ -13,7 +13,7 @@ import { OptionError } from '../../src/merge/options.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { ClassScores, MergeContext } from '../../src/merge/types.ts';
 import { updateFactors } from '../../src/merge/update-direction.ts';
-import type { Layer, Weights } from '../../src/model/weights.ts';
+import type { Weights } from '../../src/model/weights.ts';
 import { assertClose, cand, context, values, vec } from './fixtures.ts';
 
 const OFF = { rho: 0, gate: 0, far: 0, kappa: 0, ldawa: 'off', passes: 0, sampleCap: 0 } as const;
@@ -21,11 +21,11 @@ const OFF = { rho: 0, gate: 0, far: 0, kappa: 0, ldawa: 'off', passes: 0, sample
 /** Loss = squared distance to `target` (+1); F1 of class c = exp(-|w_c - target_c|). */
 function distanceEvaluator(target: readonly number[]) {
   return (w: Weights): ClassScores => {
-    const v = (w[0] as Layer).values;
-    const f1 = Float64Array.from(target, (t, c) => Math.exp(-Math.abs((v[c] as number) - t)));
+    const v = w[0].values;
+    const f1 = Float64Array.from(target, (t, c) => Math.exp(-Math.abs(v[c] - t)));
     let loss = 1;
     target.forEach((t, c) => {
-      loss += ((v[c] as number) - t) ** 2;
+      loss += (v[c] - t) ** 2;
     });
     return { f1, accuracy: f1, overallAccuracy: 0, loss };
   };
@@ -41,7 +41,7 @@ function ctxFor(target: readonly number[], overrides: Partial<MergeContext> = {}
 }
 
 function norm(a: readonly number[], b: readonly number[]): number {
-  return Math.sqrt(a.reduce((s, x, i) => s + (x - (b[i] as number)) ** 2, 0));
+  return Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 }
 
 test('with every stage off, bristle+ldawa is the plain average of own and the candidates', () => {
@@ -102,10 +102,7 @@ test('property: clipping bounds the displacement of the merge to kappa x the med
         );
         const distances = all.map((p) => norm(p, own)).sort((a, b) => a - b);
         const mid = distances.length >> 1;
-        const m =
-          distances.length % 2
-            ? (distances[mid] as number)
-            : ((distances[mid - 1] as number) + (distances[mid] as number)) / 2;
+        const m = distances.length % 2 ? distances[mid] : (distances[mid - 1] + distances[mid]) / 2;
         assert.ok(out.every(Number.isFinite), `non-finite merge ${out}`);
         assert.ok(norm(out, own) <= kappa * m * (1 + 1e-5) + 1e-6, `moved ${norm(out, own)} > ${kappa} x ${m}`);
       },
@@ -241,15 +238,7 @@ test('TrustMemory blends the current score with past ones and forgets the oldest
 test('L-DAWA on updates: a negated update gets 0, an aligned one 1, with direction own', () => {
   const own: Weights = vec([1, 1]);
   const ref: Weights = vec([0, 0]);
-  const factors = updateFactors(
-    own,
-    [vec([2, 2]), vec([-1, -1])],
-    [0],
-    [(ref[0] as Layer).values],
-    [1, 1],
-    [true, true],
-    'own',
-  );
+  const factors = updateFactors(own, [vec([2, 2]), vec([-1, -1])], [0], [ref[0].values], [1, 1], [true, true], 'own');
   assert.equal(factors[0]?.[0], 1);
   assert.equal(factors[1]?.[0], 0);
 });
@@ -350,10 +339,10 @@ test('sampleTrust record: a claimed count buys one vote until the sender has a g
   const claim = shareOfBig('claim');
   for (const s of claim) assert.ok(Math.abs(s - 4 / 7) < 1e-9, `claim: ${s}`);
   const record = shareOfBig('record');
-  assert.ok(Math.abs((record[0] as number) - 1 / 4) < 1e-9, `round 0: ${record[0]}`);
-  assert.ok(Math.abs((record[1] as number) - 1 / 4) < 1e-9, 'one recorded round is not a record');
-  assert.ok(Math.abs((record[2] as number) - 4 / 7) < 1e-9, `round 2: ${record[2]}`);
-  assert.ok(Math.abs((record[3] as number) - 4 / 7) < 1e-9);
+  assert.ok(Math.abs(record[0] - 1 / 4) < 1e-9, `round 0: ${record[0]}`);
+  assert.ok(Math.abs(record[1] - 1 / 4) < 1e-9, 'one recorded round is not a record');
+  assert.ok(Math.abs(record[2] - 4 / 7) < 1e-9, `round 2: ${record[2]}`);
+  assert.ok(Math.abs(record[3] - 4 / 7) < 1e-9);
 });
 
 test('TrustMemory.trusted: at least minHistory (and one) recorded scores with a positive median', () => {

@@ -26,7 +26,7 @@ test('centered clipping, tau "auto": a far candidate moves own by at most tau/n 
     const cands = [cand('a', vec([scale, 0])), cand('b', vec([0, scale])), cand('far', vec([1e6 * scale, 0]))];
     const out = values(centeredClippingStrategy({ tau: 'auto', L: 1 })(vec([0, 0]), cands, context()));
     // tau = scale: each of the 4 inputs moves v by at most scale / 4.
-    assert.ok(Math.hypot(out[0] as number, out[1] as number) <= (3 * scale) / 4 + 1e-9 * scale, `${out} at ${scale}`);
+    assert.ok(Math.hypot(out[0], out[1]) <= (3 * scale) / 4 + 1e-9 * scale, `${out} at ${scale}`);
   }
 });
 

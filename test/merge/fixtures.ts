@@ -30,7 +30,7 @@ export function columnEvaluator(kernel: string, numClasses: number) {
     const l = w.find((x) => x.name === kernel) as Layer;
     const f1 = new Float64Array(numClasses);
     const rows = l.values.length / numClasses;
-    for (let k = 0; k < l.values.length; k++) f1[k % numClasses] += (l.values[k] as number) / rows;
+    for (let k = 0; k < l.values.length; k++) f1[k % numClasses] += l.values[k] / rows;
     return { f1: f1.map((s) => 1 / (1 + Math.exp(-s))), accuracy: f1, overallAccuracy: 0, loss: 0 };
   };
 }
@@ -49,7 +49,7 @@ export function context(overrides: Partial<MergeContext> = {}): MergeContext {
 }
 
 export function values(w: Weights, index = 0): number[] {
-  return Array.from((w[index] as Layer).values);
+  return Array.from(w[index].values);
 }
 
 /** A two-layer model: hidden [inputs, 3] and output kernel [3, numClasses]. */
@@ -60,7 +60,7 @@ export function twoLayer(hidden: readonly number[], out: readonly number[], numC
 export function assertClose(actual: readonly number[], expected: readonly number[], tol = 1e-5): void {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
   actual.forEach((a, i) => {
-    if (!(Math.abs(a - (expected[i] as number)) <= tol)) {
+    if (!(Math.abs(a - expected[i]) <= tol)) {
       throw new Error(`at ${i}: ${a} != ${expected[i]} (tol ${tol}); actual [${actual}] expected [${expected}]`);
     }
   });

@@ -40,7 +40,7 @@ function maxAbsDiff(a: Weights, b: Weights): number {
   const x = flatten(a);
   const y = flatten(b);
   let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs((x[i] as number) - (y[i] as number)));
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
   return m;
 }
 
@@ -48,7 +48,7 @@ function l2(a: Weights, b: Weights): number {
   const x = flatten(a);
   const y = flatten(b);
   let s = 0;
-  for (let i = 0; i < x.length; i++) s += ((x[i] as number) - (y[i] as number)) ** 2;
+  for (let i = 0; i < x.length; i++) s += (x[i] - y[i]) ** 2;
   return Math.sqrt(s);
 }
 
@@ -63,7 +63,7 @@ for (const name of strategyNames()) {
         // Deterministic permutation from the seed.
         for (let i = shuffled.length - 1; i > 0; i--) {
           const j = (seed * 7919 + i * 104729) % (i + 1);
-          [shuffled[i], shuffled[j]] = [shuffled[j] as Candidate, shuffled[i] as Candidate];
+          [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
         }
         const a = strategy(own, cands, ctx());
         const b = strategy(own, shuffled, ctx());
@@ -136,7 +136,7 @@ function coordinateRange(own: Weights, honest: readonly Weights[], out: Weights)
   const xs = [own, ...honest].map(flatten);
   const r = flatten(out);
   for (let i = 0; i < r.length; i++) {
-    const col = xs.map((x) => x[i] as number);
+    const col = xs.map((x) => x[i]);
     assert.ok(r[i]! >= Math.min(...col) - 1e-6 && r[i]! <= Math.max(...col) + 1e-6, `coordinate ${i} = ${r[i]}`);
   }
 }

@@ -47,7 +47,7 @@ function uniforms(rng: Rng, size: number, lo: number, hi: number): Float32Array 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'lengths differ');
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
 
@@ -152,10 +152,10 @@ test('fuseRepVGG matches a hand computation on one channel', () => {
   // bias = sum of (beta - mean * scale).
   const expectedBias = 0.5 - 1 * sc3 + (-1 - -2 * 0.5) + (0.25 - 0.5 * 1);
   assert.ok(maxAbsDiff(fused.kernel, expectedKernel) < 1e-6, `${fused.kernel} vs ${expectedKernel}`);
-  assert.ok(Math.abs((fused.bias[0] as number) - expectedBias) < 1e-6);
+  assert.ok(Math.abs(fused.bias[0] - expectedBias) < 1e-6);
   // Without the identity the centre loses exactly its identity term (1 * scale 1).
   const noId = fuseRepVGG({ inChannels: 1, outChannels: 1, kernel3: k3, bn3, kernel1: Float32Array.of(-2), bn1 });
-  assert.ok(Math.abs((fused.kernel[CENTRE] as number) - (noId.kernel[CENTRE] as number) - 1) < 1e-6);
+  assert.ok(Math.abs(fused.kernel[CENTRE] - noId.kernel[CENTRE] - 1) < 1e-6);
 });
 
 // --- RepOpt: plain conv with gradient multipliers vs the three-branch block ---
@@ -176,9 +176,7 @@ function named(name: string, variable: tf.Variable): NamedVariable {
 /** Plain-conv weights of the three-branch block: s*W3 + t*pad(W1) + diag(beta) at the centre. */
 function refuse(cin: number, cout: number, w3: Float32Array, w1: Float32Array, sc: RepOptScales, beta?: Float32Array) {
   const k = repOptInit(cin, cout, w3, w1, { ...sc, identity: false });
-  if (beta)
-    for (let i = 0; i < cin; i++)
-      k[(CENTRE * cin + i) * cout + i] = (k[(CENTRE * cin + i) * cout + i] as number) + (beta[i] as number);
+  if (beta) for (let i = 0; i < cin; i++) k[(CENTRE * cin + i) * cout + i] = k[(CENTRE * cin + i) * cout + i] + beta[i];
   return k;
 }
 
@@ -230,7 +228,7 @@ function repOptRun(seed: number, c: RepOptCase, useMultiplier = true) {
         fn,
         vars.map((v) => v.variable),
       );
-      sgd.apply(new Map(vars.map((v) => [v.variable, grads[v.variable.name] as tf.Tensor])));
+      sgd.apply(new Map(vars.map((v) => [v.variable, grads[v.variable.name]])));
     };
     // Same function before training, so the gradients start from the same point.
     assert.ok(Math.abs(plainLoss().dataSync()[0]! - branchLoss().dataSync()[0]!) < TOLERANCE);
@@ -307,7 +305,7 @@ test('buildModel with reparam "repopt" has RepOpt multipliers for every conv, "n
           for (let i = 0; i < cin; i++) {
             for (let o = 0; o < cout; o++) {
               const want = s2 + (w === CENTRE ? s2 + (identity && i === o ? 1 : 0) : 0);
-              const got = values[(w * cin + i) * cout + o] as number;
+              const got = values[(w * cin + i) * cout + o];
               assert.ok(Math.abs(got - want) < 1e-6, `${name}[${w},${i},${o}] = ${got}, want ${want}`);
             }
           }

@@ -111,7 +111,7 @@ test('two peers federate a custom functional tfjs model; the merged model export
       const x = tf.tensor(validation.x, [validation.y.length, FEATURES]);
       const want = tf.tidy(() => tf.softmax(a.trainer.model.logits(x)));
       const got = loaded.predict(x) as tf.Tensor;
-      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(want, got))).dataSync()[0] as number);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(want, got))).dataSync()[0]);
       assert.ok(diff < 1e-5, `loaded model differs by ${diff}`);
       tf.dispose([x, want, got]);
     } finally {

@@ -67,7 +67,7 @@ export class HostilePeer {
     const unsigned: RPC.Message = { from: this.node.peerId.toMultihash().bytes, data, seqno, topic };
     const bytes = new Uint8Array([...SIGN_PREFIX, ...RPC.Message.encode(unsigned)]);
     const signature = await this.key.sign(bytes);
-    if (options.badSignature === true) signature[0] = (signature[0] as number) ^ 0xff;
+    if (options.badSignature === true) signature[0] = signature[0] ^ 0xff;
     return { ...unsigned, signature, key: publicKeyToProtobuf(this.key.publicKey) };
   }
 
@@ -190,7 +190,7 @@ export function parseResponse(bytes: Uint8Array): { status: number; body: Uint8A
     let value = 0;
     let scale = 1;
     for (let i = at; i < bytes.length && i < at + 5; i++) {
-      const b = bytes[i] as number;
+      const b = bytes[i];
       value += (b & 0x7f) * scale;
       if ((b & 0x80) === 0) return [value, i + 1];
       scale *= 0x80;

@@ -115,7 +115,7 @@ export async function createConsumer(): Promise<Consumer> {
   check(await command('npm', ['pack', '--pack-destination', packDir], REPO, INSTALL_TIMEOUT_MS), 'npm pack');
   const tarballs = readdirSync(packDir).filter((f) => f.endsWith('.tgz'));
   if (tarballs.length !== 1) throw new Error(`expected one tarball, found ${tarballs.join(', ') || 'none'}`);
-  const tarball = path.join(packDir, tarballs[0] as string);
+  const tarball = path.join(packDir, tarballs[0]);
   if (process.env.MESHFL_PACKAGE_INSTALL === 'npm') await installWithNpm(dir, tarball);
   else await installLinked(dir, tarball);
   return { dir, tarball, remove: () => rmSync(root, { recursive: true, force: true }) };

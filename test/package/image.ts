@@ -62,7 +62,7 @@ export function parseDockerfile(file: string): ImageSpec {
       case 'ENV': {
         const m = /^(\w+)=(.*)$/.exec(args);
         if (!m) throw new Error(`ENV must be KEY=value: ${line}`);
-        env.set(m[1] as string, m[2] as string);
+        env.set(m[1], m[2]);
         break;
       }
       case 'COPY':

@@ -213,7 +213,7 @@ test(
 
     // Without the token the daemon refuses to listen on 0.0.0.0: exit 2, naming the key.
     const [cmd, ...cmdArgs] = argv(image.cmd);
-    const refused = await command(cmd as string, cmdArgs, consumer.dir, 120_000, base);
+    const refused = await command(cmd, cmdArgs, consumer.dir, 120_000, base);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr + refused.stdout, /http\.token/);
 
@@ -227,7 +227,7 @@ test(
       MESHFL_LISTEN: '/ip4/0.0.0.0/tcp/0,/ip4/0.0.0.0/tcp/0/ws',
       MESHFL_MDNS: 'off',
     };
-    const daemon = spawn(cmd as string, cmdArgs, { cwd: consumer.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const daemon = spawn(cmd, cmdArgs, { cwd: consumer.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     daemon.stdout.setEncoding('utf8').on('data', (d: string) => {
       output += d;
@@ -239,7 +239,7 @@ test(
     t.after(() => daemon.kill('SIGKILL'));
     const [hc, ...hcArgs] = argv(image.healthcheck);
     const healthcheck = (extra: NodeJS.ProcessEnv = {}) =>
-      command(hc as string, hcArgs, consumer.dir, 30_000, { ...env, ...extra });
+      command(hc, hcArgs, consumer.dir, 30_000, { ...env, ...extra });
 
     await until(`daemon ready (HEALTHCHECK exit 0)\n${output.slice(-3000)}`, 180_000, async () => {
       if (daemon.exitCode !== null) throw new Error(`daemon exited ${daemon.exitCode}\n${output.slice(-3000)}`);

@@ -48,7 +48,7 @@ test(
     const honest = gossips.slice(0, HONEST).map((g, i) => kit.make(g, i, { neighbours: 'all' }));
     const logs = honest.map(collect);
     for (const p of honest) await p.start();
-    const malicious = gossips[HONEST + 1] as Libp2pGossip;
+    const malicious = gossips[HONEST + 1];
     const topic = updatesTopic(TASK);
     malicious.subscribe(topic, () => {});
     await waitForSubscribers(
@@ -104,14 +104,14 @@ test(
     assert.ok(honest.some((p) => p.neighbours().includes(malicious.id)) === false);
 
     // Phase 2: a late joiner starts, node 4 is killed; the others keep going.
-    const late = kit.make(gossips[HONEST] as Libp2pGossip, HONEST, { neighbours: 'all' });
+    const late = kit.make(gossips[HONEST], HONEST, { neighbours: 'all' });
     const lateLog = collect(late);
     const snapshots: string[] = [];
     late.addEventListener('snapshot:fetched', (e) => snapshots.push(e.detail.from));
     await late.start();
-    const killed = honest[HONEST - 1] as Peer;
+    const killed = honest[HONEST - 1];
     await killed.stop();
-    await (gossips[HONEST - 1] as Libp2pGossip).stop();
+    await gossips[HONEST - 1].stop();
     const survivors = honest.slice(0, HONEST - 1);
     await Promise.all([...survivors.map((p) => p.run(6)), late.run(3)]);
 

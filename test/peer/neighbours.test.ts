@@ -92,7 +92,7 @@ test(
         gossips.slice(0, 4).map((g) => g.node),
         { kind: 'random-regular', degree: 2, seed: 1 },
       );
-      const raw = gossips[4] as Libp2pGossip;
+      const raw = gossips[4];
       const peers = gossips.slice(0, 4).map((g, i) =>
         tinyPeer(g, {
           seed: i + 1,
@@ -115,7 +115,7 @@ test(
       );
       for (const p of peers) assert.ok((p.following() ?? []).length <= 2);
 
-      const target = peers[0] as Peer;
+      const target = peers[0];
       const schema = target.schema;
       await raw.node.dial(gossips[0]?.node.getMultiaddrs() ?? []);
       const sample = (kind: 'exchange' | 'follow', entries: SampleEntry[] = []) =>
@@ -178,11 +178,7 @@ test(
       assert.equal(pushed.length, 1, 'the follower received the next update');
       const copies = new PublicCopies({ schema });
       assert.equal(copies.receive(target.id, snapshot).kind, 'applied');
-      assert.equal(
-        copies.receive(target.id, pushed[0] as Uint8Array).kind,
-        'applied',
-        'the delta applies on the snapshot',
-      );
+      assert.equal(copies.receive(target.id, pushed[0]).kind, 'applied', 'the delta applies on the snapshot');
       await Promise.all(peers.map((p) => p.stop()));
     } finally {
       await Promise.allSettled(gossips.map((g) => g.stop()));

@@ -51,7 +51,7 @@ for (const wireBounds of [undefined, false] as const) {
       peers[0]?.addEventListener('update:rejected', (e) => rejected.push(`${e.detail.from}:${e.detail.reason}`));
       for (const p of peers) await p.start();
       evil.subscribe(updatesTopic(TASK), () => {});
-      await evil.publish(updatesTopic(TASK), hugeKeyframe(peers[0] as Peer));
+      await evil.publish(updatesTopic(TASK), hugeKeyframe(peers[0]));
       await bus.flush();
       const summaries = await Promise.all(peers.map((p) => p.runRound()));
       const first = summaries[0];

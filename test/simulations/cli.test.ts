@@ -91,7 +91,7 @@ test('a small scenario runs end to end and bristle+ldawa beats mean under attack
       .trim()
       .split('\n');
     assert.equal(csv.length, SMALL.rounds + 1, 'header + one row per round');
-    assert.match(csv[0] as string, /^round,honest_accuracy_mean,honest_accuracy_min,honest_accuracy_max,/);
+    assert.match(csv[0], /^round,honest_accuracy_mean,honest_accuracy_min,honest_accuracy_max,/);
   }
   for (const plot of ['accuracy', 'bytes']) {
     assert.match(

@@ -93,8 +93,8 @@ test('oracle: attackers never get a share, and the honest peers do not see what 
     );
     assert.ok(r.records.every((x) => x.mergeMs !== undefined && x.mergeMs >= 0));
   }
-  assert.deepEqual(accuracies(signFlip as StrategyRun), accuracies(scaling as StrategyRun));
-  const meanShare = lastRound(signFlipMean as StrategyRun).map((r) => r.byzantineShare ?? 0);
+  assert.deepEqual(accuracies(signFlip), accuracies(scaling));
+  const meanShare = lastRound(signFlipMean).map((r) => r.byzantineShare ?? 0);
   assert.ok(
     meanShare.every((s) => s > 0.2),
     `mean gives sign flippers ${meanShare}`,
@@ -103,7 +103,7 @@ test('oracle: attackers never get a share, and the honest peers do not see what 
 
 test('oracle without attackers is mean', async () => {
   const [oracle, mean] = await runAll(buildSetup(parseScenario(tiny(['oracle', 'mean'], undefined))));
-  assert.deepEqual(accuracies(oracle as StrategyRun), accuracies(mean as StrategyRun));
+  assert.deepEqual(accuracies(oracle), accuracies(mean));
 });
 
 test("public+own validation: the public set's 10 samples per class plus own samples, every class familiar", () => {
@@ -127,7 +127,7 @@ test('dead-input blow-up: the shared value bound keeps the huge values out of ev
   for (const run of [mean, oracle] as StrategyRun[]) {
     for (const r of run.records) assert.ok((r.maxAbs ?? Number.NaN) < 10, `max |w| ${r.maxAbs}`);
   }
-  assert.ok(shares(mean as StrategyRun).every((s) => s === 0));
+  assert.ok(shares(mean).every((s) => s === 0));
 });
 
 test('public-set: runs in mode lockstep (it needs a public set), refused in mode async', async () => {
@@ -142,7 +142,7 @@ test('public-set: runs in mode lockstep (it needs a public set), refused in mode
       e instanceof ScenarioError && /byzantine.attack: "public-set" needs the task's public set/.test(e.message),
   );
   const [run] = await runAll(buildSetup(parseScenario(tiny(['mean'], 'public-set', { rounds: 1 }))));
-  assert.ok(shares(run as StrategyRun).some((s) => s > 0));
+  assert.ok(shares(run).some((s) => s > 0));
 });
 
 test('adaptive ALIE: every colluder sends its own model; ALIE colluders send one', async () => {
@@ -187,7 +187,7 @@ test('adaptive ALIE: every colluder sends its own model; ALIE colluders send one
     assert.notDeepEqual(a, b);
     const [c, d] = await sent('alie');
     assert.deepEqual(c, d);
-    assert.ok((c as number[]).length > 0);
+    assert.ok(c.length > 0);
   } finally {
     for (const t of trainers) {
       t.dispose();
@@ -218,9 +218,7 @@ test('the round barrier: round r opens when every peer closed r - 1; stopping se
   assert.equal(await pending, undefined);
   await rounds.opened(7);
   assert.deepEqual(
-    Array.from(
-      (meanWeights([w, [{ name: 'w', shape: [2], values: Float32Array.of(3, 5) }]])[0] as Weights[number]).values,
-    ),
+    Array.from(meanWeights([w, [{ name: 'w', shape: [2], values: Float32Array.of(3, 5) }]])[0].values),
     [2, 4],
   );
 });

@@ -110,10 +110,7 @@ function pixelsOf(image: RasterImage, color: string, area: { x0: number; y0: num
   for (let y = Math.ceil(area.y0) + 1; y < area.y1 - 1; y++) {
     for (let x = Math.ceil(area.x0) + 1; x < area.x1 - 1; x++) {
       const i = (y * image.width + x) * 4;
-      const d =
-        Math.abs((image.pixels[i] as number) - r) +
-        Math.abs((image.pixels[i + 1] as number) - g) +
-        Math.abs((image.pixels[i + 2] as number) - b);
+      const d = Math.abs(image.pixels[i] - r) + Math.abs(image.pixels[i + 1] - g) + Math.abs(image.pixels[i + 2] - b);
       if (d < 40) n++;
     }
   }

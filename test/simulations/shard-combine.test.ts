@@ -83,7 +83,7 @@ function shardFile(index: number, change: (f: Record<string, unknown>) => void =
 }
 
 const mean = (f: Record<string, unknown>): Record<string, unknown> =>
-  (f.strategies as Record<string, Record<string, unknown>>).mean as Record<string, unknown>;
+  (f.strategies as Record<string, Record<string, unknown>>).mean;
 const records = (f: Record<string, unknown>): Record<string, unknown>[] => mean(f).records as Record<string, unknown>[];
 
 test('well-formed shard files parse and combine', () => {

@@ -154,14 +154,14 @@ test('two shard processes on loopback run one scenario together', { timeout: RUN
   const signal = AbortSignal.any([AbortSignal.timeout(RUN_TIMEOUT_MS), kill.signal]);
   t.after(() => kill.abort());
   const [s0, port0] = await startOnFreePort(
-    (port) => [...common, '--out', out[0] as string, '--shard', '0/2', '--listen', `/ip4/127.0.0.1/tcp/${port}`],
+    (port) => [...common, '--out', out[0], '--shard', '0/2', '--listen', `/ip4/127.0.0.1/tcp/${port}`],
     signal,
   );
   const [s1] = await startOnFreePort(
     (port) => [
       ...common,
       '--out',
-      out[1] as string,
+      out[1],
       '--shard',
       '1/2',
       '--listen',
@@ -176,9 +176,7 @@ test('two shard processes on loopback run one scenario together', { timeout: RUN
   assert.equal(r1.code, 0, `shard 1:\n${r1.stdout}\n${r1.stderr}`);
   assert.match(r1.stdout, /shard 0\/2 found at \/ip4\/127\.0\.0\.1\/tcp\//);
 
-  const shards = [0, 1].map(
-    (i): ShardFile => JSON.parse(readFileSync(path.join(out[i] as string, shardFileName(i, 2)), 'utf8')),
-  );
+  const shards = [0, 1].map((i): ShardFile => JSON.parse(readFileSync(path.join(out[i], shardFileName(i, 2)), 'utf8')));
   assert.deepEqual(
     shards.map((s) => s.shard.peers),
     [
@@ -186,7 +184,7 @@ test('two shard processes on loopback run one scenario together', { timeout: RUN
       [3, 4, 5],
     ],
   );
-  const results: ResultsFile = JSON.parse(readFileSync(path.join(out[0] as string, 'results.json'), 'utf8'));
+  const results: ResultsFile = JSON.parse(readFileSync(path.join(out[0], 'results.json'), 'utf8'));
   const attackers = results.environment.attackers as number[];
   const honest = [0, 1, 2, 3, 4, 5].filter((p) => !attackers.includes(p));
   assert.equal(results.interrupted, false);
@@ -246,7 +244,7 @@ test(
       '--scenario',
       file,
       '--out',
-      out[i] as string,
+      out[i],
       '--shard',
       `${i}/2`,
       '--listen',
@@ -264,7 +262,7 @@ test(
     assert.equal(r0.code, 130, `shard 0:\n${r0.stdout}\n${r0.stderr}`);
     assert.match(r0.stdout, /shard 1 stopped its run/);
     for (const i of [0, 1]) {
-      const shardFile: ShardFile = JSON.parse(readFileSync(path.join(out[i] as string, shardFileName(i, 2)), 'utf8'));
+      const shardFile: ShardFile = JSON.parse(readFileSync(path.join(out[i], shardFileName(i, 2)), 'utf8'));
       assert.equal(shardFile.interrupted, true, `shard ${i}'s file is marked interrupted`);
     }
   },
@@ -301,7 +299,7 @@ test('bad shard flags exit 2 with a clear message', { timeout: FLAGS_TIMEOUT_MS 
   // Refused before any model or network work starts, so these are quick; run them together.
   const ran = await Promise.all(cases.map(([flags]) => start([...base, ...flags], signal).done));
   for (const [i, [flags, message]] of cases.entries()) {
-    const r = ran[i] as Ran;
+    const r = ran[i];
     assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message, flags.join(' '));
   }

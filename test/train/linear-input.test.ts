@@ -82,7 +82,7 @@ function mergeSetup(trainer: Trainer, model: Model, rng: Rng): { own: Weights; c
   const own = cloneWeights(getWeights(model));
   const models = [0.02, 0.05, 0.05, 0.1, 0.2, 0.5].map((s) => noisy(own, s, rng));
   models.push(mapLayers(own, (l) => Float32Array.from(l.values, (v) => -v)));
-  models.push(models[1] as Weights); // a colluder copy
+  models.push(models[1]); // a colluder copy
   return { own, candidates: models.map((weights, j) => ({ peer: `p${j}`, seq: 1, weights, samples: 100 })) };
 }
 

@@ -53,10 +53,10 @@ for (const withMultipliers of [false, true]) {
         assert.equal(tf.getKernel(SGD_STEP, 'cpu'), undefined, 'cpu runs the tfjs-ops rule');
         return trainSteps(options, withMultipliers);
       });
-      for (const [i, w] of wasm.entries()) assertClose(w, cpu[i] as Float32Array, `variable ${i}`, 1e-5);
+      for (const [i, w] of wasm.entries()) assertClose(w, cpu[i], `variable ${i}`, 1e-5);
       // The update did move the weights (a no-op kernel would pass the comparison above only if both were no-ops).
-      const start = uniform(createRng(7), size(SHAPES[0] as number[]));
-      assert.ok(Math.abs((wasm[0]?.[0] as number) - (start[0] as number)) > 1e-4);
+      const start = uniform(createRng(7), size(SHAPES[0]));
+      assert.ok(Math.abs(wasm[0]?.[0] - start[0]) > 1e-4);
     });
   }
 }
@@ -72,5 +72,5 @@ test('without momentum the tfjs-ops rule runs on wasm too and updates w <- w - l
     sgd.apply(new Map([[variable, tf.tensor([2, 2, 2])]]));
     return variable;
   });
-  assert.deepEqual(Array.from(w as Float32Array), [0, 1, 2]);
+  assert.deepEqual(Array.from(w), [0, 1, 2]);
 });

@@ -52,7 +52,7 @@ function predict(model: Model, d: Dataset): { predicted: Int32Array; loss: numbe
     const row = Array.from(logits.subarray(i * CLASSES, (i + 1) * CLASSES));
     const max = Math.max(...row);
     const logSum = max + Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
-    loss += logSum - (row[d.y[i] as number] as number);
+    loss += logSum - row[d.y[i]];
     predicted[i] = row.indexOf(max);
   }
   return { predicted, loss: loss / d.y.length };
@@ -96,8 +96,8 @@ test("evaluate's per-class accuracy, F1 and loss agree with an independent compu
       const precision = predictedAs > 0 ? tp / predictedAs : 0;
       const recall = actual > 0 ? tp / actual : 0;
       const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
-      assert.ok(Math.abs((scores.accuracy[c] as number) - recall) < 1e-12, `class ${c} accuracy`);
-      assert.ok(Math.abs((scores.f1[c] as number) - f1) < 1e-12, `class ${c} F1`);
+      assert.ok(Math.abs(scores.accuracy[c] - recall) < 1e-12, `class ${c} accuracy`);
+      assert.ok(Math.abs(scores.f1[c] - f1) < 1e-12, `class ${c} F1`);
       if (recall < 1) imperfect++;
     }
     assert.ok(imperfect > 0, 'the comparison should include misclassified classes');
@@ -115,7 +115,7 @@ test('head mode trains only the output layer', () => {
     trainer.train(data.train, { epochs: 2 });
     const after = getWeights(model);
     for (let i = 0; i < after.length; i++) {
-      const { name, values } = after[i] as Weights[number];
+      const { name, values } = after[i];
       if (name === HEAD_KERNEL) assert.notDeepEqual(values, before[i]?.values, 'the head must train');
       else assert.deepEqual(values, before[i]?.values, `backbone layer ${name} changed`);
     }
@@ -142,7 +142,7 @@ for (const trainable of ['all', 'head'] as const) {
       const expected = trainable === 'head' ? own.map((l, i) => (l.name === HEAD_KERNEL ? other[i] : l)) : other;
       withModel(SMALL_MLP, 99, (holder) => {
         const reference = new Trainer(holder, { trainable });
-        reference.setWeights(expected as Weights);
+        reference.setWeights(expected);
         const want = reference.evaluate(data.test);
         assert.deepEqual(Array.from(otherScores.f1), Array.from(want.f1));
         assert.ok(Math.abs(otherScores.loss - want.loss) < 1e-5);
@@ -175,7 +175,7 @@ test('a tiny RepOpt CNN trains on wasm (8x8 inputs, loss decreases)', () => {
     // The loss is read every LOSS_READ_EVERY steps: NaN before the first read, then the
     // running mean of the steps read, which falls below the first read's.
     assert.ok(progress.slice(0, LOSS_READ_EVERY - 1).every(Number.isNaN), `before the first read: ${progress}`);
-    const first = progress[LOSS_READ_EVERY - 1] as number;
+    const first = progress[LOSS_READ_EVERY - 1];
     assert.ok(Number.isFinite(first));
     assert.equal(progress.at(-1), result.loss);
     assert.ok((progress.at(-1) as number) < first * 0.7, `training loss ${progress}`);

@@ -37,8 +37,8 @@ export function assertClose(actual: Float32Array, expected: Float32Array, label:
   let scale = 1;
   for (let i = 0; i < expected.length; i++) {
     assert.ok(Number.isFinite(actual[i]), `${label}: non-finite value at ${i}`);
-    scale = Math.max(scale, Math.abs(expected[i] as number));
-    worst = Math.max(worst, Math.abs((actual[i] as number) - (expected[i] as number)));
+    scale = Math.max(scale, Math.abs(expected[i]));
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
   }
   assert.ok(worst <= tolerance * scale, `${label}: max abs diff ${worst} > ${tolerance} x ${scale}`);
 }
@@ -53,11 +53,6 @@ export async function assertWasmMatchesCpu(
   const cpu = await onBackend('cpu', fn);
   assert.equal(wasm.length, cpu.length);
   for (let k = 0; k < cpu.length; k++) {
-    assertClose(
-      wasm[k] as Float32Array,
-      cpu[k] as Float32Array,
-      cpu.length > 1 ? `${label} output ${k}` : label,
-      tolerance,
-    );
+    assertClose(wasm[k], cpu[k], cpu.length > 1 ? `${label} output ${k}` : label, tolerance);
   }
 }

@@ -129,7 +129,7 @@ test('norm bound: after warm-up a delta or keyframe far above the median is out-
     for (const [id, enc] of encoders)
       assert.equal(receiver.receive(id, enc.encodeUpdate(perturb(rng, x), 10).bytes).kind, 'applied');
   }
-  const [, a] = encoders[0] as (typeof encoders)[0];
+  const [, a] = encoders[0];
   // 20,000x the step: the delta norm is far above the delta factor (1000) x the median.
   const copy = a.publicCopy() as Weights;
   const step = (w: Weights, k: number): Weights =>
@@ -163,7 +163,7 @@ test('own updates feed the norm limits: observeOwn', () => {
   receiver.observeOwn(enc.encodeUpdate(model, 1));
   receiver.observeOwn(enc.encodeUpdate(perturb(rng, model), 1));
   const limit = receiver.norms?.limit('model', 0);
-  assert.ok(limit !== undefined && Math.abs(limit - 10 * (layerNorms(model)[0] as number)) / limit < 0.05);
+  assert.ok(limit !== undefined && Math.abs(limit - 10 * layerNorms(model)[0]) / limit < 0.05);
 });
 
 test('apply() re-checks the bound on updates that did not come through validateUpdate', () => {
@@ -181,7 +181,7 @@ const anyFloat32 = fc.oneof(
   fc.float({ min: -2, max: 2, noNaN: true }),
   fc.float(),
   fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 3e38, -3e38, 1e4, 10_000.001),
-  fc.integer({ min: 0, max: 0xffffffff }).map((bits) => new Float32Array(Uint32Array.of(bits).buffer)[0] as number),
+  fc.integer({ min: 0, max: 0xffffffff }).map((bits) => new Float32Array(Uint32Array.of(bits).buffer)[0]),
 );
 
 /** A keyframe or fp32 delta whose payload floats are overwritten with arbitrary bit patterns. */
@@ -202,7 +202,7 @@ function poisonedBytes(kind: string, hits: readonly (readonly [number, number])[
     for (let i = 0; i < l.values.length; i++) positions.push(at + 4 * i);
     at += 4 * l.values.length;
   }
-  for (const [where, value] of hits) view.setFloat32(positions[where % positions.length] as number, value, true);
+  for (const [where, value] of hits) view.setFloat32(positions[where % positions.length], value, true);
   return bytes;
 }
 

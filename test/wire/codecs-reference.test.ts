@@ -85,12 +85,12 @@ function randomLayer(rng: Rng, n: number, exponent: number, nonFinite: boolean):
     const r = rng.next();
     if (r < 0.3)
       x[i] = (rng.int(254) - 127 + 0.5) * scale; // stored as float32: exact when representable
-    else if (r < 0.4) x[i] = SPECIAL[rng.int(SPECIAL.length)] as number;
+    else if (r < 0.4) x[i] = SPECIAL[rng.int(SPECIAL.length)];
     else x[i] = (peak * rng.normal()) / 3;
   }
-  for (let i = 0; i < n; i++) if (Math.abs(x[i] as number) > peak) x[i] = peak * Math.sign(x[i] as number);
+  for (let i = 0; i < n; i++) if (Math.abs(x[i]) > peak) x[i] = peak * Math.sign(x[i]);
   if (n > 0) x[rng.int(n)] = rng.next() < 0.5 ? peak : -peak;
-  if (nonFinite && n > 0) x[rng.int(n)] = NON_FINITE[rng.int(NON_FINITE.length)] as number;
+  if (nonFinite && n > 0) x[rng.int(n)] = NON_FINITE[rng.int(NON_FINITE.length)];
   return x;
 }
 

@@ -11,7 +11,7 @@ import { roundTripLayer } from '../../src/wire/layer-codec.ts';
 import { maxAbs } from './helpers.ts';
 
 function f32Bits(x: number): number {
-  return new Uint32Array(Float32Array.of(x).buffer)[0] as number;
+  return new Uint32Array(Float32Array.of(x).buffer)[0];
 }
 
 function gaussian(seed: number, n: number, sd: number): Float32Array {
@@ -46,7 +46,7 @@ test('fp16: halfway cases round to even, just above rounds up', () => {
     assert.equal(Math.fround(mid), mid);
     const even = (h & 1) === 0 ? h : h + 1;
     assert.equal(float32BitsToHalf(f32Bits(mid)), even, `tie between 0x${h.toString(16)} and next`);
-    const above = new Float32Array(Uint32Array.of(f32Bits(mid) + 1).buffer)[0] as number;
+    const above = new Float32Array(Uint32Array.of(f32Bits(mid) + 1).buffer)[0];
     assert.equal(float32BitsToHalf(f32Bits(above)), h + 1);
   }
 });
@@ -69,8 +69,8 @@ test('fp16 round trip meets the documented bound on trained-like values', () => 
   x[1] = 60000;
   const y = decodeFp16(encodeFp16(x), x.length);
   for (let i = 0; i < x.length; i++) {
-    const a = x[i] as number;
-    const err = Math.abs(a - (y[i] as number));
+    const a = x[i];
+    const err = Math.abs(a - y[i]);
     const bound = Math.abs(a) >= 2 ** -14 ? Math.abs(a) * 2 ** -11 : 2 ** -25;
     assert.ok(err <= bound, `value ${a}: error ${err} > ${bound}`);
   }
@@ -86,7 +86,7 @@ test('int8: error at most scale/2 with scale = max|x|/127; zero layer; bad scale
     const y = decodeInt8(encodeInt8(x), x.length);
     const scale = maxAbs(x) / 127;
     for (let i = 0; i < x.length; i++) {
-      const err = Math.abs((x[i] as number) - (y[i] as number));
+      const err = Math.abs(x[i] - y[i]);
       assert.ok(err <= scale * 0.5 * (1 + 1e-5), `sd ${sd}: error ${err} > ${scale / 2}`);
     }
   }
@@ -111,7 +111,7 @@ test('topkIndices picks exactly the k largest magnitudes, ascending, ties by ind
     const k = rng.int(n + 1);
     const got = [...topkIndices(x, k)];
     const expected = [...x.keys()]
-      .sort((a, b) => Math.abs(x[b] as number) - Math.abs(x[a] as number) || a - b)
+      .sort((a, b) => Math.abs(x[b]) - Math.abs(x[a]) || a - b)
       .slice(0, k)
       .sort((a, b) => a - b);
     assert.deepEqual(got, expected, `trial ${trial}`);
@@ -128,8 +128,8 @@ test('top-k keeps the largest entries exactly (fp32) and zeroes the rest', () =>
     if (y[i] !== 0) {
       assert.equal(y[i], x[i]);
       kept++;
-      minKept = Math.min(minKept, Math.abs(x[i] as number));
-    } else maxDropped = Math.max(maxDropped, Math.abs(x[i] as number));
+      minKept = Math.min(minKept, Math.abs(x[i]));
+    } else maxDropped = Math.max(maxDropped, Math.abs(x[i]));
   }
   assert.equal(kept, 1000);
   assert.ok(minKept >= maxDropped);
@@ -142,11 +142,11 @@ test('combined codecs: top-k error on kept entries follows the value codec bound
     const y = roundTripLayer(spec, x);
     const exact = roundTripLayer(parseCodec(text.replace(/\+.*/, '')), x);
     let keptMax = 0;
-    for (let i = 0; i < x.length; i++) if (exact[i] !== 0) keptMax = Math.max(keptMax, Math.abs(x[i] as number));
+    for (let i = 0; i < x.length; i++) if (exact[i] !== 0) keptMax = Math.max(keptMax, Math.abs(x[i]));
     for (let i = 0; i < x.length; i++) {
       if (exact[i] === 0) continue;
-      const err = Math.abs((exact[i] as number) - (y[i] as number));
-      const bound = text.endsWith('int8') ? (keptMax / 127) * 0.5 * (1 + 1e-5) : Math.abs(x[i] as number) * 2 ** -11;
+      const err = Math.abs(exact[i] - y[i]);
+      const bound = text.endsWith('int8') ? (keptMax / 127) * 0.5 * (1 + 1e-5) : Math.abs(x[i]) * 2 ** -11;
       assert.ok(err <= bound, `${text}: error ${err} > ${bound}`);
     }
   }

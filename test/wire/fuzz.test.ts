@@ -62,7 +62,7 @@ const damaged = fc
     extra: fc.uint8Array({ maxLength: 8 }),
   })
   .map(({ which, flips, writes, cut, extra }) => {
-    const source = valid[which] as Uint8Array;
+    const source = valid[which];
     let bytes = source.slice();
     for (const { at, bit } of flips) bytes[at % bytes.length] ^= 1 << bit;
     for (const { at, value } of writes) bytes[at % bytes.length] = value;
@@ -88,11 +88,11 @@ test('fuzz: random bytes never throw and never validate', () => {
 });
 
 test('fuzz: random payload behind a valid header never throws or yields non-finite values', () => {
-  const header = (valid[1] as Uint8Array).subarray(0, 31 + TASK.length);
+  const header = valid[1].subarray(0, 31 + TASK.length);
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 4000 }), fc.nat(6), (tail, codecIndex) => {
       const bytes = new Uint8Array(header.length + tail.length);
-      bytes.set((valid[codecIndex] as Uint8Array).subarray(0, header.length));
+      bytes.set(valid[codecIndex].subarray(0, header.length));
       bytes.set(tail, header.length);
       checkResult(validateUpdate(bytes, { schema }));
     }),
@@ -117,7 +117,7 @@ test('fuzz: damaged valid messages never throw raw errors; accepted ones are fin
 
 test('fuzz: a receiver fed damaged messages keeps only finite public copies', () => {
   const receiver = new PublicCopies({ schema });
-  assert.equal(receiver.receive('p', valid[0] as Uint8Array).kind, 'applied');
+  assert.equal(receiver.receive('p', valid[0]).kind, 'applied');
   fc.assert(
     fc.property(damaged, (bytes) => {
       const result = receiver.receive('p', bytes);

@@ -24,26 +24,26 @@ export function smallModel(seed = 1): Weights {
 export function perturb(rng: Rng, w: Weights, scale = 0.03): Weights {
   return w.map((l) => {
     const values = l.values.slice();
-    for (let j = 0; j < values.length; j++) values[j] = (values[j] as number) + scale * 0.05 * rng.normal();
+    for (let j = 0; j < values.length; j++) values[j] = values[j] + scale * 0.05 * rng.normal();
     return { name: l.name, shape: [...l.shape], values };
   });
 }
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
 
 export function maxAbs(a: Float32Array): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] as number));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 }
 
 export function l2(a: Float32Array): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] as number) ** 2;
+  for (let i = 0; i < a.length; i++) s += a[i] ** 2;
   return Math.sqrt(s);
 }
 

@@ -113,7 +113,7 @@ test('the encoder refuses what receivers would reject', () => {
   assert.throws(() => encodeMessage({ ...ok, kind: 'keyframe', base: 2, codec: parseCodec('topk:0.1') }, w), /dense/);
   assert.throws(() => encodeMessage({ ...ok, samples: -1 }, w), /samples/);
   const bad = smallModel(1);
-  (bad[0] as (typeof bad)[0]).values[3] = Number.NaN;
+  bad[0].values[3] = Number.NaN;
   assert.throws(() => encodeMessage(ok, bad), /non-finite/);
 });
 
@@ -133,8 +133,8 @@ test('a 1M-parameter model round-trips at fp32 (exact) and within bounds at ever
     else assert.ok(bytes.byteLength <= bound, text);
     const got = decodeMessage(bytes, schema).weights;
     for (let l = 0; l < w.length; l++) {
-      const x = (w[l] as (typeof w)[0]).values;
-      const y = (got[l] as (typeof w)[0]).values;
+      const x = w[l].values;
+      const y = got[l].values;
       const err = maxAbsDiff(x, y);
       if (text === 'fp32') assert.deepEqual(y, x);
       else if (text === 'fp16') assert.ok(err <= maxAbs(x) * 2 ** -11, `${text} layer ${l}: ${err}`);

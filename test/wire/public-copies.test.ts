@@ -13,9 +13,9 @@ const schema = schemaFor(model);
 function distance(a: Weights, b: Weights): number {
   let s = 0;
   for (let l = 0; l < a.length; l++) {
-    const x = (a[l] as Weights[number]).values;
-    const y = (b[l] as Weights[number]).values;
-    for (let i = 0; i < x.length; i++) s += ((x[i] as number) - (y[i] as number)) ** 2;
+    const x = a[l].values;
+    const y = b[l].values;
+    for (let i = 0; i < x.length; i++) s += (x[i] - y[i]) ** 2;
   }
   return Math.sqrt(s);
 }

@@ -8,7 +8,7 @@ export function referenceInt8(values: Float32Array): Uint8Array {
   const out = new Uint8Array(4 + values.length);
   let maxAbs = 0;
   for (let i = 0; i < values.length; i++) {
-    const a = Math.abs(values[i] as number);
+    const a = Math.abs(values[i]);
     if (a > maxAbs) maxAbs = a;
   }
   const scale = Math.fround(maxAbs / 127);
@@ -16,7 +16,7 @@ export function referenceInt8(values: Float32Array): Uint8Array {
   if (scale === 0) return out;
   const q = new Int8Array(out.buffer, 4);
   for (let i = 0; i < values.length; i++) {
-    let r = Math.round((values[i] as number) / scale);
+    let r = Math.round(values[i] / scale);
     if (r > 127) r = 127;
     else if (r < -127) r = -127;
     q[i] = r;
@@ -28,7 +28,7 @@ export function referenceDecodeInt8(bytes: Uint8Array, count: number): Float32Ar
   const scale = new DataView(bytes.buffer, bytes.byteOffset, 4).getFloat32(0, true);
   const q = new Int8Array(bytes.buffer, bytes.byteOffset + 4, count);
   const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) out[i] = (q[i] as number) * scale;
+  for (let i = 0; i < count; i++) out[i] = q[i] * scale;
   return out;
 }
 
@@ -69,14 +69,14 @@ export function referenceHalfToNumber(h: number): number {
 export function referenceFp16(values: Float32Array): Uint8Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < bits.length; i++) out[i] = referenceFloat32BitsToHalf(bits[i] as number);
+  for (let i = 0; i < bits.length; i++) out[i] = referenceFloat32BitsToHalf(bits[i]);
   return new Uint8Array(out.buffer);
 }
 
 export function referenceDecodeFp16(bytes: Uint8Array, count: number): Float32Array {
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
-    out[i] = referenceHalfToNumber((bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8));
+    out[i] = referenceHalfToNumber(bytes[2 * i] | (bytes[2 * i + 1] << 8));
   }
   return out;
 }

@@ -73,7 +73,7 @@ test('malformed messages are refused with a reason', () => {
   assert.equal(reason(new Uint8Array(MAX_SAMPLE_MESSAGE_BYTES + 1)), 'too-large');
   const countAt = 4 + 1 + 1 + 1 + 'task-1'.length + 4;
   assert.equal(reason(patched(countAt, MAX_WIRE_ENTRIES + 1)), 'undecodable', 'too many entries');
-  const twice = encodeSampleMessage({ ...base, entries: [base.entries[1] as SampleMessage['entries'][number]] });
+  const twice = encodeSampleMessage({ ...base, entries: [base.entries[1]] });
   const doubled = Uint8Array.of(
     ...twice.subarray(0, countAt),
     2,

@@ -139,7 +139,7 @@ test('wrong-shape: layer count or payload size disagreeing with our model', () =
   );
   // fp32 layer 0 claims 4 bytes less and the message is cut to match: sizes come from our model.
   const bytes = message();
-  const size = (model[0] as (typeof model)[0]).values.length * 4;
+  const size = model[0].values.length * 4;
   const shorter = new Uint8Array(bytes.length - 4);
   shorter.set(bytes.subarray(0, PAYLOAD + 4 + size - 4));
   shorter.set(bytes.subarray(PAYLOAD + 4 + size), PAYLOAD + 4 + size - 4);

@@ -102,7 +102,7 @@ function gemm(
   const C = heapF32(backend, out);
   const edge = (i: number, j: number) => {
     let sum = 0;
-    for (let p = 0; p < k; p++) sum += (A[i * sai + p * sak] as number) * (B[p * n + j] as number);
+    for (let p = 0; p < k; p++) sum += A[i * sai + p * sak] * B[p * n + j];
     C[i * n + j] = sum;
   };
   for (let i = 0; i < m4; i++) for (let j = n8; j < n; j++) edge(i, j);
@@ -121,9 +121,9 @@ export const batchMatMulOverride: KernelOverride = {
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
       if (a.dtype !== 'float32' || b.dtype !== 'float32') return stock(args as unknown as Parameters<KernelFunc>[0]);
       const rank = a.shape.length;
-      const m = a.shape[transposeA ? rank - 1 : rank - 2] as number;
-      const k = a.shape[transposeA ? rank - 2 : rank - 1] as number;
-      const n = b.shape[transposeB ? b.shape.length - 2 : b.shape.length - 1] as number;
+      const m = a.shape[transposeA ? rank - 1 : rank - 2];
+      const k = a.shape[transposeA ? rank - 2 : rank - 1];
+      const n = b.shape[transposeB ? b.shape.length - 2 : b.shape.length - 1];
       const single = batchOf(a.shape) === 1 && batchOf(b.shape) === 1;
       const memory = heapMemory(args.backend);
       if (!single || m < MIN_ROWS || n < MIN_COLS || k < 1 || memory === undefined || !simdGemmFor(memory)) {

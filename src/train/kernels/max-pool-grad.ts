@@ -113,24 +113,24 @@ function maxPoolGrad2x2(
           const t3 = t2 + channels;
           let best = Number.NEGATIVE_INFINITY;
           let at = -1;
-          let v = xv[t0] as number;
+          let v = xv[t0];
           if (v > best) {
             best = v;
             at = t0;
           }
-          v = xv[t1] as number;
+          v = xv[t1];
           if (v > best) {
             best = v;
             at = t1;
           }
-          v = xv[t2] as number;
+          v = xv[t2];
           if (v > best) {
             best = v;
             at = t2;
           }
-          v = xv[t3] as number;
+          v = xv[t3];
           if (v > best) at = t3;
-          if (at >= 0) dxv[at] = dyv[dyAt] as number;
+          if (at >= 0) dxv[at] = dyv[dyAt];
         }
       }
     }

@@ -31,7 +31,7 @@ function sameSize(a: TensorInfo, b: TensorInfo, what: string): void {
 
 function sgdStep(args: WasmKernelArgs): TensorInfo {
   const { backend } = args;
-  const { x, grad, velocity, multiplier } = args.inputs as Record<string, TensorInfo>;
+  const { x, grad, velocity, multiplier } = args.inputs;
   if (x === undefined || grad === undefined || velocity === undefined)
     throw new Error(`${SGD_STEP} (wasm): needs x, grad and velocity`);
   assertFloat32(SGD_STEP, multiplier === undefined ? { x, grad, velocity } : { x, grad, velocity, multiplier });
@@ -60,9 +60,9 @@ function sgdStep(args: WasmKernelArgs): TensorInfo {
   const o = heapF32(backend, out);
   const m = multiplier === undefined ? undefined : heapF32(backend, multiplier);
   for (let i = done; i < n; i++) {
-    const wi = w[i] as number;
-    const gi = (m === undefined ? (g[i] as number) : (m[i] as number) * (g[i] as number)) + weightDecay * wi;
-    const vi = momentum * (v[i] as number) + gi;
+    const wi = w[i];
+    const gi = (m === undefined ? g[i] : m[i] * g[i]) + weightDecay * wi;
+    const vi = momentum * v[i] + gi;
     v[i] = vi;
     o[i] = wi - learningRate * vi;
   }

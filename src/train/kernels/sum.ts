@@ -27,7 +27,7 @@ export const sumOverride: KernelOverride = {
       if (x.dtype !== 'float32' || !allButLast(util.parseAxisParam(axis, x.shape), rank)) {
         return stock(args as unknown as Parameters<KernelFunc>[0]);
       }
-      const channels = x.shape[rank - 1] as number;
+      const channels = x.shape[rank - 1];
       const out = args.backend.makeOutput(
         keepDims ? [...new Array<number>(rank - 1).fill(1), channels] : [channels],
         'float32',
@@ -36,7 +36,7 @@ export const sumOverride: KernelOverride = {
       const xv = heapF32(args.backend, x);
       const sums = new Float64Array(channels);
       for (let at = 0; at < xv.length; at += channels) {
-        for (let c = 0; c < channels; c++) sums[c] = (sums[c] as number) + (xv[at + c] as number);
+        for (let c = 0; c < channels; c++) sums[c] = sums[c] + xv[at + c];
       }
       heapF32(args.backend, out).set(sums);
       return out;

@@ -90,7 +90,7 @@ export function encodeFp16Into(values: Float32Array, out: Uint8Array): void {
   if (out.byteOffset % 2 !== 0) {
     // Odd offset (payloads in a message sit wherever the header leaves them): byte stores.
     for (let i = 0; i < n; i++) {
-      const h = float32BitsToHalf(bits[i] as number);
+      const h = float32BitsToHalf(bits[i]);
       out[2 * i] = h & 0xff;
       out[2 * i + 1] = h >>> 8;
     }
@@ -99,12 +99,12 @@ export function encodeFp16Into(values: Float32Array, out: Uint8Array): void {
   const halves = new Uint16Array(out.buffer, out.byteOffset, n);
   let i = 0;
   for (; i + 3 < n; i += 4) {
-    halves[i] = float32BitsToHalf(bits[i] as number);
-    halves[i + 1] = float32BitsToHalf(bits[i + 1] as number);
-    halves[i + 2] = float32BitsToHalf(bits[i + 2] as number);
-    halves[i + 3] = float32BitsToHalf(bits[i + 3] as number);
+    halves[i] = float32BitsToHalf(bits[i]);
+    halves[i + 1] = float32BitsToHalf(bits[i + 1]);
+    halves[i + 2] = float32BitsToHalf(bits[i + 2]);
+    halves[i + 3] = float32BitsToHalf(bits[i + 3]);
   }
-  for (; i < n; i++) halves[i] = float32BitsToHalf(bits[i] as number);
+  for (; i < n; i++) halves[i] = float32BitsToHalf(bits[i]);
 }
 
 export function encodeFp16(values: Float32Array): Uint8Array {
@@ -128,13 +128,13 @@ export function decodeFp16Into(bytes: Uint8Array, count: number, out: Float32Arr
   if (bytes.byteOffset % 2 !== 0) {
     // Odd offset: assemble each half from two bytes rather than copying the payload.
     for (let i = 0; i < count; i++) {
-      dst[i] = table[(bytes[2 * i] as number) | ((bytes[2 * i + 1] as number) << 8)] as number;
+      dst[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
     }
     return;
   }
   const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
   // Not unrolled: with table loads, V8's unrolled loop measured 25% slower here.
-  for (let i = 0; i < count; i++) dst[i] = table[halves[i] as number] as number;
+  for (let i = 0; i < count; i++) dst[i] = table[halves[i]];
 }
 
 export function decodeFp16(bytes: Uint8Array, count: number): Float32Array {

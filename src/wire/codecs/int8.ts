@@ -25,7 +25,7 @@ export function int8ByteLength(count: number): number {
 export function int8Scale(values: Float32Array): number {
   let maxAbs = 0;
   for (let i = 0; i < values.length; i++) {
-    const a = Math.abs(values[i] as number);
+    const a = Math.abs(values[i]);
     if (a > maxAbs) maxAbs = a;
   }
   return Math.fround(maxAbs / INT8_LEVELS);
@@ -58,7 +58,7 @@ function encodeInt8Reference(values: Float32Array, q: Int8Array): number {
     return scale;
   }
   for (let i = 0; i < values.length; i++) {
-    let r = Math.round((values[i] as number) / scale);
+    let r = Math.round(values[i] / scale);
     if (r > INT8_LEVELS) r = INT8_LEVELS;
     else if (r < -INT8_LEVELS) r = -INT8_LEVELS;
     q[i] = r;
@@ -83,12 +83,12 @@ export function encodeInt8Into(values: Float32Array, out: Uint8Array): void {
       const inverse = 1 / scale;
       let i = 0;
       for (; i + 3 < n; i += 4) {
-        q[i] = roundQuotient(values[i] as number, inverse);
-        q[i + 1] = roundQuotient(values[i + 1] as number, inverse);
-        q[i + 2] = roundQuotient(values[i + 2] as number, inverse);
-        q[i + 3] = roundQuotient(values[i + 3] as number, inverse);
+        q[i] = roundQuotient(values[i], inverse);
+        q[i + 1] = roundQuotient(values[i + 1], inverse);
+        q[i + 2] = roundQuotient(values[i + 2], inverse);
+        q[i + 3] = roundQuotient(values[i + 3], inverse);
       }
-      for (; i < n; i++) q[i] = roundQuotient(values[i] as number, inverse);
+      for (; i < n; i++) q[i] = roundQuotient(values[i], inverse);
     }
   }
   new DataView(out.buffer, out.byteOffset, 4).setFloat32(0, scale, true);
@@ -116,12 +116,12 @@ export function decodeInt8Into(bytes: Uint8Array, count: number, out: Float32Arr
   const q = new Int8Array(bytes.buffer, bytes.byteOffset + 4, count);
   let i = 0;
   for (; i + 3 < count; i += 4) {
-    out[i] = (q[i] as number) * scale;
-    out[i + 1] = (q[i + 1] as number) * scale;
-    out[i + 2] = (q[i + 2] as number) * scale;
-    out[i + 3] = (q[i + 3] as number) * scale;
+    out[i] = q[i] * scale;
+    out[i + 1] = q[i + 1] * scale;
+    out[i + 2] = q[i + 2] * scale;
+    out[i + 3] = q[i + 3] * scale;
   }
-  for (; i < count; i++) out[i] = (q[i] as number) * scale;
+  for (; i < count; i++) out[i] = q[i] * scale;
 }
 
 export function decodeInt8(bytes: Uint8Array, count: number): Float32Array {

@@ -27,22 +27,22 @@ export function topkIndices(values: Float32Array, k: number): Uint32Array {
   }
   const bits = new Uint32Array(values.buffer, values.byteOffset, n);
   const hist = new Uint32Array(BUCKETS);
-  for (let i = 0; i < n; i++) hist[((bits[i] as number) & 0x7fffffff) >>> 16]++;
+  for (let i = 0; i < n; i++) hist[(bits[i] & 0x7fffffff) >>> 16]++;
   let high = BUCKETS - 1;
   let above = 0;
-  while (above + (hist[high] as number) < k) above += hist[high--] as number;
+  while (above + hist[high] < k) above += hist[high--];
   hist.fill(0);
   for (let i = 0; i < n; i++) {
-    const m = (bits[i] as number) & 0x7fffffff;
+    const m = bits[i] & 0x7fffffff;
     if (m >>> 16 === high) hist[m & 0xffff]++;
   }
   let low = BUCKETS - 1;
-  while (above + (hist[low] as number) < k) above += hist[low--] as number;
+  while (above + hist[low] < k) above += hist[low--];
   const threshold = ((high << 16) | low) >>> 0;
   let ties = k - above; // how many entries equal to the threshold to keep, lowest index first
   let o = 0;
   for (let i = 0; i < n && o < k; i++) {
-    const m = ((bits[i] as number) & 0x7fffffff) >>> 0;
+    const m = (bits[i] & 0x7fffffff) >>> 0;
     if (m > threshold) out[o++] = i;
     else if (m === threshold && ties > 0) {
       out[o++] = i;
@@ -64,8 +64,8 @@ export function encodeTopk(values: Float32Array, ppm: number, codec: ValueCodecN
   let indexBytes = 0;
   let prev = 0;
   for (let i = 0; i < k; i++) {
-    const j = idx[i] as number;
-    kept[i] = values[j] as number;
+    const j = idx[i];
+    kept[i] = values[j];
     indexBytes += varintSize(i === 0 ? j : j - prev);
     prev = j;
   }
@@ -75,7 +75,7 @@ export function encodeTopk(values: Float32Array, ppm: number, codec: ValueCodecN
   let pos = 4;
   prev = 0;
   for (let i = 0; i < k; i++) {
-    const j = idx[i] as number;
+    const j = idx[i];
     pos = writeVarint(out, pos, i === 0 ? j : j - prev);
     prev = j;
   }
@@ -107,6 +107,6 @@ export function decodeTopk(bytes: Uint8Array, count: number, ppm: number, codec:
   }
   const kept = decodeValues(codec, reader.take(need, 'top-k values'), k);
   const out = new Float32Array(count);
-  for (let i = 0; i < k; i++) out[idx[i] as number] = kept[i] as number;
+  for (let i = 0; i < k; i++) out[idx[i]] = kept[i];
   return out;
 }
