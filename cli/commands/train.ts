@@ -7,7 +7,7 @@
  * bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
 
-import { DEFAULT_THREADS, defaultThreads, MAX_THREADS } from '../../node/data-parallel/threads.ts';
+import { DEFAULT_THREADS, MAX_THREADS } from '../../node/data-parallel/threads.ts';
 import { DATASET_NAMES, loadDataset } from '../../node/datasets.ts';
 import { loadModelFile, saveModelFile } from '../../node/model-store.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
@@ -94,7 +94,7 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   const trainable = choiceFlag(f.trainable, 'trainable', ['all', 'head'] as const);
   const backend = choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const);
   const seed = intFlag(f.seed, 'seed', 0);
-  const threads = f.threads === undefined ? defaultThreads() : intFlag(f.threads, 'threads', 1, MAX_THREADS);
+  const threads = f.threads === undefined ? DEFAULT_THREADS : intFlag(f.threads, 'threads', 1, MAX_THREADS);
   if (command === 'pretrain' && !f.out) throw new UsageError('meshfl pretrain: --out <file> is required');
   if (trainable === 'head' && !f.backbone)
     throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');

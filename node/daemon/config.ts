@@ -45,7 +45,7 @@ import {
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { TASK_ID_PATTERN, TASK_ID_RULE } from '../../src/wire/constants.ts';
 import { DEFAULT_DELTA_NORM_FACTOR, DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
-import { DEFAULT_THREADS, defaultThreads, MAX_THREADS } from '../data-parallel/threads.ts';
+import { DEFAULT_THREADS, MAX_THREADS } from '../data-parallel/threads.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { type ConfigKeys, configError, configKeys, type OverrideSources } from './config-error.ts';
 import { readTaskSource, type TaskSource } from './task.ts';
@@ -518,7 +518,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     optimizer: { momentum: c.optimizer.momentum },
     checkpoints: c.checkpoints,
     validation: c.validation,
-    resources: { backend: c.resources.backend, threads: c.resources.threads ?? defaultThreads() },
+    resources: { backend: c.resources.backend, threads: c.resources.threads ?? DEFAULT_THREADS },
     seed: c.seed,
     logLevel: c.logLevel,
   };

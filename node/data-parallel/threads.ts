@@ -16,11 +16,6 @@ export const MAX_THREADS = 64;
  */
 export const DEFAULT_THREADS = 1;
 
-/** The thread count used when none is given (DEFAULT_THREADS). */
-export function defaultThreads(): number {
-  return DEFAULT_THREADS;
-}
-
 /** Throws a RangeError unless `threads` is an integer in [1, MAX_THREADS]. */
 export function checkThreads(threads: number, what = 'threads'): number {
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS))

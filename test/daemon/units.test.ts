@@ -26,7 +26,7 @@ import {
   QUARANTINE_KEEP,
   StoreError,
 } from '../../node/daemon/store.ts';
-import { defaultThreads } from '../../node/data-parallel/threads.ts';
+import { DEFAULT_THREADS } from '../../node/data-parallel/threads.ts';
 import { layer } from '../../src/model/weights.ts';
 import { DEFAULT_TASK, encodeTaskSpec, parseTaskSpec, type TaskSpec, taskSpecRecord } from '../../src/peer/task.ts';
 import { tempDir } from './harness.ts';
@@ -112,7 +112,7 @@ test('config: defaults, and every error names its key', () => {
 });
 
 test('config: resources.threads defaults to the cores (at most 4); --threads and MESHFL_THREADS set it', () => {
-  assert.equal(parseDaemonConfig({}).resources.threads, defaultThreads());
+  assert.equal(parseDaemonConfig({}).resources.threads, DEFAULT_THREADS);
   assert.equal(parseDaemonConfig({ resources: { threads: 1 } }).resources.threads, 1);
   assert.equal(parseDaemonConfig(applyOverrides({}, {}, { threads: '3' }).raw).resources.threads, 3);
   assert.equal(parseDaemonConfig(applyOverrides({}, { MESHFL_THREADS: '2' }, {}).raw).resources.threads, 2);

@@ -15,7 +15,7 @@ import {
   ParallelTrainingError,
   trainingThreads,
 } from '../../node/data-parallel/parallel-training.ts';
-import { checkThreads, defaultThreads, MAX_THREADS, replicasFor } from '../../node/data-parallel/threads.ts';
+import { checkThreads, DEFAULT_THREADS, MAX_THREADS, replicasFor } from '../../node/data-parallel/threads.ts';
 import { loadDataset } from '../../node/datasets.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { makeSynthetic } from '../../src/data/synthetic.ts';
@@ -235,7 +235,7 @@ test('CNNs on replicas: RepOpt (multipliers) as on one thread; RepVGG close to i
 test('thread counts: bad values are refused; 1 thread and head mode start no worker', async () => {
   for (const bad of [0, -1, 1.5, MAX_THREADS + 1, Number.NaN])
     assert.throws(() => checkThreads(bad), /threads must be an integer in \[1, 64\]/, String(bad));
-  assert.equal(defaultThreads(), 1);
+  assert.equal(DEFAULT_THREADS, 1);
   assert.equal(replicasFor(2, { batchSize: 64, trainable: 'all' }), 2);
   assert.equal(replicasFor(8, { batchSize: 4, trainable: 'all' }), 4);
   assert.equal(replicasFor(4, { batchSize: 64, trainable: 'head' }), 1);
