@@ -7,12 +7,12 @@
  * bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
 
-import { DEFAULT_THREADS, MAX_THREADS } from '../../node/data-parallel/threads.ts';
+import { DEFAULT_THREADS, defaultSyncEvery, MAX_SYNC_EVERY, MAX_THREADS } from '../../node/data-parallel/threads.ts';
 import { DATASET_NAMES, loadDataset } from '../../node/datasets.ts';
 import { loadModelFile, saveModelFile } from '../../node/model-store.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import type { ModelFile } from '../../src/model/model-file.ts';
-import { defaultSpec, MODEL_NAMES } from '../../src/model/spec.ts';
+import { DEFAULT_CNN, DEFAULT_MLP, defaultSpec, MODEL_NAMES } from '../../src/model/spec.ts';
 import { sameArchitecture } from '../../src/model/weights.ts';
 import { choiceFlag, classesFlag, intFlag, numberFlag, parseFlags } from '../args.ts';
 import { EXIT_OK, InputError, UsageError } from '../errors.ts';
@@ -32,6 +32,10 @@ const MODEL_OPTIONS = `  --dataset <name>        mnist | fashion-mnist | synthet
   --threads <n>           threads training the model, 1-${MAX_THREADS} (default ${DEFAULT_THREADS}): each
                           trains a slice of every batch and the gradients are summed
                           (same batches and updates as 1 thread); head mode trains on 1
+  --sync-every <k>        with --threads > 1: 1 = sum the gradients every step (the
+                          updates of 1 thread); k >= 2 = local SGD, each thread trains
+                          whole batches and the models are averaged every k rounds,
+                          1-${MAX_SYNC_EVERY} (default: per model, mlp ${defaultSyncEvery(DEFAULT_MLP)}, cnn ${defaultSyncEvery(DEFAULT_CNN)})
   --seed <n>              seed of initialisation and batch order (default 1)`;
 
 export const TRAIN_USAGE = `meshfl train [options]      train one model locally (no network)
@@ -75,6 +79,7 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
       classes: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
       threads: { type: 'string' },
+      'sync-every': { type: 'string' },
       seed: { type: 'string', default: '1' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -95,6 +100,8 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   const backend = choiceFlag(f.backend, 'backend', ['wasm', 'cpu', 'auto'] as const);
   const seed = intFlag(f.seed, 'seed', 0);
   const threads = f.threads === undefined ? DEFAULT_THREADS : intFlag(f.threads, 'threads', 1, MAX_THREADS);
+  const syncEvery =
+    f['sync-every'] === undefined ? undefined : intFlag(f['sync-every'], 'sync-every', 1, MAX_SYNC_EVERY);
   if (command === 'pretrain' && !f.out) throw new UsageError('meshfl pretrain: --out <file> is required');
   if (trainable === 'head' && !f.backbone)
     throw new UsageError('--trainable head needs --backbone <file> (see meshfl pretrain)');
@@ -135,11 +142,11 @@ export async function trainCommand(argv: string[], command = 'train'): Promise<n
   const options = { batchSize, trainable, seed, optimizer: { learningRate, momentum } };
   const trainer = new Trainer(model, options);
   // The main thread's trainer evaluates and saves; with threads > 1 worker replicas train it.
-  const parallel = await trainingThreads(trainer, options, { threads, backend: active as 'wasm' | 'cpu' });
+  const parallel = await trainingThreads(trainer, options, { threads, syncEvery, backend: active as 'wasm' | 'cpu' });
   console.log(
     `meshfl ${command}: ${modelName} (${model.variables.reduce((n, v) => n + v.variable.size, 0)} parameters, trainable ${trainable}) ` +
       `on ${datasetName} (${train.y.length} train / ${test.y.length} test, loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s), ` +
-      `backend ${active}, batch ${batchSize}, lr ${learningRate}, ${parallel.replicas} thread${parallel.replicas === 1 ? '' : 's'}`,
+      `backend ${active}, batch ${batchSize}, lr ${learningRate}, ${parallel.replicas} thread${parallel.replicas === 1 ? '' : 's'}${parallel.replicas > 1 ? ` (sync every ${parallel.syncEvery})` : ''}`,
   );
   const whole = Math.ceil(epochs);
   let accuracy = 0;

@@ -93,6 +93,13 @@ export const OVERRIDES: readonly OverrideKey[] = [
     help: 'threads training the model (default: 1, no worker thread)',
     type: 'number',
   },
+  {
+    path: ['resources', 'syncEvery'],
+    flag: 'sync-every',
+    env: 'MESHFL_SYNC_EVERY',
+    help: 'with threads > 1: steps between synchronisations (1 = gradients every step; k >= 2 = local SGD)',
+    type: 'number',
+  },
   { path: ['logLevel'], flag: 'log-level', env: 'MESHFL_LOG_LEVEL', help: 'debug | info | warn | error' },
 ];
 

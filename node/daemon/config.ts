@@ -45,7 +45,7 @@ import {
 import type { TrainAmount, Trainable } from '../../src/train/trainer.ts';
 import { TASK_ID_PATTERN, TASK_ID_RULE } from '../../src/wire/constants.ts';
 import { DEFAULT_DELTA_NORM_FACTOR, DEFAULT_NORM_FACTOR, DEFAULT_NORM_WARMUP } from '../../src/wire/norms.ts';
-import { DEFAULT_THREADS, MAX_THREADS } from '../data-parallel/threads.ts';
+import { DEFAULT_THREADS, MAX_SYNC_EVERY, MAX_THREADS } from '../data-parallel/threads.ts';
 import { announceProblem, bootstrapProblem, listenProblem } from './addresses.ts';
 import { type ConfigKeys, configError, configKeys, type OverrideSources } from './config-error.ts';
 import { readTaskSource, type TaskSource } from './task.ts';
@@ -137,6 +137,8 @@ export interface DaemonConfig {
     readonly backend: 'wasm' | 'cpu' | 'auto';
     /** Threads training the model (node/data-parallel); unset in the file: DEFAULT_THREADS (1). */
     readonly threads: number;
+    /** Steps between the threads' synchronisations; undefined: defaultSyncEvery(the model). */
+    readonly syncEvery: number | undefined;
   };
   /** Seed of this daemon's batch order and merge randomness (and, when this config defines the task, of its initial model). */
   readonly seed: number;
@@ -441,6 +443,12 @@ export const CONFIG_SCHEMA = strict(
             int(1, MAX_THREADS),
           ),
         ),
+        syncEvery: v.optional(
+          doc(
+            'With threads > 1, steps between the threads\' synchronisations: 1 sums the gradients every step (the updates of 1 thread); k >= 2 is local SGD (each thread trains whole batches; the models are averaged every k rounds). Default: per model (docs/PERFORMANCE.md, "One model on several threads").',
+            int(1, MAX_SYNC_EVERY),
+          ),
+        ),
       }),
       {},
     ),
@@ -518,7 +526,11 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
     optimizer: { momentum: c.optimizer.momentum },
     checkpoints: c.checkpoints,
     validation: c.validation,
-    resources: { backend: c.resources.backend, threads: c.resources.threads ?? DEFAULT_THREADS },
+    resources: {
+      backend: c.resources.backend,
+      threads: c.resources.threads ?? DEFAULT_THREADS,
+      syncEvery: c.resources.syncEvery,
+    },
     seed: c.seed,
     logLevel: c.logLevel,
   };

@@ -240,6 +240,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       training: async (trainer, options) => {
         const started = await trainingThreads(trainer, options, {
           threads: config.resources.threads,
+          syncEvery: config.resources.syncEvery,
           backend: backend as BackendChoice,
         });
         threads = started;

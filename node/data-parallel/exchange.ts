@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { GradientExchange } from '../../src/train/trainer.ts';
+import { checkSyncEvery } from './threads.ts';
 
 /** A replica that waits longer than this at the barrier fails the group (a stuck or dead peer thread). */
 export const EXCHANGE_TIMEOUT_MS = 120_000;
@@ -38,19 +39,23 @@ export interface ExchangeBuffers {
   readonly ranks: number;
   /** Floats each replica contributes per step (Trainer.gradientSize). */
   readonly size: number;
+  /** 1: gradients every step; k >= 2: local SGD, weights and momentum every k rounds (GradientExchange.syncEvery). */
+  readonly syncEvery: number;
   /** 2 (step parity) x ranks x size float32 values. */
   readonly values: SharedArrayBuffer;
   readonly sync: SharedArrayBuffer;
 }
 
-export function exchangeBuffers(ranks: number, size: number): ExchangeBuffers {
+export function exchangeBuffers(ranks: number, size: number, syncEvery = 1): ExchangeBuffers {
   if (!(Number.isInteger(ranks) && ranks >= 1))
     throw new RangeError(`exchange: ranks must be an integer >= 1, got ${ranks}`);
   if (!(Number.isInteger(size) && size >= 1))
     throw new RangeError(`exchange: size must be an integer >= 1, got ${size}`);
+  checkSyncEvery(syncEvery);
   return {
     ranks,
     size,
+    syncEvery,
     values: new SharedArrayBuffer(2 * ranks * size * FLOAT_BYTES),
     sync: new SharedArrayBuffer(SYNC_FIELDS * Int32Array.BYTES_PER_ELEMENT),
   };
@@ -93,6 +98,7 @@ export class SharedExchange implements GradientExchange {
   readonly rank: number;
   readonly ranks: number;
   readonly size: number;
+  readonly syncEvery: number;
   readonly #values: Float32Array;
   readonly #sync: Int32Array;
   /** The reduced values of a step, on backends other than wasm (fresh tensors are made from it). */
@@ -108,6 +114,7 @@ export class SharedExchange implements GradientExchange {
     this.rank = rank;
     this.ranks = buffers.ranks;
     this.size = buffers.size;
+    this.syncEvery = checkSyncEvery(buffers.syncEvery);
     this.#values = new Float32Array(buffers.values);
     this.#sync = new Int32Array(buffers.sync);
   }
@@ -117,6 +124,14 @@ export class SharedExchange implements GradientExchange {
     return this.#stop;
   }
 
+  /**
+   * Before a training call: forgets the last call's decision. With local SGD the next
+   * barrier is k steps away, and until it the replicas must not read an old stop.
+   */
+  beginCall(): void {
+    this.#stop = false;
+  }
+
   /** Fails the group (this replica cannot go on): the others stop waiting for it. */
   fail(): void {
     Atomics.store(this.#sync, FAILED, 1);
@@ -124,22 +139,8 @@ export class SharedExchange implements GradientExchange {
   }
 
   allReduce(values: readonly tf.Tensor[], weights: readonly number[]): tf.Tensor[] {
-    const { ranks, size } = this;
-    if (weights.length !== ranks) throw new ExchangeError(`exchange: ${weights.length} weights for ${ranks} replicas`);
-    let n = 0;
-    for (const t of values) n += t.size;
-    if (n !== size) throw new ExchangeError(`exchange: ${n} values where the group exchanges ${size}`);
-    const parity = this.#step++ & 1;
-    const base = parity * ranks * size;
-    // Own contribution: straight from the wasm heap where the tensors live (no read-back copy).
-    const backend = tf.backend();
-    const wasm = tf.getBackend() === 'wasm' ? (backend as BackendWasm) : undefined;
-    let at = base + this.rank * size;
-    for (const t of values) {
-      this.#values.set((wasm ? wasm.typedArrayFromHeap(t) : t.dataSync()) as Float32Array, at);
-      at += t.size;
-    }
-    this.#barrier();
+    const { size } = this;
+    const { base, wasm } = this.#contribute(values, weights);
     if (wasm !== undefined && distinctData(values)) {
       // Straight into the tensors' own memory: they are this step's fresh gradients, read
       // by nothing but the optimizer after this call. Views only now: nothing allocates on
@@ -161,6 +162,37 @@ export class SharedExchange implements GradientExchange {
       off += t.size;
     }
     return out;
+  }
+
+  weightedSum(values: readonly tf.Tensor[], weights: readonly number[]): Float32Array {
+    const { base } = this.#contribute(values, weights);
+    this.#sum ??= new Float32Array(this.size);
+    this.#reduce(base, weights, 0, this.size, this.#sum);
+    return this.#sum;
+  }
+
+  /** Copies this replica's values into its slot of this exchange's parity and waits for the others. */
+  #contribute(
+    values: readonly tf.Tensor[],
+    weights: readonly number[],
+  ): { readonly base: number; readonly wasm: BackendWasm | undefined } {
+    const { ranks, size } = this;
+    if (weights.length !== ranks) throw new ExchangeError(`exchange: ${weights.length} weights for ${ranks} replicas`);
+    let n = 0;
+    for (const t of values) n += t.size;
+    if (n !== size) throw new ExchangeError(`exchange: ${n} values where the group exchanges ${size}`);
+    const parity = this.#step++ & 1;
+    const base = parity * ranks * size;
+    // Own contribution: straight from the wasm heap where the tensors live (no read-back copy).
+    const backend = tf.backend();
+    const wasm = tf.getBackend() === 'wasm' ? (backend as BackendWasm) : undefined;
+    let at = base + this.rank * size;
+    for (const t of values) {
+      this.#values.set((wasm ? wasm.typedArrayFromHeap(t) : t.dataSync()) as Float32Array, at);
+      at += t.size;
+    }
+    this.#barrier();
+    return { base, wasm };
   }
 
   /**

@@ -80,6 +80,7 @@ export function parseReplicaInit(raw: unknown): ReplicaInit {
     buffers: {
       ranks: parseId(b.ranks, 'replica init.buffers.ranks'),
       size: parseId(b.size, 'replica init.buffers.size'),
+      syncEvery: parseId(b.syncEvery, 'replica init.buffers.syncEvery'),
       values: b.values,
       sync: b.sync,
     },

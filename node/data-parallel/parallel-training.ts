@@ -7,6 +7,12 @@
  * global batch, the same batch order (same seed) and the same update rule as the Trainer on
  * one thread, so accuracy is the same up to float rounding (test/data-parallel). BatchNorm
  * (RepVGG) is the exception: each replica normalises its slice by the slice's statistics.
+ * That is `syncEvery` 1. With syncEvery k >= 2 (local SGD, the default: defaultSyncEvery)
+ * each replica steps its own copy on its slices and the replicas average weights and
+ * momentum every k steps: one barrier per k steps instead of one per step, which is what
+ * costs most when the other core is busy, for updates that drift from one thread's
+ * between synchronisations (accuracy measured in docs/PERFORMANCE.md). An abort then
+ * stops the group at the next synchronisation.
  *
  * The main thread keeps its own Trainer (the peer's, or `meshfl train`'s): it evaluates,
  * merges and saves it. Each training call sends that model's trained layers to every replica
@@ -23,7 +29,7 @@ import type { TrainAmount, Trainer, TrainerOptions, TrainProgress, TrainResult }
 import { sharedDataset } from '../train-pool/shared-dataset.ts';
 import { ExchangeControl, exchangeBuffers, OTHER_REPLICA_FAILED } from './exchange.ts';
 import { parseReplicaReply, type ReplicaInit, type ReplicaReply, type ReplicaRequest } from './messages.ts';
-import { MAX_THREADS, replicasFor } from './threads.ts';
+import { checkSyncEvery, defaultSyncEvery, MAX_THREADS, replicasFor } from './threads.ts';
 
 /** A replica that has not started its backend and model by then is reported as failed. */
 export const REPLICA_READY_TIMEOUT_MS = 60_000;
@@ -44,6 +50,12 @@ export interface ParallelTrainingOptions {
   readonly trainer: Trainer;
   /** The options `trainer` was built with (replicas build theirs with the same). */
   readonly options: TrainerOptions;
+  /**
+   * Steps between synchronisations (GradientExchange.syncEvery): 1 sums the gradients of
+   * every batch's slices (the updates of one thread); k >= 2 is local SGD. Default
+   * defaultSyncEvery(the model's spec).
+   */
+  readonly syncEvery?: number;
 }
 
 interface Pending {
@@ -167,6 +179,8 @@ class Replica {
 
 export class ParallelTraining implements LocalTraining {
   readonly replicas: number;
+  /** Steps between the replicas' synchronisations (see ParallelTrainingOptions.syncEvery). */
+  readonly syncEvery: number;
   readonly #trainer: Trainer;
   readonly #workers: readonly Replica[];
   readonly #control: ExchangeControl;
@@ -186,7 +200,8 @@ export class ParallelTraining implements LocalTraining {
     this.#trainer = trainer;
     this.#trained = trainer.trainedLayers();
     this.#averaged = new Set(model.variables.filter((v) => !v.trainable).map((v) => v.name));
-    const buffers = exchangeBuffers(o.replicas, trainer.gradientSize());
+    this.syncEvery = checkSyncEvery(o.syncEvery ?? defaultSyncEvery(model.spec));
+    const buffers = exchangeBuffers(o.replicas, trainer.exchangeSize(this.syncEvery), this.syncEvery);
     this.#control = new ExchangeControl(buffers);
     const weights = trainer.getWeights();
     this.#workers = Array.from(
@@ -335,6 +350,8 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 export interface TrainingThreads {
   /** Replicas training (1: the Trainer on the calling thread, no worker). */
   readonly replicas: number;
+  /** Steps between the replicas' synchronisations (1 with one replica). */
+  readonly syncEvery: number;
   readonly training: {
     trainAsync(
       data: Dataset,
@@ -353,10 +370,16 @@ export interface TrainingThreads {
 export async function trainingThreads(
   trainer: Trainer,
   options: TrainerOptions,
-  o: { readonly threads: number; readonly backend: BackendChoice },
+  o: { readonly threads: number; readonly backend: BackendChoice; readonly syncEvery?: number | undefined },
 ): Promise<TrainingThreads> {
   const replicas = replicasFor(o.threads, { batchSize: trainer.batchSize, trainable: trainer.trainable });
-  if (replicas === 1) return { replicas, training: trainer, close: async () => undefined };
-  const group = await ParallelTraining.start({ replicas, backend: o.backend, trainer, options });
-  return { replicas, training: group, close: () => group.close() };
+  if (replicas === 1) return { replicas, syncEvery: 1, training: trainer, close: async () => undefined };
+  const group = await ParallelTraining.start({
+    replicas,
+    backend: o.backend,
+    trainer,
+    options,
+    ...(o.syncEvery === undefined ? {} : { syncEvery: o.syncEvery }),
+  });
+  return { replicas, syncEvery: group.syncEvery, training: group, close: () => group.close() };
 }

@@ -3,6 +3,7 @@
  * `resources.threads`): the checks and defaults, without loading tfjs (the CLI answers bad
  * flags before it imports anything heavy).
  */
+import type { ModelSpec } from '../../src/model/spec.ts';
 import type { Trainable } from '../../src/train/trainer.ts';
 
 /** Thread counts accepted (CLI flag and daemon config). */
@@ -36,4 +37,22 @@ export function replicasFor(
   checkThreads(threads);
   if (options.trainable === 'head') return 1;
   return Math.min(threads, options.batchSize);
+}
+
+/** Largest `syncEvery` accepted (CLI flag and daemon config). */
+export const MAX_SYNC_EVERY = 1000;
+
+/** Throws a RangeError unless `syncEvery` is an integer in [1, MAX_SYNC_EVERY]. */
+export function checkSyncEvery(syncEvery: number, what = 'syncEvery'): number {
+  if (!(Number.isInteger(syncEvery) && syncEvery >= 1 && syncEvery <= MAX_SYNC_EVERY))
+    throw new RangeError(`${what} must be an integer in [1, ${MAX_SYNC_EVERY}], got ${syncEvery}`);
+  return syncEvery;
+}
+
+/**
+ * Steps between the replicas' synchronisations when none is asked for
+ * (GradientExchange.syncEvery; measured in docs/PERFORMANCE.md, "One model on several threads").
+ */
+export function defaultSyncEvery(spec: ModelSpec): number {
+  return spec.kind === 'mlp' ? 8 : 8;
 }

@@ -1,8 +1,9 @@
 /**
  * A data-parallel replica: its own tfjs backend (with meshfl's wasm kernels), a copy of the
- * model and a Trainer that exchanges gradients with the other replicas every step
- * (./exchange.ts). Train requests run synchronously, one at a time: the steps are the same
- * on every replica, and the group stops (after an abort) after the same step everywhere.
+ * model and a Trainer that exchanges gradients with the other replicas every step, or its
+ * weights every few steps (local SGD) (./exchange.ts). Train requests run synchronously,
+ * one at a time: the steps are the same on every replica, and the group stops (after an
+ * abort) after the same step everywhere.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Dataset } from '../../src/data/dataset.ts';
@@ -42,6 +43,7 @@ function train(replica: Replica, m: ReplicaRequest): void {
   const data = replica.data;
   if (data === undefined) throw new Error('no training set was sent to this replica');
   trainer.setLayers(m.layers);
+  exchange.beginCall();
   const steps = trainer.steps(data, m.amount);
   let last: TrainProgress | undefined;
   let result: TrainResult;
@@ -55,7 +57,8 @@ function train(replica: Replica, m: ReplicaRequest): void {
     if (replica.rank === 0 && (last.step % PROGRESS_EVERY === 0 || last.step === last.totalSteps))
       reply({ kind: 'progress', id: m.id, progress: last });
     if (exchange.stopDecided) {
-      // Every replica stops after this same step (the group decided at the barrier).
+      // Every replica stops after this same step (the group decided at the barrier: every
+      // step, or with local SGD at the synchronisation this step ended with).
       steps.return(undefined as unknown as TrainResult);
       result = { steps: last.step, samples: last.samples, loss: last.loss, elapsedMs: last.elapsedMs };
       break;
@@ -75,10 +78,9 @@ async function start(): Promise<Replica> {
     setWeights(model, init.weights);
     const exchange = new SharedExchange(init.buffers, init.rank);
     const trainer = new Trainer(model, init.options, exchange);
-    if (trainer.gradientSize() !== init.buffers.size)
-      throw new Error(
-        `replica ${init.rank}: ${trainer.gradientSize()} values to exchange, the group has ${init.buffers.size}`,
-      );
+    const size = trainer.exchangeSize(init.buffers.syncEvery);
+    if (size !== init.buffers.size)
+      throw new Error(`replica ${init.rank}: ${size} values to exchange, the group has ${init.buffers.size}`);
     reply({ kind: 'ready', backend: active });
     return { rank: init.rank, trainer, exchange, trained: trainer.trainedLayers(), data: undefined };
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * One model on 1 thread against 2 (data-parallel replicas, node/data-parallel), in one process.
  *   npm run bench:threads [-- --quick] [-- --json] [-- --models mlp,cnn] [-- --no-accuracy]
+ *     [-- --sync-every k]
  *
  * Throughput: `meshfl train`'s settings (batch 64, lr 0.05, momentum 0.9, MNIST), the same
  * number of steps on the main thread's Trainer and on a ParallelTraining of two replicas,
@@ -14,9 +15,13 @@
  *
  * Accuracy (full run; --no-accuracy skips it): one epoch of MNIST, the default MLP, seed 1,
  * on 1 and on 2 threads: test accuracy of both (issue 17: the same within 0.3 points).
+ *
+ * The replicas synchronise every `--sync-every` steps (1: gradients summed every step, the
+ * updates of one thread; k >= 2: local SGD), by default every defaultSyncEvery(model).
  */
 import os from 'node:os';
 import { ParallelTraining } from '../../node/data-parallel/parallel-training.ts';
+import { checkSyncEvery, defaultSyncEvery } from '../../node/data-parallel/threads.ts';
 import { loadDataset } from '../../node/datasets.ts';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { buildModel } from '../../src/model/model.ts';
@@ -54,6 +59,8 @@ export interface ThreadsRound {
 
 export interface ThreadsRow {
   readonly model: string;
+  /** Steps between the replicas' synchronisations. */
+  readonly syncEvery: number;
   readonly batch: number;
   readonly stepsPerRun: number;
   readonly rounds: readonly ThreadsRound[];
@@ -67,6 +74,7 @@ export interface ThreadsRow {
 
 export interface ThreadsAccuracy {
   readonly model: string;
+  readonly syncEvery: number;
   readonly epochs: number;
   readonly accuracy1: number;
   readonly accuracy2: number;
@@ -104,6 +112,7 @@ async function throughput(
   plan: ModelPlan,
   data: Dataset,
   quick: boolean,
+  syncEvery: number | undefined,
   log: (l: string) => void,
 ): Promise<ThreadsRow> {
   const steps = plan.steps[quick ? 1 : 0];
@@ -111,7 +120,13 @@ async function throughput(
   const alone = newTrainer(plan.model, data);
   const owner = newTrainer(plan.model, data);
   const t0 = performance.now();
-  const group = await ParallelTraining.start({ replicas: REPLICAS, backend: 'wasm', trainer: owner, options: OPTIONS });
+  const group = await ParallelTraining.start({
+    replicas: REPLICAS,
+    backend: 'wasm',
+    trainer: owner,
+    options: OPTIONS,
+    syncEvery: syncEvery ?? defaultSyncEvery(defaultSpec(plan.model)),
+  });
   const startMs = performance.now() - t0;
   try {
     // Warm-up: kernel set-up, the shared copy of the data set.
@@ -140,12 +155,13 @@ async function throughput(
       };
       rounds.push(round);
       log(
-        `threads ${plan.model} round ${r + 1}/${roundsWanted}: 1 thread ${round.samplesPerSecond1.toFixed(0)} samples/s, ` +
+        `threads ${plan.model} (sync every ${group.syncEvery}) round ${r + 1}/${roundsWanted}: 1 thread ${round.samplesPerSecond1.toFixed(0)} samples/s, ` +
           `2 threads ${round.samplesPerSecond2.toFixed(0)} (${round.ratio.toFixed(2)}x), CPU per sample 2/1 ${round.cpuRatio.toFixed(2)}, load ${l.toFixed(1)}`,
       );
     }
     return {
       model: plan.model,
+      syncEvery: group.syncEvery,
       batch: BATCH,
       stepsPerRun: steps,
       rounds,
@@ -164,11 +180,22 @@ async function throughput(
   }
 }
 
-async function accuracy(train: Dataset, test: Dataset, log: (l: string) => void): Promise<ThreadsAccuracy> {
+async function accuracy(
+  train: Dataset,
+  test: Dataset,
+  syncEvery: number | undefined,
+  log: (l: string) => void,
+): Promise<ThreadsAccuracy> {
   const l = load();
   const alone = newTrainer('mlp', train);
   const owner = newTrainer('mlp', train);
-  const group = await ParallelTraining.start({ replicas: REPLICAS, backend: 'wasm', trainer: owner, options: OPTIONS });
+  const group = await ParallelTraining.start({
+    replicas: REPLICAS,
+    backend: 'wasm',
+    trainer: owner,
+    options: OPTIONS,
+    syncEvery: syncEvery ?? defaultSyncEvery(defaultSpec('mlp')),
+  });
   try {
     let t = performance.now();
     await alone.trainAsync(train, { epochs: 1 }, { yieldEvery: 16 });
@@ -180,6 +207,7 @@ async function accuracy(train: Dataset, test: Dataset, log: (l: string) => void)
     const accuracy2 = owner.evaluate(test).overallAccuracy;
     const r = {
       model: 'mlp',
+      syncEvery: group.syncEvery,
       epochs: 1,
       accuracy1,
       accuracy2,
@@ -189,7 +217,7 @@ async function accuracy(train: Dataset, test: Dataset, log: (l: string) => void)
       load: l,
     };
     log(
-      `threads accuracy, mlp 1 epoch: 1 thread ${(accuracy1 * 100).toFixed(2)}% (${seconds1.toFixed(1)} s), ` +
+      `threads accuracy, mlp 1 epoch (sync every ${group.syncEvery}): 1 thread ${(accuracy1 * 100).toFixed(2)}% (${seconds1.toFixed(1)} s), ` +
         `2 threads ${(accuracy2 * 100).toFixed(2)}% (${seconds2.toFixed(1)} s), load ${l.toFixed(1)}`,
     );
     return r;
@@ -206,6 +234,8 @@ export async function runThreadsBench(options: {
   quick: boolean;
   models?: readonly string[];
   accuracy?: boolean;
+  /** Steps between synchronisations; default defaultSyncEvery(model). */
+  syncEvery?: number;
   log?: (line: string) => void;
 }): Promise<ThreadsBenchResult> {
   const log = options.log ?? (() => {});
@@ -215,8 +245,8 @@ export async function runThreadsBench(options: {
   const wanted = options.models ?? (options.quick ? ['mlp'] : PLANS.map((p) => p.model));
   const rows: ThreadsRow[] = [];
   for (const plan of PLANS)
-    if (wanted.includes(plan.model)) rows.push(await throughput(plan, train, options.quick, log));
-  const acc = (options.accuracy ?? !options.quick) ? await accuracy(train, test, log) : undefined;
+    if (wanted.includes(plan.model)) rows.push(await throughput(plan, train, options.quick, options.syncEvery, log));
+  const acc = (options.accuracy ?? !options.quick) ? await accuracy(train, test, options.syncEvery, log) : undefined;
   return {
     quick: options.quick,
     node: process.version,
@@ -236,7 +266,10 @@ if (import.meta.main) {
   for (const m of models ?? []) {
     if (!PLANS.some((p) => p.model === m)) throw new Error(`--models: unknown model "${m}" (known: mlp, cnn)`);
   }
+  const syncAt = args.indexOf('--sync-every');
+  const syncEvery = syncAt >= 0 ? checkSyncEvery(Number(args[syncAt + 1]), '--sync-every') : undefined;
   const result = await runThreadsBench({
+    ...(syncEvery === undefined ? {} : { syncEvery }),
     quick: args.includes('--quick'),
     ...(models === undefined ? {} : { models }),
     ...(args.includes('--no-accuracy') ? { accuracy: false } : {}),

@@ -80,6 +80,11 @@ export class Sgd {
     }
   }
 
+  /** The momentum of each variable (zeros before its first update), for local SGD's averaging. */
+  velocities(variables: readonly tf.Variable[]): tf.Variable[] {
+    return variables.map((v) => this.#velocityOf(v));
+  }
+
   #velocityOf(variable: tf.Variable): tf.Variable {
     let v = this.#velocity.get(variable);
     if (!v) {

@@ -66,12 +66,28 @@ export interface GradientExchange {
   readonly rank: number;
   readonly ranks: number;
   /**
+   * 1: synchronous SGD, the gradients of every batch's slices are summed every step
+   * (allReduce): the updates of one thread. k >= 2: local SGD, each replica steps its own
+   * copy of the model on its slice of every batch (the same batches, in the same order),
+   * and every k steps (and after the last) the replicas replace their weights and momentum
+   * by the group's mean (weightedSum): one exchange and barrier per k steps, not per step.
+   * The updates are then no longer exactly those of one thread (accuracy is measured:
+   * docs/PERFORMANCE.md); the replica's loss is that of its own slices.
+   */
+  readonly syncEvery: number;
+  /**
    * Called once per step by every replica. `values`: this replica's loss (a scalar) then one
    * gradient per trained variable (Trainer.gradientSize's order); `weights[r]`: replica r's
    * share of the batch (its samples / the batch's; 0 for an empty slice, whose values are
    * then ignored). Returns Σ_r weights[r] * values_r, tensors in the same shapes.
    */
   allReduce(values: readonly tf.Tensor[], weights: readonly number[]): tf.Tensor[];
+  /**
+   * Local SGD's synchronisation, called by every replica at the same step: Σ_r weights[r] *
+   * values_r, the tensors' values one after another in one array (the same bits on every
+   * replica; valid until the next call).
+   */
+  weightedSum(values: readonly tf.Tensor[], weights: readonly number[]): Float32Array;
 }
 
 export type TrainAmount = { readonly epochs: number } | { readonly steps: number };
@@ -140,9 +156,11 @@ export class Trainer {
     this.#trainedVariables = trained.map((v) => v.variable);
     this.#sgd = new Sgd(this.optimizerOptions, trained, model.gradMultipliers);
     if (exchange !== undefined) {
-      const { rank, ranks } = exchange;
+      const { rank, ranks, syncEvery } = exchange;
       if (!(Number.isInteger(ranks) && ranks >= 1 && Number.isInteger(rank) && rank >= 0 && rank < ranks))
         throw new Error(`data-parallel replica ${rank} of ${ranks}: rank must be an integer in [0, ranks)`);
+      if (!(Number.isInteger(syncEvery) && syncEvery >= 1))
+        throw new Error(`data-parallel: syncEvery must be an integer >= 1, got ${syncEvery}`);
     }
     this.#exchange = exchange;
   }
@@ -150,6 +168,48 @@ export class Trainer {
   /** Values a data-parallel step exchanges: the loss and every trained variable's gradient. */
   gradientSize(): number {
     return 1 + this.#trainedVariables.reduce((n, v) => n + v.size, 0);
+  }
+
+  /**
+   * Values a replica contributes to each exchange of a group synchronising every
+   * `syncEvery` steps: the gradients (1), or the trained variables and their momentum (local SGD).
+   */
+  exchangeSize(syncEvery: number): number {
+    if (syncEvery === 1) return this.gradientSize();
+    const params = this.#trainedVariables.reduce((n, v) => n + v.size, 0);
+    return this.optimizerOptions.momentum > 0 ? 2 * params : params;
+  }
+
+  /** Local SGD: the trained variables, then their momentum (when there is momentum). */
+  #syncedVariables(): tf.Variable[] {
+    const vars = this.#trainedVariables;
+    return this.optimizerOptions.momentum > 0 ? [...vars, ...this.#sgd.velocities(vars)] : vars;
+  }
+
+  /**
+   * Local SGD's synchronisation: this replica's trained variables and momentum become the
+   * group's mean, each replica weighted by the samples it trained since the last one
+   * (`samples[r]`). SGD with momentum is linear in the gradient, so with k = 1 this is the
+   * update of the whole batch; with k > 1 it drifts from it as the replicas' weights part.
+   * A mean and not the sum of the replicas' updates, which overshoots where each replica
+   * already reaches a minimum (tried: the MLP lost 1-29 points of accuracy). Every replica
+   * computes the same bits.
+   */
+  #synchronise(exchange: GradientExchange, samples: readonly number[]): void {
+    const all = this.#syncedVariables();
+    const total = samples.reduce((a, b) => a + b, 0);
+    const mean = exchange.weightedSum(
+      all,
+      samples.map((n) => n / total),
+    );
+    tf.tidy(() => {
+      let off = 0;
+      for (const v of all) {
+        // A copy: the cpu backend keeps the array it is given, and `mean` is reused.
+        v.assign(tf.tensor(mean.slice(off, off + v.size), v.shape, 'float32'));
+        off += v.size;
+      }
+    });
   }
 
   /**
@@ -265,6 +325,10 @@ export class Trainer {
     const exchange = this.#exchange;
     const rank = exchange?.rank ?? 0;
     const ranks = exchange?.ranks ?? 1;
+    /** Local SGD (see GradientExchange.syncEvery): models averaged every few steps. */
+    const local = exchange !== undefined && exchange.syncEvery > 1 ? exchange : undefined;
+    /** Local SGD: samples each replica trained since the last synchronisation. */
+    const sinceSync = new Array<number>(ranks).fill(0);
     // Staging buffers for one batch (this replica's slice), reused every step (a smaller
     // slice uses a prefix).
     const most = Math.ceil(bs / ranks);
@@ -282,8 +346,10 @@ export class Trainer {
         if (inEpoch === 0) order = Uint32Array.from(this.#rng.shuffle(Array.from({ length: n }, (_, i) => i)));
         const count = Math.min(bs, n - inEpoch * bs);
         // A data-parallel replica takes its slice [lo, hi) of the batch (all of it alone).
-        const lo = Math.floor((rank * count) / ranks);
-        const mine = Math.floor(((rank + 1) * count) / ranks) - lo;
+        const sliceStart = (r: number): number => Math.floor((r * count) / ranks);
+        const lo = sliceStart(rank);
+        const mine = sliceStart(rank + 1) - lo;
+        if (local) for (let r = 0; r < ranks; r++) sinceSync[r] += sliceStart(r + 1) - sliceStart(r);
         const from = inEpoch * bs + lo;
         const xb = mine === xStage.length / f ? xStage : xStage.subarray(0, mine * f);
         const yb = mine === yStage.length / K ? yStage : yStage.subarray(0, mine * K);
@@ -295,39 +361,43 @@ export class Trainer {
           if (label >= K) throw new Error(`label ${label} at sample ${j} is out of range for ${K} classes`);
           yb[i * K + label] = 1;
         }
-        pending.push(
-          tf.tidy(() => {
-            let loss: tf.Tensor;
-            let grads: tf.Tensor[];
-            if (mine > 0) {
-              const x = tf.tensor(xb, [mine, ...inputShape]);
-              const y = tf.tensor2d(yb, [mine, K]);
-              const lossFn = (): tf.Scalar => {
-                const logits = inputs ? applyHead(x as tf.Tensor2D, head) : this.model.logits(x, true);
-                return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-              };
-              const r = tf.variableGrads(lossFn, this.#trainedVariables);
-              loss = r.value;
-              grads = this.#trainedVariables.map((v) => r.grads[v.name]);
-            } else {
-              // An empty slice (a last batch smaller than the replicas): weight 0, values ignored.
-              loss = tf.scalar(0);
-              grads = this.#trainedVariables.map((v) => tf.zerosLike(v));
-            }
-            if (exchange !== undefined) {
-              const shares = Array.from(
-                { length: ranks },
-                (_, r) => (Math.floor(((r + 1) * count) / ranks) - Math.floor((r * count) / ranks)) / count,
-              );
-              [loss, ...grads] = exchange.allReduce([loss, ...grads], shares) as [tf.Tensor, ...tf.Tensor[]];
-            }
-            const byVar = new Map<tf.Variable, tf.Tensor>();
-            for (const [i, v] of this.#trainedVariables.entries()) byVar.set(v, grads[i]);
-            this.#sgd.apply(byVar);
-            return loss as tf.Scalar;
-          }),
-        );
-        if ((step + 1) % LOSS_READ_EVERY === 0 || step + 1 === totalSteps) {
+        if (!local || mine > 0)
+          pending.push(
+            tf.tidy(() => {
+              let loss: tf.Tensor;
+              let grads: tf.Tensor[];
+              if (mine > 0) {
+                const x = tf.tensor(xb, [mine, ...inputShape]);
+                const y = tf.tensor2d(yb, [mine, K]);
+                const lossFn = (): tf.Scalar => {
+                  const logits = inputs ? applyHead(x as tf.Tensor2D, head) : this.model.logits(x, true);
+                  return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+                };
+                const r = tf.variableGrads(lossFn, this.#trainedVariables);
+                loss = r.value;
+                grads = this.#trainedVariables.map((v) => r.grads[v.name]);
+              } else {
+                // An empty slice (a last batch smaller than the replicas): weight 0, values ignored.
+                loss = tf.scalar(0);
+                grads = this.#trainedVariables.map((v) => tf.zerosLike(v));
+              }
+              if (exchange !== undefined && !local) {
+                const shares = Array.from({ length: ranks }, (_, r) => (sliceStart(r + 1) - sliceStart(r)) / count);
+                [loss, ...grads] = exchange.allReduce([loss, ...grads], shares) as [tf.Tensor, ...tf.Tensor[]];
+              }
+              const byVar = new Map<tf.Variable, tf.Tensor>();
+              for (const [i, v] of this.#trainedVariables.entries()) byVar.set(v, grads[i]);
+              this.#sgd.apply(byVar);
+              return loss as tf.Scalar;
+            }),
+          );
+        if (local !== undefined) {
+          if ((step + 1) % local.syncEvery === 0 || step + 1 === totalSteps) {
+            this.#synchronise(local, sinceSync);
+            sinceSync.fill(0);
+          }
+        }
+        if (pending.length > 0 && ((step + 1) % LOSS_READ_EVERY === 0 || step + 1 === totalSteps)) {
           lossSum += tf.tidy(() => tf.addN(pending).dataSync()[0]);
           lossSteps += pending.length;
           tf.dispose(pending.splice(0));

@@ -1,6 +1,6 @@
 /**
  * Data-parallel training (node/data-parallel): one model trained by worker replicas that sum
- * their gradients every step. Against the Trainer on one thread with the same seed: the same
+ * their gradients every step (syncEvery 1; local SGD, syncEvery k >= 2, is tested at the end). Against the Trainer on one thread with the same seed: the same
  * test accuracy and nearly the same weights (float rounding differs: a batch's gradient is
  * summed in two halves), where another batch order lands far away; the same numbers twice
  * with the same seed; uneven and empty slices; an abort stops every replica after the same
@@ -15,12 +15,20 @@ import {
   ParallelTrainingError,
   trainingThreads,
 } from '../../node/data-parallel/parallel-training.ts';
-import { checkThreads, DEFAULT_THREADS, MAX_THREADS, replicasFor } from '../../node/data-parallel/threads.ts';
+import {
+  checkSyncEvery,
+  checkThreads,
+  DEFAULT_THREADS,
+  defaultSyncEvery,
+  MAX_SYNC_EVERY,
+  MAX_THREADS,
+  replicasFor,
+} from '../../node/data-parallel/threads.ts';
 import { loadDataset } from '../../node/datasets.ts';
 import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { makeSynthetic } from '../../src/data/synthetic.ts';
 import { buildModel } from '../../src/model/model.ts';
-import type { ModelSpec } from '../../src/model/spec.ts';
+import { DEFAULT_CNN, DEFAULT_MLP, type ModelSpec } from '../../src/model/spec.ts';
 import { prepareModel } from '../../src/model/tfjs-model.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
@@ -60,8 +68,13 @@ function relativeDistance(a: Weights, b: Weights): number {
 }
 
 const groups: ParallelTraining[] = [];
-async function group(owner: Trainer, options: TrainerOptions = OPTIONS, replicas = 2): Promise<ParallelTraining> {
-  const g = await ParallelTraining.start({ replicas, backend: 'wasm', trainer: owner, options });
+async function group(
+  owner: Trainer,
+  options: TrainerOptions = OPTIONS,
+  replicas = 2,
+  syncEvery = 1,
+): Promise<ParallelTraining> {
+  const g = await ParallelTraining.start({ replicas, backend: 'wasm', trainer: owner, options, syncEvery });
   groups.push(g);
   return g;
 }
@@ -246,6 +259,80 @@ test('thread counts: bad values are refused; 1 thread and head mode start no wor
   await one.close();
   await assert.rejects(
     ParallelTraining.start({ replicas: 1, backend: 'wasm', trainer: owner, options: OPTIONS }),
+    RangeError,
+  );
+});
+
+test('local SGD (syncEvery 4): replicas agree after every call, accuracy near 1 thread, the same numbers twice', async (t) => {
+  const alone = trainer();
+  await alone.trainAsync(train, { epochs: 2 });
+  const accAlone = alone.evaluate(test1k).overallAccuracy;
+  const runs: { loss: number; weights: Weights; accuracy: number; syncEvery: number }[] = [];
+  for (let i = 0; i < 2; i++) {
+    const owner = trainer();
+    const g = await group(owner, OPTIONS, 2, 4);
+    // 2 epochs of 3000 / 32: 188 steps, not a multiple of 4: the last synchronisation is
+    // the last step's (ParallelTraining fails the call if a trained layer differs).
+    const r = await g.trainAsync(train, { epochs: 2 });
+    assert.equal(r.steps, 188);
+    runs.push({
+      loss: r.loss,
+      weights: owner.getWeights(),
+      accuracy: owner.evaluate(test1k).overallAccuracy,
+      syncEvery: g.syncEvery,
+    });
+    await g.close();
+  }
+  const [x, y] = runs as [(typeof runs)[0], (typeof runs)[0]];
+  const report = `accuracy 1 thread ${accAlone}, local SGD ${x.accuracy}; loss ${x.loss}`;
+  t.diagnostic(report);
+  assert.equal(x.syncEvery, 4);
+  // Not the same updates as one thread: close in accuracy (1000 test samples), not in bits.
+  assert.ok(Math.abs(x.accuracy - accAlone) <= 0.03, report);
+  assert.equal(x.loss, y.loss);
+  for (const [i, l] of x.weights.entries()) assert.deepEqual(y.weights[i]?.values, l.values, l.name);
+});
+
+test('local SGD: an abort stops the group at a synchronisation; a stop is not carried into the next call', async () => {
+  const owner = trainer();
+  const g = await group(owner, OPTIONS, 2, 5);
+  const abort = new AbortController();
+  const r = await g.trainAsync(
+    train,
+    { steps: 1_000_000 },
+    {
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.step >= 16) abort.abort();
+      },
+    },
+  );
+  assert.ok(r.steps >= 16 && r.steps < 1_000_000 && r.steps % 5 === 0, `stopped after ${r.steps} steps`);
+  // Fewer steps than syncEvery: one synchronisation, at the end; the replicas agree.
+  const again = await g.trainAsync(train, { steps: 3 });
+  assert.equal(again.steps, 3);
+  const early = await g.trainAsync(train, { steps: 100 }, { signal: AbortSignal.abort() });
+  assert.equal(early.steps, 5, 'aborted before it starts: stops at the first synchronisation');
+});
+
+test('local SGD, uneven and empty slices: batches of 5 and 1 on 3 replicas, k = 2', async () => {
+  const small = subset(train, range(11));
+  const options: TrainerOptions = { ...OPTIONS, batchSize: 5 };
+  const owner = trainer(options);
+  const g = await group(owner, options, 3, 2);
+  const b = await g.trainAsync(small, { epochs: 3 });
+  assert.equal(b.steps, 9);
+  assert.equal(b.samples, 33);
+  assert.ok(Number.isFinite(b.loss));
+});
+
+test('syncEvery: bad values are refused (helper, group start); defaults per model', async () => {
+  for (const bad of [0, -1, 1.5, MAX_SYNC_EVERY + 1, Number.NaN])
+    assert.throws(() => checkSyncEvery(bad), /syncEvery must be an integer in \[1, 1000\]/, String(bad));
+  assert.ok(defaultSyncEvery(DEFAULT_MLP) >= 1 && defaultSyncEvery(DEFAULT_CNN) >= 1);
+  const owner = trainer();
+  await assert.rejects(
+    ParallelTraining.start({ replicas: 2, backend: 'wasm', trainer: owner, options: OPTIONS, syncEvery: 0 }),
     RangeError,
   );
 });
