@@ -1,7 +1,7 @@
 /**
  * One model on 1 thread against 2 (data-parallel replicas, node/data-parallel), in one process.
  *   npm run bench:threads [-- --quick] [-- --json] [-- --models mlp,cnn] [-- --no-accuracy]
- *     [-- --sync-every k]
+ *     [-- --sync-every k[,k2...]]
  *
  * Throughput: `meshfl train`'s settings (batch 64, lr 0.05, momentum 0.9, MNIST), the same
  * number of steps on the main thread's Trainer and on a ParallelTraining of two replicas,
@@ -17,7 +17,9 @@
  * on 1 and on 2 threads: test accuracy of both (issue 17: the same within 0.3 points).
  *
  * The replicas synchronise every `--sync-every` steps (1: gradients summed every step, the
- * updates of one thread; k >= 2: local SGD), by default every defaultSyncEvery(model).
+ * updates of one thread; k >= 2: local SGD), by default every defaultSyncEvery(model); with
+ * a list, one group and one row per k, each round timing 1 thread then every group (the
+ * accuracy run uses the first k).
  */
 import os from 'node:os';
 import { ParallelTraining } from '../../node/data-parallel/parallel-training.ts';
@@ -108,31 +110,39 @@ function newTrainer(model: string, data: Dataset): Trainer {
   return new Trainer(buildModel(spec, inputShape, data.numClasses, MODEL_SEED), OPTIONS);
 }
 
+/**
+ * One row per entry of `syncEvery` (default: the model's default), each round measuring 1
+ * thread, then every group, back to back.
+ */
 async function throughput(
   plan: ModelPlan,
   data: Dataset,
   quick: boolean,
-  syncEvery: number | undefined,
+  syncEvery: readonly number[] | undefined,
   log: (l: string) => void,
-): Promise<ThreadsRow> {
+): Promise<ThreadsRow[]> {
   const steps = plan.steps[quick ? 1 : 0];
   const roundsWanted = plan.rounds[quick ? 1 : 0];
   const alone = newTrainer(plan.model, data);
-  const owner = newTrainer(plan.model, data);
-  const t0 = performance.now();
-  const group = await ParallelTraining.start({
-    replicas: REPLICAS,
-    backend: 'wasm',
-    trainer: owner,
-    options: OPTIONS,
-    syncEvery: syncEvery ?? defaultSyncEvery(defaultSpec(plan.model)),
-  });
-  const startMs = performance.now() - t0;
+  const owners: Trainer[] = [];
+  const groups: { group: ParallelTraining; startMs: number; rounds: ThreadsRound[] }[] = [];
   try {
+    for (const k of syncEvery ?? [defaultSyncEvery(defaultSpec(plan.model))]) {
+      const owner = newTrainer(plan.model, data);
+      owners.push(owner);
+      const t0 = performance.now();
+      const group = await ParallelTraining.start({
+        replicas: REPLICAS,
+        backend: 'wasm',
+        trainer: owner,
+        options: OPTIONS,
+        syncEvery: k,
+      });
+      groups.push({ group, startMs: performance.now() - t0, rounds: [] });
+    }
     // Warm-up: kernel set-up, the shared copy of the data set.
     await alone.trainAsync(data, { steps: 2 }, { yieldEvery: 16 });
-    await group.trainAsync(data, { steps: 2 });
-    const rounds: ThreadsRound[] = [];
+    for (const g of groups) await g.group.trainAsync(data, { steps: 2 });
     for (let r = 0; r < roundsWanted; r++) {
       const l = load();
       let c = process.cpuUsage();
@@ -140,26 +150,28 @@ async function throughput(
       await alone.trainAsync(data, { steps }, { yieldEvery: 16 });
       const wall1 = performance.now() - w;
       const cpu1 = cpuMs(c);
-      c = process.cpuUsage();
-      w = performance.now();
-      await group.trainAsync(data, { steps });
-      const wall2 = performance.now() - w;
-      const cpu2 = cpuMs(c);
-      const samples = steps * BATCH;
-      const round: ThreadsRound = {
-        load: l,
-        samplesPerSecond1: samples / (wall1 / 1000),
-        samplesPerSecond2: samples / (wall2 / 1000),
-        ratio: wall1 / wall2,
-        cpuRatio: cpu2 / cpu1,
-      };
-      rounds.push(round);
-      log(
-        `threads ${plan.model} (sync every ${group.syncEvery}) round ${r + 1}/${roundsWanted}: 1 thread ${round.samplesPerSecond1.toFixed(0)} samples/s, ` +
-          `2 threads ${round.samplesPerSecond2.toFixed(0)} (${round.ratio.toFixed(2)}x), CPU per sample 2/1 ${round.cpuRatio.toFixed(2)}, load ${l.toFixed(1)}`,
-      );
+      for (const g of groups) {
+        c = process.cpuUsage();
+        w = performance.now();
+        await g.group.trainAsync(data, { steps });
+        const wall2 = performance.now() - w;
+        const cpu2 = cpuMs(c);
+        const samples = steps * BATCH;
+        const round: ThreadsRound = {
+          load: l,
+          samplesPerSecond1: samples / (wall1 / 1000),
+          samplesPerSecond2: samples / (wall2 / 1000),
+          ratio: wall1 / wall2,
+          cpuRatio: cpu2 / cpu1,
+        };
+        g.rounds.push(round);
+        log(
+          `threads ${plan.model} (sync every ${g.group.syncEvery}) round ${r + 1}/${roundsWanted}: 1 thread ${round.samplesPerSecond1.toFixed(0)} samples/s, ` +
+            `2 threads ${round.samplesPerSecond2.toFixed(0)} (${round.ratio.toFixed(2)}x), CPU per sample 2/1 ${round.cpuRatio.toFixed(2)}, load ${l.toFixed(1)}`,
+        );
+      }
     }
-    return {
+    return groups.map(({ group, startMs, rounds }) => ({
       model: plan.model,
       syncEvery: group.syncEvery,
       batch: BATCH,
@@ -170,10 +182,10 @@ async function throughput(
       medianSamplesPerSecond1: median(rounds.map((r) => r.samplesPerSecond1)),
       medianSamplesPerSecond2: median(rounds.map((r) => r.samplesPerSecond2)),
       startMs,
-    };
+    }));
   } finally {
-    await group.close();
-    for (const t of [alone, owner]) {
+    await Promise.all(groups.map((g) => g.group.close()));
+    for (const t of [alone, ...owners]) {
       t.dispose();
       t.model.dispose();
     }
@@ -234,8 +246,8 @@ export async function runThreadsBench(options: {
   quick: boolean;
   models?: readonly string[];
   accuracy?: boolean;
-  /** Steps between synchronisations; default defaultSyncEvery(model). */
-  syncEvery?: number;
+  /** Steps between synchronisations, one throughput row each; default defaultSyncEvery(model). The accuracy run uses the first. */
+  syncEvery?: readonly number[];
   log?: (line: string) => void;
 }): Promise<ThreadsBenchResult> {
   const log = options.log ?? (() => {});
@@ -245,8 +257,10 @@ export async function runThreadsBench(options: {
   const wanted = options.models ?? (options.quick ? ['mlp'] : PLANS.map((p) => p.model));
   const rows: ThreadsRow[] = [];
   for (const plan of PLANS)
-    if (wanted.includes(plan.model)) rows.push(await throughput(plan, train, options.quick, options.syncEvery, log));
-  const acc = (options.accuracy ?? !options.quick) ? await accuracy(train, test, options.syncEvery, log) : undefined;
+    if (wanted.includes(plan.model))
+      rows.push(...(await throughput(plan, train, options.quick, options.syncEvery, log)));
+  const acc =
+    (options.accuracy ?? !options.quick) ? await accuracy(train, test, options.syncEvery?.[0], log) : undefined;
   return {
     quick: options.quick,
     node: process.version,
@@ -267,7 +281,8 @@ if (import.meta.main) {
     if (!PLANS.some((p) => p.model === m)) throw new Error(`--models: unknown model "${m}" (known: mlp, cnn)`);
   }
   const syncAt = args.indexOf('--sync-every');
-  const syncEvery = syncAt >= 0 ? checkSyncEvery(Number(args[syncAt + 1]), '--sync-every') : undefined;
+  const syncEvery =
+    syncAt >= 0 ? (args[syncAt + 1] ?? '').split(',').map((k) => checkSyncEvery(Number(k), '--sync-every')) : undefined;
   const result = await runThreadsBench({
     ...(syncEvery === undefined ? {} : { syncEvery }),
     quick: args.includes('--quick'),
