@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../../src/data/rng.ts';
+import { initBackend } from '../../src/train/backend.ts';
 import { planBackpropInput } from '../../src/train/kernels/conv2d-backprop-input.ts';
 import { assertWasmMatchesCpu, type Pad, size, uniform } from './wasm-vs-cpu.ts';
 
@@ -199,5 +200,24 @@ test('Sum over all axes but the last (bias gradients, our pass) and other Sums o
   await assertWasmMatchesCpu('bias gradient of a broadcast add', () => {
     const loss = (x: tf.Tensor, b: tf.Tensor) => tf.add(x, b).square().sum();
     return tf.grads(loss)([tf.tensor4d(xValues, [4, 6, 6, 8]), tf.tensor1d(bValues)]);
+  });
+});
+
+test('Identity on wasm shares its input (no copy, no new bytes); the clone outlives the original; gradients match cpu', async () => {
+  await initBackend('wasm');
+  const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+  const buffers = tf.engine().backend.numDataIds();
+  const y = tf.clone(x);
+  assert.equal(tf.engine().backend.numDataIds(), buffers, 'a clone allocates no buffer');
+  assert.equal(y.dataId, x.dataId);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6]);
+  y.dispose();
+  // The engine clones what a backward pass saves: gradients through saved tensors as on cpu.
+  await assertWasmMatchesCpu('gradients through clones', () => {
+    const a = tf.tensor2d([0.5, -1, 2, 3, -0.25, 1.5], [2, 3]);
+    const w = tf.tensor2d([1, -2, 0.5, 0.25, -1, 2], [3, 2]);
+    const [ga, gw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.relu(tf.matMul(p, q)).square().sum())([a, w]);
+    return tf.concat([ga.flatten(), gw.flatten()]);
   });
 });

@@ -10,6 +10,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputOverride } from './conv2d-backprop-input.ts';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise-backprop-filter.ts';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise-backprop-input.ts';
+import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import type { KernelOverride } from './override.ts';
 import { sgdStepConfig } from './sgd-step.ts';
@@ -28,9 +29,10 @@ export const TRAINING_KERNELS: readonly KernelConfig[] = [
 
 /**
  * Our versions of kernels tfjs 4.22 does ship for wasm. MaxPoolGrad: the stock one
- * disagrees with the cpu backend on a [64, 28, 28, 16] input (max abs diff 1.8) and is slower.
+ * disagrees with the cpu backend on a [64, 28, 28, 16] input (max abs diff 1.8) and is
+ * slower. Identity: shares its input's data instead of copying it (./identity.ts).
  */
-export const REPLACED_KERNELS: readonly KernelConfig[] = [maxPoolGradConfig];
+export const REPLACED_KERNELS: readonly KernelConfig[] = [maxPoolGradConfig, identityConfig];
 
 /**
  * Stock wasm kernels we speed up for the cases we cover, falling back to the stock kernel
