@@ -129,6 +129,11 @@ test(
       { args: ['train', '--help'], code: 0, stdout: /^meshfl train \[options\]/ },
       { args: ['train', '--epochs', '0'], code: 2, stderr: /^--epochs must be a number/m },
       { args: ['train', '--threads', '0'], code: 2, stderr: /^--threads must be an integer in \[1, 64\], got "0"$/m },
+      {
+        args: ['train', '--threads', '2', '--sync-every', '0'],
+        code: 2,
+        stderr: /^--sync-every must be an integer in \[1, 1000\], got "0"$/m,
+      },
       { args: ['pretrain', '--out', out, '--threads', 'two'], code: 2, stderr: /^--threads must be an integer/m },
       { args: ['pretrain', '--help'], code: 0, stdout: /^meshfl pretrain --out <file> \[options\]/ },
       { args: ['pretrain', '--dataset', 'synthetic'], code: 2, stderr: /^meshfl pretrain: --out <file> is required$/m },
