@@ -7,12 +7,12 @@
  * global batch, the same batch order (same seed) and the same update rule as the Trainer on
  * one thread, so accuracy is the same up to float rounding (test/data-parallel). BatchNorm
  * (RepVGG) is the exception: each replica normalises its slice by the slice's statistics.
- * That is `syncEvery` 1. With syncEvery k >= 2 (local SGD, the default: defaultSyncEvery)
- * each replica steps its own copy on its slices and the replicas average weights and
- * momentum every k steps: one barrier per k steps instead of one per step, which is what
- * costs most when the other core is busy, for updates that drift from one thread's
- * between synchronisations (accuracy measured in docs/PERFORMANCE.md). An abort then
- * stops the group at the next synchronisation.
+ * That is `syncEvery` 1 (the CNN's default). With syncEvery k >= 2 (local SGD, the MLP's
+ * default: defaultSyncEvery) each replica steps its own copy on its slices and the
+ * replicas average weights and momentum every k steps: one barrier per k steps instead of
+ * one per step, which is what costs most when the other core is busy, for updates that
+ * drift from one thread's between synchronisations (accuracy measured in
+ * docs/PERFORMANCE.md). An abort then stops the group at the next synchronisation.
  *
  * The main thread keeps its own Trainer (the peer's, or `meshfl train`'s): it evaluates,
  * merges and saves it. Each training call sends that model's trained layers to every replica
