@@ -11,7 +11,6 @@ import { createRng, type Rng } from '../data/rng.ts';
 import type { ClassScores, LinearInputEvaluator } from '../model/evaluation.ts';
 import { buildModel, getWeights, type LinearInput, type Model, setWeights } from '../model/model.ts';
 import type { Weights } from '../model/weights.ts';
-import { softmaxCrossEntropy } from './loss.ts';
 import { classScores, confusionMatrix } from './metrics.ts';
 import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
 
@@ -372,7 +371,7 @@ export class Trainer {
                 const y = tf.tensor2d(yb, [mine, K]);
                 const lossFn = (): tf.Scalar => {
                   const logits = inputs ? applyHead(x as tf.Tensor2D, head) : this.model.logits(x, true);
-                  return softmaxCrossEntropy(y, logits as tf.Tensor2D);
+                  return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
                 };
                 const r = tf.variableGrads(lossFn, this.#trainedVariables);
                 loss = r.value;

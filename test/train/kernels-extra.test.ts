@@ -9,7 +9,6 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../../src/data/rng.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { planBackpropInput } from '../../src/train/kernels/conv2d-backprop-input.ts';
-import { softmaxCrossEntropy } from '../../src/train/loss.ts';
 import { assertWasmMatchesCpu, type Pad, size, uniform } from './wasm-vs-cpu.ts';
 
 type Shape4 = [number, number, number, number];
@@ -221,39 +220,4 @@ test('Identity on wasm shares its input (no copy, no new bytes); the clone outli
     const [ga, gw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.relu(tf.matMul(p, q)).square().sum())([a, w]);
     return tf.concat([ga.flatten(), gw.flatten()]);
   });
-});
-
-test('the fused softmax cross-entropy (loss and gradient) on wasm matches tf.losses.softmaxCrossEntropy', async () => {
-  await initBackend('wasm');
-  const rng = createRng(11);
-  for (const [n, k, oneHot] of [
-    [64, 10, true],
-    [5, 3, false],
-    [1, 7, true],
-  ] as const) {
-    const logits = tf.tensor2d(
-      uniform(rng, n * k).map((v) => 8 * v),
-      [n, k],
-    );
-    const labelValues = new Float32Array(n * k);
-    for (let i = 0; i < n; i++) {
-      if (oneHot) labelValues[i * k + Math.floor(rng.next() * k)] = 1;
-      else {
-        // Soft labels, each row summing to 1 (what both gradients assume).
-        let sum = 0;
-        for (let j = 0; j < k; j++) sum += labelValues[i * k + j] = rng.next();
-        for (let j = 0; j < k; j++) labelValues[i * k + j] /= sum;
-      }
-    }
-    const labels = tf.tensor2d(labelValues, [n, k]);
-    const fused = tf.valueAndGrad((x: tf.Tensor) => softmaxCrossEntropy(labels, x as tf.Tensor2D))(logits);
-    const stock = tf.valueAndGrad((x: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, x) as tf.Scalar)(logits);
-    const what = `[${n}, ${k}]${oneHot ? ' one-hot' : ''}`;
-    assert.ok(Math.abs(fused.value.dataSync()[0] - stock.value.dataSync()[0]) < 1e-5, `${what} loss`);
-    const a = fused.grad.dataSync();
-    const b = stock.grad.dataSync();
-    for (let i = 0; i < b.length; i++)
-      assert.ok(Math.abs(a[i] - b[i]) < 1e-6, `${what} gradient ${i}: ${a[i]} vs ${b[i]}`);
-    tf.dispose([logits, labels, fused.value, fused.grad, stock.value, stock.grad]);
-  }
 });

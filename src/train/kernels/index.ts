@@ -14,7 +14,6 @@ import { identityConfig } from './identity.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import type { KernelOverride } from './override.ts';
 import { sgdStepConfig } from './sgd-step.ts';
-import { softmaxXentConfig, softmaxXentGradConfig } from './softmax-xent.ts';
 import { sumOverride } from './sum.ts';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.ts';
 import { WASM_BACKEND } from './wasm-util.ts';
@@ -24,11 +23,8 @@ export const TRAINING_KERNELS: readonly KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
-  // Not tfjs kernels: the optimizer's fused update (src/train/sgd.ts) and the training
-  // loss (src/train/loss.ts), run through runKernel.
+  // Not a tfjs kernel: the optimizer's fused update (src/train/sgd.ts), run through runKernel.
   sgdStepConfig,
-  softmaxXentConfig,
-  softmaxXentGradConfig,
 ];
 
 /**
