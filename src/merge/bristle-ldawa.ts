@@ -57,6 +57,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'reject a candidate whose certainty is below gate x the reference certainty (gateReference; 0 = off)',
   },
+  gateRecord: {
+    kind: 'choice',
+    default: 'prove',
+    values: ['prove', 'reject'],
+    doc: "a candidate below the certainty gate whose sender has a good record: 'prove' = a suspect (kept if leave-group-out shows it helps); 'reject' = rejected like any other",
+  },
   proveBelow: {
     kind: 'number',
     default: 0,
@@ -291,7 +297,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // (Dirichlet data) scores: with leave-group-out on, such a candidate is a suspect
           // that must show it helps as much as the typical trusted group. Any other
           // candidate below the gate (label flippers score low but not 0) is rejected.
-          if (o.passes > 0 && o.suspects === 'prove' && c <= 0) suspect[j] = true;
+          // A sender with a good record that falls below the gate (an honest specialist whose
+          // certainty hovers at the gate) is a suspect too, not rejected unheard.
+          if (o.passes > 0 && o.suspects === 'prove' && (c <= 0 || (o.gateRecord === 'prove' && hasRecord[j])))
+            suspect[j] = true;
           else {
             active[j] = false;
             const cand = candidates[j];
