@@ -171,6 +171,12 @@ export const BRISTLE_LDAWA_SPEC = {
     integer: true,
     doc: 'earlier scored rounds a sender needs before its average can reject it (distrust)',
   },
+  rawTest: {
+    kind: 'choice',
+    default: 'off',
+    values: ['on', 'off'],
+    doc: "also apply the harmful-outlier test to this round's unblended scores (rejecting groups whose blended score is below 0 too)",
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -385,6 +391,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           return blended.reduce((s, v) => s + v, 0) / blended.length;
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
+        if (o.rawTest === 'on' && o.memory === 'on') {
+          // This round's own evidence, unblended: a group clearly harmful now (below -mu and an
+          // outlier among this round's r) is rejected unless its sender's blended score is
+          // positive (a good record outweighs one bad round).
+          for (const i of harmfulOutliers(effects, o.mu, o.k)) if (!out.includes(i) && scores[i] < 0) out.push(i);
+        }
         // Distrust: a sender whose influence has been negative on average over several
         // rounds is harmful even when one round's score is small and no outlier (a label
         // flipper that starts from the honest consensus helps on most classes and hurts a
