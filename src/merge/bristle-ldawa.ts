@@ -138,6 +138,12 @@ export const BRISTLE_LDAWA_SPEC = {
     integer: true,
     doc: 'leave-group-out acceptance passes (0 = off)',
   },
+  score: {
+    kind: 'choice',
+    default: 'leave-out',
+    values: ['leave-out', 'add', 'min'],
+    doc: "a group's acceptance score: 'leave-out' = leaving it out of the mix of every live group; 'add' = adding it to the mix of own and the groups with a good record (leaving it out of that mix when it is one of them); 'min' = for a group without a good record, the smaller of the two, else leave-out",
+  },
   mu: { kind: 'number', default: 0.02, min: 0, doc: 'reject only groups whose relative loss effect is below -mu' },
   k: { kind: 'number', default: 2, min: 0, doc: 'and below median - k x MAD of all groups' },
   hard: {
@@ -376,12 +382,33 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           .filter((x) => x.members.length > 0);
         if (live.length < 2) break;
         const mixer = new LeaveOutMixer(own, models, layers, weights, clip, active, ownWeight, ctx.linearInput);
-        const full = lossOf(mixer.fullScores(ctx.evaluate));
-        const effects = live.map(({ members }) => {
-          const loss = lossOf(mixer.withoutScores(members, ctx.evaluate));
+        // r = (CE without g - CE with g) / CE with g. 'leave-out': against the mix of every
+        // live group; 'add': against the base of own and the groups whose senders all have
+        // a good record (a group outside the base is scored by adding it to the base, a
+        // group inside by leaving it out), so a group's score does not depend on which
+        // untrusted groups are in the mix (harms of mirrored label flippers cancel there).
+        const inBase = live.map(
+          ({ members }) => o.score !== 'leave-out' && members.every((j) => hasRecord[j] && !suspect[j]),
+        );
+        const outside = live.flatMap(({ members }, i) => (inBase[i] ? [] : members));
+        const lossWithout = (group: readonly number[]): number =>
+          lossOf(group.length === 0 ? mixer.fullScores(ctx.evaluate) : mixer.withoutScores(group, ctx.evaluate));
+        const relative = (withG: number, withoutG: number): number => {
           // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
-          if (!Number.isFinite(full)) return Number.isFinite(loss) ? -1 : 0;
-          return full > 0 ? (loss - full) / full : 0;
+          if (!Number.isFinite(withG)) return Number.isFinite(withoutG) ? -1 : 0;
+          return withG > 0 ? (withoutG - withG) / withG : 0;
+        };
+        const full = lossWithout([]);
+        const baseLoss = o.score === 'leave-out' ? full : lossWithout(outside);
+        const effects = live.map(({ members }, i) => {
+          if (o.score === 'leave-out') return relative(full, lossWithout(members));
+          if (inBase[i]) {
+            return o.score === 'add'
+              ? relative(baseLoss, lossWithout([...outside, ...members]))
+              : relative(full, lossWithout(members));
+          }
+          const added = relative(lossWithout(outside.filter((j) => !members.includes(j))), baseLoss);
+          return o.score === 'add' ? added : Math.min(added, relative(full, lossWithout(members)));
         });
         const scores = live.map(({ members }, i) => {
           const r = effects[i];
