@@ -9,8 +9,9 @@
  *                  median distance to own) form a group; each member weighs 1/|group|.
  *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V,
  *                  against gate x the median over own and the groups with a good trust
- *                  record (Bristle's statistic, used as a gate); c_j = 0 makes a suspect
- *                  that must prove itself in 6.
+ *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
+ *                  with a good record below the gate, makes a suspect that must prove
+ *                  itself in 6.
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).
