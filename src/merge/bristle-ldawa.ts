@@ -9,8 +9,9 @@
  *                  median distance to own) form a group; each member weighs 1/|group|.
  *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V,
  *                  against gate x the median over own and the groups with a good trust
- *                  record (Bristle's statistic, used as a gate); c_j = 0 makes a suspect
- *                  that must prove itself in 6.
+ *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
+ *                  with a good record below the gate, makes a suspect that must prove
+ *                  itself in 6.
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).
@@ -56,6 +57,12 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 0.3,
     min: 0,
     doc: 'reject a candidate whose certainty is below gate x the reference certainty (gateReference; 0 = off)',
+  },
+  gateRecord: {
+    kind: 'choice',
+    default: 'prove',
+    values: ['prove', 'reject'],
+    doc: "a candidate below the certainty gate whose sender has a good record: 'prove' = a suspect (kept if leave-group-out shows it helps); 'reject' = rejected like any other",
   },
   proveBelow: {
     kind: 'number',
@@ -132,6 +139,12 @@ export const BRISTLE_LDAWA_SPEC = {
     integer: true,
     doc: 'leave-group-out acceptance passes (0 = off)',
   },
+  score: {
+    kind: 'choice',
+    default: 'leave-out',
+    values: ['leave-out', 'add', 'min'],
+    doc: "a group's acceptance score: 'leave-out' = leaving it out of the mix of every live group; 'add' = adding it to the mix of own and the groups with a good record (leaving it out of that mix when it is one of them); 'min' = for a group without a good record, the smaller of the two, else leave-out",
+  },
   mu: { kind: 'number', default: 0.02, min: 0, doc: 'reject only groups whose relative loss effect is below -mu' },
   k: { kind: 'number', default: 2, min: 0, doc: 'and below median - k x MAD of all groups' },
   hard: {
@@ -164,6 +177,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     integer: true,
     doc: 'earlier scored rounds a sender needs before its average can reject it (distrust)',
+  },
+  rawTest: {
+    kind: 'choice',
+    default: 'off',
+    values: ['on', 'off'],
+    doc: "also apply the harmful-outlier test to this round's unblended scores (rejecting groups whose blended score is below 0 too)",
   },
   memory: {
     kind: 'choice',
@@ -291,7 +310,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // (Dirichlet data) scores: with leave-group-out on, such a candidate is a suspect
           // that must show it helps as much as the typical trusted group. Any other
           // candidate below the gate (label flippers score low but not 0) is rejected.
-          if (o.passes > 0 && o.suspects === 'prove' && c <= 0) suspect[j] = true;
+          // A sender with a good record that falls below the gate (an honest specialist whose
+          // certainty hovers at the gate) is a suspect too, not rejected unheard.
+          if (o.passes > 0 && o.suspects === 'prove' && (c <= 0 || (o.gateRecord === 'prove' && hasRecord[j])))
+            suspect[j] = true;
           else {
             active[j] = false;
             const cand = candidates[j];
@@ -361,12 +383,33 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           .filter((x) => x.members.length > 0);
         if (live.length < 2) break;
         const mixer = new LeaveOutMixer(own, models, layers, weights, clip, active, ownWeight, ctx.linearInput);
-        const full = lossOf(mixer.fullScores(ctx.evaluate));
-        const effects = live.map(({ members }) => {
-          const loss = lossOf(mixer.withoutScores(members, ctx.evaluate));
+        // r = (CE without g - CE with g) / CE with g. 'leave-out': against the mix of every
+        // live group; 'add': against the base of own and the groups whose senders all have
+        // a good record (a group outside the base is scored by adding it to the base, a
+        // group inside by leaving it out), so a group's score does not depend on which
+        // untrusted groups are in the mix (harms of mirrored label flippers cancel there).
+        const inBase = live.map(
+          ({ members }) => o.score !== 'leave-out' && members.every((j) => hasRecord[j] && !suspect[j]),
+        );
+        const outside = live.flatMap(({ members }, i) => (inBase[i] ? [] : members));
+        const lossWithout = (group: readonly number[]): number =>
+          lossOf(group.length === 0 ? mixer.fullScores(ctx.evaluate) : mixer.withoutScores(group, ctx.evaluate));
+        const relative = (withG: number, withoutG: number): number => {
           // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
-          if (!Number.isFinite(full)) return Number.isFinite(loss) ? -1 : 0;
-          return full > 0 ? (loss - full) / full : 0;
+          if (!Number.isFinite(withG)) return Number.isFinite(withoutG) ? -1 : 0;
+          return withG > 0 ? (withoutG - withG) / withG : 0;
+        };
+        const full = lossWithout([]);
+        const baseLoss = o.score === 'leave-out' ? full : lossWithout(outside);
+        const effects = live.map(({ members }, i) => {
+          if (o.score === 'leave-out') return relative(full, lossWithout(members));
+          if (inBase[i]) {
+            return o.score === 'add'
+              ? relative(baseLoss, lossWithout([...outside, ...members]))
+              : relative(full, lossWithout(members));
+          }
+          const added = relative(lossWithout(outside.filter((j) => !members.includes(j))), baseLoss);
+          return o.score === 'add' ? added : Math.min(added, relative(full, lossWithout(members)));
         });
         const scores = live.map(({ members }, i) => {
           const r = effects[i];
@@ -376,6 +419,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           return blended.reduce((s, v) => s + v, 0) / blended.length;
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
+        if (o.rawTest === 'on' && o.memory === 'on') {
+          // This round's own evidence, unblended: a group clearly harmful now (below -mu and an
+          // outlier among this round's r) is rejected unless its sender's blended score is
+          // positive (a good record outweighs one bad round).
+          for (const i of harmfulOutliers(effects, o.mu, o.k)) if (!out.includes(i) && scores[i] < 0) out.push(i);
+        }
         // Distrust: a sender whose influence has been negative on average over several
         // rounds is harmful even when one round's score is small and no outlier (a label
         // flipper that starts from the honest consensus helps on most classes and hurts a

@@ -419,3 +419,47 @@ test('proveBelow: above the gate but below proveBelow x the reference, a sender 
   assert.equal(midReason(0.8), undefined, 'above proveBelow x the reference');
   assert.equal(midReason(0.95), 'uncertain');
 });
+
+test('gateRecord prove: a sender with a good record that falls below the gate is kept if it helps', () => {
+  const target = [1, 1, 1];
+  const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1, 1 + 0.01 * i])));
+  const specReason = (gateRecord: 'prove' | 'reject', last: readonly number[]): string | undefined => {
+    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.3, passes: 1, history: 2, gateRecord });
+    let reason: string | undefined;
+    for (let round = 0; round < 4; round++) {
+      // Three rounds as good as the others build its record; in the last its certainty
+      // (phi 2) is exp(-1.5) = 0.22, below 0.3 x the trusted median of 1.
+      const spec = cand('spec', vec(round < 3 ? [1, 1, 1.05] : last));
+      const { report } = mergeWithReport(merge, vec([0, 0, 0]), [...honest, spec], ctxFor(target, { round }));
+      reason = report?.rejected.find((r) => r.peer === 'spec')?.reason;
+    }
+    return reason;
+  };
+  // Own is far from the target, so the last model still lowers the loss a lot: kept.
+  assert.equal(specReason('reject', [2.5, 2.5, 1]), 'uncertain');
+  assert.equal(specReason('prove', [2.5, 2.5, 1]), undefined);
+  // Below the gate and harmful: a suspect that does not prove itself.
+  assert.equal(specReason('prove', [2.5, -1.5, 1]), 'uncertain');
+});
+
+test('score add and min: a group hidden by its mirror image in the full mix is seen against the trusted base', () => {
+  // Two senders whose errors cancel: in the full mix leaving one out hurts (its mirror stays),
+  // added alone to the trusted base each one hurts.
+  const target = [1, 1];
+  const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1 + 0.01 * i])));
+  const mirrors = [cand('m1', vec([4, 1])), cand('m2', vec([-2, 1.02]))];
+  const rejected = (score: 'leave-out' | 'add' | 'min'): string[] => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, history: 2, score, hard: 0.05 });
+    let out: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      // Three rounds of honest senders alone build their records.
+      const offered = round < 3 ? honest : [...honest, ...mirrors];
+      const { report } = mergeWithReport(merge, vec([1, 1]), offered, ctxFor(target, { round }));
+      out = (report?.rejected ?? []).map((r) => r.peer).sort();
+    }
+    return out;
+  };
+  assert.deepEqual(rejected('leave-out'), []);
+  assert.deepEqual(rejected('add'), ['m1', 'm2']);
+  assert.deepEqual(rejected('min'), ['m1', 'm2']);
+});
