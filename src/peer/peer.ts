@@ -470,6 +470,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
+    const freshCandidates = candidates.filter((c) => this.#neighbours.get(c.peer)?.fresh === true).length;
     const own = this.#exchangedWeights();
     const mergeContext = this.#mergeContext(round, reference);
     const mergeStart = performance.now();
@@ -490,6 +491,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       roundMs: performance.now() - roundStart,
       closedBy,
       candidates: candidates.length,
+      candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
+      freshCandidates,
       merge: report,
       local,
       merged,
