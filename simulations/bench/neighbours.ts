@@ -179,6 +179,9 @@ export interface RoundTrace {
   /** Share of candidates more than one seq behind. */
   readonly staleShare: number;
   readonly deadlineCloses: number;
+  /** Neighbour mode: followers per peer at the merge, min and max over peers (in-degree). */
+  readonly followersMin: number | null;
+  readonly followersMax: number | null;
 }
 
 function traceRounds(records: readonly PeerRound[]): RoundTrace[] {
@@ -191,6 +194,7 @@ function traceRounds(records: readonly PeerRound[]): RoundTrace[] {
       const list = byRound.get(round) ?? [];
       const acc = list.flatMap((r) => (r.merged ? [r.merged.overall] : []));
       const lags = list.flatMap((r) => r.candidateLags ?? []);
+      const followers = list.flatMap((r) => (r.followers === undefined ? [] : [r.followers]));
       return {
         round,
         accuracy: acc.length === 0 ? null : mean(acc),
@@ -201,6 +205,8 @@ function traceRounds(records: readonly PeerRound[]): RoundTrace[] {
         lagMax: Math.max(0, ...lags),
         staleShare: lags.filter((l) => l > 1).length / Math.max(1, lags.length),
         deadlineCloses: list.filter((r) => r.closedBy === 'deadline').length,
+        followersMin: followers.length === 0 ? null : Math.min(...followers),
+        followersMax: followers.length === 0 ? null : Math.max(...followers),
       };
     });
 }
@@ -265,10 +271,10 @@ const fmt = (v: number | null, digits = 2): string => (v === null ? '-' : v.toFi
 
 function printTrace(r: AccuracyResult): void {
   process.stderr.write(`# ${r.strategy} neighbours=${r.neighbours} seed=${r.seed}\n`);
-  process.stderr.write('round accuracy candidates(min) fresh lagMean lagMax stale>1 deadline\n');
+  process.stderr.write('round accuracy candidates(min) fresh lagMean lagMax stale>1 deadline followers(min-max)\n');
   for (const t of r.perRound) {
     process.stderr.write(
-      `${t.round} ${fmt(t.accuracy, 4)} ${fmt(t.candidatesMean, 1)}(${t.candidatesMin}) ${fmt(t.freshMean, 1)} ${fmt(t.lagMean)} ${t.lagMax} ${fmt(t.staleShare)} ${t.deadlineCloses}\n`,
+      `${t.round} ${fmt(t.accuracy, 4)} ${fmt(t.candidatesMean, 1)}(${t.candidatesMin}) ${fmt(t.freshMean, 1)} ${fmt(t.lagMean)} ${t.lagMax} ${fmt(t.staleShare)} ${t.deadlineCloses} ${t.followersMin ?? '-'}-${t.followersMax ?? '-'}\n`,
     );
   }
 }
@@ -322,7 +328,8 @@ async function main(): Promise<void> {
     const rows: AccuracyResult[] = [];
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
-        const modes: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
+        const both: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
+        const modes = argv.includes('--only-d') ? [d] : both;
         for (const neighbours of modes) {
           const r = await child<AccuracyResult[]>({
             kind: 'accuracy',

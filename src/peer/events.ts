@@ -36,6 +36,8 @@ export interface RoundSummary {
   readonly candidateLags?: readonly number[];
   /** Candidates whose update arrived during this round (the rest are held from earlier rounds). */
   readonly freshCandidates?: number;
+  /** Peers following this one at the merge (they take its updates); undefined with `neighbours: 'all'`. */
+  readonly followers?: number;
   /** The merge report (who was used and with what share), if the strategy gave one. */
   readonly merge: MergeReport | undefined;
   /** Accuracy on the evaluation set before (local) and after (merged) the merge. */

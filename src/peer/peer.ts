@@ -493,6 +493,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       candidates: candidates.length,
       candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
       freshCandidates,
+      ...(this.#hood === undefined ? {} : { followers: this.#hood.followers().length }),
       merge: report,
       local,
       merged,
