@@ -48,6 +48,12 @@ export interface PeerRound {
   readonly bytesSent: number;
   readonly bytesReceived: number;
   readonly candidates: number;
+  /** Per candidate, seqs behind this peer's own latest (RoundSummary.candidateLags). */
+  readonly candidateLags?: readonly number[];
+  /** Candidates whose update arrived during the round. */
+  readonly freshCandidates?: number;
+  /** Neighbour mode: this peer's followers at the merge. */
+  readonly followers?: number;
   /** Share of the peer's own model in its merge result (1: nothing merged). */
   readonly ownShare: number | undefined;
   /** Share of the merge result that came from Byzantine peers' models. */
@@ -212,6 +218,9 @@ export async function runStrategy(
         bytesSent: d.bytesSent,
         bytesReceived: d.bytesReceived,
         candidates: d.candidates,
+        candidateLags: d.candidateLags,
+        freshCandidates: d.freshCandidates,
+        followers: d.followers,
         ownShare: d.merge?.ownShare,
         byzantineShare: d.merge ? used.reduce((a, u) => a + (attackerIds.has(u.peer) ? u.share : 0), 0) : undefined,
         mergedFrom: used

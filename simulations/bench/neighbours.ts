@@ -8,7 +8,10 @@
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
  *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--json]
- *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--trace] [--json]
+ *
+ * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
+ * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
  *
  * Bytes: "peer" counts what the Peer sent (updates, control messages, snapshots served to
  * followers); "bus" counts at the in-process transport, both directions, everything
@@ -20,7 +23,7 @@ import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { strategyResult } from '../results.ts';
-import { runStrategy } from '../runner.ts';
+import { type PeerRound, runStrategy } from '../runner.ts';
 import { parseScenario } from '../scenario.ts';
 import { buildSetup } from '../setup.ts';
 
@@ -59,6 +62,7 @@ function scenarioFor(c: {
   seed?: number;
   strategies?: string[];
   accuracy?: boolean;
+  evaluateEvery?: number;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -73,7 +77,9 @@ function scenarioFor(c: {
     samplesPerPeer: c.accuracy ? 600 : 200,
     validationPerClass: c.accuracy ? 5 : 2,
     testSubset: c.accuracy ? 1000 : 100,
-    evaluateEvery: c.accuracy ? c.rounds : c.rounds,
+    // Round r is evaluated when r % evaluateEvery === 0: rounds - 1 evaluates round 0 and the
+    // last round (the final accuracy); evaluateEvery = rounds evaluated round 0 only.
+    evaluateEvery: c.evaluateEvery ?? Math.max(1, c.rounds - 1),
     codec: 'int8',
     transport: c.transport,
     degree: 8,
@@ -156,6 +162,53 @@ export interface AccuracyResult {
   readonly accuracy: number | null;
   readonly candidatesMean: number;
   readonly sPerRound: number;
+  /** Per round: mean honest merged accuracy (null: not evaluated), candidates, freshness, lag. */
+  readonly perRound: readonly RoundTrace[];
+}
+
+export interface RoundTrace {
+  readonly round: number;
+  readonly accuracy: number | null;
+  readonly candidatesMean: number;
+  readonly candidatesMin: number;
+  /** Candidates whose update arrived during the round. */
+  readonly freshMean: number;
+  /** Seqs a candidate lags the merging peer's own latest publication, mean and max. */
+  readonly lagMean: number;
+  readonly lagMax: number;
+  /** Share of candidates more than one seq behind. */
+  readonly staleShare: number;
+  readonly deadlineCloses: number;
+  /** Neighbour mode: followers per peer at the merge, min and max over peers (in-degree). */
+  readonly followersMin: number | null;
+  readonly followersMax: number | null;
+}
+
+function traceRounds(records: readonly PeerRound[]): RoundTrace[] {
+  const byRound = new Map<number, PeerRound[]>();
+  for (const r of records) byRound.set(r.round, [...(byRound.get(r.round) ?? []), r]);
+  const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return [...byRound.keys()]
+    .sort((a, b) => a - b)
+    .map((round) => {
+      const list = byRound.get(round) ?? [];
+      const acc = list.flatMap((r) => (r.merged ? [r.merged.overall] : []));
+      const lags = list.flatMap((r) => r.candidateLags ?? []);
+      const followers = list.flatMap((r) => (r.followers === undefined ? [] : [r.followers]));
+      return {
+        round,
+        accuracy: acc.length === 0 ? null : mean(acc),
+        candidatesMean: mean(list.map((r) => r.candidates)),
+        candidatesMin: Math.min(...list.map((r) => r.candidates)),
+        freshMean: mean(list.map((r) => r.freshCandidates ?? 0)),
+        lagMean: mean(lags),
+        lagMax: Math.max(0, ...lags),
+        staleShare: lags.filter((l) => l > 1).length / Math.max(1, lags.length),
+        deadlineCloses: list.filter((r) => r.closedBy === 'deadline').length,
+        followersMin: followers.length === 0 ? null : Math.min(...followers),
+        followersMax: followers.length === 0 ? null : Math.max(...followers),
+      };
+    });
 }
 
 async function accuracyCase(c: {
@@ -164,6 +217,7 @@ async function accuracyCase(c: {
   neighbours: Neighbours;
   rounds: number;
   strategies: string[];
+  evaluateEvery?: number;
 }): Promise<AccuracyResult[]> {
   await initBackend('wasm');
   const scenario = scenarioFor({ ...c, transport: 'inproc', accuracy: true });
@@ -182,6 +236,7 @@ async function accuracyCase(c: {
       accuracy: result.final.honestAccuracy?.mean ?? null,
       candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
       sPerRound: (run.elapsedMs - run.setupMs) / c.rounds / 1000,
+      perRound: traceRounds(run.records),
     });
   }
   return out;
@@ -213,6 +268,16 @@ function list(argv: string[], flag: string, fallback: string): string[] {
 }
 
 const fmt = (v: number | null, digits = 2): string => (v === null ? '-' : v.toFixed(digits));
+
+function printTrace(r: AccuracyResult): void {
+  process.stderr.write(`# ${r.strategy} neighbours=${r.neighbours} seed=${r.seed}\n`);
+  process.stderr.write('round accuracy candidates(min) fresh lagMean lagMax stale>1 deadline followers(min-max)\n');
+  for (const t of r.perRound) {
+    process.stderr.write(
+      `${t.round} ${fmt(t.accuracy, 4)} ${fmt(t.candidatesMean, 1)}(${t.candidatesMin}) ${fmt(t.freshMean, 1)} ${fmt(t.lagMean)} ${t.lagMax} ${fmt(t.staleShare)} ${t.deadlineCloses} ${t.followersMin ?? '-'}-${t.followersMax ?? '-'}\n`,
+    );
+  }
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -258,14 +323,26 @@ async function main(): Promise<void> {
   }
   if (argv[0] === 'accuracy') {
     const strategies = list(argv, '--strategies', 'mean,bristle+ldawa');
+    const every = list(argv, '--evaluate-every', '')[0];
+    const evaluateEvery = every === undefined ? undefined : Number(every);
     const rows: AccuracyResult[] = [];
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
-        const modes: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
+        const both: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
+        const modes = argv.includes('--only-d') ? [d] : both;
         for (const neighbours of modes) {
-          const r = await child<AccuracyResult[]>({ kind: 'accuracy', peers, seed, neighbours, rounds, strategies });
+          const r = await child<AccuracyResult[]>({
+            kind: 'accuracy',
+            peers,
+            seed,
+            neighbours,
+            rounds,
+            strategies,
+            evaluateEvery,
+          });
           rows.push(...r);
           for (const x of r) process.stderr.write(`${JSON.stringify(x)}\n`);
+          if (argv.includes('--trace')) for (const x of r) printTrace(x);
         }
       }
     }

@@ -29,6 +29,15 @@ export interface RoundSummary {
   readonly closedBy: RoundClose;
   /** Neighbour models offered to the merge. */
   readonly candidates: number;
+  /**
+   * Per candidate, how many seqs it lags this peer's own latest published seq (0: from this
+   * round's publication number; 1: one behind; negative: ahead). Diagnoses mixing staleness.
+   */
+  readonly candidateLags?: readonly number[];
+  /** Candidates whose update arrived during this round (the rest are held from earlier rounds). */
+  readonly freshCandidates?: number;
+  /** Peers following this one at the merge (they take its updates); undefined with `neighbours: 'all'`. */
+  readonly followers?: number;
   /** The merge report (who was used and with what share), if the strategy gave one. */
   readonly merge: MergeReport | undefined;
   /** Accuracy on the evaluation set before (local) and after (merged) the merge. */

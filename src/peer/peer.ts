@@ -105,10 +105,10 @@ export interface PeerOptions {
    * D: take updates from at most this many neighbours, chosen by peer sampling and
    * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
    * peers that follow this one. 'all': every update on the task's gossip topic, from
-   * anyone (each peer receives every peer's updates). Default 'all': with D = 8 a short
-   * 30-peer run lost 8-10 points of accuracy against all-to-all (docs/PERFORMANCE.md,
-   * "Neighbours"), so neighbour mode is opt-in until it matches; DEFAULT_NEIGHBOURS (8)
-   * is the size tested.
+   * anyone (each peer receives every peer's updates). Default 'all': with D = 8 at 30
+   * peers (4-class shards) accuracy still trails all-to-all by several points after 20
+   * rounds (docs/PERFORMANCE.md, "Neighbours"), so neighbour mode is opt-in until it
+   * matches; DEFAULT_NEIGHBOURS (8) is the size tested.
    */
   readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
@@ -470,6 +470,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
+    const freshCandidates = candidates.filter((c) => this.#neighbours.get(c.peer)?.fresh === true).length;
     const own = this.#exchangedWeights();
     const mergeContext = this.#mergeContext(round, reference);
     const mergeStart = performance.now();
@@ -490,6 +491,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       roundMs: performance.now() - roundStart,
       closedBy,
       candidates: candidates.length,
+      candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
+      freshCandidates,
+      ...(this.#hood === undefined ? {} : { followers: this.#hood.followers().length }),
       merge: report,
       local,
       merged,

@@ -52,7 +52,13 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
   for (const p of peers) {
     const list = rounds.get(p.id) ?? [];
     assert.equal(list.length, 6);
-    for (const r of list) assert.ok(r.candidates <= D, `${p.id} round ${r.round}: ${r.candidates} candidates`);
+    for (const r of list) {
+      assert.ok(r.candidates <= D, `${p.id} round ${r.round}: ${r.candidates} candidates`);
+      // The diagnostics the neighbours bench traces: one lag per candidate, fresh ones among them.
+      assert.equal(r.candidateLags?.length, r.candidates);
+      assert.ok((r.freshCandidates ?? -1) >= 0 && (r.freshCandidates ?? 0) <= r.candidates);
+      assert.ok((r.followers ?? -1) >= 0 && (r.followers ?? 0) <= 3 * D, `${p.id}: ${r.followers} followers`);
+    }
     assert.ok(
       list.slice(2).some((r) => r.candidates >= 1),
       `${p.id} merged neighbours: ${list.map((r) => r.candidates)}`,
