@@ -140,13 +140,12 @@ function settingsKey(task: TaskSpec, tuning: TrainerTuning | undefined): string 
 }
 
 /**
- * Models shared by the Peers of `task` in this process (createPeer's `models`): at most
- * `trainers` train at once. Needs an initialised tfjs backend; release with `close()`
- * after the peers stopped.
+ * The model shared by the Peers of `task` in this process (createPeer's `models`). Needs an
+ * initialised tfjs backend; release with `close()` after the peers stopped.
  */
 export async function createModelPool(
   task: TaskSpec,
-  init: { readonly tuning?: TrainerTuning; readonly weights?: Weights; readonly trainers?: number } = {},
+  init: { readonly tuning?: TrainerTuning; readonly weights?: Weights } = {},
 ): Promise<ModelPool> {
   await prepareModel(task.model);
   const build = (): Trainer =>
@@ -155,7 +154,7 @@ export async function createModelPool(
       ...(init.tuning ? { tuning: init.tuning } : {}),
       ...(init.weights ? { weights: init.weights } : {}),
     });
-  const pool = new ModelPool({ build, ...(init.trainers === undefined ? {} : { trainers: init.trainers }) });
+  const pool = new ModelPool({ build });
   poolSettings.set(pool, settingsKey(task, init.tuning));
   return pool;
 }

@@ -1,20 +1,22 @@
 /**
- * Models that materialise only while a peer trains or evaluates (issue 16): many peers of
- * one process (a simulation) share a few Trainers, and each peer's state rests between
- * uses as arrays (PooledTrainer: every layer, the SGD momentum and its batch-order
- * generator), about 2x the parameter bytes instead of a tfjs model, its momentum and a
- * scratch model in the wasm heap, which never shrinks.
+ * Models that materialise only while a peer trains or evaluates (issue 16): the peers of
+ * one process (a simulation) share one Trainer, and each peer's state rests between uses as
+ * arrays (PooledTrainer: every layer, the SGD momentum and its batch-order generator),
+ * instead of a tfjs model, its momentum and a scratch model per peer in the wasm heap,
+ * which never shrinks.
  *
- * Synchronous work (evaluate, evaluateWeights, mergeScoring, train) runs on one shared
- * Trainer: nothing else runs before it returns. trainAsync yields to the event loop, so it
- * leases a Trainer of its own for the whole call; at most `trainers` are built, and later
- * callers wait their turn (first come, first served).
+ * The shared Trainer holds one peer's state at a time, like a cache line: a peer that
+ * uses it loads its state unless it is already there, and the peer whose state is there is
+ * written back to its arrays first if it changed (trained). A training that yields to the
+ * event loop (trainAsync, every few steps) lets other peers use the model meanwhile and
+ * loads its state again before its next step, so peers interleave their steps exactly as
+ * they would with a model each: the timing of an asynchronous run is kept, at the cost of a
+ * copy of weights and momentum when another peer took the model.
  *
- * Same options and seed give the same numbers as a resident Trainer, bit for bit: a lease
- * loads the peer's weights, momentum and generator, and reads them back after.
+ * Same options and seed give the same numbers as a resident Trainer, bit for bit: the
+ * state moves between the model and the arrays only between steps, exactly.
  */
 import type { Dataset } from '../data/dataset.ts';
-import type { Rng } from '../data/rng.ts';
 import type { ClassScores, LinearInputEvaluator } from '../model/evaluation.ts';
 import { sameArchitecture, type Weights } from '../model/weights.ts';
 import {
@@ -28,55 +30,48 @@ import {
   type TrainResult,
 } from './trainer.ts';
 
-/** Trainers built for leases by default: one per core a simulation process usually has. */
-export const DEFAULT_POOL_TRAINERS = 2;
-
 export interface ModelPoolOptions {
   /**
-   * Builds one Trainer of the pool: every call the same model, weights and options (the
-   * seed does not matter: a peer brings its batch order). The pool owns and releases them.
-   * The first one's weights are every peer's starting state, shared read-only until it trains.
+   * Builds the pool's Trainer (the seed does not matter: a peer brings its batch order).
+   * Its weights are every peer's starting state, shared read-only until the peer trains.
+   * The pool owns and releases it.
    */
   readonly build: () => Trainer;
-  /** Trainers leased to trainAsync at most at once. Default DEFAULT_POOL_TRAINERS. */
-  readonly trainers?: number;
+}
+
+/** What the shared model holds: whose state, and whether it changed since it was loaded. */
+interface Holder {
+  readonly peer: PooledTrainer;
+  dirty: boolean;
 }
 
 export class ModelPool {
-  /** Runs the synchronous work of every peer; also the source of the architecture. */
-  readonly #shared: Trainer;
-  readonly #build: () => Trainer;
+  readonly #model: Trainer;
   readonly #initial: Weights;
-  readonly #max: number;
-  readonly #idle: Trainer[] = [];
-  readonly #all: Trainer[] = [];
-  readonly #waiting: Array<(t: Trainer) => void> = [];
+  #holder: Holder | undefined;
+  #loads = 0;
+  #closed = false;
   readonly trainedLayers: ReadonlySet<string>;
   readonly trainableLayers: ReadonlySet<string>;
-  #closed = false;
 
   constructor(options: ModelPoolOptions) {
-    const max = options.trainers ?? DEFAULT_POOL_TRAINERS;
-    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`trainers must be an integer >= 1, got ${max}`);
-    this.#max = max;
-    this.#build = options.build;
-    this.#shared = options.build();
-    this.#initial = this.#shared.getWeights();
-    this.trainedLayers = this.#shared.trainedLayers();
-    this.trainableLayers = this.#shared.trainableLayers();
+    this.#model = options.build();
+    this.#initial = this.#model.getWeights();
+    this.trainedLayers = this.#model.trainedLayers();
+    this.trainableLayers = this.#model.trainableLayers();
   }
 
   get model(): ModelInfo {
-    return this.#shared.model;
+    return this.#model.model;
   }
 
   get trainable(): Trainable {
-    return this.#shared.trainable;
+    return this.#model.trainable;
   }
 
-  /** Trainers built so far (the shared one included). */
-  get size(): number {
-    return this.#all.length + 1;
+  /** States loaded into the model so far (a measure of how often peers displaced each other). */
+  get loads(): number {
+    return this.#loads;
   }
 
   /** A peer's trainer on this pool, starting from the initial weights with batch order `seed`. */
@@ -85,48 +80,53 @@ export class ModelPool {
     return new PooledTrainer(this, { weights: this.#initial, velocity: undefined, batches: batchOrderRng(seed) });
   }
 
-  /** Runs `use` on the shared Trainer loaded with `state` (synchronous: nothing interleaves). */
-  withShared<T>(state: TrainerState, use: (t: Trainer) => T, loadOptimizer: boolean): T {
+  /** The model holding `peer`'s state (loaded unless it is there); `changes`: the caller will change it. */
+  load(peer: PooledTrainer, state: () => TrainerState, changes: boolean): Trainer {
     this.#check();
-    const t = this.#shared;
-    if (loadOptimizer) t.importState(state);
-    else t.setWeights(state.weights);
-    return use(t);
+    const held = this.#holder;
+    if (held?.peer !== peer) {
+      this.#writeBack();
+      this.#model.importState(state());
+      this.#loads++;
+      this.#holder = { peer, dirty: changes };
+    } else if (changes) {
+      held.dirty = true;
+    }
+    return this.#model;
   }
 
-  /** The shared Trainer, for work that reads no peer's state (scoring given weights). */
+  /** `peer`'s current state, read back from the model if it is there and changed. */
+  sync(peer: PooledTrainer): TrainerState | undefined {
+    const held = this.#holder;
+    if (held?.peer !== peer || !held.dirty) return undefined;
+    held.dirty = false;
+    return this.#model.exportState();
+  }
+
+  /** The model no longer holds `peer`'s state (its arrays were replaced, or it is gone). */
+  forget(peer: PooledTrainer): void {
+    if (this.#holder?.peer === peer) this.#holder = undefined;
+  }
+
+  /** The Trainer for work that reads no peer's state (scoring given weights, on its scratch model). */
   scorer(): Trainer {
     this.#check();
-    return this.#shared;
+    return this.#model;
   }
 
-  /** Leases a Trainer for an asynchronous call; give it back with `give`. */
-  async lease(): Promise<Trainer> {
-    this.#check();
-    const idle = this.#idle.pop();
-    if (idle !== undefined) return idle;
-    if (this.#all.length < this.#max) {
-      const t = this.#build();
-      this.#all.push(t);
-      return t;
-    }
-    return new Promise<Trainer>((resolve) => this.#waiting.push(resolve));
-  }
-
-  give(t: Trainer): void {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next(t);
-    else this.#idle.push(t);
-  }
-
-  /** Frees every Trainer; peers' states stay readable but can no longer train or evaluate. */
+  /** Frees the model; peers' states stay readable but can no longer train or evaluate. */
   close(): void {
     if (this.#closed) return;
+    this.#writeBack();
     this.#closed = true;
-    this.#shared.release();
-    for (const t of this.#all) t.release();
-    this.#all.length = 0;
-    this.#idle.length = 0;
+    this.#model.release();
+  }
+
+  #writeBack(): void {
+    const held = this.#holder;
+    if (held === undefined) return;
+    if (held.dirty) held.peer.park(this.#model.exportState());
+    this.#holder = undefined;
   }
 
   #check(): void {
@@ -164,63 +164,51 @@ export class PooledTrainer implements PeerTrainer {
     return this.#pool.trainableLayers;
   }
 
+  /** Takes the state the pool's model wrote back (another peer needed the model). */
+  park(state: TrainerState): void {
+    this.#state = state;
+  }
+
   getWeights(): Weights {
-    return [...this.#state.weights];
+    return [...this.#current().weights];
   }
 
   setWeights(w: Weights): void {
-    if (!sameArchitecture(this.#state.weights, w)) throw new Error('weights do not fit the model');
-    this.#state = { ...this.#state, weights: [...w] };
+    const state = this.#current();
+    if (!sameArchitecture(state.weights, w)) throw new Error('weights do not fit the model');
+    this.#replace({ ...state, weights: [...w] });
   }
 
   setLayers(layers: Weights): void {
+    const state = this.#current();
     const byName = new Map(layers.map((l) => [l.name, l]));
-    const current = new Set(this.#state.weights.map((l) => l.name));
-    for (const l of layers) if (!current.has(l.name)) throw new Error(`layer ${l.name} does not fit the model`);
-    const weights = this.#state.weights.map((l) => {
+    const names = new Set(state.weights.map((l) => l.name));
+    for (const l of layers) if (!names.has(l.name)) throw new Error(`layer ${l.name} does not fit the model`);
+    const weights = state.weights.map((l) => {
       const next = byName.get(l.name);
       if (next === undefined) return l;
       if (next.shape.join() !== l.shape.join()) throw new Error(`layer ${l.name} does not fit the model`);
       return next;
     });
-    this.#state = { ...this.#state, weights };
+    this.#replace({ ...state, weights });
   }
 
   resetOptimizer(): void {
-    this.#state = { ...this.#state, velocity: undefined };
-  }
-
-  /** The batch-order generator this peer trains with (it advances as the peer trains). */
-  get batches(): Rng {
-    return this.#state.batches;
+    this.#replace({ ...this.#current(), velocity: undefined });
   }
 
   train(data: Dataset, amount: TrainAmount): TrainResult {
-    return this.#pool.withShared(
-      this.#state,
-      (t) => {
-        const result = t.train(data, amount);
-        this.#state = t.exportState();
-        return result;
-      },
-      true,
-    );
+    return this.#load(true).train(data, amount);
   }
 
   async trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal } = {}): Promise<TrainResult> {
-    const t = await this.#pool.lease();
-    try {
-      t.importState(this.#state);
-      const result = await t.trainAsync(data, amount, options);
-      this.#state = t.exportState();
-      return result;
-    } finally {
-      this.#pool.give(t);
-    }
+    // Other peers may use the model at each turn of the event loop: ours is loaded again
+    // before the next step.
+    return this.#load(true).trainAsync(data, amount, { ...options, resumed: () => this.#load(true) });
   }
 
   evaluate(data: Dataset): ClassScores {
-    return this.#pool.withShared(this.#state, (t) => t.evaluate(data), false);
+    return this.#load(false).evaluate(data);
   }
 
   /** Scores other weights: the pool's scratch model, none of this peer's state. */
@@ -236,8 +224,25 @@ export class PooledTrainer implements PeerTrainer {
     return this.#pool.scorer().mergeScoring(data);
   }
 
-  /** Drops the state (the pool's trainers belong to the pool). */
+  /** Drops the state (the model belongs to the pool). */
   release(): void {
+    this.#pool.forget(this);
     this.#state = { ...this.#state, weights: [], velocity: undefined };
+  }
+
+  #load(changes: boolean): Trainer {
+    return this.#pool.load(this, () => this.#state, changes);
+  }
+
+  /** The state, read back from the pool's model first if it trained there since it was loaded. */
+  #current(): TrainerState {
+    const synced = this.#pool.sync(this);
+    if (synced !== undefined) this.#state = synced;
+    return this.#state;
+  }
+
+  #replace(state: TrainerState): void {
+    this.#pool.forget(this);
+    this.#state = state;
   }
 }

@@ -270,12 +270,18 @@ export class Trainer implements PeerTrainer {
   /**
    * Like `train`, but gives the event loop a turn every `yieldEvery` steps so network
    * traffic and timers keep flowing while a peer trains. `signal` stops early (the steps
-   * done so far are kept).
+   * done so far are kept). `resumed` runs after each turn, before the next step: a model
+   * pool puts this participant's state back if the model served another one meanwhile.
    */
   async trainAsync(
     data: Dataset,
     amount: TrainAmount,
-    options: { yieldEvery?: number; signal?: AbortSignal; onProgress?: (p: TrainProgress) => void } = {},
+    options: {
+      yieldEvery?: number;
+      signal?: AbortSignal;
+      onProgress?: (p: TrainProgress) => void;
+      resumed?: () => void;
+    } = {},
   ): Promise<TrainResult> {
     const yieldEvery = options.yieldEvery ?? DEFAULT_YIELD_EVERY;
     const steps = this.steps(data, amount);
@@ -287,6 +293,7 @@ export class Trainer implements PeerTrainer {
       options.onProgress?.(last);
       if (i % yieldEvery === 0) {
         await new Promise<void>((resolve) => setTimeout(resolve, 0));
+        options.resumed?.();
         if (options.signal?.aborted) {
           return { steps: last.step, samples: last.samples, loss: last.loss, elapsedMs: last.elapsedMs };
         }

@@ -29,8 +29,8 @@ test(
   'pooled trainers match resident ones bit for bit: interleaved async training, merges, resets',
   { timeout: HANG_GUARD },
   async () => {
-    // One leased trainer for three peers: their trainAsync calls queue and interleave.
-    const pool = await createModelPool(TINY_SPEC, { trainers: 1 });
+    // One model for three peers: their trainAsync calls interleave on it (a yield every 4 steps).
+    const pool = await createModelPool(TINY_SPEC);
     const seeds = [1, 2, 3];
     const resident = seeds.map((seed) => createTaskTrainer(TINY_SPEC, { seed }));
     const pooled: PeerTrainer[] = seeds.map((seed) => pool.trainer(seed));
@@ -67,8 +67,8 @@ test(
           );
         }
       }
-      // Models built: the shared one and one leased trainer, whatever the number of peers.
-      assert.equal(pool.size, 2);
+      // The peers displaced each other on the one model (the interleaving was exercised).
+      assert.ok(pool.loads > 12, `${pool.loads} loads`);
     } finally {
       for (const t of resident) t.release();
       for (const t of pooled) t.release();
