@@ -15,7 +15,7 @@ import { cloneWeights, sameArchitecture, type Weights } from '../model/weights.t
 import type { CodecSpec } from './codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, MAX_SEQ } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
-import { decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
+import { decodeCheckedLayers, decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
 import { layerNorms, type NormBoundOptions, NormTracker } from './norms.ts';
 import { addDelta, checkCopy } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
@@ -235,8 +235,15 @@ export class PublicCopies {
       publicCopy: copy?.weights,
       valueBound: this.valueBound,
       norms: this.norms,
+      ...(this.#shared === undefined ? {} : { decode: this.#sharedDecode }),
     };
   }
+
+  readonly #sharedDecode: NonNullable<ValidationContext['decode']> = (bytes, header) => {
+    const shared = this.#shared;
+    const decode = () => decodeCheckedLayers(bytes, header, this.schema);
+    return shared === undefined ? decode() : shared.decoded(bytes, decode);
+  };
 
   /**
    * Feeds this peer's own published update into the norm limits (its own step sizes are

@@ -19,6 +19,7 @@
  * Receivers still check what addDelta would have checked (`verify`).
  */
 import type { Weights } from '../model/weights.ts';
+import type { CheckedLayers } from './message.ts';
 
 interface Result {
   readonly base: Weights | undefined;
@@ -30,6 +31,8 @@ interface Result {
 export class SharedCopies {
   /** Entries live as long as the message bytes do; the copies as long as a receiver holds them. */
   readonly #results = new WeakMap<Uint8Array, Result[]>();
+  /** Decoded layers by message bytes, while the bytes live. */
+  readonly #decoded = new WeakMap<Uint8Array, CheckedLayers>();
   #hits = 0;
   #misses = 0;
 
@@ -71,6 +74,21 @@ export class SharedCopies {
       this.#results.set(message, results);
     }
     if (!results.some((r) => r.base === base)) results.push({ base, copy, seeded: true });
+  }
+
+  /**
+   * The layers `message` decodes to, decoded once for all its receivers (validation decodes
+   * every message in full: a model-sized array per receiver otherwise). Only messages that
+   * passed the header checks reach it, so every receiver decodes them on the same task
+   * layout (the fingerprint covers it); a decoding that throws is not kept.
+   */
+  decoded(message: Uint8Array, decode: () => CheckedLayers): CheckedLayers {
+    let hit = this.#decoded.get(message);
+    if (hit === undefined) {
+      hit = decode();
+      this.#decoded.set(message, hit);
+    }
+    return hit;
   }
 
   /** Copies reused, and computed. */
