@@ -51,6 +51,8 @@ export interface ScaleResult extends ScaleCase {
   readonly sPerRound: number;
   readonly candidatesMean: number;
   readonly candidatesMax: number;
+  /** How the peers' rounds closed: enough fresh updates, or the adaptive deadline. */
+  readonly closedBy: Readonly<Record<string, number>>;
   readonly rssPerPeerMiB: number;
   readonly peakRssMiB: number;
   /** RSS before the peers were built (data set, tfjs, the process itself). */
@@ -172,6 +174,10 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     sPerRound: (run.elapsedMs - run.setupMs) / c.rounds / 1000,
     candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
     candidatesMax: Math.max(0, ...candidates),
+    closedBy: run.records.reduce<Record<string, number>>((acc, r) => {
+      acc[r.closedBy] = (acc[r.closedBy] ?? 0) + 1;
+      return acc;
+    }, {}),
     rssPerPeerMiB: (peak - before) / c.peers / MIB,
     peakRssMiB: peak / MIB,
     baseRssMiB: before / MIB,
