@@ -25,7 +25,7 @@ import type { Attack, PublicSetAccess } from '../src/attacks/types.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import { createRng } from '../src/data/rng.ts';
 import type { Weights } from '../src/model/weights.ts';
-import type { TrainAmount, Trainer } from '../src/train/trainer.ts';
+import type { PeerTrainer, TrainAmount } from '../src/train/trainer.ts';
 
 /** Element-wise mean of models with one layout (accumulated in float64). */
 export function meanWeights(models: readonly Weights[]): Weights {
@@ -170,7 +170,7 @@ export interface LockstepAttacker {
   readonly index: number;
   /** Its rank among the attackers (0: the lead). */
   readonly colluder: number;
-  readonly trainer: Trainer;
+  readonly trainer: PeerTrainer;
   /** Its training share (labels flipped for data attacks). */
   readonly train: Dataset;
 }
@@ -186,7 +186,7 @@ export interface LockstepAttackContext {
 }
 
 /** An attacker's view of the public validation set, through its own trainer. */
-export function publicSetAccess(trainer: Trainer, publicSet: Dataset): PublicSetAccess {
+export function publicSetAccess(trainer: PeerTrainer, publicSet: Dataset): PublicSetAccess {
   const full = (w: Weights): Weights => {
     const byName = new Map(w.map((l) => [l.name, l]));
     return trainer.getWeights().map((l) => byName.get(l.name) ?? l);
@@ -201,7 +201,7 @@ export function publicSetAccess(trainer: Trainer, publicSet: Dataset): PublicSet
   };
 }
 
-function exchanged(trainer: Trainer): Weights {
+function exchanged(trainer: PeerTrainer): Weights {
   const layers = trainer.trainableLayers();
   return trainer.getWeights().filter((l) => layers.has(l.name));
 }

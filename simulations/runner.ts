@@ -23,12 +23,13 @@ import { isOracle, oracleStrategy } from '../src/merge/oracle.ts';
 import type { MergeReport, Strategy } from '../src/merge/types.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
-import { createPeer } from '../src/peer/create-peer.ts';
+import { createModelPool, createPeer } from '../src/peer/create-peer.ts';
 import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
 import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
-import type { Trainer } from '../src/train/trainer.ts';
+import type { ModelPool } from '../src/train/model-pool.ts';
+import type { PeerTrainer, Trainer } from '../src/train/trainer.ts';
 import { SharedCopies } from '../src/wire/shared-copies.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
 import { LockstepRounds, lockstepAttackerModel } from './lockstep-mode.ts';
@@ -91,6 +92,12 @@ export interface RunHooks {
   readonly onRound?: (r: PeerRound) => void;
   /** Every honest peer's merge report (diagnostics: who was used, who was rejected and why). */
   readonly onMerge?: (peer: number, round: number, report: MergeReport) => void;
+  /**
+   * Every peer keeps a model of its own for the whole run, as before the model pool (same
+   * numbers, several times the memory: for comparisons). Default false: without `workers`,
+   * peers share the pool's models and rest as arrays.
+   */
+  readonly residentModels?: boolean;
 }
 
 /**
@@ -152,7 +159,7 @@ export async function runStrategy(
     ? await placement.createNetwork(initial)
     : await createNetwork(s.transport, initial.length, s.topology, s.seed);
   const peers = new Map<number, Peer>();
-  const trainers: Trainer[] = [];
+  const trainers: PeerTrainer[] = [];
   const task = entryTask(setup, entry);
   const topic = updatesTopic(task.taskId);
   const reached = new Map<number, { promise: Promise<void>; resolve: () => void }>();
@@ -180,6 +187,8 @@ export async function runStrategy(
   const gossips = new Map<number, Gossip>();
   // Peers' training on worker threads (scenario key "workers"); evaluation and merging stay here.
   let pool: TrainingPool | undefined;
+  // Without workers, peers share a few models and rest as arrays (docs/ARCHITECTURE.md).
+  let models: ModelPool | undefined;
   /** Honest peers run by other processes (shard mode): attackers see them through what they receive. */
   const remoteHonest = new Set<string>();
   const attackerIds = new Set<string>();
@@ -199,7 +208,7 @@ export async function runStrategy(
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const view = { local: honestView, remote: remoteHonest };
-    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool, shared, lockstep);
+    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool ?? models, shared, lockstep);
     trainers.push(peer.trainer);
     return peer;
   };
@@ -258,6 +267,11 @@ export async function runStrategy(
   try {
     if (s.workers > 0)
       pool = await TrainingPool.start({ workers: s.workers, backend: tf.getBackend() as BackendChoice });
+    else if (hooks.residentModels !== true)
+      models = await createModelPool(task, {
+        tuning: { trainable: s.trainable, momentum: s.momentum },
+        ...(setup.backbone ? { weights: setup.backbone } : {}),
+      });
     for (const [i, p] of initial.entries()) {
       const peer = await makePeer(p, network.gossips[i]);
       track(p, peer);
@@ -299,10 +313,8 @@ export async function runStrategy(
     } finally {
       await pool?.close();
     }
-    for (const t of trainers) {
-      t.dispose();
-      t.model.dispose();
-    }
+    for (const t of trainers) t.release();
+    models?.close();
   }
   return {
     label: entry.label,
@@ -321,7 +333,7 @@ export async function runStrategy(
 const exchangedOf = (peer: Peer): ReadonlySet<string> => peer.trainer.trainableLayers();
 
 /** Largest |w| of `trainer`'s `layers`; NaN when a value is NaN. */
-function maxAbs(trainer: Trainer, layers: ReadonlySet<string>): number {
+function maxAbs(trainer: PeerTrainer, layers: ReadonlySet<string>): number {
   let m = 0;
   for (const l of trainer.getWeights()) {
     if (!layers.has(l.name)) continue;
@@ -352,7 +364,7 @@ async function networkPeer(
   gossip: Gossip,
   strategy: Strategy | 'mean' | undefined,
   view: HonestView,
-  pool: TrainingPool | undefined,
+  pool: TrainingPool | ModelPool | undefined,
   sharedCopies: SharedCopies | undefined,
   lockstep: LockstepRounds | undefined,
 ): Promise<Peer> {
@@ -384,11 +396,14 @@ async function networkPeer(
     };
   } else if (p.attacker) {
     outgoing = (own) => own; // data attack: trained on flipped labels, sends honestly
-  } else {
+  } else if (setup.attack?.kind === 'model') {
     outgoing = (own) => {
       honestView.set(p.index, own);
       return own;
     };
+  } else {
+    // No omniscient attacker reads the view: holding every peer's model would cost a model per peer.
+    outgoing = (own) => own;
   }
   const receivedFrom = (ids: ReadonlySet<string>): Weights[] =>
     [...ids].flatMap((id) => {
@@ -407,11 +422,15 @@ async function networkPeer(
     seed: s.seed * 1009 + p.index,
     backend: false,
     trainer: { trainable: s.trainable, momentum: s.momentum },
-    ...(setup.backbone ? { weights: setup.backbone } : {}),
-    // Peers train on worker threads (scenario key "workers"); evaluation and merging stay here.
-    ...(pool
-      ? { training: (trainer: Trainer, options) => PooledTraining.register(pool, gossip.id, trainer, options, p.train) }
-      : {}),
+    // Peers train on worker threads (scenario key "workers"), or share the models of this process.
+    ...(pool instanceof TrainingPool
+      ? {
+          training: (trainer: Trainer, options) => PooledTraining.register(pool, gossip.id, trainer, options, p.train),
+          ...(setup.backbone ? { weights: setup.backbone } : {}),
+        }
+      : pool !== undefined
+        ? { models: pool }
+        : { ...(setup.backbone ? { weights: setup.backbone } : {}) }),
     ...(strategy === undefined ? {} : { strategy }),
     // Lockstep attackers train in their outgoing hook, from the honest mean (./lockstep-mode.ts).
     local: lockstep !== undefined && p.attacker ? { steps: 0 } : s.local,
@@ -445,7 +464,7 @@ function lockstepOutgoing(
   p: PeerSetup,
   setup: SimulationSetup,
   rounds: LockstepRounds,
-  trainer: () => Trainer,
+  trainer: () => PeerTrainer,
 ): OutgoingTransform {
   const s = setup.scenario;
   const attack = p.attacker ? setup.attack : undefined;

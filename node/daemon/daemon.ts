@@ -283,8 +283,8 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
     closers.push({
       what: 'trainer',
       close: async () => {
-        peer.trainer.dispose();
-        peer.trainer.model.dispose();
+        // A daemon runs one peer: its model stays resident (no model pool).
+        peer.trainer.release();
       },
     });
     state.peer = peer;

@@ -7,18 +7,25 @@
  *    case runs in its own child process (its RSS is its own); D and all alternate.
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
- *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--json]
  *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
  * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
+ *
+ * Models: "pooled" (the runner's default: peers take turns on one shared tfjs model and rest as arrays,
+ * src/train/model-pool.ts) or "resident" (a model per peer, RunHooks.residentModels).
+ * RSS per peer: (peak RSS - RSS before the peers were built) / N, sampled every 100 ms and
+ * at every peer-round.
  *
  * Bytes: "peer" counts what the Peer sent (updates, control messages, snapshots served to
  * followers); "bus" counts at the in-process transport, both directions, everything
  * (topic traffic and request/response bytes). libp2p rows have only the Peer's count.
  */
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import { initBackend } from '../../src/train/backend.ts';
@@ -38,6 +45,8 @@ export interface ScaleCase {
   readonly peers: number;
   readonly neighbours: Neighbours;
   readonly rounds: number;
+  /** Every peer keeps a tfjs model of its own (RunHooks.residentModels), as before the model pool. */
+  readonly resident?: boolean;
 }
 
 export interface ScaleResult extends ScaleCase {
@@ -45,8 +54,17 @@ export interface ScaleResult extends ScaleCase {
   readonly sPerRound: number;
   readonly candidatesMean: number;
   readonly candidatesMax: number;
+  /** How the peers' rounds closed: enough fresh updates, or the adaptive deadline. */
+  readonly closedBy: Readonly<Record<string, number>>;
   readonly rssPerPeerMiB: number;
   readonly peakRssMiB: number;
+  /** RSS before the peers were built (data set, tfjs, the process itself). */
+  readonly baseRssMiB: number;
+  /** At the end of the run, per peer above the start: JS ArrayBuffers, and the wasm heap (tfjs models). */
+  readonly arrayBuffersPerPeerMiB: number;
+  readonly wasmPerPeerMiB: number;
+  /** 1-minute load average at the start and the end of the case (the machine is shared). */
+  readonly load: readonly [number, number];
   /** Sent by each Peer per round (updates, control, snapshots served), mean over peers. */
   readonly peerBytesSentPerRound: number;
   /** In-process bus only: sent + received at the transport per peer per round, mean. */
@@ -88,6 +106,12 @@ function scenarioFor(c: {
   });
 }
 
+/** Bytes of the wasm heap (where tfjs-backend-wasm keeps tensors; it never shrinks), 0 on another backend. */
+function wasmHeapBytes(): number {
+  const backend = tf.backend() as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.buffer.byteLength ?? 0;
+}
+
 /** One scale case, in this process. */
 async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   await initBackend('wasm');
@@ -115,15 +139,26 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
           },
         }
       : undefined;
-  const before = process.memoryUsage().rss;
+  const load0 = loadavg()[0] ?? 0;
+  const start = process.memoryUsage();
+  const wasm0 = wasmHeapBytes();
+  const before = start.rss;
   let peak = before;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, RSS_SAMPLE_MS);
+  const sample = (): void => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  };
+  // The timer alone is not enough: on the in-process bus a run can go for minutes without
+  // the event loop reaching its timers (everything runs as promise jobs), so every
+  // peer-round also samples.
+  const timer = setInterval(sample, RSS_SAMPLE_MS);
   let run: Awaited<ReturnType<typeof runStrategy>>;
+  let end: NodeJS.MemoryUsage;
+  let wasmEnd: number;
   try {
-    run = await runStrategy(setup, entry, {}, placement);
-    peak = Math.max(peak, process.memoryUsage().rss);
+    run = await runStrategy(setup, entry, { onRound: sample, residentModels: c.resident === true }, placement);
+    sample();
+    end = process.memoryUsage();
+    wasmEnd = wasmHeapBytes();
   } finally {
     clearInterval(timer);
   }
@@ -145,8 +180,16 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     sPerRound: (run.elapsedMs - run.setupMs) / c.rounds / 1000,
     candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
     candidatesMax: Math.max(0, ...candidates),
+    closedBy: run.records.reduce<Record<string, number>>((acc, r) => {
+      acc[r.closedBy] = (acc[r.closedBy] ?? 0) + 1;
+      return acc;
+    }, {}),
     rssPerPeerMiB: (peak - before) / c.peers / MIB,
     peakRssMiB: peak / MIB,
+    baseRssMiB: before / MIB,
+    arrayBuffersPerPeerMiB: (end.arrayBuffers - start.arrayBuffers) / c.peers / MIB,
+    wasmPerPeerMiB: (wasmEnd - wasm0) / c.peers / MIB,
+    load: [load0, loadavg()[0] ?? 0],
     peerBytesSentPerRound: result.totalBytesSentPerPeer / c.rounds,
     busBytesPerRound: busBytes,
     errors: run.errorCount,
@@ -300,22 +343,28 @@ async function main(): Promise<void> {
         // Alternate which mode runs first.
         const both: Neighbours[] = rows.length % 4 === 0 ? [d, 'all'] : ['all', d];
         const modes = argv.includes('--only-d') ? [d] : both;
+        // --models pooled,resident: each case with and without the model pool, alternating.
+        const kinds = list(argv, '--models', 'pooled');
         for (const neighbours of modes) {
-          const row = await child<ScaleResult>({ kind: 'scale', transport, peers, neighbours, rounds });
-          rows.push(row);
-          process.stderr.write(`${JSON.stringify(row)}\n`);
+          const order = rows.length % 2 === 0 ? kinds : [...kinds].reverse();
+          for (const kind of order) {
+            const resident = kind === 'resident';
+            const row = await child<ScaleResult>({ kind: 'scale', transport, peers, neighbours, rounds, resident });
+            rows.push(row);
+            process.stderr.write(`${JSON.stringify(row)}\n`);
+          }
         }
       }
     }
     if (json) console.log(JSON.stringify(rows));
     else {
       console.log(
-        '| transport | peers | neighbours | s/round | candidates mean / max | RSS/peer MiB | peak RSS MiB | kB sent/peer/round (Peer) | kB/peer/round at the bus (sent+received) | errors |',
+        '| transport | peers | neighbours | models | s/round | candidates mean / max | RSS/peer MiB | peak RSS MiB | kB sent/peer/round (Peer) | kB/peer/round at the bus (sent+received) | errors |',
       );
-      console.log('|---|---|---|---|---|---|---|---|---|---|');
+      console.log('|---|---|---|---|---|---|---|---|---|---|---|');
       for (const r of rows) {
         console.log(
-          `| ${r.transport} | ${r.peers} | ${r.neighbours} | ${fmt(r.sPerRound)} | ${fmt(r.candidatesMean, 1)} / ${r.candidatesMax} | ${fmt(r.rssPerPeerMiB, 1)} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.peerBytesSentPerRound / 1000, 0)} | ${r.busBytesPerRound === null ? '-' : fmt(r.busBytesPerRound / 1000, 0)} | ${r.errors} |`,
+          `| ${r.transport} | ${r.peers} | ${r.neighbours} | ${r.resident === true ? 'resident' : 'pooled'} | ${fmt(r.sPerRound)} | ${fmt(r.candidatesMean, 1)} / ${r.candidatesMax} | ${fmt(r.rssPerPeerMiB, 1)} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.peerBytesSentPerRound / 1000, 0)} | ${r.busBytesPerRound === null ? '-' : fmt(r.busBytesPerRound / 1000, 0)} | ${r.errors} |`,
         );
       }
     }

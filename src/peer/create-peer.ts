@@ -20,6 +20,7 @@ import { prepareModel } from '../model/tfjs-model.ts';
 import type { Weights } from '../model/weights.ts';
 import type { Gossip } from '../net/gossip.ts';
 import { type BackendChoice, type BackendOptions, initBackend } from '../train/backend.ts';
+import { ModelPool } from '../train/model-pool.ts';
 import type { SgdOptions } from '../train/sgd.ts';
 import { type Trainable, Trainer, type TrainerOptions } from '../train/trainer.ts';
 import { type LocalTraining, Peer, type PeerData, type PeerOptions } from './peer.ts';
@@ -62,7 +63,16 @@ export interface CreatePeerOptions extends Omit<PeerOptions, 'task' | 'trainer' 
   readonly backend?: BackendChoice | false;
   /** Backend options, e.g. `wasmPaths` in browsers. */
   readonly backendOptions?: BackendOptions;
+  /**
+   * Train and evaluate on this process's shared models (createModelPool) instead of a model
+   * of its own: between uses the peer holds its state as arrays (simulations of many peers).
+   * Its tuning and starting weights are the pool's; not with `training`.
+   */
+  readonly models?: ModelPool;
 }
+
+/** A Peer whose Trainer is its own (createPeer without `models`). */
+export type ResidentPeer = Peer & { readonly trainer: Trainer };
 
 /** Defaults of createPeer's own options (the Peer's are PEER_DEFAULTS). */
 export const CREATE_PEER_DEFAULTS = { backend: 'auto', seed: 0 } as const;
@@ -119,6 +129,36 @@ export function taskModelLayout(task: TaskSpec): Weights {
   }
 }
 
+/** What each pool was built for: a peer may use it only with the same task and tuning. */
+const poolSettings = new WeakMap<ModelPool, string>();
+
+function settingsKey(task: TaskSpec, tuning: TrainerTuning | undefined): string {
+  return JSON.stringify({
+    task: task.taskId,
+    options: taskTrainerOptions(task, { seed: 0, ...(tuning ? { tuning } : {}) }),
+  });
+}
+
+/**
+ * The model shared by the Peers of `task` in this process (createPeer's `models`). Needs an
+ * initialised tfjs backend; release with `close()` after the peers stopped.
+ */
+export async function createModelPool(
+  task: TaskSpec,
+  init: { readonly tuning?: TrainerTuning; readonly weights?: Weights } = {},
+): Promise<ModelPool> {
+  await prepareModel(task.model);
+  const build = (): Trainer =>
+    createTaskTrainer(task, {
+      seed: 0,
+      ...(init.tuning ? { tuning: init.tuning } : {}),
+      ...(init.weights ? { weights: init.weights } : {}),
+    });
+  const pool = new ModelPool({ build });
+  poolSettings.set(pool, settingsKey(task, init.tuning));
+  return pool;
+}
+
 function overlay(model: ReturnType<typeof buildModel>, weights: Weights): void {
   const own = getWeights(model);
   const names = new Set(own.map((l) => l.name));
@@ -136,8 +176,13 @@ function overlay(model: ReturnType<typeof buildModel>, weights: Weights): void {
  * Builds a ready-to-start Peer of `task`: initialises the tfjs backend, builds the task's
  * model and Trainer, and wraps them with the strategy in a Peer. Throws a RangeError when
  * the data does not fit the task. Call `await peer.start()`, then `peer.run(rounds)`;
- * `peer.stop()` when done (the caller disposes `peer.trainer` and its model after).
+ * `peer.stop()` when done, then `peer.trainer.release()` (its tensors and model).
  */
+export async function createPeer(
+  task: TaskSpec,
+  options: CreatePeerOptions & { readonly models?: undefined },
+): Promise<ResidentPeer>;
+export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Promise<Peer>;
 export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Promise<Peer> {
   const {
     training,
@@ -146,6 +191,7 @@ export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Pr
     weights,
     backend = CREATE_PEER_DEFAULTS.backend,
     backendOptions,
+    models,
     ...peerOptions
   } = options;
   const seed = options.seed ?? CREATE_PEER_DEFAULTS.seed;
@@ -153,6 +199,15 @@ export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Pr
   if (problem !== undefined) throw new RangeError(`training data: ${problem}`);
   if (backend !== false) await initBackend(backend, backendOptions);
   await prepareModel(task.model);
+  const resolvedStrategy = typeof strategy === 'function' ? strategy : createStrategy(strategy);
+  if (models !== undefined) {
+    if (training !== undefined) throw new RangeError('models: a pooled peer trains on the pool, not elsewhere');
+    if (weights !== undefined) throw new RangeError("models: the starting weights are the pool's (createModelPool)");
+    if (poolSettings.get(models) !== settingsKey(task, tuning)) {
+      throw new RangeError('models: the pool was built for another task or trainer tuning');
+    }
+    return new Peer({ ...peerOptions, seed, task, trainer: models.trainer(seed), strategy: resolvedStrategy });
+  }
   const init = { seed, ...(tuning ? { tuning } : {}), ...(weights ? { weights } : {}) };
   const trainer = createTaskTrainer(task, init);
   try {
@@ -162,11 +217,10 @@ export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Pr
       task,
       trainer,
       training: training === undefined ? undefined : await training(trainer, taskTrainerOptions(task, init)),
-      strategy: typeof strategy === 'function' ? strategy : createStrategy(strategy),
+      strategy: resolvedStrategy,
     });
   } catch (err) {
-    trainer.dispose();
-    trainer.model.dispose();
+    trainer.release();
     throw err;
   }
 }

@@ -24,7 +24,7 @@ import type { Layer, Weights } from '../model/weights.ts';
 import { allFinite, sizeOfShape } from '../model/weights.ts';
 import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
-import type { TrainAmount, Trainer, TrainResult } from '../train/trainer.ts';
+import type { PeerTrainer, TrainAmount, TrainResult } from '../train/trainer.ts';
 import { isBenignRejection } from '../wire/errors.ts';
 import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
 import type { NormBoundOptions } from '../wire/norms.ts';
@@ -89,7 +89,8 @@ export interface PeerOptions {
    * of `local`. The trainer's model must be the task's.
    */
   readonly task: TaskSpec;
-  readonly trainer: Trainer;
+  /** A resident Trainer, or a PooledTrainer (src/train/model-pool.ts) whose model exists only while in use. */
+  readonly trainer: PeerTrainer;
   /** Runs the local training of each round; default `trainer` itself. */
   readonly training?: LocalTraining;
   readonly data: PeerData;
@@ -204,7 +205,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
 }
 
 /** Why `trainer`'s model is not the model of `task`, or undefined when it is. */
-function modelProblem(task: TaskSpec, trainer: Trainer): string | undefined {
+function modelProblem(task: TaskSpec, trainer: PeerTrainer): string | undefined {
   const model = trainer.model;
   if (!sameModel(model.spec, task.model)) return `the trainer's model is not the task's (${task.model.kind})`;
   if (model.numClasses !== task.classes) return `the model has ${model.numClasses} classes, the task ${task.classes}`;
@@ -229,7 +230,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly taskId: string;
   readonly topic: string;
   readonly schema: TaskSchema;
-  readonly trainer: Trainer;
+  readonly trainer: PeerTrainer;
   readonly #options: ResolvedPeerOptions;
   readonly #encoder: PublicCopyEncoder;
   readonly #copies: PublicCopies;
@@ -312,9 +313,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         this.#neighbours.delete(peer);
       },
       snapshotFor: (follower) =>
-        this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower)
-          ? this.#encoder.snapshot()
-          : undefined,
+        this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower) ? this.#snapshot() : undefined,
       onRefused: (from, reason, detail) => this.#emitRejected('update:rejected', from, reason, detail, 'sample'),
       onError: (err, context) => this.#emitError(err, context),
       onBytes: (sent, received) => {
@@ -405,7 +404,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           );
           throw new Error(`${RATE_LIMITED}: retry later`);
         }
-        return this.#encoder.snapshot() ?? new Uint8Array(0);
+        return this.#snapshot() ?? new Uint8Array(0);
       },
       { stage: 'snapshot' },
     );
@@ -442,6 +441,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       return heard === undefined ? round > 0 : round - heard >= this.#options.staleAfterRounds;
     });
 
+    // A round starts on a turn of the event loop. On the in-process bus everything else can
+    // run as promise jobs for minutes: timers and the engine's own tasks would wait (its
+    // garbage collection among them, so freed models piled up: 8 MiB of RSS per peer
+    // instead of 3 at 100 peers, docs/PERFORMANCE.md "In-process engine memory").
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
     const start = this.trainer.getWeights();
     const reference = start.filter((l: Layer) => this.#exchanged.has(l.name));
     const trained = await this.#options.training.trainAsync(this.#options.data.train, this.#options.local, {
@@ -523,6 +527,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     }
   }
 
+  /** Our public copy as a snapshot (fp32 keyframe), seeded for receivers in this process. */
+  #snapshot(): Uint8Array | undefined {
+    const bytes = this.#encoder.snapshot();
+    const copy = this.#encoder.current;
+    if (bytes !== undefined && copy !== undefined) this.#options.sharedCopies?.seed(bytes, undefined, copy);
+    return bytes;
+  }
+
   /** The exchanged (trainable) layers of the current model. */
   #exchangedWeights(): Weights {
     return this.trainer.getWeights().filter((l: Layer) => this.#exchanged.has(l.name));
@@ -538,7 +550,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       this.#emitError(err, 'seq reservation failed, not publishing this round');
       return 0;
     }
+    const before = this.#encoder.current;
     const encoded = this.#encoder.encodeUpdate(outgoing, samples);
+    // Receivers in this process get our x̂ itself instead of computing their own copy of it.
+    this.#options.sharedCopies?.seed(
+      encoded.bytes,
+      encoded.kind === 'keyframe' ? undefined : before,
+      encoded.publicCopy,
+    );
     this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
     try {

@@ -95,6 +95,35 @@ export class Sgd {
     return v;
   }
 
+  /**
+   * The momentum of `variables` (the trained ones, in order) as arrays, or undefined when
+   * there is none yet (no step since the last reset). A model pool parks it with its peer.
+   */
+  velocity(variables: readonly tf.Variable[]): Float32Array[] | undefined {
+    if (this.#velocity.size === 0) return undefined;
+    return variables.map((v) => {
+      const held = this.#velocity.get(v);
+      // A variable not stepped yet has zero momentum (the state #velocityOf would create).
+      return held === undefined ? new Float32Array(v.size) : (held.dataSync() as Float32Array);
+    });
+  }
+
+  /** Replaces the momentum with `values` (velocity's order), or forgets it (undefined). */
+  setVelocity(variables: readonly tf.Variable[], values: readonly Float32Array[] | undefined): void {
+    this.reset();
+    if (values === undefined) return;
+    if (values.length !== variables.length)
+      throw new Error(`velocity: ${values.length} arrays for ${variables.length} variables`);
+    for (const [i, variable] of variables.entries()) {
+      const a = values[i];
+      if (a.length !== variable.size)
+        throw new Error(`velocity of ${variable.name}: ${a.length} values for ${variable.size}`);
+      // tf.variable keeps its initial tensor's data; the tidy frees only the handle.
+      const v = tf.tidy(() => tf.variable(tf.tensor(a, variable.shape), false));
+      this.#velocity.set(variable, v);
+    }
+  }
+
   /** Forgets momentum (after a merge replaced the weights, old velocity points elsewhere). */
   reset(): void {
     for (const v of this.#velocity.values()) v.dispose();

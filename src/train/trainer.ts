@@ -10,6 +10,7 @@ import { type Dataset, featureSize as datasetFeatureSize } from '../data/dataset
 import { createRng, type Rng } from '../data/rng.ts';
 import type { ClassScores, LinearInputEvaluator } from '../model/evaluation.ts';
 import { buildModel, getWeights, type LinearInput, type Model, setWeights } from '../model/model.ts';
+import type { ModelSpec } from '../model/spec.ts';
 import type { Weights } from '../model/weights.ts';
 import { classScores, confusionMatrix } from './metrics.ts';
 import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
@@ -92,6 +93,54 @@ export interface GradientExchange {
 
 export type TrainAmount = { readonly epochs: number } | { readonly steps: number };
 
+/**
+ * What a Trainer holds of one participant between uses: every layer's values, the SGD
+ * momentum of the trained variables (undefined before the first step or after a reset),
+ * and the batch-order generator. A model pool (model-pool.ts) parks a peer's state here
+ * while the pool's models serve other peers; the arrays are read-only once exported.
+ */
+export interface TrainerState {
+  readonly weights: Weights;
+  readonly velocity: readonly Float32Array[] | undefined;
+  readonly batches: Rng;
+}
+
+/** The batch-order generator a Trainer seeded with `seed` starts from. */
+export function batchOrderRng(seed: number): Rng {
+  return createRng(seed).fork('batches');
+}
+
+/** What a Peer and the front ends read of a trainer's model (the architecture, not its values). */
+export interface ModelInfo {
+  readonly spec: ModelSpec;
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly outputLayer: Model['outputLayer'];
+}
+
+/**
+ * The trainer a Peer uses: a resident Trainer (its model lives as long as it does), or a
+ * PooledTrainer (model-pool.ts: state held as arrays, a model only while it trains or
+ * evaluates). Weights returned by getWeights are read-only.
+ */
+export interface PeerTrainer {
+  readonly model: ModelInfo;
+  readonly trainable: Trainable;
+  trainedLayers(): ReadonlySet<string>;
+  trainableLayers(): ReadonlySet<string>;
+  getWeights(): Weights;
+  setWeights(w: Weights): void;
+  setLayers(layers: Weights): void;
+  resetOptimizer(): void;
+  train(data: Dataset, amount: TrainAmount): TrainResult;
+  trainAsync(data: Dataset, amount: TrainAmount, options?: { signal?: AbortSignal }): Promise<TrainResult>;
+  evaluate(data: Dataset): ClassScores;
+  evaluateWeights(w: Weights, data: Dataset): ClassScores;
+  mergeScoring(data: Dataset): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator };
+  /** Frees everything it holds (a resident Trainer: its tensors and its model). */
+  release(): void;
+}
+
 export interface TrainProgress {
   readonly epoch: number;
   readonly step: number;
@@ -123,13 +172,13 @@ const DEFAULT_YIELD_EVERY = 4;
  */
 export const LOSS_READ_EVERY = DEFAULT_YIELD_EVERY;
 
-export class Trainer {
+export class Trainer implements PeerTrainer {
   readonly model: Model;
   readonly trainable: Trainable;
   readonly batchSize: number;
   readonly evalBatchSize: number;
   readonly optimizerOptions: SgdOptions;
-  readonly #rng: Rng;
+  #rng: Rng;
   readonly #sgd: Sgd;
   readonly #trainedVariables: tf.Variable[];
   /** Backbone features per dataset (head mode); valid while the backbone is unchanged. */
@@ -150,7 +199,7 @@ export class Trainer {
     if (!(Number.isInteger(this.batchSize) && this.batchSize >= 1))
       throw new Error('batchSize must be an integer >= 1');
     this.optimizerOptions = validateSgd(options.optimizer ?? DEFAULT_SGD);
-    this.#rng = createRng(options.seed ?? 0).fork('batches');
+    this.#rng = batchOrderRng(options.seed ?? 0);
     const head = headNames(model);
     const trained = model.variables.filter((v) => v.trainable && (this.trainable === 'all' || head.has(v.name)));
     this.#trainedVariables = trained.map((v) => v.variable);
@@ -281,12 +330,18 @@ export class Trainer {
   /**
    * Like `train`, but gives the event loop a turn every `yieldEvery` steps so network
    * traffic and timers keep flowing while a peer trains. `signal` stops early (the steps
-   * done so far are kept).
+   * done so far are kept). `resumed` runs after each turn, before the next step: a model
+   * pool puts this participant's state back if the model served another one meanwhile.
    */
   async trainAsync(
     data: Dataset,
     amount: TrainAmount,
-    options: { yieldEvery?: number; signal?: AbortSignal; onProgress?: (p: TrainProgress) => void } = {},
+    options: {
+      yieldEvery?: number;
+      signal?: AbortSignal;
+      onProgress?: (p: TrainProgress) => void;
+      resumed?: () => void;
+    } = {},
   ): Promise<TrainResult> {
     const yieldEvery = options.yieldEvery ?? DEFAULT_YIELD_EVERY;
     const steps = this.steps(data, amount);
@@ -298,6 +353,7 @@ export class Trainer {
       options.onProgress?.(last);
       if (i % yieldEvery === 0) {
         await new Promise<void>((resolve) => setTimeout(resolve, 0));
+        options.resumed?.();
         if (options.signal?.aborted) {
           return { steps: last.step, samples: last.samples, loss: last.loss, elapsedMs: last.elapsedMs };
         }
@@ -595,6 +651,30 @@ export class Trainer {
   /** Forgets optimizer momentum. */
   resetOptimizer(): void {
     this.#sgd.reset();
+  }
+
+  /** This trainer's state: arrays of every layer and of the momentum, and the batch-order generator. */
+  exportState(): TrainerState {
+    return {
+      // dataSync copies out of the wasm heap; on the cpu backend it is the tensor's own
+      // (never written) array.
+      weights: this.getWeights(),
+      velocity: this.#sgd.velocity(this.#trainedVariables),
+      batches: this.#rng,
+    };
+  }
+
+  /** Takes on another participant's state (exportState of a Trainer built with the same options). */
+  importState(state: TrainerState): void {
+    this.setWeights(state.weights);
+    this.#sgd.setVelocity(this.#trainedVariables, state.velocity);
+    this.#rng = state.batches;
+  }
+
+  /** Frees the trainer's tensors and its model. */
+  release(): void {
+    this.dispose();
+    this.model.dispose();
   }
 
   dispose(): void {

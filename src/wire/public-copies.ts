@@ -15,9 +15,9 @@ import { cloneWeights, sameArchitecture, type Weights } from '../model/weights.t
 import type { CodecSpec } from './codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, MAX_SEQ } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
-import { decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
+import { decodeCheckedLayers, decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
 import { layerNorms, type NormBoundOptions, NormTracker } from './norms.ts';
-import { addDelta } from './reconstruct.ts';
+import { addDelta, checkCopy } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
 import type { SharedCopies } from './shared-copies.ts';
 import { type ValidationContext, validateUpdate } from './validate.ts';
@@ -75,7 +75,6 @@ export class PublicCopyEncoder {
   #lastSamples = 0;
   #sinceKeyframe = 0;
   #keyframeRequested = false;
-  #snapshotCache: { readonly seq: number; readonly bytes: Uint8Array } | undefined;
 
   constructor(options: EncoderOptions) {
     this.schema = options.schema;
@@ -96,6 +95,14 @@ export class PublicCopyEncoder {
   /** Seq of the last message emitted (0 before the first). */
   get seq(): number {
     return this.#lastSeq;
+  }
+
+  /**
+   * x̂_self itself, read-only (never written: each message makes a new one), or undefined
+   * before the first message. What a SharedCopies is seeded with.
+   */
+  get current(): Weights | undefined {
+    return this.#self;
   }
 
   /** x̂_self: what receivers reconstruct of this peer (a copy), or undefined before the first message. */
@@ -138,23 +145,21 @@ export class PublicCopyEncoder {
   snapshot(): Uint8Array | undefined {
     if (this.#self === undefined) return undefined;
     const seq = this.#lastSeq;
-    // Encoded once per seq: every request until the next message gets the same bytes.
-    if (this.#snapshotCache?.seq !== seq) {
-      const bytes = encodeMessage(
-        {
-          kind: 'keyframe',
-          taskId: this.schema.taskId,
-          fingerprint: this.schema.fingerprint,
-          seq,
-          base: seq,
-          samples: this.#lastSamples,
-          codec: FP32,
-        },
-        this.#self,
-      );
-      this.#snapshotCache = { seq, bytes };
-    }
-    return this.#snapshotCache.bytes;
+    // Encoded per request (a copy of x̂ with a header; deterministic, so every request at
+    // a seq gets equal bytes). Kept, it would hold an fp32 model per peer for a whole round;
+    // receivers in one process share x̂ itself instead (Peer seeds SharedCopies).
+    return encodeMessage(
+      {
+        kind: 'keyframe',
+        taskId: this.schema.taskId,
+        fingerprint: this.schema.fingerprint,
+        seq,
+        base: seq,
+        samples: this.#lastSamples,
+        codec: FP32,
+      },
+      this.#self,
+    );
   }
 }
 
@@ -230,8 +235,15 @@ export class PublicCopies {
       publicCopy: copy?.weights,
       valueBound: this.valueBound,
       norms: this.norms,
+      ...(this.#shared === undefined ? {} : { decode: this.#sharedDecode }),
     };
   }
+
+  readonly #sharedDecode: NonNullable<ValidationContext['decode']> = (bytes, header) => {
+    const shared = this.#shared;
+    const decode = () => decodeCheckedLayers(bytes, header, this.schema);
+    return shared === undefined ? decode() : shared.decoded(bytes, decode);
+  };
 
   /**
    * Feeds this peer's own published update into the norm limits (its own step sizes are
@@ -288,8 +300,11 @@ export class PublicCopies {
       }
       try {
         const add = (): Weights => addDelta(current.weights, update.weights, this.valueBound);
+        const verify = (w: Weights): void => checkCopy(w, this.valueBound);
         weights =
-          this.#shared !== undefined && bytes !== undefined ? this.#shared.resolve(bytes, current.weights, add) : add();
+          this.#shared !== undefined && bytes !== undefined
+            ? this.#shared.resolve(bytes, current.weights, add, verify)
+            : add();
       } catch (err) {
         if (err instanceof DecodeError) return { kind: 'rejected', sender, reason: err.reason, detail: err.message };
         throw err;

@@ -48,3 +48,17 @@ export function addDelta(copy: Weights, delta: Weights, bound = Number.POSITIVE_
     return { name: layer.name, shape: [...layer.shape], values: out };
   });
 }
+
+/**
+ * Checks a reconstructed copy as addDelta would have while computing it (another party
+ * computed it: shared-copies.ts): DecodeError('non-finite') or ('out-of-range').
+ */
+export function checkCopy(copy: Weights, bound = Number.POSITIVE_INFINITY): void {
+  for (let l = 0; l < copy.length; l++) {
+    const a = copy[l].values;
+    for (let i = 0; i < a.length; i++) {
+      const v = a[i];
+      if (v - v !== 0 || v > bound || v < -bound) outside(l, i, v, bound);
+    }
+  }
+}

@@ -8,7 +8,14 @@ import type { Weights } from '../model/weights.ts';
 import { type CodecSpec, formatCodec, sameCodec } from './codec-spec.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './constants.ts';
 import { DecodeError, isBenignRejection, type RejectReason } from './errors.ts';
-import { checkHeader, decodeCheckedLayers, decodeHeader, type Update } from './message.ts';
+import {
+  type CheckedLayers,
+  checkHeader,
+  decodeCheckedLayers,
+  decodeHeader,
+  type Update,
+  type UpdateHeader,
+} from './message.ts';
 import { layerNorms, type NormKind, type NormLimits } from './norms.ts';
 import { checkReconstruction } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
@@ -32,6 +39,11 @@ export interface ValidationContext {
   readonly valueBound?: number;
   /** Per-layer norm limits (src/wire/norms.ts); none when absent. A layer above its limit is 'out-of-range'. */
   readonly norms?: NormLimits;
+  /**
+   * Decodes the layers after the header checks (default decodeCheckedLayers on `schema`):
+   * receivers of the same bytes in one process decode them once (SharedCopies.decoded).
+   */
+  readonly decode?: (bytes: Uint8Array, header: UpdateHeader) => CheckedLayers;
 }
 
 export type ValidationResult =
@@ -56,7 +68,7 @@ export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): Valid
       if (header.seq === ctx.lastSeq) return reject('replayed', `seq ${header.seq} already applied`);
       if (header.seq < ctx.lastSeq) return reject('stale-seq', `seq ${header.seq} older than ${ctx.lastSeq}`);
     }
-    const { weights, maxAbs } = decodeCheckedLayers(bytes, header, ctx.schema);
+    const { weights, maxAbs } = ctx.decode?.(bytes, header) ?? decodeCheckedLayers(bytes, header, ctx.schema);
     const bound = ctx.valueBound ?? DEFAULT_VALUE_BOUND;
     const valueLimit = header.kind === 'delta' ? 2 * bound : bound;
     for (let l = 0; l < weights.length; l++) {

@@ -7,24 +7,40 @@ import { before, test } from 'node:test';
 import type { Dataset } from '../../src/data/dataset.ts';
 import { allFinite } from '../../src/model/weights.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
-import { createTaskTrainer } from '../../src/peer/create-peer.ts';
+import { createModelPool, createTaskTrainer } from '../../src/peer/create-peer.ts';
 import type { LocalTraining } from '../../src/peer/peer.ts';
-import type { TrainAmount, TrainResult } from '../../src/train/trainer.ts';
+import type { ModelPool } from '../../src/train/model-pool.ts';
+import type { PeerTrainer, TrainAmount, TrainResult } from '../../src/train/trainer.ts';
 import { decodeHeader } from '../../src/wire/message.ts';
 import { HANG_GUARD, modelFor, Puppet, record, TINY_SPEC, tinyBackend, tinyPeer } from './tiny.ts';
 
 before(tinyBackend);
 
-test('a diverged local training is undone, reported, and the peer goes on', { timeout: HANG_GUARD }, async () => {
+for (const kind of ['resident', 'pooled'] as const) {
+  test(
+    `a diverged local training is undone, reported, and the peer goes on (${kind} model)`,
+    { timeout: HANG_GUARD },
+    async () => {
+      const pool: ModelPool | undefined = kind === 'pooled' ? await createModelPool(TINY_SPEC) : undefined;
+      try {
+        await diverged(pool === undefined ? createTaskTrainer(TINY_SPEC, { seed: 1 }) : pool.trainer(1));
+      } finally {
+        pool?.close();
+      }
+    },
+  );
+}
+
+async function diverged(trainer: PeerTrainer): Promise<void> {
   const bus = new Bus();
-  const trainer = createTaskTrainer(TINY_SPEC, { seed: 1 });
   let diverge = true;
   // Real steps, then (in the first round only) one value blown up as a diverged step would.
   const training: LocalTraining = {
     async trainAsync(data: Dataset, amount: TrainAmount): Promise<TrainResult> {
       const result = trainer.train(data, amount);
       if (diverge) {
-        const w = trainer.getWeights();
+        // getWeights is read-only (a pooled trainer's resting arrays): change a copy.
+        const w = trainer.getWeights().map((l) => ({ ...l, values: l.values.slice() }));
         const first = w[0];
         assert.ok(first);
         first.values[0] = Number.NaN;
@@ -64,4 +80,5 @@ test('a diverged local training is undone, reported, and the peer goes on', { ti
   assert.ok(allFinite(trainer.getWeights()));
   assert.notDeepEqual(trainer.getWeights()[0]?.values, start[0]?.values);
   await a.stop();
-});
+  trainer.release();
+}
