@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
+import { PUSH_PROTOCOL, SAMPLE_PROTOCOL, SNAPSHOT_PROTOCOL } from '../../src/wire/constants.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { strategyResult } from '../results.ts';
 import { type PeerRound, runStrategy } from '../runner.ts';
@@ -69,6 +70,13 @@ export interface ScaleResult extends ScaleCase {
   readonly peerBytesSentPerRound: number;
   /** In-process bus only: sent + received at the transport per peer per round, mean. */
   readonly busBytesPerRound: number | null;
+  /**
+   * In-process bus only: busBytesPerRound split by what the bytes were (both directions, as
+   * the bus counts them), and how many exchanges of each kind per peer per round.
+   */
+  readonly busByKind: Readonly<Record<string, { bytes: number; count: number }>> | null;
+  /** Neighbour mode: follows with a non-empty answer and unfollows sent, per peer per round. */
+  readonly followsPerRound: number | null;
   readonly errors: number;
 }
 
@@ -112,6 +120,47 @@ function wasmHeapBytes(): number {
   return backend.wasm?.HEAPU8?.buffer.byteLength ?? 0;
 }
 
+/** Bytes and exchanges by kind, counted around a Gossip's requests (both directions). */
+class KindCounter {
+  readonly totals = new Map<string, { bytes: number; count: number }>();
+
+  add(kind: string, bytes: number): void {
+    const t = this.totals.get(kind) ?? { bytes: 0, count: 0 };
+    t.bytes += bytes;
+    t.count++;
+    this.totals.set(kind, t);
+  }
+
+  /** `gossip` with its publish and fetch counted (the bus counts each byte sent and received: 2x). */
+  wrap(gossip: Gossip): Gossip {
+    const fetch: Gossip['fetch'] = async (peer, protocol, request, options) => {
+      const response = await gossip.fetch(peer, protocol, request, options);
+      const both = 2 * (request.byteLength + response.byteLength);
+      if (protocol === PUSH_PROTOCOL) this.add(request[5] === 2 ? 'push keyframe' : 'push delta', both);
+      else if (protocol === SNAPSHOT_PROTOCOL) this.add('snapshot (gap fetch)', both);
+      else if (protocol === SAMPLE_PROTOCOL) {
+        const kind = ['?', 'exchange', 'answer', 'follow', 'unfollow'][request[5] ?? 0] ?? '?';
+        if (kind === 'follow' && response.byteLength > 0) this.add('follow + snapshot', both);
+        else this.add(`control: ${kind}`, both);
+      } else this.add(`other: ${protocol}`, both);
+      return response;
+    };
+    const publish: Gossip['publish'] = async (topic, data) => {
+      const r = await gossip.publish(topic, data);
+      this.add('topic publish (x recipients)', 2 * data.byteLength * r.recipients);
+      return r;
+    };
+    return new Proxy(gossip, {
+      get(target, prop) {
+        if (prop === 'fetch') return fetch;
+        if (prop === 'publish') return publish;
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+}
+
 /** One scale case, in this process. */
 async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   await initBackend('wasm');
@@ -120,6 +169,7 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   const entry = scenario.strategies[0];
   if (entry === undefined) throw new Error('no strategy');
   let bus: Bus | undefined;
+  const kinds = new KindCounter();
   const placement =
     c.transport === 'inproc'
       ? {
@@ -128,7 +178,7 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
             const b = new Bus({ topology: scenario.topology });
             bus = b;
             let next = 0;
-            const join = (): Gossip => b.join(`p${next++}`);
+            const join = (): Gossip => kinds.wrap(b.join(`p${next++}`));
             return {
               gossips: initial.map(join),
               add: async () => join(),
@@ -165,7 +215,13 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   const result = strategyResult(run);
   const candidates = run.records.map((r) => r.candidates);
   let busBytes: number | null = null;
+  let busByKind: Record<string, { bytes: number; count: number }> | null = null;
+  let followsPerRound: number | null = null;
   if (bus !== undefined) {
+    busByKind = {};
+    const per = c.peers * c.rounds;
+    for (const [k, t] of [...kinds.totals].sort()) busByKind[k] = { bytes: t.bytes / per, count: t.count / per };
+    if (c.neighbours !== 'all') followsPerRound = (kinds.totals.get('follow + snapshot')?.count ?? 0) / per;
     let total = 0;
     for (const id of bus.peerIds()) {
       const t = bus.traffic(id);
@@ -192,6 +248,8 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     load: [load0, loadavg()[0] ?? 0],
     peerBytesSentPerRound: result.totalBytesSentPerPeer / c.rounds,
     busBytesPerRound: busBytes,
+    busByKind,
+    followsPerRound,
     errors: run.errorCount,
   };
 }

@@ -30,6 +30,7 @@ import {
   type SampleKind,
 } from '../wire/sampling.ts';
 import type { TaskSchema } from '../wire/schema.ts';
+import { planFollows } from './follow-plan.ts';
 
 /** Pushes accepted from one neighbour per round of ours (a faster neighbour may send two). */
 export const PUSHES_PER_ROUND = 4;
@@ -45,6 +46,11 @@ export const PUSH_TIMEOUT_MS = 30_000;
  * round instead of at the next one, which a round waiting for every neighbour needs.
  */
 export const FOLLOW_RETRY_MS = 2_000;
+/**
+ * Default: one followee may be replaced every this many rounds, at any N (follow-plan.ts).
+ * Each replacement costs a snapshot in and one out (about 4 int8 deltas each).
+ */
+export const SWAP_EVERY = 2;
 /** The refusal that tells a pusher to drop this follower. */
 const NOT_FOLLOWING = 'not-following';
 /** Peers whose addresses are remembered to pass on in exchanges. */
@@ -60,6 +66,8 @@ export interface NeighbourhoodInit {
   readonly maxUpdateBytes: number;
   readonly maxFollowers?: number;
   readonly resetEvery?: number;
+  /** One followee may be replaced every this many rounds (default SWAP_EVERY); filling a free place is not limited. */
+  readonly swapEvery?: number;
   /** Validate and apply a pushed update; returns the refusal reason, or undefined when it was taken. */
   readonly onUpdate: (from: string, bytes: Uint8Array) => string | undefined;
   /** A follow was answered with this snapshot (non-empty). */
@@ -88,6 +96,9 @@ export class Neighbourhood {
   readonly #addresses = new Map<string, readonly string[]>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #abort = new AbortController();
+  readonly #swapEvery: number;
+  /** Followees that may still be replaced this round. */
+  #swaps = 0;
   #exchanging = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
 
@@ -95,6 +106,10 @@ export class Neighbourhood {
     this.#init = init;
     this.#gossip = init.gossip;
     this.#maxFollowers = init.maxFollowers ?? FOLLOWERS_FACTOR * init.neighbours;
+    this.#swapEvery = init.swapEvery ?? SWAP_EVERY;
+    if (!(Number.isInteger(this.#swapEvery) && this.#swapEvery >= 1)) {
+      throw new RangeError(`swapEvery must be an integer >= 1, got ${this.#swapEvery}`);
+    }
     this.sampler = new PeerSampler({
       self: init.gossip.id,
       neighbours: init.neighbours,
@@ -131,12 +146,14 @@ export class Neighbourhood {
   }
 
   /**
-   * Round start: reseed a slot when due, follow the new neighbours, follow again those in
-   * `silent` (not heard from lately: they may have dropped us), exchange with one.
+   * Round start: reseed a slot when due, follow the new neighbours (replacing at most one
+   * followee every `swapEvery` rounds), follow again those in `silent` (not heard from
+   * lately: they may have dropped us), exchange with one.
    */
   tick(round: number, silent: (peer: string) => boolean = () => false): void {
     this.sampler.tick(round);
     this.#pushes.clear();
+    this.#swaps = round > 0 && round % this.#swapEvery === 0 ? 1 : 0;
     if (this.sampler.neighbours().length < this.sampler.size) this.sampler.introduce(this.#gossip.peers());
     this.#syncFollows(silent);
     this.#exchange();
@@ -216,12 +233,15 @@ export class Neighbourhood {
     }
   }
 
-  /** Follows the sampler's neighbours and unfollows the peers it dropped. */
+  /**
+   * Follows the sampler's neighbours and unfollows the peers it dropped, at the pace of
+   * follow-plan.ts: free places are filled at once, followees replaced within the budget.
+   */
   #syncFollows(silent: (peer: string) => boolean): void {
-    const wanted = new Set(this.sampler.neighbours());
-    for (const peer of this.#following) if (wanted.has(peer) && silent(peer)) this.#follow(peer);
-    for (const peer of [...this.#following]) {
-      if (wanted.has(peer)) continue;
+    for (const peer of this.#following) if (silent(peer)) this.#follow(peer);
+    const plan = planFollows([...this.#following], this.sampler.neighbours(), this.#swaps);
+    this.#swaps -= plan.unfollow.length;
+    for (const peer of plan.unfollow) {
       this.#drop(peer);
       this.#background(async () => {
         await this.#send(peer, this.#message('unfollow')).catch(() => {
@@ -229,7 +249,7 @@ export class Neighbourhood {
         });
       });
     }
-    for (const peer of wanted) if (!this.#following.has(peer)) this.#follow(peer);
+    for (const peer of plan.follow) this.#follow(peer);
   }
 
   #follow(peer: string): void {
