@@ -21,6 +21,10 @@
  * Bytes: "peer" counts what the Peer sent (updates, control messages, snapshots served to
  * followers); "bus" counts at the in-process transport, both directions, everything
  * (topic traffic and request/response bytes). libp2p rows have only the Peer's count.
+ * Bus rows also split the bus bytes by kind ("busByKind": pushed deltas and keyframes,
+ * follows answered with a snapshot, gap snapshots, control), counted around each Gossip's
+ * fetch and publish the way the bus counts them (each byte once sent, once received);
+ * without --json they are printed as a second table.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -28,8 +32,8 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
-import { PUSH_PROTOCOL, SAMPLE_PROTOCOL, SNAPSHOT_PROTOCOL } from '../../src/wire/constants.ts';
 import { initBackend } from '../../src/train/backend.ts';
+import { PUSH_PROTOCOL, SAMPLE_PROTOCOL, SNAPSHOT_PROTOCOL } from '../../src/wire/constants.ts';
 import { strategyResult } from '../results.ts';
 import { type PeerRound, runStrategy } from '../runner.ts';
 import { parseScenario } from '../scenario.ts';
@@ -424,6 +428,15 @@ async function main(): Promise<void> {
         console.log(
           `| ${r.transport} | ${r.peers} | ${r.neighbours} | ${r.resident === true ? 'resident' : 'pooled'} | ${fmt(r.sPerRound)} | ${fmt(r.candidatesMean, 1)} / ${r.candidatesMax} | ${fmt(r.rssPerPeerMiB, 1)} | ${fmt(r.peakRssMiB, 0)} | ${fmt(r.peerBytesSentPerRound / 1000, 0)} | ${r.busBytesPerRound === null ? '-' : fmt(r.busBytesPerRound / 1000, 0)} | ${r.errors} |`,
         );
+      }
+      console.log('\n| transport | peers | neighbours | kind | kB/peer/round at the bus | exchanges/peer/round |');
+      console.log('|---|---|---|---|---|---|');
+      for (const r of rows) {
+        for (const [kind, t] of Object.entries(r.busByKind ?? {})) {
+          console.log(
+            `| ${r.transport} | ${r.peers} | ${r.neighbours} | ${kind} | ${fmt(t.bytes / 1000, 1)} | ${fmt(t.count, 2)} |`,
+          );
+        }
       }
     }
     return;
