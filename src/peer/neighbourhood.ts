@@ -12,6 +12,10 @@
  * - `/meshfl/1/push`: the request is one update message, sent by its author to each
  *   follower; the answer is empty, or an error naming why it was refused.
  *
+ * Followees follow the sampler's view at a pace independent of N (src/peer/follow-plan.ts):
+ * free places are filled at once, but a followee is replaced at most once every
+ * `swapEvery` rounds, since each new followee costs a snapshot in and one out.
+ *
  * Limits: a push is accepted only from a peer this one follows, at most
  * PUSHES_PER_ROUND per sender per round, no larger than the task's largest update; a
  * peer has at most `maxFollowers` followers (further follows are refused); inbound

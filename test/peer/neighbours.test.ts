@@ -31,6 +31,9 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
   const shared = new SharedCopies();
   const peers: Peer[] = [];
   const rounds = new Map<string, RoundSummary[]>();
+  /** Followees of each peer at the end of each round. */
+  const followed = new Map<string, string[][]>();
+  let replaced = 0;
   for (let i = 0; i < 12; i++) {
     const p = tinyPeer(bus.join(`p${i}`), {
       seed: i + 1,
@@ -43,6 +46,7 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
       const list = rounds.get(p.id) ?? [];
       list.push(e.detail);
       rounds.set(p.id, list);
+      followed.set(p.id, [...(followed.get(p.id) ?? []), p.following() ?? []]);
     });
     p.addEventListener('error', (e) => assert.fail(`${p.id}: ${e.detail.message}`));
     peers.push(p);
@@ -65,9 +69,18 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
     );
     assert.ok((p.following() ?? []).length <= D);
     assert.ok(p.neighbours().length <= D);
+    // The follow pace (follow-plan.ts): a followee is replaced at most once every 2 rounds,
+    // in even rounds (no follow fails here, so every drop is a replacement).
+    const views = followed.get(p.id) ?? [];
+    for (let r = 1; r < views.length; r++) {
+      const dropped = (views[r - 1] ?? []).filter((x) => !(views[r] ?? []).includes(x));
+      assert.ok(dropped.length <= (r % 2 === 0 ? 1 : 0), `${p.id} round ${r} dropped ${dropped}`);
+      replaced += dropped.length;
+    }
     const t = bus.traffic(p.id);
     assert.equal(t?.bytesSent, 0, 'nothing on the gossip topic');
   }
+  assert.ok(replaced >= 1, 'followees were replaced (the neighbours still change)');
   // Receivers of one sender on the same chain hold its public copy once (shared read-only).
   let pairs = 0;
   for (const sender of peers) {
