@@ -306,6 +306,7 @@ export class Neighbourhood {
             check.ok ? `expected an answer, got ${check.message.kind}` : check.detail,
           );
           this.sampler.forget(partner);
+          this.#drop(partner);
           return;
         }
         await this.#learn(check.message.entries);
@@ -315,7 +316,11 @@ export class Neighbourhood {
         );
       } catch (err) {
         if (!(err instanceof FetchError)) throw err;
-        if (err.code === 'unreachable') this.sampler.forget(partner);
+        if (err.code === 'unreachable') {
+          // Gone: a followee that is unreachable leaves a free place, filled at the next sync.
+          this.sampler.forget(partner);
+          this.#drop(partner);
+        }
       } finally {
         this.#exchanging = false;
       }
