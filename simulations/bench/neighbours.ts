@@ -29,6 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import { initBackend } from '../../src/train/backend.ts';
+import { createNetwork } from '../network.ts';
 import { strategyResult } from '../results.ts';
 import { type PeerRound, runStrategy } from '../runner.ts';
 import { parseScenario } from '../scenario.ts';
@@ -70,6 +71,12 @@ export interface ScaleResult extends ScaleCase {
   /** In-process bus only: sent + received at the transport per peer per round, mean. */
   readonly busBytesPerRound: number | null;
   readonly errors: number;
+  /** Building and wiring the transport (libp2p: creating the nodes and dialling the overlay), ms. */
+  readonly networkMs: number;
+  /** Per round, s after set-up when the last peer ended it (round 0 is the first entry). */
+  readonly roundEndS: readonly number[];
+  /** First few peer errors, for a failed case. */
+  readonly firstErrors: readonly string[];
 }
 
 function scenarioFor(c: {
@@ -120,6 +127,13 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   const entry = scenario.strategies[0];
   if (entry === undefined) throw new Error('no strategy');
   let bus: Bus | undefined;
+  let networkMs = 0;
+  const t0 = performance.now();
+  const progress = (what: string): void => {
+    process.stderr.write(
+      `[${c.transport} ${c.peers} ${c.neighbours}] ${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}\n`,
+    );
+  };
   const placement =
     c.transport === 'inproc'
       ? {
@@ -138,7 +152,16 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
             };
           },
         }
-      : undefined;
+      : {
+          local: new Set(setup.peers.map((p) => p.index)),
+          createNetwork: async () => {
+            const n0 = performance.now();
+            const network = await createNetwork(scenario.transport, c.peers, scenario.topology, scenario.seed);
+            networkMs = performance.now() - n0;
+            progress(`${c.peers} nodes created and the overlay dialled in ${(networkMs / 1000).toFixed(1)} s`);
+            return network;
+          },
+        };
   const load0 = loadavg()[0] ?? 0;
   const start = process.memoryUsage();
   const wasm0 = wasmHeapBytes();
@@ -151,11 +174,19 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   // the event loop reaching its timers (everything runs as promise jobs), so every
   // peer-round also samples.
   const timer = setInterval(sample, RSS_SAMPLE_MS);
+  const ended = new Map<number, number>();
+  const onRound = (r: PeerRound): void => {
+    sample();
+    const n = (ended.get(r.round) ?? 0) + 1;
+    ended.set(r.round, n);
+    if (n === c.peers)
+      progress(`round ${r.round} ended by every peer (${(r.atMs / 1000).toFixed(1)} s after the run started)`);
+  };
   let run: Awaited<ReturnType<typeof runStrategy>>;
   let end: NodeJS.MemoryUsage;
   let wasmEnd: number;
   try {
-    run = await runStrategy(setup, entry, { onRound: sample, residentModels: c.resident === true }, placement);
+    run = await runStrategy(setup, entry, { onRound, residentModels: c.resident === true }, placement);
     sample();
     end = process.memoryUsage();
     wasmEnd = wasmHeapBytes();
@@ -193,6 +224,12 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     peerBytesSentPerRound: result.totalBytesSentPerPeer / c.rounds,
     busBytesPerRound: busBytes,
     errors: run.errorCount,
+    networkMs,
+    roundEndS: Array.from({ length: c.rounds }, (_, round) => {
+      const at = run.records.filter((r) => r.round === round).map((r) => r.atMs);
+      return at.length === 0 ? Number.NaN : (Math.max(...at) - run.setupMs) / 1000;
+    }),
+    firstErrors: run.errors.slice(0, 5),
   };
 }
 
