@@ -14,21 +14,8 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { type CoresAnswer, type CoresKind, GEMM_FLOPS, JS_ITERATIONS } from './cores-worker.ts';
 import { median } from './suite/alternate.ts';
-
-export type CoresKind = 'js' | 'gemm';
-export interface CoresRequest {
-  readonly kind: CoresKind;
-  readonly ms: number;
-}
-export interface CoresAnswer {
-  readonly units: number;
-  readonly ms: number;
-}
-/** Flops of one GEMM unit: [64 x 784] x [784 x 256] (batch 64 into the MLP's first layer). */
-export const GEMM_FLOPS = 2 * 64 * 784 * 256;
-/** Iterations of one JS unit. */
-export const JS_ITERATIONS = 1_000_000;
 
 const WORKER_URL = new URL('./cores-worker.ts', import.meta.url);
 const KINDS: readonly CoresKind[] = ['js', 'gemm'];

@@ -48,6 +48,10 @@ export interface ScaleCase {
   readonly rounds: number;
   /** Every peer keeps a tfjs model of its own (RunHooks.residentModels), as before the model pool. */
   readonly resident?: boolean;
+  /** Train the peers on this many worker threads (scenario `workers`; default 0, the main thread). */
+  readonly workers?: number;
+  /** Local steps per round (default 2). */
+  readonly localSteps?: number;
 }
 
 export interface ScaleResult extends ScaleCase {
@@ -88,6 +92,8 @@ function scenarioFor(c: {
   strategies?: string[];
   accuracy?: boolean;
   evaluateEvery?: number;
+  workers?: number;
+  localSteps?: number;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -97,7 +103,7 @@ function scenarioFor(c: {
     partition: c.accuracy ? { kind: 'shards', classesPerPeer: 4 } : { kind: 'iid' },
     strategies: c.strategies ?? ['mean'],
     rounds: c.rounds,
-    localSteps: c.accuracy ? 10 : 2,
+    localSteps: c.localSteps ?? (c.accuracy ? 10 : 2),
     batchSize: 32,
     samplesPerPeer: c.accuracy ? 600 : 200,
     validationPerClass: c.accuracy ? 5 : 2,
@@ -110,6 +116,7 @@ function scenarioFor(c: {
     degree: 8,
     neighbours: c.neighbours,
     seed: c.seed ?? 1,
+    workers: c.workers ?? 0,
   });
 }
 
@@ -322,6 +329,11 @@ async function accuracyCase(c: {
   return out;
 }
 
+/** One scale case in a child process of its own (its RSS is its own). */
+export function scaleInChild(c: ScaleCase): Promise<ScaleResult> {
+  return child<ScaleResult>({ kind: 'scale', ...c });
+}
+
 /** Runs this file with `--child <json>` and returns the JSON it prints last. */
 function child<T>(args: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -447,4 +459,4 @@ async function main(): Promise<void> {
   throw new Error('usage: neighbours.ts scale|accuracy [options]');
 }
 
-await main();
+if (import.meta.main) await main();
