@@ -79,6 +79,14 @@ export interface ScaleResult extends ScaleCase {
   readonly networkMs: number;
   /** Per round, s after set-up when the last peer ended it (round 0 is the first entry). */
   readonly roundEndS: readonly number[];
+  /**
+   * Process CPU seconds (user + system, every thread) from the start of the run to when
+   * the last peer ended each round: less disturbed by other processes than wall time on a
+   * shared machine (rounds 1.. cost the differences).
+   */
+  readonly cpuRoundEndS: readonly number[];
+  /** libp2p: mean connections per node when the last peer ended each round. */
+  readonly connectionsPerNode: readonly number[];
   /** First few peer errors, for a failed case. */
   readonly firstErrors: readonly string[];
 }
@@ -135,6 +143,14 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   if (entry === undefined) throw new Error('no strategy');
   let bus: Bus | undefined;
   let networkMs = 0;
+  let gossips: readonly Gossip[] = [];
+  const connections: number[] = [];
+  const cpuEnds: number[] = [];
+  let cpu0: NodeJS.CpuUsage | undefined;
+  const cpuS = (): number => {
+    const u = process.cpuUsage(cpu0);
+    return (u.user + u.system) / 1e6;
+  };
   const t0 = performance.now();
   const progress = (what: string): void => {
     process.stderr.write(
@@ -165,6 +181,7 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
             const n0 = performance.now();
             const network = await createNetwork(scenario.transport, c.peers, scenario.topology, scenario.seed);
             networkMs = performance.now() - n0;
+            gossips = network.gossips;
             progress(`${c.peers} nodes created and the overlay dialled in ${(networkMs / 1000).toFixed(1)} s`);
             return network;
           },
@@ -186,12 +203,19 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     sample();
     const n = (ended.get(r.round) ?? 0) + 1;
     ended.set(r.round, n);
-    if (n === c.peers)
-      progress(`round ${r.round} ended by every peer (${(r.atMs / 1000).toFixed(1)} s after the run started)`);
+    if (n !== c.peers) return;
+    cpuEnds.push(cpuS());
+    const links =
+      gossips.length === 0 ? Number.NaN : gossips.reduce((a, g) => a + g.peers().length, 0) / gossips.length;
+    connections.push(links);
+    progress(
+      `round ${r.round} ended by every peer (${(r.atMs / 1000).toFixed(1)} s after the run started${Number.isNaN(links) ? '' : `, ${links.toFixed(1)} connections per node`}, load ${(loadavg()[0] ?? 0).toFixed(1)})`,
+    );
   };
   let run: Awaited<ReturnType<typeof runStrategy>>;
   let end: NodeJS.MemoryUsage;
   let wasmEnd: number;
+  cpu0 = process.cpuUsage();
   try {
     run = await runStrategy(setup, entry, { onRound, residentModels: c.resident === true }, placement);
     sample();
@@ -236,6 +260,8 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
       const at = run.records.filter((r) => r.round === round).map((r) => r.atMs);
       return at.length === 0 ? Number.NaN : (Math.max(...at) - run.setupMs) / 1000;
     }),
+    connectionsPerNode: connections,
+    cpuRoundEndS: cpuEnds,
     firstErrors: run.errors.slice(0, 5),
   };
 }

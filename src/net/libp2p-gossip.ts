@@ -370,9 +370,19 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
 
-  /** Adds sampled addresses to the peer store (bad ones are skipped) so `fetch` can dial. */
+  /**
+   * Adds sampled addresses to the peer store (bad ones are skipped) so `fetch` can dial; a
+   * connected peer's are known already (identify), and a peer-store write is not cheap.
+   */
   async learnAddresses(peer: string, addresses: readonly string[]): Promise<void> {
     if (this.#stopped || peer === this.id) return;
+    let id: PeerId;
+    try {
+      id = peerIdFromString(peer);
+    } catch {
+      return;
+    }
+    if (this.node.getConnections(id).length > 0) return;
     const parsed = addresses.flatMap((a) => {
       try {
         return [multiaddr(a)];
@@ -382,7 +392,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     });
     if (parsed.length === 0) return;
     try {
-      await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs: parsed });
+      await this.node.peerStore.merge(id, { multiaddrs: parsed });
     } catch (err) {
       this.#log('ignoring addresses of %s: %s', peer, err);
     }
@@ -588,7 +598,9 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   /** Serve one inbound request/response stream. Never throws: failures abort the stream. */
   async #respond(protocol: string, stream: Stream, remote: PeerId): Promise<void> {
     const entry = this.#handled.get(protocol);
-    const log = stream.log.newScope('meshfl');
+    // Not stream.log.newScope(): a logger per inbound stream cost 2% of a 20-peer libp2p
+    // run (a debug instance and an isatty call each), for a line written only on failure.
+    const log = this.#log;
     if (entry == null) {
       stream.abort(new Error(`${protocol} not handled`));
       return;

@@ -204,15 +204,19 @@ export class Neighbourhood {
     }));
   }
 
-  /** Remembers where entries can be reached, and tells the transport. */
-  async #learn(entries: readonly SampleEntry[]): Promise<void> {
+  /**
+   * Remembers where entries can be reached. The transport is told only when this peer
+   * follows one of them (#follow): telling it every entry of every exchange cost 9% of a
+   * 20-peer libp2p run's CPU in peer-store writes (docs/PERFORMANCE.md), for ids that are
+   * mostly never dialled.
+   */
+  #learn(entries: readonly SampleEntry[]): void {
     for (const e of entries) {
       if (e.addresses.length === 0 || e.id === this.#gossip.id) continue;
       this.#addresses.delete(e.id);
       this.#addresses.set(e.id, e.addresses);
       if (this.#addresses.size > ADDRESS_BOOK_SIZE)
         this.#addresses.delete(this.#addresses.keys().next().value as string);
-      await this.#gossip.learnAddresses?.(e.id, e.addresses);
     }
   }
 
@@ -236,6 +240,8 @@ export class Neighbourhood {
     this.#following.add(peer);
     this.#background(async () => {
       try {
+        const addresses = this.#addresses.get(peer);
+        if (addresses !== undefined) await this.#gossip.learnAddresses?.(peer, addresses);
         const snapshot = await this.#send(peer, this.#message('follow'));
         if (snapshot.byteLength > 0 && this.#following.has(peer)) this.#init.onSnapshot(peer, snapshot);
       } catch (err) {
@@ -284,7 +290,7 @@ export class Neighbourhood {
           this.sampler.forget(partner);
           return;
         }
-        await this.#learn(check.message.entries);
+        this.#learn(check.message.entries);
         this.sampler.acceptResponse(
           partner,
           check.message.entries.map((e) => e.id),
@@ -319,7 +325,7 @@ export class Neighbourhood {
       case 'exchange': {
         if (!this.sampler.acceptInbound(from)) throw new Error('busy: one exchange per peer per round');
         // Of an inbound exchange only its sender is taken (peer-sampling.ts), and its addresses.
-        await this.#learn(m.entries.filter((e) => e.id === from));
+        this.#learn(m.entries.filter((e) => e.id === from));
         return this.#message('answer', await this.#entries());
       }
       case 'follow': {
