@@ -141,6 +141,7 @@ interface Handled {
   responder: Responder;
   maxRequestBytes: number;
   timeout: number;
+  readTimeout: number;
   stage: RejectStage;
 }
 
@@ -287,6 +288,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       responder,
       maxRequestBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
       timeout: options.timeout ?? RESPOND_TIMEOUT,
+      readTimeout: options.readTimeout ?? this.#requestReadTimeout,
       stage: options.stage ?? 'snapshot',
     };
     const replacing = this.#handled.has(protocol);
@@ -368,6 +370,16 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
 
   async addresses(): Promise<string[]> {
     return this.node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  async peerAddresses(peer: string): Promise<string[]> {
+    if (this.#stopped) return [];
+    try {
+      const known = await this.node.peerStore.get(peerIdFromString(peer));
+      return known.addresses.map((a) => a.multiaddr.toString());
+    } catch {
+      return []; // not in the peer store, or not a peer id
+    }
   }
 
   /**
@@ -611,7 +623,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       const read = await readRequest(
         stream,
         entry.maxRequestBytes,
-        AbortSignal.any([AbortSignal.timeout(this.#requestReadTimeout), this.#stopping.signal]),
+        AbortSignal.any([AbortSignal.timeout(entry.readTimeout), this.#stopping.signal]),
       );
       if (read.kind === 'too-large') {
         const size = `${read.atLeast === true ? 'at least ' : ''}${read.length} bytes`;
