@@ -294,3 +294,52 @@ test(
     }
   },
 );
+
+test('an exchange answer carries the addresses of the peers a peer knows by connection, and they dial', async () => {
+  const gossips: Libp2pGossip[] = [];
+  try {
+    for (let i = 0; i < 3; i++) gossips.push(await createLibp2pGossip(await createMemoryLibp2p()));
+    const [b, c, raw] = gossips as [Libp2pGossip, Libp2pGossip, Libp2pGossip];
+    await b.node.dial(c.node.getMultiaddrs());
+    const peerB = tinyPeer(b, { neighbours: 2 });
+    const peerC = tinyPeer(c, { neighbours: 2 });
+    await peerB.start();
+    await peerC.start();
+    await raw.node.dial(b.node.getMultiaddrs());
+    const schema = peerB.schema;
+    const answer = decodeSampleMessage(
+      await raw.fetch(
+        peerB.id,
+        SAMPLE_PROTOCOL,
+        encodeSampleMessage({
+          kind: 'exchange',
+          taskId: schema.taskId,
+          fingerprint: schema.fingerprint,
+          entries: [{ id: raw.id, addresses: await raw.addresses() }],
+        }),
+      ),
+    );
+    // C is known to B only as a connected peer (its overlay neighbour), never from an exchange.
+    const entry = answer.entries.find((e) => e.id === peerC.id);
+    assert.ok(entry !== undefined && entry.addresses.length > 0, `C with addresses: ${JSON.stringify(answer.entries)}`);
+    assert.equal(raw.peers().includes(peerC.id), false);
+    // What a follower does with a sampled entry: the addresses reach the transport, which dials.
+    await raw.learnAddresses(peerC.id, entry.addresses);
+    const follow = encodeSampleMessage({
+      kind: 'follow',
+      taskId: schema.taskId,
+      fingerprint: schema.fingerprint,
+      entries: [],
+    });
+    assert.equal(
+      (await raw.fetch(peerC.id, SAMPLE_PROTOCOL, follow)).byteLength,
+      0,
+      'followed (nothing published yet)',
+    );
+    assert.deepEqual(peerC.followers(), [raw.id]);
+    await peerB.stop();
+    await peerC.stop();
+  } finally {
+    await Promise.allSettled(gossips.map((g) => g.stop()));
+  }
+});
