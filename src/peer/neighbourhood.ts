@@ -42,8 +42,8 @@ export const SAMPLE_TIMEOUT_MS = 10_000;
  * Time for one push (the whole update travels), for a push request to arrive whole at its
  * receiver, and for a follow (answered with an fp32 snapshot). With 10 s for a follow and
  * the transport's 5 s for a request to arrive, a 30-peer libp2p run on a loaded machine
- * lost 57 of 446 follows and 136 of 481 pushes to those timeouts (docs/PERFORMANCE.md), and
- * each lost follow was retried, another snapshot.
+ * lost 57 of 446 follows to timeouts and 136 of 481 pushes to timeouts or cut streams
+ * (docs/PERFORMANCE.md), and each lost follow was retried, another snapshot.
  */
 export const PUSH_TIMEOUT_MS = 30_000;
 /**
@@ -230,9 +230,9 @@ export class Neighbourhood {
 
   /**
    * Remembers where entries can be reached. The transport is told only when this peer
-   * follows one of them (#follow): telling it every entry of every exchange cost 9% of a
-   * 20-peer libp2p run's CPU in peer-store writes (docs/PERFORMANCE.md), for ids that are
-   * mostly never dialled.
+   * follows one of them (#follow): telling it every entry of every exchange meant a
+   * peer-store write per id per exchange (the peer store took 9% of a 20-peer libp2p run,
+   * docs/PERFORMANCE.md), for ids that are mostly never dialled.
    */
   #learn(entries: readonly SampleEntry[]): void {
     for (const e of entries) {
