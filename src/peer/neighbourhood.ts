@@ -168,10 +168,12 @@ export class Neighbourhood {
           if (!(err instanceof FetchError)) throw err;
           // It no longer follows us, or is gone: it follows again if it picks us again.
           // (A refused update keeps the follower: the refusal is its business.)
-          // A slow push (a timeout, or a stream cut by a busy receiver: 'protocol') keeps it:
-          // dropping it there left a follower without our updates for rounds.
-          const gone = err.code === 'unreachable' || err.code === 'too-large' || err.message.includes(NOT_FOLLOWING);
-          if (gone) this.#followers.delete(peer);
+          // A push that failed otherwise (timed out, cut) drops it too: it missed this update,
+          // so our next delta would be a gap it fetches a snapshot for; it re-follows (and
+          // gets a snapshot) once it notices our silence. Keeping such followers was tried
+          // and, at 100 libp2p peers on a loaded machine, added snapshot fetches that timed
+          // out (docs/PERFORMANCE.md).
+          if (err.code !== 'remote-error' || err.message.includes(NOT_FOLLOWING)) this.#followers.delete(peer);
         }
       });
     }
