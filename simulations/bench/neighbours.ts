@@ -34,6 +34,7 @@ import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { PUSH_PROTOCOL, SAMPLE_PROTOCOL, SNAPSHOT_PROTOCOL } from '../../src/wire/constants.ts';
+import { createNetwork } from '../network.ts';
 import { strategyResult } from '../results.ts';
 import { type PeerRound, runStrategy } from '../runner.ts';
 import { parseScenario } from '../scenario.ts';
@@ -52,6 +53,10 @@ export interface ScaleCase {
   readonly rounds: number;
   /** Every peer keeps a tfjs model of its own (RunHooks.residentModels), as before the model pool. */
   readonly resident?: boolean;
+  /** Train the peers on this many worker threads (scenario `workers`; default 0, the main thread). */
+  readonly workers?: number;
+  /** Local steps per round (default 2). */
+  readonly localSteps?: number;
 }
 
 export interface ScaleResult extends ScaleCase {
@@ -82,6 +87,20 @@ export interface ScaleResult extends ScaleCase {
   /** Neighbour mode: follows with a non-empty answer and unfollows sent, per peer per round. */
   readonly followsPerRound: number | null;
   readonly errors: number;
+  /** Building and wiring the transport (libp2p: creating the nodes and dialling the overlay), ms. */
+  readonly networkMs: number;
+  /** Per round, s after set-up when the last peer ended it (round 0 is the first entry). */
+  readonly roundEndS: readonly number[];
+  /**
+   * Process CPU seconds (user + system, every thread) from the start of the run to when
+   * the last peer ended each round: less disturbed by other processes than wall time on a
+   * shared machine (rounds 1.. cost the differences).
+   */
+  readonly cpuRoundEndS: readonly number[];
+  /** libp2p: mean connections per node when the last peer ended each round. */
+  readonly connectionsPerNode: readonly number[];
+  /** First few peer errors, for a failed case. */
+  readonly firstErrors: readonly string[];
 }
 
 function scenarioFor(c: {
@@ -93,6 +112,8 @@ function scenarioFor(c: {
   strategies?: string[];
   accuracy?: boolean;
   evaluateEvery?: number;
+  workers?: number;
+  localSteps?: number;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -102,7 +123,7 @@ function scenarioFor(c: {
     partition: c.accuracy ? { kind: 'shards', classesPerPeer: 4 } : { kind: 'iid' },
     strategies: c.strategies ?? ['mean'],
     rounds: c.rounds,
-    localSteps: c.accuracy ? 10 : 2,
+    localSteps: c.localSteps ?? (c.accuracy ? 10 : 2),
     batchSize: 32,
     samplesPerPeer: c.accuracy ? 600 : 200,
     validationPerClass: c.accuracy ? 5 : 2,
@@ -115,6 +136,7 @@ function scenarioFor(c: {
     degree: 8,
     neighbours: c.neighbours,
     seed: c.seed ?? 1,
+    workers: c.workers ?? 0,
   });
 }
 
@@ -174,6 +196,21 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   if (entry === undefined) throw new Error('no strategy');
   let bus: Bus | undefined;
   const kinds = new KindCounter();
+  let networkMs = 0;
+  let gossips: readonly Gossip[] = [];
+  const connections: number[] = [];
+  const cpuEnds: number[] = [];
+  let cpu0: NodeJS.CpuUsage | undefined;
+  const cpuS = (): number => {
+    const u = process.cpuUsage(cpu0);
+    return (u.user + u.system) / 1e6;
+  };
+  const t0 = performance.now();
+  const progress = (what: string): void => {
+    process.stderr.write(
+      `[${c.transport} ${c.peers} ${c.neighbours}] ${((performance.now() - t0) / 1000).toFixed(1)} s: ${what}\n`,
+    );
+  };
   const placement =
     c.transport === 'inproc'
       ? {
@@ -192,7 +229,17 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
             };
           },
         }
-      : undefined;
+      : {
+          local: new Set(setup.peers.map((p) => p.index)),
+          createNetwork: async () => {
+            const n0 = performance.now();
+            const network = await createNetwork(scenario.transport, c.peers, scenario.topology, scenario.seed);
+            networkMs = performance.now() - n0;
+            gossips = network.gossips;
+            progress(`${c.peers} nodes created and the overlay dialled in ${(networkMs / 1000).toFixed(1)} s`);
+            return network;
+          },
+        };
   const load0 = loadavg()[0] ?? 0;
   const start = process.memoryUsage();
   const wasm0 = wasmHeapBytes();
@@ -205,11 +252,26 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   // the event loop reaching its timers (everything runs as promise jobs), so every
   // peer-round also samples.
   const timer = setInterval(sample, RSS_SAMPLE_MS);
+  const ended = new Map<number, number>();
+  const onRound = (r: PeerRound): void => {
+    sample();
+    const n = (ended.get(r.round) ?? 0) + 1;
+    ended.set(r.round, n);
+    if (n !== c.peers) return;
+    cpuEnds.push(cpuS());
+    const links =
+      gossips.length === 0 ? Number.NaN : gossips.reduce((a, g) => a + g.peers().length, 0) / gossips.length;
+    connections.push(links);
+    progress(
+      `round ${r.round} ended by every peer (${(r.atMs / 1000).toFixed(1)} s after the run started${Number.isNaN(links) ? '' : `, ${links.toFixed(1)} connections per node`}, load ${(loadavg()[0] ?? 0).toFixed(1)})`,
+    );
+  };
   let run: Awaited<ReturnType<typeof runStrategy>>;
   let end: NodeJS.MemoryUsage;
   let wasmEnd: number;
+  cpu0 = process.cpuUsage();
   try {
-    run = await runStrategy(setup, entry, { onRound: sample, residentModels: c.resident === true }, placement);
+    run = await runStrategy(setup, entry, { onRound, residentModels: c.resident === true }, placement);
     sample();
     end = process.memoryUsage();
     wasmEnd = wasmHeapBytes();
@@ -255,6 +317,14 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     busByKind,
     followsPerRound,
     errors: run.errorCount,
+    networkMs,
+    roundEndS: Array.from({ length: c.rounds }, (_, round) => {
+      const at = run.records.filter((r) => r.round === round).map((r) => r.atMs);
+      return at.length === 0 ? Number.NaN : (Math.max(...at) - run.setupMs) / 1000;
+    }),
+    connectionsPerNode: connections,
+    cpuRoundEndS: cpuEnds,
+    firstErrors: run.errors.slice(0, 5),
   };
 }
 
@@ -345,6 +415,11 @@ async function accuracyCase(c: {
     });
   }
   return out;
+}
+
+/** One scale case in a child process of its own (its RSS is its own). */
+export function scaleInChild(c: ScaleCase): Promise<ScaleResult> {
+  return child<ScaleResult>({ kind: 'scale', ...c });
 }
 
 /** Runs this file with `--child <json>` and returns the JSON it prints last. */
@@ -481,4 +556,4 @@ async function main(): Promise<void> {
   throw new Error('usage: neighbours.ts scale|accuracy [options]');
 }
 
-await main();
+if (import.meta.main) await main();

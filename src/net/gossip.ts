@@ -54,6 +54,11 @@ export interface HandleOptions {
   maxRequestBytes?: number;
   /** Time the responder may take (default `RESPOND_TIMEOUT`, 30 s). */
   timeout?: number;
+  /**
+   * Time a request may take to arrive whole (default: the transport's, 5 s on libp2p,
+   * `REQUEST_READ_TIMEOUT`). Set it for protocols whose requests carry a model (a push).
+   */
+  readTimeout?: number;
   /** Stage that refused requests are reported under (`rejected` events; default 'snapshot'). */
   stage?: RejectStage;
 }
@@ -139,6 +144,11 @@ export interface Gossip extends TypedEventTarget<GossipEvents> {
    * on transports where any member is reachable by id (the in-process Bus).
    */
   addresses?(): Promise<string[]>;
+  /**
+   * Where this node would dial `peer` (libp2p: the peer store's addresses, which identify
+   * fills for a connected peer), so that peer sampling can pass them on; [] when unknown.
+   */
+  peerAddresses?(peer: string): Promise<string[]>;
   /** Addresses of `peer` learned from a sampling exchange, so that `fetch` can dial it. */
   learnAddresses?(peer: string, addresses: readonly string[]): Promise<void>;
   /** Leave all topics, stop serving protocols, abort in-flight work, release the node. */

@@ -141,6 +141,7 @@ interface Handled {
   responder: Responder;
   maxRequestBytes: number;
   timeout: number;
+  readTimeout: number;
   stage: RejectStage;
 }
 
@@ -287,6 +288,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       responder,
       maxRequestBytes: options.maxRequestBytes ?? MAX_REQUEST_BYTES,
       timeout: options.timeout ?? RESPOND_TIMEOUT,
+      readTimeout: options.readTimeout ?? this.#requestReadTimeout,
       stage: options.stage ?? 'snapshot',
     };
     const replacing = this.#handled.has(protocol);
@@ -370,9 +372,29 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     return this.node.getMultiaddrs().map((a) => a.toString());
   }
 
-  /** Adds sampled addresses to the peer store (bad ones are skipped) so `fetch` can dial. */
+  async peerAddresses(peer: string): Promise<string[]> {
+    if (this.#stopped) return [];
+    try {
+      const known = await this.node.peerStore.get(peerIdFromString(peer));
+      return known.addresses.map((a) => a.multiaddr.toString());
+    } catch {
+      return []; // not in the peer store, or not a peer id
+    }
+  }
+
+  /**
+   * Adds sampled addresses to the peer store (bad ones are skipped) so `fetch` can dial; a
+   * connected peer's are known already (identify), and a peer-store write is not cheap.
+   */
   async learnAddresses(peer: string, addresses: readonly string[]): Promise<void> {
     if (this.#stopped || peer === this.id) return;
+    let id: PeerId;
+    try {
+      id = peerIdFromString(peer);
+    } catch {
+      return;
+    }
+    if (this.node.getConnections(id).length > 0) return;
     const parsed = addresses.flatMap((a) => {
       try {
         return [multiaddr(a)];
@@ -382,7 +404,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
     });
     if (parsed.length === 0) return;
     try {
-      await this.node.peerStore.merge(peerIdFromString(peer), { multiaddrs: parsed });
+      await this.node.peerStore.merge(id, { multiaddrs: parsed });
     } catch (err) {
       this.#log('ignoring addresses of %s: %s', peer, err);
     }
@@ -588,7 +610,9 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
   /** Serve one inbound request/response stream. Never throws: failures abort the stream. */
   async #respond(protocol: string, stream: Stream, remote: PeerId): Promise<void> {
     const entry = this.#handled.get(protocol);
-    const log = stream.log.newScope('meshfl');
+    // Not stream.log.newScope(): a logger per inbound stream cost 2% of a 20-peer libp2p
+    // run (a debug instance and an isatty call each), for a line written only on failure.
+    const log = this.#log;
     if (entry == null) {
       stream.abort(new Error(`${protocol} not handled`));
       return;
@@ -599,7 +623,7 @@ export class Libp2pGossip extends TypedEventEmitter<GossipEvents> implements Gos
       const read = await readRequest(
         stream,
         entry.maxRequestBytes,
-        AbortSignal.any([AbortSignal.timeout(this.#requestReadTimeout), this.#stopping.signal]),
+        AbortSignal.any([AbortSignal.timeout(entry.readTimeout), this.#stopping.signal]),
       );
       if (read.kind === 'too-large') {
         const size = `${read.atLeast === true ? 'at least ' : ''}${read.length} bytes`;

@@ -119,12 +119,15 @@ export async function waitForMesh(nodes: GossipNode[], topic: string, options: W
  * Resolve once every node of `nodes` subscribed to `topic` knows every other subscribed
  * node it is connected to as a subscriber. With flood publishing (the default) that is
  * enough for a publish to reach all of them directly, even before meshes form or when a
- * peer's negative score keeps it out of a mesh. Throws WaitTimeoutError.
+ * peer's negative score keeps it out of a mesh. Throws WaitTimeoutError after `timeout`
+ * ms; with `stallTimeout`, only once the count of unknown subscriptions has not fallen for
+ * that long (so a slow but progressing start, such as 100 nodes in one busy process, is
+ * waited for, and a stuck one still fails), and never later than `timeout`.
  */
 export async function waitForSubscribers(
   nodes: GossipNode[],
   topic: string,
-  options: { timeout?: number } = {},
+  options: { timeout?: number; stallTimeout?: number } = {},
 ): Promise<void> {
   const timeout = options.timeout ?? MESH_WAIT_TIMEOUT;
   const subscribed = nodes.filter((n) => n.services.pubsub.getTopics().includes(topic));
@@ -136,12 +139,27 @@ export async function waitForSubscribers(
       .map((p) => p.toString())
       .filter((p) => ids.has(p) && !known.has(p)).length;
   };
+  const stall = options.stallTimeout;
+  let fewest = Number.POSITIVE_INFINITY;
+  let progressAt = performance.now();
+  const stalled = new AbortController();
+  const done = (): boolean => {
+    let total = 0;
+    for (const n of subscribed) total += missing(n);
+    if (total < fewest) {
+      fewest = total;
+      progressAt = performance.now();
+    } else if (stall !== undefined && performance.now() - progressAt > stall) {
+      stalled.abort(new DOMException(`no progress for ${stall} ms`, 'TimeoutError'));
+    }
+    return total === 0;
+  };
   try {
-    await waitUntil(() => subscribed.every((n) => missing(n) === 0), AbortSignal.timeout(timeout), MESH_POLL_INTERVAL);
+    await waitUntil(done, AbortSignal.any([AbortSignal.timeout(timeout), stalled.signal]), MESH_POLL_INTERVAL);
   } catch (err) {
-    throw new WaitTimeoutError(
-      `subscriptions to ${topic} not known in ${timeout} ms; missing ${subscribed.map(missing).join(',')}`,
-      { cause: err },
-    );
+    const why = stalled.signal.aborted ? `no progress in ${stall} ms` : `not known in ${timeout} ms`;
+    throw new WaitTimeoutError(`subscriptions to ${topic} ${why}; missing ${subscribed.map(missing).join(',')}`, {
+      cause: err,
+    });
   }
 }

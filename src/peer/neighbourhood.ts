@@ -27,6 +27,7 @@ import type { Gossip } from '../net/gossip.ts';
 import { DEFAULT_RESET_EVERY, PeerSampler } from '../net/peer-sampling.ts';
 import { PUSH_PROTOCOL, SAMPLE_PROTOCOL } from '../wire/constants.ts';
 import {
+  ADDRESS_PATTERN,
   checkSampleMessage,
   encodeSampleMessage,
   MAX_SAMPLE_MESSAGE_BYTES,
@@ -40,9 +41,15 @@ import { planFollows } from './follow-plan.ts';
 export const PUSHES_PER_ROUND = 4;
 /** Default cap on followers, as a multiple of D (followers are D on average). */
 export const FOLLOWERS_FACTOR = 3;
-/** Time for one exchange, follow or unfollow. */
+/** Time for one exchange or unfollow. */
 export const SAMPLE_TIMEOUT_MS = 10_000;
-/** Time for one push (the whole update travels). */
+/**
+ * Time for one push (the whole update travels), for a push request to arrive whole at its
+ * receiver, and for a follow (answered with an fp32 snapshot). With 10 s for a follow and
+ * the transport's 5 s for a request to arrive, a 30-peer libp2p run on a loaded machine
+ * lost 57 of 446 follows to timeouts and 136 of 481 pushes to timeouts or cut streams
+ * (docs/PERFORMANCE.md), and each lost follow was retried, another snapshot.
+ */
 export const PUSH_TIMEOUT_MS = 30_000;
 /**
  * After a failed follow, connected peers are offered and follows synced again after this
@@ -130,6 +137,7 @@ export class Neighbourhood {
     });
     await gossip.handle(PUSH_PROTOCOL, async (from, request) => this.#servePush(from, request), {
       maxRequestBytes: this.#init.maxUpdateBytes,
+      readTimeout: PUSH_TIMEOUT_MS,
       stage: 'validation',
     });
     this.sampler.introduce(gossip.peers());
@@ -181,6 +189,11 @@ export class Neighbourhood {
           if (!(err instanceof FetchError)) throw err;
           // It no longer follows us, or is gone: it follows again if it picks us again.
           // (A refused update keeps the follower: the refusal is its business.)
+          // A push that failed otherwise (timed out, cut) drops it too: it missed this update,
+          // so our next delta would be a gap it fetches a snapshot for; it re-follows (and
+          // gets a snapshot) once it notices our silence. Keeping such followers was tried
+          // and, at 100 libp2p peers on a loaded machine, added snapshot fetches that timed
+          // out (docs/PERFORMANCE.md).
           if (err.code !== 'remote-error' || err.message.includes(NOT_FOLLOWING)) this.#followers.delete(peer);
         }
       });
@@ -217,23 +230,40 @@ export class Neighbourhood {
     return encodeSampleMessage({ kind, taskId, fingerprint, entries });
   }
 
+  /**
+   * This peer and the sampler's entries, each with up to 4 addresses. A peer known from a
+   * connection (its overlay neighbours, its followers) has no sampled addresses: the
+   * transport's are sent, else a receiver that picks it could not dial it (measured at 30
+   * libp2p peers: 218 of 284 follows of unconnected peers failed as unreachable).
+   */
   async #entries(): Promise<SampleEntry[]> {
     const own = (await this.#gossip.addresses?.()) ?? [];
-    return this.sampler.entries().map((id) => ({
-      id,
-      addresses: (id === this.#gossip.id ? own : (this.#addresses.get(id) ?? [])).slice(0, 4),
-    }));
+    const out: SampleEntry[] = [];
+    for (const id of this.sampler.entries()) {
+      let addresses = id === this.#gossip.id ? own : this.#addresses.get(id);
+      if (addresses === undefined && this.#gossip.peerAddresses !== undefined) {
+        // Only what the sampling message can carry (a transport may know other kinds).
+        addresses = (await this.#gossip.peerAddresses(id)).filter((a) => ADDRESS_PATTERN.test(a));
+        if (addresses.length > 0) this.#learn([{ id, addresses }]);
+      }
+      out.push({ id, addresses: (addresses ?? []).slice(0, 4) });
+    }
+    return out;
   }
 
-  /** Remembers where entries can be reached, and tells the transport. */
-  async #learn(entries: readonly SampleEntry[]): Promise<void> {
+  /**
+   * Remembers where entries can be reached. The transport is told only when this peer
+   * follows one of them (#follow): telling it every entry of every exchange meant a
+   * peer-store write per id per exchange (the peer store took 9% of a 20-peer libp2p run,
+   * docs/PERFORMANCE.md), for ids that are mostly never dialled.
+   */
+  #learn(entries: readonly SampleEntry[]): void {
     for (const e of entries) {
       if (e.addresses.length === 0 || e.id === this.#gossip.id) continue;
       this.#addresses.delete(e.id);
       this.#addresses.set(e.id, e.addresses);
       if (this.#addresses.size > ADDRESS_BOOK_SIZE)
         this.#addresses.delete(this.#addresses.keys().next().value as string);
-      await this.#gossip.learnAddresses?.(e.id, e.addresses);
     }
   }
 
@@ -260,7 +290,9 @@ export class Neighbourhood {
     this.#following.add(peer);
     this.#background(async () => {
       try {
-        const snapshot = await this.#send(peer, this.#message('follow'));
+        const addresses = this.#addresses.get(peer);
+        if (addresses !== undefined) await this.#gossip.learnAddresses?.(peer, addresses);
+        const snapshot = await this.#send(peer, this.#message('follow'), PUSH_TIMEOUT_MS);
         if (snapshot.byteLength > 0 && this.#following.has(peer)) this.#init.onSnapshot(peer, snapshot);
       } catch (err) {
         if (this.#abort.signal.aborted) return;
@@ -309,7 +341,7 @@ export class Neighbourhood {
           this.#drop(partner);
           return;
         }
-        await this.#learn(check.message.entries);
+        this.#learn(check.message.entries);
         this.sampler.acceptResponse(
           partner,
           check.message.entries.map((e) => e.id),
@@ -327,9 +359,9 @@ export class Neighbourhood {
     });
   }
 
-  async #send(peer: string, request: Uint8Array): Promise<Uint8Array> {
+  async #send(peer: string, request: Uint8Array, timeoutMs = SAMPLE_TIMEOUT_MS): Promise<Uint8Array> {
     const answer = await this.#gossip.fetch(peer, SAMPLE_PROTOCOL, request, {
-      signal: this.#signal(SAMPLE_TIMEOUT_MS),
+      signal: this.#signal(timeoutMs),
       maxResponseBytes: Math.max(MAX_SAMPLE_MESSAGE_BYTES, this.#init.maxUpdateBytes),
     });
     this.#init.onBytes(request.byteLength, answer.byteLength);
@@ -348,7 +380,7 @@ export class Neighbourhood {
       case 'exchange': {
         if (!this.sampler.acceptInbound(from)) throw new Error('busy: one exchange per peer per round');
         // Of an inbound exchange only its sender is taken (peer-sampling.ts), and its addresses.
-        await this.#learn(m.entries.filter((e) => e.id === from));
+        this.#learn(m.entries.filter((e) => e.id === from));
         return this.#message('answer', await this.#entries());
       }
       case 'follow': {

@@ -25,7 +25,7 @@ export const PEER_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 export const MAX_ADDRESSES = 4;
 export const MAX_ADDRESS_LENGTH = 256;
 /** Printable ASCII starting with "/": what a multiaddr's text form is. */
-const ADDRESS_PATTERN = /^\/[\x21-\x7e]{0,255}$/;
+export const ADDRESS_PATTERN = /^\/[\x21-\x7e]{0,255}$/;
 
 /** Largest encoded message: the header, then 32 entries each at their largest. */
 export const MAX_SAMPLE_MESSAGE_BYTES =

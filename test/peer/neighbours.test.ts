@@ -223,3 +223,136 @@ test('a peer has at most 3 x D followers; further follows are refused', async ()
   await peer.stop();
   await bus.stop();
 });
+
+test(
+  'on real libp2p nodes: at most 4 pushes per followed peer per round, at most 3 x D followers',
+  { timeout: 120_000 },
+  async () => {
+    const gossips: Libp2pGossip[] = [];
+    try {
+      for (let i = 0; i < 6; i++) gossips.push(await createLibp2pGossip(await createMemoryLibp2p()));
+      const [own, author, ...others] = gossips as [Libp2pGossip, Libp2pGossip, ...Libp2pGossip[]];
+      // The peer (D = 1, so at most 3 followers) knows only `author`, so it follows it.
+      await own.node.dial(author.node.getMultiaddrs());
+      const peer = tinyPeer(own, { neighbours: 1, minFreshUpdates: 1 });
+      peer.addEventListener('error', (e) => assert.fail(e.detail.message));
+      const schema = peer.schema;
+      let followed: () => void = () => {};
+      const follow = new Promise<void>((resolve) => {
+        followed = resolve;
+      });
+      await author.handle(SAMPLE_PROTOCOL, async (_from, request) => {
+        const m = decodeSampleMessage(request);
+        if (m.kind === 'follow') followed();
+        if (m.kind !== 'exchange') return new Uint8Array(0);
+        return encodeSampleMessage({
+          kind: 'answer',
+          taskId: schema.taskId,
+          fingerprint: schema.fingerprint,
+          entries: [{ id: author.id, addresses: await author.addresses() }],
+        });
+      });
+      await peer.start();
+      const round = peer.runRound();
+      await follow;
+      assert.deepEqual(peer.following(), [author.id]);
+      // Pushes of the author's next five updates within one round of the peer: four are taken.
+      const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('fp32') });
+      const outcomes: string[] = [];
+      for (let k = 0; k < 5; k++) {
+        const bytes = encoder.encodeUpdate(modelFor(schema, k), 10).bytes;
+        try {
+          await author.fetch(peer.id, PUSH_PROTOCOL, bytes);
+          outcomes.push('taken');
+        } catch (err) {
+          assert.ok(err instanceof FetchError, String(err));
+          outcomes.push(/rate-limited/.test(err.message) ? 'rate-limited' : err.message);
+        }
+      }
+      assert.deepEqual(outcomes, ['taken', 'taken', 'taken', 'taken', 'rate-limited']);
+      const summary = await round;
+      assert.equal(summary.closedBy, 'enough-updates');
+      assert.equal(summary.candidates, 1, 'the pushed update was merged');
+      assert.equal(peer.heard().find((h) => h.peer === author.id)?.seq, 4, 'the fifth update was not applied');
+
+      // Followers: 3 x D = 3 are taken, the fourth is refused.
+      const followMessage = encodeSampleMessage({
+        kind: 'follow',
+        taskId: schema.taskId,
+        fingerprint: schema.fingerprint,
+        entries: [],
+      });
+      const answers: string[] = [];
+      for (const g of others) {
+        await g.node.dial(own.node.getMultiaddrs());
+        try {
+          const snapshot = await g.fetch(peer.id, SAMPLE_PROTOCOL, followMessage);
+          answers.push(decodeHeader(snapshot).kind);
+        } catch (err) {
+          assert.ok(err instanceof FetchError, String(err));
+          answers.push(/followers-full/.test(err.message) ? 'followers-full' : err.message);
+        }
+      }
+      assert.deepEqual(answers, ['keyframe', 'keyframe', 'keyframe', 'followers-full']);
+      assert.deepEqual(
+        peer.followers()?.sort(),
+        others
+          .slice(0, 3)
+          .map((g) => g.id)
+          .sort(),
+      );
+      await peer.stop();
+    } finally {
+      await Promise.allSettled(gossips.map((g) => g.stop()));
+    }
+  },
+);
+
+test('an exchange answer carries the addresses of the peers a peer knows by connection, and they dial', async () => {
+  const gossips: Libp2pGossip[] = [];
+  try {
+    for (let i = 0; i < 3; i++) gossips.push(await createLibp2pGossip(await createMemoryLibp2p()));
+    const [b, c, raw] = gossips as [Libp2pGossip, Libp2pGossip, Libp2pGossip];
+    await b.node.dial(c.node.getMultiaddrs());
+    const peerB = tinyPeer(b, { neighbours: 2 });
+    const peerC = tinyPeer(c, { neighbours: 2 });
+    await peerB.start();
+    await peerC.start();
+    await raw.node.dial(b.node.getMultiaddrs());
+    const schema = peerB.schema;
+    const answer = decodeSampleMessage(
+      await raw.fetch(
+        peerB.id,
+        SAMPLE_PROTOCOL,
+        encodeSampleMessage({
+          kind: 'exchange',
+          taskId: schema.taskId,
+          fingerprint: schema.fingerprint,
+          entries: [{ id: raw.id, addresses: await raw.addresses() }],
+        }),
+      ),
+    );
+    // C is known to B only as a connected peer (its overlay neighbour), never from an exchange.
+    const entry = answer.entries.find((e) => e.id === peerC.id);
+    assert.ok(entry !== undefined && entry.addresses.length > 0, `C with addresses: ${JSON.stringify(answer.entries)}`);
+    assert.equal(raw.peers().includes(peerC.id), false);
+    // What a follower does with a sampled entry: the addresses reach the transport, which dials.
+    await raw.learnAddresses(peerC.id, entry.addresses);
+    const follow = encodeSampleMessage({
+      kind: 'follow',
+      taskId: schema.taskId,
+      fingerprint: schema.fingerprint,
+      entries: [],
+    });
+    assert.equal(
+      (await raw.fetch(peerC.id, SAMPLE_PROTOCOL, follow)).byteLength,
+      0,
+      'followed (nothing published yet)',
+    );
+    assert.deepEqual(peerC.followers(), [raw.id]);
+    await peerB.stop();
+    await peerC.stop();
+  } finally {
+    await Promise.allSettled(gossips.map((g) => g.stop()));
+  }
+});
