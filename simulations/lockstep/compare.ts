@@ -59,7 +59,8 @@ const USAGE = `node simulations/lockstep/compare.ts [--seeds 1,2,3] [--peers 10]
   [--fraction 0.3] [--alie-z z] [--partition shards|dirichlet] [--classes-per-peer 4]
   [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--codec int8]
   [--json out.json] [--merge-log merges.jsonl]
-Flags: docs/SIMULATIONS.md, "Lockstep comparisons".`;
+Attackers: round(fraction x peers) in every cell with an attack (e.g. 9 of 30 at 0.3),
+none under the attack "none". Flags: docs/SIMULATIONS.md, "Lockstep comparisons".`;
 
 const values = (() => {
   try {
@@ -210,7 +211,7 @@ function writeJson(done: boolean): void {
 
 await initBackend('wasm');
 console.log(
-  `lockstep (scenario runner), peers ${peers} (${attackers} attackers, fraction ${fraction}${alieZ === undefined ? '' : `, ALIE z ${alieZ}`}), ` +
+  `lockstep (scenario runner), peers ${peers} (${attackers} attackers${attacks.includes(NO_ATTACK) ? ', 0 under none' : ''}, fraction ${fraction}${alieZ === undefined ? '' : `, ALIE z ${alieZ}`}), ` +
     `rounds ${values.rounds}, local steps ${values.steps}, MLP [${values.hidden}] trainable ${values.trainable}, ` +
     `partition ${JSON.stringify(partition)}, validation ${validation}, codec ${values.codec}, train subset ${values.train}, ` +
     `test subset ${values.test}, seeds ${seeds.join(',')}`,
