@@ -17,7 +17,9 @@
  *                  2022, ClippedGossip).
  *  5. L-DAWA       per layer, max(0, cos(y_j - ref, D)) on this round's updates (ref = own
  *                  before local training); off by default (docs/ALGORITHMS.md says why).
- *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times.
+ *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times;
+ *                  a low-certainty sender with a record is scored by the worse of this
+ *                  round's score and its blended one (`worse`).
  *  7. combine      one weight per candidate (group share x capped sample weight x L-DAWA
  *                  factor), normalised with own's: with every stage off, the plain average.
  *
@@ -186,15 +188,15 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   worse: {
     kind: 'choice',
-    default: 'off',
+    default: 'any',
     values: ['off', 'poor', 'unproven', 'any'],
     doc: "score a group by the worse of this round's r and its blended score once its senders have at least `history` (and one) recorded rounds: 'poor' = senders with a poor record (median below 0); 'unproven' = senders without a good record; 'any' = every sender; 'off' = the blended score alone",
   },
   worseBelow: {
     kind: 'number',
-    default: 0,
+    default: 0.5,
     min: 0,
-    doc: "with `worse` on, only for candidates whose certainty is below worseBelow x the gate's reference certainty (0 = every candidate; needs gate > 0)",
+    doc: "with `worse` on, only for candidates whose certainty is below worseBelow x the gate's reference certainty (0 = every candidate; with gate 0, none)",
   },
   memory: {
     kind: 'choice',
@@ -290,8 +292,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // 3. Certainty gate (groups are known: stage 2 runs first).
     const active = new Array<boolean>(n).fill(true);
     const suspect = new Array<boolean>(n).fill(false);
-    /** Candidates below worseBelow x the gate's reference certainty (every one without the gate). */
-    const lowCertainty = new Array<boolean>(n).fill(true);
+    /**
+     * Candidates below worseBelow x the gate's reference certainty; with worseBelow 0 every
+     * candidate, without the gate (no certainties) none.
+     */
+    const lowCertainty = new Array<boolean>(n).fill(o.worseBelow === 0);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));

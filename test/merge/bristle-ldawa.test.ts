@@ -424,7 +424,8 @@ test('gateRecord prove: a sender with a good record that falls below the gate is
   const target = [1, 1, 1];
   const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1, 1 + 0.01 * i])));
   const specReason = (gateRecord: 'prove' | 'reject', last: readonly number[]): string | undefined => {
-    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.3, passes: 1, history: 2, gateRecord });
+    // worse off: the stage under test alone (with it, the last case is rejected as harmful).
+    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.3, passes: 1, history: 2, gateRecord, worse: 'off' });
     let reason: string | undefined;
     for (let round = 0; round < 4; round++) {
       // Three rounds as good as the others build its record; in the last its certainty
@@ -475,7 +476,7 @@ test('worse: once a sender has a record that does not speak for it, one clearly 
   // Four rounds a little harmful (a poor record, never rejected), then one clearly harmful
   // round: r = -0.07, blended with the record and the neutral prior -0.02, which passes -mu.
   const rejectedPerRound = (options: Partial<BristleLdawaOptions>): boolean[] => {
-    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, distrust: 0, history: 2, ...options });
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, distrust: 0, history: 2, worseBelow: 0, ...options });
     return [0, 1, 2, 3, 4].map((round) => {
       const sly = cand('sly', vec(round < 4 ? [0.45, 0.5] : [-0.2, -0.2]));
       const { report } = mergeWithReport(merge, vec([0.6, 0.6]), [...honest, sly], ctxFor(target, { round }));
@@ -495,13 +496,18 @@ test('worse: once a sender has a record that does not speak for it, one clearly 
     [false, false, false, false, false],
     'certain enough: blended',
   );
+  assert.deepEqual(
+    rejectedPerRound({ worse: 'any', worseBelow: 0.6 }),
+    [false, false, false, false, false],
+    'without the gate no candidate has a certainty to be low',
+  );
 });
 
 test('worse unproven: a sender with a good record keeps its blended score for one bad round', () => {
   const target = [1, 1];
   const honest = ['a', 'b', 'c', 'd'].map((p, i) => cand(p, vec([1 + 0.1 * (i - 1.5), 1 - 0.1 * (i - 1.5)])));
   const rejectedInLastRound = (worse: 'unproven' | 'any'): boolean => {
-    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, worse });
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, worse, worseBelow: 0 });
     let rejected = false;
     for (let round = 0; round < 6; round++) {
       const spec = cand('spec', vec(round < 5 ? [1, 1] : [-0.2, -0.2]));
