@@ -17,7 +17,9 @@
  *                  2022, ClippedGossip).
  *  5. L-DAWA       per layer, max(0, cos(y_j - ref, D)) on this round's updates (ref = own
  *                  before local training); off by default (docs/ALGORITHMS.md says why).
- *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times.
+ *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times;
+ *                  a low-certainty sender with a record is scored by the worse of this
+ *                  round's score and its blended one (`worse`).
  *  7. combine      one weight per candidate (group share x capped sample weight x L-DAWA
  *                  factor), normalised with own's: with every stage off, the plain average.
  *
@@ -184,6 +186,18 @@ export const BRISTLE_LDAWA_SPEC = {
     values: ['on', 'off'],
     doc: "also apply the harmful-outlier test to this round's unblended scores (rejecting groups whose blended score is below 0 too)",
   },
+  worse: {
+    kind: 'choice',
+    default: 'any',
+    values: ['off', 'poor', 'unproven', 'any'],
+    doc: "score a group by the worse of this round's r and its blended score once its senders have at least `history` (and one) recorded rounds: 'poor' = senders with a poor record (median below 0); 'unproven' = senders without a good record; 'any' = every sender; 'off' = the blended score alone",
+  },
+  worseBelow: {
+    kind: 'number',
+    default: 0.5,
+    min: 0,
+    doc: "with `worse` on, only for candidates whose certainty is below worseBelow x the gate's reference certainty (0 = every candidate; with gate 0, none)",
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -278,6 +292,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // 3. Certainty gate (groups are known: stage 2 runs first).
     const active = new Array<boolean>(n).fill(true);
     const suspect = new Array<boolean>(n).fill(false);
+    /**
+     * Candidates below worseBelow x the gate's reference certainty; with worseBelow 0 every
+     * candidate, without the gate (no certainties) none.
+     */
+    const lowCertainty = new Array<boolean>(n).fill(o.worseBelow === 0);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
@@ -292,6 +311,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           : o.gateReference === 'median'
             ? overAll
             : median([cOwn, ...anchored(perGroup)]);
+      if (o.worseBelow > 0)
+        cs.forEach((c, j) => {
+          lowCertainty[j] = c < o.worseBelow * reference;
+        });
       cs.forEach((c, j) => {
         if (o.gateBand === 'prove' && c > 0 && c < o.gate * reference && c >= o.gate * overAll) {
           // Below the trusted reference's gate but not below the gate over every candidate:
@@ -375,6 +398,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     });
 
     // 6. Leave-group-out acceptance.
+    const worseApplies = (j: number): boolean => {
+      if (o.worse === 'off' || !lowCertainty[j] || trust.recorded(candidates[j].peer) < Math.max(1, o.history))
+        return false;
+      return o.worse === 'any' || (o.worse === 'poor' ? poorRecord[j] : !hasRecord[j]);
+    };
     if (o.passes > 0) {
       const scored = new Map<number, number>();
       for (let pass = 0; pass < o.passes; pass++) {
@@ -416,7 +444,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           if (pass === 0) for (const j of members) scored.set(j, r);
           if (o.memory === 'off') return r;
           const blended = members.map((j) => trust.blended(candidates[j].peer, r, o.prior));
-          return blended.reduce((s, v) => s + v, 0) / blended.length;
+          const s = blended.reduce((sum, v) => sum + v, 0) / blended.length;
+          // The blend softens clear harm (a public-set attacker's r of -0.07 becomes -0.02
+          // against a history near 0); once a sender has a record that does not speak for
+          // it, this round's evidence is not diluted.
+          return members.every((j) => worseApplies(j)) ? Math.min(r, s) : s;
         });
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
         if (o.rawTest === 'on' && o.memory === 'on') {

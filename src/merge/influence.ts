@@ -104,6 +104,11 @@ export class TrustMemory {
     return recent !== undefined && recent.length >= Math.max(1, minHistory) && median(recent) < 0;
   }
 
+  /** How many of the sender's scores are recorded (at most RECENT_SCORES). */
+  recorded(peer: string): number {
+    return this.#recent.get(peer)?.length ?? 0;
+  }
+
   /** Past average, or undefined for a sender never scored. */
   average(peer: string): number | undefined {
     const n = this.#count.get(peer);

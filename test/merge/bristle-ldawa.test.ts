@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
+import { type BristleLdawaOptions, bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
 import { harmfulOutliers, RECENT_SCORES, TrustMemory } from '../../src/merge/influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mix.ts';
 import { OptionError } from '../../src/merge/options.ts';
@@ -424,7 +424,8 @@ test('gateRecord prove: a sender with a good record that falls below the gate is
   const target = [1, 1, 1];
   const honest = ['a', 'b', 'c'].map((p, i) => cand(p, vec([1, 1, 1 + 0.01 * i])));
   const specReason = (gateRecord: 'prove' | 'reject', last: readonly number[]): string | undefined => {
-    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.3, passes: 1, history: 2, gateRecord });
+    // worse off: the stage under test alone (with it, the last case is rejected as harmful).
+    const merge = bristleLdawaStrategy({ ...OFF, gate: 0.3, passes: 1, history: 2, gateRecord, worse: 'off' });
     let reason: string | undefined;
     for (let round = 0; round < 4; round++) {
       // Three rounds as good as the others build its record; in the last its certainty
@@ -462,4 +463,70 @@ test('score add and min: a group hidden by its mirror image in the full mix is s
   assert.deepEqual(rejected('leave-out'), []);
   assert.deepEqual(rejected('add'), ['m1', 'm2']);
   assert.deepEqual(rejected('min'), ['m1', 'm2']);
+});
+
+test('worse: once a sender has a record that does not speak for it, one clearly harmful round is not blended away', () => {
+  const target = [1, 1];
+  const honest = [
+    cand('a', vec([1.6, 0.9])),
+    cand('b', vec([0.9, 1.5])),
+    cand('c', vec([1.2, 1.3])),
+    cand('d', vec([0.7, 0.8])),
+  ];
+  // Four rounds a little harmful (a poor record, never rejected), then one clearly harmful
+  // round: r = -0.07, blended with the record and the neutral prior -0.02, which passes -mu.
+  const rejectedPerRound = (options: Partial<BristleLdawaOptions>): boolean[] => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, distrust: 0, history: 2, worseBelow: 0, ...options });
+    return [0, 1, 2, 3, 4].map((round) => {
+      const sly = cand('sly', vec(round < 4 ? [0.45, 0.5] : [-0.2, -0.2]));
+      const { report } = mergeWithReport(merge, vec([0.6, 0.6]), [...honest, sly], ctxFor(target, { round }));
+      return report?.rejected.some((r) => r.peer === 'sly') ?? false;
+    });
+  };
+  const last = [false, false, false, false, true];
+  assert.deepEqual(rejectedPerRound({ worse: 'off' }), [false, false, false, false, false], 'the blend keeps it');
+  assert.deepEqual(rejectedPerRound({ worse: 'poor' }), last);
+  assert.deepEqual(rejectedPerRound({ worse: 'unproven' }), last);
+  assert.deepEqual(rejectedPerRound({ worse: 'any' }), last);
+  // worseBelow: only for candidates whose certainty (here exp(-1.2) = 0.30 in the last
+  // round) is below worseBelow x the reference (about 0.7).
+  assert.deepEqual(rejectedPerRound({ worse: 'any', gate: 0.1, worseBelow: 0.6 }), last);
+  assert.deepEqual(
+    rejectedPerRound({ worse: 'any', gate: 0.1, worseBelow: 0.3 }),
+    [false, false, false, false, false],
+    'certain enough: blended',
+  );
+  assert.deepEqual(
+    rejectedPerRound({ worse: 'any', worseBelow: 0.6 }),
+    [false, false, false, false, false],
+    'without the gate no candidate has a certainty to be low',
+  );
+});
+
+test('worse unproven: a sender with a good record keeps its blended score for one bad round', () => {
+  const target = [1, 1];
+  const honest = ['a', 'b', 'c', 'd'].map((p, i) => cand(p, vec([1 + 0.1 * (i - 1.5), 1 - 0.1 * (i - 1.5)])));
+  const rejectedInLastRound = (worse: 'unproven' | 'any'): boolean => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, worse, worseBelow: 0 });
+    let rejected = false;
+    for (let round = 0; round < 6; round++) {
+      const spec = cand('spec', vec(round < 5 ? [1, 1] : [-0.2, -0.2]));
+      const { report } = mergeWithReport(merge, vec([0.6, 0.6]), [...honest, spec], ctxFor(target, { round }));
+      rejected = report?.rejected.some((r) => r.peer === 'spec') ?? false;
+    }
+    return rejected;
+  };
+  assert.equal(rejectedInLastRound('unproven'), false);
+  assert.equal(rejectedInLastRound('any'), true);
+});
+
+test('TrustMemory.recorded counts the recent scores', () => {
+  const t = new TrustMemory();
+  assert.equal(t.recorded('a'), 0);
+  t.record('a', 1);
+  t.record('a', Number.NaN);
+  t.record('a', -1);
+  assert.equal(t.recorded('a'), 2);
+  for (let i = 0; i < RECENT_SCORES + 3; i++) t.record('a', 0);
+  assert.equal(t.recorded('a'), RECENT_SCORES);
 });
