@@ -163,7 +163,7 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   distrust: {
     kind: 'number',
-    default: 0.01,
+    default: 0,
     min: 0,
     doc: "reject a group whose members' average score over this and at least `history` earlier rounds is below -distrust (0 = off)",
   },
