@@ -439,6 +439,7 @@ async function networkPeer(
     ...(lockstep !== undefined ? { wireBounds: false as const } : {}),
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
+    gossipSteps: s.gossipSteps,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,

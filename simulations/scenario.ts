@@ -27,6 +27,7 @@ import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE } from '../src/config/shapes.
 import { DATASET_NAMES, type DatasetName } from '../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../src/data/partition-spec.ts';
 import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.ts';
+import { MAX_GOSSIP_STEPS } from '../src/peer/peer.ts';
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
@@ -95,6 +96,8 @@ export interface Scenario {
    * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
    */
   readonly neighbours: number | 'all';
+  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); 1 = train, publish, merge. */
+  readonly gossipSteps: number;
   readonly churn: readonly ChurnEvent[];
   readonly seed: number;
   readonly batchSize: number;
@@ -261,6 +264,13 @@ export const SCENARIO_SCHEMA = strict(
       ),
       'all',
     ),
+    gossipSteps: v.optional(
+      doc(
+        'Gossip (merge) steps per round: the merged model is published and merged again this many times in all before the next local training.',
+        int(1, MAX_GOSSIP_STEPS),
+      ),
+      1,
+    ),
     churn: v.optional(list(CHURN_EVENT, 'churn events'), []),
     seed: v.optional(int(0, 2 ** 31 - 1), 1),
     batchSize: v.optional(int(1, 65_536), SCENARIO_DEFAULTS.batchSize),
@@ -403,6 +413,7 @@ function checkLockstep(s: ScenarioInput, raw: unknown): void {
   if (s.neighbours !== 'all')
     fail('neighbours', 'mode "lockstep" merges every peer\'s update: "all" (or leave it out)');
   if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
+  if (s.gossipSteps !== 1) fail('gossipSteps', 'mode "lockstep" merges once per round: 1 (or leave it out)');
 }
 
 /** Validates a scenario file's parsed contents; throws ScenarioError naming the bad key. */
@@ -452,6 +463,7 @@ export function parseScenario(raw: unknown): Scenario {
     transport: s.transport ?? (s.mode === 'lockstep' ? 'inproc' : SCENARIO_DEFAULTS.transport),
     topology,
     neighbours: s.neighbours,
+    gossipSteps: s.gossipSteps,
     churn: churnEvents(s, byzantine?.count ?? 0),
     seed: s.seed,
     batchSize: s.batchSize,

@@ -8,9 +8,11 @@
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
  *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--json]
- *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--trace] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--only-d] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
+ * --gossip-steps k: the D half runs k gossip (merge) steps per round (PeerOptions.gossipSteps),
+ * --gossip-steps-all k the "all" half (both default 1);
  * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
  *
  * Models: "pooled" (the runner's default: peers take turns on one shared tfjs model and rest as arrays,
@@ -81,6 +83,7 @@ function scenarioFor(c: {
   strategies?: string[];
   accuracy?: boolean;
   evaluateEvery?: number;
+  gossipSteps?: number;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -102,6 +105,7 @@ function scenarioFor(c: {
     transport: c.transport,
     degree: 8,
     neighbours: c.neighbours,
+    gossipSteps: c.gossipSteps ?? 1,
     seed: c.seed ?? 1,
   });
 }
@@ -201,6 +205,7 @@ export interface AccuracyResult {
   readonly seed: number;
   readonly strategy: string;
   readonly neighbours: Neighbours;
+  readonly gossipSteps: number;
   readonly rounds: number;
   readonly accuracy: number | null;
   readonly candidatesMean: number;
@@ -261,6 +266,7 @@ async function accuracyCase(c: {
   rounds: number;
   strategies: string[];
   evaluateEvery?: number;
+  gossipSteps?: number;
 }): Promise<AccuracyResult[]> {
   await initBackend('wasm');
   const scenario = scenarioFor({ ...c, transport: 'inproc', accuracy: true });
@@ -275,6 +281,7 @@ async function accuracyCase(c: {
       seed: c.seed,
       strategy: entry.label,
       neighbours: c.neighbours,
+      gossipSteps: c.gossipSteps ?? 1,
       rounds: c.rounds,
       accuracy: result.final.honestAccuracy?.mean ?? null,
       candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
@@ -313,7 +320,7 @@ function list(argv: string[], flag: string, fallback: string): string[] {
 const fmt = (v: number | null, digits = 2): string => (v === null ? '-' : v.toFixed(digits));
 
 function printTrace(r: AccuracyResult): void {
-  process.stderr.write(`# ${r.strategy} neighbours=${r.neighbours} seed=${r.seed}\n`);
+  process.stderr.write(`# ${r.strategy} neighbours=${r.neighbours} gossipSteps=${r.gossipSteps} seed=${r.seed}\n`);
   process.stderr.write('round accuracy candidates(min) fresh lagMean lagMax stale>1 deadline followers(min-max)\n');
   for (const t of r.perRound) {
     process.stderr.write(
@@ -374,6 +381,9 @@ async function main(): Promise<void> {
     const strategies = list(argv, '--strategies', 'mean,bristle+ldawa');
     const every = list(argv, '--evaluate-every', '')[0];
     const evaluateEvery = every === undefined ? undefined : Number(every);
+    // Gossip steps per round: --gossip-steps for the D half, --gossip-steps-all for "all".
+    const stepsD = Number(list(argv, '--gossip-steps', '1')[0]);
+    const stepsAll = Number(list(argv, '--gossip-steps-all', '1')[0]);
     const rows: AccuracyResult[] = [];
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
@@ -388,6 +398,7 @@ async function main(): Promise<void> {
             rounds,
             strategies,
             evaluateEvery,
+            gossipSteps: neighbours === 'all' ? stepsAll : stepsD,
           });
           rows.push(...r);
           for (const x of r) process.stderr.write(`${JSON.stringify(x)}\n`);
@@ -397,11 +408,11 @@ async function main(): Promise<void> {
     }
     if (json) console.log(JSON.stringify(rows));
     else {
-      console.log('| strategy | neighbours | seed | accuracy | candidates mean | s/round |');
-      console.log('|---|---|---|---|---|---|');
+      console.log('| strategy | neighbours | gossip steps | seed | accuracy | candidates mean | s/round |');
+      console.log('|---|---|---|---|---|---|---|');
       for (const r of rows) {
         console.log(
-          `| ${r.strategy} | ${r.neighbours} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`,
+          `| ${r.strategy} | ${r.neighbours} | ${r.gossipSteps} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`,
         );
       }
     }

@@ -43,7 +43,7 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
-import { Neighbourhood } from './neighbourhood.ts';
+import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
@@ -114,6 +114,16 @@ export interface PeerOptions {
   readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
   readonly staleAfterRounds?: number;
+  /**
+   * Gossip (merge) steps per round: after the round's merge, steps - 1 more times the
+   * merged model is published and merged again with the neighbours' latest copies (waiting,
+   * as the round does, for `minFreshUpdates` fresh ones), before the round is evaluated and
+   * the next local training starts. Each step costs one more update sent to every follower
+   * (recipient) and one more merge: bytes per round x steps, still independent of N. With
+   * D neighbours a merge averages D + 1 models; k steps mix about (D + 1)^k
+   * (docs/PERFORMANCE.md, "Neighbours"). Default 1.
+   */
+  readonly gossipSteps?: number;
   /** Evaluate local and merged accuracy every this many rounds (0 = never). Default 1. */
   readonly evaluateEvery?: number;
   /** Number of local samples announced to peers; default the training set size. */
@@ -170,6 +180,7 @@ export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
   neighbours: 'all' as number | 'all',
   staleAfterRounds: 3,
+  gossipSteps: 1,
   evaluateEvery: 1,
   seed: 0,
   snapshotRateLimit: SNAPSHOT_RATE_LIMIT,
@@ -183,6 +194,7 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly minFreshUpdates: number;
   readonly neighbours: number | 'all';
   readonly staleAfterRounds: number;
+  readonly gossipSteps: number;
   readonly evaluateEvery: number;
   readonly seed: number;
   readonly snapshotRateLimit: RateLimit | false;
@@ -197,6 +209,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     minFreshUpdates: options.minFreshUpdates ?? PEER_DEFAULTS.minFreshUpdates,
     neighbours: options.neighbours ?? PEER_DEFAULTS.neighbours,
     staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
+    gossipSteps: options.gossipSteps ?? PEER_DEFAULTS.gossipSteps,
     evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
     seed: options.seed ?? PEER_DEFAULTS.seed,
     snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
@@ -214,6 +227,9 @@ function modelProblem(task: TaskSpec, trainer: PeerTrainer): string | undefined 
   }
   return undefined;
 }
+
+/** Most gossip steps per round (each is a publication to every follower and a merge). */
+export const MAX_GOSSIP_STEPS = 8;
 
 /** Snapshots are fp32 keyframes. */
 const FP32 = { kind: 'dense', values: 'fp32' } as const;
@@ -294,6 +310,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     if (d !== 'all' && !(Number.isInteger(d) && d >= 1)) {
       throw new RangeError(`neighbours must be an integer >= 1 or 'all', got ${String(d)}`);
     }
+    const steps = this.#options.gossipSteps;
+    if (!(Number.isInteger(steps) && steps >= 1 && steps <= MAX_GOSSIP_STEPS)) {
+      throw new RangeError(`gossipSteps must be an integer in [1, ${MAX_GOSSIP_STEPS}], got ${String(steps)}`);
+    }
     this.#hood = d === 'all' ? undefined : this.#neighbourhood(d);
   }
 
@@ -304,6 +324,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       neighbours: d,
       seed: this.#options.seed,
       maxUpdateBytes: maxUpdateSize(this.schema),
+      // A neighbour publishes once per gossip step: the per-round push cap scales with them.
+      pushesPerRound: PUSHES_PER_ROUND * this.#options.gossipSteps,
       onUpdate: (from, bytes) => this.#receivePush(from, bytes),
       onSnapshot: (from, bytes) => this.#applySnapshot(from, bytes),
       onDropped: (peer) => {
@@ -471,17 +493,24 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const waitStart = performance.now();
     const closedBy = await this.#awaitUpdates(signal);
-    const waitMs = performance.now() - waitStart;
+    let waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
     const freshCandidates = candidates.filter((c) => this.#neighbours.get(c.peer)?.fresh === true).length;
-    const own = this.#exchangedWeights();
-    const mergeContext = this.#mergeContext(round, reference);
     const mergeStart = performance.now();
-    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, mergeContext);
-    const mergeMs = performance.now() - mergeStart;
-    this.trainer.setLayers(weights);
-    for (const s of this.#neighbours.values()) s.fresh = false;
+    const { report } = this.#mergeStep(round, reference, candidates);
+    let mergeMs = performance.now() - mergeStart;
+    // Further gossip steps: publish the merged model, merge again with the neighbours'
+    // latest copies (their merged models, once they have published them).
+    for (let step = 1; step < this.#options.gossipSteps && !signal.aborted; step++) {
+      await this.#publish(round);
+      const stepWait = performance.now();
+      await this.#awaitUpdates(signal);
+      waitMs += performance.now() - stepWait;
+      const stepMerge = performance.now();
+      this.#mergeStep(round, reference, this.#candidates());
+      mergeMs += performance.now() - stepMerge;
+    }
 
     const merged = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
     if (merged) this.#lastMerged = merged;
@@ -508,6 +537,15 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     };
     this.dispatchEvent(new CustomEvent('round:end', { detail: summary }));
     return summary;
+  }
+
+  /** Merges own model with `candidates`, installs the result, and marks every neighbour as used. */
+  #mergeStep(round: number, reference: Weights, candidates: Candidate[]): ReturnType<typeof mergeWithReport> {
+    const own = this.#exchangedWeights();
+    const result = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
+    this.trainer.setLayers(result.weights);
+    for (const s of this.#neighbours.values()) s.fresh = false;
+    return result;
   }
 
   /** Stops after the current step; waits for the loop and in-flight fetches; leaves the topic. */
