@@ -7,7 +7,7 @@
  *    case runs in its own child process (its RSS is its own); D and all alternate.
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
- *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--gossip-steps k] [--json]
  *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--only-d] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
@@ -49,6 +49,8 @@ export interface ScaleCase {
   readonly rounds: number;
   /** Every peer keeps a tfjs model of its own (RunHooks.residentModels), as before the model pool. */
   readonly resident?: boolean;
+  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); default 1. */
+  readonly gossipSteps?: number;
 }
 
 export interface ScaleResult extends ScaleCase {
@@ -343,6 +345,9 @@ async function main(): Promise<void> {
   const json = argv.includes('--json');
   const d = Number(list(argv, '--neighbours', '8')[0]);
   const rounds = Number(list(argv, '--rounds', argv[0] === 'accuracy' ? '10' : '3')[0]);
+  // Gossip steps per round: --gossip-steps for the D half, --gossip-steps-all for "all".
+  const stepsD = Number(list(argv, '--gossip-steps', '1')[0]);
+  const stepsAll = Number(list(argv, '--gossip-steps-all', '1')[0]);
   if (argv[0] === 'scale') {
     const rows: ScaleResult[] = [];
     for (const transport of list(argv, '--transports', 'inproc,libp2p-memory') as ScaleCase['transport'][]) {
@@ -356,7 +361,16 @@ async function main(): Promise<void> {
           const order = rows.length % 2 === 0 ? kinds : [...kinds].reverse();
           for (const kind of order) {
             const resident = kind === 'resident';
-            const row = await child<ScaleResult>({ kind: 'scale', transport, peers, neighbours, rounds, resident });
+            const gossipSteps = neighbours === 'all' ? stepsAll : stepsD;
+            const row = await child<ScaleResult>({
+              kind: 'scale',
+              transport,
+              peers,
+              neighbours,
+              rounds,
+              resident,
+              gossipSteps,
+            });
             rows.push(row);
             process.stderr.write(`${JSON.stringify(row)}\n`);
           }
@@ -381,9 +395,6 @@ async function main(): Promise<void> {
     const strategies = list(argv, '--strategies', 'mean,bristle+ldawa');
     const every = list(argv, '--evaluate-every', '')[0];
     const evaluateEvery = every === undefined ? undefined : Number(every);
-    // Gossip steps per round: --gossip-steps for the D half, --gossip-steps-all for "all".
-    const stepsD = Number(list(argv, '--gossip-steps', '1')[0]);
-    const stepsAll = Number(list(argv, '--gossip-steps-all', '1')[0]);
     const rows: AccuracyResult[] = [];
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
