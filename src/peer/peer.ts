@@ -503,9 +503,13 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // Further gossip steps: publish the merged model, merge again with the neighbours'
     // latest copies (their merged models, once they have published them).
     for (let step = 1; step < this.#options.gossipSteps && !signal.aborted; step++) {
+      // Wait for every current candidate (or the deadline), not just minFreshUpdates: a
+      // step that closes on the first few merges the others' older copies again, and the
+      // peers drift out of phase (merging models up to two rounds old; docs/PERFORMANCE.md).
+      const everyone = Math.max(this.#options.minFreshUpdates, this.#candidates().length);
       await this.#publish(round);
       const stepWait = performance.now();
-      await this.#awaitUpdates(signal);
+      await this.#awaitUpdates(signal, everyone);
       waitMs += performance.now() - stepWait;
       const stepMerge = performance.now();
       this.#mergeStep(round, reference, this.#candidates());
@@ -621,8 +625,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /** Resolves when enough fresh updates arrived, the deadline passed, or the peer stops. */
-  #awaitUpdates(signal: AbortSignal): Promise<RoundClose> {
-    const wanted = this.#options.minFreshUpdates;
+  #awaitUpdates(signal: AbortSignal, wanted = this.#options.minFreshUpdates): Promise<RoundClose> {
     if (signal.aborted) return Promise.resolve('stopped');
     if (this.#freshCount() >= wanted) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {
