@@ -440,6 +440,7 @@ async function networkPeer(
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
     gossipSteps: s.gossipSteps,
+    momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,

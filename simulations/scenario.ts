@@ -98,6 +98,8 @@ export interface Scenario {
   readonly neighbours: number | 'all';
   /** Gossip (merge) steps per round (PeerOptions.gossipSteps); 1 = train, publish, merge. */
   readonly gossipSteps: number;
+  /** PeerOptions.momentumAfterMerge: keep or reset the optimizer momentum at the merge. */
+  readonly momentumAfterMerge: 'keep' | 'reset';
   readonly churn: readonly ChurnEvent[];
   readonly seed: number;
   readonly batchSize: number;
@@ -270,6 +272,13 @@ export const SCENARIO_SCHEMA = strict(
         int(1, MAX_GOSSIP_STEPS),
       ),
       1,
+    ),
+    momentumAfterMerge: v.optional(
+      doc(
+        'What the optimizer momentum does at the merge: "keep" it, or "reset" it.',
+        v.picklist(['keep', 'reset'], (i) => `must be "keep" or "reset", got ${show(i.input)}`),
+      ),
+      'keep',
     ),
     churn: v.optional(list(CHURN_EVENT, 'churn events'), []),
     seed: v.optional(int(0, 2 ** 31 - 1), 1),
@@ -464,6 +473,7 @@ export function parseScenario(raw: unknown): Scenario {
     topology,
     neighbours: s.neighbours,
     gossipSteps: s.gossipSteps,
+    momentumAfterMerge: s.momentumAfterMerge,
     churn: churnEvents(s, byzantine?.count ?? 0),
     seed: s.seed,
     batchSize: s.batchSize,

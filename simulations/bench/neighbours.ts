@@ -8,11 +8,12 @@
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
  *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--gossip-steps k] [--json]
- *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--only-d] [--trace] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--reset-momentum] [--only-d] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
  * --gossip-steps k: the D half runs k gossip (merge) steps per round (PeerOptions.gossipSteps),
- * --gossip-steps-all k the "all" half (both default 1);
+ * --gossip-steps-all k the "all" half (both default 1); --reset-momentum: the D half resets the
+ * optimizer momentum at each merge (PeerOptions.momentumAfterMerge);
  * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
  *
  * Models: "pooled" (the runner's default: peers take turns on one shared tfjs model and rest as arrays,
@@ -86,6 +87,7 @@ function scenarioFor(c: {
   accuracy?: boolean;
   evaluateEvery?: number;
   gossipSteps?: number;
+  resetMomentum?: boolean;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -108,6 +110,7 @@ function scenarioFor(c: {
     degree: 8,
     neighbours: c.neighbours,
     gossipSteps: c.gossipSteps ?? 1,
+    momentumAfterMerge: c.resetMomentum === true ? 'reset' : 'keep',
     seed: c.seed ?? 1,
   });
 }
@@ -208,6 +211,7 @@ export interface AccuracyResult {
   readonly strategy: string;
   readonly neighbours: Neighbours;
   readonly gossipSteps: number;
+  readonly resetMomentum: boolean;
   readonly rounds: number;
   readonly accuracy: number | null;
   readonly candidatesMean: number;
@@ -269,6 +273,7 @@ async function accuracyCase(c: {
   strategies: string[];
   evaluateEvery?: number;
   gossipSteps?: number;
+  resetMomentum?: boolean;
 }): Promise<AccuracyResult[]> {
   await initBackend('wasm');
   const scenario = scenarioFor({ ...c, transport: 'inproc', accuracy: true });
@@ -284,6 +289,7 @@ async function accuracyCase(c: {
       strategy: entry.label,
       neighbours: c.neighbours,
       gossipSteps: c.gossipSteps ?? 1,
+      resetMomentum: c.resetMomentum === true,
       rounds: c.rounds,
       accuracy: result.final.honestAccuracy?.mean ?? null,
       candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
@@ -410,6 +416,7 @@ async function main(): Promise<void> {
             strategies,
             evaluateEvery,
             gossipSteps: neighbours === 'all' ? stepsAll : stepsD,
+            resetMomentum: neighbours !== 'all' && argv.includes('--reset-momentum'),
           });
           rows.push(...r);
           for (const x of r) process.stderr.write(`${JSON.stringify(x)}\n`);

@@ -124,6 +124,12 @@ export interface PeerOptions {
    * (docs/PERFORMANCE.md, "Neighbours"). Default 1.
    */
   readonly gossipSteps?: number;
+  /**
+   * What the optimizer's momentum does at the round's merge: 'keep' it (it still points
+   * along this peer's own local drift), or 'reset' it, so the next local training starts
+   * from the merged model without it. Default 'keep'.
+   */
+  readonly momentumAfterMerge?: 'keep' | 'reset';
   /** Evaluate local and merged accuracy every this many rounds (0 = never). Default 1. */
   readonly evaluateEvery?: number;
   /** Number of local samples announced to peers; default the training set size. */
@@ -181,6 +187,7 @@ export const PEER_DEFAULTS = {
   neighbours: 'all' as number | 'all',
   staleAfterRounds: 3,
   gossipSteps: 1,
+  momentumAfterMerge: 'keep' as 'keep' | 'reset',
   evaluateEvery: 1,
   seed: 0,
   snapshotRateLimit: SNAPSHOT_RATE_LIMIT,
@@ -195,6 +202,7 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly neighbours: number | 'all';
   readonly staleAfterRounds: number;
   readonly gossipSteps: number;
+  readonly momentumAfterMerge: 'keep' | 'reset';
   readonly evaluateEvery: number;
   readonly seed: number;
   readonly snapshotRateLimit: RateLimit | false;
@@ -210,6 +218,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     neighbours: options.neighbours ?? PEER_DEFAULTS.neighbours,
     staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
     gossipSteps: options.gossipSteps ?? PEER_DEFAULTS.gossipSteps,
+    momentumAfterMerge: options.momentumAfterMerge ?? PEER_DEFAULTS.momentumAfterMerge,
     evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
     seed: options.seed ?? PEER_DEFAULTS.seed,
     snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
@@ -492,7 +501,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     await this.#publish(round);
 
     const waitStart = performance.now();
-    const closedBy = await this.#awaitUpdates(signal);
+    const closedBy = await this.#awaitUpdates(signal, this.#stepWanted());
     let waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
@@ -503,18 +512,16 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // Further gossip steps: publish the merged model, merge again with the neighbours'
     // latest copies (their merged models, once they have published them).
     for (let step = 1; step < this.#options.gossipSteps && !signal.aborted; step++) {
-      // Wait for every current candidate (or the deadline), not just minFreshUpdates: a
-      // step that closes on the first few merges the others' older copies again, and the
-      // peers drift out of phase (merging models up to two rounds old; docs/PERFORMANCE.md).
-      const everyone = Math.max(this.#options.minFreshUpdates, this.#candidates().length);
+      const wanted = this.#stepWanted();
       await this.#publish(round);
       const stepWait = performance.now();
-      await this.#awaitUpdates(signal, everyone);
+      await this.#awaitUpdates(signal, wanted);
       waitMs += performance.now() - stepWait;
       const stepMerge = performance.now();
       this.#mergeStep(round, reference, this.#candidates());
       mergeMs += performance.now() - stepMerge;
     }
+    if (this.#options.momentumAfterMerge === 'reset') this.trainer.resetOptimizer();
 
     const merged = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
     if (merged) this.#lastMerged = merged;
@@ -541,6 +548,17 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     };
     this.dispatchEvent(new CustomEvent('round:end', { detail: summary }));
     return summary;
+  }
+
+  /**
+   * Fresh updates a merge waits for. With one gossip step: minFreshUpdates. With several:
+   * every current candidate (or the deadline), at every step: a step that closes on the
+   * first few merges the others' older copies again, and the peers drift out of phase
+   * (merging models up to two rounds old; docs/PERFORMANCE.md, "Neighbours").
+   */
+  #stepWanted(): number {
+    const min = this.#options.minFreshUpdates;
+    return this.#options.gossipSteps === 1 ? min : Math.max(min, this.#candidates().length);
   }
 
   /** Merges own model with `candidates`, installs the result, and marks every neighbour as used. */
