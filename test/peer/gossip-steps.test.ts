@@ -8,6 +8,7 @@ import { before, test } from 'node:test';
 import type { Weights } from '../../src/model/weights.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import type { Peer } from '../../src/peer/peer.ts';
+import type { Trainer } from '../../src/train/trainer.ts';
 import { PublicCopies } from '../../src/wire/public-copies.ts';
 import { HANG_GUARD, modelFor, Puppet, record, tinyBackend, tinyPeer } from './tiny.ts';
 
@@ -104,3 +105,25 @@ test('gossipSteps must be an integer in [1, 8]', () => {
     assert.throws(() => tinyPeer(bus.join(`x${String(bad)}`), { gossipSteps: bad }), /gossipSteps/);
   }
 });
+
+for (const mode of ['keep', 'reset'] as const) {
+  test(`momentumAfterMerge ${mode}: the optimizer momentum is ${mode === 'keep' ? 'kept' : 'dropped'} at the merge`, {
+    timeout: HANG_GUARD,
+  }, async () => {
+    const bus = new Bus();
+    const a = tinyPeer(bus.join('a'), { minFreshUpdates: 1, momentumAfterMerge: mode });
+    await a.start();
+    const p = new Puppet(bus, 'p', a.schema);
+    answer(p, a, [0.5], []);
+    await a.runRound();
+    const trainer = a.trainer as unknown as Trainer;
+    const velocity = trainer.exportState().velocity;
+    if (mode === 'keep') {
+      assert.ok(velocity !== undefined && velocity.some((v) => v.some((x) => x !== 0)), 'momentum after training');
+    } else {
+      assert.equal(velocity, undefined);
+    }
+    await a.stop();
+    await bus.stop();
+  });
+}
