@@ -27,10 +27,10 @@ import { CODEC_SHAPE, MODEL_SHAPE, PARTITION_SHAPE } from '../src/config/shapes.
 import { DATASET_NAMES, type DatasetName } from '../src/data/families.ts';
 import { type PartitionSpec, parsePartitionSpec } from '../src/data/partition-spec.ts';
 import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.ts';
-import { MAX_GOSSIP_STEPS } from '../src/peer/peer.ts';
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
+import { MAX_GOSSIP_STEPS } from '../src/peer/peer.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 

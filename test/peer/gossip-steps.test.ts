@@ -50,53 +50,63 @@ function assertClose(actual: Weights, expected: Weights, what: string): void {
 }
 
 for (const steps of [1, 2, 3]) {
-  test(`gossipSteps ${steps}: a round publishes ${steps} time(s) and merges each neighbour answer in turn`, {
-    timeout: HANG_GUARD,
-  }, async () => {
-    const bus = new Bus();
-    const a = tinyPeer(bus.join('a'), { minFreshUpdates: 1, gossipSteps: steps });
-    const log = record(a);
-    await a.start();
-    const p = new Puppet(bus, 'p', a.schema);
-    const sent: Weights[] = [];
-    answer(p, a, [0.5, -0.5, 0.25, 1], sent);
-    const copies = new PublicCopies({ schema: a.schema });
-    const published = (): Weights[] =>
-      p.received
-        .filter((m) => m.from === 'a')
-        .map((m) => {
-          const r = copies.receive('a', m.data);
-          assert.equal(r.kind, 'applied');
-          return r.kind === 'applied' ? r.copy.weights.map((l) => ({ ...l, values: Float32Array.from(l.values) })) : [];
-        });
+  test(
+    `gossipSteps ${steps}: a round publishes ${steps} time(s) and merges each neighbour answer in turn`,
+    {
+      timeout: HANG_GUARD,
+    },
+    async () => {
+      const bus = new Bus();
+      const a = tinyPeer(bus.join('a'), { minFreshUpdates: 1, gossipSteps: steps });
+      const log = record(a);
+      await a.start();
+      const p = new Puppet(bus, 'p', a.schema);
+      const sent: Weights[] = [];
+      answer(p, a, [0.5, -0.5, 0.25, 1], sent);
+      const copies = new PublicCopies({ schema: a.schema });
+      const published = (): Weights[] =>
+        p.received
+          .filter((m) => m.from === 'a')
+          .map((m) => {
+            const r = copies.receive('a', m.data);
+            assert.equal(r.kind, 'applied');
+            return r.kind === 'applied'
+              ? r.copy.weights.map((l) => ({ ...l, values: Float32Array.from(l.values) }))
+              : [];
+          });
 
-    const r0 = await a.runRound();
-    await bus.flush();
-    assert.equal(r0.round, 0);
-    assert.equal(a.round, 1, 'one round, however many steps');
-    assert.equal(a.seq, steps, 'one publication per step');
-    const models = published();
-    assert.equal(models.length, steps);
-    assert.equal(sent.length, steps, 'the puppet answered every publication');
-    // own samples (48) against the puppet's 10: step k merges the model published at step
-    // k + 1 (fp32, exact) ... the last merge is what the round ends with.
-    const own = 48; // tinyData: 48 training samples
-    for (let k = 0; k + 1 < steps; k++) {
-      const before = models[k];
-      const next = models[k + 1];
-      const theirs = sent[k];
-      assert.ok(before && next && theirs);
-      assertClose(next, weighted(before, own, theirs, PUPPET_SAMPLES), `step ${k + 1} published the merge of step ${k}`);
-    }
-    const last = models.at(-1);
-    const theirs = sent[steps - 1];
-    assert.ok(last && theirs);
-    assertClose(exchanged(a), weighted(last, own, theirs, PUPPET_SAMPLES), 'the round ends on the last merge');
-    assert.deepEqual(log.errors, []);
-    assert.equal(log.rounds.length, 1);
-    await a.stop();
-    await bus.stop();
-  });
+      const r0 = await a.runRound();
+      await bus.flush();
+      assert.equal(r0.round, 0);
+      assert.equal(a.round, 1, 'one round, however many steps');
+      assert.equal(a.seq, steps, 'one publication per step');
+      const models = published();
+      assert.equal(models.length, steps);
+      assert.equal(sent.length, steps, 'the puppet answered every publication');
+      // own samples (48) against the puppet's 10: step k merges the model published at step
+      // k + 1 (fp32, exact) ... the last merge is what the round ends with.
+      const own = 48; // tinyData: 48 training samples
+      for (let k = 0; k + 1 < steps; k++) {
+        const before = models[k];
+        const next = models[k + 1];
+        const theirs = sent[k];
+        assert.ok(before && next && theirs);
+        assertClose(
+          next,
+          weighted(before, own, theirs, PUPPET_SAMPLES),
+          `step ${k + 1} published the merge of step ${k}`,
+        );
+      }
+      const last = models.at(-1);
+      const theirs = sent[steps - 1];
+      assert.ok(last && theirs);
+      assertClose(exchanged(a), weighted(last, own, theirs, PUPPET_SAMPLES), 'the round ends on the last merge');
+      assert.deepEqual(log.errors, []);
+      assert.equal(log.rounds.length, 1);
+      await a.stop();
+      await bus.stop();
+    },
+  );
 }
 
 test('gossipSteps must be an integer in [1, 8]', () => {
@@ -107,23 +117,30 @@ test('gossipSteps must be an integer in [1, 8]', () => {
 });
 
 for (const mode of ['keep', 'reset'] as const) {
-  test(`momentumAfterMerge ${mode}: the optimizer momentum is ${mode === 'keep' ? 'kept' : 'dropped'} at the merge`, {
-    timeout: HANG_GUARD,
-  }, async () => {
-    const bus = new Bus();
-    const a = tinyPeer(bus.join('a'), { minFreshUpdates: 1, momentumAfterMerge: mode });
-    await a.start();
-    const p = new Puppet(bus, 'p', a.schema);
-    answer(p, a, [0.5], []);
-    await a.runRound();
-    const trainer = a.trainer as unknown as Trainer;
-    const velocity = trainer.exportState().velocity;
-    if (mode === 'keep') {
-      assert.ok(velocity !== undefined && velocity.some((v) => v.some((x) => x !== 0)), 'momentum after training');
-    } else {
-      assert.equal(velocity, undefined);
-    }
-    await a.stop();
-    await bus.stop();
-  });
+  test(
+    `momentumAfterMerge ${mode}: the optimizer momentum is ${mode === 'keep' ? 'kept' : 'dropped'} at the merge`,
+    {
+      timeout: HANG_GUARD,
+    },
+    async () => {
+      const bus = new Bus();
+      const a = tinyPeer(bus.join('a'), { minFreshUpdates: 1, momentumAfterMerge: mode });
+      await a.start();
+      const p = new Puppet(bus, 'p', a.schema);
+      answer(p, a, [0.5], []);
+      await a.runRound();
+      const trainer = a.trainer as unknown as Trainer;
+      const velocity = trainer.exportState().velocity;
+      if (mode === 'keep') {
+        assert.ok(
+          velocity?.some((v) => v.some((x) => x !== 0)),
+          'momentum after training',
+        );
+      } else {
+        assert.equal(velocity, undefined);
+      }
+      await a.stop();
+      await bus.stop();
+    },
+  );
 }
