@@ -9,6 +9,7 @@ import type { Weights } from '../../src/model/weights.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
 import type { Peer } from '../../src/peer/peer.ts';
 import type { Trainer } from '../../src/train/trainer.ts';
+import { decodeHeader } from '../../src/wire/message.ts';
 import { PublicCopies } from '../../src/wire/public-copies.ts';
 import { HANG_GUARD, modelFor, Puppet, record, tinyBackend, tinyPeer } from './tiny.ts';
 
@@ -144,3 +145,63 @@ for (const mode of ['keep', 'reset'] as const) {
     },
   );
 }
+
+test(
+  'with several gossip steps, every step waits for every current candidate, not just minFreshUpdates',
+  {
+    timeout: HANG_GUARD,
+  },
+  async () => {
+    const bus = new Bus();
+    const a = tinyPeer(bus.join('a'), { minFreshUpdates: 1, gossipSteps: 2 });
+    const log = record(a);
+    await a.start();
+    const p = new Puppet(bus, 'p', a.schema);
+    const q = new Puppet(bus, 'q', a.schema);
+    // Both are candidates (and fresh) before the round starts: step 1 merges these.
+    const p0 = modelFor(a.schema, 0.1, 100);
+    const q0 = modelFor(a.schema, -0.1, 101);
+    await p.send(p0, PUPPET_SAMPLES);
+    await q.send(q0, PUPPET_SAMPLES);
+    await bus.flush();
+    const fromP: Weights[] = [];
+    const fromQ: Weights[] = [];
+    // They answer a's second publication (its step-2 model) only, p at once and q late (a
+    // later timer turn): a step that closed on minFreshUpdates (1) would merge p's answer
+    // with q's older copy.
+    for (const [puppet, sent, centre, delay] of [
+      [p, fromP, 0.5, 0],
+      [q, fromQ, -0.5, 30],
+    ] as const) {
+      puppet.onReceive((m) => {
+        if (m.from !== a.id || decodeHeader(m.data).seq !== 2) return;
+        const w = modelFor(a.schema, centre, 200 + sent.length);
+        sent.push(w);
+        setTimeout(() => void puppet.send(w, PUPPET_SAMPLES), delay);
+      });
+    }
+    const copies = new PublicCopies({ schema: a.schema });
+    const r0 = await a.runRound();
+    const models = p.received
+      .filter((m) => m.from === 'a')
+      .map((m) => {
+        const r = copies.receive('a', m.data);
+        assert.equal(r.kind, 'applied');
+        return r.kind === 'applied' ? r.copy.weights.map((l) => ({ ...l, values: Float32Array.from(l.values) })) : [];
+      });
+    assert.equal(models.length, 2);
+    assert.equal(r0.candidates, 2);
+    const [first, second] = models;
+    const p1 = fromP[0];
+    const q1 = fromQ[0];
+    assert.ok(first && second && p1 && q1);
+    const own = 48;
+    const three = (x: Weights, y: Weights, z: Weights): Weights =>
+      weighted(weighted(x, own, y, PUPPET_SAMPLES), own + PUPPET_SAMPLES, z, PUPPET_SAMPLES);
+    assertClose(second, three(first, p0, q0), 'step 1 merged both copies held at the round start');
+    assertClose(exchanged(a), three(second, p1, q1), "step 2 waited for q's late answer and merged both answers");
+    assert.deepEqual(log.errors, []);
+    await a.stop();
+    await bus.stop();
+  },
+);
