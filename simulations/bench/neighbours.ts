@@ -8,12 +8,13 @@
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
  *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--gossip-steps k] [--json]
- *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--reset-momentum] [--only-d] [--trace] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--reset-momentum] [--min-fresh k] [--min-fresh-all k] [--only-d] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
  * --gossip-steps k: the D half runs k gossip (merge) steps per round (PeerOptions.gossipSteps),
  * --gossip-steps-all k the "all" half (both default 1); --reset-momentum: the D half resets the
- * optimizer momentum at each merge (PeerOptions.momentumAfterMerge);
+ * optimizer momentum at each merge (PeerOptions.momentumAfterMerge); --min-fresh k / --min-fresh-all k:
+ * a round closes on k fresh updates (scenario minFreshUpdates; default 3) in the D / "all" half;
  * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
  *
  * Models: "pooled" (the runner's default: peers take turns on one shared tfjs model and rest as arrays,
@@ -88,6 +89,7 @@ function scenarioFor(c: {
   evaluateEvery?: number;
   gossipSteps?: number;
   resetMomentum?: boolean;
+  minFreshUpdates?: number;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -111,6 +113,7 @@ function scenarioFor(c: {
     neighbours: c.neighbours,
     gossipSteps: c.gossipSteps ?? 1,
     momentumAfterMerge: c.resetMomentum === true ? 'reset' : 'keep',
+    ...(c.minFreshUpdates === undefined ? {} : { minFreshUpdates: c.minFreshUpdates }),
     seed: c.seed ?? 1,
   });
 }
@@ -212,6 +215,7 @@ export interface AccuracyResult {
   readonly neighbours: Neighbours;
   readonly gossipSteps: number;
   readonly resetMomentum: boolean;
+  readonly minFreshUpdates: number;
   readonly rounds: number;
   readonly accuracy: number | null;
   readonly candidatesMean: number;
@@ -274,6 +278,7 @@ async function accuracyCase(c: {
   evaluateEvery?: number;
   gossipSteps?: number;
   resetMomentum?: boolean;
+  minFreshUpdates?: number;
 }): Promise<AccuracyResult[]> {
   await initBackend('wasm');
   const scenario = scenarioFor({ ...c, transport: 'inproc', accuracy: true });
@@ -290,6 +295,7 @@ async function accuracyCase(c: {
       neighbours: c.neighbours,
       gossipSteps: c.gossipSteps ?? 1,
       resetMomentum: c.resetMomentum === true,
+      minFreshUpdates: scenario.minFreshUpdates,
       rounds: c.rounds,
       accuracy: result.final.honestAccuracy?.mean ?? null,
       candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
@@ -328,7 +334,9 @@ function list(argv: string[], flag: string, fallback: string): string[] {
 const fmt = (v: number | null, digits = 2): string => (v === null ? '-' : v.toFixed(digits));
 
 function printTrace(r: AccuracyResult): void {
-  process.stderr.write(`# ${r.strategy} neighbours=${r.neighbours} gossipSteps=${r.gossipSteps} seed=${r.seed}\n`);
+  process.stderr.write(
+    `# ${r.strategy} neighbours=${r.neighbours} gossipSteps=${r.gossipSteps} minFresh=${r.minFreshUpdates} seed=${r.seed}\n`,
+  );
   process.stderr.write('round accuracy candidates(min) fresh lagMean lagMax stale>1 deadline followers(min-max)\n');
   for (const t of r.perRound) {
     process.stderr.write(
@@ -401,6 +409,13 @@ async function main(): Promise<void> {
     const strategies = list(argv, '--strategies', 'mean,bristle+ldawa');
     const every = list(argv, '--evaluate-every', '')[0];
     const evaluateEvery = every === undefined ? undefined : Number(every);
+    // A round closes on this many fresh updates: --min-fresh for the D half, --min-fresh-all for "all".
+    const fresh = (flag: string): number | undefined => {
+      const v = list(argv, flag, '')[0];
+      return v === undefined ? undefined : Number(v);
+    };
+    const freshD = fresh('--min-fresh');
+    const freshAll = fresh('--min-fresh-all');
     const rows: AccuracyResult[] = [];
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
@@ -417,6 +432,7 @@ async function main(): Promise<void> {
             evaluateEvery,
             gossipSteps: neighbours === 'all' ? stepsAll : stepsD,
             resetMomentum: neighbours !== 'all' && argv.includes('--reset-momentum'),
+            minFreshUpdates: neighbours === 'all' ? freshAll : freshD,
           });
           rows.push(...r);
           for (const x of r) process.stderr.write(`${JSON.stringify(x)}\n`);
