@@ -8,7 +8,7 @@
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
  *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--gossip-steps k] [--json]
- *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--reset-momentum] [--min-fresh k] [--min-fresh-all k] [--only-d] [--trace] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--reset-momentum] [--min-fresh k] [--min-fresh-all k] [--only-d | --only-all] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
  * --gossip-steps k: the D half runs k gossip (merge) steps per round (PeerOptions.gossipSteps),
@@ -420,7 +420,7 @@ async function main(): Promise<void> {
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
         const both: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
-        const modes = argv.includes('--only-d') ? [d] : both;
+        const modes: Neighbours[] = argv.includes('--only-d') ? [d] : argv.includes('--only-all') ? ['all'] : both;
         for (const neighbours of modes) {
           const r = await child<AccuracyResult[]>({
             kind: 'accuracy',
