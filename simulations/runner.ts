@@ -439,7 +439,7 @@ async function networkPeer(
     ...(lockstep !== undefined ? { wireBounds: false as const } : {}),
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
-    gossipSteps: s.gossipSteps,
+    ...(s.gossipSteps === undefined ? {} : { gossipSteps: s.gossipSteps }),
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },

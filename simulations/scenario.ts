@@ -96,8 +96,8 @@ export interface Scenario {
    * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
    */
   readonly neighbours: number | 'all';
-  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); 1 = train, publish, merge. */
-  readonly gossipSteps: number;
+  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); undefined: the Peer's default (2 with D, 1 with "all"). */
+  readonly gossipSteps: number | undefined;
   /** PeerOptions.momentumAfterMerge: keep or reset the optimizer momentum at the merge. */
   readonly momentumAfterMerge: 'keep' | 'reset';
   readonly churn: readonly ChurnEvent[];
@@ -268,10 +268,9 @@ export const SCENARIO_SCHEMA = strict(
     ),
     gossipSteps: v.optional(
       doc(
-        'Gossip (merge) steps per round: the merged model is published and merged again this many times in all before the next local training.',
+        'Gossip (merge) steps per round: the merged model is published and merged again this many times in all before the next local training (default 2 with neighbours D, 1 with "all").',
         int(1, MAX_GOSSIP_STEPS),
       ),
-      1,
     ),
     momentumAfterMerge: v.optional(
       doc(
@@ -422,7 +421,8 @@ function checkLockstep(s: ScenarioInput, raw: unknown): void {
   if (s.neighbours !== 'all')
     fail('neighbours', 'mode "lockstep" merges every peer\'s update: "all" (or leave it out)');
   if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
-  if (s.gossipSteps !== 1) fail('gossipSteps', 'mode "lockstep" merges once per round: 1 (or leave it out)');
+  if (s.gossipSteps !== undefined && s.gossipSteps !== 1)
+    fail('gossipSteps', 'mode "lockstep" merges once per round: 1 (or leave it out)');
 }
 
 /** Validates a scenario file's parsed contents; throws ScenarioError naming the bad key. */

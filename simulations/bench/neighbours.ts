@@ -12,7 +12,7 @@
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
  * --gossip-steps k: the D half runs k gossip (merge) steps per round (PeerOptions.gossipSteps),
- * --gossip-steps-all k the "all" half (both default 1); --reset-momentum: the D half resets the
+ * --gossip-steps-all k the "all" half (default: the Peer's, 2 with D and 1 with "all"); --reset-momentum: the D half resets the
  * optimizer momentum at each merge (PeerOptions.momentumAfterMerge); --min-fresh k / --min-fresh-all k:
  * a round closes on k fresh updates (scenario minFreshUpdates; default 3) in the D / "all" half;
  * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
+import { defaultGossipSteps } from '../../src/peer/peer.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { strategyResult } from '../results.ts';
 import { type PeerRound, runStrategy } from '../runner.ts';
@@ -51,7 +52,7 @@ export interface ScaleCase {
   readonly rounds: number;
   /** Every peer keeps a tfjs model of its own (RunHooks.residentModels), as before the model pool. */
   readonly resident?: boolean;
-  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); default 1. */
+  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); default the Peer's. */
   readonly gossipSteps?: number;
 }
 
@@ -111,7 +112,7 @@ function scenarioFor(c: {
     transport: c.transport,
     degree: 8,
     neighbours: c.neighbours,
-    gossipSteps: c.gossipSteps ?? 1,
+    ...(c.gossipSteps === undefined ? {} : { gossipSteps: c.gossipSteps }),
     momentumAfterMerge: c.resetMomentum === true ? 'reset' : 'keep',
     ...(c.minFreshUpdates === undefined ? {} : { minFreshUpdates: c.minFreshUpdates }),
     seed: c.seed ?? 1,
@@ -293,7 +294,7 @@ async function accuracyCase(c: {
       seed: c.seed,
       strategy: entry.label,
       neighbours: c.neighbours,
-      gossipSteps: c.gossipSteps ?? 1,
+      gossipSteps: c.gossipSteps ?? defaultGossipSteps(c.neighbours),
       resetMomentum: c.resetMomentum === true,
       minFreshUpdates: scenario.minFreshUpdates,
       rounds: c.rounds,
@@ -360,8 +361,12 @@ async function main(): Promise<void> {
   const d = Number(list(argv, '--neighbours', '8')[0]);
   const rounds = Number(list(argv, '--rounds', argv[0] === 'accuracy' ? '10' : '3')[0]);
   // Gossip steps per round: --gossip-steps for the D half, --gossip-steps-all for "all".
-  const stepsD = Number(list(argv, '--gossip-steps', '1')[0]);
-  const stepsAll = Number(list(argv, '--gossip-steps-all', '1')[0]);
+  const steps = (flag: string): number | undefined => {
+    const v = list(argv, flag, '')[0];
+    return v === undefined ? undefined : Number(v);
+  };
+  const stepsD = steps('--gossip-steps');
+  const stepsAll = steps('--gossip-steps-all');
   if (argv[0] === 'scale') {
     const rows: ScaleResult[] = [];
     for (const transport of list(argv, '--transports', 'inproc,libp2p-memory') as ScaleCase['transport'][]) {

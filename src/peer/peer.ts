@@ -115,13 +115,15 @@ export interface PeerOptions {
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
   readonly staleAfterRounds?: number;
   /**
-   * Gossip (merge) steps per round: after the round's merge, steps - 1 more times the
-   * merged model is published and merged again with the neighbours' latest copies (waiting,
-   * as the round does, for `minFreshUpdates` fresh ones), before the round is evaluated and
-   * the next local training starts. Each step costs one more update sent to every follower
-   * (recipient) and one more merge: bytes per round x steps, still independent of N. With
-   * D neighbours a merge averages D + 1 models; k steps mix about (D + 1)^k
-   * (docs/PERFORMANCE.md, "Neighbours"). Default 1.
+   * Gossip (merge) steps per round: after the round's merge the merged model is published
+   * and merged again with the neighbours' newest copies, steps - 1 more times, before the
+   * round is evaluated and the next local training starts; with more than one step, every
+   * step waits for a fresh update from every current candidate (or the deadline). Each step
+   * costs one more update to every follower and one more merge: update bytes per round x
+   * steps, still independent of N. Default `defaultGossipSteps(neighbours)`: 2 with D
+   * neighbours (a merge averages only D + 1 models; two steps put D = 8 at 30 peers above
+   * all-to-all, docs/PERFORMANCE.md "Gossip steps"), 1 with 'all' (one merge already
+   * averages everyone).
    */
   readonly gossipSteps?: number;
   /**
@@ -186,7 +188,6 @@ export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
   neighbours: 'all' as number | 'all',
   staleAfterRounds: 3,
-  gossipSteps: 1,
   momentumAfterMerge: 'keep' as 'keep' | 'reset',
   evaluateEvery: 1,
   seed: 0,
@@ -217,7 +218,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     minFreshUpdates: options.minFreshUpdates ?? PEER_DEFAULTS.minFreshUpdates,
     neighbours: options.neighbours ?? PEER_DEFAULTS.neighbours,
     staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
-    gossipSteps: options.gossipSteps ?? PEER_DEFAULTS.gossipSteps,
+    gossipSteps: options.gossipSteps ?? defaultGossipSteps(options.neighbours ?? PEER_DEFAULTS.neighbours),
     momentumAfterMerge: options.momentumAfterMerge ?? PEER_DEFAULTS.momentumAfterMerge,
     evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
     seed: options.seed ?? PEER_DEFAULTS.seed,
@@ -235,6 +236,14 @@ function modelProblem(task: TaskSpec, trainer: PeerTrainer): string | undefined 
     return `the model takes ${model.inputShape.join('x')} inputs, the task ${task.inputShape.join('x')}`;
   }
   return undefined;
+}
+
+/** Gossip steps per round with D neighbours, unless PeerOptions.gossipSteps says otherwise. */
+export const NEIGHBOUR_GOSSIP_STEPS = 2;
+
+/** The default gossip steps: NEIGHBOUR_GOSSIP_STEPS with D neighbours, 1 with 'all'. */
+export function defaultGossipSteps(neighbours: number | 'all'): number {
+  return neighbours === 'all' ? 1 : NEIGHBOUR_GOSSIP_STEPS;
 }
 
 /** Most gossip steps per round (each is a publication to every follower and a merge). */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { Weights } from '../../src/model/weights.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
-import type { Peer } from '../../src/peer/peer.ts';
+import { defaultGossipSteps, type Peer } from '../../src/peer/peer.ts';
 import type { Trainer } from '../../src/train/trainer.ts';
 import { decodeHeader } from '../../src/wire/message.ts';
 import { PublicCopies } from '../../src/wire/public-copies.ts';
@@ -109,6 +109,12 @@ for (const steps of [1, 2, 3]) {
     },
   );
 }
+
+test('default gossip steps: 2 with D neighbours, 1 with "all"', () => {
+  assert.equal(defaultGossipSteps('all'), 1);
+  assert.equal(defaultGossipSteps(8), 2);
+  assert.equal(defaultGossipSteps(1), 2);
+});
 
 test('gossipSteps must be an integer in [1, 8]', () => {
   const bus = new Bus();
