@@ -106,10 +106,10 @@ export interface PeerOptions {
    * D: take updates from at most this many neighbours, chosen by peer sampling and
    * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
    * peers that follow this one. 'all': every update on the task's gossip topic, from
-   * anyone (each peer receives every peer's updates). Default 'all': with D = 8 at 30
-   * peers (4-class shards) accuracy still trails all-to-all by several points after 20
-   * rounds (docs/PERFORMANCE.md, "Neighbours"), so neighbour mode is opt-in until it
-   * matches; DEFAULT_NEIGHBOURS (8) is the size tested.
+   * anyone (each peer receives every peer's updates). Default 'all'; DEFAULT_NEIGHBOURS
+   * (8) is the size tested. With one merge per round D = 8 trailed all-to-all by about 5
+   * points at 30 peers (4-class shards); with neighbour mode's default two gossip steps it
+   * is above it (docs/PERFORMANCE.md, "Neighbours" and "Gossip steps").
    */
   readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
