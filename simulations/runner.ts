@@ -439,6 +439,8 @@ async function networkPeer(
     ...(lockstep !== undefined ? { wireBounds: false as const } : {}),
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
+    ...(s.gossipSteps === undefined ? {} : { gossipSteps: s.gossipSteps }),
+    momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,

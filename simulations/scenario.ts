@@ -30,6 +30,7 @@ import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.t
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
+import { MAX_GOSSIP_STEPS } from '../src/peer/peer.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
@@ -95,6 +96,10 @@ export interface Scenario {
    * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
    */
   readonly neighbours: number | 'all';
+  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); undefined: the Peer's default (2 with D, 1 with "all"). */
+  readonly gossipSteps: number | undefined;
+  /** PeerOptions.momentumAfterMerge: keep or reset the optimizer momentum at the merge. */
+  readonly momentumAfterMerge: 'keep' | 'reset';
   readonly churn: readonly ChurnEvent[];
   readonly seed: number;
   readonly batchSize: number;
@@ -261,6 +266,19 @@ export const SCENARIO_SCHEMA = strict(
       ),
       'all',
     ),
+    gossipSteps: v.optional(
+      doc(
+        'Gossip (merge) steps per round: the merged model is published and merged again this many times in all before the next local training (default 2 with neighbours D, 1 with "all").',
+        int(1, MAX_GOSSIP_STEPS),
+      ),
+    ),
+    momentumAfterMerge: v.optional(
+      doc(
+        'What the optimizer momentum does at the merge: "keep" it, or "reset" it.',
+        v.picklist(['keep', 'reset'], (i) => `must be "keep" or "reset", got ${show(i.input)}`),
+      ),
+      'keep',
+    ),
     churn: v.optional(list(CHURN_EVENT, 'churn events'), []),
     seed: v.optional(int(0, 2 ** 31 - 1), 1),
     batchSize: v.optional(int(1, 65_536), SCENARIO_DEFAULTS.batchSize),
@@ -403,6 +421,8 @@ function checkLockstep(s: ScenarioInput, raw: unknown): void {
   if (s.neighbours !== 'all')
     fail('neighbours', 'mode "lockstep" merges every peer\'s update: "all" (or leave it out)');
   if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
+  if (s.gossipSteps !== undefined && s.gossipSteps !== 1)
+    fail('gossipSteps', 'mode "lockstep" merges once per round: 1 (or leave it out)');
 }
 
 /** Validates a scenario file's parsed contents; throws ScenarioError naming the bad key. */
@@ -452,6 +472,8 @@ export function parseScenario(raw: unknown): Scenario {
     transport: s.transport ?? (s.mode === 'lockstep' ? 'inproc' : SCENARIO_DEFAULTS.transport),
     topology,
     neighbours: s.neighbours,
+    gossipSteps: s.gossipSteps,
+    momentumAfterMerge: s.momentumAfterMerge,
     churn: churnEvents(s, byzantine?.count ?? 0),
     seed: s.seed,
     batchSize: s.batchSize,

@@ -7,10 +7,14 @@
  *    case runs in its own child process (its RSS is its own); D and all alternate.
  *  - accuracy: the same scenario with D and with all, per strategy and seed.
  *
- *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--json]
- *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--trace] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts scale [--peers 10,30,100] [--transports inproc,libp2p-memory] [--rounds 3] [--only-d] [--models pooled,resident] [--gossip-steps k] [--json]
+ *   npm exec -- node simulations/bench/neighbours.ts accuracy [--peers 30] [--seeds 1,2,3] [--rounds 10] [--strategies mean,bristle+ldawa] [--evaluate-every k] [--gossip-steps k] [--gossip-steps-all k] [--reset-momentum] [--min-fresh k] [--min-fresh-all k] [--only-d | --only-all] [--trace] [--json]
  *
  * accuracy evaluates round 0 and the last round by default (--evaluate-every rounds - 1);
+ * --gossip-steps k: the D half runs k gossip (merge) steps per round (PeerOptions.gossipSteps),
+ * --gossip-steps-all k the "all" half (default: the Peer's, 2 with D and 1 with "all"); --reset-momentum: the D half resets the
+ * optimizer momentum at each merge (PeerOptions.momentumAfterMerge); --min-fresh k / --min-fresh-all k:
+ * a round closes on k fresh updates (scenario minFreshUpdates; default 3) in the D / "all" half;
  * --trace prints per round: accuracy, candidates, fresh candidates, seq lag, deadline closes.
  *
  * Models: "pooled" (the runner's default: peers take turns on one shared tfjs model and rest as arrays,
@@ -32,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { Gossip } from '../../src/net/gossip.ts';
 import { Bus } from '../../src/net/inproc-bus.ts';
+import { defaultGossipSteps } from '../../src/peer/peer.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { PUSH_PROTOCOL, SAMPLE_PROTOCOL, SNAPSHOT_PROTOCOL } from '../../src/wire/constants.ts';
 import { createNetwork } from '../network.ts';
@@ -57,6 +62,8 @@ export interface ScaleCase {
   readonly workers?: number;
   /** Local steps per round (default 2). */
   readonly localSteps?: number;
+  /** Gossip (merge) steps per round (PeerOptions.gossipSteps); default the Peer's. */
+  readonly gossipSteps?: number;
 }
 
 export interface ScaleResult extends ScaleCase {
@@ -114,6 +121,9 @@ function scenarioFor(c: {
   evaluateEvery?: number;
   workers?: number;
   localSteps?: number;
+  gossipSteps?: number;
+  resetMomentum?: boolean;
+  minFreshUpdates?: number;
 }) {
   return parseScenario({
     name: `bench-neighbours-${c.transport}-${c.peers}-${c.neighbours}`,
@@ -135,6 +145,9 @@ function scenarioFor(c: {
     transport: c.transport,
     degree: 8,
     neighbours: c.neighbours,
+    ...(c.gossipSteps === undefined ? {} : { gossipSteps: c.gossipSteps }),
+    momentumAfterMerge: c.resetMomentum === true ? 'reset' : 'keep',
+    ...(c.minFreshUpdates === undefined ? {} : { minFreshUpdates: c.minFreshUpdates }),
     seed: c.seed ?? 1,
     workers: c.workers ?? 0,
   });
@@ -333,6 +346,9 @@ export interface AccuracyResult {
   readonly seed: number;
   readonly strategy: string;
   readonly neighbours: Neighbours;
+  readonly gossipSteps: number;
+  readonly resetMomentum: boolean;
+  readonly minFreshUpdates: number;
   readonly rounds: number;
   readonly accuracy: number | null;
   readonly candidatesMean: number;
@@ -393,6 +409,9 @@ async function accuracyCase(c: {
   rounds: number;
   strategies: string[];
   evaluateEvery?: number;
+  gossipSteps?: number;
+  resetMomentum?: boolean;
+  minFreshUpdates?: number;
 }): Promise<AccuracyResult[]> {
   await initBackend('wasm');
   const scenario = scenarioFor({ ...c, transport: 'inproc', accuracy: true });
@@ -407,6 +426,9 @@ async function accuracyCase(c: {
       seed: c.seed,
       strategy: entry.label,
       neighbours: c.neighbours,
+      gossipSteps: c.gossipSteps ?? defaultGossipSteps(c.neighbours),
+      resetMomentum: c.resetMomentum === true,
+      minFreshUpdates: scenario.minFreshUpdates,
       rounds: c.rounds,
       accuracy: result.final.honestAccuracy?.mean ?? null,
       candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
@@ -450,7 +472,9 @@ function list(argv: string[], flag: string, fallback: string): string[] {
 const fmt = (v: number | null, digits = 2): string => (v === null ? '-' : v.toFixed(digits));
 
 function printTrace(r: AccuracyResult): void {
-  process.stderr.write(`# ${r.strategy} neighbours=${r.neighbours} seed=${r.seed}\n`);
+  process.stderr.write(
+    `# ${r.strategy} neighbours=${r.neighbours} gossipSteps=${r.gossipSteps} minFresh=${r.minFreshUpdates} seed=${r.seed}\n`,
+  );
   process.stderr.write('round accuracy candidates(min) fresh lagMean lagMax stale>1 deadline followers(min-max)\n');
   for (const t of r.perRound) {
     process.stderr.write(
@@ -473,6 +497,13 @@ async function main(): Promise<void> {
   const json = argv.includes('--json');
   const d = Number(list(argv, '--neighbours', '8')[0]);
   const rounds = Number(list(argv, '--rounds', argv[0] === 'accuracy' ? '10' : '3')[0]);
+  // Gossip steps per round: --gossip-steps for the D half, --gossip-steps-all for "all".
+  const steps = (flag: string): number | undefined => {
+    const v = list(argv, flag, '')[0];
+    return v === undefined ? undefined : Number(v);
+  };
+  const stepsD = steps('--gossip-steps');
+  const stepsAll = steps('--gossip-steps-all');
   if (argv[0] === 'scale') {
     const rows: ScaleResult[] = [];
     for (const transport of list(argv, '--transports', 'inproc,libp2p-memory') as ScaleCase['transport'][]) {
@@ -486,7 +517,16 @@ async function main(): Promise<void> {
           const order = rows.length % 2 === 0 ? kinds : [...kinds].reverse();
           for (const kind of order) {
             const resident = kind === 'resident';
-            const row = await child<ScaleResult>({ kind: 'scale', transport, peers, neighbours, rounds, resident });
+            const gossipSteps = neighbours === 'all' ? stepsAll : stepsD;
+            const row = await child<ScaleResult>({
+              kind: 'scale',
+              transport,
+              peers,
+              neighbours,
+              rounds,
+              resident,
+              gossipSteps,
+            });
             rows.push(row);
             process.stderr.write(`${JSON.stringify(row)}\n`);
           }
@@ -520,11 +560,18 @@ async function main(): Promise<void> {
     const strategies = list(argv, '--strategies', 'mean,bristle+ldawa');
     const every = list(argv, '--evaluate-every', '')[0];
     const evaluateEvery = every === undefined ? undefined : Number(every);
+    // A round closes on this many fresh updates: --min-fresh for the D half, --min-fresh-all for "all".
+    const fresh = (flag: string): number | undefined => {
+      const v = list(argv, flag, '')[0];
+      return v === undefined ? undefined : Number(v);
+    };
+    const freshD = fresh('--min-fresh');
+    const freshAll = fresh('--min-fresh-all');
     const rows: AccuracyResult[] = [];
     for (const seed of list(argv, '--seeds', '1,2,3').map(Number)) {
       for (const peers of list(argv, '--peers', '30').map(Number)) {
         const both: Neighbours[] = seed % 2 === 1 ? [d, 'all'] : ['all', d];
-        const modes = argv.includes('--only-d') ? [d] : both;
+        const modes: Neighbours[] = argv.includes('--only-d') ? [d] : argv.includes('--only-all') ? ['all'] : both;
         for (const neighbours of modes) {
           const r = await child<AccuracyResult[]>({
             kind: 'accuracy',
@@ -534,6 +581,9 @@ async function main(): Promise<void> {
             rounds,
             strategies,
             evaluateEvery,
+            gossipSteps: neighbours === 'all' ? stepsAll : stepsD,
+            resetMomentum: neighbours !== 'all' && argv.includes('--reset-momentum'),
+            minFreshUpdates: neighbours === 'all' ? freshAll : freshD,
           });
           rows.push(...r);
           for (const x of r) process.stderr.write(`${JSON.stringify(x)}\n`);
@@ -543,11 +593,11 @@ async function main(): Promise<void> {
     }
     if (json) console.log(JSON.stringify(rows));
     else {
-      console.log('| strategy | neighbours | seed | accuracy | candidates mean | s/round |');
-      console.log('|---|---|---|---|---|---|');
+      console.log('| strategy | neighbours | gossip steps | seed | accuracy | candidates mean | s/round |');
+      console.log('|---|---|---|---|---|---|---|');
       for (const r of rows) {
         console.log(
-          `| ${r.strategy} | ${r.neighbours} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`,
+          `| ${r.strategy} | ${r.neighbours} | ${r.gossipSteps} | ${r.seed} | ${fmt(r.accuracy, 4)} | ${fmt(r.candidatesMean, 1)} | ${fmt(r.sPerRound)} |`,
         );
       }
     }

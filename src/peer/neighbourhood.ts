@@ -79,6 +79,8 @@ export interface NeighbourhoodInit {
   readonly resetEvery?: number;
   /** One followee may be replaced every this many rounds (default SWAP_EVERY); filling a free place is not limited. */
   readonly swapEvery?: number;
+  /** Pushes taken from one neighbour per round of ours; default PUSHES_PER_ROUND. */
+  readonly pushesPerRound?: number;
   /** Validate and apply a pushed update; returns the refusal reason, or undefined when it was taken. */
   readonly onUpdate: (from: string, bytes: Uint8Array) => string | undefined;
   /** A follow was answered with this snapshot (non-empty). */
@@ -409,7 +411,8 @@ export class Neighbourhood {
     if (!this.#following.has(from)) throw new Error(`${NOT_FOLLOWING}: not a neighbour of this peer`);
     const count = (this.#pushes.get(from) ?? 0) + 1;
     this.#pushes.set(from, count);
-    if (count > PUSHES_PER_ROUND) throw new Error(`rate-limited: more than ${PUSHES_PER_ROUND} pushes this round`);
+    const cap = this.#init.pushesPerRound ?? PUSHES_PER_ROUND;
+    if (count > cap) throw new Error(`rate-limited: more than ${cap} pushes this round`);
     this.#init.onBytes(0, request.byteLength);
     const refused = this.#init.onUpdate(from, request);
     if (refused !== undefined) throw new Error(`refused: ${refused}`);

@@ -43,7 +43,7 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
-import { Neighbourhood } from './neighbourhood.ts';
+import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
@@ -106,14 +106,32 @@ export interface PeerOptions {
    * D: take updates from at most this many neighbours, chosen by peer sampling and
    * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
    * peers that follow this one. 'all': every update on the task's gossip topic, from
-   * anyone (each peer receives every peer's updates). Default 'all': with D = 8 at 30
-   * peers (4-class shards) accuracy still trails all-to-all by several points after 20
-   * rounds (docs/PERFORMANCE.md, "Neighbours"), so neighbour mode is opt-in until it
-   * matches; DEFAULT_NEIGHBOURS (8) is the size tested.
+   * anyone (each peer receives every peer's updates). Default 'all'; DEFAULT_NEIGHBOURS
+   * (8) is the size tested. With one merge per round D = 8 trailed all-to-all by about 5
+   * points at 30 peers (4-class shards); with neighbour mode's default two gossip steps it
+   * is above it (docs/PERFORMANCE.md, "Neighbours" and "Gossip steps").
    */
   readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
   readonly staleAfterRounds?: number;
+  /**
+   * Gossip (merge) steps per round: after the round's merge the merged model is published
+   * and merged again with the neighbours' newest copies, steps - 1 more times, before the
+   * round is evaluated and the next local training starts; with more than one step, every
+   * step waits for a fresh update from every current candidate (or the deadline). Each step
+   * costs one more update to every follower and one more merge: update bytes per round x
+   * steps, still independent of N. Default `defaultGossipSteps(neighbours)`: 2 with D
+   * neighbours (a merge averages only D + 1 models; two steps put D = 8 at 30 peers above
+   * all-to-all, docs/PERFORMANCE.md "Gossip steps"), 1 with 'all' (one merge already
+   * averages everyone).
+   */
+  readonly gossipSteps?: number;
+  /**
+   * What the optimizer's momentum does at the round's merge: 'keep' it (it still points
+   * along this peer's own local drift), or 'reset' it, so the next local training starts
+   * from the merged model without it. Default 'keep'.
+   */
+  readonly momentumAfterMerge?: 'keep' | 'reset';
   /** Evaluate local and merged accuracy every this many rounds (0 = never). Default 1. */
   readonly evaluateEvery?: number;
   /** Number of local samples announced to peers; default the training set size. */
@@ -170,6 +188,7 @@ export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
   neighbours: 'all' as number | 'all',
   staleAfterRounds: 3,
+  momentumAfterMerge: 'keep' as 'keep' | 'reset',
   evaluateEvery: 1,
   seed: 0,
   snapshotRateLimit: SNAPSHOT_RATE_LIMIT,
@@ -183,6 +202,8 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly minFreshUpdates: number;
   readonly neighbours: number | 'all';
   readonly staleAfterRounds: number;
+  readonly gossipSteps: number;
+  readonly momentumAfterMerge: 'keep' | 'reset';
   readonly evaluateEvery: number;
   readonly seed: number;
   readonly snapshotRateLimit: RateLimit | false;
@@ -197,6 +218,8 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     minFreshUpdates: options.minFreshUpdates ?? PEER_DEFAULTS.minFreshUpdates,
     neighbours: options.neighbours ?? PEER_DEFAULTS.neighbours,
     staleAfterRounds: options.staleAfterRounds ?? PEER_DEFAULTS.staleAfterRounds,
+    gossipSteps: options.gossipSteps ?? defaultGossipSteps(options.neighbours ?? PEER_DEFAULTS.neighbours),
+    momentumAfterMerge: options.momentumAfterMerge ?? PEER_DEFAULTS.momentumAfterMerge,
     evaluateEvery: options.evaluateEvery ?? PEER_DEFAULTS.evaluateEvery,
     seed: options.seed ?? PEER_DEFAULTS.seed,
     snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
@@ -214,6 +237,17 @@ function modelProblem(task: TaskSpec, trainer: PeerTrainer): string | undefined 
   }
   return undefined;
 }
+
+/** Gossip steps per round with D neighbours, unless PeerOptions.gossipSteps says otherwise. */
+export const NEIGHBOUR_GOSSIP_STEPS = 2;
+
+/** The default gossip steps: NEIGHBOUR_GOSSIP_STEPS with D neighbours, 1 with 'all'. */
+export function defaultGossipSteps(neighbours: number | 'all'): number {
+  return neighbours === 'all' ? 1 : NEIGHBOUR_GOSSIP_STEPS;
+}
+
+/** Most gossip steps per round (each is a publication to every follower and a merge). */
+export const MAX_GOSSIP_STEPS = 8;
 
 /** Snapshots are fp32 keyframes. */
 const FP32 = { kind: 'dense', values: 'fp32' } as const;
@@ -294,6 +328,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     if (d !== 'all' && !(Number.isInteger(d) && d >= 1)) {
       throw new RangeError(`neighbours must be an integer >= 1 or 'all', got ${String(d)}`);
     }
+    const steps = this.#options.gossipSteps;
+    if (!(Number.isInteger(steps) && steps >= 1 && steps <= MAX_GOSSIP_STEPS)) {
+      throw new RangeError(`gossipSteps must be an integer in [1, ${MAX_GOSSIP_STEPS}], got ${String(steps)}`);
+    }
     this.#hood = d === 'all' ? undefined : this.#neighbourhood(d);
   }
 
@@ -304,6 +342,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       neighbours: d,
       seed: this.#options.seed,
       maxUpdateBytes: maxUpdateSize(this.schema),
+      // A neighbour publishes once per gossip step: the per-round push cap scales with them.
+      pushesPerRound: PUSHES_PER_ROUND * this.#options.gossipSteps,
       onUpdate: (from, bytes) => this.#receivePush(from, bytes),
       onSnapshot: (from, bytes) => this.#applySnapshot(from, bytes),
       onDropped: (peer) => {
@@ -470,18 +510,27 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     await this.#publish(round);
 
     const waitStart = performance.now();
-    const closedBy = await this.#awaitUpdates(signal);
-    const waitMs = performance.now() - waitStart;
+    const closedBy = await this.#awaitUpdates(signal, this.#stepWanted());
+    let waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
     const freshCandidates = candidates.filter((c) => this.#neighbours.get(c.peer)?.fresh === true).length;
-    const own = this.#exchangedWeights();
-    const mergeContext = this.#mergeContext(round, reference);
     const mergeStart = performance.now();
-    const { weights, report } = mergeWithReport(this.#options.strategy, own, candidates, mergeContext);
-    const mergeMs = performance.now() - mergeStart;
-    this.trainer.setLayers(weights);
-    for (const s of this.#neighbours.values()) s.fresh = false;
+    const { report } = this.#mergeStep(round, reference, candidates);
+    let mergeMs = performance.now() - mergeStart;
+    // Further gossip steps: publish the merged model, merge again with the neighbours'
+    // latest copies (their merged models, once they have published them).
+    for (let step = 1; step < this.#options.gossipSteps && !signal.aborted; step++) {
+      const wanted = this.#stepWanted();
+      await this.#publish(round);
+      const stepWait = performance.now();
+      await this.#awaitUpdates(signal, wanted);
+      waitMs += performance.now() - stepWait;
+      const stepMerge = performance.now();
+      this.#mergeStep(round, reference, this.#candidates());
+      mergeMs += performance.now() - stepMerge;
+    }
+    if (this.#options.momentumAfterMerge === 'reset') this.trainer.resetOptimizer();
 
     const merged = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
     if (merged) this.#lastMerged = merged;
@@ -508,6 +557,26 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     };
     this.dispatchEvent(new CustomEvent('round:end', { detail: summary }));
     return summary;
+  }
+
+  /**
+   * Fresh updates a merge waits for. With one gossip step: minFreshUpdates. With several:
+   * every current candidate (or the deadline), at every step: a step that closes on the
+   * first few merges the others' older copies again, and the peers drift out of phase
+   * (merging models up to two rounds old; docs/PERFORMANCE.md, "Neighbours").
+   */
+  #stepWanted(): number {
+    const min = this.#options.minFreshUpdates;
+    return this.#options.gossipSteps === 1 ? min : Math.max(min, this.#candidates().length);
+  }
+
+  /** Merges own model with `candidates`, installs the result, and marks every neighbour as used. */
+  #mergeStep(round: number, reference: Weights, candidates: Candidate[]): ReturnType<typeof mergeWithReport> {
+    const own = this.#exchangedWeights();
+    const result = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
+    this.trainer.setLayers(result.weights);
+    for (const s of this.#neighbours.values()) s.fresh = false;
+    return result;
   }
 
   /** Stops after the current step; waits for the loop and in-flight fetches; leaves the topic. */
@@ -583,8 +652,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /** Resolves when enough fresh updates arrived, the deadline passed, or the peer stops. */
-  #awaitUpdates(signal: AbortSignal): Promise<RoundClose> {
-    const wanted = this.#options.minFreshUpdates;
+  #awaitUpdates(signal: AbortSignal, wanted = this.#options.minFreshUpdates): Promise<RoundClose> {
     if (signal.aborted) return Promise.resolve('stopped');
     if (this.#freshCount() >= wanted) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {

@@ -77,6 +77,8 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
       assert.ok(dropped.length <= (r % 2 === 0 ? 1 : 0), `${p.id} round ${r} dropped ${dropped}`);
       replaced += dropped.length;
     }
+    // Neighbour mode's default: two gossip steps, so two publications per round.
+    assert.equal(p.seq, 2 * 6, `${p.id} published once per gossip step`);
     const t = bus.traffic(p.id);
     assert.equal(t?.bytesSent, 0, 'nothing on the gossip topic');
   }
@@ -193,11 +195,13 @@ test(
       await Promise.all(peers.map((p) => p.runRound()));
       // Pushes run in the background of the round: wait for it (HANG_GUARD bounds the wait).
       const waitUntil = Date.now() + HANG_GUARD;
-      while (pushed.length === 0 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(pushed.length, 1, 'the follower received the next update');
+      while (pushed.length < 2 && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Two gossip steps (neighbour mode's default): the round's trained and merged models.
+      assert.equal(pushed.length, 2, 'the follower received the next two updates');
       const copies = new PublicCopies({ schema });
       assert.equal(copies.receive(target.id, snapshot).kind, 'applied');
       assert.equal(copies.receive(target.id, pushed[0]).kind, 'applied', 'the delta applies on the snapshot');
+      assert.equal(copies.receive(target.id, pushed[1]).kind, 'applied', 'and the next one on that');
       await Promise.all(peers.map((p) => p.stop()));
     } finally {
       await Promise.allSettled(gossips.map((g) => g.stop()));
