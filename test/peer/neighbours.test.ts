@@ -229,7 +229,7 @@ test('a peer has at most 3 x D followers; further follows are refused', async ()
 });
 
 test(
-  'on real libp2p nodes: at most 4 pushes per followed peer per round, at most 3 x D followers',
+  'on real libp2p nodes: at most 4 pushes per followed peer per round (one gossip step), at most 3 x D followers',
   { timeout: 120_000 },
   async () => {
     const gossips: Libp2pGossip[] = [];
@@ -238,7 +238,8 @@ test(
       const [own, author, ...others] = gossips as [Libp2pGossip, Libp2pGossip, ...Libp2pGossip[]];
       // The peer (D = 1, so at most 3 followers) knows only `author`, so it follows it.
       await own.node.dial(author.node.getMultiaddrs());
-      const peer = tinyPeer(own, { neighbours: 1, minFreshUpdates: 1 });
+      // One gossip step: the cap is PUSHES_PER_ROUND x gossipSteps (neighbour mode's default is 2).
+      const peer = tinyPeer(own, { neighbours: 1, minFreshUpdates: 1, gossipSteps: 1 });
       peer.addEventListener('error', (e) => assert.fail(e.detail.message));
       const schema = peer.schema;
       let followed: () => void = () => {};
