@@ -30,7 +30,7 @@ import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.t
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
-import { MAX_GOSSIP_STEPS } from '../src/peer/peer.ts';
+import { MAX_GOSSIP_STEPS } from '../src/peer/gossip-steps.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 

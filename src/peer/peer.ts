@@ -43,11 +43,14 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
+import { defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
 import { describeTaskMismatch } from './task-mismatch.ts';
+
+export { defaultGossipSteps, MAX_GOSSIP_STEPS, NEIGHBOUR_GOSSIP_STEPS } from './gossip-steps.ts';
 
 export interface PeerData {
   readonly train: Dataset;
@@ -237,17 +240,6 @@ function modelProblem(task: TaskSpec, trainer: PeerTrainer): string | undefined 
   }
   return undefined;
 }
-
-/** Gossip steps per round with D neighbours, unless PeerOptions.gossipSteps says otherwise. */
-export const NEIGHBOUR_GOSSIP_STEPS = 2;
-
-/** The default gossip steps: NEIGHBOUR_GOSSIP_STEPS with D neighbours, 1 with 'all'. */
-export function defaultGossipSteps(neighbours: number | 'all'): number {
-  return neighbours === 'all' ? 1 : NEIGHBOUR_GOSSIP_STEPS;
-}
-
-/** Most gossip steps per round (each is a publication to every follower and a merge). */
-export const MAX_GOSSIP_STEPS = 8;
 
 /** Snapshots are fp32 keyframes. */
 const FP32 = { kind: 'dense', values: 'fp32' } as const;

@@ -1,0 +1,15 @@
+/**
+ * Gossip steps per round (PeerOptions.gossipSteps): constants only, so that scenario and
+ * config parsing can use them without loading the Peer (and with it tfjs and libp2p).
+ */
+
+/** Gossip steps per round with D neighbours, unless PeerOptions.gossipSteps says otherwise. */
+export const NEIGHBOUR_GOSSIP_STEPS = 2;
+
+/** The default gossip steps: NEIGHBOUR_GOSSIP_STEPS with D neighbours, 1 with 'all'. */
+export function defaultGossipSteps(neighbours: number | 'all'): number {
+  return neighbours === 'all' ? 1 : NEIGHBOUR_GOSSIP_STEPS;
+}
+
+/** Most gossip steps per round (each is a publication to every follower and a merge). */
+export const MAX_GOSSIP_STEPS = 8;
