@@ -90,8 +90,17 @@ export interface StrategyRun {
 export interface RunHooks {
   readonly signal?: AbortSignal;
   readonly onRound?: (r: PeerRound) => void;
-  /** Every honest peer's merge report (diagnostics: who was used, who was rejected and why). */
-  readonly onMerge?: (peer: number, round: number, report: MergeReport) => void;
+  /**
+   * Every honest peer's merge report of a round's first gossip step (diagnostics: who was
+   * used, who was rejected and why); `senderIndex` names a report's peer id by its index
+   * (undefined: not a peer of the run).
+   */
+  readonly onMerge?: (
+    peer: number,
+    round: number,
+    report: MergeReport,
+    senderIndex: (id: string) => number | undefined,
+  ) => void;
   /**
    * Every peer keeps a model of its own for the whole run, as before the model pool (same
    * numbers, several times the memory: for comparisons). Default false: without `workers`,
@@ -241,7 +250,8 @@ export async function runStrategy(
         mergeMs: d.mergeMs,
         ...(lockstep !== undefined && !p.attacker ? { maxAbs: maxAbs(peer.trainer, exchangedOf(peer)) } : {}),
       };
-      if (!p.attacker && d.merge !== undefined) hooks.onMerge?.(p.index, record.round, d.merge);
+      if (!p.attacker && d.merge !== undefined)
+        hooks.onMerge?.(p.index, record.round, d.merge, (id) => indexOf.get(id));
       if (lockstep !== undefined) {
         if (d.closedBy === 'deadline') stall(`peer ${p.index} closed round ${record.round} on its deadline`);
         lockstep.ended(record.round);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { codeVersion } from './provenance.ts';
 import { type ResultsFile, writeReport } from './report.ts';
 import { type StrategyResult, strategyResult } from './results.ts';
-import { type PeerRound, runStrategy } from './runner.ts';
+import { type PeerRound, type RunHooks, runStrategy } from './runner.ts';
 import { type Scenario, scenarioRecord } from './scenario.ts';
 import { buildSetup, type SimulationSetup } from './setup.ts';
 
@@ -18,6 +18,8 @@ export interface SimulateHooks {
   /** Called once the shared setup is built (before the first strategy). */
   readonly onSetup?: (setup: SimulationSetup) => void;
   readonly onRound?: (index: number, label: string, r: PeerRound) => void;
+  /** Every honest peer's merge report (runner's RunHooks.onMerge), before that round's onRound. */
+  readonly onMerge?: (index: number, label: string, ...merge: Parameters<NonNullable<RunHooks['onMerge']>>) => void;
   readonly onWritten?: (files: string[]) => void;
 }
 
@@ -65,6 +67,7 @@ export async function simulate(
     const run = await runStrategy(setup, entry, {
       signal: hooks.signal,
       onRound: (r) => hooks.onRound?.(index, entry.label, r),
+      ...(hooks.onMerge ? { onMerge: (...merge) => hooks.onMerge?.(index, entry.label, ...merge) } : {}),
     });
     strategies[entry.label] = strategyResult(run);
     interrupted = run.interrupted;

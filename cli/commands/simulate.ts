@@ -12,12 +12,14 @@
  * checks of the shard flags) and the YAML parser are imported after the flags are checked,
  * so --help and a bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import type { MergeLog } from '../../simulations/merge-log.ts';
 import type { PeerRound } from '../../simulations/runner.ts';
 import { MAX_SIMULATION_WORKERS, parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
 import type { SimulationSetup } from '../../simulations/setup.ts';
 import { type ShardSpec, shardPeers } from '../../simulations/shard/slice.ts';
 import type { SimulateResult } from '../../simulations/simulate.ts';
+import type { MergeReport } from '../../src/merge/types.ts';
 import { choiceFlag, intFlag, parseFlags } from '../args.ts';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.ts';
 import { progressLine } from '../progress.ts';
@@ -30,6 +32,9 @@ export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --workers <n>           train peers on n worker threads (0 = on the main thread; default:
                           the scenario's "workers", else 0)
   --seed <n>              run the scenario with this seed instead of its own (repeat a study over seeds)
+  --strategies <a,b>      run only these of the scenario's strategy labels, in this order
+  --merge-log <file>      write one JSON line per honest peer and round: its accuracy (per class),
+                          the merge's shares and rejections by sender index, timing
 several processes or machines (docs/SIMULATIONS.md "Several processes or machines"):
   --shard <i/n>           run slice i (0-based) of n of the peers; every shard gets the same scenario
   --listen <multiaddr>    this shard's hub address, e.g. /ip4/127.0.0.1/tcp/40001 (required with --shard)
@@ -76,6 +81,25 @@ function seedFlag(value: string | boolean): number {
   if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)))
     throw new UsageError(`--seed must be a non-negative integer, got "${value}"`);
   return Number(value);
+}
+
+/** --strategies: labels of the scenario's strategies, each once; the scenario keeps those, in this order. */
+function selectStrategies(scenario: Scenario, value: string | boolean): Scenario {
+  const labels = typeof value === 'string' ? value.split(',').filter((l) => l !== '') : [];
+  if (labels.length === 0) throw new UsageError('--strategies needs a comma-separated list of strategy labels');
+  const byLabel = new Map(scenario.strategies.map((e) => [e.label, e]));
+  const seen = new Set<string>();
+  const strategies = labels.map((label) => {
+    const entry = byLabel.get(label);
+    if (entry === undefined)
+      throw new UsageError(
+        `--strategies: "${label}" is not a strategy of the scenario (labels: ${[...byLabel.keys()].join(', ')})`,
+      );
+    if (seen.has(label)) throw new UsageError(`--strategies: "${label}" given twice`);
+    seen.add(label);
+    return entry;
+  });
+  return { ...scenario, strategies };
 }
 
 /** Honest peer-rounds of the peers in `local` (a shard's slice). */
@@ -175,6 +199,8 @@ export async function simulateCommand(argv: string[]): Promise<number> {
       listen: { type: 'string' },
       bootstrap: { type: 'string' },
       combine: { type: 'string' },
+      strategies: { type: 'string' },
+      'merge-log': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     'simulate',
@@ -191,8 +217,14 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   const workers = f.workers === undefined ? undefined : workersFlag(f.workers);
   const shard = await shardFlags(f);
   const read = await readScenario(f.scenario, f.seed === undefined ? undefined : seedFlag(f.seed));
-  const withWorkers = workers === undefined ? read : { ...read, workers };
+  const selected = f.strategies === undefined ? read : selectStrategies(read, f.strategies);
+  const withWorkers = workers === undefined ? selected : { ...selected, workers };
   const scenario = shard ? shardScenario(withWorkers, shard.spec) : withWorkers;
+  const mergeLogFile = f['merge-log'];
+  if (mergeLogFile !== undefined && (typeof mergeLogFile !== 'string' || mergeLogFile === ''))
+    throw new UsageError('--merge-log needs a file name');
+  if (mergeLogFile !== undefined && shard)
+    throw new UsageError('meshfl simulate: --merge-log is not supported with --shard yet');
   // Everything is checked: now the heavy modules (tfjs, libp2p).
   const { initBackend } = await import('../../src/train/backend.ts');
   const backend = await initBackend(backendName);
@@ -206,6 +238,10 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     abort.abort();
   };
   process.on('SIGINT', onSigint);
+  const mergeLog: { log: MergeLog; fd: number } | undefined =
+    typeof mergeLogFile === 'string'
+      ? { log: new (await import('../../simulations/merge-log.ts')).MergeLog(), fd: openSync(mergeLogFile, 'w') }
+      : undefined;
 
   let perStrategy = rounds(scenario);
   let total = perStrategy * scenario.strategies.length;
@@ -226,7 +262,20 @@ export async function simulateCommand(argv: string[]): Promise<number> {
         perStrategy = localRounds(setup, new Set(shardPeers(scenario.peers, shard.spec)));
         total = perStrategy * scenario.strategies.length;
       },
+      ...(mergeLog
+        ? {
+            onMerge: (
+              _index: number,
+              label: string,
+              peer: number,
+              round: number,
+              report: MergeReport,
+              senderIndex: (id: string) => number | undefined,
+            ) => mergeLog.log.merge(label, peer, round, report, senderIndex),
+          }
+        : {}),
       onRound: (index: number, label: string, r: PeerRound) => {
+        if (mergeLog) writeSync(mergeLog.fd, `${JSON.stringify(mergeLog.log.line(label, r))}\n`);
         done++;
         const acc = r.merged ? ` acc ${(r.merged.overall * 100).toFixed(1)}%` : '';
         progress.update(
@@ -271,5 +320,6 @@ export async function simulateCommand(argv: string[]): Promise<number> {
     return results.interrupted ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
     process.off('SIGINT', onSigint);
+    if (mergeLog) closeSync(mergeLog.fd);
   }
 }

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import type { MergeLogLine } from '../../simulations/merge-log.ts';
 import type { ResultsFile } from '../../simulations/report.ts';
 import { parseScenario, ScenarioError } from '../../simulations/scenario.ts';
 
@@ -67,9 +68,11 @@ const SMALL = {
 
 test('a small scenario runs end to end and bristle+ldawa beats mean under attack', { timeout: 240_000 }, async (t) => {
   const out = path.join(tmp, 'small');
-  const r = await run(['simulate', '--scenario', scenarioFile('small', SMALL), '--out', out]);
+  const logFile = path.join(tmp, 'small-merges.jsonl');
+  const r = await run(['simulate', '--scenario', scenarioFile('small', SMALL), '--out', out, '--merge-log', logFile]);
   assert.equal(r.code, 0, r.stderr);
   const results: ResultsFile = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  checkMergeLog(results, logFile);
   assert.equal(results.scenario.name, 'test-small');
   assert.equal(results.interrupted, false);
   assert.deepEqual(Object.keys(results.strategies), ['bristle+ldawa', 'mean']);
@@ -123,6 +126,86 @@ test('a small scenario runs end to end and bristle+ldawa beats mean under attack
   assert.ok(
     share('mean').every((v) => v > 0.2),
     'mean merges the attackers every round',
+  );
+});
+
+/**
+ * --merge-log: one line per honest peer and round, per strategy; senders by index; the
+ * attackers' shares in the report add up to the round record's Byzantine share, and the
+ * per-peer accuracies average to results.json's round means.
+ */
+function checkMergeLog(results: ResultsFile, file: string): void {
+  const lines: MergeLogLine[] = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const attackers = new Set(results.environment.attackers as number[]);
+  const honest = SMALL.peers - SMALL.byzantine.count;
+  assert.equal(
+    lines.length,
+    SMALL.strategies.length * SMALL.rounds * honest,
+    'a line per strategy, honest peer, round',
+  );
+  for (const [label, s] of Object.entries(results.strategies)) {
+    for (const row of s.rounds) {
+      const mine = lines.filter((l) => l.strategy === label && l.round === row.round);
+      assert.deepEqual(
+        mine
+          .map((l) => l.peer)
+          .sort((a, b) => a - b)
+          .filter((p) => attackers.has(p)),
+        [],
+      );
+      assert.equal(mine.length, honest);
+      const accuracies = mine.map((l) => l.merged?.overall ?? Number.NaN);
+      const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+      assert.ok(Math.abs(mean - (row.honestAccuracy?.mean ?? -1)) < 1e-3, `${label} round ${row.round}: mean accuracy`);
+      for (const l of mine) {
+        assert.equal(l.merged?.perClass.length, 10);
+        for (const [from] of [...l.used, ...l.rejected]) assert.ok(from >= 0 && from < SMALL.peers, 'sender index');
+        const fromAttackers = l.used.reduce((a, [from, share]) => a + (attackers.has(from) ? share : 0), 0);
+        assert.ok(Math.abs(fromAttackers - (l.byzantineShare ?? 0)) < 1e-3, `${label}: attackers' shares add up`);
+      }
+    }
+  }
+}
+
+test('--strategies runs a subset in the given order; bad labels exit 2', { timeout: 60_000 }, async () => {
+  const file = scenarioFile('subset', SMALL);
+  const unknown = await run(['simulate', '--scenario', file, '--out', path.join(tmp, 'never'), '--strategies', 'krum']);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(
+    unknown.stderr,
+    /--strategies: "krum" is not a strategy of the scenario \(labels: bristle\+ldawa, mean\)/,
+  );
+  const twice = await run([
+    'simulate',
+    '--scenario',
+    file,
+    '--out',
+    path.join(tmp, 'never'),
+    '--strategies',
+    'mean,mean',
+  ]);
+  assert.equal(twice.code, 2, twice.stderr);
+  assert.match(twice.stderr, /"mean" given twice/);
+  const out = path.join(tmp, 'subset');
+  const r = await run([
+    'simulate',
+    '--scenario',
+    scenarioFile('subset-short', { ...SMALL, rounds: 1 }),
+    '--out',
+    out,
+    '--strategies',
+    'mean',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const results: ResultsFile = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+  assert.deepEqual(Object.keys(results.strategies), ['mean']);
+  assert.deepEqual(
+    (results.scenario.strategies as Array<{ label: string }>).map((e) => e.label),
+    ['mean'],
+    'results.json records the strategies run',
   );
 });
 
