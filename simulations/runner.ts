@@ -24,7 +24,9 @@ import type { MergeReport, Strategy } from '../src/merge/types.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
 import { createModelPool, createPeer } from '../src/peer/create-peer.ts';
+import type { WaitGate } from '../src/peer/deadline.ts';
 import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
+import { IdleGate } from '../src/peer/idle-gate.ts';
 import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
@@ -205,10 +207,25 @@ export async function runStrategy(
   };
   // On the bus every receiver of a message gets the same bytes: neighbours' copies are held once.
   const shared = s.transport === 'inproc' ? new SharedCopies() : undefined;
+  // Async rounds on the bus, every peer in this process: a wait gives up only when every
+  // running peer waits (src/peer/idle-gate.ts), never on the wall clock, so a seed gives the
+  // same numbers whatever the load. Lockstep keeps its own (stall) deadline.
+  const gate = s.mode === 'async' && s.transport === 'inproc' && setup.peers.every(mine) ? new IdleGate() : undefined;
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const view = { local: honestView, remote: remoteHonest };
-    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool ?? models, shared, lockstep);
+    const peer = await networkPeer(
+      p,
+      setup,
+      task,
+      gossip,
+      strategyFor(p),
+      view,
+      pool ?? models,
+      shared,
+      lockstep,
+      gate,
+    );
     trainers.push(peer.trainer);
     return peer;
   };
@@ -296,7 +313,11 @@ export async function runStrategy(
         await peer.start();
       }
       if (signal.aborted) return;
+      gate?.start(peer.id);
       await peer.run(p.leaveRound - p.joinRound);
+      // It publishes nothing more: nobody waits for it (not even for a deadline).
+      gate?.end(peer.id);
+      for (const other of peers.values()) other.neighbourFinished(peer.id);
       if (p.leaveRound < s.rounds) {
         await peer.stop();
         const gossip = gossips.get(p.index);
@@ -306,6 +327,7 @@ export async function runStrategy(
     await Promise.all(lives);
     await network.settle?.(signal.aborted);
   } finally {
+    gate?.close();
     signal.removeEventListener('abort', onAbort);
     await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
     try {
@@ -367,6 +389,7 @@ async function networkPeer(
   pool: TrainingPool | ModelPool | undefined,
   sharedCopies: SharedCopies | undefined,
   lockstep: LockstepRounds | undefined,
+  waitGate: WaitGate | undefined,
 ): Promise<Peer> {
   const honestView = view.local;
   const s = setup.scenario;
@@ -443,6 +466,7 @@ async function networkPeer(
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
+    ...(waitGate === undefined ? {} : { waitGate }),
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
     outgoing,
   });

@@ -42,7 +42,10 @@ export const TRANSPORTS = ['libp2p-memory', 'libp2p-tcp', 'inproc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 /**
  * How rounds close. "async": each peer closes a round on `minFreshUpdates` fresh updates
- * or its adaptive deadline (the Peer as deployed). "lockstep": synchronous rounds on the
+ * (with several gossip steps: every step on a fresh update from every candidate) or its
+ * adaptive deadline (the Peer as deployed); on the in-process bus the deadline is the
+ * process's idle gate instead of the wall clock (src/peer/idle-gate.ts: a wait gives up
+ * only when every peer waits), so a seed gives the same numbers whatever the load. "lockstep": synchronous rounds on the
  * in-process bus: every peer waits for a fresh update from every other peer (the bus
  * floods every update to every peer, so that is minFreshUpdates = peers - 1, the degree
  * of the full graph) with no deadline, and no peer publishes round r + 1 before every
@@ -117,6 +120,7 @@ export interface Scenario {
   readonly testSubset: number;
   readonly evaluateEvery: number;
   readonly minFreshUpdates: number;
+  /** The adaptive wall-clock deadline; unused in async runs on the in-process bus (the idle gate closes waits). */
   readonly deadline: { readonly initialMs: number; readonly maxMs: number };
   /**
    * Training worker threads (node/train-pool); 0 = every peer trains on the main thread.
@@ -298,12 +302,15 @@ export const SCENARIO_SCHEMA = strict(
       doc('A round closes after this many fresh neighbour updates (default min(3, degree)).', int(1, MAX_PEERS)),
     ),
     deadline: v.optional(
-      strict(
-        {
-          initialMs: v.optional(int(1, MAX_DEADLINE_MS)),
-          maxMs: v.optional(int(1, MAX_DEADLINE_MS), SCENARIO_DEFAULTS.deadlineMaxMs),
-        },
-        '{initialMs, maxMs}',
+      doc(
+        'The adaptive round deadline (wall clock) of libp2p transports. Async runs on the in-process bus do not use it: a wait gives up only when every peer waits, so a seed gives the same numbers whatever the load.',
+        strict(
+          {
+            initialMs: v.optional(int(1, MAX_DEADLINE_MS)),
+            maxMs: v.optional(int(1, MAX_DEADLINE_MS), SCENARIO_DEFAULTS.deadlineMaxMs),
+          },
+          '{initialMs, maxMs}',
+        ),
       ),
       {},
     ),

@@ -15,6 +15,13 @@ export function accuracySnapshot(s: ClassScores): AccuracySnapshot {
   return { overall: s.overallAccuracy, loss: s.loss, perClass: Array.from(s.accuracy), f1: Array.from(s.f1) };
 }
 
+/**
+ * What closed a wait for neighbour updates: 'enough-updates' (the wanted fresh updates
+ * arrived: minFreshUpdates with one gossip step, every candidate with several; or no more
+ * can come, each candidate being fresh, finished or dropped), 'deadline' (the adaptive
+ * wall-clock deadline, or with a wait gate the gate's: in simulations on the in-process
+ * bus, every peer of the process was waiting), 'stopped'.
+ */
 export type RoundClose = 'enough-updates' | 'deadline' | 'stopped';
 
 export interface RoundSummary {

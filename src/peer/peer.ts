@@ -34,7 +34,7 @@ import type { SharedCopies } from '../wire/shared-copies.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../wire/topic.ts';
 import { gossipVerdict, validateUpdate } from '../wire/validate.ts';
-import { AdaptiveDeadline, type DeadlineOptions } from './deadline.ts';
+import { AdaptiveDeadline, type DeadlineOptions, type WaitGate } from './deadline.ts';
 import {
   type AccuracySnapshot,
   accuracySnapshot,
@@ -105,6 +105,13 @@ export interface PeerOptions {
   readonly minFreshUpdates?: number;
   /** Round deadline learning (see deadline.ts). */
   readonly deadline?: Partial<DeadlineOptions>;
+  /**
+   * Decides when a wait for updates gives up instead of the wall-clock `deadline` (which is
+   * then not used). Simulations on the in-process bus pass an IdleGate (idle-gate.ts): a
+   * wait gives up only when every peer of the process waits, so a seeded run gives the same
+   * numbers whatever the machine's load.
+   */
+  readonly waitGate?: WaitGate;
   /**
    * D: take updates from at most this many neighbours, chosen by peer sampling and
    * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
@@ -263,6 +270,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Updates the topic validator decoded, by message bytes, until the message is delivered. */
   readonly #validated = new WeakMap<Uint8Array, Update>();
   readonly #neighbours = new Map<string, NeighbourState>();
+  /** Peers that ended their run (neighbourFinished): they will publish nothing more. */
+  readonly #finished = new Set<string>();
   readonly #deadline: AdaptiveDeadline;
   readonly #exchanged: ReadonlySet<string>;
   readonly #rng: Rng;
@@ -343,6 +352,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         // only neighbours' copies keeps a peer's memory at D models.
         this.#copies.forget(peer);
         this.#neighbours.delete(peer);
+        // A step waiting for it waits for the others only.
+        this.#wake?.();
       },
       snapshotFor: (follower) =>
         this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower) ? this.#snapshot() : undefined,
@@ -402,6 +413,18 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       const copy = this.#copies.get(peer);
       return copy === undefined ? [] : [{ peer, seq: copy.seq, round: state.heardInRound }];
     });
+  }
+
+  /**
+   * `peer` ended its run and will publish nothing more (a simulation's runner says so when
+   * a peer finishes its rounds or leaves): a step no longer waits for it, and its last
+   * copy stays a candidate while it is fresh enough. Closes a waiting step that waits for
+   * finished peers only, so it does not wait for its deadline.
+   */
+  neighbourFinished(peer: string): void {
+    if (peer === this.id || this.#finished.has(peer)) return;
+    this.#finished.add(peer);
+    this.#wake?.();
   }
 
   /** The latest model received from `peer` (its decoded public copy), if any. */
@@ -502,7 +525,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     await this.#publish(round);
 
     const waitStart = performance.now();
-    const closedBy = await this.#awaitUpdates(signal, this.#stepWanted());
+    const closedBy = await this.#awaitUpdates(signal, this.#stepWanted(), this.#candidateIds());
     let waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
@@ -514,9 +537,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // latest copies (their merged models, once they have published them).
     for (let step = 1; step < this.#options.gossipSteps && !signal.aborted; step++) {
       const wanted = this.#stepWanted();
+      const waitingFor = this.#candidateIds();
       await this.#publish(round);
       const stepWait = performance.now();
-      await this.#awaitUpdates(signal, wanted);
+      await this.#awaitUpdates(signal, wanted, waitingFor);
       waitMs += performance.now() - stepWait;
       const stepMerge = performance.now();
       this.#mergeStep(round, reference, this.#candidates());
@@ -643,22 +667,55 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return n;
   }
 
-  /** Resolves when enough fresh updates arrived, the deadline passed, or the peer stops. */
-  #awaitUpdates(signal: AbortSignal, wanted = this.#options.minFreshUpdates): Promise<RoundClose> {
+  /**
+   * Resolves when `wanted` fresh updates arrived, or no more can come from the step's
+   * candidates `waitingFor` (each is fresh, finished, or no longer a neighbour, and one is
+   * not fresh); else at the deadline (wall clock, or the wait gate's), or when the peer stops.
+   */
+  #awaitUpdates(signal: AbortSignal, wanted: number, waitingFor: readonly string[]): Promise<RoundClose> {
+    const ready = (): boolean => this.#freshCount() >= wanted || this.#nothingMoreToCome(waitingFor);
     if (signal.aborted) return Promise.resolve('stopped');
-    if (this.#freshCount() >= wanted) return Promise.resolve('enough-updates');
+    if (ready()) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {
-      const timer = setTimeout(() => finish('deadline'), this.#deadline.current());
+      const gate = this.#options.waitGate;
+      let done = false;
+      let release: (() => void) | undefined;
+      const timer = gate === undefined ? setTimeout(() => finish('deadline'), this.#deadline.current()) : undefined;
       const finish = (why: RoundClose): void => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
+        release?.();
         this.#wake = undefined;
         resolve(why);
       };
       this.#wake = () => {
         if (signal.aborted) finish('stopped');
-        else if (this.#freshCount() >= wanted) finish('enough-updates');
+        else if (ready()) finish('enough-updates');
       };
+      if (gate !== undefined) release = gate.wait(this.id, () => finish('deadline'));
     });
+  }
+
+  /** Ids of the current merge candidates (what a step waits for). */
+  #candidateIds(): string[] {
+    return this.#candidates().map((c) => c.peer);
+  }
+
+  /**
+   * True when none of `waitingFor` can still bring a fresh update and one of them will not:
+   * each is fresh, finished (neighbourFinished) or no longer held (dropped), and at least
+   * one is not fresh.
+   */
+  #nothingMoreToCome(waitingFor: readonly string[]): boolean {
+    let lost = false;
+    for (const peer of waitingFor) {
+      const state = this.#neighbours.get(peer);
+      if (state?.fresh === true) continue;
+      if (state !== undefined && !this.#finished.has(peer)) return false;
+      lost = true;
+    }
+    return lost;
   }
 
   #candidates(): Candidate[] {
