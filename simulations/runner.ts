@@ -64,6 +64,8 @@ export interface PeerRound {
   /** Peer indices whose models the merge used (share > 0), sorted; -1 for an unknown sender. */
   readonly mergedFrom: readonly number[];
   readonly closedBy: RoundSummary['closedBy'];
+  /** What closed each gossip step's wait (RoundSummary.stepsClosedBy). */
+  readonly stepsClosedBy?: readonly RoundSummary['closedBy'][];
   /** ms since the run started, when this round ended. */
   readonly atMs: number;
   /** Wall ms of this round's merge (timing: not part of what a seed fixes). */
@@ -254,13 +256,14 @@ export async function runStrategy(
           .map((u) => indexOf.get(u.peer) ?? -1)
           .sort((a, b) => a - b),
         closedBy: d.closedBy,
+        stepsClosedBy: d.stepsClosedBy,
         atMs: performance.now() - start,
         mergeMs: d.mergeMs,
         ...(lockstep !== undefined && !p.attacker ? { maxAbs: maxAbs(peer.trainer, exchangedOf(peer)) } : {}),
       };
       if (!p.attacker && d.merge !== undefined) hooks.onMerge?.(p.index, record.round, d.merge);
       if (lockstep !== undefined) {
-        if (d.closedBy === 'deadline') stall(`peer ${p.index} closed round ${record.round} on its deadline`);
+        if (d.stepsClosedBy.includes('deadline')) stall(`peer ${p.index} closed round ${record.round} on its deadline`);
         lockstep.ended(record.round);
       }
       if (!p.attacker) {

@@ -458,6 +458,8 @@ function wirePeerEvents(
     metrics.onRound(r);
     logger.info('round done', {
       closedBy: r.closedBy,
+      // With several gossip steps, what closed each step's wait.
+      ...(r.stepsClosedBy.length > 1 ? { stepsClosedBy: r.stepsClosedBy } : {}),
       candidates: r.candidates,
       trainLoss: round4(r.trainLoss),
       localAccuracy: r.local ? round4(r.local.overall) : undefined,

@@ -33,7 +33,10 @@ export interface RoundSummary {
   readonly mergeMs: number;
   /** Wall time of the whole round, from round:start to round:end (ms). */
   readonly roundMs: number;
+  /** What closed the round's first wait (its first gossip step; stepsClosedBy[0]). */
   readonly closedBy: RoundClose;
+  /** What closed each gossip step's wait, in order (one entry per step taken). */
+  readonly stepsClosedBy: readonly RoundClose[];
   /** Neighbour models offered to the merge. */
   readonly candidates: number;
   /**

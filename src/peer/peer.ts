@@ -526,6 +526,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const waitStart = performance.now();
     const closedBy = await this.#awaitUpdates(signal, this.#stepWanted(), this.#candidateIds());
+    const stepsClosedBy: RoundClose[] = [closedBy];
     let waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
@@ -540,7 +541,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       const waitingFor = this.#candidateIds();
       await this.#publish(round);
       const stepWait = performance.now();
-      await this.#awaitUpdates(signal, wanted, waitingFor);
+      stepsClosedBy.push(await this.#awaitUpdates(signal, wanted, waitingFor));
       waitMs += performance.now() - stepWait;
       const stepMerge = performance.now();
       this.#mergeStep(round, reference, this.#candidates());
@@ -559,6 +560,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       mergeMs,
       roundMs: performance.now() - roundStart,
       closedBy,
+      stepsClosedBy,
       candidates: candidates.length,
       candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
       freshCandidates,

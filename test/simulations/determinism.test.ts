@@ -54,7 +54,7 @@ async function simulate(): Promise<{ lines: string[]; records: PeerRound[] }> {
       (r) =>
         `${r.peer}/${r.round}: merged ${r.merged?.overall} ${r.merged?.loss} local ${r.local?.loss} ` +
         `candidates ${r.candidates} lags ${r.candidateLags?.join(',')} from ${r.mergedFrom.join(',')} ` +
-        `followers ${r.followers} bytes ${r.bytesSent}/${r.bytesReceived} closed ${r.closedBy}`,
+        `followers ${r.followers} bytes ${r.bytesSent}/${r.bytesReceived} closed ${r.stepsClosedBy?.join(',')}`,
     )
     .sort();
   return { lines, records: run.records };
@@ -71,8 +71,8 @@ test(
     assert.deepEqual(second.lines, first.lines);
     const scenario = parseScenario(SCENARIO);
     assert.equal(scenario.neighbours, 8);
-    // Neighbour mode (followers are reported).
-    assert.ok(first.records.every((r) => r.followers !== undefined));
+    // Two gossip steps every round, and neighbour mode (followers are reported).
+    assert.ok(first.records.every((r) => r.stepsClosedBy?.length === 2 && r.followers !== undefined));
     // It learned something (not two untrained runs).
     const last = first.records.filter((r) => r.round === ROUNDS - 1).map((r) => r.merged?.overall ?? 0);
     assert.ok(Math.min(...last) > 0.3, last.join(' '));
