@@ -320,7 +320,7 @@ export async function runStrategy(
       await peer.run(p.leaveRound - p.joinRound);
       // It publishes nothing more: nobody waits for it (not even for a deadline).
       gate?.end(peer.id);
-      for (const other of peers.values()) other.neighbourFinished(peer.id);
+      for (const other of peers.values()) other.neighbourFinished(peer.id, peer.seq);
       if (p.leaveRound < s.rounds) {
         await peer.stop();
         const gossip = gossips.get(p.index);

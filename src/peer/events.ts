@@ -18,9 +18,9 @@ export function accuracySnapshot(s: ClassScores): AccuracySnapshot {
 /**
  * What closed a wait for neighbour updates: 'enough-updates' (the wanted fresh updates
  * arrived: minFreshUpdates with one gossip step, every candidate with several; or no more
- * can come, each candidate being fresh, finished or dropped), 'deadline' (the adaptive
- * wall-clock deadline, or with a wait gate the gate's: in simulations on the in-process
- * bus, every peer of the process was waiting), 'stopped'.
+ * can come: every candidate ended its run and its last update is held), 'deadline' (the
+ * adaptive wall-clock deadline, or with a wait gate the gate's: in simulations on the
+ * in-process bus, every peer of the process was waiting), 'stopped'.
  */
 export type RoundClose = 'enough-updates' | 'deadline' | 'stopped';
 

@@ -270,8 +270,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Updates the topic validator decoded, by message bytes, until the message is delivered. */
   readonly #validated = new WeakMap<Uint8Array, Update>();
   readonly #neighbours = new Map<string, NeighbourState>();
-  /** Peers that ended their run (neighbourFinished): they will publish nothing more. */
-  readonly #finished = new Set<string>();
+  /** Peers that ended their run (neighbourFinished), with the last seq they published. */
+  readonly #finished = new Map<string, number>();
   readonly #deadline: AdaptiveDeadline;
   readonly #exchanged: ReadonlySet<string>;
   readonly #rng: Rng;
@@ -416,14 +416,15 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /**
-   * `peer` ended its run and will publish nothing more (a simulation's runner says so when
-   * a peer finishes its rounds or leaves): a step no longer waits for it, and its last
-   * copy stays a candidate while it is fresh enough. Closes a waiting step that waits for
-   * finished peers only, so it does not wait for its deadline.
+   * `peer` ended its run (a simulation's runner says so when a peer finishes its rounds or
+   * leaves): `lastSeq`, its last published seq, is the last update that will come from it.
+   * Once that update is held (or the peer is no longer a neighbour), a step no longer waits
+   * for it; a step whose candidates have all ended closes at once instead of waiting for
+   * its deadline. Its last copy stays a candidate while it is fresh enough.
    */
-  neighbourFinished(peer: string): void {
+  neighbourFinished(peer: string, lastSeq: number): void {
     if (peer === this.id || this.#finished.has(peer)) return;
-    this.#finished.add(peer);
+    this.#finished.set(peer, lastSeq);
     this.#wake?.();
   }
 
@@ -670,12 +671,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /**
-   * Resolves when `wanted` fresh updates arrived, or no more can come from the step's
-   * candidates `waitingFor` (each is fresh, finished, or no longer a neighbour, and one is
-   * not fresh); else at the deadline (wall clock, or the wait gate's), or when the peer stops.
+   * Resolves when `wanted` fresh updates arrived (less one per candidate of `waitingFor`
+   * that is no longer a neighbour), or when every candidate of `waitingFor` has ended its
+   * run and its last update is held (nothing more can come); else at the deadline (wall
+   * clock, or the wait gate's), or when the peer stops.
    */
   #awaitUpdates(signal: AbortSignal, wanted: number, waitingFor: readonly string[]): Promise<RoundClose> {
-    const ready = (): boolean => this.#freshCount() >= wanted || this.#nothingMoreToCome(waitingFor);
+    const ready = (): boolean =>
+      this.#freshCount() >= wanted - this.#droppedOf(waitingFor) || this.#allFinished(waitingFor);
     if (signal.aborted) return Promise.resolve('stopped');
     if (ready()) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {
@@ -704,20 +707,28 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return this.#candidates().map((c) => c.peer);
   }
 
+  /** How many of `waitingFor` are no longer neighbours (dropped: nothing comes from them). */
+  #droppedOf(waitingFor: readonly string[]): number {
+    let n = 0;
+    for (const peer of waitingFor) if (!this.#neighbours.has(peer)) n++;
+    return n;
+  }
+
   /**
-   * True when none of `waitingFor` can still bring a fresh update and one of them will not:
-   * each is fresh, finished (neighbourFinished) or no longer held (dropped), and at least
-   * one is not fresh.
+   * True when no update can come from any of `waitingFor` (non-empty) any more: each ended
+   * its run and its last published seq is held, or is no longer a neighbour. A candidate
+   * still running may publish again (in its last round, its final update), so it is waited
+   * for even when fresh: the step then merges everyone's final copies, whatever the order
+   * in which the peers finished.
    */
-  #nothingMoreToCome(waitingFor: readonly string[]): boolean {
-    let lost = false;
+  #allFinished(waitingFor: readonly string[]): boolean {
+    if (waitingFor.length === 0) return false;
     for (const peer of waitingFor) {
-      const state = this.#neighbours.get(peer);
-      if (state?.fresh === true) continue;
-      if (state !== undefined && !this.#finished.has(peer)) return false;
-      lost = true;
+      if (!this.#neighbours.has(peer)) continue;
+      const last = this.#finished.get(peer);
+      if (last === undefined || (this.#copies.get(peer)?.seq ?? 0) < last) return false;
     }
-    return lost;
+    return true;
   }
 
   #candidates(): Candidate[] {
