@@ -30,7 +30,7 @@ import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.t
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
-import { MAX_GOSSIP_STEPS } from '../src/peer/gossip-steps.ts';
+import { DEFAULT_NEIGHBOURS, MAX_GOSSIP_STEPS } from '../src/peer/gossip-steps.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
@@ -96,7 +96,8 @@ export interface Scenario {
   readonly topology: Topology;
   /**
    * D: each peer takes updates from at most this many neighbours, chosen by peer sampling
-   * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
+   * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic. Default
+   * DEFAULT_NEIGHBOURS (8); "all" in mode "lockstep".
    */
   readonly neighbours: number | 'all';
   /** Gossip (merge) steps per round (PeerOptions.gossipSteps); undefined: the Peer's default (2 with D, 1 with "all"). */
@@ -262,13 +263,13 @@ export const SCENARIO_SCHEMA = strict(
     topology: v.optional(v.picklist(['full'], (i) => `must be "full" (or give "degree"), got ${show(i.input)}`)),
     neighbours: v.optional(
       doc(
-        `Each peer takes updates from at most this many sampled neighbours (8 is the tested size), or "all" (every peer, over the gossip topic).`,
+        `Each peer takes updates from at most this many sampled neighbours, or "all" (every peer, over the gossip topic). Default ${DEFAULT_NEIGHBOURS}; "all" in mode "lockstep" (its only value there).`,
         v.union(
           [v.literal('all'), int(1, MAX_PEERS)],
           (i) => `must be "all" or an integer in [1, ${MAX_PEERS}], got ${show(i.input)}`,
         ),
       ),
-      'all',
+      DEFAULT_NEIGHBOURS,
     ),
     gossipSteps: v.optional(
       doc(
@@ -425,7 +426,7 @@ function checkLockstep(s: ScenarioInput, raw: unknown): void {
   for (const key of ['minFreshUpdates', 'deadline'] as const) {
     if (given(key)) fail(key, 'mode "lockstep" fixes it (every other peer\'s update, no deadline): leave it out');
   }
-  if (s.neighbours !== 'all')
+  if (given('neighbours') && s.neighbours !== 'all')
     fail('neighbours', 'mode "lockstep" merges every peer\'s update: "all" (or leave it out)');
   if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
   if (s.gossipSteps !== undefined && s.gossipSteps !== 1)
@@ -478,7 +479,8 @@ export function parseScenario(raw: unknown): Scenario {
     codec: s.codec,
     transport: s.transport ?? (s.mode === 'lockstep' ? 'inproc' : SCENARIO_DEFAULTS.transport),
     topology,
-    neighbours: s.neighbours,
+    // Lockstep merges every peer's update: "all" (its only value; the default elsewhere is D).
+    neighbours: s.mode === 'lockstep' ? 'all' : s.neighbours,
     gossipSteps: s.gossipSteps,
     momentumAfterMerge: s.momentumAfterMerge,
     churn: churnEvents(s, byzantine?.count ?? 0),

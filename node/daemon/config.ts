@@ -34,6 +34,7 @@ import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition
 import { DEFAULT_STRATEGY, strategyNames } from '../../src/merge/registry.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
+import { DEFAULT_NEIGHBOURS } from '../../src/peer/gossip-steps.ts';
 import {
   MAX_BATCH_SIZE,
   MAX_KEYFRAME_INTERVAL,
@@ -319,13 +320,13 @@ const ROUND = strict({
   ),
   neighbours: v.optional(
     doc(
-      'Take updates from at most this many neighbours chosen by peer sampling (8 is the tested size), or "all": every update of the gossip topic.',
+      `Take updates from at most this many neighbours chosen by peer sampling (default ${DEFAULT_NEIGHBOURS}), or "all": every update of the gossip topic. Every peer of a mesh needs the same kind: "all" peers and D-neighbour peers do not exchange updates.`,
       v.union(
         [v.literal('all'), int(1, 10_000)],
         (i) => `must be "all" or an integer in [1, 10000], got ${show(i.input)}`,
       ),
     ),
-    'all',
+    DEFAULT_NEIGHBOURS,
   ),
   deadline: v.optional(DEADLINE, {}),
   staleAfterRounds: v.optional(

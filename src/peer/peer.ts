@@ -43,14 +43,14 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
-import { defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
+import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
 import { describeTaskMismatch } from './task-mismatch.ts';
 
-export { defaultGossipSteps, MAX_GOSSIP_STEPS, NEIGHBOUR_GOSSIP_STEPS } from './gossip-steps.ts';
+export { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS, NEIGHBOUR_GOSSIP_STEPS } from './gossip-steps.ts';
 
 export interface PeerData {
   readonly train: Dataset;
@@ -116,10 +116,11 @@ export interface PeerOptions {
    * D: take updates from at most this many neighbours, chosen by peer sampling and
    * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
    * peers that follow this one. 'all': every update on the task's gossip topic, from
-   * anyone (each peer receives every peer's updates). Default 'all'; DEFAULT_NEIGHBOURS
-   * (8) is the size tested. With one merge per round D = 8 trailed all-to-all by about 5
-   * points at 30 peers (4-class shards); with neighbour mode's default two gossip steps it
-   * is above it (docs/PERFORMANCE.md, "Neighbours" and "Gossip steps").
+   * anyone (each peer receives every peer's updates; such a peer does not exchange updates
+   * with D-neighbour peers, which push). Default DEFAULT_NEIGHBOURS (8). With one merge per
+   * round D = 8 trailed all-to-all by about 5 points at 30 peers (4-class shards); with
+   * neighbour mode's default two gossip steps it is above it (docs/PERFORMANCE.md,
+   * "Neighbours" and "Gossip steps").
    */
   readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
@@ -196,7 +197,7 @@ export const SNAPSHOT_TIMEOUT_MS = 10_000;
 /** Defaults of the optional PeerOptions, resolved once in the constructor. */
 export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
-  neighbours: 'all' as number | 'all',
+  neighbours: DEFAULT_NEIGHBOURS as number | 'all',
   staleAfterRounds: 3,
   momentumAfterMerge: 'keep' as 'keep' | 'reset',
   evaluateEvery: 1,

@@ -60,7 +60,11 @@ test('config: defaults, and every error names its key', () => {
   assert.equal(c.mdns, false);
   assert.deepEqual(taskSpecRecord(taskOf(c)), taskSpecRecord(DEFAULT_TASK), "the default config's task is the core's");
   assert.equal(c.round.localEpochs, undefined);
+  assert.equal(c.round.neighbours, 8, 'D = 8 neighbours by default');
+  assert.equal(parseDaemonConfig({ round: { neighbours: 'all' } }).round.neighbours, 'all');
   const cases: Array<[unknown, RegExp]> = [
+    [{ round: { neighbours: 0 } }, /^round\.neighbours: must be an integer in \[1, 10000\]/],
+    [{ round: { neighbours: 'some' } }, /^round\.neighbours: must be "all" or an integer/],
     [{ dataDri: 'x' }, /^dataDri: unknown key/],
     [{ round: { localSteps: 0 } }, /^round\.localSteps: must be an integer in \[1,/],
     [{ round: { localSteps: 2, localEpochs: 1 } }, /^round\.localEpochs: set either/],

@@ -31,8 +31,7 @@ const SCENARIO = {
   testSubset: 200,
   codec: 'int8',
   transport: 'inproc',
-  neighbours: 8,
-  // gossipSteps: the default with D (two steps).
+  // neighbours and gossipSteps: the defaults (D = 8, two steps).
   deadline: { initialMs: 50, maxMs: 50 },
   seed: 3,
 };
