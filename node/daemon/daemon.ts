@@ -257,6 +257,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       local: config.round.localEpochs,
       minFreshUpdates: config.round.minFreshUpdates,
       neighbours: config.round.neighbours,
+      gossipSteps: config.round.gossipSteps,
       deadline: config.round.deadline,
       staleAfterRounds: config.round.staleAfterRounds,
       evaluateEvery: config.round.evaluateEvery,
