@@ -24,7 +24,9 @@ import type { MergeReport, Strategy } from '../src/merge/types.ts';
 import type { Weights } from '../src/model/weights.ts';
 import type { Gossip } from '../src/net/gossip.ts';
 import { createModelPool, createPeer } from '../src/peer/create-peer.ts';
+import type { WaitGate } from '../src/peer/deadline.ts';
 import type { AccuracySnapshot, RoundSummary } from '../src/peer/events.ts';
+import { IdleGate } from '../src/peer/idle-gate.ts';
 import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
@@ -62,6 +64,8 @@ export interface PeerRound {
   /** Peer indices whose models the merge used (share > 0), sorted; -1 for an unknown sender. */
   readonly mergedFrom: readonly number[];
   readonly closedBy: RoundSummary['closedBy'];
+  /** What closed each gossip step's wait (RoundSummary.stepsClosedBy). */
+  readonly stepsClosedBy?: readonly RoundSummary['closedBy'][];
   /** ms since the run started, when this round ended. */
   readonly atMs: number;
   /** Wall ms of this round's merge (timing: not part of what a seed fixes). */
@@ -214,10 +218,25 @@ export async function runStrategy(
   };
   // On the bus every receiver of a message gets the same bytes: neighbours' copies are held once.
   const shared = s.transport === 'inproc' ? new SharedCopies() : undefined;
+  // Async rounds on the bus, every peer in this process: a wait gives up only when every
+  // running peer waits (src/peer/idle-gate.ts), never on the wall clock, so a seed gives the
+  // same numbers whatever the load. Lockstep keeps its own (stall) deadline.
+  const gate = s.mode === 'async' && s.transport === 'inproc' && setup.peers.every(mine) ? new IdleGate() : undefined;
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const view = { local: honestView, remote: remoteHonest };
-    const peer = await networkPeer(p, setup, task, gossip, strategyFor(p), view, pool ?? models, shared, lockstep);
+    const peer = await networkPeer(
+      p,
+      setup,
+      task,
+      gossip,
+      strategyFor(p),
+      view,
+      pool ?? models,
+      shared,
+      lockstep,
+      gate,
+    );
     trainers.push(peer.trainer);
     return peer;
   };
@@ -246,6 +265,7 @@ export async function runStrategy(
           .map((u) => indexOf.get(u.peer) ?? -1)
           .sort((a, b) => a - b),
         closedBy: d.closedBy,
+        stepsClosedBy: d.stepsClosedBy,
         atMs: performance.now() - start,
         mergeMs: d.mergeMs,
         ...(lockstep !== undefined && !p.attacker ? { maxAbs: maxAbs(peer.trainer, exchangedOf(peer)) } : {}),
@@ -253,7 +273,7 @@ export async function runStrategy(
       if (!p.attacker && d.merge !== undefined)
         hooks.onMerge?.(p.index, record.round, d.merge, (id) => indexOf.get(id));
       if (lockstep !== undefined) {
-        if (d.closedBy === 'deadline') stall(`peer ${p.index} closed round ${record.round} on its deadline`);
+        if (d.stepsClosedBy.includes('deadline')) stall(`peer ${p.index} closed round ${record.round} on its deadline`);
         lockstep.ended(record.round);
       }
       if (!p.attacker) {
@@ -306,7 +326,11 @@ export async function runStrategy(
         await peer.start();
       }
       if (signal.aborted) return;
+      gate?.start(peer.id);
       await peer.run(p.leaveRound - p.joinRound);
+      // It publishes nothing more: nobody waits for it (not even for a deadline).
+      gate?.end(peer.id);
+      for (const other of peers.values()) other.neighbourFinished(peer.id, peer.seq);
       if (p.leaveRound < s.rounds) {
         await peer.stop();
         const gossip = gossips.get(p.index);
@@ -316,6 +340,7 @@ export async function runStrategy(
     await Promise.all(lives);
     await network.settle?.(signal.aborted);
   } finally {
+    gate?.close();
     signal.removeEventListener('abort', onAbort);
     await Promise.allSettled([...stopping, ...[...peers.values()].map((p) => p.stop())]);
     try {
@@ -377,6 +402,7 @@ async function networkPeer(
   pool: TrainingPool | ModelPool | undefined,
   sharedCopies: SharedCopies | undefined,
   lockstep: LockstepRounds | undefined,
+  waitGate: WaitGate | undefined,
 ): Promise<Peer> {
   const honestView = view.local;
   const s = setup.scenario;
@@ -453,6 +479,7 @@ async function networkPeer(
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
+    ...(waitGate === undefined ? {} : { waitGate }),
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
     outgoing,
   });

@@ -30,7 +30,7 @@ import { isOracle, ORACLE_STRATEGY, oracleStrategy } from '../src/merge/oracle.t
 import { createStrategy, type StrategySpec, strategyNames } from '../src/merge/registry.ts';
 import { type ModelSpec, parseModelSpec } from '../src/model/spec.ts';
 import type { Topology } from '../src/net/graph.ts';
-import { MAX_GOSSIP_STEPS } from '../src/peer/gossip-steps.ts';
+import { DEFAULT_NEIGHBOURS, MAX_GOSSIP_STEPS } from '../src/peer/gossip-steps.ts';
 import type { TrainAmount, Trainable } from '../src/train/trainer.ts';
 import { type CodecSpec, formatCodec, parseCodec } from '../src/wire/codec-spec.ts';
 
@@ -42,7 +42,10 @@ export const TRANSPORTS = ['libp2p-memory', 'libp2p-tcp', 'inproc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 /**
  * How rounds close. "async": each peer closes a round on `minFreshUpdates` fresh updates
- * or its adaptive deadline (the Peer as deployed). "lockstep": synchronous rounds on the
+ * (with several gossip steps: every step on a fresh update from every candidate) or its
+ * adaptive deadline (the Peer as deployed); on the in-process bus the deadline is the
+ * process's idle gate instead of the wall clock (src/peer/idle-gate.ts: a wait gives up
+ * only when every peer waits), so a seed gives the same numbers whatever the load. "lockstep": synchronous rounds on the
  * in-process bus: every peer waits for a fresh update from every other peer (the bus
  * floods every update to every peer, so that is minFreshUpdates = peers - 1, the degree
  * of the full graph) with no deadline, and no peer publishes round r + 1 before every
@@ -93,7 +96,8 @@ export interface Scenario {
   readonly topology: Topology;
   /**
    * D: each peer takes updates from at most this many neighbours, chosen by peer sampling
-   * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic.
+   * (src/peer/neighbourhood.ts); "all": from every peer, over the gossip topic. Default
+   * DEFAULT_NEIGHBOURS (8); "all" in mode "lockstep".
    */
   readonly neighbours: number | 'all';
   /** Gossip (merge) steps per round (PeerOptions.gossipSteps); undefined: the Peer's default (2 with D, 1 with "all"). */
@@ -117,6 +121,7 @@ export interface Scenario {
   readonly testSubset: number;
   readonly evaluateEvery: number;
   readonly minFreshUpdates: number;
+  /** The adaptive wall-clock deadline; unused in async runs on the in-process bus (the idle gate closes waits). */
   readonly deadline: { readonly initialMs: number; readonly maxMs: number };
   /**
    * Training worker threads (node/train-pool); 0 = every peer trains on the main thread.
@@ -258,13 +263,13 @@ export const SCENARIO_SCHEMA = strict(
     topology: v.optional(v.picklist(['full'], (i) => `must be "full" (or give "degree"), got ${show(i.input)}`)),
     neighbours: v.optional(
       doc(
-        `Each peer takes updates from at most this many sampled neighbours (8 is the tested size), or "all" (every peer, over the gossip topic).`,
+        `Each peer takes updates from at most this many sampled neighbours, or "all" (every peer, over the gossip topic). Default ${DEFAULT_NEIGHBOURS}; "all" in mode "lockstep" (its only value there).`,
         v.union(
           [v.literal('all'), int(1, MAX_PEERS)],
           (i) => `must be "all" or an integer in [1, ${MAX_PEERS}], got ${show(i.input)}`,
         ),
       ),
-      'all',
+      DEFAULT_NEIGHBOURS,
     ),
     gossipSteps: v.optional(
       doc(
@@ -298,12 +303,15 @@ export const SCENARIO_SCHEMA = strict(
       doc('A round closes after this many fresh neighbour updates (default min(3, degree)).', int(1, MAX_PEERS)),
     ),
     deadline: v.optional(
-      strict(
-        {
-          initialMs: v.optional(int(1, MAX_DEADLINE_MS)),
-          maxMs: v.optional(int(1, MAX_DEADLINE_MS), SCENARIO_DEFAULTS.deadlineMaxMs),
-        },
-        '{initialMs, maxMs}',
+      doc(
+        'The adaptive round deadline (wall clock) of libp2p transports. Async runs on the in-process bus do not use it: a wait gives up only when every peer waits, so a seed gives the same numbers whatever the load.',
+        strict(
+          {
+            initialMs: v.optional(int(1, MAX_DEADLINE_MS)),
+            maxMs: v.optional(int(1, MAX_DEADLINE_MS), SCENARIO_DEFAULTS.deadlineMaxMs),
+          },
+          '{initialMs, maxMs}',
+        ),
       ),
       {},
     ),
@@ -418,7 +426,7 @@ function checkLockstep(s: ScenarioInput, raw: unknown): void {
   for (const key of ['minFreshUpdates', 'deadline'] as const) {
     if (given(key)) fail(key, 'mode "lockstep" fixes it (every other peer\'s update, no deadline): leave it out');
   }
-  if (s.neighbours !== 'all')
+  if (given('neighbours') && s.neighbours !== 'all')
     fail('neighbours', 'mode "lockstep" merges every peer\'s update: "all" (or leave it out)');
   if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
   if (s.gossipSteps !== undefined && s.gossipSteps !== 1)
@@ -471,7 +479,8 @@ export function parseScenario(raw: unknown): Scenario {
     codec: s.codec,
     transport: s.transport ?? (s.mode === 'lockstep' ? 'inproc' : SCENARIO_DEFAULTS.transport),
     topology,
-    neighbours: s.neighbours,
+    // Lockstep merges every peer's update: "all" (its only value; the default elsewhere is D).
+    neighbours: s.mode === 'lockstep' ? 'all' : s.neighbours,
     gossipSteps: s.gossipSteps,
     momentumAfterMerge: s.momentumAfterMerge,
     churn: churnEvents(s, byzantine?.count ?? 0),

@@ -88,6 +88,8 @@ async function main(): Promise<void> {
       backend: params.backend,
       loadData: dataLoader(task, baseUrl, files, shard),
       seed: shard + 1,
+      neighbours: params.neighbours,
+      ...(params.gossipSteps === undefined ? {} : { gossipSteps: params.gossipSteps }),
       allowInsecureLoopback: params.loopbackPage,
       baseUrl,
     });

@@ -1,8 +1,10 @@
 /**
- * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&autostart=0|1`)
+ * Page parameters from the URL (`?bootstrap=<multiaddr>&shard=<n>&backend=<name>&autostart=0|1
+ * &neighbours=<D>|all&gossipSteps=<k>`)
  * and, when the page is served by a daemon, from its `/status` (the multiaddrs a browser
  * should dial, the task id).
  */
+import { DEFAULT_NEIGHBOURS, MAX_GOSSIP_STEPS } from '../../src/peer/gossip-steps.ts';
 import { safeParseTaskSpec, type TaskSpec, TaskSpecError } from '../../src/peer/task.ts';
 import type { BackendChoice } from '../../src/train/backend.ts';
 import { STATUS_TIMEOUT_MS } from './constants.ts';
@@ -18,6 +20,34 @@ export interface PageParams {
   readonly taskId: string | undefined;
   /** The page is served from this machine: plain /ws and loopback dials are allowed. */
   readonly loopbackPage: boolean;
+  /** `?neighbours=<D>|all`: PeerOptions.neighbours; default DEFAULT_NEIGHBOURS (8), as the daemon's. */
+  readonly neighbours: number | 'all';
+  /** `?gossipSteps=<k>`: PeerOptions.gossipSteps; undefined: the Peer's default (2 with D, 1 with "all"). */
+  readonly gossipSteps: number | undefined;
+}
+
+/** Most neighbours `?neighbours=` takes (the daemon's round.neighbours bound). */
+const MAX_NEIGHBOURS = 10_000;
+
+/** `?neighbours=`: an integer in [1, 10000] or "all"; default DEFAULT_NEIGHBOURS. */
+export function neighboursParam(text: string | null): number | 'all' {
+  if (text === null) return DEFAULT_NEIGHBOURS;
+  if (text === 'all') return 'all';
+  const d = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(Number.isInteger(d) && d >= 1 && d <= MAX_NEIGHBOURS)) {
+    throw new RangeError(`?neighbours=${text} must be "all" or an integer in [1, ${MAX_NEIGHBOURS}]`);
+  }
+  return d;
+}
+
+/** `?gossipSteps=`: an integer in [1, MAX_GOSSIP_STEPS]; undefined when not given. */
+export function gossipStepsParam(text: string | null): number | undefined {
+  if (text === null) return undefined;
+  const k = /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(Number.isInteger(k) && k >= 1 && k <= MAX_GOSSIP_STEPS)) {
+    throw new RangeError(`?gossipSteps=${text} must be an integer in [1, ${MAX_GOSSIP_STEPS}]`);
+  }
+  return k;
 }
 
 const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
@@ -39,6 +69,8 @@ export function readUrlParams(location: Location): PageParams {
     autostart: autostartParam(q.get('autostart')),
     taskId: q.get('task') ?? undefined,
     loopbackPage: LOOPBACK_HOSTS.has(location.hostname),
+    neighbours: neighboursParam(q.get('neighbours')),
+    gossipSteps: gossipStepsParam(q.get('gossipSteps')),
   };
 }
 

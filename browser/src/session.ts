@@ -35,6 +35,9 @@ export interface SessionInit {
   /** Resolves the peer's data (built-in shard or the user's files). */
   readonly loadData: (signal: AbortSignal) => Promise<PeerData>;
   readonly seed: number;
+  /** D or 'all' (`?neighbours=`), and gossip steps per round (`?gossipSteps=`); default the Peer's. */
+  readonly neighbours?: number | 'all';
+  readonly gossipSteps?: number;
   readonly allowInsecureLoopback: boolean;
   readonly baseUrl: string;
 }
@@ -97,7 +100,15 @@ export class Session {
         await gossip.stop();
         throw err;
       }
-      const peer = await createTaskPeer({ task, data, gossip, seed: this.#init.seed });
+      const { neighbours, gossipSteps } = this.#init;
+      const peer = await createTaskPeer({
+        task,
+        data,
+        gossip,
+        seed: this.#init.seed,
+        ...(neighbours === undefined ? {} : { neighbours }),
+        ...(gossipSteps === undefined ? {} : { gossipSteps }),
+      });
       this.#listen(peer);
       await peer.start();
       const resolve = this.#init.resolveDaemonAddr;

@@ -16,6 +16,10 @@ export interface TaskPeerInit {
   readonly gossip: Gossip;
   /** Seeds this peer's batch order and merge randomness. */
   readonly seed: number;
+  /** D or 'all' (the mesh's kind: the daemon's round.neighbours); default the Peer's (8). */
+  readonly neighbours?: number | 'all';
+  /** Gossip steps per round; default the Peer's (2 with D, 1 with 'all'). */
+  readonly gossipSteps?: number;
 }
 
 /** Throws a clear error when a data set does not fit the task's model. */
@@ -25,7 +29,7 @@ export function assertFitsTask(data: Dataset, task: TaskSpec, what: string): voi
 }
 
 export function createTaskPeer(init: TaskPeerInit): Promise<Peer> {
-  const { task, data, gossip, seed } = init;
+  const { task, data, gossip, seed, neighbours, gossipSteps } = init;
   return createPeer(task, {
     gossip,
     data,
@@ -33,5 +37,7 @@ export function createTaskPeer(init: TaskPeerInit): Promise<Peer> {
     backend: false,
     minFreshUpdates: MIN_FRESH_UPDATES,
     deadline: DEADLINE,
+    ...(neighbours === undefined ? {} : { neighbours }),
+    ...(gossipSteps === undefined ? {} : { gossipSteps }),
   });
 }

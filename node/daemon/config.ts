@@ -34,6 +34,7 @@ import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition
 import { DEFAULT_STRATEGY, strategyNames } from '../../src/merge/registry.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
+import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from '../../src/peer/gossip-steps.ts';
 import {
   MAX_BATCH_SIZE,
   MAX_KEYFRAME_INTERVAL,
@@ -118,6 +119,8 @@ export interface DaemonConfig {
     readonly minFreshUpdates: number;
     /** D: updates from at most this many sampled neighbours, or 'all' (the gossip topic). */
     readonly neighbours: number | 'all';
+    /** Gossip (merge) steps per round; default defaultGossipSteps(neighbours): 2 with D, 1 with 'all'. */
+    readonly gossipSteps: number;
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
@@ -319,13 +322,19 @@ const ROUND = strict({
   ),
   neighbours: v.optional(
     doc(
-      'Take updates from at most this many neighbours chosen by peer sampling (8 is the tested size), or "all": every update of the gossip topic.',
+      `Take updates from at most this many neighbours chosen by peer sampling (default ${DEFAULT_NEIGHBOURS}), or "all": every update of the gossip topic. Every peer of a mesh needs the same kind: "all" peers and D-neighbour peers do not exchange updates.`,
       v.union(
         [v.literal('all'), int(1, 10_000)],
         (i) => `must be "all" or an integer in [1, 10000], got ${show(i.input)}`,
       ),
     ),
-    'all',
+    DEFAULT_NEIGHBOURS,
+  ),
+  gossipSteps: v.optional(
+    doc(
+      `Gossip (merge) steps per round: the merged model is published and merged again this many times in all before the next local training. Default 2 with neighbours D, 1 with "all".`,
+      int(1, MAX_GOSSIP_STEPS),
+    ),
   ),
   deadline: v.optional(DEADLINE, {}),
   staleAfterRounds: v.optional(
@@ -519,6 +528,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
       localEpochs: c.round.localEpochs === undefined ? undefined : { epochs: c.round.localEpochs },
       minFreshUpdates: c.round.minFreshUpdates,
       neighbours: c.round.neighbours,
+      gossipSteps: c.round.gossipSteps ?? defaultGossipSteps(c.round.neighbours),
       deadline: c.round.deadline,
       staleAfterRounds: c.round.staleAfterRounds,
       evaluateEvery: c.round.evaluateEvery,

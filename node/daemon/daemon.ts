@@ -257,6 +257,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       local: config.round.localEpochs,
       minFreshUpdates: config.round.minFreshUpdates,
       neighbours: config.round.neighbours,
+      gossipSteps: config.round.gossipSteps,
       deadline: config.round.deadline,
       staleAfterRounds: config.round.staleAfterRounds,
       evaluateEvery: config.round.evaluateEvery,
@@ -458,6 +459,8 @@ function wirePeerEvents(
     metrics.onRound(r);
     logger.info('round done', {
       closedBy: r.closedBy,
+      // With several gossip steps, what closed each step's wait.
+      ...(r.stepsClosedBy.length > 1 ? { stepsClosedBy: r.stepsClosedBy } : {}),
       candidates: r.candidates,
       trainLoss: round4(r.trainLoss),
       localAccuracy: r.local ? round4(r.local.overall) : undefined,

@@ -71,7 +71,7 @@ export interface ScaleResult extends ScaleCase {
   readonly sPerRound: number;
   readonly candidatesMean: number;
   readonly candidatesMax: number;
-  /** How the peers' rounds closed: enough fresh updates, or the adaptive deadline. */
+  /** How the peers' gossip steps closed (every step of every peer-round): enough fresh updates, or the deadline. */
   readonly closedBy: Readonly<Record<string, number>>;
   readonly rssPerPeerMiB: number;
   readonly peakRssMiB: number;
@@ -315,8 +315,9 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     sPerRound: (run.elapsedMs - run.setupMs) / c.rounds / 1000,
     candidatesMean: candidates.reduce((a, b) => a + b, 0) / Math.max(1, candidates.length),
     candidatesMax: Math.max(0, ...candidates),
+    // Per gossip step of every peer-round: what closed its wait.
     closedBy: run.records.reduce<Record<string, number>>((acc, r) => {
-      acc[r.closedBy] = (acc[r.closedBy] ?? 0) + 1;
+      for (const why of r.stepsClosedBy ?? [r.closedBy]) acc[why] = (acc[why] ?? 0) + 1;
       return acc;
     }, {}),
     rssPerPeerMiB: (peak - before) / c.peers / MIB,
@@ -395,7 +396,11 @@ function traceRounds(records: readonly PeerRound[]): RoundTrace[] {
         lagMean: mean(lags),
         lagMax: Math.max(0, ...lags),
         staleShare: lags.filter((l) => l > 1).length / Math.max(1, lags.length),
-        deadlineCloses: list.filter((r) => r.closedBy === 'deadline').length,
+        // Peer-steps closed on the deadline (any gossip step).
+        deadlineCloses: list.reduce(
+          (n, r) => n + (r.stepsClosedBy ?? [r.closedBy]).filter((why) => why === 'deadline').length,
+          0,
+        ),
         followersMin: followers.length === 0 ? null : Math.min(...followers),
         followersMax: followers.length === 0 ? null : Math.max(...followers),
       };

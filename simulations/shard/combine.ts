@@ -93,6 +93,9 @@ function parseRecord(v: unknown, where: string): PeerRound {
     throw new ShardDataError(`${where}.mergedFrom: expected peer indices (or -1)`);
   if (!CLOSED_BY.includes(v.closedBy))
     throw new ShardDataError(`${where}.closedBy: expected one of ${CLOSED_BY.join(', ')}`);
+  const steps = v.stepsClosedBy;
+  if (steps !== undefined && !(Array.isArray(steps) && steps.every((c) => CLOSED_BY.includes(c))))
+    throw new ShardDataError(`${where}.stepsClosedBy: expected a list of ${CLOSED_BY.join(', ')}`);
   return {
     peer: v.peer,
     round: v.round,
@@ -105,6 +108,7 @@ function parseRecord(v: unknown, where: string): PeerRound {
     byzantineShare: parseShare(v.byzantineShare, `${where}.byzantineShare`),
     mergedFrom: v.mergedFrom as number[],
     closedBy: v.closedBy as PeerRound['closedBy'],
+    ...(steps === undefined ? {} : { stepsClosedBy: steps as PeerRound['closedBy'][] }),
     atMs: v.atMs as number,
   };
 }

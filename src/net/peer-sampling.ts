@@ -21,9 +21,10 @@
  * rank, so a long-known neighbour stays until its slot is reset.
  */
 import { createRng, type Rng } from '../data/rng.ts';
+import { DEFAULT_NEIGHBOURS } from '../peer/gossip-steps.ts';
 
-/** Default number of neighbours D whose updates a peer consumes. */
-export const DEFAULT_NEIGHBOURS = 8;
+/** Default number of neighbours D whose updates a peer consumes (src/peer/gossip-steps.ts). */
+export { DEFAULT_NEIGHBOURS };
 /** Most entries one sampling message may carry (the wire limit, src/wire/sampling.ts). */
 export const MAX_SAMPLE_ENTRIES = 32;
 /** Default: one slot is reseeded every this many rounds. */

@@ -62,3 +62,13 @@ export class AdaptiveDeadline {
     return Math.min(maxMs, Math.max(minMs, q * factor));
   }
 }
+
+/**
+ * Decides when a wait for neighbour updates gives up, instead of the adaptive wall-clock
+ * deadline (PeerOptions.waitGate). `wait` is called when the peer starts waiting; the gate
+ * calls `giveUp` to close the wait as its deadline would (reported as 'deadline'). The
+ * peer calls the function `wait` returns when the wait ends, however it ended.
+ */
+export interface WaitGate {
+  wait(peer: string, giveUp: () => void): () => void;
+}

@@ -15,6 +15,13 @@ export function accuracySnapshot(s: ClassScores): AccuracySnapshot {
   return { overall: s.overallAccuracy, loss: s.loss, perClass: Array.from(s.accuracy), f1: Array.from(s.f1) };
 }
 
+/**
+ * What closed a wait for neighbour updates: 'enough-updates' (the wanted fresh updates
+ * arrived: minFreshUpdates with one gossip step, every candidate with several; or no more
+ * can come: every candidate ended its run and its last update is held), 'deadline' (the
+ * adaptive wall-clock deadline, or with a wait gate the gate's: in simulations on the
+ * in-process bus, every peer of the process was waiting), 'stopped'.
+ */
 export type RoundClose = 'enough-updates' | 'deadline' | 'stopped';
 
 export interface RoundSummary {
@@ -26,7 +33,10 @@ export interface RoundSummary {
   readonly mergeMs: number;
   /** Wall time of the whole round, from round:start to round:end (ms). */
   readonly roundMs: number;
+  /** What closed the round's first wait (its first gossip step; stepsClosedBy[0]). */
   readonly closedBy: RoundClose;
+  /** What closed each gossip step's wait, in order (one entry per step taken). */
+  readonly stepsClosedBy: readonly RoundClose[];
   /** Neighbour models offered to the merge. */
   readonly candidates: number;
   /**

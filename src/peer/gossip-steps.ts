@@ -1,7 +1,15 @@
 /**
- * Gossip steps per round (PeerOptions.gossipSteps): constants only, so that scenario and
- * config parsing can use them without loading the Peer (and with it tfjs and libp2p).
+ * Neighbours and gossip steps per round (PeerOptions.neighbours, gossipSteps): constants
+ * only, so that scenario and config parsing can use them without loading the Peer (and
+ * with it tfjs and libp2p).
  */
+
+/**
+ * D, the neighbours a peer takes updates from unless told otherwise (PeerOptions.neighbours,
+ * the PeerSampler's view size). Defined here, not in src/net, so that parsing a scenario or
+ * a config loads nothing of the network (test/cli/lazy-imports).
+ */
+export const DEFAULT_NEIGHBOURS = 8;
 
 /** Gossip steps per round with D neighbours, unless PeerOptions.gossipSteps says otherwise. */
 export const NEIGHBOUR_GOSSIP_STEPS = 2;

@@ -34,7 +34,7 @@ import type { SharedCopies } from '../wire/shared-copies.ts';
 import { checkSnapshotRequest, encodeSnapshotRequest } from '../wire/snapshot.ts';
 import { SNAPSHOT_PROTOCOL, updatesTopic } from '../wire/topic.ts';
 import { gossipVerdict, validateUpdate } from '../wire/validate.ts';
-import { AdaptiveDeadline, type DeadlineOptions } from './deadline.ts';
+import { AdaptiveDeadline, type DeadlineOptions, type WaitGate } from './deadline.ts';
 import {
   type AccuracySnapshot,
   accuracySnapshot,
@@ -43,14 +43,14 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
-import { defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
+import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
 import { describeTaskMismatch } from './task-mismatch.ts';
 
-export { defaultGossipSteps, MAX_GOSSIP_STEPS, NEIGHBOUR_GOSSIP_STEPS } from './gossip-steps.ts';
+export { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS, NEIGHBOUR_GOSSIP_STEPS } from './gossip-steps.ts';
 
 export interface PeerData {
   readonly train: Dataset;
@@ -106,13 +106,21 @@ export interface PeerOptions {
   /** Round deadline learning (see deadline.ts). */
   readonly deadline?: Partial<DeadlineOptions>;
   /**
+   * Decides when a wait for updates gives up instead of the wall-clock `deadline` (which is
+   * then not used). Simulations on the in-process bus pass an IdleGate (idle-gate.ts): a
+   * wait gives up only when every peer of the process waits, so a seeded run gives the same
+   * numbers whatever the machine's load.
+   */
+  readonly waitGate?: WaitGate;
+  /**
    * D: take updates from at most this many neighbours, chosen by peer sampling and
    * reshuffled as rounds go (src/peer/neighbourhood.ts), and push own updates only to the
    * peers that follow this one. 'all': every update on the task's gossip topic, from
-   * anyone (each peer receives every peer's updates). Default 'all'; DEFAULT_NEIGHBOURS
-   * (8) is the size tested. With one merge per round D = 8 trailed all-to-all by about 5
-   * points at 30 peers (4-class shards); with neighbour mode's default two gossip steps it
-   * is above it (docs/PERFORMANCE.md, "Neighbours" and "Gossip steps").
+   * anyone (each peer receives every peer's updates; such a peer does not exchange updates
+   * with D-neighbour peers, which push). Default DEFAULT_NEIGHBOURS (8). With one merge per
+   * round D = 8 trailed all-to-all by about 5 points at 30 peers (4-class shards); with
+   * neighbour mode's default two gossip steps it is above it (docs/PERFORMANCE.md,
+   * "Neighbours" and "Gossip steps").
    */
   readonly neighbours?: number | 'all';
   /** A neighbour not heard from for this many of our rounds leaves the candidate set. Default 3. */
@@ -189,7 +197,7 @@ export const SNAPSHOT_TIMEOUT_MS = 10_000;
 /** Defaults of the optional PeerOptions, resolved once in the constructor. */
 export const PEER_DEFAULTS = {
   minFreshUpdates: 3,
-  neighbours: 'all' as number | 'all',
+  neighbours: DEFAULT_NEIGHBOURS as number | 'all',
   staleAfterRounds: 3,
   momentumAfterMerge: 'keep' as 'keep' | 'reset',
   evaluateEvery: 1,
@@ -263,6 +271,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Updates the topic validator decoded, by message bytes, until the message is delivered. */
   readonly #validated = new WeakMap<Uint8Array, Update>();
   readonly #neighbours = new Map<string, NeighbourState>();
+  /** Peers that ended their run (neighbourFinished), with the last seq they published. */
+  readonly #finished = new Map<string, number>();
   readonly #deadline: AdaptiveDeadline;
   readonly #exchanged: ReadonlySet<string>;
   readonly #rng: Rng;
@@ -343,6 +353,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         // only neighbours' copies keeps a peer's memory at D models.
         this.#copies.forget(peer);
         this.#neighbours.delete(peer);
+        // A step waiting for it waits for the others only.
+        this.#wake?.();
       },
       snapshotFor: (follower) =>
         this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower) ? this.#snapshot() : undefined,
@@ -402,6 +414,19 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       const copy = this.#copies.get(peer);
       return copy === undefined ? [] : [{ peer, seq: copy.seq, round: state.heardInRound }];
     });
+  }
+
+  /**
+   * `peer` ended its run (a simulation's runner says so when a peer finishes its rounds or
+   * leaves): `lastSeq`, its last published seq, is the last update that will come from it.
+   * Once that update is held (or the peer is no longer a neighbour), a step no longer waits
+   * for it; a step whose candidates have all ended closes at once instead of waiting for
+   * its deadline. Its last copy stays a candidate while it is fresh enough.
+   */
+  neighbourFinished(peer: string, lastSeq: number): void {
+    if (peer === this.id || this.#finished.has(peer)) return;
+    this.#finished.set(peer, lastSeq);
+    this.#wake?.();
   }
 
   /** The latest model received from `peer` (its decoded public copy), if any. */
@@ -502,7 +527,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     await this.#publish(round);
 
     const waitStart = performance.now();
-    const closedBy = await this.#awaitUpdates(signal, this.#stepWanted());
+    const closedBy = await this.#awaitUpdates(signal, this.#stepWanted(), this.#candidateIds());
+    const stepsClosedBy: RoundClose[] = [closedBy];
     let waitMs = performance.now() - waitStart;
 
     const candidates = this.#candidates();
@@ -514,9 +540,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // latest copies (their merged models, once they have published them).
     for (let step = 1; step < this.#options.gossipSteps && !signal.aborted; step++) {
       const wanted = this.#stepWanted();
+      const waitingFor = this.#candidateIds();
       await this.#publish(round);
       const stepWait = performance.now();
-      await this.#awaitUpdates(signal, wanted);
+      stepsClosedBy.push(await this.#awaitUpdates(signal, wanted, waitingFor));
       waitMs += performance.now() - stepWait;
       const stepMerge = performance.now();
       this.#mergeStep(round, reference, this.#candidates());
@@ -535,6 +562,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       mergeMs,
       roundMs: performance.now() - roundStart,
       closedBy,
+      stepsClosedBy,
       candidates: candidates.length,
       candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
       freshCandidates,
@@ -643,22 +671,65 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return n;
   }
 
-  /** Resolves when enough fresh updates arrived, the deadline passed, or the peer stops. */
-  #awaitUpdates(signal: AbortSignal, wanted = this.#options.minFreshUpdates): Promise<RoundClose> {
+  /**
+   * Resolves when `wanted` fresh updates arrived (less one per candidate of `waitingFor`
+   * that is no longer a neighbour), or when every candidate of `waitingFor` has ended its
+   * run and its last update is held (nothing more can come); else at the deadline (wall
+   * clock, or the wait gate's), or when the peer stops.
+   */
+  #awaitUpdates(signal: AbortSignal, wanted: number, waitingFor: readonly string[]): Promise<RoundClose> {
+    const ready = (): boolean =>
+      this.#freshCount() >= wanted - this.#droppedOf(waitingFor) || this.#allFinished(waitingFor);
     if (signal.aborted) return Promise.resolve('stopped');
-    if (this.#freshCount() >= wanted) return Promise.resolve('enough-updates');
+    if (ready()) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {
-      const timer = setTimeout(() => finish('deadline'), this.#deadline.current());
+      const gate = this.#options.waitGate;
+      let done = false;
+      let release: (() => void) | undefined;
+      const timer = gate === undefined ? setTimeout(() => finish('deadline'), this.#deadline.current()) : undefined;
       const finish = (why: RoundClose): void => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
+        release?.();
         this.#wake = undefined;
         resolve(why);
       };
       this.#wake = () => {
         if (signal.aborted) finish('stopped');
-        else if (this.#freshCount() >= wanted) finish('enough-updates');
+        else if (ready()) finish('enough-updates');
       };
+      if (gate !== undefined) release = gate.wait(this.id, () => finish('deadline'));
     });
+  }
+
+  /** Ids of the current merge candidates (what a step waits for). */
+  #candidateIds(): string[] {
+    return this.#candidates().map((c) => c.peer);
+  }
+
+  /** How many of `waitingFor` are no longer neighbours (dropped: nothing comes from them). */
+  #droppedOf(waitingFor: readonly string[]): number {
+    let n = 0;
+    for (const peer of waitingFor) if (!this.#neighbours.has(peer)) n++;
+    return n;
+  }
+
+  /**
+   * True when no update can come from any of `waitingFor` (non-empty) any more: each ended
+   * its run and its last published seq is held, or is no longer a neighbour. A candidate
+   * still running may publish again (in its last round, its final update), so it is waited
+   * for even when fresh: the step then merges everyone's final copies, whatever the order
+   * in which the peers finished.
+   */
+  #allFinished(waitingFor: readonly string[]): boolean {
+    if (waitingFor.length === 0) return false;
+    for (const peer of waitingFor) {
+      if (!this.#neighbours.has(peer)) continue;
+      const last = this.#finished.get(peer);
+      if (last === undefined || (this.#copies.get(peer)?.seq ?? 0) < last) return false;
+    }
+    return true;
   }
 
   #candidates(): Candidate[] {

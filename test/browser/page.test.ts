@@ -133,3 +133,20 @@ test('URL parameters: autostart is on by default when a daemon is known, ?autost
   assert.throws(() => readUrlParams(at('?shard=99')), /shard=99/);
   assert.equal(readUrlParams(at('?shard=0')).loopbackPage, true);
 });
+
+test('URL parameters: neighbours default to D = 8 with the Peer\'s gossip steps; "all", D and steps are validated', () => {
+  const at = (search: string) => ({ search, hostname: '127.0.0.1' }) as Location;
+  const plain = readUrlParams(at('?shard=1'));
+  assert.equal(plain.neighbours, 8);
+  assert.equal(plain.gossipSteps, undefined);
+  assert.equal(readUrlParams(at('?shard=1&neighbours=all')).neighbours, 'all');
+  assert.equal(readUrlParams(at('?shard=1&neighbours=12&gossipSteps=3')).neighbours, 12);
+  assert.equal(readUrlParams(at('?shard=1&neighbours=12&gossipSteps=3')).gossipSteps, 3);
+  for (const bad of ['0', '-1', '1.5', 'x', '', '10001'])
+    assert.throws(() => readUrlParams(at(`?shard=1&neighbours=${bad}`)), /neighbours=.* must be "all" or an integer/);
+  for (const bad of ['0', '9', '1.5', 'two', ''])
+    assert.throws(
+      () => readUrlParams(at(`?shard=1&gossipSteps=${bad}`)),
+      /gossipSteps=.* must be an integer in \[1, 8\]/,
+    );
+});

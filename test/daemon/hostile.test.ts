@@ -44,7 +44,14 @@ after(async () => {
 const TASK = 'daemon-test';
 const TOPIC = updatesTopic(TASK);
 const RSS_SLACK_MB = 64;
-const round = { localSteps: 2, minFreshUpdates: 1, deadline: { initialMs: 500, minMs: 200, maxMs: 1000 } };
+// All-to-all over the gossip topic: the attacks arrive as topic messages from fresh
+// identities, which a D-neighbour peer ignores (it takes updates only from its followees).
+const round = {
+  localSteps: 2,
+  minFreshUpdates: 1,
+  neighbours: 'all',
+  deadline: { initialMs: 500, minMs: 200, maxMs: 1000 },
+};
 
 function start(name: string, index: number, extra: Record<string, unknown> = {}): DaemonProcess {
   const file = writeConfig(tmp.dir, `${name}.json`, {

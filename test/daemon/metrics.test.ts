@@ -28,6 +28,7 @@ function roundSummary(over: Partial<RoundSummary> = {}): RoundSummary {
     mergeMs: 30,
     roundMs: 1500,
     closedBy: 'deadline',
+    stepsClosedBy: ['deadline'],
     candidates: 2,
     merge: {
       strategy: 'mean',

@@ -229,7 +229,12 @@ test('mode "lockstep" in a scenario: the bus, every other peer, no deadline; key
   assert.equal(s.transport, 'inproc');
   assert.equal(s.minFreshUpdates, 5);
   assert.equal(s.deadline.initialMs, LOCKSTEP_STALL_MS);
-  assert.equal(parseScenario(tiny(['mean'], 'alie', { mode: undefined, transport: 'inproc' })).mode, 'async');
+  const asyncMode = parseScenario(tiny(['mean'], 'alie', { mode: undefined, transport: 'inproc' }));
+  assert.equal(asyncMode.mode, 'async');
+  // Neighbours: "all" in lockstep (its only value), D = 8 by default elsewhere.
+  assert.equal(s.neighbours, 'all');
+  assert.equal(parseScenario(tiny(['mean'], 'alie', { neighbours: 'all' })).neighbours, 'all');
+  assert.equal(asyncMode.neighbours, 8);
   const refused: [Record<string, unknown>, RegExp][] = [
     [{ transport: 'libp2p-memory' }, /^transport: mode "lockstep" runs on the in-process bus/],
     [{ minFreshUpdates: 2 }, /^minFreshUpdates: mode "lockstep" fixes it/],

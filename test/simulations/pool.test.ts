@@ -26,6 +26,8 @@ const BASE = {
   testSubset: 200,
   codec: 'fp32',
   transport: 'inproc',
+  // All-to-all, every round waiting for every other peer: no merge depends on arrival order.
+  neighbours: 'all',
   minFreshUpdates: PEERS - 1,
   seed: 1,
 };

@@ -125,8 +125,10 @@ const SCENARIO = {
   codec: 'int8',
   transport: 'libp2p-tcp',
   // Every peer waits for all its neighbours' updates each round (no deadline closes a round
-  // within the test), so every merge includes the other shard's peers.
+  // within the test), so every merge includes the other shard's peers: all-to-all, over
+  // the topic (with D neighbours a peer would wait for the other shard's finished peers).
   topology: 'full',
+  neighbours: 'all',
   minFreshUpdates: 5,
   deadline: { initialMs: 600_000, maxMs: 600_000 },
   seed: 3,
