@@ -203,8 +203,10 @@ export async function runStrategy(
     if (isOracle(spec)) return oracleStrategy(isHonest, typeof spec === 'string' ? {} : spec.options);
     return undefined;
   };
-  // On the bus every receiver of a message gets the same bytes: neighbours' copies are held once.
-  const shared = s.transport === 'inproc' ? new SharedCopies() : undefined;
+  // Neighbours' copies are held once per process: on the bus every receiver of a message
+  // gets the same bytes object; over libp2p each gets its own, mapped to the sender's by
+  // content (SharedCopies.canonical), so receivers decode and hold a sender's copy once.
+  const shared = new SharedCopies();
   const makePeer = async (p: PeerSetup, gossip: Gossip): Promise<Peer> => {
     gossips.set(p.index, gossip);
     const view = { local: honestView, remote: remoteHonest };
