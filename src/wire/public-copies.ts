@@ -244,7 +244,7 @@ export class PublicCopies {
       publicCopy: copy?.weights,
       valueBound: this.valueBound,
       norms: this.norms,
-      ...(this.#shared === undefined ? {} : { decode: this.#sharedDecode(sender) }),
+      ...(this.#shared === undefined ? {} : { decode: this.#sharedDecode(sender), memo: this.#shared }),
     };
   }
 
@@ -263,7 +263,9 @@ export class PublicCopies {
   observeOwn(sent: Pick<EncodedUpdate, 'kind' | 'decoded' | 'publicCopy'>): void {
     if (this.norms === undefined) return;
     if (sent.kind === 'delta') this.norms.observe(SELF, 'delta', layerNorms(sent.decoded));
-    this.norms.observe(SELF, 'model', layerNorms(sent.publicCopy));
+    // The public copy is what receivers in this process hold (seeded): its norms are theirs.
+    const own = this.#shared === undefined ? layerNorms(sent.publicCopy) : this.#shared.layerNorms(sent.publicCopy);
+    this.norms.observe(SELF, 'model', own);
   }
 
   /** Validates raw bytes from `sender` against its current state, then applies them. */
@@ -296,14 +298,20 @@ export class PublicCopies {
     let weights: Weights;
     if (update.kind === 'keyframe') {
       // Re-checked here: an update may come from decodeMessage rather than validateUpdate.
-      for (let l = 0; l < update.weights.length; l++) {
-        const values = update.weights[l].values;
-        const at = firstOutOfBound(values, this.valueBound);
-        if (at >= 0) {
-          const reason: RejectReason = Number.isFinite(values[at]) ? 'out-of-range' : 'non-finite';
-          return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
+      const check = (): ApplyResult | undefined => {
+        for (let l = 0; l < update.weights.length; l++) {
+          const values = update.weights[l].values;
+          const at = firstOutOfBound(values, this.valueBound);
+          if (at >= 0) {
+            const reason: RejectReason = Number.isFinite(values[at]) ? 'out-of-range' : 'non-finite';
+            return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
+          }
         }
-      }
+        return undefined;
+      };
+      const refused =
+        this.#shared === undefined ? check() : this.#shared.within(update.weights, this.valueBound, check);
+      if (refused !== undefined) return refused;
       const decoded = update.weights;
       weights =
         this.#shared !== undefined && bytes !== undefined
@@ -315,7 +323,11 @@ export class PublicCopies {
       }
       try {
         const add = (): Weights => addDelta(current.weights, update.weights, this.valueBound);
-        const verify = (w: Weights): void => checkCopy(w, this.valueBound);
+        const verify = (w: Weights): void => {
+          const shared = this.#shared;
+          if (shared === undefined) checkCopy(w, this.valueBound);
+          else shared.within(w, this.valueBound, () => checkCopy(w, this.valueBound));
+        };
         weights =
           this.#shared !== undefined && bytes !== undefined
             ? this.#shared.resolve(bytes, current.weights, add, verify)
@@ -328,8 +340,10 @@ export class PublicCopies {
     const copy: PublicCopy = { seq: update.seq, samples: update.samples, weights };
     this.#copies.set(sender, copy);
     if (this.norms !== undefined) {
-      if (update.kind === 'delta') this.norms.observe(sender, 'delta', layerNorms(update.weights));
-      this.norms.observe(sender, 'model', layerNorms(weights));
+      const norms = (w: Weights): Float64Array =>
+        this.#shared === undefined ? layerNorms(w) : this.#shared.layerNorms(w);
+      if (update.kind === 'delta') this.norms.observe(sender, 'delta', norms(update.weights));
+      this.norms.observe(sender, 'model', norms(weights));
     }
     return { kind: 'applied', sender, update: update.kind, copy };
   }

@@ -22,6 +22,8 @@
  */
 import type { Weights } from '../model/weights.ts';
 import type { CheckedLayers } from './message.ts';
+import { layerNorms } from './norms.ts';
+import { checkReconstruction } from './reconstruct.ts';
 
 interface Result {
   readonly base: Weights | undefined;
@@ -59,6 +61,12 @@ export class SharedCopies {
   #canonicalHits = 0;
   /** Entries live as long as the message bytes do; the copies as long as a receiver holds them. */
   readonly #results = new WeakMap<Uint8Array, Result[]>();
+  /** Layer norms by (read-only) layer set. */
+  readonly #norms = new WeakMap<Weights, Float64Array>();
+  /** Checks passed by a (read-only) layer set: the smallest value bound it was checked against. */
+  readonly #within = new WeakMap<Weights, number>();
+  /** Reconstruction checks passed, by copy then delta: the bound and the norms of the result. */
+  readonly #reconstructions = new WeakMap<Weights, WeakMap<Weights, { bound: number; norms: Float64Array }>>();
   /** Decoded layers by message bytes, while the bytes live. */
   readonly #decoded = new WeakMap<Uint8Array, CheckedLayers>();
   #hits = 0;
@@ -154,6 +162,46 @@ export class SharedCopies {
       this.#decoded.set(message, hit);
     }
     return hit;
+  }
+
+  /**
+   * layerNorms of `w`, computed once per layer set (every receiver of a shared message or
+   * copy asks for the same norms). `w` must be read-only, as everything shared here is.
+   */
+  layerNorms(w: Weights): Float64Array {
+    let norms = this.#norms.get(w);
+    if (norms === undefined) {
+      norms = layerNorms(w);
+      this.#norms.set(w, norms);
+    }
+    return norms;
+  }
+
+  /**
+   * Runs `check` (which throws, or returns a reason, when a value of `w` is outside
+   * [-bound, bound] or not finite) unless `w` already passed it at this bound or a smaller
+   * one (a pass at b holds at every b' >= b). Failures are not remembered.
+   */
+  within<T>(w: Weights, bound: number, check: () => T | undefined): T | undefined {
+    const passed = this.#within.get(w);
+    if (passed !== undefined && passed <= bound) return undefined;
+    const problem = check();
+    if (problem === undefined) this.#within.set(w, Math.min(passed ?? bound, bound));
+    return problem;
+  }
+
+  /** checkReconstruction(copy, delta, bound), once per (copy, delta) pair passed at this bound or a smaller one. */
+  reconstruction(copy: Weights, delta: Weights, bound: number): Float64Array {
+    let byDelta = this.#reconstructions.get(copy);
+    const hit = byDelta?.get(delta);
+    if (hit !== undefined && hit.bound <= bound) return hit.norms;
+    const norms = checkReconstruction(copy, delta, bound);
+    if (byDelta === undefined) {
+      byDelta = new WeakMap();
+      this.#reconstructions.set(copy, byDelta);
+    }
+    byDelta.set(delta, { bound: Math.min(hit?.bound ?? bound, bound), norms });
+    return norms;
   }
 
   /** Copies reused, and computed. */

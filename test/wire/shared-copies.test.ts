@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
+import { DecodeError } from '../../src/wire/errors.ts';
+import { layerNorms } from '../../src/wire/norms.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
+import { checkReconstruction } from '../../src/wire/reconstruct.ts';
 import { taskSchema } from '../../src/wire/schema.ts';
 import { SharedCopies } from '../../src/wire/shared-copies.ts';
 
@@ -91,4 +94,47 @@ test('canonical: equal bytes map to the first object of the same sender only; on
   assert.equal(b.get('s')?.weights, c.get('s')?.weights);
   assert.notEqual(a.get('s')?.weights, b.get('s')?.weights);
   assert.notDeepEqual(a.get('s')?.weights, b.get('s')?.weights);
+});
+
+test('memo: norms and range checks run once per shared object and give what each receiver computes alone', () => {
+  const shared = new SharedCopies();
+  const w = model(3);
+  assert.equal(shared.layerNorms(w), shared.layerNorms(w), 'computed once');
+  assert.deepEqual(shared.layerNorms(w), layerNorms(w));
+  let runs = 0;
+  const check = (bound: number) => () => {
+    runs++;
+    return w[0].values.some((v) => Math.abs(v) > bound) ? 'outside' : undefined;
+  };
+  assert.equal(shared.within(w, 10, check(10)), undefined);
+  assert.equal(shared.within(w, 10, check(10)), undefined);
+  assert.equal(shared.within(w, 20, check(20)), undefined, 'a pass at 10 holds at 20');
+  assert.equal(runs, 1);
+  assert.equal(shared.within(w, 4, check(4)), 'outside', 'a smaller bound is checked again');
+  assert.equal(shared.within(w, 4, check(4)), 'outside', 'and a failure is not remembered');
+  assert.equal(runs, 3);
+  const delta = model(0.5);
+  assert.deepEqual(shared.reconstruction(w, delta, 100), checkReconstruction(w, delta, 100));
+  assert.equal(shared.reconstruction(w, delta, 100), shared.reconstruction(w, delta, 200), 'remembered');
+  assert.throws(() => shared.reconstruction(w, delta, 5), DecodeError, 'copy + delta is 7 > 5');
+  assert.throws(() => shared.reconstruction(w, delta, 5), DecodeError);
+});
+
+test('receivers with the memo accept and refuse exactly what receivers without it do', () => {
+  const shared = new SharedCopies();
+  const withMemo = [0, 1].map(() => new PublicCopies({ schema, shared, valueBound: 10 }));
+  const alone = new PublicCopies({ schema, valueBound: 10 });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('int8') });
+  // The last model is out of range for receivers bounded at 10 (the sender is not bounded).
+  for (const v of [1, 2, 3, 4, 8]) {
+    const bytes = encoder.encodeUpdate(model(v), 10).bytes;
+    const outcome = alone.receive('s', bytes.slice());
+    for (const r of withMemo) {
+      const got = r.receive('s', bytes.slice());
+      assert.equal(got.kind, outcome.kind, `v = ${v}`);
+      if (got.kind === 'rejected' && outcome.kind === 'rejected') assert.equal(got.reason, outcome.reason);
+      assert.deepEqual(r.get('s')?.weights, alone.get('s')?.weights);
+    }
+  }
+  assert.equal(alone.get('s')?.seq, 4, 'the fifth update was refused');
 });
