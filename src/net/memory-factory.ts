@@ -7,7 +7,7 @@
  * speak only noise). A memory address is reachable only from this process (the transport's
  * listeners are a map in this module's memory), so no byte leaves it and no outside peer
  * can connect; every node on it was created by the same program. Noise here bought nothing
- * but cost: about a fifth of a 20-peer simulation's CPU (ChaCha20-Poly1305 and framing of
+ * but cost: 15-19% of a 20- or 30-peer simulation's CPU (ChaCha20-Poly1305 and framing of
  * every 64 KiB chunk, docs/PERFORMANCE.md). Plaintext trusts the public key the remote
  * sends, so with it a node could claim another's id: acceptable only where every node is
  * ours, which is why only this factory uses it. TCP, WebSocket, WebRTC (node-factory.ts,
