@@ -216,8 +216,10 @@ export async function runStrategy(
     if (isOracle(spec)) return oracleStrategy(isHonest, typeof spec === 'string' ? {} : spec.options);
     return undefined;
   };
-  // On the bus every receiver of a message gets the same bytes: neighbours' copies are held once.
-  const shared = s.transport === 'inproc' ? new SharedCopies() : undefined;
+  // Neighbours' copies are held once per process: on the bus every receiver of a message
+  // gets the same bytes object; over libp2p each gets its own, mapped to the sender's by
+  // content (SharedCopies.canonical), so receivers decode and hold a sender's copy once.
+  const shared = new SharedCopies();
   // Async rounds on the bus, every peer in this process: a wait gives up only when every
   // running peer waits (src/peer/idle-gate.ts), never on the wall clock, so a seed gives the
   // same numbers whatever the load. Lockstep keeps its own (stall) deadline.

@@ -25,10 +25,11 @@
  * Bytes: "peer" counts what the Peer sent (updates, control messages, snapshots served to
  * followers); "bus" counts at the in-process transport, both directions, everything
  * (topic traffic and request/response bytes). libp2p rows have only the Peer's count.
- * Bus rows also split the bus bytes by kind ("busByKind": pushed deltas and keyframes,
- * follows answered with a snapshot, gap snapshots, control), counted around each Gossip's
- * fetch and publish the way the bus counts them (each byte once sent, once received);
- * without --json they are printed as a second table.
+ * Every row splits the requests by kind ("requestsByKind", on the bus also "busByKind":
+ * pushed deltas and keyframes, follows answered with a snapshot, gap snapshots, control,
+ * and failed requests by kind and error code), counted around each Gossip's fetch and
+ * publish the way the bus counts them (each byte once sent, once received); without
+ * --json they are printed as a second table.
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -91,6 +92,11 @@ export interface ScaleResult extends ScaleCase {
    * the bus counts them), and how many exchanges of each kind per peer per round.
    */
   readonly busByKind: Readonly<Record<string, { bytes: number; count: number }>> | null;
+  /**
+   * Both transports: the requests each Peer made, by kind, per peer per round (bytes counted
+   * as the bus counts them, sent and received: 2x), and failed requests by kind and error code.
+   */
+  readonly requestsByKind: Readonly<Record<string, { bytes: number; count: number }>>;
   /** Neighbour mode: follows with a non-empty answer and unfollows sent, per peer per round. */
   readonly followsPerRound: number | null;
   readonly errors: number;
@@ -173,14 +179,30 @@ class KindCounter {
   /** `gossip` with its publish and fetch counted (the bus counts each byte sent and received: 2x). */
   wrap(gossip: Gossip): Gossip {
     const fetch: Gossip['fetch'] = async (peer, protocol, request, options) => {
-      const response = await gossip.fetch(peer, protocol, request, options);
+      let response: Uint8Array;
+      const sample = ['?', 'exchange', 'answer', 'follow', 'unfollow'][request[5] ?? 0] ?? '?';
+      try {
+        response = await gossip.fetch(peer, protocol, request, options);
+      } catch (err) {
+        // Failed requests by kind and error code (FetchError.code), no bytes.
+        const kind =
+          protocol === PUSH_PROTOCOL
+            ? 'push'
+            : protocol === SNAPSHOT_PROTOCOL
+              ? 'snapshot (gap fetch)'
+              : protocol === SAMPLE_PROTOCOL
+                ? sample
+                : protocol;
+        const code = (err as { code?: unknown }).code;
+        this.add(`failed ${kind}: ${typeof code === 'string' ? code : 'error'}`, 0);
+        throw err;
+      }
       const both = 2 * (request.byteLength + response.byteLength);
       if (protocol === PUSH_PROTOCOL) this.add(request[5] === 2 ? 'push keyframe' : 'push delta', both);
       else if (protocol === SNAPSHOT_PROTOCOL) this.add('snapshot (gap fetch)', both);
       else if (protocol === SAMPLE_PROTOCOL) {
-        const kind = ['?', 'exchange', 'answer', 'follow', 'unfollow'][request[5] ?? 0] ?? '?';
-        if (kind === 'follow' && response.byteLength > 0) this.add('follow + snapshot', both);
-        else this.add(`control: ${kind}`, both);
+        if (sample === 'follow' && response.byteLength > 0) this.add('follow + snapshot', both);
+        else this.add(`control: ${sample}`, both);
       } else this.add(`other: ${protocol}`, both);
       return response;
     };
@@ -246,8 +268,10 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
           local: new Set(setup.peers.map((p) => p.index)),
           createNetwork: async () => {
             const n0 = performance.now();
-            const network = await createNetwork(scenario.transport, c.peers, scenario.topology, scenario.seed);
+            const created = await createNetwork(scenario.transport, c.peers, scenario.topology, scenario.seed);
             networkMs = performance.now() - n0;
+            // Requests counted by kind as on the bus (this scenario has no churn: remove/add unused).
+            const network = { ...created, gossips: created.gossips.map((g) => kinds.wrap(g)) };
             gossips = network.gossips;
             progress(`${c.peers} nodes created and the overlay dialled in ${(networkMs / 1000).toFixed(1)} s`);
             return network;
@@ -296,11 +320,14 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
   let busBytes: number | null = null;
   let busByKind: Record<string, { bytes: number; count: number }> | null = null;
   let followsPerRound: number | null = null;
-  if (bus !== undefined) {
-    busByKind = {};
+  const byKind: Record<string, { bytes: number; count: number }> = {};
+  {
     const per = c.peers * c.rounds;
-    for (const [k, t] of [...kinds.totals].sort()) busByKind[k] = { bytes: t.bytes / per, count: t.count / per };
+    for (const [k, t] of [...kinds.totals].sort()) byKind[k] = { bytes: t.bytes / per, count: t.count / per };
     if (c.neighbours !== 'all') followsPerRound = (kinds.totals.get('follow + snapshot')?.count ?? 0) / per;
+  }
+  if (bus !== undefined) {
+    busByKind = byKind;
     let total = 0;
     for (const id of bus.peerIds()) {
       const t = bus.traffic(id);
@@ -329,6 +356,7 @@ async function scaleCase(c: ScaleCase): Promise<ScaleResult> {
     peerBytesSentPerRound: result.totalBytesSentPerPeer / c.rounds,
     busBytesPerRound: busBytes,
     busByKind,
+    requestsByKind: byKind,
     followsPerRound,
     errors: run.errorCount,
     networkMs,
@@ -552,7 +580,7 @@ async function main(): Promise<void> {
       console.log('\n| transport | peers | neighbours | kind | kB/peer/round at the bus | exchanges/peer/round |');
       console.log('|---|---|---|---|---|---|');
       for (const r of rows) {
-        for (const [kind, t] of Object.entries(r.busByKind ?? {})) {
+        for (const [kind, t] of Object.entries(r.requestsByKind)) {
           console.log(
             `| ${r.transport} | ${r.peers} | ${r.neighbours} | ${kind} | ${fmt(t.bytes / 1000, 1)} | ${fmt(t.count, 2)} |`,
           );

@@ -87,6 +87,11 @@ export interface NeighbourhoodInit {
   readonly onSnapshot: (from: string, bytes: Uint8Array) => void;
   /** `peer` is no longer a neighbour: drop what is held of it. */
   readonly onDropped: (peer: string) => void;
+  /**
+   * The follow of `peer` is over (answered, after onSnapshot; or failed): pushes that
+   * arrived meanwhile can be applied now (see `followPending`).
+   */
+  readonly onFollowSettled?: (peer: string) => void;
   /** Our snapshot for a new follower, or undefined (nothing published, or rate-limited). */
   readonly snapshotFor: (follower: string) => Uint8Array | undefined;
   /** Refused control traffic (bad sampling messages), reported like rejected updates. */
@@ -107,6 +112,12 @@ export class Neighbourhood {
   readonly #followers = new Set<string>();
   readonly #pushes = new Map<string, number>();
   readonly #addresses = new Map<string, readonly string[]>();
+  /**
+   * Follows sent and not answered yet; `dropped`: the peer was dropped meanwhile (an
+   * unfollow may follow this follow); `again`: and followed again, so once this follow is
+   * over another is sent.
+   */
+  readonly #pendingFollows = new Map<string, { dropped: boolean; again: boolean }>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #abort = new AbortController();
   readonly #swapEvery: number;
@@ -153,6 +164,17 @@ export class Neighbourhood {
 
   isNeighbour(peer: string): boolean {
     return this.#following.has(peer);
+  }
+
+  /**
+   * A follow of `peer` is on its way and its answer (a snapshot) has not arrived: a push of
+   * `peer` may arrive before it (a delta on a base we do not hold yet), since the followee
+   * takes us as a follower when it answers, and its next push travels on another stream,
+   * smaller than the snapshot. Such a push is for the caller to hold until onFollowSettled,
+   * not a gap to fetch another snapshot for.
+   */
+  followPending(peer: string): boolean {
+    return this.#pendingFollows.has(peer);
   }
 
   followers(): string[] {
@@ -290,6 +312,14 @@ export class Neighbourhood {
 
   #follow(peer: string): void {
     this.#following.add(peer);
+    // One follow at a time per peer: a second would cost the followee another snapshot.
+    const pending = this.#pendingFollows.get(peer);
+    if (pending !== undefined) {
+      if (pending.dropped) pending.again = true;
+      return;
+    }
+    const state = { dropped: false, again: false };
+    this.#pendingFollows.set(peer, state);
     this.#background(async () => {
       try {
         const addresses = this.#addresses.get(peer);
@@ -303,6 +333,12 @@ export class Neighbourhood {
         this.#drop(peer);
         this.#scheduleRetry();
         if (!(err instanceof FetchError)) throw err;
+      } finally {
+        this.#pendingFollows.delete(peer);
+        if (!this.#abort.signal.aborted) {
+          this.#init.onFollowSettled?.(peer);
+          if (state.again && this.#following.has(peer)) this.#follow(peer);
+        }
       }
     });
   }
@@ -320,6 +356,8 @@ export class Neighbourhood {
 
   #drop(peer: string): void {
     if (!this.#following.delete(peer)) return;
+    const pending = this.#pendingFollows.get(peer);
+    if (pending !== undefined) pending.dropped = true;
     this.#init.onDropped(peer);
   }
 

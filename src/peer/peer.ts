@@ -279,6 +279,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** In-flight snapshot fetches, awaited by stop(). */
   readonly #fetches = new Set<Promise<void>>();
   readonly #fetching = new Set<string>();
+  /**
+   * Pushes that arrived as gaps while the follow of their author was pending (its answer,
+   * a snapshot, still on its way): applied in seq order once the follow is over, instead
+   * of fetching another snapshot for each (Neighbourhood.followPending).
+   */
+  readonly #parked = new Map<string, Array<{ readonly seq: number; readonly bytes: Uint8Array }>>();
   readonly #snapshotLimiter: RateLimiter | undefined;
   readonly #taskProbes = new TaskProbeLimiter();
   /** Neighbour-bounded dissemination; undefined with `neighbours: 'all'`. */
@@ -353,9 +359,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         // only neighbours' copies keeps a peer's memory at D models.
         this.#copies.forget(peer);
         this.#neighbours.delete(peer);
+        this.#parked.delete(peer);
         // A step waiting for it waits for the others only.
         this.#wake?.();
       },
+      onFollowSettled: (peer) => this.#unpark(peer),
       snapshotFor: (follower) =>
         this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower) ? this.#snapshot() : undefined,
       onRefused: (from, reason, detail) => this.#emitRejected('update:rejected', from, reason, detail, 'sample'),
@@ -620,7 +628,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #snapshot(): Uint8Array | undefined {
     const bytes = this.#encoder.snapshot();
     const copy = this.#encoder.current;
-    if (bytes !== undefined && copy !== undefined) this.#options.sharedCopies?.seed(bytes, undefined, copy);
+    if (bytes !== undefined && copy !== undefined) this.#options.sharedCopies?.seed(bytes, undefined, copy, this.id);
     return bytes;
   }
 
@@ -646,6 +654,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       encoded.bytes,
       encoded.kind === 'keyframe' ? undefined : before,
       encoded.publicCopy,
+      this.id,
     );
     this.#copies.observeOwn(encoded);
     this.#publishedAt = performance.now();
@@ -811,7 +820,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         );
         break;
       case 'gap':
-        this.#fetchSnapshot(m.from);
+        if (this.#hood?.followPending(m.from) === true) this.#park(m.from, result.seq, m.data);
+        else this.#fetchSnapshot(m.from);
         break;
       case 'rejected':
         this.#reject(m.from, result.reason, result.detail);
@@ -899,6 +909,28 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       this.#reject(from, 'invalid-task', result.detail, 'task');
     }
     // 'unavailable': the rejection already said what happened; the next probe may reach it.
+  }
+
+  /** Holds a push that came before the answer to our follow of its author (at most a round's pushes). */
+  #park(from: string, seq: number, bytes: Uint8Array): void {
+    const held = this.#parked.get(from) ?? [];
+    held.push({ seq, bytes });
+    const cap = PUSHES_PER_ROUND * this.#options.gossipSteps;
+    if (held.length > cap) held.splice(0, held.length - cap);
+    this.#parked.set(from, held);
+  }
+
+  /**
+   * The follow of `from` is over: its held pushes apply in seq order on the snapshot it
+   * answered with. Those the snapshot already covers are stale; if it brought none (a
+   * failed or empty answer), the first is a gap again and fetches a snapshot, as any gap.
+   */
+  #unpark(from: string): void {
+    const held = this.#parked.get(from);
+    this.#parked.delete(from);
+    if (held === undefined || this.#abort.signal.aborted || !(this.#hood?.isNeighbour(from) ?? false)) return;
+    held.sort((a, b) => a.seq - b.seq);
+    for (const { bytes } of held) this.#take(from, bytes, undefined);
   }
 
   /** Fetches `from`'s current public copy; owned by #fetches, awaited in stop(). */

@@ -75,6 +75,8 @@ export class PublicCopyEncoder {
   #lastSamples = 0;
   #sinceKeyframe = 0;
   #keyframeRequested = false;
+  /** The last snapshot's bytes, while something else holds them. */
+  #snapshot: { readonly seq: number; readonly bytes: WeakRef<Uint8Array> } | undefined;
 
   constructor(options: EncoderOptions) {
     this.schema = options.schema;
@@ -147,8 +149,13 @@ export class PublicCopyEncoder {
     const seq = this.#lastSeq;
     // Encoded per request (a copy of x̂ with a header; deterministic, so every request at
     // a seq gets equal bytes). Kept, it would hold an fp32 model per peer for a whole round;
-    // receivers in one process share x̂ itself instead (Peer seeds SharedCopies).
-    return encodeMessage(
+    // receivers in one process share x̂ itself instead (Peer seeds SharedCopies). Held
+    // weakly: while the last one is still alive (being sent to other followers), the next
+    // request at the same seq gets the same object instead of another encoding.
+    const cached = this.#snapshot;
+    const alive = cached?.seq === seq ? cached.bytes.deref() : undefined;
+    if (alive !== undefined) return alive;
+    const bytes = encodeMessage(
       {
         kind: 'keyframe',
         taskId: this.schema.taskId,
@@ -160,6 +167,8 @@ export class PublicCopyEncoder {
       },
       this.#self,
     );
+    this.#snapshot = { seq, bytes: new WeakRef(bytes) };
+    return bytes;
   }
 }
 
@@ -235,15 +244,17 @@ export class PublicCopies {
       publicCopy: copy?.weights,
       valueBound: this.valueBound,
       norms: this.norms,
-      ...(this.#shared === undefined ? {} : { decode: this.#sharedDecode }),
+      ...(this.#shared === undefined ? {} : { decode: this.#sharedDecode(sender), memo: this.#shared }),
     };
   }
 
-  readonly #sharedDecode: NonNullable<ValidationContext['decode']> = (bytes, header) => {
-    const shared = this.#shared;
-    const decode = () => decodeCheckedLayers(bytes, header, this.schema);
-    return shared === undefined ? decode() : shared.decoded(bytes, decode);
-  };
+  #sharedDecode(sender: string): NonNullable<ValidationContext['decode']> {
+    return (bytes, header) => {
+      const shared = this.#shared;
+      const decode = () => decodeCheckedLayers(bytes, header, this.schema);
+      return shared === undefined ? decode() : shared.decoded(shared.canonical(sender, bytes), decode);
+    };
+  }
 
   /**
    * Feeds this peer's own published update into the norm limits (its own step sizes are
@@ -252,11 +263,14 @@ export class PublicCopies {
   observeOwn(sent: Pick<EncodedUpdate, 'kind' | 'decoded' | 'publicCopy'>): void {
     if (this.norms === undefined) return;
     if (sent.kind === 'delta') this.norms.observe(SELF, 'delta', layerNorms(sent.decoded));
-    this.norms.observe(SELF, 'model', layerNorms(sent.publicCopy));
+    // The public copy is what receivers in this process hold (seeded): its norms are theirs.
+    const own = this.#shared === undefined ? layerNorms(sent.publicCopy) : this.#shared.layerNorms(sent.publicCopy);
+    this.norms.observe(SELF, 'model', own);
   }
 
   /** Validates raw bytes from `sender` against its current state, then applies them. */
-  receive(sender: string, bytes: Uint8Array): ApplyResult {
+  receive(sender: string, received: Uint8Array): ApplyResult {
+    const bytes = this.#shared === undefined ? received : this.#shared.canonical(sender, received);
     const result = validateUpdate(bytes, this.contextFor(sender));
     if (!result.ok) return { kind: 'rejected', sender, reason: result.reason, detail: result.detail };
     return this.apply(sender, result.update, bytes);
@@ -267,7 +281,10 @@ export class PublicCopies {
    * `bytes`, the message it was decoded from, and a SharedCopies, the resulting copy is
    * shared with the other receivers of the same bytes on the same base.
    */
-  apply(sender: string, update: Update, bytes?: Uint8Array): ApplyResult {
+  apply(sender: string, update: Update, received?: Uint8Array): ApplyResult {
+    // Receivers' own copies of the same bytes share one key (SharedCopies.canonical).
+    const bytes =
+      received === undefined || this.#shared === undefined ? received : this.#shared.canonical(sender, received);
     if (update.taskId !== this.schema.taskId || update.fingerprint !== this.schema.fingerprint) {
       return { kind: 'rejected', sender, reason: 'wrong-task', detail: 'update decoded for another task or model' };
     }
@@ -281,14 +298,20 @@ export class PublicCopies {
     let weights: Weights;
     if (update.kind === 'keyframe') {
       // Re-checked here: an update may come from decodeMessage rather than validateUpdate.
-      for (let l = 0; l < update.weights.length; l++) {
-        const values = update.weights[l].values;
-        const at = firstOutOfBound(values, this.valueBound);
-        if (at >= 0) {
-          const reason: RejectReason = Number.isFinite(values[at]) ? 'out-of-range' : 'non-finite';
-          return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
+      const check = (): ApplyResult | undefined => {
+        for (let l = 0; l < update.weights.length; l++) {
+          const values = update.weights[l].values;
+          const at = firstOutOfBound(values, this.valueBound);
+          if (at >= 0) {
+            const reason: RejectReason = Number.isFinite(values[at]) ? 'out-of-range' : 'non-finite';
+            return { kind: 'rejected', sender, reason, detail: `layer ${l} value ${at} is ${values[at]}` };
+          }
         }
-      }
+        return undefined;
+      };
+      const refused =
+        this.#shared === undefined ? check() : this.#shared.within(update.weights, this.valueBound, check);
+      if (refused !== undefined) return refused;
       const decoded = update.weights;
       weights =
         this.#shared !== undefined && bytes !== undefined
@@ -300,7 +323,11 @@ export class PublicCopies {
       }
       try {
         const add = (): Weights => addDelta(current.weights, update.weights, this.valueBound);
-        const verify = (w: Weights): void => checkCopy(w, this.valueBound);
+        const verify = (w: Weights): void => {
+          const shared = this.#shared;
+          if (shared === undefined) checkCopy(w, this.valueBound);
+          else shared.within(w, this.valueBound, () => checkCopy(w, this.valueBound));
+        };
         weights =
           this.#shared !== undefined && bytes !== undefined
             ? this.#shared.resolve(bytes, current.weights, add, verify)
@@ -313,8 +340,10 @@ export class PublicCopies {
     const copy: PublicCopy = { seq: update.seq, samples: update.samples, weights };
     this.#copies.set(sender, copy);
     if (this.norms !== undefined) {
-      if (update.kind === 'delta') this.norms.observe(sender, 'delta', layerNorms(update.weights));
-      this.norms.observe(sender, 'model', layerNorms(weights));
+      const norms = (w: Weights): Float64Array =>
+        this.#shared === undefined ? layerNorms(w) : this.#shared.layerNorms(w);
+      if (update.kind === 'delta') this.norms.observe(sender, 'delta', norms(update.weights));
+      this.norms.observe(sender, 'model', norms(weights));
     }
     return { kind: 'applied', sender, update: update.kind, copy };
   }

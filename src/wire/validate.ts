@@ -44,6 +44,16 @@ export interface ValidationContext {
    * receivers of the same bytes in one process decode them once (SharedCopies.decoded).
    */
   readonly decode?: (bytes: Uint8Array, header: UpdateHeader) => CheckedLayers;
+  /**
+   * The same pure computations, remembered per (read-only, shared) object by the receivers
+   * of one process (SharedCopies): the layer norms of a decoded message, and the check of
+   * a delta on a public copy (the norms of the copy it gives; it throws as
+   * checkReconstruction does). Default: computed by each receiver.
+   */
+  readonly memo?: {
+    layerNorms(w: Weights): Float64Array;
+    reconstruction(copy: Weights, delta: Weights, bound: number): Float64Array;
+  };
 }
 
 export type ValidationResult =
@@ -85,12 +95,16 @@ export function validateUpdate(bytes: Uint8Array, ctx: ValidationContext): Valid
     }
     let reconstructed: Float64Array | undefined;
     if (header.kind === 'delta' && ctx.publicCopy !== undefined && header.base === ctx.lastSeq) {
-      reconstructed = checkReconstruction(ctx.publicCopy, weights, bound);
+      reconstructed =
+        ctx.memo === undefined
+          ? checkReconstruction(ctx.publicCopy, weights, bound)
+          : ctx.memo.reconstruction(ctx.publicCopy, weights, bound);
     }
     if (ctx.norms !== undefined) {
       const kind: NormKind = header.kind === 'delta' ? 'delta' : 'model';
+      const norms = ctx.memo === undefined ? layerNorms(weights) : ctx.memo.layerNorms(weights);
       const tooLarge =
-        aboveLimit(ctx.norms, kind, layerNorms(weights), weights) ??
+        aboveLimit(ctx.norms, kind, norms, weights) ??
         (reconstructed === undefined ? undefined : aboveLimit(ctx.norms, 'model', reconstructed, weights));
       if (tooLarge !== undefined) return reject('out-of-range', tooLarge);
     }

@@ -86,6 +86,10 @@ test('three nodes over TCP on 127.0.0.1: inline and announced payloads', async (
     gossips.map((g) => g.node),
     { kind: 'full' },
   );
+  // Plaintext is for the in-process memory transport only: TCP connections are noise.
+  for (const g of gossips) {
+    for (const c of g.node.getConnections()) assert.equal(c.encryption, '/noise', 'a TCP connection is noise');
+  }
   const recs = gossips.map(() => recorder());
   for (const [i, g] of gossips.entries()) g.subscribe('tcp', recs[i].handler);
   await waitForSubscribers(
@@ -107,6 +111,35 @@ test('three nodes over TCP on 127.0.0.1: inline and announced payloads', async (
     recs[2].messages.map((m) => m.data.byteLength).sort((x, y) => x - y),
     [small.byteLength, large.byteLength],
   );
+});
+
+test('memory nodes connect in plaintext, a noise-only memory node in noise; both carry requests', async () => {
+  const [a, b] = await memoryGossips(2);
+  const c = await createLibp2pGossip(await createMemoryLibp2p({ encryption: 'noise' }));
+  running.push(c);
+  for (const g of [b, c]) {
+    await g.handle('/test/echo/1', async (from, request) => new Uint8Array([...request, from === a.id ? 1 : 0]));
+  }
+  await a.node.dial(b.node.getMultiaddrs());
+  await a.node.dial(c.node.getMultiaddrs());
+  const encryption = (g: Libp2pGossip, to: Libp2pGossip): string | undefined =>
+    g.node.getConnections(to.node.peerId)[0]?.encryption;
+  assert.equal(encryption(a, b), '/plaintext/2.0.0');
+  assert.equal(encryption(b, a), '/plaintext/2.0.0');
+  assert.equal(encryption(a, c), '/noise', 'noise is offered second, for peers that speak only noise');
+  assert.equal(encryption(c, a), '/noise');
+  // The remote id is the one its key says, and a request/response exchange goes through.
+  const large = pattern(300_000, 4);
+  assert.deepEqual(await a.fetch(b.id, '/test/echo/1', large), new Uint8Array([...large, 1]));
+  assert.deepEqual(await a.fetch(c.id, '/test/echo/1', large), new Uint8Array([...large, 1]));
+});
+
+test('only the memory factory uses plaintext: the node and browser factories offer noise alone', () => {
+  for (const file of ['../../node/node-factory.ts', '../../src/net/browser-factory.ts']) {
+    const source = readFileSync(new URL(file, import.meta.url), 'utf8');
+    assert.doesNotMatch(source, /@libp2p\/plaintext|plaintext\(/, `${file} must not use plaintext`);
+    assert.match(source, /connectionEncrypters: \[noise\(\)\]/, `${file} encrypts with noise`);
+  }
 });
 
 test('a private key gives a persistent peer id', async () => {

@@ -16,7 +16,7 @@ import { connectTopology } from '../../src/net/topology.ts';
 import type { RejectedUpdate, RoundSummary } from '../../src/peer/events.ts';
 import type { Peer } from '../../src/peer/peer.ts';
 import { parseCodec } from '../../src/wire/codec-spec.ts';
-import { PUSH_PROTOCOL, SAMPLE_PROTOCOL } from '../../src/wire/constants.ts';
+import { PUSH_PROTOCOL, SAMPLE_PROTOCOL, SNAPSHOT_PROTOCOL } from '../../src/wire/constants.ts';
 import { decodeHeader, maxUpdateSize } from '../../src/wire/message.ts';
 import { PublicCopies, PublicCopyEncoder } from '../../src/wire/public-copies.ts';
 import { decodeSampleMessage, encodeSampleMessage, type SampleEntry } from '../../src/wire/sampling.ts';
@@ -306,6 +306,74 @@ test(
           .map((g) => g.id)
           .sort(),
       );
+      await peer.stop();
+    } finally {
+      await Promise.allSettled(gossips.map((g) => g.stop()));
+    }
+  },
+);
+
+test(
+  'on real libp2p nodes: a push that arrives before the snapshot answering the follow is held and applied on it, no snapshot fetched',
+  { timeout: 120_000 },
+  async () => {
+    const gossips: Libp2pGossip[] = [];
+    try {
+      for (let i = 0; i < 2; i++) gossips.push(await createLibp2pGossip(await createMemoryLibp2p()));
+      const [own, author] = gossips as [Libp2pGossip, Libp2pGossip];
+      await own.node.dial(author.node.getMultiaddrs());
+      const peer = tinyPeer(own, { neighbours: 1, minFreshUpdates: 1, gossipSteps: 1 });
+      const errors: string[] = [];
+      peer.addEventListener('error', (e) => errors.push(e.detail.message));
+      const rejected: RejectedUpdate[] = [];
+      peer.addEventListener('update:rejected', (e) => rejected.push(e.detail));
+      const schema = peer.schema;
+      const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('fp32') });
+      const keyframe = encoder.encodeUpdate(modelFor(schema, 0), 10);
+      assert.equal(keyframe.kind, 'keyframe');
+      const deltas = [1, 2].map((k) => encoder.encodeUpdate(modelFor(schema, k), 10));
+      assert.deepEqual(
+        deltas.map((d) => [d.kind, d.base]),
+        [
+          ['delta', 1],
+          ['delta', 2],
+        ],
+      );
+      // The author answers snapshot requests (a gap fetch would come here) with its latest copy.
+      let snapshotRequests = 0;
+      await author.handle(SNAPSHOT_PROTOCOL, async () => {
+        snapshotRequests++;
+        return encoder.snapshot() ?? new Uint8Array(0);
+      });
+      // Its answer to the follow is its snapshot at seq 1; before answering, it pushes its next
+      // two updates (seq 2 on 1, seq 3 on 2), in reverse order: both reach the peer first.
+      const pushes: string[] = [];
+      await author.handle(SAMPLE_PROTOCOL, async (_from, request) => {
+        const m = decodeSampleMessage(request);
+        if (m.kind === 'follow') {
+          for (const d of [...deltas].reverse()) {
+            await author.fetch(peer.id, PUSH_PROTOCOL, d.bytes);
+            pushes.push(`seq ${d.seq} taken`);
+          }
+          return keyframe.bytes;
+        }
+        if (m.kind !== 'exchange') return new Uint8Array(0);
+        return encodeSampleMessage({
+          kind: 'answer',
+          taskId: schema.taskId,
+          fingerprint: schema.fingerprint,
+          entries: [{ id: author.id, addresses: await author.addresses() }],
+        });
+      });
+      await peer.start();
+      const summary = await peer.runRound();
+      assert.deepEqual(pushes, ['seq 3 taken', 'seq 2 taken']);
+      assert.equal(summary.candidates, 1);
+      assert.equal(peer.heard().find((h) => h.peer === author.id)?.seq, 3, 'both pushes applied on the snapshot');
+      assert.deepEqual(peer.receivedModel(author.id), deltas[1]?.publicCopy, "the author's public copy, bit for bit");
+      assert.equal(snapshotRequests, 0, 'no snapshot fetched for the early pushes');
+      assert.deepEqual(rejected, []);
+      assert.deepEqual(errors, []);
       await peer.stop();
     } finally {
       await Promise.allSettled(gossips.map((g) => g.stop()));
