@@ -454,6 +454,7 @@ async function networkPeer(
       train: p.train,
       validation: p.validation,
       familiarClasses: p.familiarClasses,
+      validationPublic: p.validationPublic,
       evaluation: setup.evaluation,
     },
     // Common initial model (the task's seed), own batch order and merge randomness per peer.

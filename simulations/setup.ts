@@ -23,6 +23,8 @@ export interface PeerSetup {
   readonly train: Dataset;
   readonly validation: Dataset;
   readonly familiarClasses: readonly number[];
+  /** Samples at the end of `validation` that are the task's public set. */
+  readonly validationPublic: number;
   readonly attacker: boolean;
   /** Round at which it starts (0, or the round of its churn join). */
   readonly joinRound: number;
@@ -123,6 +125,7 @@ export function buildSetup(scenario: Scenario): SimulationSetup {
       train: trainData,
       validation: merge.validation,
       familiarClasses: merge.familiarClasses,
+      validationPublic: publicValidation ? publicValidation.y.length : 0,
       attacker,
       joinRound: index < scenario.peers ? 0 : joinRounds[index - scenario.peers],
       leaveRound: leaveRound.get(index) ?? scenario.rounds,

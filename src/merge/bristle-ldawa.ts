@@ -37,6 +37,7 @@ import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './opti
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
+import { partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
 import { distanceSquared } from './vectors.ts';
 
 export const BRISTLE_LDAWA_SPEC = {
@@ -198,6 +199,36 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: "with `worse` on, only for candidates whose certainty is below worseBelow x the gate's reference certainty (0 = every candidate; with gate 0, none)",
   },
+  lossPart: {
+    kind: 'choice',
+    default: 'all',
+    values: ['all', 'private', 'worse'],
+    doc: "where leave-group-out measures the loss (r and the trust memory): all of V; 'private' = V's private part (the peer's own samples, which no attacker knows); 'worse' = the smaller of the scores on the private and the public part",
+  },
+  worseWhen: {
+    kind: 'choice',
+    default: 'certainty',
+    values: ['certainty', 'private', 'either'],
+    doc: "which groups `worse` applies to: 'certainty' = certainty below worseBelow x the reference; 'private' = leaving the group out lowered the loss on V's private part this round; 'either' = one of the two",
+  },
+  spread: {
+    kind: 'choice',
+    default: 'all',
+    values: ['all', 'trusted', 'unproven', 'poor'],
+    doc: "the harmful-outlier test's median and MAD: over every live group; 'trusted' = over the groups whose senders all have a good record (when at least 3; else every group); 'unproven' = over every group, and a group without a good record is also tested against the band of the groups with one; 'poor' = the same for a group whose senders all have a poor record",
+  },
+  partTest: {
+    kind: 'choice',
+    default: 'off',
+    values: ['off', 'private', 'class'],
+    doc: "also reject a group whose leave-group-out score this round on V's private part ('private'), or on its worst class there ('class'), is a harmful outlier (below -partMu and below median - k MAD), whatever its blended score; 'off' = no such test",
+  },
+  partMu: {
+    kind: 'number',
+    default: 0.02,
+    min: 0,
+    doc: "partTest's absolute bar",
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -297,6 +328,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
      * candidate, without the gate (no certainties) none.
      */
     const lowCertainty = new Array<boolean>(n).fill(o.worseBelow === 0);
+    const parts = validationParts(ctx.validationSplit);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
@@ -398,9 +430,18 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     });
 
     // 6. Leave-group-out acceptance.
-    const worseApplies = (j: number): boolean => {
-      if (o.worse === 'off' || !lowCertainty[j] || trust.recorded(candidates[j].peer) < Math.max(1, o.history))
-        return false;
+    /**
+     * Whether j's score is the worse of r and its blend. `privateHarm`: its group raised the
+     * loss on V's private part this round (worseWhen 'private' / 'either').
+     */
+    const worseApplies = (j: number, privateHarm: boolean): boolean => {
+      const low =
+        o.worseWhen === 'certainty'
+          ? lowCertainty[j]
+          : o.worseWhen === 'private'
+            ? privateHarm
+            : lowCertainty[j] || privateHarm;
+      if (o.worse === 'off' || !low || trust.recorded(candidates[j].peer) < Math.max(1, o.history)) return false;
       return o.worse === 'any' || (o.worse === 'poor' ? poorRecord[j] : !hasRecord[j]);
     };
     if (o.passes > 0) {
@@ -420,17 +461,46 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           ({ members }) => o.score !== 'leave-out' && members.every((j) => hasRecord[j] && !suspect[j]),
         );
         const outside = live.flatMap(({ members }, i) => (inBase[i] ? [] : members));
-        const lossWithout = (group: readonly number[]): number =>
-          lossOf(group.length === 0 ? mixer.fullScores(ctx.evaluate) : mixer.withoutScores(group, ctx.evaluate));
+        const scoresWithout = (group: readonly number[]): ClassScores =>
+          group.length === 0 ? mixer.fullScores(ctx.evaluate) : mixer.withoutScores(group, ctx.evaluate);
+        const lossWithout = (group: readonly number[]): number => lossOf(scoresWithout(group));
         const relative = (withG: number, withoutG: number): number => {
           // Infinite losses: a group whose removal turns an infinite loss finite is harmful.
           if (!Number.isFinite(withG)) return Number.isFinite(withoutG) ? -1 : 0;
           return withG > 0 ? (withoutG - withG) / withG : 0;
         };
-        const full = lossWithout([]);
+        const fullScores = scoresWithout([]);
+        const full = lossOf(fullScores);
         const baseLoss = o.score === 'leave-out' ? full : lossWithout(outside);
+        // r on a part of V (lossPart, worseWhen, partTest): the private part (own samples, which
+        // no attacker knows; a public-set attacker is fitted to the public part), the worse of
+        // the private and the public part, or the worst class of the private part.
+        const partEffect = (without: ClassScores, part: 'private' | 'worse' | 'class'): number => {
+          const p = parts as ValidationParts;
+          const on = (idx: readonly number[]): number => relative(partLoss(fullScores, idx), partLoss(without, idx));
+          if (part === 'private') return on(p.private);
+          if (part === 'worse') return Math.min(on(p.private), on(p.public));
+          // 'class': the worst class of the private part.
+          let worst = Number.POSITIVE_INFINITY;
+          for (const idx of p.privateByClass.values()) worst = Math.min(worst, on(idx));
+          return worst;
+        };
+        // Scores of the mix without live group i, each computed once per pass.
+        const leftOutScores = new Map<number, ClassScores>();
+        const leftOut = (i: number): ClassScores => {
+          let sc = leftOutScores.get(i);
+          if (sc === undefined) {
+            sc = scoresWithout((live[i] as { members: number[] }).members);
+            leftOutScores.set(i, sc);
+          }
+          return sc;
+        };
         const effects = live.map(({ members }, i) => {
-          if (o.score === 'leave-out') return relative(full, lossWithout(members));
+          if (o.score === 'leave-out') {
+            if (o.lossPart !== 'all' && parts !== undefined)
+              return partEffect(leftOut(i), o.lossPart as 'private' | 'worse');
+            return relative(full, lossOf(leftOut(i)));
+          }
           if (inBase[i]) {
             return o.score === 'add'
               ? relative(baseLoss, lossWithout([...outside, ...members]))
@@ -448,14 +518,39 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // The blend softens clear harm (a public-set attacker's r of -0.07 becomes -0.02
           // against a history near 0); once a sender has a record that does not speak for
           // it, this round's evidence is not diluted.
-          return members.every((j) => worseApplies(j)) ? Math.min(r, s) : s;
+          const privateHarm =
+            o.worseWhen !== 'certainty' && parts !== undefined && partEffect(leftOut(i), 'private') < 0;
+          return members.every((j) => worseApplies(j, privateHarm)) ? Math.min(r, s) : s;
         });
-        const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY);
+        // spread: the outlier test's median and MAD over the groups whose senders all have a
+        // good record (at least 3 of them), so harmful groups cannot widen the band they must
+        // fall out of: for every group ('trusted'), or as a second test for the groups without
+        // a good record ('unproven').
+        const proven = live.map(({ members }) => members.every((j) => hasRecord[j] && !suspect[j]));
+        const trustedScores = scores.filter((_, i) => proven[i]);
+        const tight = o.spread !== 'all' && trustedScores.length >= 3;
+        const reference = o.spread === 'trusted' && tight ? trustedScores : scores;
+        const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY, reference);
+        if ((o.spread === 'unproven' || o.spread === 'poor') && tight) {
+          const second = (i: number): boolean =>
+            o.spread === 'unproven'
+              ? !proven[i]
+              : (live[i] as { members: number[] }).members.every((j) => poorRecord[j]);
+          for (const i of harmfulOutliers(scores, o.mu, o.k, Number.POSITIVE_INFINITY, trustedScores))
+            if (second(i) && !out.includes(i)) out.push(i);
+        }
         if (o.rawTest === 'on' && o.memory === 'on') {
           // This round's own evidence, unblended: a group clearly harmful now (below -mu and an
           // outlier among this round's r) is rejected unless its sender's blended score is
           // positive (a good record outweighs one bad round).
           for (const i of harmfulOutliers(effects, o.mu, o.k)) if (!out.includes(i) && scores[i] < 0) out.push(i);
+        }
+        // partTest: this round's score on a part of V (lossPart's parts) is tested too: a
+        // group that is a harmful outlier there (below -partMu and below median - k MAD of
+        // the part scores) is rejected whatever its score on all of V and its record.
+        if (o.partTest !== 'off' && parts !== undefined) {
+          const partScores = live.map((_, i) => partEffect(leftOut(i), o.partTest as 'private' | 'class'));
+          for (const i of harmfulOutliers(partScores, o.partMu, o.k)) if (!out.includes(i)) out.push(i);
         }
         // Distrust: a sender whose influence has been negative on average over several
         // rounds is harmful even when one round's score is small and no outlier (a label

@@ -34,12 +34,19 @@ export const MAD_FLOOR = 0.005;
 
 /**
  * Indices of the scores rejected as harmful: below -mu and an outlier (below
- * median - k MAD), or below -hard whatever the spread (honest specialists can spread the
- * scores so widely that a clearly harmful group is no outlier).
+ * median - k MAD, of `reference`, by default the scores themselves), or below -hard
+ * whatever the spread (honest specialists can spread the scores so widely that a clearly
+ * harmful group is no outlier).
  */
-export function harmfulOutliers(scores: readonly number[], mu: number, k: number, hard = Infinity): number[] {
+export function harmfulOutliers(
+  scores: readonly number[],
+  mu: number,
+  k: number,
+  hard = Infinity,
+  reference: readonly number[] = scores,
+): number[] {
   if (scores.length === 0) return [];
-  const threshold = median(scores) - k * Math.max(mad(scores), MAD_FLOOR);
+  const threshold = median(reference) - k * Math.max(mad(reference), MAD_FLOOR);
   const out: number[] = [];
   scores.forEach((s, g) => {
     if ((s < -mu && s < threshold) || s < -hard) out.push(g);

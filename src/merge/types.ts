@@ -20,6 +20,12 @@ export interface Candidate {
   readonly samples: number;
 }
 
+/** MergeContext.validationSplit. */
+export interface ValidationSplit {
+  readonly labels: ArrayLike<number>;
+  readonly privateCount: number;
+}
+
 export interface MergeContext {
   /** Scores a model on this peer's validation split. Synchronous; may be slow. */
   readonly evaluate: (w: Weights) => ClassScores;
@@ -29,6 +35,13 @@ export interface MergeContext {
    * same models use it (LeaveOutMixer); every other rule ignores it. Valid for this merge only.
    */
   readonly linearInput?: LinearInputEvaluator;
+  /**
+   * Optional: what V's samples are, for rules that score parts of V. `labels` in V's order;
+   * the first `privateCount` samples are this peer's own validation samples (no other peer
+   * knows them), the rest the task's public set (known to every peer, attackers included).
+   * Undefined: V is one part.
+   */
+  readonly validationSplit?: ValidationSplit;
   /** Classes present in this peer's own training data. */
   readonly familiarClasses: readonly number[];
   readonly numClasses: number;

@@ -12,6 +12,12 @@ export interface ClassScores {
   readonly accuracy: Float64Array;
   readonly overallAccuracy: number;
   readonly loss: number;
+  /**
+   * Optional: the cross-entropy of each validation sample, in the split's order (its mean
+   * is `loss`). Rules that score parts of V (MergeContext.validationSplit) read it; without
+   * it they score all of V.
+   */
+  readonly sampleLoss?: Float32Array;
 }
 
 /** Which layers form the output layer; its class axis is the last axis of `kernel`. */

@@ -57,6 +57,11 @@ export interface PeerData {
   /** Small split for Bristle's integrator (about 10 samples per own class). */
   readonly validation: Dataset;
   readonly familiarClasses: readonly number[];
+  /**
+   * How many of the validation samples, at its end, are the task's public set (known to
+   * every peer); the others are this peer's own. Default 0 (all its own).
+   */
+  readonly validationPublic?: number;
   /** Where round accuracy is measured; default the validation split. */
   readonly evaluation?: Dataset;
 }
@@ -775,6 +780,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
               evaluateProjected: (p: Float32Array, w: Weights) => linear.evaluateProjected(p, complete(w)),
             },
           }),
+      validationSplit: {
+        labels: validation.y,
+        privateCount: validation.y.length - Math.min(validation.y.length, this.#options.data.validationPublic ?? 0),
+      },
       familiarClasses: this.#options.data.familiarClasses,
       numClasses: this.trainer.model.numClasses,
       outputLayer: this.trainer.model.outputLayer,

@@ -597,12 +597,13 @@ export class Trainer implements PeerTrainer {
     const n = data.y.length;
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
+    const sampleLoss = new Float32Array(n);
     let lossSum = 0;
     const features = this.trainable === 'head' ? this.#features(data) : undefined;
     const f = datasetFeatureSize(data);
     for (let from = 0; from < n; from += this.evalBatchSize) {
       const count = Math.min(this.evalBatchSize, n - from);
-      const [pred, loss] = tf.tidy(() => {
+      const [pred, loss, perLoss] = tf.tidy(() => {
         const feats = featuresOf
           ? featuresOf(from, count)
           : features
@@ -610,13 +611,20 @@ export class Trainer implements PeerTrainer {
             : model.features(tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]));
         const logits = applyHead(feats, head);
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
-        const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.SUM);
-        return [logits.argMax(1).dataSync() as Int32Array, l.dataSync()[0]] as const;
+        // Per-sample losses (Reduction.NONE) and their sum: the same sum Reduction.SUM takes.
+        const perSample = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.NONE);
+        const l = perSample.sum();
+        return [
+          logits.argMax(1).dataSync() as Int32Array,
+          l.dataSync()[0],
+          perSample.dataSync() as Float32Array,
+        ] as const;
       });
       predicted.set(pred, from);
+      sampleLoss.set(perLoss, from);
       lossSum += loss;
     }
-    return classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN);
+    return { ...classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN), sampleLoss };
   }
 
   /** Backbone features of a dataset, computed once while the backbone is unchanged. */

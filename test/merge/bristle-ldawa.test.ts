@@ -530,3 +530,124 @@ test('TrustMemory.recorded counts the recent scores', () => {
   for (let i = 0; i < RECENT_SCORES + 3; i++) t.record('a', 0);
   assert.equal(t.recorded('a'), RECENT_SCORES);
 });
+
+/**
+ * V of `priv` private samples of class 0, which read dimension 0, and `pub` public samples
+ * of class 1, which read dimension 1: sample loss 1 + (w_d - 1)^2.
+ */
+function splitContext(priv: number, pub: number, overrides: Partial<MergeContext> = {}): MergeContext {
+  const labels = Uint8Array.from({ length: priv + pub }, (_, i) => (i < priv ? 0 : 1));
+  return context({
+    evaluate: (w: Weights): ClassScores => {
+      const v = w[0].values;
+      const sampleLoss = Float32Array.from(labels, (d) => 1 + (v[d] - 1) ** 2);
+      const f1 = Float64Array.from([0, 1], (c) => Math.exp(-Math.abs(v[c] - 1)));
+      const loss = sampleLoss.reduce((s, x) => s + x, 0) / sampleLoss.length;
+      return { f1, accuracy: f1, overallAccuracy: 0, loss, sampleLoss };
+    },
+    familiarClasses: [0, 1],
+    numClasses: 2,
+    validationSplit: { labels, privateCount: priv },
+    ...overrides,
+  });
+}
+
+test('lossPart private: a sender fitted to the public part of V is judged on the private part', () => {
+  // evil is perfect on the public samples and far off on the private ones: on all of V
+  // (mostly public) it helps, on the private part it is the one clearly harmful group.
+  const honest = [
+    cand('a', vec([1.1, 0.9])),
+    cand('b', vec([0.9, 1.1])),
+    cand('c', vec([1, 0.8])),
+    cand('d', vec([1.05, 1.2])),
+  ];
+  const rejected = (lossPart: 'all' | 'private' | 'worse', ctx: MergeContext) => {
+    // Memory off: one round's score unblended (with a neutral prior it would be halved).
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, lossPart, memory: 'off' });
+    const { report } = mergeWithReport(merge, vec([1, 0]), [...honest, cand('evil', vec([0, 1]))], ctx);
+    return report?.rejected.map((r) => [r.peer, r.reason]);
+  };
+  assert.deepEqual(rejected('all', splitContext(2, 18)), []);
+  assert.deepEqual(rejected('private', splitContext(2, 18)), [['evil', 'harmful']]);
+  assert.deepEqual(rejected('worse', splitContext(2, 18)), [['evil', 'harmful']]);
+  // Without a split (or without per-sample losses) every part is all of V.
+  assert.deepEqual(rejected('private', splitContext(2, 18, { validationSplit: undefined })), []);
+});
+
+test('partTest: a group that is a harmful outlier on the private part is rejected whatever its blended score', () => {
+  const honest = [
+    cand('a', vec([1.1, 0.9])),
+    cand('b', vec([0.9, 1.1])),
+    cand('c', vec([1, 0.8])),
+    cand('d', vec([1.05, 1.2])),
+  ];
+  const rejected = (partTest: 'off' | 'private' | 'class') => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, partTest });
+    const { report } = mergeWithReport(merge, vec([1, 0]), [...honest, cand('evil', vec([0, 1]))], splitContext(2, 18));
+    return report?.rejected.map((r) => [r.peer, r.reason]);
+  };
+  assert.deepEqual(rejected('off'), []);
+  assert.deepEqual(rejected('private'), [['evil', 'harmful']]);
+  // One private class here, so its worst class is the private part.
+  assert.deepEqual(rejected('class'), [['evil', 'harmful']]);
+});
+
+test('spread trusted: harmful groups cannot widen the outlier band they must fall out of', () => {
+  // Five honest senders with spread-out scores and three harmful ones: over every group the
+  // harmful ones widen the MAD enough to stay inside the band; once the honest senders have
+  // a good record, the band is measured over them and the three are rejected.
+  const target = [1, 1];
+  const honest = [
+    cand('a', vec([1.3, 0.9])),
+    cand('b', vec([0.8, 1.1])),
+    cand('c', vec([1.1, 1.4])),
+    cand('d', vec([0.9, 0.6])),
+    cand('e', vec([1, 1.05])),
+  ];
+  const harmful = [cand('x', vec([1.6, 1.5])), cand('y', vec([1.5, 1.6])), cand('z', vec([1.7, 1.6]))];
+  const rejectedInRound3 = (spread: 'all' | 'trusted' | 'unproven' | 'poor') => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, spread });
+    let rejected: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const { report } = mergeWithReport(merge, vec([1, 1]), [...honest, ...harmful], ctxFor(target, { round }));
+      rejected = report?.rejected.map((r) => r.peer) ?? [];
+    }
+    return rejected;
+  };
+  assert.deepEqual(rejectedInRound3('all'), []);
+  assert.deepEqual(rejectedInRound3('trusted'), ['x', 'y', 'z']);
+  // The second test for the groups without a good record (or with a poor one) only.
+  assert.deepEqual(rejectedInRound3('unproven'), ['x', 'y', 'z']);
+  assert.deepEqual(rejectedInRound3('poor'), ['x', 'y', 'z']);
+});
+
+test('harmfulOutliers: the band can be measured over reference scores', () => {
+  const scores = [0.15, 0.05, 0.12, 0.02, -0.05, -0.06, -0.3];
+  // Over all scores the MAD is wide: only -0.3 is out.
+  assert.deepEqual(harmfulOutliers(scores, 0.02, 2), [6]);
+  // Over the first four the band is tight: every harmful score is out.
+  assert.deepEqual(harmfulOutliers(scores, 0.02, 2, Number.POSITIVE_INFINITY, scores.slice(0, 4)), [4, 5, 6]);
+});
+
+test('worseWhen private: a sender with a good record that hurts the private part is scored by this round, not its blend', () => {
+  const honest = [
+    cand('a', vec([1.1, 0.9])),
+    cand('b', vec([0.9, 1.1])),
+    cand('c', vec([1, 0.8])),
+    cand('d', vec([1.05, 1.2])),
+  ];
+  // Gate off: no candidate has a low certainty, so 'certainty' never takes the worse score.
+  const rejectedInRound5 = (worseWhen: 'certainty' | 'private') => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, worseWhen });
+    let rejected: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      // Helps for five rounds, then sends a model far off on the private samples.
+      const evil = cand('evil', vec(round < 5 ? [1, 1] : [-1, 0.8]));
+      const { report } = mergeWithReport(merge, vec([1, 0]), [...honest, evil], splitContext(4, 16, { round }));
+      rejected = report?.rejected.map((r) => r.peer) ?? [];
+    }
+    return rejected;
+  };
+  assert.deepEqual(rejectedInRound5('certainty'), []);
+  assert.deepEqual(rejectedInRound5('private'), ['evil']);
+});

@@ -76,6 +76,19 @@ test("mergeScoring's evaluate gives exactly evaluateWeights' scores and reuses e
   });
 });
 
+test('evaluateWeights: per-sample losses average to the loss', () => {
+  for (const trainable of ['all', 'head'] as const) {
+    withTrainer(MLP, trainable, (trainer, model) => {
+      trainer.train(data.train, { steps: 10 });
+      const s = trainer.evaluateWeights(getWeights(model), validation);
+      assert.ok(s.sampleLoss, trainable);
+      assert.equal(s.sampleLoss.length, 150);
+      const mean = s.sampleLoss.reduce((sum, x) => sum + x, 0) / 150;
+      assert.ok(relativeGap(mean, s.loss) < 1e-5, `${trainable}: ${mean} vs ${s.loss}`);
+    });
+  }
+});
+
 /** Own after training and candidates around it (one far, one sign-flipped), as in a merge. */
 function mergeSetup(trainer: Trainer, model: Model, rng: Rng): { own: Weights; candidates: Candidate[] } {
   trainer.train(data.train, { steps: 40 });
