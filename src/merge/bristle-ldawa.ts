@@ -34,6 +34,7 @@ import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, TrustMemory } from './influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
+import { persistentHarm } from './poor-record.ts';
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
@@ -197,6 +198,12 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 0.5,
     min: 0,
     doc: "with `worse` on, only for candidates whose certainty is below worseBelow x the gate's reference certainty (0 = every candidate; with gate 0, none)",
+  },
+  poorScale: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: "reject a group whose senders all have a poor record (median recent score below 0, at least `history` earlier rounds) when this round's r is below -poorScale x the median |r| and below median(r) - k x MAD (0 = off)",
   },
   memory: {
     kind: 'choice',
@@ -456,6 +463,17 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // outlier among this round's r) is rejected unless its sender's blended score is
           // positive (a good record outweighs one bad round).
           for (const i of harmfulOutliers(effects, o.mu, o.k)) if (!out.includes(i) && scores[i] < 0) out.push(i);
+        }
+        // Persistent harm at this round's scale (./poor-record.ts): a sender with a poor
+        // record whose r is negative beyond the round's typical |r| and an outlier.
+        if (o.memory === 'on' && o.poorScale > 0) {
+          const poor = live.map(({ members }, i) =>
+            members.every((j) => {
+              const a = trust.longRun(candidates[j].peer, effects[i], o.history);
+              return a !== undefined && a < 0;
+            }),
+          );
+          for (const i of persistentHarm(effects, poor, o.poorScale, o.k)) if (!out.includes(i)) out.push(i);
         }
         // Distrust: a sender whose influence has been negative on average over several
         // rounds is harmful even when one round's score is small and no outlier (a label
