@@ -205,6 +205,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: "reject a group whose senders all have a poor record (median recent score below 0, at least `history` earlier rounds) when this round's r is below -poorScale x the median |r| and below median(r) - k x MAD (0 = off)",
   },
+  poorBelow: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: 'with poorScale on, only for candidates whose certainty is below poorBelow x the gate reference (0 = every candidate)',
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -304,6 +310,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
      * candidate, without the gate (no certainties) none.
      */
     const lowCertainty = new Array<boolean>(n).fill(o.worseBelow === 0);
+    /** Candidates below poorBelow x the gate's reference certainty (poorScale); with poorBelow 0 every candidate. */
+    const poorCertainty = new Array<boolean>(n).fill(true);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
@@ -318,6 +326,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           : o.gateReference === 'median'
             ? overAll
             : median([cOwn, ...anchored(perGroup)]);
+      if (o.poorBelow > 0)
+        cs.forEach((c, j) => {
+          poorCertainty[j] = c < o.poorBelow * reference;
+        });
       if (o.worseBelow > 0)
         cs.forEach((c, j) => {
           lowCertainty[j] = c < o.worseBelow * reference;
@@ -469,6 +481,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         if (o.memory === 'on' && o.poorScale > 0) {
           const poor = live.map(({ members }, i) =>
             members.every((j) => {
+              if (!poorCertainty[j]) return false;
               const a = trust.longRun(candidates[j].peer, effects[i], o.history);
               return a !== undefined && a < 0;
             }),
