@@ -78,7 +78,7 @@ test('poorScale: a sender that hurts a little every round, above -mu, is rejecte
   );
   assert.deepEqual(run({ poorScale: 50 }).rejected, [false, false, false, false, false], 'small against the bar: kept');
   // poorBelow: only candidates whose certainty is below poorBelow x the gate's reference.
-  // drift's certainty is exp(-0.45) = 0.64, the honest ones' about 0.7-0.75.
+  // drift's certainty is exp(-0.45) = 0.64, the reference (own and the honest ones) about 0.7.
   assert.deepEqual(
     run({ poorScale: 0.5, gate: 0.1, poorBelow: 0.95 }).rejected,
     [false, false, true, true, true],
