@@ -34,6 +34,7 @@ import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, TrustMemory } from './influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
+import { persistentHarm } from './poor-record.ts';
 import type { RejectedCandidate } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
@@ -229,6 +230,18 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: "partTest's absolute bar",
   },
+  poorScale: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: "reject a group whose senders all have a poor record (median recent score below 0, at least `history` earlier rounds) when this round's r is below -poorScale x the median |r| and below median(r) - k x MAD (0 = off)",
+  },
+  poorBelow: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: 'with poorScale on, only for candidates whose certainty is below poorBelow x the gate reference (0 = every candidate)',
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -329,6 +342,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
      */
     const lowCertainty = new Array<boolean>(n).fill(o.worseBelow === 0);
     const parts = validationParts(ctx.validationSplit);
+    /** Candidates below poorBelow x the gate's reference certainty (poorScale); with poorBelow 0 every candidate. */
+    const poorCertainty = new Array<boolean>(n).fill(true);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
@@ -343,6 +358,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           : o.gateReference === 'median'
             ? overAll
             : median([cOwn, ...anchored(perGroup)]);
+      if (o.poorBelow > 0)
+        cs.forEach((c, j) => {
+          poorCertainty[j] = c < o.poorBelow * reference;
+        });
       if (o.worseBelow > 0)
         cs.forEach((c, j) => {
           lowCertainty[j] = c < o.worseBelow * reference;
@@ -551,6 +570,18 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         if (o.partTest !== 'off' && parts !== undefined) {
           const partScores = live.map((_, i) => partEffect(leftOut(i), o.partTest as 'private' | 'class'));
           for (const i of harmfulOutliers(partScores, o.partMu, o.k)) if (!out.includes(i)) out.push(i);
+        }
+        // Persistent harm at this round's scale (./poor-record.ts): a sender with a poor
+        // record whose r is negative beyond the round's typical |r| and an outlier.
+        if (o.memory === 'on' && o.poorScale > 0) {
+          const poor = live.map(({ members }, i) =>
+            members.every((j) => {
+              if (!poorCertainty[j]) return false;
+              const a = trust.longRun(candidates[j].peer, effects[i], o.history);
+              return a !== undefined && a < 0;
+            }),
+          );
+          for (const i of persistentHarm(effects, poor, o.poorScale, o.k)) if (!out.includes(i)) out.push(i);
         }
         // Distrust: a sender whose influence has been negative on average over several
         // rounds is harmful even when one round's score is small and no outlier (a label
