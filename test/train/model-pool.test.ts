@@ -89,6 +89,8 @@ test('pooled Peers on the bus publish and merge what resident Peers do', { timeo
           seed,
           backend: false,
           minFreshUpdates: 2,
+          // Every peer hears both others (three peers, no neighbour sampling to wait for).
+          neighbours: 'all',
           deadline: { initialMs: 30_000, maxMs: 30_000 },
           ...(models ? { models } : {}),
         }),
