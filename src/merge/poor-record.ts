@@ -10,7 +10,7 @@
  * unblended r is both below -scale x median_g |r_g| and an outlier among this round's
  * scores (below median(r) - k max(MAD(r), MAD_FLOOR)).
  */
-import { MAD_FLOOR, mad, median } from './influence.ts';
+import { harmfulOutliers, median } from './influence.ts';
 
 /**
  * Indices of the groups rejected: `poor[g]` (every member has a poor record), and
@@ -24,11 +24,6 @@ export function persistentHarm(
   k: number,
 ): number[] {
   if (scale <= 0 || effects.length === 0) return [];
-  const bar = -scale * median(effects.map(Math.abs));
-  const outlier = median(effects) - k * Math.max(mad(effects), MAD_FLOOR);
-  const out: number[] = [];
-  effects.forEach((r, g) => {
-    if (poor[g] && r < bar && r < outlier) out.push(g);
-  });
-  return out;
+  // The shared outlier test, with the bar at this round's scale.
+  return harmfulOutliers(effects, scale * median(effects.map(Math.abs)), k).filter((g) => poor[g]);
 }
