@@ -481,7 +481,7 @@ async function networkPeer(
     ...(s.gossipSteps === undefined ? {} : { gossipSteps: s.gossipSteps }),
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
-    deadline: { initialMs: s.deadline.initialMs, maxMs: s.deadline.maxMs },
+    deadline: { initialMs: s.deadline.initialMs, minMs: s.deadline.minMs, maxMs: s.deadline.maxMs },
     ...(waitGate === undefined ? {} : { waitGate }),
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,
     outgoing,

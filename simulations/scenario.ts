@@ -122,7 +122,7 @@ export interface Scenario {
   readonly evaluateEvery: number;
   readonly minFreshUpdates: number;
   /** The adaptive wall-clock deadline; unused in async runs on the in-process bus (the idle gate closes waits). */
-  readonly deadline: { readonly initialMs: number; readonly maxMs: number };
+  readonly deadline: { readonly initialMs: number; readonly minMs: number; readonly maxMs: number };
   /**
    * Training worker threads (node/train-pool); 0 = every peer trains on the main thread.
    * Only where training runs: with a seed the numbers are the same either way.
@@ -148,6 +148,7 @@ export const SCENARIO_DEFAULTS = {
    * "round of everyone" to arrive: start patient, let the adaptive deadline learn.
    */
   deadlineInitialMs: 20_000,
+  deadlineMinMs: 50,
   deadlineMaxMs: 120_000,
   workers: 0,
 } as const;
@@ -308,9 +309,10 @@ export const SCENARIO_SCHEMA = strict(
         strict(
           {
             initialMs: v.optional(int(1, MAX_DEADLINE_MS)),
+            minMs: v.optional(int(1, MAX_DEADLINE_MS)),
             maxMs: v.optional(int(1, MAX_DEADLINE_MS), SCENARIO_DEFAULTS.deadlineMaxMs),
           },
-          '{initialMs, maxMs}',
+          '{initialMs, minMs, maxMs}',
         ),
       ),
       {},
@@ -453,13 +455,18 @@ export function parseScenario(raw: unknown): Scenario {
   const topology = topologyOf(s);
   const degree = topology.kind === 'full' ? s.peers - 1 : topology.degree;
   const maxMs = s.mode === 'lockstep' ? LOCKSTEP_STALL_MS : s.deadline.maxMs;
+  // Lockstep pins all three: the adaptive deadline must not learn its way below the stall bound.
+  const minMs =
+    s.mode === 'lockstep'
+      ? LOCKSTEP_STALL_MS
+      : within('deadline.minMs', s.deadline.minMs ?? Math.min(SCENARIO_DEFAULTS.deadlineMinMs, maxMs), 1, maxMs);
   const initialMs =
     s.mode === 'lockstep'
       ? LOCKSTEP_STALL_MS
       : within(
           'deadline.initialMs',
-          s.deadline.initialMs ?? Math.min(SCENARIO_DEFAULTS.deadlineInitialMs, maxMs),
-          1,
+          s.deadline.initialMs ?? Math.max(minMs, Math.min(SCENARIO_DEFAULTS.deadlineInitialMs, maxMs)),
+          minMs,
           maxMs,
         );
   return {
@@ -496,7 +503,7 @@ export function parseScenario(raw: unknown): Scenario {
     // Lockstep: a fresh update from every other peer (each hears all of them on the bus).
     minFreshUpdates:
       s.mode === 'lockstep' ? s.peers - 1 : (s.minFreshUpdates ?? Math.min(SCENARIO_DEFAULTS.minFreshUpdates, degree)),
-    deadline: { initialMs, maxMs },
+    deadline: { initialMs, minMs, maxMs },
     workers: s.workers,
   };
 }

@@ -229,8 +229,19 @@ test('mode "lockstep" in a scenario: the bus, every other peer, no deadline; key
   assert.equal(s.transport, 'inproc');
   assert.equal(s.minFreshUpdates, 5);
   assert.equal(s.deadline.initialMs, LOCKSTEP_STALL_MS);
+  // The adaptive deadline cannot learn its way below the stall bound.
+  assert.equal(s.deadline.minMs, LOCKSTEP_STALL_MS);
   const asyncMode = parseScenario(tiny(['mean'], 'alie', { mode: undefined, transport: 'inproc' }));
   assert.equal(asyncMode.mode, 'async');
+  assert.deepEqual(asyncMode.deadline, { initialMs: 20_000, minMs: 50, maxMs: 120_000 });
+  const inAsync = (deadline: Record<string, number>) =>
+    parseScenario(tiny(['mean'], 'alie', { mode: undefined, transport: 'inproc', deadline }));
+  assert.deepEqual(inAsync({ minMs: 30_000 }).deadline, { initialMs: 30_000, minMs: 30_000, maxMs: 120_000 });
+  assert.throws(
+    () => inAsync({ initialMs: 1000, minMs: 2000 }),
+    (e: unknown) =>
+      e instanceof ScenarioError && /^deadline\.initialMs: must be an integer in \[2000, 120000\]/.test(e.message),
+  );
   // Neighbours: "all" in lockstep (its only value), D = 8 by default elsewhere.
   assert.equal(s.neighbours, 'all');
   assert.equal(parseScenario(tiny(['mean'], 'alie', { neighbours: 'all' })).neighbours, 'all');

@@ -127,10 +127,12 @@ const SCENARIO = {
   // Every peer waits for all its neighbours' updates each round (no deadline closes a round
   // within the test), so every merge includes the other shard's peers: all-to-all, over
   // the topic (with D neighbours a peer would wait for the other shard's finished peers).
+  // minMs too: the deadline adapts to round 0's arrival delays, and on a busy machine
+  // round 1's arrivals from the other process came later than 1.5x those.
   topology: 'full',
   neighbours: 'all',
   minFreshUpdates: 5,
-  deadline: { initialMs: 600_000, maxMs: 600_000 },
+  deadline: { initialMs: 600_000, minMs: 600_000, maxMs: 600_000 },
   seed: 3,
 };
 
