@@ -330,9 +330,12 @@ export async function runStrategy(
       if (signal.aborted) return;
       gate?.start(peer.id);
       await peer.run(p.leaveRound - p.joinRound);
-      // It publishes nothing more: nobody waits for it (not even for a deadline).
+      // It publishes nothing more: nobody waits for it (not even for a deadline). The Peer
+      // tells its followers itself (a `leave`, docs/PROTOCOL.md); on the in-process bus the
+      // runner also tells every peer at once, as before (the seeded runs' order of events).
+      // Over libp2p only the wire says so, as between daemons.
       gate?.end(peer.id);
-      for (const other of peers.values()) other.neighbourFinished(peer.id, peer.seq);
+      if (s.transport === 'inproc') for (const other of peers.values()) other.neighbourFinished(peer.id, peer.seq);
       if (p.leaveRound < s.rounds) {
         await peer.stop();
         const gossip = gossips.get(p.index);

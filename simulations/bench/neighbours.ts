@@ -180,7 +180,7 @@ class KindCounter {
   wrap(gossip: Gossip): Gossip {
     const fetch: Gossip['fetch'] = async (peer, protocol, request, options) => {
       let response: Uint8Array;
-      const sample = ['?', 'exchange', 'answer', 'follow', 'unfollow'][request[5] ?? 0] ?? '?';
+      const sample = ['?', 'exchange', 'answer', 'follow', 'unfollow', 'leave'][request[5] ?? 0] ?? '?';
       try {
         response = await gossip.fetch(peer, protocol, request, options);
       } catch (err) {

@@ -11,6 +11,10 @@
  *   bytes), so a new neighbour's deltas apply at once.
  * - `/meshfl/1/push`: the request is one update message, sent by its author to each
  *   follower; the answer is empty, or an error naming why it was refused.
+ * - `leave` (on `/meshfl/1/sample`): a peer that ended its run tells its followers its last
+ *   published seq (and tells each later follower right after answering its follow), so
+ *   they stop waiting for updates that will not come. Taken only from a peer this one
+ *   follows, and only about that peer itself.
  *
  * Followees follow the sampler's view at a pace independent of N (src/peer/follow-plan.ts):
  * free places are filled at once, but a followee is replaced at most once every
@@ -62,6 +66,13 @@ export const FOLLOW_RETRY_MS = 2_000;
  * Each replacement costs a snapshot in and one out (about 4 int8 deltas each).
  */
 export const SWAP_EVERY = 2;
+/**
+ * Time to deliver one leave. A peer that stops sends its leaves before it closes (stop()
+ * waits up to this long); after a run's end they go in the background.
+ */
+export const LEAVE_TIMEOUT_MS = 2_000;
+/** A follower whose pushes failed (timed out, cut) this many times in a row is dropped. */
+export const MAX_MISSED_PUSHES = 2;
 /** The refusal that tells a pusher to drop this follower. */
 const NOT_FOLLOWING = 'not-following';
 /** Peers whose addresses are remembered to pass on in exchanges. */
@@ -88,12 +99,22 @@ export interface NeighbourhoodInit {
   /** `peer` is no longer a neighbour: drop what is held of it. */
   readonly onDropped: (peer: string) => void;
   /**
+   * A followed peer announced that it ended its run and `lastSeq` is the last update it
+   * published (a `leave`): nothing more comes from it.
+   */
+  readonly onLeave?: (peer: string, lastSeq: number) => void;
+  /**
    * The follow of `peer` is over (answered, after onSnapshot; or failed): pushes that
    * arrived meanwhile can be applied now (see `followPending`).
    */
   readonly onFollowSettled?: (peer: string) => void;
   /** Our snapshot for a new follower, or undefined (nothing published, or rate-limited). */
   readonly snapshotFor: (follower: string) => Uint8Array | undefined;
+  /**
+   * Our snapshot at the seq being pushed (an fp32 keyframe of our public copy), sent
+   * instead of the delta to a follower whose last push failed; undefined: send the delta.
+   */
+  readonly resync?: () => Uint8Array | undefined;
   /** Refused control traffic (bad sampling messages), reported like rejected updates. */
   readonly onRefused: (from: string, reason: string, detail: string) => void;
   readonly onError: (err: unknown, context: string) => void;
@@ -110,6 +131,11 @@ export class Neighbourhood {
   readonly #following = new Set<string>();
   /** Peers that follow us (we push to them). */
   readonly #followers = new Set<string>();
+  /**
+   * Followers whose last push failed (timed out, cut), with how many in a row: the next
+   * push to one is our snapshot, a keyframe, since it missed a delta.
+   */
+  readonly #missed = new Map<string, number>();
   readonly #pushes = new Map<string, number>();
   readonly #addresses = new Map<string, readonly string[]>();
   /**
@@ -125,6 +151,8 @@ export class Neighbourhood {
   #swaps = 0;
   #exchanging = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** Our last seq once we have left (ended our run): each later follower is told so too. */
+  #left: number | undefined;
 
   constructor(init: NeighbourhoodInit) {
     this.#init = init;
@@ -201,28 +229,87 @@ export class Neighbourhood {
    */
   push(bytes: Uint8Array): number {
     const followers = [...this.#followers];
+    const resync = this.#missed.size > 0 ? this.#init.resync?.() : undefined;
     for (const peer of followers) {
+      // A follower that missed our last push gets our snapshot at this seq (a keyframe), not
+      // a delta on a base it does not hold.
+      const payload = resync !== undefined && this.#missed.has(peer) ? resync : bytes;
+      if (payload !== bytes) this.#init.onBytes(payload.byteLength - bytes.byteLength, 0);
       this.#background(async () => {
         try {
-          await this.#gossip.fetch(peer, PUSH_PROTOCOL, bytes, {
+          await this.#gossip.fetch(peer, PUSH_PROTOCOL, payload, {
             signal: this.#signal(PUSH_TIMEOUT_MS),
             maxResponseBytes: 1024,
           });
+          this.#missed.delete(peer);
         } catch (err) {
           if (this.#abort.signal.aborted) return;
           if (!(err instanceof FetchError)) throw err;
-          // It no longer follows us, or is gone: it follows again if it picks us again.
-          // (A refused update keeps the follower: the refusal is its business.)
-          // A push that failed otherwise (timed out, cut) drops it too: it missed this update,
-          // so our next delta would be a gap it fetches a snapshot for; it re-follows (and
-          // gets a snapshot) once it notices our silence. Keeping such followers was tried
-          // and, at 100 libp2p peers on a loaded machine, added snapshot fetches that timed
-          // out (docs/PERFORMANCE.md).
-          if (err.code !== 'remote-error' || err.message.includes(NOT_FOLLOWING)) this.#followers.delete(peer);
+          if (err.code === 'remote-error') {
+            // It no longer follows us: it follows again if it picks us again. (A refused
+            // update keeps the follower: the refusal is its business.)
+            if (err.message.includes(NOT_FOLLOWING)) this.#dropFollower(peer);
+            return;
+          }
+          // Gone, or failed twice in a row: dropped; it follows again if it picks us again.
+          // A push that timed out or was cut once keeps the follower, and its next push is
+          // our snapshot. (Dropping it at once left it waiting for us at every gossip step
+          // until it noticed our silence, staleAfterRounds later: at 100 libp2p peers most
+          // steps that closed on the deadline waited for such a followee.)
+          const failures = (this.#missed.get(peer) ?? 0) + 1;
+          if (err.code === 'unreachable' || failures >= MAX_MISSED_PUSHES) this.#dropFollower(peer);
+          else if (this.#followers.has(peer)) this.#missed.set(peer, failures);
         }
       });
     }
     return followers.length;
+  }
+
+  /** Resolves once every request this neighbourhood has in flight (pushes, follows, leaves) is over. */
+  async settled(): Promise<void> {
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+
+  #dropFollower(peer: string): void {
+    this.#followers.delete(peer);
+    this.#missed.delete(peer);
+  }
+
+  /**
+   * This peer ended its run: `lastSeq` is the last update it published. Tells every
+   * follower (resolves when each was told or LEAVE_TIMEOUT_MS passed); a follow that
+   * arrives later is answered as always and then told too. `resume()` undoes it.
+   */
+  async leave(lastSeq: number): Promise<void> {
+    if (this.#abort.signal.aborted) return;
+    this.#left = lastSeq;
+    await Promise.allSettled([...this.#followers].map((peer) => this.#sendLeave(peer, lastSeq)));
+  }
+
+  /** Rounds run again after a leave: later followers are no longer told we left. */
+  resume(): void {
+    this.#left = undefined;
+  }
+
+  get left(): boolean {
+    return this.#left !== undefined;
+  }
+
+  #sendLeave(peer: string, lastSeq: number): Promise<void> {
+    const task = this.#gossip
+      .fetch(peer, SAMPLE_PROTOCOL, this.#message('leave', [], lastSeq), {
+        signal: this.#signal(LEAVE_TIMEOUT_MS),
+        maxResponseBytes: 1024,
+      })
+      .then(
+        (answer) => this.#init.onBytes(0, answer.byteLength),
+        () => {
+          // best effort: a follower that misses it waits for its deadline, as before
+        },
+      );
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
+    return task;
   }
 
   async stop(): Promise<void> {
@@ -249,9 +336,17 @@ export class Neighbourhood {
     void task.finally(() => this.#tasks.delete(task));
   }
 
-  #message(kind: SampleKind, entries: readonly SampleEntry[] = []): Uint8Array {
+  #message(kind: SampleKind, entries: readonly SampleEntry[] = [], lastSeq?: number): Uint8Array {
     const { taskId, fingerprint } = this.#init.schema;
-    return encodeSampleMessage({ kind, taskId, fingerprint, entries });
+    const bytes = encodeSampleMessage({
+      kind,
+      taskId,
+      fingerprint,
+      entries,
+      ...(lastSeq === undefined ? {} : { lastSeq }),
+    });
+    if (kind === 'leave') this.#init.onBytes(bytes.byteLength, 0);
+    return bytes;
   }
 
   /**
@@ -428,12 +523,20 @@ export class Neighbourhood {
           throw new Error(`followers-full: ${this.#maxFollowers} followers`);
         }
         this.#followers.add(from);
+        this.#missed.delete(from); // the answer is our snapshot
         const snapshot = this.#init.snapshotFor(from) ?? new Uint8Array(0);
         this.#init.onBytes(snapshot.byteLength, 0);
+        // Ended our run: the new follower would wait for updates that will not come.
+        if (this.#left !== undefined) void this.#sendLeave(from, this.#left);
         return snapshot;
       }
       case 'unfollow':
-        this.#followers.delete(from);
+        this.#dropFollower(from);
+        return new Uint8Array(0);
+      case 'leave':
+        // Only about its sender (the transport authenticates `from`), and only from a peer
+        // we follow: all a lie can do is what going silent does (we stop waiting for it).
+        if (this.#following.has(from) && m.lastSeq !== undefined) this.#init.onLeave?.(from, m.lastSeq);
         return new Uint8Array(0);
       case 'answer':
         this.#init.onRefused(from, 'bad-kind', 'an answer sent as a request');

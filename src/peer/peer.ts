@@ -369,6 +369,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
         this.#wake?.();
       },
       onFollowSettled: (peer) => this.#unpark(peer),
+      onLeave: (peer, lastSeq) => this.neighbourFinished(peer, lastSeq),
+      resync: () => this.#snapshot(),
       snapshotFor: (follower) =>
         this.#snapshotLimiter === undefined || this.#snapshotLimiter.take(follower) ? this.#snapshot() : undefined,
       onRefused: (from, reason, detail) => this.#emitRejected('update:rejected', from, reason, detail, 'sample'),
@@ -487,9 +489,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Runs rounds until `stop()` or `rounds` rounds are done. */
   run(rounds = Number.POSITIVE_INFINITY): Promise<void> {
     if (this.#running) throw new Error('peer is already running');
+    this.#hood?.resume();
     this.#running = (async () => {
       try {
         while (!this.#abort.signal.aborted && this.#round < rounds) await this.runRound();
+        // The run is over: followers stop waiting for us (in the background: we still serve).
+        if (!this.#abort.signal.aborted) void this.#hood?.leave(this.seq);
       } finally {
         this.#running = undefined;
       }
@@ -620,6 +625,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       await this.#running;
     } finally {
       this.#running = undefined;
+      // Leaving: followers stop waiting for us (bounded by LEAVE_TIMEOUT_MS).
+      if (this.#hood !== undefined && !this.#hood.left) await this.#hood.leave(this.seq);
       await Promise.allSettled([...this.#fetches]);
       await this.#hood?.stop();
       this.#unsubscribe?.();
@@ -687,13 +694,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /**
    * Resolves when `wanted` fresh updates arrived (less one per candidate of `waitingFor`
-   * that is no longer a neighbour), or when every candidate of `waitingFor` has ended its
-   * run and its last update is held (nothing more can come); else at the deadline (wall
-   * clock, or the wait gate's), or when the peer stops.
+   * from which nothing more can come: no longer a neighbour, or ended its run with its
+   * last update held and used), or when every candidate of `waitingFor` has ended its
+   * run and its last update is held; else at the deadline (wall clock, or the wait
+   * gate's), or when the peer stops.
    */
   #awaitUpdates(signal: AbortSignal, wanted: number, waitingFor: readonly string[]): Promise<RoundClose> {
     const ready = (): boolean =>
-      this.#freshCount() >= wanted - this.#droppedOf(waitingFor) || this.#allFinished(waitingFor);
+      this.#freshCount() >= wanted - this.#exhaustedOf(waitingFor) || this.#allFinished(waitingFor);
     if (signal.aborted) return Promise.resolve('stopped');
     if (ready()) return Promise.resolve('enough-updates');
     return new Promise<RoundClose>((resolve) => {
@@ -722,10 +730,22 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return this.#candidates().map((c) => c.peer);
   }
 
-  /** How many of `waitingFor` are no longer neighbours (dropped: nothing comes from them). */
-  #droppedOf(waitingFor: readonly string[]): number {
+  /**
+   * How many of `waitingFor` nothing fresh can come from: no longer neighbours (dropped),
+   * or ended their run with their last update held and already merged (not fresh). Without
+   * the second, a step whose candidates were partly finished and partly running waited
+   * for its deadline (the last round of a libp2p run: 20 s at first).
+   */
+  #exhaustedOf(waitingFor: readonly string[]): number {
     let n = 0;
-    for (const peer of waitingFor) if (!this.#neighbours.has(peer)) n++;
+    for (const peer of waitingFor) {
+      const state = this.#neighbours.get(peer);
+      if (state === undefined) n++;
+      else if (!state.fresh) {
+        const last = this.#finished.get(peer);
+        if (last !== undefined && (this.#copies.get(peer)?.seq ?? 0) >= last) n++;
+      }
+    }
     return n;
   }
 
@@ -820,7 +840,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const m = { from, data };
     const result = validated ? this.#copies.apply(m.from, validated, m.data) : this.#copies.receive(m.from, m.data);
     switch (result.kind) {
-      case 'applied':
+      case 'applied': {
+        // A peer that announced its end and publishes again runs again (a restarted daemon).
+        const last = this.#finished.get(m.from);
+        if (last !== undefined && result.copy.seq > last) this.#finished.delete(m.from);
         this.#markHeard(m.from);
         this.dispatchEvent(
           new CustomEvent('update:accepted', {
@@ -828,6 +851,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
           }),
         );
         break;
+      }
       case 'gap':
         if (this.#hood?.followPending(m.from) === true) this.#park(m.from, result.seq, m.data);
         else this.#fetchSnapshot(m.from);

@@ -5,9 +5,11 @@
  *
  *   magic "MFLS" | version | kind | task id length T | task id | fingerprint (u32)
  *   | entry count n | n x ( id length L | id | address count A | A x ( u16 length M | address ) )
+ *   [ | last seq (u32), kind 5 only ]
  *
- * Kinds: 1 exchange (request), 2 exchange answer, 3 follow, 4 unfollow (follow and
- * unfollow carry no entries). Integers little-endian, as the update message.
+ * Kinds: 1 exchange (request), 2 exchange answer, 3 follow, 4 unfollow, 5 leave (follow,
+ * unfollow and leave carry no entries; a leave ends with the sender's last published seq:
+ * it publishes nothing more). Integers little-endian, as the update message.
  */
 import { ByteReader, ByteWriter } from './bytes.ts';
 import { FORMAT_VERSION, TASK_ID_PATTERN, TASK_ID_RULE } from './constants.ts';
@@ -38,9 +40,11 @@ export const MAX_SAMPLE_MESSAGE_BYTES =
   1 +
   MAX_WIRE_ENTRIES * (1 + MAX_PEER_ID_LENGTH + 1 + MAX_ADDRESSES * (2 + MAX_ADDRESS_LENGTH));
 
-export type SampleKind = 'exchange' | 'answer' | 'follow' | 'unfollow';
-const KIND_IDS: Record<SampleKind, number> = { exchange: 1, answer: 2, follow: 3, unfollow: 4 };
-const KINDS: readonly SampleKind[] = ['exchange', 'answer', 'follow', 'unfollow'];
+export type SampleKind = 'exchange' | 'answer' | 'follow' | 'unfollow' | 'leave';
+const KIND_IDS: Record<SampleKind, number> = { exchange: 1, answer: 2, follow: 3, unfollow: 4, leave: 5 };
+const KINDS: readonly SampleKind[] = ['exchange', 'answer', 'follow', 'unfollow', 'leave'];
+/** Kinds that carry no entries. */
+const NO_ENTRIES: ReadonlySet<SampleKind> = new Set(['follow', 'unfollow', 'leave']);
 
 export interface SampleEntry {
   readonly id: string;
@@ -53,6 +57,8 @@ export interface SampleMessage {
   readonly taskId: string;
   readonly fingerprint: string;
   readonly entries: readonly SampleEntry[];
+  /** Kind 'leave' only (required there): the sender's last published seq (0: it published nothing). */
+  readonly lastSeq?: number;
 }
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
@@ -69,10 +75,15 @@ function checkEntry(e: SampleEntry): void {
 export function encodeSampleMessage(m: SampleMessage): Uint8Array {
   checkTaskId(m.taskId);
   if (m.entries.length > MAX_WIRE_ENTRIES) throw new RangeError(`more than ${MAX_WIRE_ENTRIES} entries`);
-  if ((m.kind === 'follow' || m.kind === 'unfollow') && m.entries.length > 0) {
+  if (NO_ENTRIES.has(m.kind) && m.entries.length > 0) {
     throw new RangeError(`a ${m.kind} message carries no entries`);
   }
-  let size = 4 + 1 + 1 + 1 + m.taskId.length + 4 + 1;
+  const leave = m.kind === 'leave';
+  if (leave !== (m.lastSeq !== undefined)) throw new RangeError('lastSeq is for a leave message, and required there');
+  if (leave && !(Number.isInteger(m.lastSeq) && (m.lastSeq as number) >= 0 && (m.lastSeq as number) <= 0xffffffff)) {
+    throw new RangeError(`lastSeq ${String(m.lastSeq)} is not a uint32`);
+  }
+  let size = 4 + 1 + 1 + 1 + m.taskId.length + 4 + 1 + (leave ? 4 : 0);
   for (const e of m.entries) {
     checkEntry(e);
     size += 1 + e.id.length + 1 + e.addresses.reduce((n, a) => n + 2 + a.length, 0);
@@ -94,6 +105,7 @@ export function encodeSampleMessage(m: SampleMessage): Uint8Array {
       w.put(ascii(a));
     }
   }
+  if (leave) w.u32(m.lastSeq as number);
   return w.done();
 }
 
@@ -118,7 +130,7 @@ export function decodeSampleMessage(bytes: Uint8Array): SampleMessage {
   const fingerprint = wordToFingerprint(r.u32('fingerprint'));
   const count = r.u8('entry count');
   if (count > MAX_WIRE_ENTRIES) fail('undecodable', `${count} entries > ${MAX_WIRE_ENTRIES}`);
-  if ((kind === 'follow' || kind === 'unfollow') && count > 0) fail('undecodable', `a ${kind} with ${count} entries`);
+  if (NO_ENTRIES.has(kind) && count > 0) fail('undecodable', `a ${kind} with ${count} entries`);
   const entries: SampleEntry[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < count; i++) {
@@ -138,8 +150,11 @@ export function decodeSampleMessage(bytes: Uint8Array): SampleMessage {
     }
     entries.push({ id, addresses });
   }
+  const lastSeq = kind === 'leave' ? r.u32('last seq') : undefined;
   r.end('sampling message');
-  return { kind, taskId, fingerprint, entries };
+  return lastSeq === undefined
+    ? { kind, taskId, fingerprint, entries }
+    : { kind, taskId, fingerprint, entries, lastSeq };
 }
 
 export type SampleCheck =

@@ -98,3 +98,35 @@ test('random bytes never throw anything but DecodeError', () => {
     { seed: 16, numRuns: 2000 },
   );
 });
+
+test("a leave carries its sender's last seq and nothing else; malformed leaves are refused", () => {
+  const leave: SampleMessage = {
+    kind: 'leave',
+    taskId: 'task-1',
+    fingerprint: schema.fingerprint,
+    entries: [],
+    lastSeq: 7,
+  };
+  const bytes = encodeSampleMessage(leave);
+  assert.equal(bytes[5], 5, 'kind 5');
+  assert.equal(bytes.byteLength, 4 + 1 + 1 + 1 + 'task-1'.length + 4 + 1 + 4);
+  assert.deepEqual(decodeSampleMessage(bytes), leave);
+  assert.deepEqual(decodeSampleMessage(encodeSampleMessage({ ...leave, lastSeq: 0xffffffff })).lastSeq, 0xffffffff);
+  // It may announce only its sender: no entries, on either side of the wire.
+  assert.throws(() => encodeSampleMessage({ ...leave, entries: base.entries }), RangeError);
+  assert.throws(() => encodeSampleMessage({ ...leave, lastSeq: undefined }), RangeError);
+  assert.throws(() => encodeSampleMessage({ ...leave, lastSeq: -1 }), RangeError);
+  assert.throws(() => encodeSampleMessage({ ...base, lastSeq: 3 }), RangeError, 'lastSeq only on a leave');
+  const reason = (b: Uint8Array): string => {
+    const c = checkSampleMessage(b, schema);
+    return c.ok ? 'ok' : c.reason;
+  };
+  const countAt = 4 + 1 + 1 + 1 + 'task-1'.length + 4;
+  const withEntry = encodeSampleMessage({ ...base, entries: [{ id: 'p7', addresses: [] }] });
+  const forged = Uint8Array.of(...withEntry.subarray(0, 5), 5, ...withEntry.subarray(6), 7, 0, 0, 0);
+  assert.equal(forged[countAt], 1);
+  assert.equal(reason(forged), 'undecodable', 'a leave naming another peer');
+  assert.equal(reason(bytes.subarray(0, bytes.byteLength - 1)), 'undecodable', 'truncated seq');
+  assert.equal(reason(Uint8Array.of(...bytes, 0)), 'undecodable', 'trailing byte');
+  assert.equal(reason(bytes), 'ok');
+});
