@@ -432,11 +432,13 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /**
-   * `peer` ended its run (a simulation's runner says so when a peer finishes its rounds or
-   * leaves): `lastSeq`, its last published seq, is the last update that will come from it.
-   * Once that update is held (or the peer is no longer a neighbour), a step no longer waits
-   * for it; a step whose candidates have all ended closes at once instead of waiting for
-   * its deadline. Its last copy stays a candidate while it is fresh enough.
+   * `peer` ended its run (a followed peer says so with a `leave`, docs/PROTOCOL.md "Leave";
+   * on the in-process bus the simulation runner also says so directly): `lastSeq`, its last
+   * published seq, is the last update that will come from it. Once that update is held and
+   * merged (or the peer is no longer a neighbour), a step no longer waits for it; a step
+   * whose candidates have all ended closes at once instead of waiting for its deadline. Its
+   * last copy stays a candidate while it is fresh enough. A higher seq from it later undoes
+   * this (it runs again).
    */
   neighbourFinished(peer: string, lastSeq: number): void {
     if (peer === this.id || this.#finished.has(peer)) return;
