@@ -29,9 +29,11 @@
 import { cloneWeights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
 import { certainty, graft } from './bristle-performance.ts';
+import { classEffects, classOutliers, worstClass } from './class-harm.ts';
 import { colluderGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, TrustMemory } from './influence.ts';
+import { lowInfluenceGroups } from './low-influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import { persistentHarm } from './poor-record.ts';
@@ -242,6 +244,62 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'with poorScale on, only for candidates whose certainty is below poorBelow x the gate reference (0 = every candidate)',
   },
+  probation: {
+    kind: 'number',
+    default: 1,
+    min: 0,
+    max: 1,
+    doc: 'weight factor of a candidate whose sender has no good record, in a merge where at least one candidate has one (1 = off)',
+  },
+  lowWeight: {
+    kind: 'number',
+    default: 1,
+    min: 0,
+    max: 1,
+    doc: "weight factor of an accepted group whose leave-group-out score (first pass) is below the accepted groups' median (1 = off)",
+  },
+  lowWho: {
+    kind: 'choice',
+    default: 'any',
+    values: ['any', 'unproven', 'new'],
+    doc: "which groups lowWeight applies to: 'any'; 'unproven' = groups whose senders do not all have a good record; 'new' = groups with a sender of fewer than `history` (and 1) recorded rounds",
+  },
+  lowBelow: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: "with lowWeight on, only for groups whose senders' certainty is below lowBelow x the gate's reference (0 = every group)",
+  },
+  classK: {
+    kind: 'number',
+    default: 2,
+    min: 0,
+    doc: "classTest's outlier multiple of the MAD",
+  },
+  classTest: {
+    kind: 'choice',
+    default: 'off',
+    values: ['off', 'share', 'relative'],
+    doc: "per-class leave-group-out (./class-harm.ts): also reject a group whose worst class on V is a harmful outlier among the groups' worst classes (below -classMu and below median - k x max(MAD, classFloor)); 'share' = the class's part of r (the classes sum to r), 'relative' = relative to the class's own loss; 'off' = no such test",
+  },
+  classMu: {
+    kind: 'number',
+    default: 0.01,
+    min: 0,
+    doc: "classTest's absolute bar",
+  },
+  classFloor: {
+    kind: 'number',
+    default: 0.002,
+    min: 0,
+    doc: "classTest's smallest MAD",
+  },
+  classWho: {
+    kind: 'choice',
+    default: 'any',
+    values: ['any', 'unproven'],
+    doc: "which groups classTest may reject: 'any'; 'unproven' = groups whose senders do not all have a good record",
+  },
   memory: {
     kind: 'choice',
     default: 'on',
@@ -344,6 +402,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const parts = validationParts(ctx.validationSplit);
     /** Candidates below poorBelow x the gate's reference certainty (poorScale); with poorBelow 0 every candidate. */
     const poorCertainty = new Array<boolean>(n).fill(true);
+    const certRatio = new Array<number>(n).fill(Number.NaN);
     if (o.gate > 0) {
       const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
       const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
@@ -358,6 +417,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           : o.gateReference === 'median'
             ? overAll
             : median([cOwn, ...anchored(perGroup)]);
+      cs.forEach((c, j) => {
+        certRatio[j] = reference > 0 ? c / reference : Number.NaN;
+      });
       if (o.poorBelow > 0)
         cs.forEach((c, j) => {
           poorCertainty[j] = c < o.poorBelow * reference;
@@ -439,9 +501,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // would otherwise weigh sampleCap from its first round.
     const capOf = (j: number): number =>
       o.sampleTrust === 'record' && !hasRecord[j] ? Math.min(1, o.sampleCap) : o.sampleCap;
+    // Probation: once some sender has earned a good record, senders without one weigh less.
+    const someRecord = hasRecord.some((h) => h);
+    const probation = (j: number): number => (o.probation < 1 && someRecord && !hasRecord[j] ? o.probation : 1);
     const weights = factors.map((f, j) => {
       const w = new Float64Array(layers.length);
-      const sw = sampleWeight(counts[j], capOf(j));
+      const sw = sampleWeight(counts[j], capOf(j)) * probation(j);
       for (let p = 0; p < layers.length; p++) {
         w[p] = groupShare[j] * sw * Math.min(1, f[p] / scale[p]);
       }
@@ -571,6 +636,24 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           const partScores = live.map((_, i) => partEffect(leftOut(i), o.partTest as 'private' | 'class'));
           for (const i of harmfulOutliers(partScores, o.partMu, o.k)) if (!out.includes(i)) out.push(i);
         }
+        // Per-class leave-group-out (./class-harm.ts): a group whose worst class on V is a
+        // harmful outlier among the groups' worst classes.
+        const labels = ctx.validationSplit?.labels;
+        if (o.classTest !== 'off' && labels !== undefined && fullScores.sampleLoss !== undefined) {
+          const kind = o.classTest === 'relative' ? 'relative' : 'share';
+          const perClass = live.map((_, i) => {
+            const w = leftOut(i).sampleLoss;
+            return w === undefined
+              ? new Float64Array(ctx.numClasses)
+              : classEffects(fullScores.sampleLoss as Float32Array, w, labels, ctx.numClasses, kind);
+          });
+          const worst = perClass.map(worstClass);
+          const eligible = live.map(
+            ({ members }) => o.classWho === 'any' || !members.every((j) => hasRecord[j] && !suspect[j]),
+          );
+          for (const i of classOutliers(worst, o.classMu, o.classK, o.classFloor))
+            if (eligible[i] && !out.includes(i)) out.push(i);
+        }
         // Persistent harm at this round's scale (./poor-record.ts): a sender with a poor
         // record whose r is negative beyond the round's typical |r| and an outlier.
         if (o.memory === 'on' && o.poorScale > 0) {
@@ -621,6 +704,27 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
             }
           }
         }
+      }
+      // Low-influence weight (./low-influence.ts): an accepted group whose first-pass score is
+      // below the median of the accepted groups' weighs lowWeight x; lowWho 'unproven' spares
+      // groups whose senders all have a good record, 'new' those with `history` recorded
+      // rounds; lowBelow spares groups at or above lowBelow x the gate's reference certainty.
+      if (o.lowWeight < 1) {
+        const firstOf = groups.members.map((ms) => {
+          const j = ms.find((x) => active[x] && scored.has(x));
+          return j === undefined ? undefined : (scored.get(j) as number);
+        });
+        const exempt = groups.members.map(
+          (ms) =>
+            (o.lowBelow > 0 && !ms.every((j) => certRatio[j] < o.lowBelow)) ||
+            (o.lowWho === 'unproven'
+              ? ms.every((j) => hasRecord[j])
+              : o.lowWho === 'new'
+                ? ms.every((j) => trust.recorded(candidates[j].peer) >= Math.max(1, o.history))
+                : false),
+        );
+        for (const g of lowInfluenceGroups(firstOf, exempt))
+          for (const j of groups.members[g]) for (let p = 0; p < layers.length; p++) weights[j][p] *= o.lowWeight;
       }
       if (o.memory === 'on') for (const [j, r] of scored) trust.record(candidates[j].peer, r);
     }

@@ -34,7 +34,7 @@ export const MAD_FLOOR = 0.005;
 
 /**
  * Indices of the scores rejected as harmful: below -mu and an outlier (below
- * median - k MAD, of `reference`, by default the scores themselves), or below -hard
+ * median - k max(MAD, madFloor), of `reference`, by default the scores themselves), or below -hard
  * whatever the spread (honest specialists can spread the scores so widely that a clearly
  * harmful group is no outlier).
  */
@@ -44,9 +44,10 @@ export function harmfulOutliers(
   k: number,
   hard = Infinity,
   reference: readonly number[] = scores,
+  madFloor = MAD_FLOOR,
 ): number[] {
   if (scores.length === 0) return [];
-  const threshold = median(reference) - k * Math.max(mad(reference), MAD_FLOOR);
+  const threshold = median(reference) - k * Math.max(mad(reference), madFloor);
   const out: number[] = [];
   scores.forEach((s, g) => {
     if ((s < -mu && s < threshold) || s < -hard) out.push(g);

@@ -651,3 +651,20 @@ test('worseWhen private: a sender with a good record that hurts the private part
   assert.deepEqual(rejectedInRound5('certainty'), []);
   assert.deepEqual(rejectedInRound5('private'), ['evil']);
 });
+
+test('lowWeight: an accepted group below the median leave-group-out score keeps lowWeight x its weight', () => {
+  const opts = { ...OFF, passes: 1, mu: 10, hard: 0 } as const;
+  const own = vec([1, 1.2]);
+  const offered = [cand('good', vec([1, 1])), cand('ok', vec([1.1, 1])), cand('bad', vec([2, 2]))];
+  const share = (options: Partial<BristleLdawaOptions>): Map<string, number> => {
+    const { report } = mergeWithReport(bristleLdawaStrategy(options), own, offered, ctxFor([1, 1]));
+    return new Map(report?.used.map((u) => [u.peer, u.share]));
+  };
+  const plain = share(opts);
+  const low = share({ ...opts, lowWeight: 0.5 });
+  assertClose([plain.get('good') ?? 0, plain.get('bad') ?? 0], [0.25, 0.25]);
+  // Only 'bad' is below the median score; it weighs 0.5 against 1 for the others and own.
+  assertClose([low.get('good') ?? 0, low.get('ok') ?? 0, low.get('bad') ?? 0], [1 / 3.5, 1 / 3.5, 0.5 / 3.5]);
+  // lowBelow: a group at or above lowBelow x the reference certainty is spared (gate off: no certainty, all spared).
+  assertClose([share({ ...opts, lowWeight: 0.5, lowBelow: 0.9 }).get('bad') ?? 0], [0.25]);
+});
