@@ -32,7 +32,7 @@ import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
 import { colluderGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
-import { harmfulOutliers, median, TrustMemory } from './influence.ts';
+import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
 import { lowInfluenceGroups } from './low-influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
@@ -220,6 +220,14 @@ export const BRISTLE_LDAWA_SPEC = {
     values: ['all', 'trusted', 'unproven', 'poor'],
     doc: "the harmful-outlier test's median and MAD: over every live group; 'trusted' = over the groups whose senders all have a good record (when at least 3; else every group); 'unproven' = over every group, and a group without a good record is also tested against the band of the groups with one; 'poor' = the same for a group whose senders all have a poor record",
   },
+  spreadPool: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    max: 64,
+    integer: true,
+    doc: "with spread other than 'all': the band of the groups with a good record also takes their scores from the last spreadPool merges of this peer (first pass), so it exists with fewer than 3 such groups in this merge (0 = this merge only)",
+  },
   partTest: {
     kind: 'choice',
     default: 'off',
@@ -349,6 +357,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
   const o = parseOptions('bristle+ldawa', BRISTLE_LDAWA_SPEC, options);
   const cap = o.N === undefined ? undefined : bristleDistance({ N: o.N, a: o.a });
   const trust = new TrustMemory();
+  const pooled = new RecentScores(o.spreadPool);
   return (own, offered, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
@@ -611,7 +620,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         // fall out of: for every group ('trusted'), or as a second test for the groups without
         // a good record ('unproven').
         const proven = live.map(({ members }) => members.every((j) => hasRecord[j] && !suspect[j]));
-        const trustedScores = scores.filter((_, i) => proven[i]);
+        // spreadPool: with D neighbours a merge often holds fewer than 3 such groups, and the
+        // band fell back to every group, where half of them can be attackers (50% ALIE at
+        // D = 8); their scores from the peer's last merges keep the band there.
+        const trustedScores = [...scores.filter((_, i) => proven[i]), ...pooled.values()];
+        if (pass === 0) pooled.push(scores.filter((_, i) => proven[i]));
         const tight = o.spread !== 'all' && trustedScores.length >= 3;
         const reference = o.spread === 'trusted' && tight ? trustedScores : scores;
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY, reference);

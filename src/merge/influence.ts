@@ -147,3 +147,30 @@ export class TrustMemory {
     return this.#sum.size;
   }
 }
+
+/**
+ * The scores of the last `merges` merges (one array per merge, newest last), for an
+ * outlier band that does not depend on how many good senders one merge happens to hold
+ * (bristle+ldawa `spreadPool`: with D = 8 neighbours a merge often has fewer than 3).
+ * `merges` 0 keeps nothing.
+ */
+export class RecentScores {
+  readonly #merges: number;
+  #kept: number[][] = [];
+
+  constructor(merges: number) {
+    this.#merges = Math.max(0, Math.floor(merges));
+  }
+
+  /** Adds one merge's scores (non-finite ones dropped); forgets the oldest beyond `merges`. */
+  push(scores: readonly number[]): void {
+    if (this.#merges === 0) return;
+    this.#kept.push(scores.filter(Number.isFinite));
+    if (this.#kept.length > this.#merges) this.#kept = this.#kept.slice(-this.#merges);
+  }
+
+  /** Every kept score, oldest merge first. */
+  values(): number[] {
+    return this.#kept.flat();
+  }
+}

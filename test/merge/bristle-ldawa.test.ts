@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { type BristleLdawaOptions, bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
-import { harmfulOutliers, RECENT_SCORES, TrustMemory } from '../../src/merge/influence.ts';
+import { harmfulOutliers, RECENT_SCORES, RecentScores, TrustMemory } from '../../src/merge/influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mix.ts';
 import { OptionError } from '../../src/merge/options.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
@@ -619,6 +619,45 @@ test('spread trusted: harmful groups cannot widen the outlier band they must fal
   // The second test for the groups without a good record (or with a poor one) only.
   assert.deepEqual(rejectedInRound3('unproven'), ['x', 'y', 'z']);
   assert.deepEqual(rejectedInRound3('poor'), ['x', 'y', 'z']);
+});
+
+test('spreadPool: the band of the good senders is kept over recent merges, so it exists when one merge holds fewer than 3', () => {
+  // As above, then a merge with only two of the honest senders: this merge alone has too
+  // few good senders for a band (spread trusted falls back to every group, where the
+  // harmful ones are half and stay in); pooled over the last merges it has enough.
+  const target = [1, 1];
+  const honest = [
+    cand('a', vec([1.3, 0.9])),
+    cand('b', vec([0.8, 1.1])),
+    cand('c', vec([1.1, 1.4])),
+    cand('d', vec([0.9, 0.6])),
+    cand('e', vec([1, 1.05])),
+  ];
+  const harmful = [cand('x', vec([1.6, 1.5])), cand('y', vec([1.5, 1.6])), cand('z', vec([1.7, 1.6]))];
+  const rejectedWithTwoHonest = (spreadPool: number) => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, spread: 'trusted', spreadPool });
+    for (let round = 0; round < 4; round++)
+      mergeWithReport(merge, vec([1, 1]), [...honest, ...harmful], ctxFor(target, { round }));
+    const few = [honest[0], honest[1], ...harmful];
+    const { report } = mergeWithReport(merge, vec([1, 1]), few, ctxFor(target, { round: 4 }));
+    return report?.rejected.map((r) => r.peer) ?? [];
+  };
+  assert.deepEqual(rejectedWithTwoHonest(0), []);
+  assert.deepEqual(rejectedWithTwoHonest(4), ['x', 'y', 'z']);
+});
+
+test('RecentScores keeps the scores of the last n merges, oldest first', () => {
+  const pool = new RecentScores(2);
+  assert.deepEqual(pool.values(), []);
+  pool.push([1, 2]);
+  pool.push([]);
+  pool.push([3, Number.NaN, 4]);
+  assert.deepEqual(pool.values(), [3, 4]);
+  pool.push([5]);
+  assert.deepEqual(pool.values(), [3, 4, 5]);
+  const off = new RecentScores(0);
+  off.push([1]);
+  assert.deepEqual(off.values(), []);
 });
 
 test('harmfulOutliers: the band can be measured over reference scores', () => {
