@@ -623,8 +623,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         // spreadPool: with D neighbours a merge often holds fewer than 3 such groups, and the
         // band fell back to every group, where half of them can be attackers (50% ALIE at
         // D = 8); their scores from the peer's last merges keep the band there.
-        const trustedScores = [...scores.filter((_, i) => proven[i]), ...pooled.values()];
-        if (pass === 0) pooled.push(scores.filter((_, i) => proven[i]));
+        const provenScores = scores.filter((_, i) => proven[i]);
+        const trustedScores = [...provenScores, ...pooled.values()];
+        if (pass === 0) pooled.push(provenScores);
         const tight = o.spread !== 'all' && trustedScores.length >= 3;
         const reference = o.spread === 'trusted' && tight ? trustedScores : scores;
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY, reference);
