@@ -98,7 +98,8 @@ test(
     const cId = (await c.status()).peerId as string;
     const onA = await a.waitForLog((l) => l.msg === 'task mismatch' && l.peer === cId, 'A names the mismatch');
     assert.equal(onA.summary, `${cId} runs model.hidden mlp [16]; this daemon runs mlp [32]: set model.hidden to [16]`);
-    const onC = await c.waitForLog((l) => l.msg === 'task mismatch', 'C names the mismatch');
+    // C hears B too (B's local steps differ, a device setting): wait for A's line.
+    const onC = await c.waitForLog((l) => l.msg === 'task mismatch' && l.peer === aId, 'C names the mismatch');
     assert.match(
       String(onC.summary),
       /runs model\.hidden mlp \[32\]; this daemon runs mlp \[16\]: set model\.hidden to \[32\]$/,

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { Bus } from '../../src/net/inproc-bus.ts';
-import { HANG_GUARD, heldTraining, modelFor, nextEvent, Puppet, record, tinyBackend, tinyPeer, turns } from './tiny.ts';
+import { HANG_GUARD, heldTraining, modelFor, Puppet, record, tinyBackend, tinyPeer, turns } from './tiny.ts';
 
 before(tinyBackend);
 
@@ -51,9 +51,8 @@ test('stop() during local training aborts it and ends the loop after that round'
   const a = tinyPeer(bus.join('a'), { minFreshUpdates: 5, training });
   const log = record(a);
   await a.start();
-  const started = nextEvent(a, 'round:start');
   const running = a.run();
-  await started;
+  await training.started;
   await turns();
   assert.equal(training.aborted, false);
   await a.stop();

@@ -96,24 +96,31 @@ export function tinyPeer(gossip: Gossip, options: Partial<PeerOptions> = {}): Pe
 
 /**
  * Local training that does nothing until the peer's abort signal fires (a peer "still
- * training" until it is stopped). Without a signal it never returns.
+ * training" until it is stopped). Without a signal it never returns. `started` resolves
+ * when the peer has called it: a round yields to a timer first, which a busy machine can
+ * delay past any number of event-loop turns.
  */
-export function heldTraining(): LocalTraining & { readonly aborted: boolean } {
+export function heldTraining(): LocalTraining & { readonly aborted: boolean; readonly started: Promise<void> } {
   let aborted = false;
+  let markStarted = () => {};
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
   return {
     get aborted() {
       return aborted;
     },
+    started,
     async trainAsync(data: Dataset, _amount, { signal }): Promise<TrainResult> {
+      markStarted();
       await new Promise<void>((resolve) => {
-        signal?.addEventListener(
-          'abort',
-          () => {
-            aborted = true;
-            resolve();
-          },
-          { once: true },
-        );
+        const stop = () => {
+          aborted = true;
+          resolve();
+        };
+        // A signal that fired before the call never fires again.
+        if (signal?.aborted === true) stop();
+        else signal?.addEventListener('abort', stop, { once: true });
       });
       return { steps: 0, samples: data.y.length, loss: 0, elapsedMs: 0 };
     },
