@@ -482,6 +482,7 @@ async function networkPeer(
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
     ...(s.gossipSteps === undefined ? {} : { gossipSteps: s.gossipSteps }),
+    ...(s.shunAfter === undefined ? {} : { shunAfter: s.shunAfter }),
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, minMs: s.deadline.minMs, maxMs: s.deadline.maxMs },

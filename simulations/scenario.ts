@@ -102,6 +102,8 @@ export interface Scenario {
   readonly neighbours: number | 'all';
   /** Gossip (merge) steps per round (PeerOptions.gossipSteps); undefined: the Peer's default (2 with D, 1 with "all"). */
   readonly gossipSteps: number | undefined;
+  /** PeerOptions.shunAfter; undefined: the Peer's default. */
+  readonly shunAfter: number | undefined;
   /** PeerOptions.momentumAfterMerge: keep or reset the optimizer momentum at the merge. */
   readonly momentumAfterMerge: 'keep' | 'reset';
   readonly churn: readonly ChurnEvent[];
@@ -278,6 +280,12 @@ export const SCENARIO_SCHEMA = strict(
         int(1, MAX_GOSSIP_STEPS),
       ),
     ),
+    shunAfter: v.optional(
+      doc(
+        "Shun a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far or out of bounds): its updates are no longer merged and, with neighbours D, another peer takes its slot (src/peer/shunning.ts). 0 = never. Default: the Peer's.",
+        int(0, 64),
+      ),
+    ),
     momentumAfterMerge: v.optional(
       doc(
         'What the optimizer momentum does at the merge: "keep" it, or "reset" it.',
@@ -433,6 +441,8 @@ function checkLockstep(s: ScenarioInput, raw: unknown): void {
   if (s.churn.length > 0) fail('churn', 'mode "lockstep" runs a fixed set of peers: no churn');
   if (s.gossipSteps !== undefined && s.gossipSteps !== 1)
     fail('gossipSteps', 'mode "lockstep" merges once per round: 1 (or leave it out)');
+  if (s.shunAfter !== undefined && s.shunAfter !== 0)
+    fail('shunAfter', 'mode "lockstep" keeps every peer in every merge: 0 (or leave it out)');
 }
 
 /** Validates a scenario file's parsed contents; throws ScenarioError naming the bad key. */
@@ -489,6 +499,7 @@ export function parseScenario(raw: unknown): Scenario {
     // Lockstep merges every peer's update: "all" (its only value; the default elsewhere is D).
     neighbours: s.mode === 'lockstep' ? 'all' : s.neighbours,
     gossipSteps: s.gossipSteps,
+    shunAfter: s.shunAfter,
     momentumAfterMerge: s.momentumAfterMerge,
     churn: churnEvents(s, byzantine?.count ?? 0),
     seed: s.seed,

@@ -94,6 +94,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'reject candidates farther than far x the median group distance to own (0 = off)',
   },
+  distanceOver: {
+    kind: 'choice',
+    default: 'gated',
+    values: ['gated', 'all'],
+    doc: "the median group distance behind `far` and `kappa`: over the groups the certainty gate kept ('gated'), or over every group ('all'; rejected blown-up copies then widen the radius for the one that passed)",
+  },
   sampleCap: {
     kind: 'number',
     default: 4,
@@ -474,8 +480,15 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     }
 
     // 4. Distance gate and clip factors around own, against the median distance over
-    // groups (copies cannot move it).
-    const mGroups = median(groups.members.map((ms) => ms.reduce((sum, j) => sum + distance[j], 0) / ms.length));
+    // groups (copies cannot move it) that are still in play: scaled copies that failed the
+    // gate would otherwise set the radius for one that passed (scaling 1e3 at D = 8: four
+    // of eight candidates scaled, three gated, the fourth merged with share 0.34).
+    const groupDistance = groups.members.flatMap((ms) =>
+      o.distanceOver === 'all' || ms.some((j) => active[j])
+        ? [ms.reduce((sum, j) => sum + distance[j], 0) / ms.length]
+        : [],
+    );
+    const mGroups = median(groupDistance.length > 0 ? groupDistance : [m]);
     if (o.far > 0) {
       distance.forEach((d, j) => {
         if (active[j] && d > o.far * mGroups) {

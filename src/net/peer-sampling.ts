@@ -93,6 +93,8 @@ export class PeerSampler {
   readonly #recent = new Set<string>();
   /** Ids that failed (unreachable, refused): not taken again until they are seen anew. */
   readonly #gone = new Set<string>();
+  /** Ids never taken again (shun), oldest first. */
+  readonly #shunned = new Set<string>();
   readonly #inbound = new Set<string>();
   #learned = 0;
   /** neighbours(), until the slots or the known ids change. */
@@ -224,6 +226,20 @@ export class PeerSampler {
     for (const s of vacated) this.#refill(s);
   }
 
+  /**
+   * `id` is never taken again (its models kept harming this peer's merges,
+   * src/peer/shunning.ts): it leaves every slot like a forgotten id, and stays out after
+   * the round. At most `recent` ids are shunned; beyond that the oldest is taken again.
+   */
+  shun(id: string): void {
+    this.#shunned.delete(id);
+    this.#shunned.add(id);
+    while (this.#shunned.size > Math.max(1, this.#recentLimit)) {
+      this.#shunned.delete(this.#shunned.values().next().value as string);
+    }
+    this.forget(id);
+  }
+
   /** Forgotten ids may be taken again before the next round (a retry after failures). */
   pardon(): void {
     this.#gone.clear();
@@ -256,7 +272,7 @@ export class PeerSampler {
   }
 
   #see(id: string): void {
-    if (id === this.self || id === '' || this.#gone.has(id)) return;
+    if (id === this.self || id === '' || this.#gone.has(id) || this.#shunned.has(id)) return;
     if (!this.#recent.has(id)) this.#neighbours = undefined;
     this.#recent.delete(id);
     this.#recent.add(id);

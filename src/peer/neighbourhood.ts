@@ -224,6 +224,24 @@ export class Neighbourhood {
   }
 
   /**
+   * Stops taking updates from `peer` for good (src/peer/shunning.ts): it leaves the
+   * sampler, is unfollowed at once, and another peer takes its slot now rather than at the
+   * next round (a shunned neighbour is not a swap, so it does not use up the round's).
+   */
+  shun(peer: string): void {
+    this.sampler.shun(peer);
+    if (this.#following.has(peer)) {
+      this.#drop(peer);
+      this.#background(async () => {
+        await this.#send(peer, this.#message('unfollow')).catch(() => {
+          // best effort: its next push is refused and it drops us then
+        });
+      });
+    }
+    this.#syncFollows(() => false);
+  }
+
+  /**
    * Sends `bytes` (one update) to every follower in the background; returns how many (the
    * caller counts their bytes, as it counts a publication's recipients).
    */

@@ -45,6 +45,7 @@ import {
 } from './events.ts';
 import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
+import { Shunning } from './shunning.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
@@ -143,6 +144,12 @@ export interface PeerOptions {
    */
   readonly gossipSteps?: number;
   /**
+   * Shun a sender once this many of its last 2 x shunAfter merge verdicts were harm
+   * (src/peer/shunning.ts): its updates are no longer merged, and with D neighbours another
+   * peer takes its slot. 0 = never. Default PEER_DEFAULTS.shunAfter.
+   */
+  readonly shunAfter?: number;
+  /**
    * What the optimizer's momentum does at the round's merge: 'keep' it (it still points
    * along this peer's own local drift), or 'reset' it, so the next local training starts
    * from the merged model without it. Default 'keep'.
@@ -209,6 +216,7 @@ export const PEER_DEFAULTS = {
   seed: 0,
   snapshotRateLimit: SNAPSHOT_RATE_LIMIT,
   snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS,
+  shunAfter: 0,
 } as const;
 
 /** PeerOptions with every default filled in. */
@@ -224,6 +232,7 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly seed: number;
   readonly snapshotRateLimit: RateLimit | false;
   readonly snapshotTimeoutMs: number;
+  readonly shunAfter: number;
 };
 
 function resolve(options: PeerOptions): ResolvedPeerOptions {
@@ -240,6 +249,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     seed: options.seed ?? PEER_DEFAULTS.seed,
     snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
     snapshotTimeoutMs: options.snapshotTimeoutMs ?? PEER_DEFAULTS.snapshotTimeoutMs,
+    shunAfter: options.shunAfter ?? PEER_DEFAULTS.shunAfter,
   };
 }
 
@@ -294,6 +304,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #taskProbes = new TaskProbeLimiter();
   /** Neighbour-bounded dissemination; undefined with `neighbours: 'all'`. */
   readonly #hood: Neighbourhood | undefined;
+  /** Senders whose models kept harming our merges: never merged again. */
+  readonly #shunning: Shunning;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -346,6 +358,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       throw new RangeError(`gossipSteps must be an integer in [1, ${MAX_GOSSIP_STEPS}], got ${String(steps)}`);
     }
     this.#hood = d === 'all' ? undefined : this.#neighbourhood(d);
+    this.#shunning = new Shunning({ after: this.#options.shunAfter });
   }
 
   #neighbourhood(d: number): Neighbourhood {
@@ -587,6 +600,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
       freshCandidates,
       ...(this.#hood === undefined ? {} : { followers: this.#hood.followers().length }),
+      ...(this.#shunning.after > 0 ? { shunned: this.#shunning.size } : {}),
       merge: report,
       local,
       merged,
@@ -616,6 +630,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const result = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
     this.trainer.setLayers(result.weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
+    for (const peer of this.#shunning.observe(result.report)) {
+      this.#hood?.shun(peer);
+    }
     return result;
   }
 
@@ -773,7 +790,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const hood = this.#hood;
     const out: Candidate[] = [];
     for (const [peer, state] of this.#neighbours) {
-      if (this.#round - state.heardInRound >= staleAfter) continue;
+      if (this.#round - state.heardInRound >= staleAfter || this.#shunning.has(peer)) continue;
       if (hood !== undefined && (!hood.isNeighbour(peer) || out.length >= hood.sampler.size)) continue;
       const copy = this.#copies.get(peer);
       if (copy) out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples });
@@ -824,7 +841,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // sequence and overflow against the current copy); decode again only if it did not run.
     const validated = this.#validated.get(m.data);
     this.#validated.delete(m.data);
-    if (this.#hood !== undefined && !this.#hood.isNeighbour(m.from)) return;
+    if (this.#shunning.has(m.from) || (this.#hood !== undefined && !this.#hood.isNeighbour(m.from))) return;
     this.#take(m.from, m.data, validated);
   }
 
@@ -872,6 +889,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   /** Gossip topic validator: rejects before gossip forwards anything; counts what it refuses. */
   #validate(m: GossipMessage): Verdict {
     // With neighbours, the topic is for discovery: updates come by push from followed peers.
+    if (this.#shunning.has(m.from)) return 'ignore';
     if (this.#hood !== undefined && !this.#hood.isNeighbour(m.from)) return 'ignore';
     const result = validateUpdate(m.data, this.#copies.contextFor(m.from));
     if (result.ok) this.#validated.set(m.data, result.update);

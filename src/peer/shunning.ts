@@ -1,0 +1,87 @@
+/**
+ * Shunning: a sender whose models this peer's merge keeps finding harmful is dropped from
+ * the neighbour set for good and replaced by another peer. The merge only decides about
+ * one model at a time; with D neighbours a detected attacker would otherwise stay among
+ * them until its slot is reset, get another chance in every merge, and keep a slot an
+ * honest peer could fill. Pure bookkeeping on merge reports: no network, no timers.
+ *
+ * A verdict is one merge's decision about a sender: used, or rejected for harm (reasons
+ * in HARM_REASONS). Other rejections (uncertain, duplicate, not prioritised) say nothing
+ * about intent and are not verdicts. A sender is shunned once `after` of its last
+ * `window` verdicts are harm: one harmful verdict is what an honest specialist gets now
+ * and then (about 1 in 20 of its merges, docs/ALGORITHMS.md "Shunning"), repeated ones
+ * are not.
+ */
+import type { MergeReport, RejectReason } from '../merge/report.ts';
+
+/** Rejections that count against a sender: its model made the merge worse or was out of bounds. */
+export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
+  'harmful',
+  'too-far',
+  'non-finite',
+  'out-of-range',
+]);
+
+/** Senders remembered at most (verdicts and shunned ids); the least recently judged are forgotten first. */
+export const SHUNNING_CAPACITY = 4096;
+
+export interface ShunningOptions {
+  /** Harm verdicts among the last `window` that shun a sender (0 = never shun). */
+  readonly after: number;
+  /** Verdicts remembered per sender. Default 2 x after. */
+  readonly window?: number;
+  readonly capacity?: number;
+}
+
+export class Shunning {
+  readonly after: number;
+  readonly window: number;
+  readonly #capacity: number;
+  /** Last verdicts per sender, true = harm, oldest first; Map order = least recently judged first. */
+  readonly #verdicts = new Map<string, boolean[]>();
+  readonly #shunned = new Set<string>();
+
+  constructor(options: ShunningOptions) {
+    if (!Number.isInteger(options.after) || options.after < 0)
+      throw new RangeError(`shunAfter must be an integer >= 0, got ${String(options.after)}`);
+    this.after = options.after;
+    this.window = options.window ?? 2 * options.after;
+    if (!Number.isInteger(this.window) || this.window < this.after)
+      throw new RangeError(`shun window must be an integer >= after (${this.after}), got ${String(this.window)}`);
+    this.#capacity = options.capacity ?? SHUNNING_CAPACITY;
+  }
+
+  has(peer: string): boolean {
+    return this.#shunned.has(peer);
+  }
+
+  get size(): number {
+    return this.#shunned.size;
+  }
+
+  /** Takes one merge's verdicts; returns the senders shunned by them (newly). */
+  observe(report: MergeReport | undefined): string[] {
+    if (report === undefined || this.after === 0) return [];
+    const fresh: string[] = [];
+    const judge = (peer: string, harm: boolean): void => {
+      if (this.#shunned.has(peer)) return;
+      const kept = [...(this.#verdicts.get(peer) ?? []), harm].slice(-this.window);
+      this.#verdicts.delete(peer);
+      this.#verdicts.set(peer, kept);
+      if (kept.filter((h) => h).length >= this.after) {
+        this.#verdicts.delete(peer);
+        this.#shunned.add(peer);
+        fresh.push(peer);
+      }
+    };
+    for (const u of report.used) judge(u.peer, false);
+    for (const r of report.rejected) if (HARM_REASONS.has(r.reason)) judge(r.peer, true);
+    this.#forgetOldest();
+    return fresh;
+  }
+
+  #forgetOldest(): void {
+    while (this.#verdicts.size > this.#capacity) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
+    while (this.#shunned.size > this.#capacity) this.#shunned.delete(this.#shunned.values().next().value as string);
+  }
+}
