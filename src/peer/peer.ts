@@ -45,8 +45,8 @@ import {
 } from './events.ts';
 import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
-import { Shunning } from './shunning.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
+import { Shunning } from './shunning.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
 import { describeTaskMismatch } from './task-mismatch.ts';
