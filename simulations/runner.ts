@@ -482,7 +482,8 @@ async function networkPeer(
     minFreshUpdates: s.minFreshUpdates,
     neighbours: s.neighbours,
     ...(s.gossipSteps === undefined ? {} : { gossipSteps: s.gossipSteps }),
-    ...(s.shunAfter === undefined ? {} : { shunAfter: s.shunAfter }),
+    // Lockstep waits for every peer's update each round: a shunned sender would stall it.
+    ...(lockstep !== undefined ? { shunAfter: 0 } : s.shunAfter === undefined ? {} : { shunAfter: s.shunAfter }),
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, minMs: s.deadline.minMs, maxMs: s.deadline.maxMs },

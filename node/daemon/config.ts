@@ -34,7 +34,12 @@ import { type PartitionSpec, parsePartitionSpec } from '../../src/data/partition
 import { DEFAULT_STRATEGY, strategyNames } from '../../src/merge/registry.ts';
 import { DEFAULT_VALUE_BOUND } from '../../src/model/bounds.ts';
 import { type DeadlineOptions, validateDeadline } from '../../src/peer/deadline.ts';
-import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from '../../src/peer/gossip-steps.ts';
+import {
+  DEFAULT_NEIGHBOURS,
+  defaultGossipSteps,
+  defaultShunAfter,
+  MAX_GOSSIP_STEPS,
+} from '../../src/peer/gossip-steps.ts';
 import {
   MAX_BATCH_SIZE,
   MAX_KEYFRAME_INTERVAL,
@@ -121,6 +126,8 @@ export interface DaemonConfig {
     readonly neighbours: number | 'all';
     /** Gossip (merge) steps per round; default defaultGossipSteps(neighbours): 2 with D, 1 with 'all'. */
     readonly gossipSteps: number;
+    /** Shun a sender after this many harm verdicts of its last 2 x shunAfter; default defaultShunAfter(neighbours). */
+    readonly shunAfter: number;
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
@@ -336,6 +343,12 @@ const ROUND = strict({
       int(1, MAX_GOSSIP_STEPS),
     ),
   ),
+  shunAfter: v.optional(
+    doc(
+      'Stop merging a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far or out of bounds); with neighbours D another peer takes its slot. 0 = never. Default 2 with neighbours D, 0 with "all".',
+      int(0, 64),
+    ),
+  ),
   deadline: v.optional(DEADLINE, {}),
   staleAfterRounds: v.optional(
     doc('A neighbour not heard from for this many rounds leaves the merge.', int(1, 1_000_000)),
@@ -529,6 +542,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
       minFreshUpdates: c.round.minFreshUpdates,
       neighbours: c.round.neighbours,
       gossipSteps: c.round.gossipSteps ?? defaultGossipSteps(c.round.neighbours),
+      shunAfter: c.round.shunAfter ?? defaultShunAfter(c.round.neighbours),
       deadline: c.round.deadline,
       staleAfterRounds: c.round.staleAfterRounds,
       evaluateEvery: c.round.evaluateEvery,

@@ -258,6 +258,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       minFreshUpdates: config.round.minFreshUpdates,
       neighbours: config.round.neighbours,
       gossipSteps: config.round.gossipSteps,
+      shunAfter: config.round.shunAfter,
       deadline: config.round.deadline,
       staleAfterRounds: config.round.staleAfterRounds,
       evaluateEvery: config.round.evaluateEvery,

@@ -222,13 +222,13 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   spread: {
     kind: 'choice',
-    default: 'all',
-    values: ['all', 'trusted', 'unproven', 'poor'],
-    doc: "the harmful-outlier test's median and MAD: over every live group; 'trusted' = over the groups whose senders all have a good record (when at least 3; else every group); 'unproven' = over every group, and a group without a good record is also tested against the band of the groups with one; 'poor' = the same for a group whose senders all have a poor record",
+    default: 'auto',
+    values: ['auto', 'all', 'trusted', 'unproven', 'poor'],
+    doc: "the harmful-outlier test's median and MAD: over every live group ('all'); 'trusted' = over the groups whose senders all have a good record (when at least 3; else every group); 'unproven' = over every group, and a group without a good record is also tested against the band of the groups with one; 'poor' = the same for a group whose senders all have a poor record; 'auto' = 'unproven' when the peer merges D neighbours (ctx.neighbours a number: a handful of candidates, half of them attackers at worst), else 'all'",
   },
   spreadPool: {
     kind: 'number',
-    default: 0,
+    default: 4,
     min: 0,
     max: 64,
     integer: true,
@@ -366,6 +366,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
   const pooled = new RecentScores(o.spreadPool);
   return (own, offered, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
+    const spread = o.spread === 'auto' ? (typeof ctx.neighbours === 'number' ? 'unproven' : 'all') : o.spread;
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
@@ -639,14 +640,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         const provenScores = scores.filter((_, i) => proven[i]);
         const trustedScores = [...provenScores, ...pooled.values()];
         if (pass === 0) pooled.push(provenScores);
-        const tight = o.spread !== 'all' && trustedScores.length >= 3;
-        const reference = o.spread === 'trusted' && tight ? trustedScores : scores;
+        const tight = spread !== 'all' && trustedScores.length >= 3;
+        const reference = spread === 'trusted' && tight ? trustedScores : scores;
         const out = harmfulOutliers(scores, o.mu, o.k, o.hard > 0 ? o.hard : Number.POSITIVE_INFINITY, reference);
-        if ((o.spread === 'unproven' || o.spread === 'poor') && tight) {
+        if ((spread === 'unproven' || spread === 'poor') && tight) {
           const second = (i: number): boolean =>
-            o.spread === 'unproven'
-              ? !proven[i]
-              : (live[i] as { members: number[] }).members.every((j) => poorRecord[j]);
+            spread === 'unproven' ? !proven[i] : (live[i] as { members: number[] }).members.every((j) => poorRecord[j]);
           for (const i of harmfulOutliers(scores, o.mu, o.k, Number.POSITIVE_INFINITY, trustedScores))
             if (second(i) && !out.includes(i)) out.push(i);
         }

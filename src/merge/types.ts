@@ -58,6 +58,12 @@ export interface MergeContext {
   readonly reference?: Weights;
   /** This peer's round counter, from 0. */
   readonly round: number;
+  /**
+   * D, when the peer takes updates from at most D sampled neighbours (a merge then sees a
+   * handful of candidates, of which attackers can be half); 'all' or undefined when every
+   * peer's update reaches every merge.
+   */
+  readonly neighbours?: number | 'all';
   readonly rng: Rng;
   /** Optional diagnostics sink: a strategy calls it once per merge (see report.ts). */
   readonly report?: ReportSink;

@@ -43,7 +43,7 @@ import {
   type RoundClose,
   type RoundSummary,
 } from './events.ts';
-import { DEFAULT_NEIGHBOURS, defaultGossipSteps, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
+import { DEFAULT_NEIGHBOURS, defaultGossipSteps, defaultShunAfter, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { Shunning } from './shunning.ts';
@@ -146,7 +146,8 @@ export interface PeerOptions {
   /**
    * Shun a sender once this many of its last 2 x shunAfter merge verdicts were harm
    * (src/peer/shunning.ts): its updates are no longer merged, and with D neighbours another
-   * peer takes its slot. 0 = never. Default PEER_DEFAULTS.shunAfter.
+   * peer takes its slot. 0 = never. Default `defaultShunAfter(neighbours)`: 2 with D
+   * neighbours, 0 with 'all'.
    */
   readonly shunAfter?: number;
   /**
@@ -216,7 +217,6 @@ export const PEER_DEFAULTS = {
   seed: 0,
   snapshotRateLimit: SNAPSHOT_RATE_LIMIT,
   snapshotTimeoutMs: SNAPSHOT_TIMEOUT_MS,
-  shunAfter: 0,
 } as const;
 
 /** PeerOptions with every default filled in. */
@@ -249,7 +249,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     seed: options.seed ?? PEER_DEFAULTS.seed,
     snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
     snapshotTimeoutMs: options.snapshotTimeoutMs ?? PEER_DEFAULTS.snapshotTimeoutMs,
-    shunAfter: options.shunAfter ?? PEER_DEFAULTS.shunAfter,
+    shunAfter: options.shunAfter ?? defaultShunAfter(options.neighbours ?? PEER_DEFAULTS.neighbours),
   };
 }
 
@@ -830,6 +830,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       ownSamples: this.#options.data.train.y.length,
       reference,
       round,
+      neighbours: this.#options.neighbours,
       rng: this.#rng.fork(`merge-${round}`),
     };
   }

@@ -65,11 +65,15 @@ test('config: defaults, and every error names its key', () => {
   assert.equal(c.round.gossipSteps, 2, 'two gossip steps with D neighbours');
   assert.equal(parseDaemonConfig({ round: { neighbours: 'all' } }).round.gossipSteps, 1);
   assert.equal(parseDaemonConfig({ round: { neighbours: 'all', gossipSteps: 3 } }).round.gossipSteps, 3);
+  assert.equal(c.round.shunAfter, 2, 'shunning with D neighbours');
+  assert.equal(parseDaemonConfig({ round: { neighbours: 'all' } }).round.shunAfter, 0);
+  assert.equal(parseDaemonConfig({ round: { shunAfter: 0 } }).round.shunAfter, 0);
   const cases: Array<[unknown, RegExp]> = [
     [{ round: { neighbours: 0 } }, /^round\.neighbours: must be an integer in \[1, 10000\]/],
     [{ round: { neighbours: 'some' } }, /^round\.neighbours: must be "all" or an integer/],
     [{ round: { gossipSteps: 0 } }, /^round\.gossipSteps: must be an integer in \[1, 8\]/],
     [{ round: { gossipSteps: 9 } }, /^round\.gossipSteps: must be an integer in \[1, 8\]/],
+    [{ round: { shunAfter: -1 } }, /^round\.shunAfter: must be an integer in \[0, 64\]/],
     [{ dataDri: 'x' }, /^dataDri: unknown key/],
     [{ round: { localSteps: 0 } }, /^round\.localSteps: must be an integer in \[1,/],
     [{ round: { localSteps: 2, localEpochs: 1 } }, /^round\.localEpochs: set either/],

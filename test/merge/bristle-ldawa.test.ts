@@ -274,6 +274,32 @@ test('distance gate: a candidate far beyond the others is rejected as too-far', 
   );
 });
 
+test('distance gate: blown-up copies the certainty gate rejected do not widen the radius for one it kept', () => {
+  // The 4th coordinate is outside V's classes: a copy blown up only there is certain on V.
+  const target = [1, 1, 1];
+  const good = [cand('a', vec([1, 0.9, 1, 0])), cand('b', vec([0.9, 1, 1, 0]))];
+  const lost = [1, 2, 3].map((k) => cand(`lost${k}`, vec([50 * k, -50, 50, 500 + k])));
+  const sure = cand('x', vec([1, 1, 1, 500]));
+  const verdicts = (distanceOver: 'gated' | 'all') =>
+    mergeWithReport(
+      bristleLdawaStrategy({ ...OFF, gate: 0.5, far: 4, distanceOver }),
+      vec([1, 1, 0.8, 0]),
+      [...good, ...lost, sure],
+      ctxFor(target),
+    ).report?.rejected.map((r) => [r.peer, r.reason]);
+  assert.deepEqual(verdicts('gated'), [
+    ['lost1', 'uncertain'],
+    ['lost2', 'uncertain'],
+    ['lost3', 'uncertain'],
+    ['x', 'too-far'],
+  ]);
+  assert.deepEqual(verdicts('all'), [
+    ['lost1', 'uncertain'],
+    ['lost2', 'uncertain'],
+    ['lost3', 'uncertain'],
+  ]);
+});
+
 test('sample counts weigh relative to the median count, at most sampleCap x', () => {
   const merge = bristleLdawaStrategy({ ...OFF, sampleCap: 2 });
   const own = vec([0, 0]);
@@ -605,11 +631,15 @@ test('spread trusted: harmful groups cannot widen the outlier band they must fal
     cand('e', vec([1, 1.05])),
   ];
   const harmful = [cand('x', vec([1.6, 1.5])), cand('y', vec([1.5, 1.6])), cand('z', vec([1.7, 1.6]))];
-  const rejectedInRound3 = (spread: 'all' | 'trusted' | 'unproven' | 'poor') => {
+  const rejectedInRound3 = (
+    spread: 'auto' | 'all' | 'trusted' | 'unproven' | 'poor',
+    neighbours: number | 'all' | undefined = undefined,
+  ) => {
     const merge = bristleLdawaStrategy({ ...OFF, passes: 1, spread });
     let rejected: string[] = [];
     for (let round = 0; round < 4; round++) {
-      const { report } = mergeWithReport(merge, vec([1, 1]), [...honest, ...harmful], ctxFor(target, { round }));
+      const ctx = ctxFor(target, { round, ...(neighbours === undefined ? {} : { neighbours }) });
+      const { report } = mergeWithReport(merge, vec([1, 1]), [...honest, ...harmful], ctx);
       rejected = report?.rejected.map((r) => r.peer) ?? [];
     }
     return rejected;
@@ -619,6 +649,10 @@ test('spread trusted: harmful groups cannot widen the outlier band they must fal
   // The second test for the groups without a good record (or with a poor one) only.
   assert.deepEqual(rejectedInRound3('unproven'), ['x', 'y', 'z']);
   assert.deepEqual(rejectedInRound3('poor'), ['x', 'y', 'z']);
+  // The default: 'unproven' when the peer merges D neighbours, 'all' otherwise.
+  assert.deepEqual(rejectedInRound3('auto', 8), ['x', 'y', 'z']);
+  assert.deepEqual(rejectedInRound3('auto', 'all'), []);
+  assert.deepEqual(rejectedInRound3('auto'), []);
 });
 
 test('spreadPool: the band of the good senders is kept over recent merges, so it exists when one merge holds fewer than 3', () => {
