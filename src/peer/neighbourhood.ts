@@ -230,14 +230,7 @@ export class Neighbourhood {
    */
   shun(peer: string): void {
     this.sampler.shun(peer);
-    if (this.#following.has(peer)) {
-      this.#drop(peer);
-      this.#background(async () => {
-        await this.#send(peer, this.#message('unfollow')).catch(() => {
-          // best effort: its next push is refused and it drops us then
-        });
-      });
-    }
+    if (this.#following.has(peer)) this.#unfollow(peer);
     this.#syncFollows(() => false);
   }
 
@@ -412,15 +405,18 @@ export class Neighbourhood {
     for (const peer of this.#following) if (silent(peer)) this.#follow(peer);
     const plan = planFollows([...this.#following], this.sampler.neighbours(), this.#swaps);
     this.#swaps -= plan.unfollow.length;
-    for (const peer of plan.unfollow) {
-      this.#drop(peer);
-      this.#background(async () => {
-        await this.#send(peer, this.#message('unfollow')).catch(() => {
-          // best effort: its next push is refused and it drops us then
-        });
-      });
-    }
+    for (const peer of plan.unfollow) this.#unfollow(peer);
     for (const peer of plan.follow) this.#follow(peer);
+  }
+
+  /** Stops following `peer` and tells it so (in the background). */
+  #unfollow(peer: string): void {
+    this.#drop(peer);
+    this.#background(async () => {
+      await this.#send(peer, this.#message('unfollow')).catch(() => {
+        // best effort: its next push is refused and it drops us then
+      });
+    });
   }
 
   #follow(peer: string): void {
