@@ -57,6 +57,12 @@ export const BRISTLE_LDAWA_SPEC = {
     min: 0,
     doc: 'colluder radius as a share of the median distance to own (0 = no grouping)',
   },
+  copies: {
+    kind: 'choice',
+    default: 'one',
+    values: ['one', 'reject'],
+    doc: "a colluder group of two or more near-copies: 'one' = it counts as one voter (each member 1/|group|); 'reject' = every member is rejected ('copies'): honest peers train on their own data and never send copies of each other",
+  },
   phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
     kind: 'number',
@@ -391,6 +397,16 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // 2. Colluder groups.
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
     const groupShare = Array.from(groups.group, (g) => 1 / groups.members[g].length);
+    const active = new Array<boolean>(n).fill(true);
+    if (o.copies === 'reject')
+      groups.members.forEach((ms) => {
+        if (ms.length < 2) return;
+        for (const j of ms) {
+          active[j] = false;
+          const cand = candidates[j];
+          rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'copies' });
+        }
+      });
 
     // Senders with a good record in the trust memory (stage 6), and the groups all of whose
     // members have one.
@@ -408,7 +424,6 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     };
 
     // 3. Certainty gate (groups are known: stage 2 runs first).
-    const active = new Array<boolean>(n).fill(true);
     const suspect = new Array<boolean>(n).fill(false);
     /**
      * Candidates below worseBelow x the gate's reference certainty; with worseBelow 0 every
@@ -445,6 +460,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           lowCertainty[j] = c < o.worseBelow * reference;
         });
       cs.forEach((c, j) => {
+        if (!active[j]) return;
         if (o.gateBand === 'prove' && c > 0 && c < o.gate * reference && c >= o.gate * overAll) {
           // Below the trusted reference's gate but not below the gate over every candidate:
           // kept with a good record, else a suspect. A candidate rejected here would never be

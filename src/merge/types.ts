@@ -87,6 +87,8 @@ export type RejectReason =
   | 'too-far'
   /** Certainty on the validation set below the gate (bristle+ldawa). */
   | 'uncertain'
+  /** A near-copy of another candidate's model: colluding identities (bristle+ldawa, `copies` 'reject'). */
+  | 'copies'
   /** Leaving its group out lowers the validation loss beyond the threshold (bristle+ldawa). */
   | 'harmful';
 
