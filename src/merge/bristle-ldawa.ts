@@ -59,9 +59,15 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   copies: {
     kind: 'choice',
-    default: 'one',
-    values: ['one', 'reject'],
-    doc: "a colluder group of two or more near-copies: 'one' = it counts as one voter (each member 1/|group|); 'reject' = every member is rejected ('copies'): honest peers train on their own data and never send copies of each other",
+    default: 'auto',
+    values: ['auto', 'one', 'reject'],
+    doc: "a colluder group of two or more near-copies: 'one' = it counts as one voter (each member 1/|group|); 'reject' = every member is rejected ('copies', a harm verdict for shunning): honest peers train on their own data and do not send copies of each other; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number: one voter of a handful is a large share), else 'one'",
+  },
+  copyRho: {
+    kind: 'number',
+    default: 0.1,
+    min: 0,
+    doc: "with copies 'reject': the radius, as a share of the median distance to own, within which two candidates are near-copies (rejected); groups within rho but not copyRho count as one voter",
   },
   phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
@@ -373,6 +379,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
   return (own, offered, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
     const spread = o.spread === 'auto' ? (typeof ctx.neighbours === 'number' ? 'unproven' : 'all') : o.spread;
+    const copies = o.copies === 'auto' ? (typeof ctx.neighbours === 'number' ? 'reject' : 'one') : o.copies;
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
@@ -398,8 +405,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
     const groupShare = Array.from(groups.group, (g) => 1 / groups.members[g].length);
     const active = new Array<boolean>(n).fill(true);
-    if (o.copies === 'reject')
-      groups.members.forEach((ms) => {
+    if (copies === 'reject')
+      (o.copyRho === o.rho ? groups : colluderGroups(models, distance, layers, o.copyRho * m)).members.forEach((ms) => {
         if (ms.length < 2) return;
         for (const j of ms) {
           active[j] = false;

@@ -14,12 +14,17 @@
  */
 import type { MergeReport, RejectReason } from '../merge/report.ts';
 
-/** Rejections that count against a sender: its model made the merge worse or was out of bounds. */
+/**
+ * Rejections that count against a sender: its model made the merge worse, was out of
+ * bounds, or was a near-copy of another sender's (colluding identities; honest peers train
+ * on their own data).
+ */
 export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'harmful',
   'too-far',
   'non-finite',
   'out-of-range',
+  'copies',
 ]);
 
 /** Senders remembered at most (verdicts and shunned ids); the least recently judged are forgotten first. */

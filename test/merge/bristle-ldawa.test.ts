@@ -59,6 +59,34 @@ test('identical copies count as one voter (colluder groups)', () => {
   assertClose(values(five), values(one), 1e-6);
 });
 
+test('copies reject: a group of near-copies is rejected as copies, singletons are kept', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1, copies: 'reject' });
+  const honest = [cand('a', vec([2, 0])), cand('b', vec([0, 2])), cand('c', vec([2, 2]))];
+  // Two copies differing by quantisation-sized noise still fall within rho x m.
+  const copies = [cand('x1', vec([-4, -4])), cand('x2', vec([-4.01, -4])), cand('x3', vec([-4, -3.99]))];
+  const { weights: merged, report } = mergeWithReport(merge, vec([0, 0]), [...honest, ...copies], context());
+  assert.ok(report);
+  assert.deepEqual(
+    report.rejected.map((r) => [r.peer, r.reason]),
+    copies.map((c) => [c.peer, 'copies']),
+  );
+  assert.deepEqual(
+    report.used.map((u) => u.peer),
+    ['a', 'b', 'c'],
+  );
+  assertClose(values(merged), [1, 1]);
+  // 'auto' (the default): reject with D neighbours; all-to-all the copies count as one voter.
+  const auto = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
+  const all = mergeWithReport(auto, vec([0, 0]), [...honest, ...copies], context());
+  assert.equal(all.report?.rejected.length, 0);
+  assert.equal(all.report?.used.length, 6);
+  const d8 = mergeWithReport(auto, vec([0, 0]), [...honest, ...copies], context({ neighbours: 8 }));
+  assert.deepEqual(
+    d8.report?.rejected.map((r) => r.reason),
+    ['copies', 'copies', 'copies'],
+  );
+});
+
 test('property: k identical copies have exactly one copy’s influence', () => {
   const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
   // Distinct integer points in [-5, 5]^2: at least 1 apart, while the grouping radius

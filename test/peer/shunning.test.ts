@@ -48,6 +48,8 @@ test('old harm ages out of the window; reasons that say nothing about intent are
   assert.equal(s.has('b'), false);
   assert.deepEqual(s.observe(report([], [['c', 'non-finite']])), []);
   assert.deepEqual(s.observe(report([], [['c', 'out-of-range']])), ['c']);
+  assert.deepEqual(s.observe(report([], [['d', 'copies']])), []);
+  assert.deepEqual(s.observe(report([], [['d', 'copies']])), ['d'], 'near-copies of another sender are harm');
 });
 
 test('after 0 never shuns; bad settings are refused; memory is bounded', () => {
