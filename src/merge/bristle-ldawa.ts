@@ -65,9 +65,9 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   copyRho: {
     kind: 'number',
-    default: 0.1,
+    default: 0.03,
     min: 0,
-    doc: "with copies 'reject': the radius, as a share of the median distance to own, within which two candidates are near-copies (rejected); groups within rho but not copyRho count as one voter",
+    doc: "with copies 'reject': the radius, as a share of the median distance to own, within which two candidates are near-copies (rejected); groups within rho but not copyRho count as one voter (honest specialists of the same classes came within 0.05-0.1 of each other early on; colluders' copies mostly within 0.02)",
   },
   phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {

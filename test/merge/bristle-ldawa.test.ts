@@ -85,6 +85,12 @@ test('copies reject: a group of near-copies is rejected as copies, singletons ar
     d8.report?.rejected.map((r) => r.reason),
     ['copies', 'copies', 'copies'],
   );
+  // Within rho (one voter) but not within copyRho: similar, not copies; merged as one voter.
+  const similar = [cand('y1', vec([-4, -4])), cand('y2', vec([-4.2, -4]))];
+  const near = mergeWithReport(auto, vec([0, 0]), [...honest, ...similar], context({ neighbours: 8 }));
+  assert.equal(near.report?.rejected.length, 0);
+  const shares = new Map(near.report?.used.map((u) => [u.peer, u.share]));
+  assertClose([(shares.get('y1') ?? 0) * 2], [shares.get('a') ?? 0], 1e-6);
 });
 
 test('property: k identical copies have exactly one copy’s influence', () => {
