@@ -30,7 +30,7 @@ import { cloneWeights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
 import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
-import { colluderGroups } from './colluders.ts';
+import { colluderGroups, nearCopyGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
 import { lowInfluenceGroups } from './low-influence.ts';
@@ -67,7 +67,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'number',
     default: 0.03,
     min: 0,
-    doc: "with copies 'reject': the radius, as a share of the median distance to own, within which two candidates are near-copies (rejected); groups within rho but not copyRho count as one voter (honest specialists of the same classes came within 0.05-0.1 of each other early on; colluders' copies mostly within 0.02)",
+    doc: "with copies 'reject': candidates j, k are near-copies when ||x_j - x_k|| <= copyRho x min(d_j, d_k), d = distance to own; a group of near-copies is rejected unless it holds more than half of the candidates; groups within rho but not near-copies count as one voter",
   },
   phi: { kind: 'number', default: 2, min: 1, integer: true, doc: 'classes behind a certainty' },
   gate: {
@@ -405,9 +405,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
     const groupShare = Array.from(groups.group, (g) => 1 / groups.members[g].length);
     const active = new Array<boolean>(n).fill(true);
+    // Near-copies with D neighbours: rejected, unless they are more than half of the
+    // candidates (a peer whose own model was ruined sees every honest model as a copy of
+    // the others; it must still merge them to recover).
     if (copies === 'reject')
-      (o.copyRho === o.rho ? groups : colluderGroups(models, distance, layers, o.copyRho * m)).members.forEach((ms) => {
-        if (ms.length < 2) return;
+      nearCopyGroups(models, distance, layers, o.copyRho).members.forEach((ms) => {
+        if (ms.length < 2 || 2 * ms.length > n) return;
         for (const j of ms) {
           active[j] = false;
           const cand = candidates[j];

@@ -45,18 +45,47 @@ export function colluderGroups(
   layers: readonly number[],
   radius: number,
 ): ColluderGroups {
+  return groupsWithin(models, distances, layers, () => radius);
+}
+
+/**
+ * Near-copies: candidates j, k with ||x_j - x_k|| <= share * min(d_j, d_k), joined
+ * transitively. The radius is each pair's own distance to own, not a median over every
+ * candidate: scaled models far away would otherwise inflate the median until honest models
+ * close to own looked like copies of each other (scaling 1e3 at D = 8, seed 3, round 0).
+ */
+export function nearCopyGroups(
+  models: readonly Weights[],
+  distances: readonly number[],
+  layers: readonly number[],
+  share: number,
+): ColluderGroups {
+  return groupsWithin(models, distances, layers, (dj) => share * dj);
+}
+
+/**
+ * Union-find over pairs within radiusFor(d_j) of each other, d_j the nearer of the pair to
+ * own (candidates are visited in ascending distance, so d_j <= d_k).
+ */
+function groupsWithin(
+  models: readonly Weights[],
+  distances: readonly number[],
+  layers: readonly number[],
+  radiusFor: (dj: number) => number,
+): ColluderGroups {
   const n = models.length;
   const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const r2 = radius > 0 ? radius * radius : 0;
   // Sorting by distance to own lets the inner loop stop once the pruning bound fails.
   const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => distances[x] - distances[y] || x - y);
   let pairsMeasured = 0;
   for (let a = 0; a < n; a++) {
     const j = order[a];
     const dj = distances[j];
+    const radius = Math.max(radiusFor(dj), 0);
+    const r2 = radius * radius;
     for (let b = a + 1; b < n; b++) {
       const k = order[b];
-      if (distances[k] - dj > Math.max(radius, 0)) break;
+      if (distances[k] - dj > radius) break;
       if (find(parent, j) === find(parent, k)) continue;
       pairsMeasured++;
       if (distanceSquaredWithin(models[j], models[k], layers, r2)) {

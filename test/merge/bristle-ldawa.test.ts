@@ -93,6 +93,22 @@ test('copies reject: a group of near-copies is rejected as copies, singletons ar
   assertClose([(shares.get('y1') ?? 0) * 2], [shares.get('a') ?? 0], 1e-6);
 });
 
+test('copies: far scaled models cannot make honest models near own look like copies; a majority is never rejected', () => {
+  const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
+  const ctx = context({ neighbours: 8 });
+  // Two honest models 1 apart near own, three scaled ones 1e3 away (distinct, not copies):
+  // a radius from the median distance (1e3) would join the honest pair.
+  const honest = [cand('h1', vec([1, 0])), cand('h2', vec([1, 1]))];
+  const scaled = [cand('s1', vec([1e3, 0])), cand('s2', vec([0, 1e3])), cand('s3', vec([-1e3, 0]))];
+  const { report } = mergeWithReport(merge, vec([0, 0]), [...honest, ...scaled], ctx);
+  assert.equal(report?.rejected.filter((r) => r.reason === 'copies').length, 0);
+  // Every candidate a near-copy of the others, far from own (own's model was ruined): kept.
+  const cluster = [1, 2, 3].map((k) => cand(`c${k}`, vec([1e3 + k * 1e-3, 1e3])));
+  const ruined = mergeWithReport(merge, vec([0, 0]), cluster, ctx);
+  assert.equal(ruined.report?.rejected.length, 0);
+  assert.equal(ruined.report?.used.length, 3);
+});
+
 test('property: k identical copies have exactly one copy’s influence', () => {
   const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
   // Distinct integer points in [-5, 5]^2: at least 1 apart, while the grouping radius
