@@ -7,6 +7,8 @@
  *  1. cost cap     too many candidates to evaluate? Bristle's distance quotas pick `N`.
  *  2. colluders    identical or near-identical models (within rho * m of each other, m the
  *                  median distance to own) form a group; each member weighs 1/|group|.
+ *                  With D neighbours, near-copies (within copyRho x the pair's distance
+ *                  to own) are rejected instead, unless they are a majority.
  *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V,
  *                  against gate x the median over own and the groups with a good trust
  *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
