@@ -39,7 +39,7 @@ import { lowInfluenceGroups } from './low-influence.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer, mixShares } from './mix.ts';
 import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './options.ts';
 import { persistentHarm } from './poor-record.ts';
-import type { RejectedCandidate } from './report.ts';
+import type { RejectedCandidate, RejectReason } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
 import { partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
@@ -380,8 +380,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
   const pooled = new RecentScores(o.spreadPool);
   return (own, offered, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
-    const spread = o.spread === 'auto' ? (typeof ctx.neighbours === 'number' ? 'unproven' : 'all') : o.spread;
-    const copies = o.copies === 'auto' ? (typeof ctx.neighbours === 'number' ? 'reject' : 'one') : o.copies;
+    // A handful of D neighbours (ctx.neighbours a number), or every peer.
+    const fewNeighbours = typeof ctx.neighbours === 'number';
+    const spread = o.spread === 'auto' ? (fewNeighbours ? 'unproven' : 'all') : o.spread;
+    const copies = o.copies === 'auto' ? (fewNeighbours ? 'reject' : 'one') : o.copies;
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
@@ -407,6 +409,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const groups = colluderGroups(models, distance, layers, o.rho > 0 ? o.rho * m : 0);
     const groupShare = Array.from(groups.group, (g) => 1 / groups.members[g].length);
     const active = new Array<boolean>(n).fill(true);
+    /** Takes candidate j out of the merge and reports why. */
+    const drop = (j: number, reason: RejectReason): void => {
+      active[j] = false;
+      const cand = candidates[j];
+      rejected.push({ peer: cand.peer, seq: cand.seq, reason });
+    };
     // Near-copies with D neighbours: rejected, unless they are more than half of the
     // candidates (a peer whose own model was ruined sees every honest model as a copy of
     // the others; it must still merge them to recover).
@@ -414,9 +422,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       nearCopyGroups(models, distance, layers, o.copyRho).members.forEach((ms) => {
         if (ms.length < 2 || 2 * ms.length > n) return;
         for (const j of ms) {
-          active[j] = false;
-          const cand = candidates[j];
-          rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'copies' });
+          drop(j, 'copies');
         }
       });
 
@@ -480,9 +486,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           if (!hasRecord[j]) {
             if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
             else {
-              active[j] = false;
-              const cand = candidates[j];
-              rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+              drop(j, 'uncertain');
             }
           }
         } else if (!(c >= o.gate * reference)) {
@@ -495,9 +499,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           if (o.passes > 0 && o.suspects === 'prove' && (c <= 0 || (o.gateRecord === 'prove' && hasRecord[j])))
             suspect[j] = true;
           else {
-            active[j] = false;
-            const cand = candidates[j];
-            rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'uncertain' });
+            drop(j, 'uncertain');
           }
         } else if (c < o.proveBelow * reference && o.passes > 0 && o.suspects === 'prove' && !hasRecord[j]) {
           // Above the gate but below proveBelow x the reference, without a good record: a
@@ -521,9 +523,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     if (o.far > 0) {
       distance.forEach((d, j) => {
         if (active[j] && d > o.far * mGroups) {
-          active[j] = false;
-          const cand = candidates[j];
-          rejected.push({ peer: cand.peer, seq: cand.seq, reason: 'too-far' });
+          drop(j, 'too-far');
         }
       });
     }
@@ -752,9 +752,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         ] as const) {
           for (const i of list) {
             for (const j of (live[i] as { members: number[] }).members) {
-              active[j] = false;
-              const cand = candidates[j];
-              rejected.push({ peer: cand.peer, seq: cand.seq, reason });
+              drop(j, reason);
             }
           }
         }
