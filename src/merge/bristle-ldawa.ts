@@ -421,9 +421,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     if (copies === 'reject')
       nearCopyGroups(models, distance, layers, o.copyRho).members.forEach((ms) => {
         if (ms.length < 2 || 2 * ms.length > n) return;
-        for (const j of ms) {
-          drop(j, 'copies');
-        }
+        for (const j of ms) drop(j, 'copies');
       });
 
     // Senders with a good record in the trust memory (stage 6), and the groups all of whose
@@ -485,9 +483,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // scored, so an honest specialist could never earn the record that lets it in.
           if (!hasRecord[j]) {
             if (o.passes > 0 && o.suspects === 'prove') suspect[j] = true;
-            else {
-              drop(j, 'uncertain');
-            }
+            else drop(j, 'uncertain');
           }
         } else if (!(c >= o.gate * reference)) {
           // Certainty 0 over the top two classes is also what an honest one-class specialist
@@ -498,9 +494,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // certainty hovers at the gate) is a suspect too, not rejected unheard.
           if (o.passes > 0 && o.suspects === 'prove' && (c <= 0 || (o.gateRecord === 'prove' && hasRecord[j])))
             suspect[j] = true;
-          else {
-            drop(j, 'uncertain');
-          }
+          else drop(j, 'uncertain');
         } else if (c < o.proveBelow * reference && o.passes > 0 && o.suspects === 'prove' && !hasRecord[j]) {
           // Above the gate but below proveBelow x the reference, without a good record: a
           // suspect (a label flipper whose model still does well on the classes it did not
@@ -522,9 +516,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const mGroups = median(groupDistance.length > 0 ? groupDistance : [m]);
     if (o.far > 0) {
       distance.forEach((d, j) => {
-        if (active[j] && d > o.far * mGroups) {
-          drop(j, 'too-far');
-        }
+        if (active[j] && d > o.far * mGroups) drop(j, 'too-far');
       });
     }
     const radius = o.kappa * mGroups;
@@ -751,9 +743,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           [unproven, 'uncertain'],
         ] as const) {
           for (const i of list) {
-            for (const j of (live[i] as { members: number[] }).members) {
-              drop(j, reason);
-            }
+            for (const j of (live[i] as { members: number[] }).members) drop(j, reason);
           }
         }
       }

@@ -62,7 +62,7 @@ test('identical copies count as one voter (colluder groups)', () => {
 test('copies reject: a group of near-copies is rejected as copies, singletons are kept', () => {
   const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1, copies: 'reject' });
   const honest = [cand('a', vec([2, 0])), cand('b', vec([0, 2])), cand('c', vec([2, 2]))];
-  // Two copies differing by quantisation-sized noise still fall within rho x m.
+  // Copies differing by quantisation-sized noise still fall within copyRho x their distance to own.
   const copies = [cand('x1', vec([-4, -4])), cand('x2', vec([-4.01, -4])), cand('x3', vec([-4, -3.99]))];
   const { weights: merged, report } = mergeWithReport(merge, vec([0, 0]), [...honest, ...copies], context());
   assert.ok(report);
