@@ -41,7 +41,7 @@ import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './opti
 import { persistentHarm } from './poor-record.ts';
 import type { RejectedCandidate, RejectReason } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
-import { referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
+import { ownUpdateCosines, referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
 import { partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
 import { distanceSquared } from './vectors.ts';
 
@@ -101,6 +101,19 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 'trusted',
     values: ['median', 'trusted', 'not-distrusted', 'own'],
     doc: "the certainty the gate compares with: the median of own and the candidates; 'trusted' = of own and the senders with a good record (the median of all while none has one); 'not-distrusted' = of own and the senders without a poor record; or own",
+  },
+  against: {
+    kind: 'choice',
+    default: 'off',
+    values: ['off', 'prove', 'reject'],
+    doc: "a candidate without a good record whose update points against own's (the whole-model cosine of x_j - ref with own - ref below againstCos; needs ctx.reference): 'prove' = a suspect, kept only if leave-group-out shows it helps; 'reject' = rejected ('opposed', a harm verdict); 'off' = no such test",
+  },
+  againstCos: {
+    kind: 'number',
+    default: -0.2,
+    min: -1,
+    max: 1,
+    doc: 'the cosine below which `against` applies',
   },
   far: {
     kind: 'number',
@@ -501,6 +514,19 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           // flip scores here, and so does an honest specialist in its first rounds).
           suspect[j] = true;
         }
+      });
+    }
+
+    // 3b. Direction: a sign-flipped or inner-product-manipulated update points against
+    // own's (measured at D = 8, rounds 0-2: cosine median -0.3 to -0.75 for flippers, 0.5 to
+    // 0.8 for honest senders; docs/ALGORITHMS.md "Direction"). A sender with a good record is
+    // spared: honest specialists of other classes drift below 0 in later rounds.
+    if (o.against !== 'off' && ctx.reference !== undefined) {
+      const cosines = ownUpdateCosines(own, models, layers, referenceLayers(own, ctx.reference, layers) ?? []);
+      cosines.forEach((c, j) => {
+        if (!active[j] || hasRecord[j] || suspect[j] || !(c < o.againstCos)) return;
+        if (o.against === 'prove' && o.passes > 0) suspect[j] = true;
+        else drop(j, 'opposed');
       });
     }
 

@@ -90,7 +90,9 @@ export type RejectReason =
   /** A near-copy of another candidate's model: colluding identities (bristle+ldawa, `copies` 'reject'). */
   | 'copies'
   /** Leaving its group out lowers the validation loss beyond the threshold (bristle+ldawa). */
-  | 'harmful';
+  | 'harmful'
+  /** Its update points against own's (bristle+ldawa, `against` 'reject'). */
+  | 'opposed';
 
 export interface UsedCandidate {
   readonly peer: string;

@@ -126,3 +126,39 @@ export function updateFactors(
   }
   return factors;
 }
+
+/**
+ * Whole-model cosine between each candidate's update x_j - ref and own's update own - ref,
+ * over the merged layers that have a reference; NaN where either update is zero or no
+ * layer has a reference. Unclipped: clipping scales x_j - own, not the direction of
+ * x_j - ref that this measures.
+ */
+export function ownUpdateCosines(
+  own: Weights,
+  models: readonly Weights[],
+  layers: readonly number[],
+  ref: readonly (Float32Array | undefined)[],
+): Float64Array {
+  const dot = new Float64Array(models.length);
+  const norm = new Float64Array(models.length);
+  let ownNorm = 0;
+  layers.forEach((index, p) => {
+    const r = ref[p];
+    if (r === undefined) return;
+    const o = own[index].values;
+    for (let e = 0; e < o.length; e++) ownNorm += (o[e] - r[e]) ** 2;
+    models.forEach((x, j) => {
+      const xv = x[index].values;
+      let d = 0;
+      let n = 0;
+      for (let e = 0; e < xv.length; e++) {
+        const v = xv[e] - r[e];
+        d += v * (o[e] - r[e]);
+        n += v * v;
+      }
+      dot[j] += d;
+      norm[j] += n;
+    });
+  });
+  return dot.map((d, j) => (ownNorm > 0 && norm[j] > 0 ? d / Math.sqrt(ownNorm * norm[j]) : Number.NaN));
+}

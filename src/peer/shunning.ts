@@ -25,6 +25,7 @@ export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'non-finite',
   'out-of-range',
   'copies',
+  'opposed',
 ]);
 
 /** Senders remembered at most (verdicts and shunned ids); the least recently judged are forgotten first. */
