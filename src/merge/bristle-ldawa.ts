@@ -41,7 +41,7 @@ import { OptionError, type OptionsSpec, type Parsed, parseOptions } from './opti
 import { persistentHarm } from './poor-record.ts';
 import type { RejectedCandidate, RejectReason } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
-import { ownUpdateCosines, referenceLayers, type UpdateDirection, updateFactors } from './update-direction.ts';
+import { referenceLayers, type UpdateDirection, updateCosines, updateFactors } from './update-direction.ts';
 import { partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
 import { distanceSquared } from './vectors.ts';
 
@@ -106,7 +106,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'off',
     values: ['off', 'prove', 'reject'],
-    doc: "a candidate without a good record whose update points against own's (the whole-model cosine of x_j - ref with own - ref below againstCos; needs ctx.reference): 'prove' = a suspect, kept only if leave-group-out shows it helps; 'reject' = rejected ('opposed', a harm verdict); 'off' = no such test",
+    doc: "a candidate without a good record whose update points against the others' (its update's cosine with againstRef's direction, per againstScope, below againstCos; needs ctx.reference): 'prove' = a suspect, kept only if leave-group-out shows it helps; 'reject' = rejected ('opposed', a harm verdict); 'off' = no such test",
   },
   againstCos: {
     kind: 'number',
@@ -114,6 +114,18 @@ export const BRISTLE_LDAWA_SPEC = {
     min: -1,
     max: 1,
     doc: 'the cosine below which `against` applies',
+  },
+  againstRef: {
+    kind: 'choice',
+    default: 'consensus',
+    values: ['consensus', 'own'],
+    doc: "`against`'s direction: the mean of own's and the candidates' (clipped) updates, or own's update",
+  },
+  againstScope: {
+    kind: 'choice',
+    default: 'layers',
+    values: ['layers', 'model'],
+    doc: "`against`'s cosine: the mean of the per-layer cosines, or the whole-model cosine",
   },
   far: {
     kind: 'number',
@@ -517,19 +529,6 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       });
     }
 
-    // 3b. Direction: a sign-flipped or inner-product-manipulated update points against
-    // own's (measured at D = 8, rounds 0-2: cosine median -0.3 to -0.75 for flippers, 0.5 to
-    // 0.8 for honest senders; docs/ALGORITHMS.md "Direction"). A sender with a good record is
-    // spared: honest specialists of other classes drift below 0 in later rounds.
-    if (o.against !== 'off' && ctx.reference !== undefined) {
-      const cosines = ownUpdateCosines(own, models, layers, referenceLayers(own, ctx.reference, layers) ?? []);
-      cosines.forEach((c, j) => {
-        if (!active[j] || hasRecord[j] || suspect[j] || !(c < o.againstCos)) return;
-        if (o.against === 'prove' && o.passes > 0) suspect[j] = true;
-        else drop(j, 'opposed');
-      });
-    }
-
     // 4. Distance gate and clip factors around own, against the median distance over
     // groups (copies cannot move it) that are still in play: scaled copies that failed the
     // gate would otherwise set the radius for one that passed (scaling 1e3 at D = 8: four
@@ -547,6 +546,24 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     }
     const radius = o.kappa * mGroups;
     const clip = distance.map((d) => (o.kappa > 0 && d > radius ? (d > 0 ? radius / d : 1) : 1));
+
+    // 4b. Direction: a sign-flipped or inner-product-manipulated update points against the
+    // others' (docs/ALGORITHMS.md "Direction"). A sender with a good record is spared:
+    // honest specialists of other classes drift below 0 in later rounds.
+    if (o.against !== 'off' && ctx.reference !== undefined) {
+      const refLayers = referenceLayers(own, ctx.reference, layers) ?? [];
+      const cos = updateCosines(own, models, layers, refLayers, clip, active, o.againstRef);
+      const statistic = (j: number): number => {
+        if (o.againstScope === 'model') return cos.model[j];
+        const finite = Array.from(cos.perLayer[j]).filter(Number.isFinite);
+        return finite.length > 0 ? finite.reduce((a, b) => a + b, 0) / finite.length : Number.NaN;
+      };
+      for (let j = 0; j < n; j++) {
+        if (!active[j] || hasRecord[j] || suspect[j] || !(statistic(j) < o.againstCos)) continue;
+        if (o.against === 'prove' && o.passes > 0) suspect[j] = true;
+        else drop(j, 'opposed');
+      }
+    }
 
     // 5. L-DAWA factors on updates, per layer; 7. the weights they scale.
     const ref = o.ldawa === 'off' ? undefined : referenceLayers(own, ctx.reference, layers);

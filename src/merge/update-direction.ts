@@ -32,11 +32,23 @@ export function referenceLayers(
   });
 }
 
+/** Raw cosines of each candidate's update with the direction D (./updateCosines). */
+export interface UpdateCosines {
+  /** perLayer[j][p]: cos(u_j, D) on merged layer layers[p]; NaN without a reference or where D or u_j is zero. */
+  readonly perLayer: Float64Array[];
+  /** model[j]: the same over every merged layer with a reference; NaN where undefined. */
+  readonly model: Float64Array;
+  /** Per merged layer: D is non-zero there (a direction to compare with). */
+  readonly layerDefined: boolean[];
+  /** D is non-zero on some layer. */
+  readonly modelDefined: boolean;
+}
+
 /**
- * factors[j][p] for candidate j on merged layer layers[p], in [0, 1]; 1 on layers without
- * a reference and wherever D is zero (no direction to compare with).
+ * The cosines of each candidate's (clipped) update u_j = own + clip_j (x_j - own) - ref with
+ * the direction D, per layer and over the whole model, unclamped.
  */
-export function updateFactors(
+export function updateCosines(
   own: Weights,
   models: readonly Weights[],
   layers: readonly number[],
@@ -44,14 +56,13 @@ export function updateFactors(
   clip: ArrayLike<number>,
   active: readonly boolean[],
   direction: UpdateDirection,
-  scope: 'layer' | 'model' = 'layer',
-): Float64Array[] {
-  const factors = models.map(() => new Float64Array(layers.length).fill(1));
-  // Whole-model sums (scope 'model'): u_j.D, |u_j|^2 per candidate and |D|^2.
+): UpdateCosines {
+  const perLayer = models.map(() => new Float64Array(layers.length).fill(Number.NaN));
+  const layerDefined = layers.map(() => false);
+  // Whole-model sums: u_j.D, |u_j|^2 per candidate and |D|^2.
   const num = new Float64Array(models.length);
   const den = new Float64Array(models.length);
   let ddAll = 0;
-  let anyRef = false;
   const activeCount = active.filter(Boolean).length;
   layers.forEach((index, p) => {
     const r = ref[p];
@@ -94,7 +105,7 @@ export function updateFactors(
       ud += (o[e] - r[e]) * d;
     }
     ddAll += dd;
-    anyRef = true;
+    layerDefined[p] = dd > 0;
     let uu = 0;
     for (let e = 0; e < len; e++) uu += (o[e] - r[e]) ** 2;
     models.forEach((x, j) => {
@@ -112,53 +123,41 @@ export function updateFactors(
       const ujSq = uu + 2 * f * uv + f * f * vv;
       num[j] = num[j] + ud + f * vd;
       den[j] = den[j] + ujSq;
-      if (!(dd > 0)) return;
-      const cos = ujSq > 0 ? (ud + f * vd) / Math.sqrt(ujSq * dd) : 0;
-      (factors[j] as Float64Array)[p] = Number.isFinite(cos) ? Math.min(1, Math.max(0, cos)) : 0;
+      if (dd > 0 && ujSq > 0) (perLayer[j] as Float64Array)[p] = (ud + f * vd) / Math.sqrt(ujSq * dd);
     });
   });
-  if (scope === 'model' && anyRef && ddAll > 0) {
-    models.forEach((_, j) => {
-      const d = den[j];
-      const cos = d > 0 ? num[j] / Math.sqrt(d * ddAll) : 0;
-      (factors[j] as Float64Array).fill(Number.isFinite(cos) ? Math.min(1, Math.max(0, cos)) : 0);
-    });
-  }
-  return factors;
+  const model = Float64Array.from(den, (d, j) => (d > 0 && ddAll > 0 ? num[j] / Math.sqrt(d * ddAll) : Number.NaN));
+  return { perLayer, model, layerDefined, modelDefined: ddAll > 0 };
 }
 
 /**
- * Whole-model cosine between each candidate's update x_j - ref and own's update own - ref,
- * over the merged layers that have a reference; NaN where either update is zero or no
- * layer has a reference. Unclipped: clipping scales x_j - own, not the direction of
- * x_j - ref that this measures.
+ * factors[j][p] for candidate j on merged layer layers[p], in [0, 1]: max(0, cos); 1 on
+ * layers without a reference and wherever D is zero (no direction to compare with), 0
+ * where the candidate's update is zero or the cosine is not finite.
  */
-export function ownUpdateCosines(
+export function updateFactors(
   own: Weights,
   models: readonly Weights[],
   layers: readonly number[],
   ref: readonly (Float32Array | undefined)[],
-): Float64Array {
-  const dot = new Float64Array(models.length);
-  const norm = new Float64Array(models.length);
-  let ownNorm = 0;
-  layers.forEach((index, p) => {
-    const r = ref[p];
-    if (r === undefined) return;
-    const o = own[index].values;
-    for (let e = 0; e < o.length; e++) ownNorm += (o[e] - r[e]) ** 2;
-    models.forEach((x, j) => {
-      const xv = x[index].values;
-      let d = 0;
-      let n = 0;
-      for (let e = 0; e < xv.length; e++) {
-        const v = xv[e] - r[e];
-        d += v * (o[e] - r[e]);
-        n += v * v;
-      }
-      dot[j] += d;
-      norm[j] += n;
-    });
-  });
-  return dot.map((d, j) => (ownNorm > 0 && norm[j] > 0 ? d / Math.sqrt(ownNorm * norm[j]) : Number.NaN));
+  clip: ArrayLike<number>,
+  active: readonly boolean[],
+  direction: UpdateDirection,
+  scope: 'layer' | 'model' = 'layer',
+): Float64Array[] {
+  const { perLayer, model, layerDefined, modelDefined } = updateCosines(
+    own,
+    models,
+    layers,
+    ref,
+    clip,
+    active,
+    direction,
+  );
+  const clamp = (c: number): number => (Number.isFinite(c) ? Math.min(1, Math.max(0, c)) : 0);
+  return models.map((_, j) =>
+    scope === 'model' && modelDefined
+      ? new Float64Array(layers.length).fill(clamp(model[j]))
+      : Float64Array.from(perLayer[j], (c, p) => (layerDefined[p] ? clamp(c) : 1)),
+  );
 }
