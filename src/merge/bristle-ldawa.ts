@@ -115,6 +115,12 @@ export const BRISTLE_LDAWA_SPEC = {
     max: 1,
     doc: 'the cosine below which `against` applies',
   },
+  againstWho: {
+    kind: 'choice',
+    default: 'unproven',
+    values: ['unproven', 'any'],
+    doc: "which senders `against` tests: 'unproven' = those without a good record; 'any' = every sender",
+  },
   againstRef: {
     kind: 'choice',
     default: 'consensus',
@@ -559,7 +565,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         return finite.length > 0 ? finite.reduce((a, b) => a + b, 0) / finite.length : Number.NaN;
       };
       for (let j = 0; j < n; j++) {
-        if (!active[j] || hasRecord[j] || suspect[j] || !(statistic(j) < o.againstCos)) continue;
+        if (!active[j] || (o.againstWho === 'unproven' && hasRecord[j]) || suspect[j] || !(statistic(j) < o.againstCos))
+          continue;
         if (o.against === 'prove' && o.passes > 0) suspect[j] = true;
         else drop(j, 'opposed');
       }

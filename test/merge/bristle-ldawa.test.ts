@@ -12,7 +12,7 @@ import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mi
 import { OptionError } from '../../src/merge/options.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { ClassScores, MergeContext } from '../../src/merge/types.ts';
-import { updateFactors } from '../../src/merge/update-direction.ts';
+import { updateCosines, updateFactors } from '../../src/merge/update-direction.ts';
 import type { Weights } from '../../src/model/weights.ts';
 import { assertClose, cand, context, values, vec } from './fixtures.ts';
 
@@ -291,6 +291,45 @@ test('L-DAWA on updates: a negated update gets 0, an aligned one 1, with directi
   const factors = updateFactors(own, [vec([2, 2]), vec([-1, -1])], [0], [ref[0].values], [1, 1], [true, true], 'own');
   assert.equal(factors[0]?.[0], 1);
   assert.equal(factors[1]?.[0], 0);
+});
+
+test('update cosines: per layer and whole model, unclamped, against the consensus of own and the candidates', () => {
+  const own: Weights = vec([1, 1]);
+  const ref: Weights = vec([0, 0]);
+  // Updates (2, 2), (1, 0) and the flipped (-1, -1); consensus D = (1 + 2 + 1 - 1, 1 + 2 + 0 - 1) / 4.
+  const models = [vec([2, 2]), vec([1, 0]), vec([-1, -1])];
+  const { perLayer, model } = updateCosines(
+    own,
+    models,
+    [0],
+    [ref[0].values],
+    [1, 1, 1],
+    [true, true, true],
+    'consensus',
+  );
+  const d = [3 / 4, 2 / 4];
+  const cos = (u: number[]): number => (u[0] * d[0] + u[1] * d[1]) / Math.hypot(...u) / Math.hypot(...d);
+  assertClose([perLayer[0][0], perLayer[1][0], perLayer[2][0]], [cos([2, 2]), cos([1, 0]), cos([-1, -1])], 1e-9);
+  assertClose(Array.from(model), [cos([2, 2]), cos([1, 0]), cos([-1, -1])], 1e-9);
+  assert.ok(perLayer[2][0] < -0.9);
+});
+
+test('against: a sender without a good record whose update points against the others is rejected as opposed', () => {
+  const own: Weights = vec([1, 1]);
+  const reference: Weights = vec([0, 0]);
+  const offered = [cand('a', vec([1.2, 0.8])), cand('b', vec([0.8, 1.2])), cand('flip', vec([-1, -1]))];
+  const ctx = context({ reference });
+  const off = mergeWithReport(bristleLdawaStrategy(OFF), own, offered, ctx).report;
+  assert.deepEqual(off?.rejected, []);
+  const on = mergeWithReport(bristleLdawaStrategy({ ...OFF, against: 'reject' }), own, offered, ctx);
+  assert.deepEqual(
+    on.report?.rejected.map((r) => [r.peer, r.reason]),
+    [['flip', 'opposed']],
+  );
+  assertClose(values(on.weights), [1, 1], 1e-6);
+  // Without a reference (no updates to compare) the stage is skipped.
+  const noRef = mergeWithReport(bristleLdawaStrategy({ ...OFF, against: 'reject' }), own, offered, context());
+  assert.deepEqual(noRef.report?.rejected, []);
 });
 
 test('the paper’s integrator options are refused with a pointer to strategy bristle', () => {
