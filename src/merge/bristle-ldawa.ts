@@ -32,6 +32,7 @@ import { cloneWeights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
 import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
+import { classMeanLoss, improvedClasses, withoutProgress } from './class-progress.ts';
 import { colluderGroups, nearCopyGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
@@ -114,6 +115,18 @@ export const BRISTLE_LDAWA_SPEC = {
     min: -1,
     max: 1,
     doc: 'the cosine below which `against` applies',
+  },
+  progress: {
+    kind: 'choice',
+    default: 'off',
+    values: ['off', 'reject'],
+    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict); needs ctx.reference and per-sample losses; 'off' = no such test",
+  },
+  progressGain: {
+    kind: 'number',
+    default: 0.05,
+    min: 0,
+    doc: "the relative drop of a class's mean loss that counts as progress on it",
   },
   againstWho: {
     kind: 'choice',
@@ -470,6 +483,22 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       return kept.length > 0 ? kept : perGroup;
     };
 
+    // Each candidate's scores on V alone (grafted into own), evaluated once for stages 3 and 3b.
+    const scoresOf = new Map<number, ClassScores>();
+    const candidateScores = (j: number): ClassScores => {
+      let sc = scoresOf.get(j);
+      if (sc === undefined) {
+        sc = ctx.evaluate(graft(own, models[j], layers));
+        scoresOf.set(j, sc);
+      }
+      return sc;
+    };
+    let ownScored: ClassScores | undefined;
+    const ownScores = (): ClassScores => {
+      ownScored ??= ctx.evaluate(own);
+      return ownScored;
+    };
+
     // 3. Certainty gate (groups are known: stage 2 runs first).
     const suspect = new Array<boolean>(n).fill(false);
     /**
@@ -482,8 +511,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const poorCertainty = new Array<boolean>(n).fill(true);
     const certRatio = new Array<number>(n).fill(Number.NaN);
     if (o.gate > 0) {
-      const cOwn = certainty(ctx.evaluate(own).f1, ctx.familiarClasses, o.phi);
-      const cs = models.map((x) => certainty(ctx.evaluate(graft(own, x, layers)).f1, ctx.familiarClasses, o.phi));
+      const cOwn = certainty(ownScores().f1, ctx.familiarClasses, o.phi);
+      const cs = models.map((_, j) => certainty(candidateScores(j).f1, ctx.familiarClasses, o.phi));
       // Against the median of own and the candidates: own is a specialist after local
       // training, and measured against it honest models of other classes fell below the gate.
       // One value per colluder group, so copies cannot move the median.
@@ -533,6 +562,30 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           suspect[j] = true;
         }
       });
+    }
+
+    // 3b. Class progress (./class-progress.ts): against own's model at the start of the
+    // round, an honest model lowers the loss of the classes its sender trained on; a
+    // candidate that improves fewer than half the median count is rejected, whatever its
+    // record (IPM copies earn good records late in a run: docs/ALGORITHMS.md "Class progress").
+    const labels = ctx.validationSplit?.labels;
+    if (o.progress === 'reject' && ctx.reference !== undefined && labels !== undefined) {
+      const byName = new Map(ctx.reference.map((l) => [l.name, l]));
+      const start = own.map((l) => {
+        const r = byName.get(l.name);
+        return r !== undefined && r.values.length === l.values.length ? r : l;
+      });
+      const lossOfClasses = (sc: ClassScores): Float64Array | undefined =>
+        sc.sampleLoss === undefined ? undefined : classMeanLoss(sc.sampleLoss, labels, ctx.numClasses);
+      const reference = lossOfClasses(ctx.evaluate(start));
+      const ownLoss = lossOfClasses(ownScores());
+      const live = models.flatMap((_, j) => (active[j] ? [j] : []));
+      const losses = live.map((j) => lossOfClasses(candidateScores(j)));
+      if (reference !== undefined && ownLoss !== undefined && losses.every((l) => l !== undefined)) {
+        const counts = losses.map((l) => improvedClasses(l as Float64Array, reference, o.progressGain));
+        for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain)))
+          drop(live[i] as number, 'no-progress');
+      }
     }
 
     // 4. Distance gate and clip factors around own, against the median distance over
@@ -734,7 +787,6 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         }
         // Per-class leave-group-out (./class-harm.ts): a group whose worst class on V is a
         // harmful outlier among the groups' worst classes.
-        const labels = ctx.validationSplit?.labels;
         if (o.classTest !== 'off' && labels !== undefined && fullScores.sampleLoss !== undefined) {
           const kind = o.classTest === 'relative' ? 'relative' : 'share';
           const perClass = live.map((_, i) => {

@@ -92,7 +92,9 @@ export type RejectReason =
   /** Leaving its group out lowers the validation loss beyond the threshold (bristle+ldawa). */
   | 'harmful'
   /** Its update points against own's (bristle+ldawa, `against` 'reject'). */
-  | 'opposed';
+  | 'opposed'
+  /** It lowers the validation loss of too few classes against own's start model (bristle+ldawa, `progress`). */
+  | 'no-progress';
 
 export interface UsedCandidate {
   readonly peer: string;

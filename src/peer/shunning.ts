@@ -26,6 +26,7 @@ export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'out-of-range',
   'copies',
   'opposed',
+  'no-progress',
 ]);
 
 /** Senders remembered at most (verdicts and shunned ids); the least recently judged are forgotten first. */

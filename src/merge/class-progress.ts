@@ -1,0 +1,55 @@
+/**
+ * Class progress (bristle+ldawa option `progress`): an honest peer trains on its own data,
+ * so its model lowers the validation loss of the classes it holds against the model it
+ * started the round from. IPM copies (a step back along the honest mean) and sign-flipped
+ * updates (a step back along the sender's own) lower almost none. Measured on the merge
+ * logs of docs/ALGORITHMS.md "Class progress": under 4-class shards an honest candidate
+ * improved at least 3 classes by more than 5% in 90% of merges.
+ *
+ * Pure math on per-sample losses: no tfjs, no libp2p.
+ */
+import { median } from './influence.ts';
+
+/** Mean per-sample loss per class (NaN for a class without samples). */
+export function classMeanLoss(
+  sampleLoss: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): Float64Array {
+  const sum = new Float64Array(numClasses);
+  const count = new Float64Array(numClasses);
+  const n = Math.min(sampleLoss.length, labels.length);
+  for (let i = 0; i < n; i++) {
+    const c = labels[i] as number;
+    if (c < 0 || c >= numClasses) continue;
+    sum[c] += sampleLoss[i] as number;
+    count[c] += 1;
+  }
+  return sum.map((s, c) => (count[c] > 0 ? s / count[c] : Number.NaN));
+}
+
+/**
+ * Classes whose mean loss is lower than the reference's by more than `minGain` of the
+ * reference's: (ref_c - loss_c) / ref_c > minGain. Classes without samples, or with a
+ * non-finite or zero reference, do not count. A non-finite loss is no improvement.
+ */
+export function improvedClasses(loss: ArrayLike<number>, reference: ArrayLike<number>, minGain: number): number {
+  let n = 0;
+  for (let c = 0; c < reference.length; c++) {
+    const r = reference[c] as number;
+    const l = loss[c] as number;
+    if (!(Number.isFinite(r) && r > 0 && Number.isFinite(l))) continue;
+    if ((r - l) / r > minGain) n++;
+  }
+  return n;
+}
+
+/**
+ * Indices of the candidates that improved fewer classes than half the median count over
+ * own and every candidate: under 4-class shards (median 4) those that improve at most one
+ * class, under one- or two-class data (median 1-2) only those that improve none.
+ */
+export function withoutProgress(counts: readonly number[], ownCount: number): number[] {
+  const bar = median([ownCount, ...counts]) / 2;
+  return counts.flatMap((k, j) => (k < bar ? [j] : []));
+}
