@@ -118,9 +118,9 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   progress: {
     kind: 'choice',
-    default: 'off',
-    values: ['off', 'reject'],
-    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict); needs ctx.reference and per-sample losses; 'off' = no such test",
+    default: 'auto',
+    values: ['auto', 'reject', 'off'],
+    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },
   progressGain: {
     kind: 'number',
@@ -428,6 +428,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const fewNeighbours = typeof ctx.neighbours === 'number';
     const spread = o.spread === 'auto' ? (fewNeighbours ? 'unproven' : 'all') : o.spread;
     const copies = o.copies === 'auto' ? (fewNeighbours ? 'reject' : 'one') : o.copies;
+    const progress = o.progress === 'auto' ? (fewNeighbours ? 'reject' : 'off') : o.progress;
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
@@ -569,7 +570,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // candidate that improves fewer than half the median count is rejected, whatever its
     // record (IPM copies earn good records late in a run: docs/ALGORITHMS.md "Class progress").
     const labels = ctx.validationSplit?.labels;
-    if (o.progress === 'reject' && ctx.reference !== undefined && labels !== undefined) {
+    if (progress === 'reject' && ctx.reference !== undefined && labels !== undefined) {
       const byName = new Map(ctx.reference.map((l) => [l.name, l]));
       const start = own.map((l) => {
         const r = byName.get(l.name);

@@ -1,0 +1,78 @@
+/**
+ * Class progress (bristle+ldawa `progress`): per-class mean losses, the classes a model
+ * improved against a reference, and the candidates rejected for improving too few.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
+import { classMeanLoss, improvedClasses, withoutProgress } from '../../src/merge/class-progress.ts';
+import { mergeWithReport } from '../../src/merge/report.ts';
+import type { ClassScores } from '../../src/merge/types.ts';
+import type { Weights } from '../../src/model/weights.ts';
+import { cand, context, vec } from './fixtures.ts';
+
+test('classMeanLoss averages per class and leaves classes without samples NaN', () => {
+  const loss = classMeanLoss([1, 3, 2, 9], [0, 0, 1, 7], 3);
+  assert.deepEqual(Array.from(loss.subarray(0, 2)), [2, 2]);
+  assert.ok(Number.isNaN(loss[2]));
+});
+
+test('improvedClasses counts relative drops above minGain; NaN, zero and non-finite never count', () => {
+  assert.equal(improvedClasses([0.5, 0.96, 2, 1], [1, 1, 1, Number.NaN], 0.05), 1);
+  assert.equal(improvedClasses([0.5, Number.POSITIVE_INFINITY], [1, 1], 0.05), 1);
+  assert.equal(improvedClasses([0, 0], [0, 1], 0.05), 1);
+});
+
+test('withoutProgress: fewer than half the median count over own and the candidates', () => {
+  // 4-class shards: median 4, so 0 and 1 improved classes are rejected.
+  assert.deepEqual(withoutProgress([4, 3, 1, 0, 4], 4), [2, 3]);
+  // One-class peers: median 1, only a candidate that improves none is rejected.
+  assert.deepEqual(withoutProgress([1, 1, 0, 2], 1), [2]);
+  assert.deepEqual(withoutProgress([], 3), []);
+});
+
+/** One validation sample per class; sample loss of class c = (w_c - 1)^2 + 0.1. */
+function perClassEvaluator(w: Weights): ClassScores {
+  const v = w[0].values;
+  const sampleLoss = Float32Array.from(v, (x) => (x - 1) ** 2 + 0.1);
+  const f1 = Float64Array.from(v, () => 1);
+  return { f1, accuracy: f1, overallAccuracy: 0, loss: sampleLoss.reduce((a, b) => a + b, 0), sampleLoss };
+}
+
+test('progress reject: a candidate that improves no class against own start model is rejected as no-progress', () => {
+  const ctx = context({
+    evaluate: perClassEvaluator,
+    numClasses: 4,
+    familiarClasses: [0, 1],
+    reference: vec([0, 0, 0, 0]),
+    validationSplit: { labels: [0, 1, 2, 3], privateCount: 0 },
+  });
+  const off = { rho: 0, gate: 0, far: 0, kappa: 0, passes: 0, sampleCap: 0 } as const;
+  const own = vec([1, 1, 0, 0]);
+  // Honest senders improve the classes they hold; the IPM-like copy steps back on all.
+  const offered = [
+    cand('a', vec([0, 0, 1, 1])),
+    cand('b', vec([1, 0, 1, 0])),
+    cand('ipm', vec([-0.5, -0.5, -0.5, -0.5])),
+  ];
+  const plain = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'off' }), own, offered, ctx).report;
+  assert.deepEqual(plain?.rejected, []);
+  const { report } = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'reject' }), own, offered, ctx);
+  assert.deepEqual(
+    report?.rejected.map((r) => [r.peer, r.reason]),
+    [['ipm', 'no-progress']],
+  );
+  // The default ('auto') applies it with D neighbours only.
+  const auto = (neighbours: number | 'all') =>
+    mergeWithReport(bristleLdawaStrategy(off), own, offered, { ...ctx, neighbours }).report?.rejected.map(
+      (r) => r.reason,
+    );
+  assert.deepEqual(auto(8), ['no-progress']);
+  assert.deepEqual(auto('all'), []);
+  // Without per-class losses (no labels) the stage is skipped.
+  const noLabels = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'reject' }), own, offered, {
+    ...ctx,
+    validationSplit: undefined,
+  }).report;
+  assert.deepEqual(noLabels?.rejected, []);
+});
