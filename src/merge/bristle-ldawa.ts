@@ -14,9 +14,15 @@
  *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
  *                  with a good record below the gate, makes a suspect that must prove
  *                  itself in 6.
+ *  3b. progress    against own's model at the start of the round, a candidate that lowers
+ *                  the loss on V of fewer classes than half the median count (over own and
+ *                  the candidates) is rejected; on by default with D neighbours
+ *                  (./class-progress.ts).
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).
+ *  4b. direction  off by default: a sender without a good record whose update points
+ *                  against the candidates' mean update is a suspect or rejected ('against').
  *  5. L-DAWA       per layer, max(0, cos(y_j - ref, D)) on this round's updates (ref = own
  *                  before local training); off by default (docs/ALGORITHMS.md says why).
  *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times;
