@@ -126,7 +126,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'auto',
     values: ['auto', 'reject', 'off'],
-    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
+    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', not a harm verdict: a stale honest model fails it too); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },
   progressGain: {
     kind: 'number',

@@ -43,7 +43,8 @@ test('old harm ages out of the window; reasons that say nothing about intent are
   s.observe(report([], [['a', 'harmful']]));
   for (let i = 0; i < 3; i++) s.observe(report(['a'], []));
   assert.deepEqual(s.observe(report([], [['a', 'harmful']])), [], 'the first harm left the window of 4');
-  for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected'] as const)
+  // 'no-progress' too: a stale honest model (a restarted daemon) fails class progress.
+  for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected', 'no-progress'] as const)
     assert.deepEqual(s.observe(report([], [['b', reason]])), []);
   assert.equal(s.has('b'), false);
   assert.deepEqual(s.observe(report([], [['c', 'non-finite']])), []);
