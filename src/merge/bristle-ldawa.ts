@@ -126,7 +126,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'auto',
     values: ['auto', 'reject', 'off'],
-    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', not a harm verdict: a stale honest model fails it too); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
+    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected: 'no-progress' (a harm verdict for shunning), or 'stale' (no verdict) when its sender has a good record (an honest daemon restarted from its checkpoint sends a model that is behind); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },
   progressGain: {
     kind: 'number',
@@ -590,8 +590,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const losses = live.map((j) => lossOfClasses(candidateScores(j)));
       if (reference !== undefined && ownLoss !== undefined && losses.every((l) => l !== undefined)) {
         const counts = losses.map((l) => improvedClasses(l as Float64Array, reference, o.progressGain));
-        for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain)))
-          drop(live[i] as number, 'no-progress');
+        for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain))) {
+          const j = live[i] as number;
+          drop(j, hasRecord[j] ? 'stale' : 'no-progress');
+        }
       }
     }
 

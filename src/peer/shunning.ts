@@ -17,9 +17,10 @@ import type { MergeReport, RejectReason } from '../merge/report.ts';
 /**
  * Rejections that count against a sender: its model made the merge worse, was out of
  * bounds, was a near-copy of another sender's (colluding identities; honest peers train
- * on their own data), or its update pointed against the others' (`opposed`). Not
- * `no-progress`: a stale honest model (a daemon restarted from its checkpoint, a slow
- * device) improves no class against a receiver that has moved on, like an IPM copy.
+ * on their own data), improved too few classes against the round's start model without
+ * the sender having a good record (`no-progress`), or its update pointed against the
+ * others' (`opposed`). Not `stale`, the same test failed by a sender with a good record:
+ * an honest daemon restarted from its checkpoint sends a model that is behind.
  */
 export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'harmful',
@@ -28,6 +29,7 @@ export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'out-of-range',
   'copies',
   'opposed',
+  'no-progress',
 ]);
 
 /** Senders remembered at most (verdicts and shunned ids); the least recently judged are forgotten first. */

@@ -43,14 +43,16 @@ test('old harm ages out of the window; reasons that say nothing about intent are
   s.observe(report([], [['a', 'harmful']]));
   for (let i = 0; i < 3; i++) s.observe(report(['a'], []));
   assert.deepEqual(s.observe(report([], [['a', 'harmful']])), [], 'the first harm left the window of 4');
-  // 'no-progress' too: a stale honest model (a restarted daemon) fails class progress.
-  for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected', 'no-progress'] as const)
+  // 'stale' too: class progress failed by a sender with a good record (a restarted daemon).
+  for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected', 'stale'] as const)
     assert.deepEqual(s.observe(report([], [['b', reason]])), []);
   assert.equal(s.has('b'), false);
   assert.deepEqual(s.observe(report([], [['c', 'non-finite']])), []);
   assert.deepEqual(s.observe(report([], [['c', 'out-of-range']])), ['c']);
   assert.deepEqual(s.observe(report([], [['d', 'copies']])), []);
   assert.deepEqual(s.observe(report([], [['d', 'copies']])), ['d'], 'near-copies of another sender are harm');
+  assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), []);
+  assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), ['e'], 'no progress without a good record is harm');
 });
 
 test('after 0 never shuns; bad settings are refused; memory is bounded', () => {
