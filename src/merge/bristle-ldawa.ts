@@ -113,7 +113,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'off',
     values: ['off', 'prove', 'reject'],
-    doc: "a candidate without a good record whose update points against the others' (its update's cosine with againstRef's direction, per againstScope, below againstCos; needs ctx.reference): 'prove' = a suspect, kept only if leave-group-out shows it helps; 'reject' = rejected ('opposed', a harm verdict); 'off' = no such test",
+    doc: "a candidate (againstWho: without a good record, or any) whose update points against the others' (its update's cosine with againstRef's direction, per againstScope, below againstCos; needs ctx.reference): 'prove' = a suspect, kept only if leave-group-out shows it helps; 'reject' = rejected ('opposed', a harm verdict); 'off' = no such test",
   },
   againstCos: {
     kind: 'number',
@@ -121,18 +121,6 @@ export const BRISTLE_LDAWA_SPEC = {
     min: -1,
     max: 1,
     doc: 'the cosine below which `against` applies',
-  },
-  progress: {
-    kind: 'choice',
-    default: 'off',
-    values: ['off', 'auto', 'reject'],
-    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected: 'no-progress' (a harm verdict for shunning), or 'stale' (no verdict) when its sender has a good record (an honest daemon restarted from its checkpoint sends a model that is behind); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
-  },
-  progressGain: {
-    kind: 'number',
-    default: 0.05,
-    min: 0,
-    doc: "the relative drop of a class's mean loss that counts as progress on it",
   },
   againstWho: {
     kind: 'choice',
@@ -151,6 +139,18 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 'layers',
     values: ['layers', 'model'],
     doc: "`against`'s cosine: the mean of the per-layer cosines, or the whole-model cosine",
+  },
+  progress: {
+    kind: 'choice',
+    default: 'off',
+    values: ['off', 'auto', 'reject'],
+    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected: 'no-progress' (a harm verdict for shunning), or 'stale' (no verdict) when its sender has a good record (an honest daemon restarted from its checkpoint sends a model that is behind); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
+  },
+  progressGain: {
+    kind: 'number',
+    default: 0.05,
+    min: 0,
+    doc: "the relative drop of a class's mean loss that counts as progress on it",
   },
   far: {
     kind: 'number',
@@ -573,8 +573,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
 
     // 3b. Class progress (./class-progress.ts): against own's model at the start of the
     // round, an honest model lowers the loss of the classes its sender trained on; a
-    // candidate that improves fewer than half the median count is rejected, whatever its
-    // record (IPM copies earn good records late in a run: docs/ALGORITHMS.md "Class progress").
+    // candidate that improves fewer than half the median count is rejected whatever its
+    // record (IPM copies earn good records late in a run), but only a sender without a
+    // good record gets a harm verdict (a restarted honest daemon is behind, too):
+    // docs/ALGORITHMS.md "Class progress with D neighbours".
     const labels = ctx.validationSplit?.labels;
     if (progress === 'reject' && ctx.reference !== undefined && labels !== undefined) {
       const byName = new Map(ctx.reference.map((l) => [l.name, l]));
@@ -616,8 +618,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const clip = distance.map((d) => (o.kappa > 0 && d > radius ? (d > 0 ? radius / d : 1) : 1));
 
     // 4b. Direction: a sign-flipped or inner-product-manipulated update points against the
-    // others' (docs/ALGORITHMS.md "Direction"). A sender with a good record is spared:
-    // honest specialists of other classes drift below 0 in later rounds.
+    // others' in round 0 (docs/ALGORITHMS.md "Sign flip and IPM with D neighbours", `against`).
+    // By default a sender with a good record is spared: honest specialists of other classes
+    // drift below 0 in later rounds.
     if (o.against !== 'off' && ctx.reference !== undefined) {
       const refLayers = referenceLayers(own, ctx.reference, layers) ?? [];
       const cos = updateCosines(own, models, layers, refLayers, clip, active, o.againstRef);

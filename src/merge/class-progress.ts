@@ -2,9 +2,9 @@
  * Class progress (bristle+ldawa option `progress`): an honest peer trains on its own data,
  * so its model lowers the validation loss of the classes it holds against the model it
  * started the round from. IPM copies (a step back along the honest mean) and sign-flipped
- * updates (a step back along the sender's own) lower almost none. Measured on the merge
- * logs of docs/ALGORITHMS.md "Class progress": under 4-class shards an honest candidate
- * improved at least 3 classes by more than 5% in 90% of merges.
+ * updates (a step back along the sender's own) lower few or none. Measured on the merge
+ * logs of docs/ALGORITHMS.md "Class progress with D neighbours": under 4-class shards an
+ * honest candidate improved at least 3 classes by more than 5% in 90% of its offers.
  *
  * Pure math on per-sample losses: no tfjs, no libp2p.
  */

@@ -78,3 +78,40 @@ test('progress reject: a candidate that improves no class against own start mode
   }).report;
   assert.deepEqual(noLabels?.rejected, []);
 });
+
+test('progress: a sender with a good record that falls behind is stale (no verdict), a stranger is no-progress', () => {
+  const merge = bristleLdawaStrategy({
+    rho: 0,
+    gate: 0,
+    far: 0,
+    kappa: 0,
+    passes: 1,
+    sampleCap: 0,
+    progress: 'reject',
+  });
+  const ctx = (round: number) =>
+    context({
+      evaluate: perClassEvaluator,
+      numClasses: 4,
+      familiarClasses: [0, 1],
+      reference: vec([0, 0, 0, 0]),
+      validationSplit: { labels: [0, 1, 2, 3], privateCount: 0 },
+      round,
+    });
+  const own = vec([1, 1, 0, 0]);
+  const honest = [cand('b', vec([0, 0, 1, 1])), cand('c', vec([1, 0, 1, 0]))];
+  // Three rounds in which 'a' helps: it earns a good record.
+  for (let round = 0; round < 3; round++) {
+    const { report } = mergeWithReport(merge, own, [...honest, cand('a', vec([1, 1, 1, 1]))], ctx(round));
+    assert.ok(report?.used.some((u) => u.peer === 'a'));
+  }
+  const behind = vec([-0.5, -0.5, -0.5, -0.5]);
+  const { report } = mergeWithReport(merge, own, [...honest, cand('a', behind), cand('x', behind)], ctx(3));
+  assert.deepEqual(
+    report?.rejected.filter((r) => r.peer === 'a' || r.peer === 'x').map((r) => [r.peer, r.reason]),
+    [
+      ['a', 'stale'],
+      ['x', 'no-progress'],
+    ],
+  );
+});
