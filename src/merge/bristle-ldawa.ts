@@ -142,7 +142,7 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   progress: {
     kind: 'choice',
-    default: 'off',
+    default: 'auto',
     values: ['off', 'auto', 'reject'],
     doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected: 'no-progress' (a harm verdict for shunning), or 'stale' (no verdict) when its sender has a good record (an honest daemon restarted from its checkpoint sends a model that is behind); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },
@@ -594,7 +594,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         const counts = losses.map((l) => improvedClasses(l as Float64Array, reference, o.progressGain));
         for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain))) {
           const j = live[i] as number;
-          drop(j, hasRecord[j] ? 'stale' : 'no-progress');
+          drop(j, 'no-progress');
         }
       }
     }

@@ -50,6 +50,8 @@ export class Shunning {
   /** Last verdicts per sender, true = harm, oldest first; Map order = least recently judged first. */
   readonly #verdicts = new Map<string, boolean[]>();
   readonly #shunned = new Set<string>();
+  /** Per sender, the seq of its last model rejected as 'no-progress' (judged once per model). */
+  readonly #noProgressSeq = new Map<string, number>();
 
   constructor(options: ShunningOptions) {
     if (!Number.isInteger(options.after) || options.after < 0)
@@ -85,13 +87,25 @@ export class Shunning {
       }
     };
     for (const u of report.used) judge(u.peer, false);
-    for (const r of report.rejected) if (HARM_REASONS.has(r.reason)) judge(r.peer, true);
+    for (const r of report.rejected) {
+      if (!HARM_REASONS.has(r.reason)) continue;
+      // One verdict per model for 'no-progress': a model that is behind (a restarted
+      // daemon's) is judged in every gossip step of a round, but it is one model.
+      if (r.reason === 'no-progress') {
+        if (this.#noProgressSeq.get(r.peer) === r.seq) continue;
+        this.#noProgressSeq.delete(r.peer);
+        this.#noProgressSeq.set(r.peer, r.seq);
+      }
+      judge(r.peer, true);
+    }
     this.#forgetOldest();
     return fresh;
   }
 
   #forgetOldest(): void {
     while (this.#verdicts.size > this.#capacity) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
+    while (this.#noProgressSeq.size > this.#capacity)
+      this.#noProgressSeq.delete(this.#noProgressSeq.keys().next().value as string);
     while (this.#shunned.size > this.#capacity) this.#shunned.delete(this.#shunned.values().next().value as string);
   }
 }
