@@ -14,10 +14,10 @@
  *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
  *                  with a good record below the gate, makes a suspect that must prove
  *                  itself in 6.
- *  3b. progress    off by default: against own's model at the start of the round, a
- *                  candidate that lowers the loss on V of fewer classes than half the
- *                  median count (over own and the candidates) is rejected
- *                  (./class-progress.ts; docs/ALGORITHMS.md says why it is off).
+ *  3b. progress    against own's model at the start of the round, a candidate that lowers
+ *                  the loss on V of fewer classes than half the median count (over own and
+ *                  the candidates) is rejected; on by default with D neighbours
+ *                  (./class-progress.ts).
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).
@@ -144,7 +144,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'auto',
     values: ['off', 'auto', 'reject'],
-    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected: 'no-progress' (a harm verdict for shunning), or 'stale' (no verdict) when its sender has a good record (an honest daemon restarted from its checkpoint sends a model that is behind); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
+    doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict for shunning once per model: a daemon restarted from its checkpoint sends one model that is behind, judged in every gossip step); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },
   progressGain: {
     kind: 'number',
@@ -574,9 +574,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // 3b. Class progress (./class-progress.ts): against own's model at the start of the
     // round, an honest model lowers the loss of the classes its sender trained on; a
     // candidate that improves fewer than half the median count is rejected whatever its
-    // record (IPM copies earn good records late in a run), but only a sender without a
-    // good record gets a harm verdict (a restarted honest daemon is behind, too):
-    // docs/ALGORITHMS.md "Class progress with D neighbours".
+    // record (IPM copies earn good records late in a run): docs/ALGORITHMS.md "Class
+    // progress with D neighbours".
     const labels = ctx.validationSplit?.labels;
     if (progress === 'reject' && ctx.reference !== undefined && labels !== undefined) {
       const byName = new Map(ctx.reference.map((l) => [l.name, l]));
@@ -592,10 +591,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const losses = live.map((j) => lossOfClasses(candidateScores(j)));
       if (reference !== undefined && ownLoss !== undefined && losses.every((l) => l !== undefined)) {
         const counts = losses.map((l) => improvedClasses(l as Float64Array, reference, o.progressGain));
-        for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain))) {
-          const j = live[i] as number;
-          drop(j, 'no-progress');
-        }
+        for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain)))
+          drop(live[i] as number, 'no-progress');
       }
     }
 

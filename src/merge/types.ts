@@ -94,9 +94,7 @@ export type RejectReason =
   /** Its update points against own's (bristle+ldawa, `against` 'reject'). */
   | 'opposed'
   /** It lowers the validation loss of too few classes against own's start model (bristle+ldawa, `progress`). */
-  | 'no-progress'
-  /** As 'no-progress', from a sender with a good record: a model that is behind, not a harm verdict. */
-  | 'stale';
+  | 'no-progress';
 
 export interface UsedCandidate {
   readonly peer: string;

@@ -17,10 +17,9 @@ import type { MergeReport, RejectReason } from '../merge/report.ts';
 /**
  * Rejections that count against a sender: its model made the merge worse, was out of
  * bounds, was a near-copy of another sender's (colluding identities; honest peers train
- * on their own data), improved too few classes against the round's start model without
- * the sender having a good record (`no-progress`), or its update pointed against the
- * others' (`opposed`). Not `stale`, the same test failed by a sender with a good record:
- * an honest daemon restarted from its checkpoint sends a model that is behind.
+ * on their own data), improved too few classes against the round's start model
+ * (`no-progress`, once per model: see Shunning.observe), or its update pointed against the
+ * others' (`opposed`).
  */
 export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'harmful',

@@ -43,8 +43,7 @@ test('old harm ages out of the window; reasons that say nothing about intent are
   s.observe(report([], [['a', 'harmful']]));
   for (let i = 0; i < 3; i++) s.observe(report(['a'], []));
   assert.deepEqual(s.observe(report([], [['a', 'harmful']])), [], 'the first harm left the window of 4');
-  // 'stale' too: class progress failed by a sender with a good record (a restarted daemon).
-  for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected', 'stale'] as const)
+  for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected'] as const)
     assert.deepEqual(s.observe(report([], [['b', reason]])), []);
   assert.equal(s.has('b'), false);
   assert.deepEqual(s.observe(report([], [['c', 'non-finite']])), []);
@@ -52,7 +51,12 @@ test('old harm ages out of the window; reasons that say nothing about intent are
   assert.deepEqual(s.observe(report([], [['d', 'copies']])), []);
   assert.deepEqual(s.observe(report([], [['d', 'copies']])), ['d'], 'near-copies of another sender are harm');
   assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), []);
-  assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), ['e'], 'no progress without a good record is harm');
+  assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), [], 'one model that is behind is one verdict');
+  assert.deepEqual(
+    s.observe({ strategy: 'x', ownShare: 1, used: [], rejected: [{ peer: 'e', seq: 2, reason: 'no-progress' }] }),
+    ['e'],
+    'a second model without progress is harm again',
+  );
 });
 
 test('after 0 never shuns; bad settings are refused; memory is bounded', () => {
