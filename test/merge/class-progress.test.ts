@@ -39,14 +39,20 @@ function perClassEvaluator(w: Weights): ClassScores {
   return { f1, accuracy: f1, overallAccuracy: 0, loss: sampleLoss.reduce((a, b) => a + b, 0), sampleLoss };
 }
 
-test('progress reject: a candidate that improves no class against own start model is rejected as no-progress', () => {
-  const ctx = context({
+/** Four classes, one validation sample each; own's start model is all zeros. */
+function progressContext(round = 0) {
+  return context({
     evaluate: perClassEvaluator,
     numClasses: 4,
     familiarClasses: [0, 1],
     reference: vec([0, 0, 0, 0]),
     validationSplit: { labels: [0, 1, 2, 3], privateCount: 0 },
+    round,
   });
+}
+
+test('progress reject: a candidate that improves no class against own start model is rejected as no-progress', () => {
+  const ctx = progressContext();
   const off = { rho: 0, gate: 0, far: 0, kappa: 0, passes: 0, sampleCap: 0 } as const;
   const own = vec([1, 1, 0, 0]);
   // Honest senders improve the classes they hold; the IPM-like copy steps back on all.
@@ -88,15 +94,7 @@ test('progress: a sender with a good record that stops improving is rejected too
     sampleCap: 0,
     progress: 'reject',
   });
-  const ctx = (round: number) =>
-    context({
-      evaluate: perClassEvaluator,
-      numClasses: 4,
-      familiarClasses: [0, 1],
-      reference: vec([0, 0, 0, 0]),
-      validationSplit: { labels: [0, 1, 2, 3], privateCount: 0 },
-      round,
-    });
+  const ctx = progressContext;
   const own = vec([1, 1, 0, 0]);
   const honest = [cand('b', vec([0, 0, 1, 1])), cand('c', vec([1, 0, 1, 0]))];
   // Three rounds in which 'a' helps: it earns a good record (IPM copies do, late in a run).
