@@ -93,7 +93,7 @@ export class PeerSampler {
   readonly #recent = new Set<string>();
   /** Ids that failed (unreachable, refused): not taken again until they are seen anew. */
   readonly #gone = new Set<string>();
-  /** Ids never taken again (shun), oldest first. */
+  /** Ids not taken again until readmitted (shun), oldest first. */
   readonly #shunned = new Set<string>();
   readonly #inbound = new Set<string>();
   #learned = 0;
@@ -227,9 +227,9 @@ export class PeerSampler {
   }
 
   /**
-   * `id` is never taken again (its models kept harming this peer's merges,
-   * src/peer/shunning.ts): it leaves every slot like a forgotten id, and stays out after
-   * the round. At most `recent` ids are shunned; beyond that the oldest is taken again.
+   * `id` is not taken again until `readmit(id)` (its models kept harming this peer's
+   * merges, src/peer/shunning.ts): it leaves every slot like a forgotten id, and stays out
+   * after the round. At most `recent` ids are shunned; beyond that the oldest is taken again.
    */
   shun(id: string): void {
     this.#shunned.delete(id);
@@ -238,6 +238,11 @@ export class PeerSampler {
       this.#shunned.delete(this.#shunned.values().next().value as string);
     }
     this.forget(id);
+  }
+
+  /** A shunned `id` may be taken again once it is seen again (its shun's term is over). */
+  readmit(id: string): void {
+    this.#shunned.delete(id);
   }
 
   /** Forgotten ids may be taken again before the next round (a retry after failures). */

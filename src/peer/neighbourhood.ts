@@ -223,8 +223,13 @@ export class Neighbourhood {
     this.#exchange();
   }
 
+  /** `peer`'s shun is over: the sampler may take it again once it is seen again. */
+  readmit(peer: string): void {
+    this.sampler.readmit(peer);
+  }
+
   /**
-   * Stops taking updates from `peer` for good (src/peer/shunning.ts): it leaves the
+   * Stops taking updates from `peer` until `readmit(peer)` (src/peer/shunning.ts): it leaves the
    * sampler, is unfollowed at once, and another peer takes its slot now rather than at the
    * next round (a shunned neighbour is not a swap, so it does not use up the round's).
    */

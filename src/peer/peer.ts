@@ -46,7 +46,7 @@ import {
 import { DEFAULT_NEIGHBOURS, defaultGossipSteps, defaultShunAfter, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
-import { Shunning } from './shunning.ts';
+import { SHUN_TERM_ROUNDS, Shunning } from './shunning.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
 import { fetchTask, serveTask, TaskProbeLimiter } from './task-exchange.ts';
 import { describeTaskMismatch } from './task-mismatch.ts';
@@ -151,6 +151,12 @@ export interface PeerOptions {
    */
   readonly shunAfter?: number;
   /**
+   * Rounds a sender's first shun lasts; each further shun of it doubles the term, and after
+   * a term one more harm verdict shuns it again (src/peer/shunning.ts). 0 = for good.
+   * Default SHUN_TERM_ROUNDS (4).
+   */
+  readonly shunRounds?: number;
+  /**
    * What the optimizer's momentum does at the round's merge: 'keep' it (it still points
    * along this peer's own local drift), or 'reset' it, so the next local training starts
    * from the merged model without it. Default 'keep'.
@@ -233,6 +239,7 @@ type ResolvedPeerOptions = PeerOptions & {
   readonly snapshotRateLimit: RateLimit | false;
   readonly snapshotTimeoutMs: number;
   readonly shunAfter: number;
+  readonly shunRounds: number;
 };
 
 function resolve(options: PeerOptions): ResolvedPeerOptions {
@@ -250,6 +257,7 @@ function resolve(options: PeerOptions): ResolvedPeerOptions {
     snapshotRateLimit: options.snapshotRateLimit ?? PEER_DEFAULTS.snapshotRateLimit,
     snapshotTimeoutMs: options.snapshotTimeoutMs ?? PEER_DEFAULTS.snapshotTimeoutMs,
     shunAfter: options.shunAfter ?? defaultShunAfter(options.neighbours ?? PEER_DEFAULTS.neighbours),
+    shunRounds: options.shunRounds ?? SHUN_TERM_ROUNDS,
   };
 }
 
@@ -358,7 +366,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       throw new RangeError(`gossipSteps must be an integer in [1, ${MAX_GOSSIP_STEPS}], got ${String(steps)}`);
     }
     this.#hood = d === 'all' ? undefined : this.#neighbourhood(d);
-    this.#shunning = new Shunning({ after: this.#options.shunAfter });
+    this.#shunning = new Shunning({ after: this.#options.shunAfter, term: this.#options.shunRounds });
   }
 
   #neighbourhood(d: number): Neighbourhood {
@@ -525,6 +533,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
     this.#roundBytesSent = 0;
+    for (const peer of this.#shunning.release(round)) this.#hood?.readmit(peer);
     // Neighbours not heard from lately are followed again (they may have dropped us).
     this.#hood?.tick(round, (peer) => {
       const heard = this.#neighbours.get(peer)?.heardInRound;
@@ -630,7 +639,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const result = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
     this.trainer.setLayers(result.weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
-    for (const peer of this.#shunning.observe(result.report)) {
+    for (const peer of this.#shunning.observe(result.report, round)) {
       this.#hood?.shun(peer);
     }
     return result;

@@ -1,6 +1,6 @@
 /**
  * Shunning: a sender whose models this peer's merge keeps finding harmful is dropped from
- * the neighbour set for good and replaced by another peer. The merge only decides about
+ * the neighbour set for a term of rounds and replaced by another peer. The merge only decides about
  * one model at a time; with D neighbours a detected attacker would otherwise stay among
  * them until its slot is reset, get another chance in every merge, and keep a slot an
  * honest peer could fill. Pure bookkeeping on merge reports: no network, no timers.
@@ -11,6 +11,12 @@
  * `window` verdicts are harm: one harmful verdict is what an honest specialist gets now
  * and then (about 1 in 20 of its merges, docs/ALGORITHMS.md "Shunning"), repeated ones
  * are not.
+ *
+ * A shun lasts `term` rounds, doubled each time the same sender is shunned again. Then the
+ * sender is on probation: one more harm verdict among its next ones shuns it again. A term,
+ * not for good, because a model can fail the merge's tests for a while without intent: a
+ * daemon restarted from an old checkpoint sends models that are behind until it has merged
+ * its neighbours' (docs/ALGORITHMS.md "Shunning").
  */
 import type { MergeReport, RejectReason } from '../merge/report.ts';
 
@@ -34,21 +40,32 @@ export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
 /** Senders remembered at most (verdicts and shunned ids); the least recently judged are forgotten first. */
 export const SHUNNING_CAPACITY = 4096;
 
+/** Rounds a sender's first shun lasts (SHUN_TERM_ROUNDS x 2^k for its (k+1)-th). */
+export const SHUN_TERM_ROUNDS = 4;
+/** Doublings of the term at most (a term stays a safe integer however often one sender is shunned). */
+const MAX_TERM_DOUBLINGS = 20;
+
 export interface ShunningOptions {
   /** Harm verdicts among the last `window` that shun a sender (0 = never shun). */
   readonly after: number;
   /** Verdicts remembered per sender. Default 2 x after. */
   readonly window?: number;
   readonly capacity?: number;
+  /** Rounds a first shun lasts, doubled for each further shun of the same sender; 0 = for good. Default SHUN_TERM_ROUNDS. */
+  readonly term?: number;
 }
 
 export class Shunning {
   readonly after: number;
   readonly window: number;
+  readonly term: number;
   readonly #capacity: number;
   /** Last verdicts per sender, true = harm, oldest first; Map order = least recently judged first. */
   readonly #verdicts = new Map<string, boolean[]>();
-  readonly #shunned = new Set<string>();
+  /** Shunned senders and the round their term ends (Infinity with term 0), oldest shun first. */
+  readonly #shunned = new Map<string, number>();
+  /** Per sender, how often it was shunned (its next term doubles); Map order = least recently shunned first. */
+  readonly #shuns = new Map<string, number>();
   /** Per sender, the seq of its last model rejected as 'no-progress' (judged once per model). */
   readonly #noProgressSeq = new Map<string, number>();
 
@@ -60,6 +77,9 @@ export class Shunning {
     if (!Number.isInteger(this.window) || this.window < this.after)
       throw new RangeError(`shun window must be an integer >= after (${this.after}), got ${String(this.window)}`);
     this.#capacity = options.capacity ?? SHUNNING_CAPACITY;
+    this.term = options.term ?? SHUN_TERM_ROUNDS;
+    if (!Number.isInteger(this.term) || this.term < 0)
+      throw new RangeError(`shunRounds must be an integer >= 0, got ${String(options.term)}`);
   }
 
   has(peer: string): boolean {
@@ -70,8 +90,16 @@ export class Shunning {
     return this.#shunned.size;
   }
 
-  /** Takes one merge's verdicts; returns the senders shunned by them (newly). */
-  observe(report: MergeReport | undefined): string[] {
+  /** The round `peer`'s shun ends (Infinity: for good), or undefined if it is not shunned. */
+  until(peer: string): number | undefined {
+    return this.#shunned.get(peer);
+  }
+
+  /**
+   * Takes one merge's verdicts, made in `round`; returns the senders shunned by them
+   * (newly), each until `until(peer)`.
+   */
+  observe(report: MergeReport | undefined, round: number): string[] {
     if (report === undefined || this.after === 0) return [];
     const fresh: string[] = [];
     const judge = (peer: string, harm: boolean): void => {
@@ -81,7 +109,11 @@ export class Shunning {
       this.#verdicts.set(peer, kept);
       if (kept.filter((h) => h).length >= this.after) {
         this.#verdicts.delete(peer);
-        this.#shunned.add(peer);
+        const shuns = this.#shuns.get(peer) ?? 0;
+        this.#shuns.delete(peer);
+        this.#shuns.set(peer, shuns + 1);
+        const term = this.term === 0 ? Number.POSITIVE_INFINITY : this.term * 2 ** Math.min(shuns, MAX_TERM_DOUBLINGS);
+        this.#shunned.set(peer, round + term);
         fresh.push(peer);
       }
     };
@@ -101,10 +133,29 @@ export class Shunning {
     return fresh;
   }
 
+  /**
+   * Ends the shuns whose term is over by `round`; returns those senders. Each is on
+   * probation: it keeps `after - 1` harm verdicts, so one more among its next `window`
+   * shuns it again (for twice as long).
+   */
+  release(round: number): string[] {
+    const released: string[] = [];
+    for (const [peer, until] of this.#shunned) {
+      if (until > round) continue;
+      this.#shunned.delete(peer);
+      this.#verdicts.delete(peer);
+      if (this.after > 1) this.#verdicts.set(peer, new Array<boolean>(this.after - 1).fill(true));
+      released.push(peer);
+    }
+    this.#forgetOldest();
+    return released;
+  }
+
   #forgetOldest(): void {
     while (this.#verdicts.size > this.#capacity) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     while (this.#noProgressSeq.size > this.#capacity)
       this.#noProgressSeq.delete(this.#noProgressSeq.keys().next().value as string);
-    while (this.#shunned.size > this.#capacity) this.#shunned.delete(this.#shunned.values().next().value as string);
+    while (this.#shunned.size > this.#capacity) this.#shunned.delete(this.#shunned.keys().next().value as string);
+    while (this.#shuns.size > this.#capacity) this.#shuns.delete(this.#shuns.keys().next().value as string);
   }
 }

@@ -61,17 +61,16 @@ test('progress reject: a candidate that improves no class against own start mode
     cand('b', vec([1, 0, 1, 0])),
     cand('ipm', vec([-0.5, -0.5, -0.5, -0.5])),
   ];
-  // Off by default.
-  const plain = mergeWithReport(bristleLdawaStrategy(off), own, offered, { ...ctx, neighbours: 8 }).report;
+  const plain = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'off' }), own, offered, ctx).report;
   assert.deepEqual(plain?.rejected, []);
   const { report } = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'reject' }), own, offered, ctx);
   assert.deepEqual(
     report?.rejected.map((r) => [r.peer, r.reason]),
     [['ipm', 'no-progress']],
   );
-  // 'auto' applies it with D neighbours only.
+  // The default ('auto') applies it with D neighbours only.
   const auto = (neighbours: number | 'all') =>
-    mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'auto' }), own, offered, {
+    mergeWithReport(bristleLdawaStrategy(off), own, offered, {
       ...ctx,
       neighbours,
     }).report?.rejected.map((r) => r.reason);

@@ -28,32 +28,32 @@ function report(used: string[], rejected: Array<[string, RejectReason]>): MergeR
 
 test('a sender is shunned once `after` of its last 2 x after verdicts are harm, not before', () => {
   const s = new Shunning({ after: 2 });
-  assert.deepEqual(s.observe(report(['h'], [['a', 'harmful']])), []);
+  assert.deepEqual(s.observe(report(['h'], [['a', 'harmful']]), 0), []);
   assert.equal(s.has('a'), false, 'one harmful verdict is what an honest specialist gets now and then');
-  assert.deepEqual(s.observe(report(['a', 'h'], [])), []);
-  assert.deepEqual(s.observe(report(['h'], [['a', 'too-far']])), ['a'], '2 of the last 4');
+  assert.deepEqual(s.observe(report(['a', 'h'], []), 0), []);
+  assert.deepEqual(s.observe(report(['h'], [['a', 'too-far']]), 0), ['a'], '2 of the last 4');
   assert.ok(s.has('a'));
-  assert.deepEqual(s.observe(report(['h'], [['a', 'harmful']])), [], 'shunned once, reported once');
+  assert.deepEqual(s.observe(report(['h'], [['a', 'harmful']]), 0), [], 'shunned once, reported once');
   assert.equal(s.size, 1);
   assert.equal(s.has('h'), false);
 });
 
 test('old harm ages out of the window; reasons that say nothing about intent are no verdicts', () => {
   const s = new Shunning({ after: 2 });
-  s.observe(report([], [['a', 'harmful']]));
-  for (let i = 0; i < 3; i++) s.observe(report(['a'], []));
-  assert.deepEqual(s.observe(report([], [['a', 'harmful']])), [], 'the first harm left the window of 4');
+  s.observe(report([], [['a', 'harmful']]), 0);
+  for (let i = 0; i < 3; i++) s.observe(report(['a'], []), 0);
+  assert.deepEqual(s.observe(report([], [['a', 'harmful']]), 0), [], 'the first harm left the window of 4');
   for (const reason of ['uncertain', 'duplicate', 'not-prioritized', 'not-selected'] as const)
-    assert.deepEqual(s.observe(report([], [['b', reason]])), []);
+    assert.deepEqual(s.observe(report([], [['b', reason]]), 0), []);
   assert.equal(s.has('b'), false);
-  assert.deepEqual(s.observe(report([], [['c', 'non-finite']])), []);
-  assert.deepEqual(s.observe(report([], [['c', 'out-of-range']])), ['c']);
-  assert.deepEqual(s.observe(report([], [['d', 'copies']])), []);
-  assert.deepEqual(s.observe(report([], [['d', 'copies']])), ['d'], 'near-copies of another sender are harm');
-  assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), []);
-  assert.deepEqual(s.observe(report([], [['e', 'no-progress']])), [], 'one model that is behind is one verdict');
+  assert.deepEqual(s.observe(report([], [['c', 'non-finite']]), 0), []);
+  assert.deepEqual(s.observe(report([], [['c', 'out-of-range']]), 0), ['c']);
+  assert.deepEqual(s.observe(report([], [['d', 'copies']]), 0), []);
+  assert.deepEqual(s.observe(report([], [['d', 'copies']]), 0), ['d'], 'near-copies of another sender are harm');
+  assert.deepEqual(s.observe(report([], [['e', 'no-progress']]), 0), []);
+  assert.deepEqual(s.observe(report([], [['e', 'no-progress']]), 0), [], 'one model that is behind is one verdict');
   assert.deepEqual(
-    s.observe({ strategy: 'x', ownShare: 1, used: [], rejected: [{ peer: 'e', seq: 2, reason: 'no-progress' }] }),
+    s.observe({ strategy: 'x', ownShare: 1, used: [], rejected: [{ peer: 'e', seq: 2, reason: 'no-progress' }] }, 0),
     ['e'],
     'a second model without progress is harm again',
   );
@@ -61,12 +61,12 @@ test('old harm ages out of the window; reasons that say nothing about intent are
 
 test('after 0 never shuns; bad settings are refused; memory is bounded', () => {
   const off = new Shunning({ after: 0 });
-  for (let i = 0; i < 5; i++) assert.deepEqual(off.observe(report([], [['a', 'harmful']])), []);
+  for (let i = 0; i < 5; i++) assert.deepEqual(off.observe(report([], [['a', 'harmful']]), 0), []);
   assert.throws(() => new Shunning({ after: -1 }), /shunAfter must be an integer >= 0/);
   assert.throws(() => new Shunning({ after: 1.5 }), /shunAfter must be an integer >= 0/);
   assert.throws(() => new Shunning({ after: 3, window: 2 }), /window must be an integer >= after/);
   const small = new Shunning({ after: 1, capacity: 3 });
-  for (const id of ['a', 'b', 'c', 'd']) small.observe(report([], [[id, 'harmful']]));
+  for (const id of ['a', 'b', 'c', 'd']) small.observe(report([], [[id, 'harmful']]), 0);
   assert.equal(small.size, 3);
   assert.equal(small.has('a'), false, 'the oldest shunned id is released first');
 });
@@ -107,7 +107,7 @@ function meanWithout(bad: string): Strategy {
   };
 }
 
-test('on the bus, 8 peers with D = 3 that find p0 harmful shun it after 2 verdicts and refill its slot', async () => {
+test('on the bus, 8 peers with D = 3 that find p0 harmful shun it (for good: shunRounds 0) after 2 verdicts and refill its slot', async () => {
   const bus = new Bus();
   const D = 3;
   const peers: Peer[] = [];
@@ -127,6 +127,7 @@ test('on the bus, 8 peers with D = 3 that find p0 harmful shun it after 2 verdic
       gossipSteps: 1,
       minFreshUpdates: 2,
       shunAfter: i === 0 ? 0 : 2,
+      shunRounds: 0,
       strategy: i === 0 ? createStrategy('mean') : strategy,
       deadline: { initialMs: 300, minMs: 50, maxMs: 1000 },
     });
