@@ -484,6 +484,7 @@ async function networkPeer(
     ...(s.gossipSteps === undefined ? {} : { gossipSteps: s.gossipSteps }),
     // Lockstep waits for every peer's update each round: a shunned sender would stall it.
     ...(lockstep !== undefined ? { shunAfter: 0 } : s.shunAfter === undefined ? {} : { shunAfter: s.shunAfter }),
+    ...(s.shunRounds === undefined ? {} : { shunRounds: s.shunRounds }),
     momentumAfterMerge: s.momentumAfterMerge,
     ...(sharedCopies === undefined ? {} : { sharedCopies }),
     deadline: { initialMs: s.deadline.initialMs, minMs: s.deadline.minMs, maxMs: s.deadline.maxMs },

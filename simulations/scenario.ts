@@ -104,6 +104,8 @@ export interface Scenario {
   readonly gossipSteps: number | undefined;
   /** PeerOptions.shunAfter; undefined: the Peer's default. */
   readonly shunAfter: number | undefined;
+  /** PeerOptions.shunRounds; undefined: the Peer's default. */
+  readonly shunRounds: number | undefined;
   /** PeerOptions.momentumAfterMerge: keep or reset the optimizer momentum at the merge. */
   readonly momentumAfterMerge: 'keep' | 'reset';
   readonly churn: readonly ChurnEvent[];
@@ -284,6 +286,12 @@ export const SCENARIO_SCHEMA = strict(
       doc(
         "Shun a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far or out of bounds): its updates are no longer merged and, with neighbours D, another peer takes its slot (src/peer/shunning.ts). 0 = never. Default: the Peer's.",
         int(0, 64),
+      ),
+    ),
+    shunRounds: v.optional(
+      doc(
+        "Rounds a shun lasts: after it the sender is merged again on probation (one more harm verdict shuns it again); each further shun of the same sender doubles it (src/peer/shunning.ts). 0 = for good. Default: the Peer's.",
+        int(0, 1_000_000),
       ),
     ),
     momentumAfterMerge: v.optional(
@@ -500,6 +508,7 @@ export function parseScenario(raw: unknown): Scenario {
     neighbours: s.mode === 'lockstep' ? 'all' : s.neighbours,
     gossipSteps: s.gossipSteps,
     shunAfter: s.shunAfter,
+    shunRounds: s.shunRounds,
     momentumAfterMerge: s.momentumAfterMerge,
     churn: churnEvents(s, byzantine?.count ?? 0),
     seed: s.seed,

@@ -246,12 +246,16 @@ export class Session {
     const joined = this.#joined;
     if (!joined) return;
     const ids = new Set([...joined.peer.neighbours(), ...this.#updates.keys(), ...joined.dialer.states.keys()]);
-    const neighbours: NeighbourView[] = [...ids].sort().map((peer) => ({
-      peer,
-      share: this.#lastShares.get(peer),
-      updates: this.#updates.get(peer) ?? 0,
-      dial: joined.dialer.states.get(peer),
-    }));
+    const neighbours: NeighbourView[] = [...ids].sort().map((peer) => {
+      const shunnedUntil = joined.peer.shunnedUntil(peer);
+      return {
+        peer,
+        share: this.#lastShares.get(peer),
+        updates: this.#updates.get(peer) ?? 0,
+        dial: joined.dialer.states.get(peer),
+        ...(shunnedUntil === undefined ? {} : { shunnedUntil }),
+      };
+    });
     this.#store.update({
       connections: connectionViews(joined.gossip.node),
       neighbours,

@@ -33,6 +33,8 @@ export interface NeighbourView {
   readonly share: number | undefined;
   readonly updates: number;
   readonly dial: DialState | undefined;
+  /** Our round this neighbour's shun ends (its models kept harming our merges), if it is shunned. */
+  readonly shunnedUntil?: number;
 }
 
 export interface AppState {

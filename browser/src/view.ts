@@ -17,6 +17,12 @@ function pct(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`;
 }
 
+/** When a shunned neighbour's shun ends: "until round N", or "for good". */
+function shunText(until: number | undefined): string {
+  if (until === undefined) return '';
+  return Number.isFinite(until) ? `until round ${until}` : 'for good';
+}
+
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
@@ -106,13 +112,14 @@ export function render(s: AppState): void {
   );
   table(
     'neighbours',
-    ['peer', 'merge share', 'updates', 'WebRTC dial'],
+    ['peer', 'merge share', 'updates', 'shunned', 'WebRTC dial'],
     [
-      ['(own model)', pct(s.ownShare), '', ''],
+      ['(own model)', pct(s.ownShare), '', '', ''],
       ...s.neighbours.map((n) => [
         short(n.peer),
         pct(n.share),
         String(n.updates),
+        shunText(n.shunnedUntil),
         n.dial === undefined ? '' : n.dial.kind === 'failed' ? `failed: ${n.dial.error}` : n.dial.kind,
       ]),
     ],

@@ -40,6 +40,7 @@ import {
   defaultShunAfter,
   MAX_GOSSIP_STEPS,
 } from '../../src/peer/gossip-steps.ts';
+import { SHUN_TERM_ROUNDS } from '../../src/peer/shunning.ts';
 import {
   MAX_BATCH_SIZE,
   MAX_KEYFRAME_INTERVAL,
@@ -128,6 +129,8 @@ export interface DaemonConfig {
     readonly gossipSteps: number;
     /** Shun a sender after this many harm verdicts of its last 2 x shunAfter; default defaultShunAfter(neighbours). */
     readonly shunAfter: number;
+    /** Rounds a first shun lasts (doubled per repeat; 0 = for good); default SHUN_TERM_ROUNDS. */
+    readonly shunRounds: number;
     readonly deadline: DeadlineOptions;
     readonly staleAfterRounds: number;
     readonly evaluateEvery: number;
@@ -349,6 +352,12 @@ const ROUND = strict({
       int(0, 64),
     ),
   ),
+  shunRounds: v.optional(
+    doc(
+      'Rounds a shun lasts: after it the sender is merged again on probation (one more harm verdict shuns it again); each further shun of the same sender doubles it. 0 = for good. Default 4.',
+      int(0, 1_000_000),
+    ),
+  ),
   deadline: v.optional(DEADLINE, {}),
   staleAfterRounds: v.optional(
     doc('A neighbour not heard from for this many rounds leaves the merge.', int(1, 1_000_000)),
@@ -543,6 +552,7 @@ export function parseDaemonConfig(raw: unknown, sources: OverrideSources = new M
       neighbours: c.round.neighbours,
       gossipSteps: c.round.gossipSteps ?? defaultGossipSteps(c.round.neighbours),
       shunAfter: c.round.shunAfter ?? defaultShunAfter(c.round.neighbours),
+      shunRounds: c.round.shunRounds ?? SHUN_TERM_ROUNDS,
       deadline: c.round.deadline,
       staleAfterRounds: c.round.staleAfterRounds,
       evaluateEvery: c.round.evaluateEvery,

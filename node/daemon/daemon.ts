@@ -259,6 +259,7 @@ export async function runDaemon(config: DaemonConfig, logger: Logger, stop: Abor
       neighbours: config.round.neighbours,
       gossipSteps: config.round.gossipSteps,
       shunAfter: config.round.shunAfter,
+      shunRounds: config.round.shunRounds,
       deadline: config.round.deadline,
       staleAfterRounds: config.round.staleAfterRounds,
       evaluateEvery: config.round.evaluateEvery,
@@ -493,6 +494,13 @@ function wirePeerEvents(
     const r = e.detail;
     metrics.onRejected(r.reason, r.stage, r.count);
     rejectLog.note(r.peer, r.stage, r.reason, r.detail, r.count);
+  });
+  peer.addEventListener('peer:shunned', (e) => {
+    const { peer: from, round, until } = e.detail;
+    logger.warn('sender shunned', { peer: from, round, until: Number.isFinite(until) ? until : 'for good' });
+  });
+  peer.addEventListener('peer:readmitted', (e) => {
+    logger.info('sender readmitted', { peer: e.detail.peer, round: e.detail.round });
   });
   peer.addEventListener('snapshot:fetched', (e) => {
     metrics.onSnapshotFetched();

@@ -94,6 +94,10 @@ export interface PeerEvents {
   'snapshot:fetched': CustomEvent<{ readonly from: string; readonly seq: number }>;
   /** After a 'wrong-fingerprint' rejection: the sender's task and how it differs (at most once per sender per TASK_PROBE_INTERVAL_MS). */
   'task:mismatch': CustomEvent<TaskMismatchEvent>;
+  /** A sender whose models kept harming this peer's merges is not merged until round `until` (Infinity: for good). */
+  'peer:shunned': CustomEvent<{ readonly peer: string; readonly round: number; readonly until: number }>;
+  /** A shunned sender's term is over: it may be a neighbour again, on probation. */
+  'peer:readmitted': CustomEvent<{ readonly peer: string; readonly round: number }>;
   'peer:connect': CustomEvent<string>;
   'peer:disconnect': CustomEvent<string>;
   error: CustomEvent<Error>;

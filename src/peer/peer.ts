@@ -437,6 +437,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return this.#hood?.followers();
   }
 
+  /**
+   * The round `peer`'s shun ends (Infinity: for good), or undefined if this peer does not
+   * shun it (src/peer/shunning.ts).
+   */
+  shunnedUntil(peer: string): number | undefined {
+    return this.#shunning.until(peer);
+  }
+
   /** Neighbours whose public copy is currently a merge candidate. */
   neighbours(): string[] {
     return [...this.#neighbours.entries()]
@@ -533,7 +541,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.dispatchEvent(new CustomEvent('round:start', { detail: { round } }));
     this.#roundBytesReceived = 0;
     this.#roundBytesSent = 0;
-    for (const peer of this.#shunning.release(round)) this.#hood?.readmit(peer);
+    for (const peer of this.#shunning.release(round)) {
+      this.#hood?.readmit(peer);
+      this.dispatchEvent(new CustomEvent('peer:readmitted', { detail: { peer, round } }));
+    }
     // Neighbours not heard from lately are followed again (they may have dropped us).
     this.#hood?.tick(round, (peer) => {
       const heard = this.#neighbours.get(peer)?.heardInRound;
@@ -641,6 +652,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     for (const s of this.#neighbours.values()) s.fresh = false;
     for (const peer of this.#shunning.observe(result.report, round)) {
       this.#hood?.shun(peer);
+      const until = this.#shunning.until(peer) ?? Number.POSITIVE_INFINITY;
+      this.dispatchEvent(new CustomEvent('peer:shunned', { detail: { peer, round, until } }));
     }
     return result;
   }

@@ -71,7 +71,32 @@ test('after 0 never shuns; bad settings are refused; memory is bounded', () => {
   assert.equal(small.has('a'), false, 'the oldest shunned id is released first');
 });
 
-test('a shunned id leaves the sampler view, its slot refills, and it is never taken again', () => {
+test('a shun lasts its term, doubled for each repeat; on probation one more harm verdict shuns again', () => {
+  const s = new Shunning({ after: 2, term: 3 });
+  s.observe(report([], [['a', 'harmful']]), 0);
+  assert.deepEqual(s.observe(report([], [['a', 'harmful']]), 1), ['a']);
+  assert.equal(s.until('a'), 4, 'shunned in round 1 for 3 rounds');
+  assert.deepEqual(s.release(3), []);
+  assert.ok(s.has('a'));
+  assert.deepEqual(s.release(4), ['a']);
+  assert.equal(s.has('a'), false);
+  assert.deepEqual(s.observe(report(['a'], []), 4), [], 'used: no harm');
+  assert.deepEqual(s.observe(report([], [['a', 'harmful']]), 5), ['a'], 'one harm on probation is enough');
+  assert.equal(s.until('a'), 11, 'the second term is twice the first');
+  assert.deepEqual(s.release(11), ['a']);
+  for (let round = 11; round < 15; round++) s.observe(report(['a'], []), round);
+  assert.deepEqual(s.observe(report([], [['a', 'harmful']]), 15), [], 'a clean probation: its old harm aged out');
+  assert.equal(s.until('b'), undefined);
+
+  const forGood = new Shunning({ after: 1, term: 0 });
+  assert.deepEqual(forGood.observe(report([], [['a', 'harmful']]), 0), ['a']);
+  assert.equal(forGood.until('a'), Number.POSITIVE_INFINITY);
+  assert.deepEqual(forGood.release(1e9), [], 'term 0: for good');
+  assert.throws(() => new Shunning({ after: 2, term: -1 }), /shunRounds must be an integer >= 0/);
+  assert.throws(() => new Shunning({ after: 2, term: 0.5 }), /shunRounds must be an integer >= 0/);
+});
+
+test('a shunned id leaves the sampler view, its slot refills, and it is not taken again until readmitted', () => {
   const s = new PeerSampler({ self: 'me', neighbours: 3, seed: 1, resetEvery: 1 });
   s.introduce(['a', 'b', 'c', 'd', 'e']);
   const before = s.neighbours();
@@ -89,6 +114,10 @@ test('a shunned id leaves the sampler view, its slot refills, and it is never ta
     assert.ok(!s.neighbours().includes(victim), `round ${round}: still out`);
     assert.ok(!s.entries().includes(victim), 'and not passed on to others');
   }
+  s.readmit(victim);
+  assert.ok(!s.neighbours().includes(victim), 'readmitted, but not seen again yet');
+  s.introduce([victim]);
+  assert.ok(s.entries().includes(victim), 'seen again: known and passed on');
 });
 
 /** `mean` over every candidate but `bad`, which it reports as harmful. */
@@ -153,6 +182,60 @@ test('on the bus, 8 peers with D = 3 that find p0 harmful shun it (for good: shu
     assert.equal((p.following() ?? []).length, D, `${p.id}: another peer took the slot`);
   }
   assert.ok(shunners >= 1, 'some peer had p0 as a neighbour twice');
+  await Promise.all(peers.map((p) => p.stop()));
+  await bus.stop();
+});
+
+test('on the bus, a sender found harmful only while it is behind is shunned, then taken back after its term', async () => {
+  const bus = new Bus();
+  const D = 3;
+  const ROUNDS = 10;
+  const peers: Peer[] = [];
+  /** Per honest peer, the rounds of its merges that were offered p0 (and so used it). */
+  const usedIn = new Map<string, number[]>();
+  const shunnedIn = new Map<string, number>();
+  const readmitted = new Map<string, number[]>();
+  for (let i = 0; i < 8; i++) {
+    const id = `p${i}`;
+    const bad = meanWithout('p0');
+    const mean = createStrategy('mean');
+    // p0 is "behind" (like a restarted daemon) in rounds 0-1 only.
+    const strategy: Strategy = (own, cands, ctx) => {
+      if (ctx.round < 2) return bad(own, cands, ctx);
+      if (cands.some((c) => c.peer === 'p0')) usedIn.set(id, [...(usedIn.get(id) ?? []), ctx.round]);
+      return mean(own, cands, ctx);
+    };
+    const p = tinyPeer(bus.join(id), {
+      seed: i + 1,
+      neighbours: D,
+      gossipSteps: 1,
+      minFreshUpdates: 2,
+      shunAfter: i === 0 ? 0 : 2,
+      shunRounds: 2,
+      strategy: i === 0 ? createStrategy('mean') : strategy,
+      deadline: { initialMs: 300, minMs: 50, maxMs: 1000 },
+    });
+    p.addEventListener('peer:shunned', (e) => {
+      assert.equal(e.detail.peer, 'p0');
+      assert.equal(e.detail.until, e.detail.round + 2 * 2 ** (shunnedIn.has(id) ? 1 : 0));
+      if (!shunnedIn.has(id)) shunnedIn.set(id, e.detail.round);
+    });
+    p.addEventListener('peer:readmitted', (e) => {
+      readmitted.set(id, [...(readmitted.get(id) ?? []), e.detail.round]);
+    });
+    p.addEventListener('error', (e) => assert.fail(`${id}: ${e.detail.message}`));
+    peers.push(p);
+  }
+  for (const p of peers) await p.start();
+  await Promise.all(peers.map((p) => p.run(ROUNDS)));
+  assert.ok(shunnedIn.size >= 1, 'some peer had p0 as a neighbour twice while it was behind');
+  for (const [id, round] of shunnedIn)
+    assert.equal(readmitted.get(id)?.[0], round + 2, `${id}: readmitted after 2 rounds`);
+  const back = [...shunnedIn].filter(([id, round]) => (usedIn.get(id) ?? []).some((r) => r >= round + 2));
+  assert.ok(
+    back.length >= 1,
+    `a peer that shunned p0 merged it again after the term: shunned ${JSON.stringify([...shunnedIn])}, used ${JSON.stringify([...usedIn])}`,
+  );
   await Promise.all(peers.map((p) => p.stop()));
   await bus.stop();
 });
