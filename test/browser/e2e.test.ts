@@ -425,6 +425,12 @@ test(
       tails,
     );
     t.diagnostic(`updates flow with the restarted daemon after ${since()}`);
+    // Whom the pages shunned (a restarted daemon's models are behind for a while): shown, not asserted.
+    for (const [i, p] of pages.entries()) {
+      const shunned = (await state(p)).neighbours.filter((n) => n.shunnedUntil !== undefined);
+      const text = shunned.map((n) => `${n.peer === aId ? 'A' : n.peer.slice(-6)} until round ${n.shunnedUntil}`);
+      t.diagnostic(`${PAGE_NAMES[i]} shuns: ${text.join(', ') || 'none'}`);
+    }
     await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-reconnected.png'), fullPage: true });
 
     // Closing a page does not stall the daemons (nor the other page).
