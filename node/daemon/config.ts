@@ -354,7 +354,7 @@ const ROUND = strict({
   ),
   shunRounds: v.optional(
     doc(
-      'Rounds a shun lasts: after it the sender is merged again on probation (one more harm verdict shuns it again); each further shun of the same sender doubles it. 0 = for good. Default 4.',
+      'Rounds a shun lasts: after it the sender is merged again on probation (one more harm verdict shuns it again); each further shun of the same sender doubles it. 0 = for good. Default 8.',
       int(0, 1_000_000),
     ),
   ),

@@ -153,7 +153,7 @@ export interface PeerOptions {
   /**
    * Rounds a sender's first shun lasts; each further shun of it doubles the term, and after
    * a term one more harm verdict shuns it again (src/peer/shunning.ts). 0 = for good.
-   * Default SHUN_TERM_ROUNDS (4).
+   * Default SHUN_TERM_ROUNDS (8).
    */
   readonly shunRounds?: number;
   /**

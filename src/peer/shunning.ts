@@ -41,7 +41,7 @@ export const HARM_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
 export const SHUNNING_CAPACITY = 4096;
 
 /** Rounds a sender's first shun lasts (SHUN_TERM_ROUNDS x 2^k for its (k+1)-th). */
-export const SHUN_TERM_ROUNDS = 4;
+export const SHUN_TERM_ROUNDS = 8;
 /** Doublings of the term at most (a term stays a safe integer however often one sender is shunned). */
 const MAX_TERM_DOUBLINGS = 20;
 

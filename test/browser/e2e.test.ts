@@ -18,6 +18,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { AppState } from '../../browser/src/state.ts';
+import { SHUN_TERM_ROUNDS } from '../../src/peer/shunning.ts';
 import { DaemonProcess, freePort, tempDir } from '../daemon/harness.ts';
 import { ensureBuilt } from './harness.ts';
 
@@ -39,6 +40,12 @@ const ROUNDS_TIMEOUT_MS = 150_000;
 /** A page notices a lost daemon within its link check interval; reconnecting waits for A to start. */
 const LOST_TIMEOUT_MS = 60_000;
 const RECONNECT_TIMEOUT_MS = 120_000;
+/**
+ * A page may shun the restarted daemon: its models are behind and fail the merge's class
+ * progress test until it has merged the pages' own. The shun lasts SHUN_TERM_ROUNDS of the
+ * page's rounds (up to about 15 s each here), so updates from it may resume only after that.
+ */
+const RESTARTED_UPDATES_TIMEOUT_MS = ROUNDS_TIMEOUT_MS + SHUN_TERM_ROUNDS * 15_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** How long a busy daemon may take to answer /status (each request times out after 10 s). */
 const POLL_MS = 500;
@@ -405,7 +412,7 @@ test(
         await waitForState(
           p,
           'updates from the restarted daemon',
-          ROUNDS_TIMEOUT_MS,
+          RESTARTED_UPDATES_TIMEOUT_MS,
           (s) => (s.neighbours.find((n) => n.peer === aId)?.updates ?? 0) > before,
           tails,
         );
