@@ -434,9 +434,12 @@ test(
     t.diagnostic(`updates flow with the restarted daemon after ${since()}`);
     // Whom the pages shunned (a restarted daemon's models are behind for a while): shown, not asserted.
     for (const [i, p] of pages.entries()) {
-      const shunned = (await state(p)).neighbours.filter((n) => n.shunnedUntil !== undefined);
-      const text = shunned.map((n) => `${n.peer === aId ? 'A' : n.peer.slice(-6)} until round ${n.shunnedUntil}`);
-      t.diagnostic(`${PAGE_NAMES[i]} shuns: ${text.join(', ') || 'none'}`);
+      const now = await state(p);
+      const shunned = now.neighbours.filter((n) => n.shunnedUntil !== undefined);
+      const name = (id: string) =>
+        id === aId ? 'A' : id === bId ? 'B' : ids.includes(id) ? PAGE_NAMES[ids.indexOf(id)] : id.slice(-6);
+      const text = shunned.map((n) => `${name(n.peer)} until round ${n.shunnedUntil}`);
+      t.diagnostic(`${PAGE_NAMES[i]} (round ${now.round}) shuns: ${text.join(', ') || 'none'}`);
     }
     await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-reconnected.png'), fullPage: true });
 
