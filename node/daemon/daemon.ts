@@ -464,6 +464,8 @@ function wirePeerEvents(
       // With several gossip steps, what closed each step's wait.
       ...(r.stepsClosedBy.length > 1 ? { stepsClosedBy: r.stepsClosedBy } : {}),
       candidates: r.candidates,
+      // After a restart: neighbour models merged before training (caught up).
+      ...(r.caughtUp === undefined ? {} : { caughtUp: r.caughtUp }),
       trainLoss: round4(r.trainLoss),
       localAccuracy: r.local ? round4(r.local.overall) : undefined,
       mergedAccuracy: r.merged ? round4(r.merged.overall) : undefined,

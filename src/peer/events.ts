@@ -39,6 +39,8 @@ export interface RoundSummary {
   readonly stepsClosedBy: readonly RoundClose[];
   /** Neighbour models offered to the merge. */
   readonly candidates: number;
+  /** First round after a resume only: neighbour models merged before local training (Peer #catchUp). */
+  readonly caughtUp?: number;
   /**
    * Per candidate, how many seqs it lags this peer's own latest published seq (0: from this
    * round's publication number; 1: one behind; negative: ahead). Diagnoses mixing staleness.

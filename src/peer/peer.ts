@@ -312,8 +312,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #taskProbes = new TaskProbeLimiter();
   /** Neighbour-bounded dissemination; undefined with `neighbours: 'all'`. */
   readonly #hood: Neighbourhood | undefined;
-  /** Senders whose models kept harming our merges: never merged again. */
+  /** Senders whose models kept harming our merges: not merged until their shun's term is over. */
   readonly #shunning: Shunning;
+  /** Resumed from a checkpoint and not yet caught up with the neighbours (see #catchUp). */
+  #catchUpPending: boolean;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -346,6 +348,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       resumeAfterSeq: options.resume?.seq,
     });
     this.#round = options.resume?.round ?? 0;
+    this.#catchUpPending = options.resume !== undefined;
     const bounds = options.wireBounds;
     this.#copies = new PublicCopies({
       schema: this.schema,
@@ -556,6 +559,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // garbage collection among them, so freed models piled up: 8 MiB of RSS per peer
     // instead of 3 at 100 peers, docs/PERFORMANCE.md "In-process engine memory").
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    const caughtUp = this.#catchUpPending ? await this.#catchUp(round, signal) : undefined;
     const start = this.trainer.getWeights();
     const reference = start.filter((l: Layer) => this.#exchanged.has(l.name));
     const trained = await this.#options.training.trainAsync(this.#options.data.train, this.#options.local, {
@@ -617,6 +621,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       closedBy,
       stepsClosedBy,
       candidates: candidates.length,
+      ...(caughtUp === undefined ? {} : { caughtUp }),
       candidateLags: candidates.map((c) => this.#encoder.seq - c.seq),
       freshCandidates,
       ...(this.#hood === undefined ? {} : { followers: this.#hood.followers().length }),
@@ -631,6 +636,24 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     };
     this.dispatchEvent(new CustomEvent('round:end', { detail: summary }));
     return summary;
+  }
+
+  /**
+   * A peer resumed from a checkpoint merges its neighbours' models before it trains: they
+   * went on while it was down, so its first models would be behind theirs, and their
+   * merges' class progress test rejects a model that is behind like a step back (and, twice
+   * over, shuns its sender for a term; docs/ALGORITHMS.md "Shunning"). Waits for
+   * minFreshUpdates copies (snapshots from its follows) or the round's deadline; returns
+   * how many it merged.
+   */
+  async #catchUp(round: number, signal: AbortSignal): Promise<number> {
+    this.#catchUpPending = false;
+    const reference = this.#exchangedWeights();
+    await this.#awaitUpdates(signal, this.#options.minFreshUpdates, this.#candidateIds());
+    const candidates = this.#candidates();
+    if (candidates.length === 0 || signal.aborted) return 0;
+    this.#mergeStep(round, reference, candidates);
+    return candidates.length;
   }
 
   /**

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { Bus } from '../../src/net/inproc-bus.ts';
-import type { Peer } from '../../src/peer/peer.ts';
+import { createTaskTrainer } from '../../src/peer/create-peer.ts';
+import type { LocalTraining, Peer } from '../../src/peer/peer.ts';
 import { decodeHeader } from '../../src/wire/message.ts';
 import { PublicCopies } from '../../src/wire/public-copies.ts';
-import { HANG_GUARD, modelFor, Puppet, record, tinyBackend, tinyPeer, tinySchema } from './tiny.ts';
+import { HANG_GUARD, modelFor, Puppet, record, TINY_SPEC, tinyBackend, tinyPeer, tinySchema } from './tiny.ts';
 
 before(tinyBackend);
 
@@ -194,6 +195,44 @@ test(
     const refused = copies.receive('a', lastFromA());
     assert.equal(refused.kind === 'rejected' && refused.reason, 'stale-seq');
     await fresh.stop();
+    await bus.stop();
+  },
+);
+
+test(
+  "a peer resumed from a checkpoint merges its neighbours' models before it trains",
+  { timeout: HANG_GUARD },
+  async () => {
+    const bus = new Bus();
+    const trainer = createTaskTrainer(TINY_SPEC, { seed: 1 });
+    /** The model each local training starts from. */
+    const startedFrom: number[][] = [];
+    const training: LocalTraining = {
+      trainAsync: (data, amount, options) => {
+        startedFrom.push(Array.from(trainer.getWeights()[0]?.values ?? []));
+        return trainer.trainAsync(data, amount, options);
+      },
+    };
+    const a = tinyPeer(bus.join('a'), { trainer, training, resume: { round: 5, seq: 9 } });
+    const checkpoint = Array.from(trainer.getWeights()[0]?.values ?? []);
+    await a.start();
+    const p = new Puppet(bus, 'p', a.schema);
+    const q = new Puppet(bus, 'q', a.schema);
+    echo(p, a, 0.5);
+    echo(q, a, 0.5);
+    // The neighbours went on while a was down: their models are already in when it resumes.
+    await p.send(modelFor(a.schema, 0.5, 1));
+    await q.send(modelFor(a.schema, 0.5, 2));
+    const first = await a.runRound();
+    assert.equal(first.caughtUp, 2, 'both neighbour models merged before training');
+    const moved = (startedFrom[0] ?? []).map((v, i) => v - (checkpoint[i] ?? 0));
+    const mean = moved.reduce((s, v) => s + v, 0) / moved.length;
+    // Without the catch-up training starts from the checkpoint itself (shift 0); merged with
+    // two models centred on 0.5 it moves towards them.
+    assert.ok(mean > 0.1, `training started from the merged model (mean shift ${mean.toFixed(3)})`);
+    const second = await a.runRound();
+    assert.equal(second.caughtUp, undefined, 'only once, after the resume');
+    await a.stop();
     await bus.stop();
   },
 );
