@@ -38,7 +38,7 @@ import { cloneWeights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
 import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
-import { classMeanLoss, improvedClasses, withoutProgress } from './class-progress.ts';
+import { classMeanLoss, improvedClasses, StartLosses, withoutProgress } from './class-progress.ts';
 import { colluderGroups, nearCopyGroups } from './colluders.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
@@ -428,6 +428,8 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
   const cap = o.N === undefined ? undefined : bristleDistance({ N: o.N, a: o.a });
   const trust = new TrustMemory();
   const pooled = new RecentScores(o.spreadPool);
+  /** Class losses on V of own's start model, by round: the references of lagging senders (3b). */
+  const startLosses = new StartLosses();
   return (own, offered, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
     // A handful of D neighbours (ctx.neighbours a number), or every peer.
@@ -585,12 +587,22 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       });
       const lossOfClasses = (sc: ClassScores): Float64Array | undefined =>
         sc.sampleLoss === undefined ? undefined : classMeanLoss(sc.sampleLoss, labels, ctx.numClasses);
-      const reference = lossOfClasses(ctx.evaluate(start));
+      const reference = startLosses.at(ctx.round, ctx.reference) ?? lossOfClasses(ctx.evaluate(start));
+      if (reference !== undefined) startLosses.set(ctx.round, ctx.reference, reference);
       const ownLoss = lossOfClasses(ownScores());
       const live = models.flatMap((_, j) => (active[j] ? [j] : []));
       const losses = live.map((j) => lossOfClasses(candidateScores(j)));
       if (reference !== undefined && ownLoss !== undefined && losses.every((l) => l !== undefined)) {
-        const counts = losses.map((l) => improvedClasses(l as Float64Array, reference, o.progressGain));
+        // A sender that lags (its pace, measured by the Peer) trained from an older start:
+        // it is judged against own's start model of that round, not against a newer one
+        // that it could not have seen.
+        const counts = losses.map((l, i) =>
+          improvedClasses(
+            l as Float64Array,
+            startLosses.lagging(ctx.round, candidates[live[i] as number]?.lag ?? 0) ?? reference,
+            o.progressGain,
+          ),
+        );
         for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain)))
           drop(live[i] as number, 'no-progress');
       }

@@ -53,3 +53,43 @@ export function withoutProgress(counts: readonly number[], ownCount: number): nu
   const bar = median([ownCount, ...counts]) / 2;
   return counts.flatMap((k, j) => (k < bar ? [j] : []));
 }
+
+/** Rounds back a lagging sender is judged against at most (older starts are not kept). */
+export const MAX_PROGRESS_LAG = 3;
+
+/**
+ * Per-class losses on V of own's start model, for the current round and the
+ * MAX_PROGRESS_LAG before it (V does not change between rounds, so they compare). A sender
+ * that lags L rounds (Candidate.lag, measured by the Peer from its pace) is judged against
+ * own's start of L rounds ago: a slower honest peer cannot have seen newer ones, and
+ * against them its model looks like a step back.
+ */
+export class StartLosses {
+  readonly #byRound = new Map<number, Float64Array>();
+  /** The start model whose losses #byRound holds for the latest round (a round's merges share it). */
+  #latest: { readonly round: number; readonly start: object } | undefined;
+
+  /** The losses of `start`, own's start model in `round`, if this round's merges already had them. */
+  at(round: number, start: object): Float64Array | undefined {
+    return this.#latest?.round === round && this.#latest.start === start ? this.#byRound.get(round) : undefined;
+  }
+
+  set(round: number, start: object, loss: Float64Array): void {
+    this.#byRound.set(round, loss);
+    this.#latest = { round, start };
+    for (const r of this.#byRound.keys()) if (r < round - MAX_PROGRESS_LAG || r > round) this.#byRound.delete(r);
+  }
+
+  /**
+   * The start losses `lag` rounds before `round` (at most MAX_PROGRESS_LAG), or the oldest
+   * kept since; undefined for lag 0 or when none older is kept.
+   */
+  lagging(round: number, lag: number): Float64Array | undefined {
+    if (!(lag > 0)) return undefined;
+    for (let back = Math.min(Math.floor(lag), MAX_PROGRESS_LAG); back > 0; back--) {
+      const loss = this.#byRound.get(round - back);
+      if (loss !== undefined) return loss;
+    }
+    return undefined;
+  }
+}

@@ -18,6 +18,11 @@ export interface Candidate {
   readonly weights: Weights;
   /** Number of local training samples the sender reports (>= 0; untrusted). */
   readonly samples: number;
+  /**
+   * Rounds this sender lags behind the receiver, measured by the receiver from the pace of
+   * its updates (not claimed); 0 or undefined: it keeps pace.
+   */
+  readonly lag?: number;
 }
 
 /** MergeContext.validationSplit. */

@@ -279,6 +279,24 @@ interface NeighbourState {
   /** Our round when its latest update was applied. */
   heardInRound: number;
   fresh: boolean;
+  /** Our rounds of its last PACE_UPDATES updates, oldest first (its pace, as we see it). */
+  updateRounds: number[];
+}
+
+/** Updates of a neighbour whose rounds measure its pace (two gossip steps: two per round at our pace). */
+const PACE_UPDATES = 3;
+
+/**
+ * Our rounds a neighbour lags behind us, from its pace as we see it (never from a claim):
+ * 0 while its last PACE_UPDATES updates span at most two of our rounds (our pace, one step
+ * out of phase included); then one more per round. A model from a slower neighbour was
+ * trained from a start that old (the merge's class progress judges it against our start
+ * model of that round: docs/ALGORITHMS.md "Class progress with D neighbours").
+ */
+function lagOf(state: NeighbourState, round: number): number {
+  const oldest = state.updateRounds[0];
+  if (oldest === undefined || state.updateRounds.length < PACE_UPDATES) return 0;
+  return Math.max(0, round - oldest - 2);
 }
 
 export class Peer extends TypedEventEmitter<PeerEvents> {
@@ -838,7 +856,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       if (this.#round - state.heardInRound >= staleAfter || this.#shunning.has(peer)) continue;
       if (hood !== undefined && (!hood.isNeighbour(peer) || out.length >= hood.sampler.size)) continue;
       const copy = this.#copies.get(peer);
-      if (copy) out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples });
+      if (copy)
+        out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples, lag: lagOf(state, this.#round) });
     }
     return out;
   }
@@ -951,7 +970,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #markHeard(from: string): void {
     const state = this.#neighbours.get(from);
     if (state && !state.fresh) this.#deadline.observe(performance.now() - this.#publishedAt);
-    this.#neighbours.set(from, { heardInRound: this.#round, fresh: true });
+    const updateRounds = [...(state?.updateRounds ?? []), this.#round].slice(-PACE_UPDATES);
+    this.#neighbours.set(from, { heardInRound: this.#round, fresh: true, updateRounds });
     this.#wake?.();
   }
 

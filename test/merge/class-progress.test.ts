@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
-import { classMeanLoss, improvedClasses, withoutProgress } from '../../src/merge/class-progress.ts';
+import {
+  classMeanLoss,
+  improvedClasses,
+  MAX_PROGRESS_LAG,
+  StartLosses,
+  withoutProgress,
+} from '../../src/merge/class-progress.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { ClassScores } from '../../src/merge/types.ts';
 import type { Weights } from '../../src/model/weights.ts';
@@ -108,4 +114,60 @@ test('progress: a sender with a good record that stops improving is rejected too
     report?.rejected.filter((r) => r.peer === 'a').map((r) => r.reason),
     ['no-progress'],
   );
+});
+
+test('progress: a lagging sender is judged against own start model of its lag, a step back still is not', () => {
+  const strategy = bristleLdawaStrategy({
+    rho: 0,
+    gate: 0,
+    far: 0,
+    kappa: 0,
+    passes: 0,
+    sampleCap: 0,
+    progress: 'reject',
+  });
+  const at = (round: number, start: number[]) => ({ ...progressContext(round), reference: vec(start) });
+  const honest = [cand('b', vec([1, 1, 1, 0.5])), cand('c', vec([1, 1, 0.5, 1]))];
+  // Round 0: own started at 0 on every class.
+  mergeWithReport(strategy, vec([1, 1, 0, 0]), honest, at(0, [0, 0, 0, 0]));
+  // Round 2: own started near 1 on every class. 'slow' trained from a round-0-like start:
+  // it improved every class on that, one on own's newer start.
+  const slow = vec([0.8, 0.85, 0.3, 0.3]);
+  const reasons = (lag: number) =>
+    mergeWithReport(
+      strategy,
+      vec([1, 1, 0.9, 0.9]),
+      [...honest, { ...cand('slow', slow), lag }],
+      at(2, [0.8, 0.8, 0.8, 0.8]),
+    )
+      .report?.rejected.filter((r) => r.peer === 'slow')
+      .map((r) => r.reason);
+  assert.deepEqual(reasons(0), ['no-progress'], 'keeping pace, it is a step back from own start');
+  assert.deepEqual(reasons(2), [], 'two rounds behind: judged against the round-0 start, it progressed');
+  // A model that improves nothing even on the oldest start kept is rejected at any lag.
+  const back = mergeWithReport(
+    strategy,
+    vec([1, 1, 0.9, 0.9]),
+    [...honest, { ...cand('ipm', vec([-0.5, -0.5, -0.5, -0.5])), lag: 3 }],
+    at(3, [0.8, 0.8, 0.8, 0.8]),
+  ).report?.rejected.map((r) => [r.peer, r.reason]);
+  assert.deepEqual(back, [['ipm', 'no-progress']]);
+});
+
+test('StartLosses: the start losses of a lag, the oldest kept within it, and at most MAX_PROGRESS_LAG back', () => {
+  const s = new StartLosses();
+  const start = {};
+  const loss = (x: number) => Float64Array.of(x);
+  s.set(1, {}, loss(1));
+  s.set(2, {}, loss(2));
+  s.set(4, start, loss(4));
+  assert.equal(s.at(4, start)?.[0], 4);
+  assert.equal(s.at(4, {}), undefined, 'another start model in the same round (a catch-up merge) is evaluated anew');
+  assert.equal(s.lagging(4, 0), undefined);
+  assert.equal(s.lagging(4, 1), undefined, 'round 3 was not kept, nothing older within a lag of 1');
+  assert.equal(s.lagging(4, 2)?.[0], 2);
+  assert.equal(s.lagging(4, 3)?.[0], 1);
+  assert.equal(s.lagging(4, 50)?.[0], 1, `at most ${MAX_PROGRESS_LAG} rounds back`);
+  s.set(5, {}, loss(5));
+  assert.equal(s.lagging(5, 9)?.[0], 2, 'round 1 is more than MAX_PROGRESS_LAG back: forgotten');
 });
