@@ -14,10 +14,10 @@
  *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
  *                  with a good record below the gate, makes a suspect that must prove
  *                  itself in 6.
- *  3b. progress    against own's model at the start of the round, a candidate that lowers
- *                  the loss on V of fewer classes than half the median count (over own and
- *                  the candidates) is rejected; on by default with D neighbours
- *                  (./class-progress.ts).
+ *  3b. progress    off by default: against own's model at the start of the round (of the
+ *                  sender's lag), a candidate that lowers the loss on V of fewer classes
+ *                  than half the median count (over own and the candidates) is rejected
+ *                  (./class-progress.ts; docs/ALGORITHMS.md says why it is off).
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).
@@ -142,7 +142,7 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   progress: {
     kind: 'choice',
-    default: 'auto',
+    default: 'off',
     values: ['off', 'auto', 'reject'],
     doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict for shunning once per model: a daemon restarted from its checkpoint sends one model that is behind, judged in every gossip step); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },

@@ -67,16 +67,17 @@ test('progress reject: a candidate that improves no class against own start mode
     cand('b', vec([1, 0, 1, 0])),
     cand('ipm', vec([-0.5, -0.5, -0.5, -0.5])),
   ];
-  const plain = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'off' }), own, offered, ctx).report;
+  // Off by default.
+  const plain = mergeWithReport(bristleLdawaStrategy(off), own, offered, { ...ctx, neighbours: 8 }).report;
   assert.deepEqual(plain?.rejected, []);
   const { report } = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'reject' }), own, offered, ctx);
   assert.deepEqual(
     report?.rejected.map((r) => [r.peer, r.reason]),
     [['ipm', 'no-progress']],
   );
-  // The default ('auto') applies it with D neighbours only.
+  // 'auto' applies it with D neighbours only.
   const auto = (neighbours: number | 'all') =>
-    mergeWithReport(bristleLdawaStrategy(off), own, offered, {
+    mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'auto' }), own, offered, {
       ...ctx,
       neighbours,
     }).report?.rejected.map((r) => r.reason);
