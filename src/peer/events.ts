@@ -50,7 +50,7 @@ export interface RoundSummary {
   readonly freshCandidates?: number;
   /** Peers following this one at the merge (they take its updates); undefined with `neighbours: 'all'`. */
   readonly followers?: number;
-  /** Senders this peer has shunned so far (src/peer/shunning.ts); undefined with shunAfter 0. */
+  /** Senders this peer shuns now (src/peer/shunning.ts); undefined with shunAfter 0. */
   readonly shunned?: number;
   /** The merge report (who was used and with what share), if the strategy gave one. */
   readonly merge: MergeReport | undefined;

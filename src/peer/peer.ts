@@ -185,6 +185,7 @@ export interface PeerOptions {
   /**
    * Continue a previous run of this peer id (a restarted daemon): round numbering starts at
    * `round`, and published seqs after `seq` (neighbours ignore seqs they have already seen).
+   * The peer then merges its neighbours' models before it first trains (#catchUp).
    */
   readonly resume?: { readonly round: number; readonly seq: number };
   /**
@@ -283,6 +284,9 @@ interface NeighbourState {
   updateRounds: number[];
 }
 
+/** Rounds a resumed peer tries to merge its neighbours' models before training (#catchUp). */
+const CATCH_UP_ROUNDS = 3;
+
 /** Updates of a neighbour whose rounds measure its pace (two gossip steps: two per round at our pace). */
 const PACE_UPDATES = 3;
 
@@ -334,6 +338,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly #shunning: Shunning;
   /** Resumed from a checkpoint and not yet caught up with the neighbours (see #catchUp). */
   #catchUpPending: boolean;
+  #catchUpRounds = 0;
   #round = 0;
   #publishedAt = 0;
   #running: Promise<void> | undefined;
@@ -658,18 +663,23 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /**
    * A peer resumed from a checkpoint merges its neighbours' models before it trains: they
-   * went on while it was down, so its first models would be behind theirs, and their
-   * merges' class progress test rejects a model that is behind like a step back (and, twice
-   * over, shuns its sender for a term; docs/ALGORITHMS.md "Shunning"). Waits for
-   * minFreshUpdates copies (snapshots from its follows) or the round's deadline; returns
-   * how many it merged.
+   * went on while it was down, so its first models would be behind theirs, and a merge can
+   * reject a model that is behind like a step back (leave-group-out; class progress, when
+   * on) and, twice over, shun its sender for a term (docs/ALGORITHMS.md "Shunning"). Waits
+   * for minFreshUpdates copies (snapshots from its follows) or the round's deadline; with
+   * none in, tries again at the next round, up to CATCH_UP_ROUNDS. Returns how many it merged.
    */
   async #catchUp(round: number, signal: AbortSignal): Promise<number> {
-    this.#catchUpPending = false;
+    this.#catchUpRounds++;
     const reference = this.#exchangedWeights();
     await this.#awaitUpdates(signal, this.#options.minFreshUpdates, this.#candidateIds());
     const candidates = this.#candidates();
-    if (candidates.length === 0 || signal.aborted) return 0;
+    // Nothing in yet (follows still on their way): try again next round, a few times.
+    if (candidates.length === 0 || signal.aborted) {
+      if (this.#catchUpRounds >= CATCH_UP_ROUNDS) this.#catchUpPending = false;
+      return 0;
+    }
+    this.#catchUpPending = false;
     this.#mergeStep(round, reference, candidates);
     return candidates.length;
   }
@@ -969,8 +979,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   #markHeard(from: string): void {
     const state = this.#neighbours.get(from);
-    if (state && !state.fresh) this.#deadline.observe(performance.now() - this.#publishedAt);
-    const updateRounds = [...(state?.updateRounds ?? []), this.#round].slice(-PACE_UPDATES);
+    // A delay since our publication: none before the first (a resumed peer's catch-up merge
+    // marks neighbours stale before it has published anything).
+    if (state && !state.fresh && this.#publishedAt > 0) this.#deadline.observe(performance.now() - this.#publishedAt);
+    // After a silence (a neighbour that was away, shunned or not followed) its pace starts anew.
+    const silent = state === undefined || this.#round - state.heardInRound >= this.#options.staleAfterRounds;
+    const updateRounds = [...(silent ? [] : state.updateRounds), this.#round].slice(-PACE_UPDATES);
     this.#neighbours.set(from, { heardInRound: this.#round, fresh: true, updateRounds });
     this.#wake?.();
   }

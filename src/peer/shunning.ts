@@ -107,7 +107,9 @@ export class Shunning {
       const kept = [...(this.#verdicts.get(peer) ?? []), harm].slice(-this.window);
       this.#verdicts.delete(peer);
       this.#verdicts.set(peer, kept);
-      if (kept.filter((h) => h).length >= this.after) {
+      const harms = kept.filter((h) => h).length;
+      if (harms === 0 && kept.length === this.window) this.#forgive(peer);
+      if (harms >= this.after) {
         this.#verdicts.delete(peer);
         const shuns = this.#shuns.get(peer) ?? 0;
         this.#shuns.delete(peer);
@@ -134,9 +136,12 @@ export class Shunning {
   }
 
   /**
-   * Ends the shuns whose term is over by `round`; returns those senders. Each is on
-   * probation: it keeps `after - 1` harm verdicts, so one more among its next `window`
-   * shuns it again (for twice as long).
+   * Ends the shuns whose term is over by `round` (a shun made in round r with term t ends
+   * at the start of round r + t); returns those senders. Each is on probation: it keeps
+   * `after - 1` harm verdicts, so one more among its next `window - after + 1` shuns it
+   * again, for twice as long. A sender whose last `window` verdicts hold no harm has its
+   * count of shuns halved, so an honest peer shunned now and then (a daemon restarted
+   * from an old checkpoint, more than once) does not end up shunned for good.
    */
   release(round: number): string[] {
     const released: string[] = [];
@@ -149,6 +154,14 @@ export class Shunning {
     }
     this.#forgetOldest();
     return released;
+  }
+
+  /** A clean window: the sender's count of shuns (its next term's doublings) halves. */
+  #forgive(peer: string): void {
+    const shuns = this.#shuns.get(peer);
+    if (shuns === undefined) return;
+    if (shuns <= 1) this.#shuns.delete(peer);
+    else this.#shuns.set(peer, Math.floor(shuns / 2));
   }
 
   #forgetOldest(): void {

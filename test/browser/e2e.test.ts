@@ -41,9 +41,9 @@ const ROUNDS_TIMEOUT_MS = 150_000;
 const LOST_TIMEOUT_MS = 60_000;
 const RECONNECT_TIMEOUT_MS = 120_000;
 /**
- * A page may shun the restarted daemon: its models are behind and fail the merge's class
- * progress test until it has merged the pages' own. The shun lasts SHUN_TERM_ROUNDS of the
- * page's rounds (up to about 15 s each here), so updates from it may resume only after that.
+ * A page may shun the restarted daemon (its first models can be behind the pages'). The
+ * shun lasts SHUN_TERM_ROUNDS of the page's rounds (up to about 15 s each here), so
+ * updates from it may resume only after that.
  */
 const RESTARTED_UPDATES_TIMEOUT_MS = ROUNDS_TIMEOUT_MS + SHUN_TERM_ROUNDS * 15_000;
 const STOP_TIMEOUT_MS = 15_000;

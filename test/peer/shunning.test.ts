@@ -86,6 +86,8 @@ test('a shun lasts its term, doubled for each repeat; on probation one more harm
   assert.deepEqual(s.release(11), ['a']);
   for (let round = 11; round < 15; round++) s.observe(report(['a'], []), round);
   assert.deepEqual(s.observe(report([], [['a', 'harmful']]), 15), [], 'a clean probation: its old harm aged out');
+  assert.deepEqual(s.observe(report([], [['a', 'harmful']]), 16), ['a']);
+  assert.equal(s.until('a'), 22, 'a clean window halved its count of shuns: a term of 6, not 12');
   assert.equal(s.until('b'), undefined);
 
   const forGood = new Shunning({ after: 1, term: 0 });
