@@ -108,7 +108,8 @@ export class Shunning {
       this.#verdicts.delete(peer);
       this.#verdicts.set(peer, kept);
       const harms = kept.filter((h) => h).length;
-      if (harms === 0 && kept.length === this.window) this.#forgive(peer);
+      // A clean window halves the count once; the next halving needs another clean window.
+      if (harms === 0 && kept.length === this.window && this.#forgive(peer)) this.#verdicts.set(peer, []);
       if (harms >= this.after) {
         this.#verdicts.delete(peer);
         const shuns = this.#shuns.get(peer) ?? 0;
@@ -156,12 +157,13 @@ export class Shunning {
     return released;
   }
 
-  /** A clean window: the sender's count of shuns (its next term's doublings) halves. */
-  #forgive(peer: string): void {
+  /** A clean window: the sender's count of shuns (its next term's doublings) halves. False if it had none. */
+  #forgive(peer: string): boolean {
     const shuns = this.#shuns.get(peer);
-    if (shuns === undefined) return;
+    if (shuns === undefined) return false;
     if (shuns <= 1) this.#shuns.delete(peer);
     else this.#shuns.set(peer, Math.floor(shuns / 2));
+    return true;
   }
 
   #forgetOldest(): void {
