@@ -91,16 +91,13 @@ test('progress reject: a candidate that improves no class against own start mode
   assert.deepEqual(noLabels?.rejected, []);
 });
 
+/** bristle+ldawa with class progress on and the other stages off but `passes` leave-group-out passes. */
+function progressOnly(passes: number) {
+  return bristleLdawaStrategy({ rho: 0, gate: 0, far: 0, kappa: 0, passes, sampleCap: 0, progress: 'reject' });
+}
+
 test('progress: a sender with a good record that stops improving is rejected too', () => {
-  const merge = bristleLdawaStrategy({
-    rho: 0,
-    gate: 0,
-    far: 0,
-    kappa: 0,
-    passes: 1,
-    sampleCap: 0,
-    progress: 'reject',
-  });
+  const merge = progressOnly(1);
   const ctx = progressContext;
   const own = vec([1, 1, 0, 0]);
   const honest = [cand('b', vec([0, 0, 1, 1])), cand('c', vec([1, 0, 1, 0]))];
@@ -118,15 +115,7 @@ test('progress: a sender with a good record that stops improving is rejected too
 });
 
 test('progress: a lagging sender is judged against own start model of its lag, a step back still is not', () => {
-  const strategy = bristleLdawaStrategy({
-    rho: 0,
-    gate: 0,
-    far: 0,
-    kappa: 0,
-    passes: 0,
-    sampleCap: 0,
-    progress: 'reject',
-  });
+  const strategy = progressOnly(0);
   const at = (round: number, start: number[]) => ({ ...progressContext(round), reference: vec(start) });
   const honest = [cand('b', vec([1, 1, 1, 0.5])), cand('c', vec([1, 1, 0.5, 1]))];
   // Round 0: own started at 0 on every class.
