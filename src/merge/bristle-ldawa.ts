@@ -142,7 +142,7 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   progress: {
     kind: 'choice',
-    default: 'off',
+    default: 'auto',
     values: ['off', 'auto', 'reject'],
     doc: "class progress (./class-progress.ts): 'reject' = a candidate that lowers the validation loss of fewer classes than half the median count (over own and the candidates) against own's model at the start of the round, by more than progressGain, is rejected ('no-progress', a harm verdict for shunning once per model: a daemon restarted from its checkpoint sends one model that is behind, judged in every gossip step); needs ctx.reference and per-sample losses; 'off' = no such test; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'off'",
   },

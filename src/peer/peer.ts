@@ -45,6 +45,7 @@ import {
 } from './events.ts';
 import { DEFAULT_NEIGHBOURS, defaultGossipSteps, defaultShunAfter, MAX_GOSSIP_STEPS } from './gossip-steps.ts';
 import { Neighbourhood, PUSHES_PER_ROUND } from './neighbourhood.ts';
+import { lagOf, withArrival } from './pace.ts';
 import { type RateLimit, RateLimiter } from './rate-limit.ts';
 import { SHUN_TERM_ROUNDS, Shunning } from './shunning.ts';
 import { sameModel, type TaskSpec, taskWireSchema } from './task.ts';
@@ -280,28 +281,12 @@ interface NeighbourState {
   /** Our round when its latest update was applied. */
   heardInRound: number;
   fresh: boolean;
-  /** Our rounds of its last PACE_UPDATES updates, oldest first (its pace, as we see it). */
+  /** Our rounds its last updates arrived in, oldest first (its pace, as we see it: ./pace.ts). */
   updateRounds: number[];
 }
 
 /** Rounds a resumed peer tries to merge its neighbours' models before training (#catchUp). */
 const CATCH_UP_ROUNDS = 3;
-
-/** Updates of a neighbour whose rounds measure its pace (two gossip steps: two per round at our pace). */
-const PACE_UPDATES = 3;
-
-/**
- * Our rounds a neighbour lags behind us, from its pace as we see it (never from a claim):
- * 0 while its last PACE_UPDATES updates span at most two of our rounds (our pace, one step
- * out of phase included); then one more per round. A model from a slower neighbour was
- * trained from a start that old (the merge's class progress judges it against our start
- * model of that round: docs/ALGORITHMS.md "Class progress with D neighbours").
- */
-function lagOf(state: NeighbourState, round: number): number {
-  const oldest = state.updateRounds[0];
-  if (oldest === undefined || state.updateRounds.length < PACE_UPDATES) return 0;
-  return Math.max(0, round - oldest - 2);
-}
 
 export class Peer extends TypedEventEmitter<PeerEvents> {
   readonly id: string;
@@ -867,7 +852,13 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       if (hood !== undefined && (!hood.isNeighbour(peer) || out.length >= hood.sampler.size)) continue;
       const copy = this.#copies.get(peer);
       if (copy)
-        out.push({ peer, seq: copy.seq, weights: copy.weights, samples: copy.samples, lag: lagOf(state, this.#round) });
+        out.push({
+          peer,
+          seq: copy.seq,
+          weights: copy.weights,
+          samples: copy.samples,
+          lag: lagOf(state.updateRounds, this.#round, this.#options.gossipSteps),
+        });
     }
     return out;
   }
@@ -984,7 +975,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     if (state && !state.fresh && this.#publishedAt > 0) this.#deadline.observe(performance.now() - this.#publishedAt);
     // After a silence (a neighbour that was away, shunned or not followed) its pace starts anew.
     const silent = state === undefined || this.#round - state.heardInRound >= this.#options.staleAfterRounds;
-    const updateRounds = [...(silent ? [] : state.updateRounds), this.#round].slice(-PACE_UPDATES);
+    const updateRounds = withArrival(silent ? [] : state.updateRounds, this.#round, this.#options.gossipSteps);
     this.#neighbours.set(from, { heardInRound: this.#round, fresh: true, updateRounds });
     this.#wake?.();
   }
