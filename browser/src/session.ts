@@ -64,6 +64,8 @@ export class Session {
   #loop: Promise<void> | undefined;
   #wantRunning = false;
   #lastShares = new Map<string, number>();
+  /** Merge rejections per neighbour, by reason (shown in the neighbour table). */
+  readonly #mergeRejections = new Map<string, Record<string, number>>();
   readonly #speed: TrainingSpeed;
 
   constructor(init: SessionInit) {
@@ -221,6 +223,11 @@ export class Session {
   #onRound(summary: RoundSummary): void {
     this.#speed.push(summary);
     this.#lastShares = new Map((summary.merge?.used ?? []).map((u) => [u.peer, u.share]));
+    for (const r of summary.merge?.rejected ?? []) {
+      const byReason = this.#mergeRejections.get(r.peer) ?? {};
+      byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
+      this.#mergeRejections.set(r.peer, byReason);
+    }
     this.#store.update((s) => ({
       round: summary.round + 1,
       history: [
@@ -253,6 +260,7 @@ export class Session {
         share: this.#lastShares.get(peer),
         updates: this.#updates.get(peer) ?? 0,
         dial: joined.dialer.states.get(peer),
+        mergeRejections: { ...this.#mergeRejections.get(peer) },
         ...(shunnedUntil === undefined ? {} : { shunnedUntil }),
       };
     });

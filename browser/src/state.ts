@@ -35,6 +35,8 @@ export interface NeighbourView {
   readonly dial: DialState | undefined;
   /** Our round this neighbour's shun ends (its models kept harming our merges), if it is shunned. */
   readonly shunnedUntil?: number;
+  /** Its models our merges rejected since we joined, by reason (e.g. `no-progress`, `harmful`). */
+  readonly mergeRejections: Readonly<Record<string, number>>;
 }
 
 export interface AppState {

@@ -17,6 +17,14 @@ function pct(v: number | undefined): string {
   return v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`;
 }
 
+/** Merge rejections by reason, most frequent first: "no-progress 3, harmful 1". */
+function rejectionText(byReason: Readonly<Record<string, number>>): string {
+  return Object.entries(byReason)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ');
+}
+
 /** When a shunned neighbour's shun ends: "until round N", or "for good". */
 function shunText(until: number | undefined): string {
   if (until === undefined) return '';
@@ -112,13 +120,14 @@ export function render(s: AppState): void {
   );
   table(
     'neighbours',
-    ['peer', 'merge share', 'updates', 'shunned', 'WebRTC dial'],
+    ['peer', 'merge share', 'updates', 'rejected by the merge', 'shunned', 'WebRTC dial'],
     [
-      ['(own model)', pct(s.ownShare), '', '', ''],
+      ['(own model)', pct(s.ownShare), '', '', '', ''],
       ...s.neighbours.map((n) => [
         short(n.peer),
         pct(n.share),
         String(n.updates),
+        rejectionText(n.mergeRejections),
         shunText(n.shunnedUntil),
         n.dial === undefined ? '' : n.dial.kind === 'failed' ? `failed: ${n.dial.error}` : n.dial.kind,
       ]),

@@ -14,10 +14,11 @@
  *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
  *                  with a good record below the gate, makes a suspect that must prove
  *                  itself in 6.
- *  3b. progress    off by default: against own's model at the start of the round (of the
- *                  sender's lag), a candidate that lowers the loss on V of fewer classes
- *                  than half the median count (over own and the candidates) is rejected
- *                  (./class-progress.ts; docs/ALGORITHMS.md says why it is off).
+ *  3b. progress    with D neighbours (off with all-to-all): against own's model at the
+ *                  start of the round (of the sender's lag), a candidate that lowers the
+ *                  loss on V of fewer classes than half the median count (over own and
+ *                  the candidates) is rejected (./class-progress.ts; docs/ALGORITHMS.md
+ *                  "Class progress with D neighbours").
  *  4. distance     rejected beyond far x the median group distance; the rest clipped:
  *                  y_j = own + min(1, kappa * m / d_j) (x_j - own) (He, Karimireddy, Jaggi
  *                  2022, ClippedGossip).

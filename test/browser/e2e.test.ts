@@ -432,7 +432,8 @@ test(
       tails,
     );
     t.diagnostic(`updates flow with the restarted daemon after ${since()}`);
-    // Whom the pages shunned (a restarted daemon's models are behind for a while): shown, not asserted.
+    // Whom the pages shunned (a restarted daemon's models are behind for a while), and why
+    // their merges rejected each neighbour's models: shown, not asserted.
     for (const [i, p] of pages.entries()) {
       const now = await state(p);
       const shunned = now.neighbours.filter((n) => n.shunnedUntil !== undefined);
@@ -440,6 +441,10 @@ test(
         id === aId ? 'A' : id === bId ? 'B' : ids.includes(id) ? PAGE_NAMES[ids.indexOf(id)] : id.slice(-6);
       const text = shunned.map((n) => `${name(n.peer)} until round ${n.shunnedUntil}`);
       t.diagnostic(`${PAGE_NAMES[i]} (round ${now.round}) shuns: ${text.join(', ') || 'none'}`);
+      const rejections = now.neighbours
+        .filter((n) => Object.keys(n.mergeRejections).length > 0)
+        .map((n) => `${name(n.peer)}: ${JSON.stringify(n.mergeRejections)}`);
+      t.diagnostic(`${PAGE_NAMES[i]} merge rejections: ${rejections.join('; ') || 'none'}`);
     }
     await pageA.screenshot({ path: path.join(SCREENSHOTS, 'page-0-reconnected.png'), fullPage: true });
 

@@ -67,9 +67,13 @@ test('progress reject: a candidate that improves no class against own start mode
     cand('b', vec([1, 0, 1, 0])),
     cand('ipm', vec([-0.5, -0.5, -0.5, -0.5])),
   ];
-  // Off by default.
-  const plain = mergeWithReport(bristleLdawaStrategy(off), own, offered, { ...ctx, neighbours: 8 }).report;
-  assert.deepEqual(plain?.rejected, []);
+  // On by default with D neighbours, off with all-to-all.
+  const byDefault = (neighbours: number | 'all') =>
+    mergeWithReport(bristleLdawaStrategy(off), own, offered, { ...ctx, neighbours }).report?.rejected.map(
+      (r) => r.peer,
+    );
+  assert.deepEqual(byDefault(8), ['ipm']);
+  assert.deepEqual(byDefault('all'), []);
   const { report } = mergeWithReport(bristleLdawaStrategy({ ...off, progress: 'reject' }), own, offered, ctx);
   assert.deepEqual(
     report?.rejected.map((r) => [r.peer, r.reason]),
