@@ -68,6 +68,8 @@ export class Shunning {
   readonly #shuns = new Map<string, number>();
   /** Per sender, the seq of its last model rejected as 'no-progress' (judged once per model). */
   readonly #noProgressSeq = new Map<string, number>();
+  /** Shuns dropped at capacity before their term ended: the next release() reports them. */
+  #dropped: string[] = [];
 
   constructor(options: ShunningOptions) {
     if (!Number.isInteger(options.after) || options.after < 0)
@@ -142,10 +144,13 @@ export class Shunning {
    * `after - 1` harm verdicts, so one more among its next `window - after + 1` shuns it
    * again, for twice as long. A sender whose last `window` verdicts hold no harm has its
    * count of shuns halved, so an honest peer shunned now and then (a daemon restarted
-   * from an old checkpoint, more than once) does not end up shunned for good.
+   * from an old checkpoint, more than once) does not end up shunned for good. Shuns
+   * dropped at capacity since the last call are returned too.
    */
   release(round: number): string[] {
-    const released: string[] = [];
+    // Shuns dropped at capacity are over too: whoever acts on shuns (the sampler) must hear so.
+    const released = this.#dropped.filter((peer) => !this.#shunned.has(peer));
+    this.#dropped = [];
     for (const [peer, until] of this.#shunned) {
       if (until > round) continue;
       this.#shunned.delete(peer);
@@ -170,7 +175,11 @@ export class Shunning {
     while (this.#verdicts.size > this.#capacity) this.#verdicts.delete(this.#verdicts.keys().next().value as string);
     while (this.#noProgressSeq.size > this.#capacity)
       this.#noProgressSeq.delete(this.#noProgressSeq.keys().next().value as string);
-    while (this.#shunned.size > this.#capacity) this.#shunned.delete(this.#shunned.keys().next().value as string);
+    while (this.#shunned.size > this.#capacity) {
+      const oldest = this.#shunned.keys().next().value as string;
+      this.#shunned.delete(oldest);
+      this.#dropped.push(oldest);
+    }
     while (this.#shuns.size > this.#capacity) this.#shuns.delete(this.#shuns.keys().next().value as string);
   }
 }

@@ -69,6 +69,8 @@ test('after 0 never shuns; bad settings are refused; memory is bounded', () => {
   for (const id of ['a', 'b', 'c', 'd']) small.observe(report([], [[id, 'harmful']]), 0);
   assert.equal(small.size, 3);
   assert.equal(small.has('a'), false, 'the oldest shunned id is released first');
+  assert.deepEqual(small.release(1), ['a'], 'a shun dropped at capacity is reported as released');
+  assert.deepEqual(small.release(2), []);
 });
 
 test('a shun lasts its term, doubled for each repeat; on probation one more harm verdict shuns again', () => {
