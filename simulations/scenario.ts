@@ -284,7 +284,7 @@ export const SCENARIO_SCHEMA = strict(
     ),
     shunAfter: v.optional(
       doc(
-        "Shun a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far or out of bounds): its updates are no longer merged and, with neighbours D, another peer takes its slot (src/peer/shunning.ts). 0 = never. Default: the Peer's.",
+        "Shun a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far, out of bounds or lowering the validation loss of too few classes): its updates are no longer merged and, with neighbours D, another peer takes its slot (src/peer/shunning.ts). 0 = never. Default: the Peer's.",
         int(0, 64),
       ),
     ),

@@ -348,7 +348,7 @@ const ROUND = strict({
   ),
   shunAfter: v.optional(
     doc(
-      'Stop merging a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far or out of bounds); with neighbours D another peer takes its slot. 0 = never. Default 2 with neighbours D, 0 with "all".',
+      'Stop merging a sender once this many of its last 2 x shunAfter merge verdicts were harm (rejected as harmful, too far, out of bounds or lowering the validation loss of too few classes); with neighbours D another peer takes its slot. 0 = never. Default 2 with neighbours D, 0 with "all".',
       int(0, 64),
     ),
   ),
