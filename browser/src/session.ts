@@ -202,6 +202,13 @@ export class Session {
   #listen(peer: Peer): void {
     const store = this.#store;
     peer.addEventListener('round:end', (e) => this.#onRound(e.detail));
+    peer.addEventListener('merge:report', (e) => {
+      for (const r of e.detail.report.rejected) {
+        const byReason = this.#mergeRejections.get(r.peer) ?? {};
+        byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
+        this.#mergeRejections.set(r.peer, byReason);
+      }
+    });
     peer.addEventListener('update:accepted', (e) => {
       this.#updates.set(e.detail.from, (this.#updates.get(e.detail.from) ?? 0) + 1);
       store.update((s) => ({ updatesAccepted: s.updatesAccepted + 1 }));
@@ -223,11 +230,6 @@ export class Session {
   #onRound(summary: RoundSummary): void {
     this.#speed.push(summary);
     this.#lastShares = new Map((summary.merge?.used ?? []).map((u) => [u.peer, u.share]));
-    for (const r of summary.merge?.rejected ?? []) {
-      const byReason = this.#mergeRejections.get(r.peer) ?? {};
-      byReason[r.reason] = (byReason[r.reason] ?? 0) + 1;
-      this.#mergeRejections.set(r.peer, byReason);
-    }
     this.#store.update((s) => ({
       round: summary.round + 1,
       history: [

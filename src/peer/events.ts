@@ -88,6 +88,11 @@ export interface TaskMismatchEvent {
 export interface PeerEvents {
   'round:start': CustomEvent<{ readonly round: number }>;
   'round:end': CustomEvent<RoundSummary>;
+  /**
+   * Every merge's report, in round `round`: each gossip step's and a resumed peer's catch-up
+   * merge (RoundSummary.merge holds the first step's only).
+   */
+  'merge:report': CustomEvent<{ readonly round: number; readonly report: MergeReport }>;
   'update:accepted': CustomEvent<{ readonly from: string; readonly seq: number; readonly bytes: number }>;
   /** An update or snapshot refused as invalid (its sender is penalised, except for late or replayed seqs). */
   'update:rejected': CustomEvent<RejectedUpdate>;

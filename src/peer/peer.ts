@@ -686,6 +686,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const result = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
     this.trainer.setLayers(result.weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
+    if (result.report !== undefined)
+      this.dispatchEvent(new CustomEvent('merge:report', { detail: { round, report: result.report } }));
     for (const peer of this.#shunning.observe(result.report, round)) {
       this.#hood?.shun(peer);
       const until = this.#shunning.until(peer) ?? Number.POSITIVE_INFINITY;

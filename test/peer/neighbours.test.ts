@@ -31,6 +31,8 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
   const shared = new SharedCopies();
   const peers: Peer[] = [];
   const rounds = new Map<string, RoundSummary[]>();
+  /** Rounds of each peer's merge reports (merge:report, one per merge). */
+  const reports = new Map<string, number[]>();
   /** Followees of each peer at the end of each round. */
   const followed = new Map<string, string[][]>();
   let replaced = 0;
@@ -48,11 +50,17 @@ test('on the bus, 12 peers with D = 3: at most 3 candidates per merge, updates o
       rounds.set(p.id, list);
       followed.set(p.id, [...(followed.get(p.id) ?? []), p.following() ?? []]);
     });
+    p.addEventListener('merge:report', (e) => {
+      assert.ok(e.detail.report.used.length + e.detail.report.rejected.length <= D);
+      reports.set(p.id, [...(reports.get(p.id) ?? []), e.detail.round]);
+    });
     p.addEventListener('error', (e) => assert.fail(`${p.id}: ${e.detail.message}`));
     peers.push(p);
   }
   for (const p of peers) await p.start();
   await Promise.all(peers.map((p) => p.run(6)));
+  // Every merge reports, one per gossip step (two per round by default with D).
+  for (const p of peers) assert.deepEqual(reports.get(p.id), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5], p.id);
   for (const p of peers) {
     const list = rounds.get(p.id) ?? [];
     assert.equal(list.length, 6);
