@@ -35,7 +35,10 @@ export interface NeighbourView {
   readonly dial: DialState | undefined;
   /** Our round this neighbour's shun ends (its models kept harming our merges), if it is shunned. */
   readonly shunnedUntil?: number;
-  /** Its models our merges rejected since we joined, by reason (e.g. `no-progress`, `harmful`). */
+  /**
+   * How often our merges rejected its models since the page opened, by reason (e.g.
+   * `no-progress`, `harmful`): per merge, so a model judged in both gossip steps counts twice.
+   */
   readonly mergeRejections: Readonly<Record<string, number>>;
 }
 

@@ -90,7 +90,8 @@ export interface PeerEvents {
   'round:end': CustomEvent<RoundSummary>;
   /**
    * Every merge's report, in round `round`: each gossip step's and a resumed peer's catch-up
-   * merge (RoundSummary.merge holds the first step's only).
+   * merge (RoundSummary.merge holds the first step's only). Dispatched before the merge's
+   * verdicts are counted for shunning: a 'peer:shunned' it causes follows it.
    */
   'merge:report': CustomEvent<{ readonly round: number; readonly report: MergeReport }>;
   'update:accepted': CustomEvent<{ readonly from: string; readonly seq: number; readonly bytes: number }>;

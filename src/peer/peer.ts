@@ -975,9 +975,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // A delay since our publication: none before the first (a resumed peer's catch-up merge
     // marks neighbours stale before it has published anything).
     if (state && !state.fresh && this.#publishedAt > 0) this.#deadline.observe(performance.now() - this.#publishedAt);
-    // After a silence (a neighbour that was away, shunned or not followed) its pace starts anew.
-    const silent = state === undefined || this.#round - state.heardInRound >= this.#options.staleAfterRounds;
-    const updateRounds = withArrival(silent ? [] : state.updateRounds, this.#round, this.#options.gossipSteps);
+    // Its pace (./pace.ts): a neighbour we stopped following or shunned was forgotten and
+    // starts anew; the gaps of a slower one's bursts do not reset it.
+    const updateRounds = withArrival(state?.updateRounds ?? [], this.#round, this.#options.gossipSteps);
     this.#neighbours.set(from, { heardInRound: this.#round, fresh: true, updateRounds });
     this.#wake?.();
   }

@@ -68,8 +68,8 @@ export class Shunning {
   readonly #shuns = new Map<string, number>();
   /** Per sender, the seq of its last model rejected as 'no-progress' (judged once per model). */
   readonly #noProgressSeq = new Map<string, number>();
-  /** Shuns dropped at capacity before their term ended: the next release() reports them. */
-  #dropped: string[] = [];
+  /** Shuns dropped at capacity before their term ended: the next release() releases them. */
+  #dropped = new Set<string>();
 
   constructor(options: ShunningOptions) {
     if (!Number.isInteger(options.after) || options.after < 0)
@@ -148,11 +148,13 @@ export class Shunning {
    * dropped at capacity since the last call are returned too.
    */
   release(round: number): string[] {
-    // Shuns dropped at capacity are over too: whoever acts on shuns (the sampler) must hear so.
-    const released = this.#dropped.filter((peer) => !this.#shunned.has(peer));
-    this.#dropped = [];
-    for (const [peer, until] of this.#shunned) {
-      if (until > round) continue;
+    // Shuns dropped at capacity are over too (on probation, like a term that ended): whoever
+    // acts on shuns (the sampler) must hear so.
+    const ended = [...this.#dropped].filter((peer) => !this.#shunned.has(peer));
+    this.#dropped.clear();
+    for (const [peer, until] of this.#shunned) if (until <= round) ended.push(peer);
+    const released: string[] = [];
+    for (const peer of ended) {
       this.#shunned.delete(peer);
       this.#verdicts.delete(peer);
       if (this.after > 1) this.#verdicts.set(peer, new Array<boolean>(this.after - 1).fill(true));
@@ -178,7 +180,7 @@ export class Shunning {
     while (this.#shunned.size > this.#capacity) {
       const oldest = this.#shunned.keys().next().value as string;
       this.#shunned.delete(oldest);
-      this.#dropped.push(oldest);
+      this.#dropped.add(oldest);
     }
     while (this.#shuns.size > this.#capacity) this.#shuns.delete(this.#shuns.keys().next().value as string);
   }

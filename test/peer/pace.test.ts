@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { lagOf, paceWindow, withArrival } from '../../src/peer/pace.ts';
+import { lagOf, PACE_SILENCE_ROUNDS, paceWindow, withArrival } from '../../src/peer/pace.ts';
 
 /** Arrival rounds of a sender that publishes `steps` updates per round, all in one of our rounds, every `every` rounds of ours. */
 function bursts(every: number, rounds: number, steps = 2): number[] {
@@ -44,4 +44,14 @@ test('too few updates to measure: no lag; a partial window tolerates two rounds'
 
 test('a sender faster than us lags 0', () => {
   assert.equal(lagOf([7, 7, 7, 7, 7], 7, 2), 0);
+});
+
+test("the gaps between a slower sender's bursts keep its window; a long silence starts it anew", () => {
+  // Four times slower: bursts in our rounds 0, 4, 8, 12 (gaps longer than staleAfterRounds, 3).
+  const arrivals = bursts(4, 4);
+  assert.deepEqual(arrivals, [4, 8, 8, 12, 12]);
+  assert.equal(lagOf(arrivals, 12, 2), 3);
+  // Silent for PACE_SILENCE_ROUNDS: what came before says nothing about its pace now.
+  assert.deepEqual(withArrival([1, 1, 2], 2 + PACE_SILENCE_ROUNDS, 2), [2 + PACE_SILENCE_ROUNDS]);
+  assert.deepEqual(withArrival([1, 1, 2], 1 + PACE_SILENCE_ROUNDS, 2), [1, 1, 2, 1 + PACE_SILENCE_ROUNDS]);
 });
