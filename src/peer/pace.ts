@@ -32,9 +32,14 @@ const PHASE_ROUNDS = 2;
  */
 export const PACE_SILENCE_ROUNDS = 8;
 
+/** Updates a peer publishes per round (its gossip steps, at least 1). */
+function perRound(steps: number): number {
+  return Math.max(1, Math.floor(steps));
+}
+
 /** Arrivals kept: 2 x steps + 1 updates, which span two of the sender's rounds. */
 export function paceWindow(steps: number): number {
-  return WINDOW_ROUNDS * Math.max(1, Math.floor(steps)) + 1;
+  return WINDOW_ROUNDS * perRound(steps) + 1;
 }
 
 /**
@@ -62,7 +67,7 @@ export function withArrival(arrivals: readonly number[], round: number, steps: n
 export function lagOf(arrivals: readonly number[], round: number, steps: number): number {
   const oldest = arrivals[0];
   const n = arrivals.length;
-  if (oldest === undefined || n < Math.max(1, Math.floor(steps)) + 1) return 0;
+  if (oldest === undefined || n < perRound(steps) + 1) return 0;
   const since = round - oldest;
   if (n < paceWindow(steps)) return Math.max(0, since - PHASE_ROUNDS);
   return Math.max(0, Math.floor(since / WINDOW_ROUNDS) - 1);

@@ -153,15 +153,13 @@ export class Shunning {
     const ended = [...this.#dropped].filter((peer) => !this.#shunned.has(peer));
     this.#dropped.clear();
     for (const [peer, until] of this.#shunned) if (until <= round) ended.push(peer);
-    const released: string[] = [];
     for (const peer of ended) {
       this.#shunned.delete(peer);
       this.#verdicts.delete(peer);
       if (this.after > 1) this.#verdicts.set(peer, new Array<boolean>(this.after - 1).fill(true));
-      released.push(peer);
     }
     this.#forgetOldest();
-    return released;
+    return ended;
   }
 
   /** A clean window: the sender's count of shuns (its next term's doublings) halves. False if it had none. */
