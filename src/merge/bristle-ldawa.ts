@@ -7,8 +7,8 @@
  *  1. cost cap     too many candidates to evaluate? Bristle's distance quotas pick `N`.
  *  2. colluders    identical or near-identical models (within rho * m of each other, m the
  *                  median distance to own) form a group; each member weighs 1/|group|.
- *                  With D neighbours, near-copies (within copyRho x the pair's distance
- *                  to own) are rejected instead, unless they are a majority.
+ *                  Near-copies (within copyRho x the pair's distance to own) are
+ *                  rejected instead, unless they are a majority.
  *  3. certainty    c_j = max(0, mean - std) of the candidate's top-phi per-class F1 on V,
  *                  against gate x the median over own and the groups with a good trust
  *                  record (Bristle's statistic, used as a gate); c_j = 0, or a sender
@@ -69,9 +69,9 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   copies: {
     kind: 'choice',
-    default: 'auto',
-    values: ['auto', 'one', 'reject'],
-    doc: "a colluder group of two or more near-copies: 'one' = it counts as one voter (each member 1/|group|); 'reject' = every member is rejected ('copies', a harm verdict for shunning): honest peers train on their own data and do not send copies of each other; 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number: one voter of a handful is a large share), else 'one'",
+    default: 'reject',
+    values: ['reject', 'one', 'auto'],
+    doc: "a colluder group of two or more near-copies: 'reject' = every member is rejected ('copies', a harm verdict for shunning) unless they are more than half of the candidates: honest peers train on their own data and do not send copies of each other; 'one' = it counts as one voter (each member 1/|group|); 'auto' = 'reject' when the peer merges D neighbours (ctx.neighbours a number), else 'one'",
   },
   copyRho: {
     kind: 'number',
@@ -469,8 +469,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const cand = candidates[j];
       rejected.push({ peer: cand.peer, seq: cand.seq, reason });
     };
-    // Near-copies with D neighbours: rejected, unless they are more than half of the
-    // candidates (a peer whose own model was ruined sees every honest model as a copy of
+    // Near-copies: rejected, unless they are more than half of the candidates (a peer whose own model was ruined sees every honest model as a copy of
     // the others; it must still merge them to recover).
     if (copies === 'reject')
       nearCopyGroups(models, distance, layers, o.copyRho).members.forEach((ms) => {

@@ -16,7 +16,9 @@ import { updateCosines, updateFactors } from '../../src/merge/update-direction.t
 import type { Weights } from '../../src/model/weights.ts';
 import { assertClose, cand, context, values, vec } from './fixtures.ts';
 
-const OFF = { rho: 0, gate: 0, far: 0, kappa: 0, ldawa: 'off', passes: 0, sampleCap: 0 } as const;
+/** Every stage off but near-copy rejection (the default 'reject'). */
+const OFF_BUT_COPIES = { rho: 0, gate: 0, far: 0, kappa: 0, ldawa: 'off', passes: 0, sampleCap: 0 } as const;
+const OFF = { ...OFF_BUT_COPIES, copies: 'one' } as const;
 
 /** Loss = squared distance to `target` (+1); F1 of class c = exp(-|w_c - target_c|). */
 function distanceEvaluator(target: readonly number[]) {
@@ -75,8 +77,16 @@ test('copies reject: a group of near-copies is rejected as copies, singletons ar
     ['a', 'b', 'c'],
   );
   assertClose(values(merged), [1, 1]);
-  // 'auto' (the default): reject with D neighbours; all-to-all the copies count as one voter.
-  const auto = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
+  // The default rejects them all-to-all and with D neighbours alike.
+  const byDefault = bristleLdawaStrategy({ ...OFF_BUT_COPIES, rho: 0.1 });
+  for (const ctx of [context(), context({ neighbours: 8 })]) {
+    assert.deepEqual(
+      mergeWithReport(byDefault, vec([0, 0]), [...honest, ...copies], ctx).report?.rejected.map((r) => r.reason),
+      ['copies', 'copies', 'copies'],
+    );
+  }
+  // 'auto': reject with D neighbours; all-to-all the copies count as one voter.
+  const auto = bristleLdawaStrategy({ ...OFF, rho: 0.1, copies: 'auto' });
   const all = mergeWithReport(auto, vec([0, 0]), [...honest, ...copies], context());
   assert.equal(all.report?.rejected.length, 0);
   assert.equal(all.report?.used.length, 6);
@@ -87,7 +97,7 @@ test('copies reject: a group of near-copies is rejected as copies, singletons ar
   );
   // Within rho (one voter) but not within copyRho: similar, not copies; merged as one voter.
   const similar = [cand('y1', vec([-4, -4])), cand('y2', vec([-4.2, -4]))];
-  const near = mergeWithReport(auto, vec([0, 0]), [...honest, ...similar], context({ neighbours: 8 }));
+  const near = mergeWithReport(byDefault, vec([0, 0]), [...honest, ...similar], context({ neighbours: 8 }));
   assert.equal(near.report?.rejected.length, 0);
   const shares = new Map(near.report?.used.map((u) => [u.peer, u.share]));
   assertClose([(shares.get('y1') ?? 0) * 2], [shares.get('a') ?? 0], 1e-6);
@@ -125,6 +135,28 @@ test('property: k identical copies have exactly one copy’s influence', () => {
         const one = merge(own, [...honest, cand('x0', vec(x))], context());
         const copies = Array.from({ length: k }, (_, i) => cand(`x${i}`, vec(x)));
         assertClose(values(merge(own, [...honest, ...copies], context())), values(one), 1e-5);
+      },
+    ),
+    { seed: 13, numRuns: 200 },
+  );
+});
+
+test('property: k identical copies that are not a majority have no influence (copies reject, the default)', () => {
+  const merge = bristleLdawaStrategy(OFF_BUT_COPIES);
+  // Distinct integer points at least 1 apart: copyRho (0.03) x a distance to own (<= 7.1)
+  // stays below 1, so only the copies are near-copies of each other.
+  const point = fc.tuple(fc.integer({ min: -5, max: 5 }), fc.integer({ min: -5, max: 5 }));
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(point, { minLength: 3, maxLength: 7, selector: (p) => `${p[0]},${p[1]}` }),
+      fc.integer({ min: 2, max: 6 }),
+      (points, k) => {
+        const [x, ...hs] = points as [[number, number], ...[number, number][]];
+        fc.pre(2 * k <= hs.length + k);
+        const honest = hs.map((h, i) => cand(`h${i}`, vec(h)));
+        const own = vec([0.25, 0.5]);
+        const copies = Array.from({ length: k }, (_, i) => cand(`x${i}`, vec(x)));
+        assertClose(values(merge(own, [...honest, ...copies], context())), values(merge(own, honest, context())), 1e-6);
       },
     ),
     { seed: 13, numRuns: 200 },
