@@ -119,46 +119,51 @@ test('copies: far scaled models cannot make honest models near own look like cop
   assert.equal(ruined.report?.used.length, 3);
 });
 
+/**
+ * Distinct integer points in [-5, 5]^2 (at least 1 apart; the first is the copies' model,
+ * the rest honest) and a number of copies. The grouping radius (0.1 x a median distance
+ * <= 7.1) and the near-copy radius (0.03 x a distance to own) stay below 1, so only the
+ * copies group.
+ */
+const COPY_SCENES = fc.tuple(
+  fc.uniqueArray(fc.tuple(fc.integer({ min: -5, max: 5 }), fc.integer({ min: -5, max: 5 })), {
+    minLength: 3,
+    maxLength: 7,
+    selector: (p) => `${p[0]},${p[1]}`,
+  }),
+  fc.integer({ min: 2, max: 6 }),
+);
+
+/** The scene's own model, honest candidates and k copies. */
+function copyScene([points, k]: [[number, number][], number]) {
+  const [x, ...hs] = points as [[number, number], ...[number, number][]];
+  return {
+    own: vec([0.25, 0.5]),
+    honest: hs.map((h, i) => cand(`h${i}`, vec(h))),
+    copies: Array.from({ length: k }, (_, i) => cand(`x${i}`, vec(x))),
+  };
+}
+
 test('property: k identical copies have exactly one copy’s influence', () => {
   const merge = bristleLdawaStrategy({ ...OFF, rho: 0.1 });
-  // Distinct integer points in [-5, 5]^2: at least 1 apart, while the grouping radius
-  // (0.1 x a median distance <= 7.1) stays below 1, so only the copies group.
-  const point = fc.tuple(fc.integer({ min: -5, max: 5 }), fc.integer({ min: -5, max: 5 }));
   fc.assert(
-    fc.property(
-      fc.uniqueArray(point, { minLength: 3, maxLength: 7, selector: (p) => `${p[0]},${p[1]}` }),
-      fc.integer({ min: 2, max: 6 }),
-      (points, k) => {
-        const [x, ...hs] = points as [[number, number], ...[number, number][]];
-        const honest = hs.map((h, i) => cand(`h${i}`, vec(h)));
-        const own = vec([0.25, 0.5]);
-        const one = merge(own, [...honest, cand('x0', vec(x))], context());
-        const copies = Array.from({ length: k }, (_, i) => cand(`x${i}`, vec(x)));
-        assertClose(values(merge(own, [...honest, ...copies], context())), values(one), 1e-5);
-      },
-    ),
+    fc.property(COPY_SCENES, (scene) => {
+      const { own, honest, copies } = copyScene(scene);
+      const one = merge(own, [...honest, copies[0]], context());
+      assertClose(values(merge(own, [...honest, ...copies], context())), values(one), 1e-5);
+    }),
     { seed: 13, numRuns: 200 },
   );
 });
 
 test('property: k identical copies that are not a majority have no influence (copies reject, the default)', () => {
   const merge = bristleLdawaStrategy(OFF_BUT_COPIES);
-  // Distinct integer points at least 1 apart: copyRho (0.03) x a distance to own (<= 7.1)
-  // stays below 1, so only the copies are near-copies of each other.
-  const point = fc.tuple(fc.integer({ min: -5, max: 5 }), fc.integer({ min: -5, max: 5 }));
   fc.assert(
-    fc.property(
-      fc.uniqueArray(point, { minLength: 3, maxLength: 7, selector: (p) => `${p[0]},${p[1]}` }),
-      fc.integer({ min: 2, max: 6 }),
-      (points, k) => {
-        const [x, ...hs] = points as [[number, number], ...[number, number][]];
-        fc.pre(2 * k <= hs.length + k);
-        const honest = hs.map((h, i) => cand(`h${i}`, vec(h)));
-        const own = vec([0.25, 0.5]);
-        const copies = Array.from({ length: k }, (_, i) => cand(`x${i}`, vec(x)));
-        assertClose(values(merge(own, [...honest, ...copies], context())), values(merge(own, honest, context())), 1e-6);
-      },
-    ),
+    fc.property(COPY_SCENES, (scene) => {
+      const { own, honest, copies } = copyScene(scene);
+      fc.pre(copies.length <= honest.length);
+      assertClose(values(merge(own, [...honest, ...copies], context())), values(merge(own, honest, context())), 1e-6);
+    }),
     { seed: 13, numRuns: 200 },
   );
 });
