@@ -469,8 +469,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       const cand = candidates[j];
       rejected.push({ peer: cand.peer, seq: cand.seq, reason });
     };
-    // Near-copies: rejected, unless they are more than half of the candidates (a peer whose own model was ruined sees every honest model as a copy of
-    // the others; it must still merge them to recover).
+    // Near-copies: rejected, unless they are more than half of the candidates (a peer
+    // whose own model was ruined sees every honest model as a copy of the others; it must
+    // still merge them to recover).
     if (copies === 'reject')
       nearCopyGroups(models, distance, layers, o.copyRho).members.forEach((ms) => {
         if (ms.length < 2 || 2 * ms.length > n) return;
