@@ -51,11 +51,14 @@ const PARTITIONS = ['shards', 'dirichlet'] as const;
  */
 const VALIDATIONS = ['public+own', 'own-classes'] as const;
 const PUBLIC_PER_CLASS = 10;
+/** Samples per class of a peer's own validation split (the scenario's validationPerClass). */
+const OWN_PER_CLASS = 10;
 const CODECS = ['int8', 'fp32', 'fp16'] as const;
 
 const USAGE = `node simulations/lockstep/compare.ts [--seeds 1,2,3] [--peers 10] [--rounds 10]
   [--steps 10] [--train 6000] [--hidden 64] [--trainable all|head]
-  [--validation public+own|own-classes] [--strategies a,b] [--attacks x,y]
+  [--validation public+own|own-classes] [--public-per-class 10] [--own-per-class 10]
+  [--strategies a,b] [--attacks x,y]
   [--fraction 0.3] [--alie-z z] [--partition shards|dirichlet] [--classes-per-peer 4]
   [--alpha 0.1] [--bristle-n N] [--strategy-options JSON] [--test 1000] [--codec int8]
   [--json out.json] [--merge-log merges.jsonl]
@@ -74,6 +77,8 @@ const values = (() => {
         hidden: { type: 'string', default: '64' },
         trainable: { type: 'string', default: 'all' },
         validation: { type: 'string', default: 'public+own' },
+        'public-per-class': { type: 'string', default: String(PUBLIC_PER_CLASS) },
+        'own-per-class': { type: 'string', default: String(OWN_PER_CLASS) },
         strategies: { type: 'string', default: DEFAULT_STRATEGIES },
         attacks: { type: 'string', default: DEFAULT_ATTACKS },
         test: { type: 'string', default: '1000' },
@@ -121,6 +126,9 @@ if (attackers >= peers) fail(`--fraction ${fraction} leaves no honest peer among
 const alieZ = values['alie-z'] === undefined ? undefined : number('alie-z', values['alie-z'], () => true);
 const validation = values.validation;
 if (!(VALIDATIONS as readonly string[]).includes(validation)) fail(`--validation: one of ${VALIDATIONS.join(', ')}`);
+const perClass = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 1000;
+const publicPerClass = number('public-per-class', values['public-per-class'], perClass);
+const ownPerClass = number('own-per-class', values['own-per-class'], perClass);
 if (!(CODECS as readonly string[]).includes(values.codec)) fail(`--codec: one of ${CODECS.join(', ')}`);
 if (!(PARTITIONS as readonly string[]).includes(values.partition)) fail(`--partition: one of ${PARTITIONS.join(', ')}`);
 const partition: PartitionSpec =
@@ -171,6 +179,8 @@ const settings = {
   hidden: list(values.hidden).map(Number),
   trainable: values.trainable as Trainable,
   validation,
+  publicPerClass,
+  ownPerClass,
   partition,
   seeds,
   strategies,
@@ -194,7 +204,8 @@ const grid: GridSettings = {
   test: settings.test,
   hidden: settings.hidden,
   trainable: settings.trainable,
-  publicValidationPerClass: validation === 'public+own' ? PUBLIC_PER_CLASS : 0,
+  publicValidationPerClass: validation === 'public+own' ? publicPerClass : 0,
+  validationPerClass: ownPerClass,
   partition,
   codec: values.codec,
   bristleN: settings.bristleN ?? undefined,

@@ -24,6 +24,8 @@ export interface GridSettings {
   readonly trainable: Trainable;
   /** Samples per class of the task's public validation set in every merge validation (0: own classes only). */
   readonly publicValidationPerClass: number;
+  /** Samples per class of each peer's own validation split, held out of its training share (default the scenario's). */
+  readonly validationPerClass?: number;
   readonly partition: PartitionSpec;
   /** The task's codec ("int8": int8 deltas, what peers send by default; "fp32"). */
   readonly codec: string;
@@ -96,6 +98,7 @@ export function gridScenario(
     localSteps: g.localSteps,
     codec: g.codec,
     publicValidationPerClass: g.publicValidationPerClass,
+    ...(g.validationPerClass === undefined ? {} : { validationPerClass: g.validationPerClass }),
     testSubset: g.test,
     seed: cell.seed,
   };

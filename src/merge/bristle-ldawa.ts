@@ -305,6 +305,25 @@ export const BRISTLE_LDAWA_SPEC = {
     values: ['off', 'private', 'class'],
     doc: "also reject a group whose leave-group-out score this round on V's private part ('private'), or on its worst class there ('class'), is a harmful outlier (below -partMu and below median - k MAD), whatever its blended score; 'off' = no such test",
   },
+  gceTest: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    max: 1,
+    doc: 'also reject a group whose leave-group-out score under the generalized cross-entropy (1 - p^q) / q with q = gceTest (Zhang & Sabuncu 2018; 1 = one minus the mean probability of the true label) is a harmful outlier (below -gceMu and below median - k MAD); 0 = off',
+  },
+  gceWho: {
+    kind: 'choice',
+    default: 'below-median',
+    values: ['any', 'below-median', 'unproven'],
+    doc: "which groups gceTest may reject: 'any'; 'below-median' = groups whose leave-group-out score on CE this round is below the median (a clear help on CE, such as the only holder of a class, is kept)",
+  },
+  gceMu: {
+    kind: 'number',
+    default: 0.02,
+    min: 0,
+    doc: "gceTest's absolute bar",
+  },
   partMu: {
     kind: 'number',
     default: 0.02,
@@ -407,6 +426,19 @@ function checkRetired(raw: unknown): void {
 function lossOf(scores: ClassScores): number {
   const loss = scores.loss;
   return Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Generalized cross-entropy (Zhang & Sabuncu 2018) of a model's scores: the mean over V of
+ * (1 - p^q) / q, p = exp(-CE) the probability of the true label; q -> 0 is CE, q = 1 is one
+ * minus the mean probability of the true label. Non-finite when sampleLoss is absent.
+ */
+function gceLoss(scores: ClassScores, q: number): number {
+  const sl = scores.sampleLoss;
+  if (sl === undefined || sl.length === 0) return Number.NaN;
+  let total = 0;
+  for (const l of sl) total += (1 - Math.exp(-q * l)) / q;
+  return total / sl.length;
 }
 
 /**
@@ -806,6 +838,18 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         if (o.partTest !== 'off' && parts !== undefined) {
           const partScores = live.map((_, i) => partEffect(leftOut(i), o.partTest as 'private' | 'class'));
           for (const i of harmfulOutliers(partScores, o.partMu, o.k)) if (!out.includes(i)) out.push(i);
+        }
+        // gceTest: the same score under a loss that confidently wrong samples do not dominate.
+        if (o.gceTest > 0 && fullScores.sampleLoss !== undefined) {
+          const fullG = gceLoss(fullScores, o.gceTest);
+          const gceScores = live.map((_, i) => relative(fullG, gceLoss(leftOut(i), o.gceTest)));
+          const ceMedian = median(effects);
+          for (const i of harmfulOutliers(gceScores, o.gceMu, o.k))
+            if (
+              !out.includes(i) &&
+              (o.gceWho === 'any' || (o.gceWho === 'unproven' ? !proven[i] : effects[i] < ceMedian))
+            )
+              out.push(i);
         }
         // Per-class leave-group-out (./class-harm.ts): a group whose worst class on V is a
         // harmful outlier among the groups' worst classes.
