@@ -19,6 +19,8 @@ export const COMPARE_ATTACKS: Readonly<Record<string, AttackSpec>> = {
   /** -own: the negated model. */
   'sign-flip-model': { name: 'sign-flip', options: { mode: 'model' } },
   'label-flip': 'label-flip',
+  /** l -> l + 1 mod K: no two flippers undo each other (reverse maps a -> b and b -> a). */
+  'label-flip-shift': { name: 'label-flip', options: { mapping: 'shift' } },
   gaussian: 'gaussian-noise',
   'scaling-10': { name: 'scaling', options: { gamma: 10 } },
   'scaling-1e3': { name: 'scaling', options: { gamma: 1e3 } },

@@ -263,7 +263,7 @@ for (const strategy of strategies) {
       writeJson(false);
       console.error(
         `${strategy} / ${attack} / seed ${seed}: ${(PERCENT * r.final.mean).toFixed(1)}% ` +
-          `(min ${(PERCENT * r.final.min).toFixed(1)}), attackers' share ${r.attackerShare.final.toFixed(3)}, ` +
+          `(min ${(PERCENT * r.final.min).toFixed(1)}), attackers' share ${r.attackerShare.meanOverRounds.toFixed(3)} (last round ${r.attackerShare.final.toFixed(3)}), ` +
           `merge ${r.mergeMs.meanPerRound.toFixed(1)} ms, max |w| ${r.honestMaxAbs.final.toExponential(2)}, ` +
           `${(r.elapsedMs / 1000).toFixed(1)} s`,
       );

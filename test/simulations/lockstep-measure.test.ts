@@ -271,6 +271,7 @@ test("compare's attack set: names, ALIE z override", () => {
   assert.deepEqual(compareAttackSpec('adaptive-alie', 2), { name: 'adaptive-alie', options: { z: 2 } });
   assert.deepEqual(compareAttackSpec('ipm-eps2'), { name: 'ipm', options: { eps: 2 } });
   assert.deepEqual(compareAttackSpec('sign-flip-model'), { name: 'sign-flip', options: { mode: 'model' } });
+  assert.deepEqual(compareAttackSpec('label-flip-shift'), { name: 'label-flip', options: { mapping: 'shift' } });
   assert.deepEqual(compareAttackSpec('gaussian-model'), { name: 'gaussian-model', options: {} });
   assert.throws(() => compareAttackSpec('alie-z2'), /unknown attack "alie-z2"/);
   assert.ok(compareAttackNames().includes('scaling-1e3'));
@@ -320,4 +321,13 @@ test("compare's grid: a cell is a lockstep scenario; baselines are told the true
   assert.deepEqual(s.local, { steps: 10 });
   const none = parseScenario(gridScenario(grid, { strategy: 'mean', attack: 'none', attackSpec: undefined, seed: 4 }));
   assert.equal(none.byzantine, undefined);
+  assert.equal(none.validationPerClass, 10, "the scenario's default own validation when the grid gives none");
+  const wide = parseScenario(
+    gridScenario(
+      { ...grid, publicValidationPerClass: 50, validationPerClass: 20 },
+      { strategy: 'mean', attack: 'none', attackSpec: undefined, seed: 4 },
+    ),
+  );
+  assert.equal(wide.publicValidationPerClass, 50);
+  assert.equal(wide.validationPerClass, 20);
 });
