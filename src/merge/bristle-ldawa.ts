@@ -28,7 +28,8 @@
  *                  before local training); off by default (docs/ALGORITHMS.md says why).
  *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times;
  *                  a low-certainty sender with a record is scored by the worse of this
- *                  round's score and its blended one (`worse`).
+ *                  round's score and its blended one (`worse`); a group without a good
+ *                  record is also tested on generalized cross-entropy (`gceTest`).
  *  7. combine      one weight per candidate (group share x capped sample weight x L-DAWA
  *                  factor), normalised with own's: with every stage off, the plain average.
  *
@@ -50,7 +51,7 @@ import { persistentHarm } from './poor-record.ts';
 import type { RejectedCandidate, RejectReason } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateCosines, updateFactors } from './update-direction.ts';
-import { partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
+import { generalizedCrossEntropy, partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
 import { distanceSquared } from './vectors.ts';
 
 export const BRISTLE_LDAWA_SPEC = {
@@ -307,20 +308,20 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   gceTest: {
     kind: 'number',
-    default: 0,
+    default: 0.3,
     min: 0,
     max: 1,
-    doc: 'also reject a group whose leave-group-out score under the generalized cross-entropy (1 - p^q) / q with q = gceTest (Zhang & Sabuncu 2018; 1 = one minus the mean probability of the true label) is a harmful outlier (below -gceMu and below median - k MAD); 0 = off',
+    doc: 'also reject a group (gceWho) whose leave-group-out score under the generalized cross-entropy (1 - p^q) / q, q = gceTest, p the probability of the true label (Zhang & Sabuncu 2018), is a harmful outlier (below -gceMu and below median - k MAD): a few confidently wrong samples, which dominate CE, do not decide it; 0 = off',
   },
   gceWho: {
     kind: 'choice',
-    default: 'below-median',
-    values: ['any', 'below-median', 'unproven'],
-    doc: "which groups gceTest may reject: 'any'; 'below-median' = groups whose leave-group-out score on CE this round is below the median (a clear help on CE, such as the only holder of a class, is kept)",
+    default: 'unproven',
+    values: ['unproven', 'below-median', 'any'],
+    doc: "which groups gceTest may reject: 'unproven' = groups whose senders do not all have a good record; 'below-median' = groups whose CE score this round is below the median; 'any'",
   },
   gceMu: {
     kind: 'number',
-    default: 0.02,
+    default: 0.03,
     min: 0,
     doc: "gceTest's absolute bar",
   },
@@ -426,19 +427,6 @@ function checkRetired(raw: unknown): void {
 function lossOf(scores: ClassScores): number {
   const loss = scores.loss;
   return Number.isFinite(loss) ? loss : Number.POSITIVE_INFINITY;
-}
-
-/**
- * Generalized cross-entropy (Zhang & Sabuncu 2018) of a model's scores: the mean over V of
- * (1 - p^q) / q, p = exp(-CE) the probability of the true label; q -> 0 is CE, q = 1 is one
- * minus the mean probability of the true label. Non-finite when sampleLoss is absent.
- */
-function gceLoss(scores: ClassScores, q: number): number {
-  const sl = scores.sampleLoss;
-  if (sl === undefined || sl.length === 0) return Number.NaN;
-  let total = 0;
-  for (const l of sl) total += (1 - Math.exp(-q * l)) / q;
-  return total / sl.length;
 }
 
 /**
@@ -840,9 +828,12 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           for (const i of harmfulOutliers(partScores, o.partMu, o.k)) if (!out.includes(i)) out.push(i);
         }
         // gceTest: the same score under a loss that confidently wrong samples do not dominate.
+        // On CE a label flipper or a public-set attacker can score above honest specialists
+        // by making the mix less sure of its wrong answers on classes few peers hold, even
+        // on a large clean V; under GCE what it costs the classes it flips shows (ALGORITHMS.md).
         if (o.gceTest > 0 && fullScores.sampleLoss !== undefined) {
-          const fullG = gceLoss(fullScores, o.gceTest);
-          const gceScores = live.map((_, i) => relative(fullG, gceLoss(leftOut(i), o.gceTest)));
+          const fullG = generalizedCrossEntropy(fullScores, o.gceTest);
+          const gceScores = live.map((_, i) => relative(fullG, generalizedCrossEntropy(leftOut(i), o.gceTest)));
           const ceMedian = median(effects);
           for (const i of harmfulOutliers(gceScores, o.gceMu, o.k))
             if (

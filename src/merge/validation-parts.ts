@@ -50,3 +50,20 @@ export function partLoss(scores: ClassScores, indices: readonly number[]): numbe
   const mean = sum / indices.length;
   return Number.isFinite(mean) ? mean : Number.POSITIVE_INFINITY;
 }
+
+/**
+ * Generalized cross-entropy (Zhang & Sabuncu 2018) over V: the mean of (1 - p^q) / q, with
+ * p = exp(-CE) the probability a model gives a sample's true label. q -> 0 is the
+ * cross-entropy; q = 1 is one minus the mean probability of the true label, which a few
+ * confidently wrong samples do not dominate: an infinite loss adds at most 1 / q. NaN
+ * without per-sample losses; +Infinity (the worst) when a loss is NaN.
+ */
+export function generalizedCrossEntropy(scores: ClassScores, q: number): number {
+  if (!(q > 0 && q <= 1)) throw new RangeError(`generalized cross-entropy: q must be in (0, 1], got ${q}`);
+  const per = scores.sampleLoss;
+  if (per === undefined || per.length === 0) return Number.NaN;
+  let sum = 0;
+  for (const l of per) sum += (1 - Math.exp(-q * l)) / q;
+  const mean = sum / per.length;
+  return Number.isFinite(mean) ? mean : Number.POSITIVE_INFINITY;
+}
