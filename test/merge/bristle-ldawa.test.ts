@@ -867,3 +867,49 @@ test('lowWeight: an accepted group below the median leave-group-out score keeps 
   // lowBelow: a group at or above lowBelow x the reference certainty is spared (gate off: no certainty, all spared).
   assertClose([share({ ...opts, lowWeight: 0.5, lowBelow: 0.9 }).get('bad') ?? 0], [0.25]);
 });
+
+test('gceTest: a sender that helps CE only on a few confidently wrong samples, at a cost to the rest of V, is rejected', () => {
+  // 18 samples of class 0 read dimension 0, 2 of class 1 read dimension 1; CE grows with the
+  // distance to 1. Every honest model is confidently wrong on class 1 (w_1 = -1, CE 12):
+  // evil pulls w_1 up, which CE rewards (r +0.25), and w_0 down, which costs the 18 others.
+  const labels = Uint8Array.from({ length: 20 }, (_, i) => (i < 18 ? 0 : 1));
+  const ctx = context({
+    evaluate: (w: Weights): ClassScores => {
+      const v = w[0].values;
+      const sampleLoss = Float32Array.from(labels, (d) => (d === 0 ? 2 : 3) * (v[d] - 1) ** 2 + 0.05);
+      const f1 = Float64Array.from([0, 1], (c) => Math.exp(-Math.abs(v[c] - 1)));
+      const loss = sampleLoss.reduce((s, x) => s + x, 0) / sampleLoss.length;
+      return { f1, accuracy: f1, overallAccuracy: 0, loss, sampleLoss };
+    },
+    familiarClasses: [0, 1],
+    numClasses: 2,
+  });
+  const honest = [
+    cand('a', vec([1.02, -1])),
+    cand('b', vec([0.98, -0.99])),
+    cand('c', vec([1, -1.01])),
+    cand('d', vec([1.01, -1])),
+  ];
+  const rejected = (gceTest: number) => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, memory: 'off', gceTest });
+    const { report } = mergeWithReport(merge, vec([1, -1]), [...honest, cand('evil', vec([-0.5, 1]))], ctx);
+    return report?.rejected.map((r) => [r.peer, r.reason]);
+  };
+  assert.deepEqual(rejected(0), []);
+  assert.deepEqual(rejected(0.3), [['evil', 'harmful']]);
+  // q = 1 (one minus the mean probability of the true label) sees it too.
+  assert.deepEqual(rejected(1), [['evil', 'harmful']]);
+  // gceWho unproven (the default): a sender whose record is good is judged on CE alone.
+  const rejectedAfterGoodRounds = (gceWho: 'unproven' | 'any'): boolean => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, gceWho });
+    let out = false;
+    for (let round = 0; round < 6; round++) {
+      const evil = cand('evil', vec(round < 5 ? [1, 1] : [-0.5, 1]));
+      const { report } = mergeWithReport(merge, vec([1, -1]), [...honest, evil], { ...ctx, round });
+      out = report?.rejected.some((r) => r.peer === 'evil') ?? false;
+    }
+    return out;
+  };
+  assert.equal(rejectedAfterGoodRounds('unproven'), false);
+  assert.equal(rejectedAfterGoodRounds('any'), true);
+});
