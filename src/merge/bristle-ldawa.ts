@@ -29,7 +29,7 @@
  *  6. acceptance   leave-group-out on V with trust memory (./influence.ts), `passes` times;
  *                  a low-certainty sender with a record is scored by the worse of this
  *                  round's score and its blended one (`worse`); a group without a good
- *                  record is also tested on generalized cross-entropy (`gceTest`).
+ *                  record is also tested on generalized cross-entropy (`gce`; all-to-all).
  *  7. combine      one weight per candidate (group share x capped sample weight x L-DAWA
  *                  factor), normalised with own's: with every stage off, the plain average.
  *
@@ -306,24 +306,30 @@ export const BRISTLE_LDAWA_SPEC = {
     values: ['off', 'private', 'class'],
     doc: "also reject a group whose leave-group-out score this round on V's private part ('private'), or on its worst class there ('class'), is a harmful outlier (below -partMu and below median - k MAD), whatever its blended score; 'off' = no such test",
   },
-  gceTest: {
+  gce: {
+    kind: 'choice',
+    default: 'auto',
+    values: ['auto', 'on', 'off'],
+    doc: "the harm test on generalized cross-entropy: 'on' = also reject a group (gceWho) whose leave-group-out score under (1 - p^q) / q, q = gceQ, p the probability of the true label (Zhang & Sabuncu 2018), is a harmful outlier (below -gceMu and below median - k MAD): a few confidently wrong samples, which dominate CE, do not decide it; 'auto' = 'on' when the peer merges every candidate, 'off' with D neighbours (ctx.neighbours a number); 'off' = no such test",
+  },
+  gceQ: {
     kind: 'number',
     default: 0.3,
-    min: 0,
+    min: 0.001,
     max: 1,
-    doc: 'also reject a group (gceWho) whose leave-group-out score under the generalized cross-entropy (1 - p^q) / q, q = gceTest, p the probability of the true label (Zhang & Sabuncu 2018), is a harmful outlier (below -gceMu and below median - k MAD): a few confidently wrong samples, which dominate CE, do not decide it; 0 = off',
+    doc: "q of gce's loss: near 0 it is CE, at 1 one minus the mean probability of the true label",
   },
   gceWho: {
     kind: 'choice',
     default: 'unproven',
     values: ['unproven', 'below-median', 'any'],
-    doc: "which groups gceTest may reject: 'unproven' = groups whose senders do not all have a good record; 'below-median' = groups whose CE score this round is below the median; 'any'",
+    doc: "which groups gce may reject: 'unproven' = groups whose senders do not all have a good record; 'below-median' = groups whose CE score this round is below the median; 'any'",
   },
   gceMu: {
     kind: 'number',
     default: 0.03,
     min: 0,
-    doc: "gceTest's absolute bar",
+    doc: "gce's absolute bar",
   },
   partMu: {
     kind: 'number',
@@ -458,6 +464,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const spread = o.spread === 'auto' ? (fewNeighbours ? 'unproven' : 'all') : o.spread;
     const copies = o.copies === 'auto' ? (fewNeighbours ? 'reject' : 'one') : o.copies;
     const progress = o.progress === 'auto' ? (fewNeighbours ? 'reject' : 'off') : o.progress;
+    const gceOn = o.gce === 'auto' ? !fewNeighbours : o.gce === 'on';
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
@@ -827,13 +834,13 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
           const partScores = live.map((_, i) => partEffect(leftOut(i), o.partTest as 'private' | 'class'));
           for (const i of harmfulOutliers(partScores, o.partMu, o.k)) if (!out.includes(i)) out.push(i);
         }
-        // gceTest: the same score under a loss that confidently wrong samples do not dominate.
+        // gce: the same score under a loss that confidently wrong samples do not dominate.
         // On CE a label flipper or a public-set attacker can score above honest specialists
         // by making the mix less sure of its wrong answers on classes few peers hold, even
         // on a large clean V; under GCE what it costs the classes it flips shows (ALGORITHMS.md).
-        if (o.gceTest > 0 && fullScores.sampleLoss !== undefined) {
-          const fullG = generalizedCrossEntropy(fullScores, o.gceTest);
-          const gceScores = live.map((_, i) => relative(fullG, generalizedCrossEntropy(leftOut(i), o.gceTest)));
+        if (gceOn && fullScores.sampleLoss !== undefined) {
+          const fullG = generalizedCrossEntropy(fullScores, o.gceQ);
+          const gceScores = live.map((_, i) => relative(fullG, generalizedCrossEntropy(leftOut(i), o.gceQ)));
           const ceMedian = median(effects);
           for (const i of harmfulOutliers(gceScores, o.gceMu, o.k))
             if (

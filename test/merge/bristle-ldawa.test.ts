@@ -868,7 +868,7 @@ test('lowWeight: an accepted group below the median leave-group-out score keeps 
   assertClose([share({ ...opts, lowWeight: 0.5, lowBelow: 0.9 }).get('bad') ?? 0], [0.25]);
 });
 
-test('gceTest: a sender that helps CE only on a few confidently wrong samples, at a cost to the rest of V, is rejected', () => {
+test('gce: a sender that helps CE only on a few confidently wrong samples, at a cost to the rest of V, is rejected', () => {
   // 18 samples of class 0 read dimension 0, 2 of class 1 read dimension 1; CE grows with the
   // distance to 1. Every honest model is confidently wrong on class 1 (w_1 = -1, CE 12):
   // evil pulls w_1 up, which CE rewards (r +0.25), and w_0 down, which costs the 18 others.
@@ -890,18 +890,22 @@ test('gceTest: a sender that helps CE only on a few confidently wrong samples, a
     cand('c', vec([1, -1.01])),
     cand('d', vec([1.01, -1])),
   ];
-  const rejected = (gceTest: number) => {
-    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, memory: 'off', gceTest });
-    const { report } = mergeWithReport(merge, vec([1, -1]), [...honest, cand('evil', vec([-0.5, 1]))], ctx);
+  const rejected = (gce: 'auto' | 'on' | 'off', gceQ = 0.3, neighbours?: number) => {
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, memory: 'off', gce, gceQ });
+    const at = neighbours === undefined ? ctx : { ...ctx, neighbours };
+    const { report } = mergeWithReport(merge, vec([1, -1]), [...honest, cand('evil', vec([-0.5, 1]))], at);
     return report?.rejected.map((r) => [r.peer, r.reason]);
   };
-  assert.deepEqual(rejected(0), []);
-  assert.deepEqual(rejected(0.3), [['evil', 'harmful']]);
+  assert.deepEqual(rejected('off'), []);
+  assert.deepEqual(rejected('on'), [['evil', 'harmful']]);
   // q = 1 (one minus the mean probability of the true label) sees it too.
-  assert.deepEqual(rejected(1), [['evil', 'harmful']]);
+  assert.deepEqual(rejected('on', 1), [['evil', 'harmful']]);
+  // auto: on when the peer merges every candidate, off with D neighbours.
+  assert.deepEqual(rejected('auto'), [['evil', 'harmful']]);
+  assert.deepEqual(rejected('auto', 0.3, 8), []);
   // gceWho unproven (the default): a sender whose record is good is judged on CE alone.
   const rejectedAfterGoodRounds = (gceWho: 'unproven' | 'any'): boolean => {
-    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, gceWho });
+    const merge = bristleLdawaStrategy({ ...OFF, passes: 1, gce: 'on', gceWho });
     let out = false;
     for (let round = 0; round < 6; round++) {
       const evil = cand('evil', vec(round < 5 ? [1, 1] : [-0.5, 1]));

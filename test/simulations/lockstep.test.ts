@@ -9,7 +9,7 @@
  * 75.8 -> 77.6 (0); sign flip 49.4 -> 77.6 (0); label flip 54.2 -> 74.6 (0); scaling 1e3
  * 10.0 -> 77.6 (0); IPM eps 2 34.8 -> 77.6 (0): the model attacks' copies are rejected, so
  * those runs are the rule on the honest peers alone. Public-set 66.8 -> 69.3 (0.15; without
- * `gceTest` 66.9 and 0.24, so this case fails without it: an attack that costs mean 11
+ * `gce` 66.9 and 0.24, so this case fails without it: an attack that costs mean 11
  * points, held to a smaller margin because the attacker fits the public part of V). About
  * 45 s of CPU in all.
  */
