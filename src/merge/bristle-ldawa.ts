@@ -841,13 +841,10 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         if (gceOn && fullScores.sampleLoss !== undefined) {
           const fullG = generalizedCrossEntropy(fullScores, o.gceQ);
           const gceScores = live.map((_, i) => relative(fullG, generalizedCrossEntropy(leftOut(i), o.gceQ)));
-          const ceMedian = median(effects);
-          for (const i of harmfulOutliers(gceScores, o.gceMu, o.k))
-            if (
-              !out.includes(i) &&
-              (o.gceWho === 'any' || (o.gceWho === 'unproven' ? !proven[i] : effects[i] < ceMedian))
-            )
-              out.push(i);
+          const ceMedian = o.gceWho === 'below-median' ? median(effects) : Number.NaN;
+          const may = (i: number): boolean =>
+            o.gceWho === 'any' || (o.gceWho === 'unproven' ? !proven[i] : effects[i] < ceMedian);
+          for (const i of harmfulOutliers(gceScores, o.gceMu, o.k)) if (!out.includes(i) && may(i)) out.push(i);
         }
         // Per-class leave-group-out (./class-harm.ts): a group whose worst class on V is a
         // harmful outlier among the groups' worst classes.
