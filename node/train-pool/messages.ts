@@ -4,21 +4,34 @@
  * one side must surface as a clear error on the other, not as NaN weights).
  */
 import { assertDataset, type Dataset } from '../../src/data/dataset.ts';
+import type { RngState } from '../../src/data/rng.ts';
 import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type Layer, sizeOfShape, type Weights } from '../../src/model/weights.ts';
 import type { TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
 
-/** A peer as the worker needs it: its model, trainer options and training set. */
+/**
+ * A peer as every worker needs it: its model, trainer options and training set. Workers
+ * hold no peer's weights: each train request brings the peer's whole state (PeerState).
+ */
 export interface Registration {
   readonly peer: string;
   readonly spec: ModelSpec;
   readonly inputShape: readonly number[];
   readonly numClasses: number;
   readonly options: TrainerOptions;
-  /** Every layer of the model (the backbone too), so the worker starts from the same model. */
-  readonly weights: Weights;
   /** The peer's training set, backed by SharedArrayBuffers (sent once, never copied): use sharedDataset(). */
   readonly data: Dataset;
+}
+
+/**
+ * What a peer's training starts from and hands back (a TrainerState as plain data): every
+ * layer, the SGD momentum of the trained variables (null: none yet) and the position of
+ * its batch-order generator. Any worker can train any peer from it.
+ */
+export interface PeerState {
+  readonly weights: Weights;
+  readonly velocity: readonly Float32Array[] | null;
+  readonly batches: RngState;
 }
 
 /** Main thread -> worker. `id` pairs a request with its reply. */
@@ -28,8 +41,8 @@ export type PoolRequest =
       readonly kind: 'train';
       readonly id: number;
       readonly peer: string;
-      /** The layers training changes (Trainer.trainedLayers) of the peer's current model, after its last merge. */
-      readonly layers: Weights;
+      /** The peer's state after its last merge. */
+      readonly state: PeerState;
       readonly amount: TrainAmount;
     }
   /** Stop training request `id` at its next yield; it still replies with the steps done. */
@@ -39,7 +52,7 @@ export type PoolRequest =
 export type PoolReply =
   | { readonly kind: 'ready'; readonly backend: string }
   | { readonly kind: 'registered'; readonly id: number }
-  | { readonly kind: 'trained'; readonly id: number; readonly layers: Weights; readonly result: TrainResult }
+  | { readonly kind: 'trained'; readonly id: number; readonly state: PeerState; readonly result: TrainResult }
   /** Request `id` failed; id null: the worker itself failed (e.g. backend init). */
   | { readonly kind: 'failed'; readonly id: number | null; readonly message: string };
 
@@ -91,6 +104,28 @@ function layers(v: unknown, what: string): Weights {
   });
 }
 
+function rngState(v: unknown, what: string): RngState {
+  const r = record(v, what);
+  const words = r.words;
+  const u32 = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff;
+  if (!(Array.isArray(words) && words.length === 4 && words.every(u32))) fail(`${what}.words must be four uint32`);
+  if (!(typeof r.seed === 'number' && Number.isFinite(r.seed))) fail(`${what}.seed must be a finite number`);
+  if (!(r.spare === null || (typeof r.spare === 'number' && Number.isFinite(r.spare))))
+    fail(`${what}.spare must be a finite number or null`);
+  return { seed: r.seed, words: words as unknown as RngState['words'], spare: r.spare };
+}
+
+function peerState(v: unknown, what: string): PeerState {
+  const s = record(v, what);
+  let velocity: Float32Array[] | null = null;
+  if (s.velocity !== null) {
+    if (!(Array.isArray(s.velocity) && s.velocity.every((a) => a instanceof Float32Array)))
+      fail(`${what}.velocity must be null or a list of Float32Array`);
+    velocity = s.velocity as Float32Array[];
+  }
+  return { weights: layers(s.weights, `${what}.weights`), velocity, batches: rngState(s.batches, `${what}.batches`) };
+}
+
 function amount(v: unknown, what: string): TrainAmount {
   const a = record(v, what);
   if (typeof a.steps === 'number' && Number.isInteger(a.steps) && a.steps >= 0) return { steps: a.steps };
@@ -138,7 +173,6 @@ export function parseRequest(raw: unknown): PoolRequest {
         inputShape: shape(m.inputShape, 'register.inputShape'),
         numClasses: finite(m.numClasses, 'register.numClasses'),
         options: trainerOptions(m.options, 'register.options'),
-        weights: layers(m.weights, 'register.weights'),
         data: dataset(m.data, 'register.data'),
       };
     }
@@ -147,7 +181,7 @@ export function parseRequest(raw: unknown): PoolRequest {
         kind: 'train',
         id: id(m.id, 'train'),
         peer: str(m.peer, 'train.peer'),
-        layers: layers(m.layers, 'train.layers'),
+        state: peerState(m.state, 'train.state'),
         amount: amount(m.amount, 'train.amount'),
       };
     case 'abort':
@@ -178,7 +212,7 @@ export function parseReply(raw: unknown): PoolReply {
       return {
         kind: 'trained',
         id: id(m.id, 'trained'),
-        layers: layers(m.layers, 'trained.layers'),
+        state: peerState(m.state, 'trained.state'),
         result: trainResult(m.result, 'trained.result'),
       };
     case 'failed':
@@ -196,6 +230,14 @@ export function parseReply(raw: unknown): PoolReply {
 export function transferable(w: Weights): { layers: Weights; transfer: ArrayBuffer[] } {
   const out = w.map((l) => ({ name: l.name, shape: [...l.shape], values: l.values.slice() }));
   return { layers: out, transfer: out.map((l) => l.values.buffer) };
+}
+
+/** A copy of `s` whose arrays are ours to give away, and their buffers to transfer. */
+export function transferableState(s: PeerState): { state: PeerState; transfer: ArrayBuffer[] } {
+  const { layers: weights, transfer } = transferable(s.weights);
+  const velocity = s.velocity === null ? null : s.velocity.map((a) => a.slice());
+  if (velocity !== null) for (const a of velocity) transfer.push(a.buffer);
+  return { state: { weights, velocity, batches: { ...s.batches, words: [...s.batches.words] } }, transfer };
 }
 
 /** The validators of this format, for the data-parallel group's messages (node/data-parallel). */

@@ -2,20 +2,29 @@
  * TrainingPool: N worker threads that train peers' models, so the cores of a machine all
  * work while one process simulates many peers (tfjs-wasm runs on one thread in Node).
  *
- * Each registered peer lives on one worker (round-robin), where a Trainer with the same
- * options as the peer's own keeps its batch order and momentum across rounds. A train
- * request carries the peer's current trained layers (exchanged plus local state); the reply carries the trained ones.
+ * Every worker knows every registered peer (model, options, shared training set) and holds
+ * no peer's state: a train request carries the peer's whole state (PeerState: weights,
+ * momentum, batch-order generator) and the reply the trained one. Requests wait in one
+ * queue and go to whichever worker is free, so a worker never idles while a peer waits to
+ * train (with a fixed home per peer, a worker idled while peers queued on the other one:
+ * docs/PERFORMANCE.md, "Both cores").
  * Every request is owned by a promise that settles: with the reply, with the worker's error
  * message, when the worker dies, when the pool closes, or (after an abort) when the worker
  * does not answer within ABORT_REPLY_TIMEOUT_MS.
  */
 import { Worker } from 'node:worker_threads';
-import type { Weights } from '../../src/model/weights.ts';
 import type { BackendChoice } from '../../src/train/backend.ts';
 import type { TrainAmount, TrainResult } from '../../src/train/trainer.ts';
-import { type PoolReply, type PoolRequest, parseReply, type Registration, transferable } from './messages.ts';
+import {
+  type PeerState,
+  type PoolReply,
+  type PoolRequest,
+  parseReply,
+  type Registration,
+  transferableState,
+} from './messages.ts';
 
-export type { Registration } from './messages.ts';
+export type { PeerState, Registration } from './messages.ts';
 
 /** A worker that has not initialised its backend by then is reported as failed. */
 export const WORKER_READY_TIMEOUT_MS = 60_000;
@@ -40,8 +49,21 @@ export interface PoolOptions {
 }
 
 export interface Trained {
-  readonly layers: Weights;
+  readonly state: PeerState;
   readonly result: TrainResult;
+}
+
+/** A train request: waiting in the pool's queue, then on a worker. */
+interface Job {
+  readonly id: number;
+  readonly peer: string;
+  readonly state: PeerState;
+  readonly transfer: ArrayBuffer[];
+  readonly amount: TrainAmount;
+  readonly resolve: (t: Trained) => void;
+  readonly reject: (err: Error) => void;
+  /** Set once the job is handed to a worker. */
+  worker: PoolWorker | undefined;
 }
 
 interface Pending {
@@ -54,6 +76,8 @@ class PoolWorker {
   readonly index: number;
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  /** Trains a job now (the pool gives it one job at a time). */
+  busy = false;
   /** Set once the worker can no longer answer; every later request fails with it. */
   dead: TrainingPoolError | undefined;
   #lastError: string | undefined;
@@ -229,11 +253,12 @@ const READY_ID = 0;
 export class TrainingPool {
   readonly size: number;
   readonly #workers: readonly PoolWorker[];
-  readonly #home = new Map<string, PoolWorker>();
+  readonly #registered = new Set<string>();
   /** Peers whose registration is in flight (refused a second time meanwhile). */
   readonly #registering = new Set<string>();
+  /** Train requests no worker has taken yet, oldest first. */
+  readonly #queue: Job[] = [];
   #nextId = 1;
-  #next = 0;
   #closed = false;
 
   private constructor(workers: readonly PoolWorker[]) {
@@ -257,59 +282,122 @@ export class TrainingPool {
     return pool;
   }
 
-  /** Hosts a peer's trainer on the next worker (round-robin). */
+  /** Makes a peer known to every worker (any of them may train it). */
   async register(r: Registration): Promise<void> {
     if (this.#closed) throw new TrainingPoolError('training pool is closed');
-    if (this.#home.has(r.peer) || this.#registering.has(r.peer))
+    if (this.#registered.has(r.peer) || this.#registering.has(r.peer))
       throw new TrainingPoolError(`peer ${r.peer} is already registered`);
-    const worker = this.#workers[this.#next++ % this.size];
     this.#registering.add(r.peer);
     try {
-      const { layers: weights, transfer } = transferable(r.weights);
-      const request: PoolRequest = { kind: 'register', id: this.#nextId++, ...r, weights };
-      await worker.request(request, transfer, REGISTER_TIMEOUT_MS);
-      // Only once the worker hosts the trainer: a failed registration leaves no home behind.
-      this.#home.set(r.peer, worker);
+      // The data is in SharedArrayBuffers: every worker reads the same memory.
+      const results = await Promise.allSettled(
+        this.#workers.map((w) => w.request({ kind: 'register', id: this.#nextId++, ...r }, [], REGISTER_TIMEOUT_MS)),
+      );
+      const failed = results.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+      // Only once every worker knows the peer: a failed registration leaves it unregistered.
+      if (failed !== undefined) throw failed.reason;
+      this.#registered.add(r.peer);
     } finally {
       this.#registering.delete(r.peer);
     }
   }
 
   /**
-   * Trains a registered peer from `layers`. On abort the worker stops at its next yield and
-   * the steps done are returned; a worker that then stays silent rejects the promise.
+   * Trains a registered peer from `state` on the first free worker. On abort a waiting
+   * request settles at once with `state` untrained; a running one stops at the worker's next
+   * yield and returns the steps done; a worker that then stays silent rejects the promise.
    */
-  async train(peer: string, layers: Weights, amount: TrainAmount, signal?: AbortSignal): Promise<Trained> {
-    if (this.#closed) throw new TrainingPoolError('training pool is closed');
-    const worker = this.#home.get(peer);
-    if (!worker) throw new TrainingPoolError(`peer ${peer} is not registered with the training pool`);
-    const id = this.#nextId++;
-    const { layers: sent, transfer } = transferable(layers);
-    const reply = worker.request({ kind: 'train', id, peer, layers: sent, amount }, transfer);
-    const onAbort = (): void => {
-      worker.post({ kind: 'abort', id });
-      worker.expire(
-        id,
-        ABORT_REPLY_TIMEOUT_MS,
-        `training worker ${worker.index}: no reply ${ABORT_REPLY_TIMEOUT_MS} ms after aborting peer ${peer}'s training`,
-      );
-    };
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const r = await reply;
-      if (r.kind !== 'trained')
-        throw new TrainingPoolError(`training worker ${worker.index}: ${r.kind} in reply to train`);
-      return { layers: r.layers, result: r.result };
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
+  train(peer: string, state: PeerState, amount: TrainAmount, signal?: AbortSignal): Promise<Trained> {
+    if (this.#closed) return Promise.reject(new TrainingPoolError('training pool is closed'));
+    if (!this.#registered.has(peer))
+      return Promise.reject(new TrainingPoolError(`peer ${peer} is not registered with the training pool`));
+    const { state: sent, transfer } = transferableState(state);
+    return new Promise<Trained>((resolve, reject) => {
+      const onAbort = (): void => {
+        const waiting = this.#queue.indexOf(job);
+        if (waiting >= 0) {
+          this.#queue.splice(waiting, 1);
+          job.resolve({ state: job.state, result: { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 } });
+          return;
+        }
+        const w = job.worker;
+        if (w === undefined) return;
+        w.post({ kind: 'abort', id: job.id });
+        w.expire(
+          job.id,
+          ABORT_REPLY_TIMEOUT_MS,
+          `training worker ${w.index}: no reply ${ABORT_REPLY_TIMEOUT_MS} ms after aborting peer ${peer}'s training`,
+        );
+      };
+      const settled = (): void => signal?.removeEventListener('abort', onAbort);
+      const job: Job = {
+        id: this.#nextId++,
+        peer,
+        state: sent,
+        transfer,
+        amount,
+        resolve: (t) => {
+          settled();
+          resolve(t);
+        },
+        reject: (e) => {
+          settled();
+          reject(e);
+        },
+        worker: undefined,
+      };
+      this.#queue.push(job);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      this.#dispatch();
+    });
+  }
+
+  /** Hands waiting jobs to free workers; with no live worker left, fails them. */
+  #dispatch(): void {
+    for (;;) {
+      const job = this.#queue[0];
+      if (job === undefined) return;
+      const live = this.#workers.filter((w) => w.dead === undefined);
+      if (live.length === 0) {
+        this.#queue.shift();
+        job.reject(this.#workers[0]?.dead ?? new TrainingPoolError('training pool has no worker'));
+        continue;
+      }
+      const free = live.find((w) => !w.busy);
+      if (free === undefined) return;
+      this.#queue.shift();
+      this.#run(free, job);
     }
   }
 
-  /** Terminates every worker; outstanding requests reject. Idempotent. */
+  #run(worker: PoolWorker, job: Job): void {
+    worker.busy = true;
+    job.worker = worker;
+    const request: PoolRequest = { kind: 'train', id: job.id, peer: job.peer, state: job.state, amount: job.amount };
+    worker
+      .request(request, job.transfer)
+      .then((r) => {
+        if (r.kind !== 'trained')
+          throw new TrainingPoolError(`training worker ${worker.index}: ${r.kind} in reply to train`);
+        job.resolve({ state: r.state, result: r.result });
+      })
+      .catch((err: unknown) =>
+        job.reject(
+          err instanceof Error ? err : new TrainingPoolError(`training worker ${worker.index}: ${String(err)}`),
+        ),
+      )
+      .finally(() => {
+        worker.busy = false;
+        this.#dispatch();
+      });
+  }
+
+  /** Terminates every worker; outstanding requests reject, waiting ones too. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
     const reason = new TrainingPoolError('training pool closed');
+    for (const job of this.#queue.splice(0)) job.reject(reason);
     await Promise.all(this.#workers.map((w) => w.terminate(reason)));
   }
 }

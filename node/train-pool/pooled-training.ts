@@ -1,10 +1,12 @@
 /**
  * A peer's local training through a TrainingPool: what Peer calls as `training`. The peer
- * keeps its own Trainer for evaluation and merging; each round the layers training changes
- * (Trainer.trainedLayers: the exchanged ones plus local BatchNorm state) go to
- * the worker hosting it and the trained ones come back into that Trainer.
+ * keeps its own Trainer, which holds its whole state (weights, momentum, batch order) for
+ * evaluation and merging; each round that state goes to the first free worker and the
+ * trained state comes back into the Trainer. So a reset of the Trainer's momentum
+ * (momentumAfterMerge 'reset', a diverged step) holds for pooled training too.
  */
 import type { Dataset } from '../../src/data/dataset.ts';
+import { restoreRng } from '../../src/data/rng.ts';
 import type { LocalTraining } from '../../src/peer/peer.ts';
 import type { TrainAmount, Trainer, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
 import type { TrainingPool } from './pool.ts';
@@ -15,19 +17,17 @@ export class PooledTraining implements LocalTraining {
   readonly #peer: string;
   readonly #trainer: Trainer;
   readonly #data: Dataset;
-  readonly #trained: ReadonlySet<string>;
 
   private constructor(pool: TrainingPool, peer: string, trainer: Trainer, data: Dataset) {
     this.#pool = pool;
     this.#peer = peer;
     this.#trainer = trainer;
     this.#data = data;
-    this.#trained = trainer.trainedLayers();
   }
 
   /**
-   * Registers `peer` with the pool: its worker builds a Trainer with `options` (those that
-   * built `trainer`) from `trainer`'s current weights, and receives `data` once, shared.
+   * Registers `peer` with the pool: every worker learns its model and `options` (those that
+   * built `trainer`) and receives `data` once, shared.
    */
   static async register(
     pool: TrainingPool,
@@ -43,7 +43,6 @@ export class PooledTraining implements LocalTraining {
       inputShape: m.inputShape,
       numClasses: m.numClasses,
       options,
-      weights: trainer.getWeights(),
       data: sharedDataset(data),
     });
     return new PooledTraining(pool, peer, trainer, data);
@@ -52,9 +51,18 @@ export class PooledTraining implements LocalTraining {
   async trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal } = {}): Promise<TrainResult> {
     // The worker trains on the set sent at registration; another one would be silently ignored.
     if (data !== this.#data) throw new Error(`pooled training of ${this.#peer}: not the registered training set`);
-    const own = this.#trainer.getWeights().filter((l) => this.#trained.has(l.name));
-    const { layers, result } = await this.#pool.train(this.#peer, own, amount, options.signal);
-    this.#trainer.setLayers(layers);
+    const own = this.#trainer.exportState();
+    const { state, result } = await this.#pool.train(
+      this.#peer,
+      { weights: own.weights, velocity: own.velocity ?? null, batches: own.batches.state() },
+      amount,
+      options.signal,
+    );
+    this.#trainer.importState({
+      weights: state.weights,
+      velocity: state.velocity ?? undefined,
+      batches: restoreRng(state.batches),
+    });
     return result;
   }
 }

@@ -1,29 +1,35 @@
 /**
  * A training-pool worker: initialises the same tfjs backend as the main thread (with
- * meshfl's wasm kernels) and hosts one Trainer per registered peer, so batch order and
- * optimizer momentum persist here across rounds. Train requests run one at a time, in
- * arrival order; an abort stops the running one at its next yield (the steps done are kept
- * and returned, as in-process trainAsync does).
+ * meshfl's wasm kernels) and knows every registered peer's model, options and (shared)
+ * training set, but holds no peer's weights: a train request brings the peer's whole state
+ * (weights, momentum, batch-order generator), which goes into one Trainer per kind of
+ * model (like the main thread's ModelPool), and the reply takes the trained state back. So
+ * any worker can train any peer, and the pool hands each request to whichever worker is
+ * free. Train requests run one at a time, in arrival order; an abort stops the running
+ * one at its next yield (the steps done are kept and returned, as in-process trainAsync does).
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Dataset } from '../../src/data/dataset.ts';
-import { buildModel, setWeights } from '../../src/model/model.ts';
+import { restoreRng } from '../../src/data/rng.ts';
+import { buildModel } from '../../src/model/model.ts';
 import { prepareModel } from '../../src/model/tfjs-model.ts';
 import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';
-import { type PoolReply, type PoolRequest, parseRequest, transferable } from './messages.ts';
+import { type PoolReply, type PoolRequest, parseRequest, transferableState } from './messages.ts';
 
 interface Hosted {
-  readonly trainer: Trainer;
+  /** Key of the Trainer in `trainers` that trains this peer. */
+  readonly model: string;
   readonly data: Dataset;
-  readonly trained: ReadonlySet<string>;
 }
 
 const port = parentPort;
 if (port === null) throw new Error('training-pool worker started outside a worker thread');
 
 const hosted = new Map<string, Hosted>();
+/** One Trainer per kind of model and options (the seed aside: a peer brings its batch order). */
+const trainers = new Map<string, Trainer>();
 /** Abort controllers of train requests queued or running. */
 const aborts = new Map<number, AbortController>();
 /** Serialises train requests: one finishes (and replies) before the next starts. */
@@ -39,28 +45,40 @@ function failed(id: number | null, err: unknown): void {
 
 function register(m: Extract<PoolRequest, { kind: 'register' }>): void {
   if (hosted.has(m.peer)) throw new Error(`peer ${m.peer} is already registered`);
-  // The seed only fills the initial values; the registered weights replace them.
-  const model = buildModel(m.spec, m.inputShape, m.numClasses, 0);
-  try {
-    setWeights(model, m.weights);
-    const trainer = new Trainer(model, m.options);
-    hosted.set(m.peer, { trainer, data: m.data, trained: trainer.trainedLayers() });
-  } catch (err) {
-    model.dispose();
-    throw err;
+  const key = JSON.stringify([m.spec, m.inputShape, m.numClasses, { ...m.options, seed: 0 }]);
+  if (!trainers.has(key)) {
+    // Built at registration, so bad options fail here. The seed only fills initial values.
+    const model = buildModel(m.spec, m.inputShape, m.numClasses, 0);
+    try {
+      trainers.set(key, new Trainer(model, m.options));
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
   }
+  hosted.set(m.peer, { model: key, data: m.data });
 }
 
 async function train(m: Extract<PoolRequest, { kind: 'train' }>, signal: AbortSignal): Promise<void> {
   const h = hosted.get(m.peer);
-  if (!h) throw new Error(`peer ${m.peer} is not registered with this worker`);
-  h.trainer.setLayers(m.layers);
-  // Aborted while queued: nothing trained, the model is returned as it came.
+  const trainer = h === undefined ? undefined : trainers.get(h.model);
+  if (h === undefined || trainer === undefined) throw new Error(`peer ${m.peer} is not registered with this worker`);
+  trainer.importState({
+    weights: m.state.weights,
+    velocity: m.state.velocity ?? undefined,
+    batches: restoreRng(m.state.batches),
+  });
+  // Aborted while queued: nothing trained, the state is returned as it came.
   const result = signal.aborted
     ? { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 }
-    : await h.trainer.trainAsync(h.data, m.amount, { signal });
-  const { layers, transfer } = transferable(h.trainer.getWeights().filter((l) => h.trained.has(l.name)));
-  reply({ kind: 'trained', id: m.id, layers, result }, transfer);
+    : await trainer.trainAsync(h.data, m.amount, { signal });
+  const after = trainer.exportState();
+  const { state, transfer } = transferableState({
+    weights: after.weights,
+    velocity: after.velocity ?? null,
+    batches: after.batches.state(),
+  });
+  reply({ kind: 'trained', id: m.id, state, result }, transfer);
 }
 
 function onMessage(raw: unknown): void {

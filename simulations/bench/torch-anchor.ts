@@ -25,7 +25,7 @@ import { type Dataset, subset } from '../../src/data/dataset.ts';
 import { buildModel, getWeights } from '../../src/model/model.ts';
 import { defaultSpec } from '../../src/model/spec.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { Trainer } from '../../src/train/trainer.ts';
+import { batchOrderRng, Trainer } from '../../src/train/trainer.ts';
 import { median } from './suite/alternate.ts';
 
 export const TORCH_PYTHON_ENV = 'MESHFL_TORCH_PYTHON';
@@ -193,7 +193,9 @@ async function meshflTwoWorkers(
   steps: number,
 ): Promise<number> {
   const start = performance.now();
-  const trained = await Promise.all(peers.map((peer) => pool.train(peer, layers, { steps })));
+  // Each request brings a whole state; the pool gives them to its two free workers.
+  const state = { weights: layers, velocity: null, batches: batchOrderRng(BATCH_SEED).state() };
+  const trained = await Promise.all(peers.map((peer) => pool.train(peer, state, { steps })));
   const seconds = (performance.now() - start) / 1000;
   return trained.reduce((sum, t) => sum + t.result.samples, 0) / seconds;
 }
@@ -245,7 +247,7 @@ export async function runTorchAnchorBench(options: {
       const model = buildModel(defaultSpec(m.spec), train.featureShape, train.numClasses, MODEL_SEED);
       const trainer = new Trainer(model, { batchSize: BATCH, seed: BATCH_SEED });
       const layers = getWeights(model);
-      // One peer per worker (the pool places them round-robin).
+      // Two peers, trained at once: one on each of the two free workers.
       const peers = [`${m.spec}-a`, `${m.spec}-b`];
       for (const peer of peers) {
         await pool.register({
@@ -254,7 +256,6 @@ export async function runTorchAnchorBench(options: {
           inputShape: model.inputShape,
           numClasses: model.numClasses,
           options: { batchSize: BATCH, seed: BATCH_SEED },
-          weights: layers,
           data: shared,
         });
       }

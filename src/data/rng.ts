@@ -17,6 +17,15 @@ export interface Rng {
   /** An independent generator derived from this generator's seed and a label: the same
    * seed and label always give the same stream, whatever was drawn before. */
   fork(label: string | number): Rng;
+  /** Where the generator stands: restoreRng(state()) continues the same stream. */
+  state(): RngState;
+}
+
+/** A generator's position (Rng.state): its seed (for fork), sfc32's four words and Box-Muller's spare. */
+export interface RngState {
+  readonly seed: number;
+  readonly words: readonly [number, number, number, number];
+  readonly spare: number | null;
 }
 
 function splitmix32(seed: number): () => number {
@@ -43,10 +52,31 @@ function hashLabel(label: string | number): number {
 export function createRng(seed: number): Rng {
   if (!Number.isFinite(seed)) throw new RangeError(`rng seed must be a finite number, got ${seed}`);
   const init = splitmix32(Math.floor(seed) ^ 0x5bd1e995);
-  let a = init();
-  let b = init();
-  let c = init();
-  let d = init();
+  const rng = sfc32(seed, [init(), init(), init(), init()], undefined);
+  for (let i = 0; i < 12; i++) rng.next();
+  return rng;
+}
+
+/** The generator at `state` (from Rng.state(), possibly of another thread); throws on a malformed one. */
+export function restoreRng(state: RngState): Rng {
+  const s = state as Partial<RngState> | null;
+  const words = s?.words;
+  const u32 = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    !Number.isFinite(s.seed) ||
+    !Array.isArray(words) ||
+    words.length !== 4 ||
+    !words.every(u32) ||
+    !(s.spare === null || Number.isFinite(s.spare))
+  )
+    throw new RangeError('rng state must be {seed, words: four uint32, spare: number | null}');
+  return sfc32(s.seed as number, words as RngState['words'], s.spare === null ? undefined : (s.spare as number));
+}
+
+function sfc32(seed: number, start: RngState['words'], spareAtStart: number | undefined): Rng {
+  let [a, b, c, d] = start;
   const u32 = (): number => {
     const t = (((a + b) >>> 0) + d) >>> 0;
     d = (d + 1) >>> 0;
@@ -56,8 +86,7 @@ export function createRng(seed: number): Rng {
     c = (c + t) >>> 0;
     return t;
   };
-  for (let i = 0; i < 12; i++) u32();
-  let spare: number | undefined;
+  let spare = spareAtStart;
   const rng: Rng = {
     next: () => u32() / 4294967296,
     int: (n) => {
@@ -110,6 +139,7 @@ export function createRng(seed: number): Rng {
       return items;
     },
     fork: (label) => createRng((Math.imul(Math.floor(seed) >>> 0, 0x9e3779b1) ^ hashLabel(label)) >>> 0),
+    state: () => ({ seed, words: [a >>> 0, b >>> 0, c >>> 0, d >>> 0], spare: spare ?? null }),
   };
   return rng;
 }

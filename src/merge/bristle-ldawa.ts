@@ -465,7 +465,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const copies = o.copies === 'auto' ? (fewNeighbours ? 'reject' : 'one') : o.copies;
     const progress = o.progress === 'auto' ? (fewNeighbours ? 'reject' : 'off') : o.progress;
     const gceOn = o.gce === 'auto' ? !fewNeighbours : o.gce === 'on';
-    const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers);
+    const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers, undefined, ctx.scans);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
       ctx.report?.({ strategy: 'bristle+ldawa', ownShare, used, rejected });

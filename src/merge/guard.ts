@@ -11,7 +11,7 @@ import { DEFAULT_VALUE_BOUND } from '../model/bounds.ts';
 import { floatBitsMaxAbs, floatFromBits, NON_FINITE_BITS } from '../model/float-bits.ts';
 import { sameArchitecture, type Weights } from '../model/weights.ts';
 import type { RejectedCandidate } from './report.ts';
-import type { Candidate, MergeContext } from './types.ts';
+import type { Candidate, MergeContext, ValueScans } from './types.ts';
 
 export interface Admission {
   readonly admitted: readonly Candidate[];
@@ -24,10 +24,16 @@ export interface Admission {
  * spots NaN/Infinity together: this scan reads every candidate in full before any rule
  * does, so it costs as much as a mean's own arithmetic if written as float compares.
  */
-function valueProblem(w: Weights, layers: readonly number[], bound: number): 'non-finite' | 'out-of-range' | undefined {
+function valueProblem(
+  w: Weights,
+  layers: readonly number[],
+  bound: number,
+  scans: ValueScans | undefined,
+): 'non-finite' | 'out-of-range' | undefined {
   let outside = false;
   for (const i of layers) {
-    const maxBits = floatBitsMaxAbs(w[i].values);
+    const values = w[i].values;
+    const maxBits = scans === undefined ? floatBitsMaxAbs(values) : scans.maxAbsBits(values);
     if (maxBits >= NON_FINITE_BITS) return 'non-finite';
     if (floatFromBits(maxBits) > bound) outside = true;
   }
@@ -51,18 +57,19 @@ export function mergedLayerIndices(own: Weights, ctx: Pick<MergeContext, 'traina
 /**
  * Splits candidates into admitted and rejected (with the reason). `bound` is the absolute
  * value bound on the merged layers (default DEFAULT_VALUE_BOUND; Infinity leaves only the
- * finiteness check).
+ * finiteness check). `scans` (MergeContext.scans) remembers scans of read-only arrays.
  */
 export function admitCandidates(
   own: Weights,
   candidates: readonly Candidate[],
   layers: readonly number[],
   bound: number = DEFAULT_VALUE_BOUND,
+  scans?: ValueScans,
 ): Admission {
   const rejected: RejectedCandidate[] = [];
   const newest = new Map<string, Candidate>();
   for (const c of candidates) {
-    const problem = sameArchitecture(own, c.weights) ? valueProblem(c.weights, layers, bound) : 'architecture';
+    const problem = sameArchitecture(own, c.weights) ? valueProblem(c.weights, layers, bound, scans) : 'architecture';
     if (problem !== undefined) {
       rejected.push({ peer: c.peer, seq: c.seq, reason: problem });
     } else {

@@ -25,7 +25,7 @@ export type Rule = (
 export function guarded(name: string, rule: Rule): Strategy {
   return (own, candidates, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
-    const { admitted, rejected } = admitCandidates(own, candidates, layers);
+    const { admitted, rejected } = admitCandidates(own, candidates, layers, undefined, ctx.scans);
     if (admitted.length === 0) {
       ctx.report?.({ strategy: name, ownShare: 1, used: [], rejected });
       return cloneWeights(own);

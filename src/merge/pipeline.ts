@@ -39,7 +39,7 @@ export interface PipelineStages {
 export function pipeline(stages: PipelineStages): Strategy {
   return (own, candidates, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
-    const { admitted, rejected } = admitCandidates(own, candidates, layers);
+    const { admitted, rejected } = admitCandidates(own, candidates, layers, undefined, ctx.scans);
     if (admitted.length === 0) {
       ctx.report?.({ strategy: stages.name, ownShare: 1, used: [], rejected });
       return cloneWeights(own);

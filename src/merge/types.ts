@@ -31,6 +31,11 @@ export interface ValidationSplit {
   readonly privateCount: number;
 }
 
+/** floatBitsMaxAbs (src/model/float-bits.ts) of read-only arrays, computed once each. */
+export interface ValueScans {
+  maxAbsBits(values: Float32Array): number;
+}
+
 export interface MergeContext {
   /** Scores a model on this peer's validation split. Synchronous; may be slow. */
   readonly evaluate: (w: Weights) => ClassScores;
@@ -70,6 +75,12 @@ export interface MergeContext {
    */
   readonly neighbours?: number | 'all';
   readonly rng: Rng;
+  /**
+   * Optional: remembers the max-|v| scans of arrays that are never written (a simulation's
+   * shared public copies, src/wire/shared-copies.ts), so the guard reads each once per
+   * process instead of once per merge. Undefined: every merge scans every candidate.
+   */
+  readonly scans?: ValueScans;
   /** Optional diagnostics sink: a strategy calls it once per merge (see report.ts). */
   readonly report?: ReportSink;
 }

@@ -576,7 +576,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     // A diverged step (too high a learning rate, a bad sample) leaves NaN/Infinity in the
     // model: never publish or merge that. Go back to the round's start model, forget the
     // momentum that carried the blow-up, say so, and take part in the round as before.
-    if (!allFinite(this.trainer.getWeights())) {
+    // Read once: publishing and the merge below use the same trained model (each read copies
+    // the whole model out of the backend).
+    let trainedWeights = this.trainer.getWeights();
+    if (!allFinite(trainedWeights)) {
+      trainedWeights = start;
       this.trainer.setWeights(start);
       this.trainer.resetOptimizer();
       this.#emitError(
@@ -589,7 +593,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const evalSet = this.#options.data.evaluation ?? this.#options.data.validation;
     const local = evaluateNow ? accuracySnapshot(this.trainer.evaluate(evalSet)) : undefined;
 
-    await this.#publish(round);
+    await this.#publish(round, this.#exchangedOf(trainedWeights));
 
     const waitStart = performance.now();
     const closedBy = await this.#awaitUpdates(signal, this.#stepWanted(), this.#candidateIds());
@@ -599,7 +603,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const candidates = this.#candidates();
     const freshCandidates = candidates.filter((c) => this.#neighbours.get(c.peer)?.fresh === true).length;
     const mergeStart = performance.now();
-    const { report } = this.#mergeStep(round, reference, candidates);
+    const { report } = this.#mergeStep(round, reference, candidates, trainedWeights);
     let mergeMs = performance.now() - mergeStart;
     // Further gossip steps: publish the merged model, merge again with the neighbours'
     // latest copies (their merged models, once they have published them).
@@ -680,10 +684,23 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return this.#options.gossipSteps === 1 ? min : Math.max(min, this.#candidates().length);
   }
 
-  /** Merges own model with `candidates`, installs the result, and marks every neighbour as used. */
-  #mergeStep(round: number, reference: Weights, candidates: Candidate[]): ReturnType<typeof mergeWithReport> {
-    const own = this.#exchangedWeights();
-    const result = mergeWithReport(this.#options.strategy, own, candidates, this.#mergeContext(round, reference));
+  /**
+   * Merges own model with `candidates`, installs the result, and marks every neighbour as
+   * used. `current`: the model's weights as they are now, when the caller has just read them.
+   */
+  #mergeStep(
+    round: number,
+    reference: Weights,
+    candidates: Candidate[],
+    current: Weights = this.trainer.getWeights(),
+  ): ReturnType<typeof mergeWithReport> {
+    const own = this.#exchangedOf(current);
+    const result = mergeWithReport(
+      this.#options.strategy,
+      own,
+      candidates,
+      this.#mergeContext(round, reference, current),
+    );
     this.trainer.setLayers(result.weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
     if (result.report !== undefined)
@@ -725,11 +742,17 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /** The exchanged (trainable) layers of the current model. */
   #exchangedWeights(): Weights {
-    return this.trainer.getWeights().filter((l: Layer) => this.#exchanged.has(l.name));
+    return this.#exchangedOf(this.trainer.getWeights());
   }
 
-  async #publish(round: number): Promise<number> {
-    let outgoing = this.#exchangedWeights();
+  /** The exchanged layers of `w`. */
+  #exchangedOf(w: Weights): Weights {
+    return w.filter((l: Layer) => this.#exchanged.has(l.name));
+  }
+
+  /** Encodes and sends `exchanged` (default: the current model's exchanged layers). */
+  async #publish(round: number, exchanged: Weights = this.#exchangedWeights()): Promise<number> {
+    let outgoing = exchanged;
     if (this.#options.outgoing) outgoing = await this.#options.outgoing(outgoing, round);
     const samples = this.#options.announcedSamples ?? this.#options.data.train.y.length;
     try {
@@ -865,9 +888,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return out;
   }
 
-  #mergeContext(round: number, reference: Weights): MergeContext {
+  #mergeContext(round: number, reference: Weights, full: Weights): MergeContext {
     const validation = this.#options.data.validation;
-    const full = this.trainer.getWeights();
     /** w's layers over the trained model's (w may hold only the exchanged layers). */
     const complete = (w: Weights): Weights => {
       const byName = new Map(w.map((l) => [l.name, l]));
@@ -899,6 +921,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       round,
       neighbours: this.#options.neighbours,
       rng: this.#rng.fork(`merge-${round}`),
+      // Candidates' copies are never written; in one process they are shared and scanned once.
+      ...(this.#options.sharedCopies === undefined ? {} : { scans: this.#options.sharedCopies }),
     };
   }
 

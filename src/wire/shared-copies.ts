@@ -20,6 +20,7 @@
  * public copy is held once in the process, by its encoder and every receiver alike.
  * Receivers still check what addDelta would have checked (`verify`).
  */
+import { floatBitsMaxAbs } from '../model/float-bits.ts';
 import type { Weights } from '../model/weights.ts';
 import type { CheckedLayers } from './message.ts';
 import { layerNorms } from './norms.ts';
@@ -67,6 +68,8 @@ export class SharedCopies {
   readonly #within = new WeakMap<Weights, number>();
   /** Reconstruction checks passed, by copy then delta: the bound and the norms of the result. */
   readonly #reconstructions = new WeakMap<Weights, WeakMap<Weights, { bound: number; norms: Float64Array }>>();
+  /** floatBitsMaxAbs by (read-only) array. */
+  readonly #maxAbsBits = new WeakMap<Float32Array, number>();
   /** Decoded layers by message bytes, while the bytes live. */
   readonly #decoded = new WeakMap<Uint8Array, CheckedLayers>();
   #hits = 0;
@@ -188,6 +191,20 @@ export class SharedCopies {
     const problem = check();
     if (problem === undefined) this.#within.set(w, Math.min(passed ?? bound, bound));
     return problem;
+  }
+
+  /**
+   * floatBitsMaxAbs(values), computed once per array: what the merge guard scans of every
+   * candidate at every merge (MergeContext.scans). `values` must be read-only, as every
+   * copy shared here is.
+   */
+  maxAbsBits(values: Float32Array): number {
+    let bits = this.#maxAbsBits.get(values);
+    if (bits === undefined) {
+      bits = floatBitsMaxAbs(values);
+      this.#maxAbsBits.set(values, bits);
+    }
+    return bits;
   }
 
   /** checkReconstruction(copy, delta, bound), once per (copy, delta) pair passed at this bound or a smaller one. */

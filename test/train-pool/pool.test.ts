@@ -13,7 +13,7 @@ import { makeSynthetic } from '../../src/data/synthetic.ts';
 import { buildModel } from '../../src/model/model.ts';
 import type { ModelSpec } from '../../src/model/spec.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
+import { batchOrderRng, Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 
 const SPEC: ModelSpec = { kind: 'mlp', hidden: [16] };
 const OPTIONS: TrainerOptions = { batchSize: 16, seed: 7, optimizer: { learningRate: 0.05, momentum: 0.9 } };
@@ -80,7 +80,8 @@ test('an abort during pooled training settles with the steps done so far', async
 });
 
 test('worker errors reach the caller; the worker keeps serving', async () => {
-  await assert.rejects(pool.train('nobody', [], { steps: 1 }), /not registered/);
+  const nothing = { weights: [], velocity: null, batches: batchOrderRng(1).state() };
+  await assert.rejects(pool.train('nobody', nothing, { steps: 1 }), /not registered/);
   const owner = fresh();
   await assert.rejects(
     pool.register({
@@ -89,14 +90,13 @@ test('worker errors reach the caller; the worker keeps serving', async () => {
       inputShape: data.featureShape,
       numClasses: data.numClasses,
       options: { ...OPTIONS, batchSize: 0 },
-      weights: owner.getWeights(),
       data,
     }),
     (err: Error) => err instanceof TrainingPoolError && /batchSize/.test(err.message),
   );
   // A failed registration leaves no home behind: the peer is not registered.
   await assert.rejects(
-    pool.train('bad', owner.getWeights(), { steps: 1 }),
+    pool.train('bad', { ...nothing, weights: owner.getWeights() }, { steps: 1 }),
     /peer bad is not registered with the training pool/,
   );
   const pooled = await PooledTraining.register(pool, 'after-error', owner, OPTIONS, data);
@@ -124,8 +124,10 @@ test('a worker that cannot start is reported, and closing rejects outstanding re
 });
 
 test('messages are validated at the boundary', () => {
+  const batches = batchOrderRng(1).state();
+  const state = (over: object) => ({ weights: [], velocity: null, batches, ...over });
   assert.throws(
-    () => parseRequest({ kind: 'train', id: 1, peer: 'p', layers: [], amount: { steps: -1 } }),
+    () => parseRequest({ kind: 'train', id: 1, peer: 'p', state: state({}), amount: { steps: -1 } }),
     PoolProtocolError,
   );
   assert.throws(
@@ -134,16 +136,56 @@ test('messages are validated at the boundary', () => {
         kind: 'train',
         id: 1,
         peer: 'p',
-        layers: [{ name: 'a', shape: [2], values: new Float32Array(3) }],
+        state: state({ weights: [{ name: 'a', shape: [2], values: new Float32Array(3) }] }),
         amount: { steps: 1 },
       }),
     /3 values/,
   );
+  for (const [bad, why] of [
+    [state({ velocity: [new Float64Array(2)] }), /velocity/],
+    [state({ batches: { ...batches, words: [1, 2, 3] } }), /words/],
+    [state({ batches: { ...batches, words: [1, 2, 3, -1] } }), /words/],
+    [state({ batches: { ...batches, spare: Number.NaN } }), /spare/],
+    [{ weights: [], batches }, /velocity/],
+  ] as const)
+    assert.throws(() => parseRequest({ kind: 'train', id: 1, peer: 'p', state: bad, amount: { steps: 1 } }), why);
   assert.throws(() => parseReply({ kind: 'nope' }), /unknown reply kind/);
-  assert.throws(() => parseReply({ kind: 'trained', id: 1, layers: [], result: { steps: 'x' } }), PoolProtocolError);
+  assert.throws(
+    () => parseReply({ kind: 'trained', id: 1, state: state({}), result: { steps: 'x' } }),
+    PoolProtocolError,
+  );
   assert.deepEqual(parseReply({ kind: 'failed', id: null, message: 'boom' }), {
     kind: 'failed',
     id: null,
     message: 'boom',
   });
+});
+
+test('two workers: any worker trains any peer, results equal in-process training, a momentum reset holds', async () => {
+  const two = await TrainingPool.start({ workers: 2, backend: 'wasm' });
+  try {
+    // Three peers on two workers: each call lands on whichever worker is free, so a peer's
+    // consecutive calls run on different workers; its state travels with the request.
+    const locals = [fresh(), fresh(), fresh()];
+    const owners = [fresh(), fresh(), fresh()];
+    const pooled = await Promise.all(owners.map((o, i) => PooledTraining.register(two, `peer-${i}`, o, OPTIONS, data)));
+    for (let call = 0; call < 3; call++) {
+      const got = await Promise.all(pooled.map((p) => p.trainAsync(data, { steps: 5 }, {})));
+      for (const [i, local] of locals.entries()) {
+        const want = await local.trainAsync(data, { steps: 5 });
+        assert.equal(got[i]?.loss, want.loss, `peer ${i}, call ${call}`);
+      }
+      if (call === 1) {
+        // The owner's momentum is the peer's: resetting it resets pooled training's.
+        for (const t of [...locals, ...owners]) t.resetOptimizer();
+      }
+    }
+    for (const [i, local] of locals.entries()) {
+      const want = local.getWeights();
+      const got = owners[i]?.getWeights() ?? [];
+      for (const [k, l] of want.entries()) assert.deepEqual(got[k]?.values, l.values, `peer ${i} layer ${l.name}`);
+    }
+  } finally {
+    await two.close();
+  }
 });
