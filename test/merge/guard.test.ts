@@ -4,6 +4,7 @@ import { admitCandidates, mergedLayerIndices } from '../../src/merge/guard.ts';
 import { meanStrategy } from '../../src/merge/mean.ts';
 import { type MergeReport, mergeWithReport } from '../../src/merge/report.ts';
 import { layer } from '../../src/model/weights.ts';
+import { SharedCopies } from '../../src/wire/shared-copies.ts';
 import { assertClose, cand, context, values, vec } from './fixtures.ts';
 
 test('guard: rejects other architectures and non-finite models, keeps the newest per peer', () => {
@@ -64,4 +65,30 @@ test('mergeWithReport: returns the report and still feeds an outer sink', () => 
     used: [{ peer: 'a', seq: 1, share: 0.5 }],
     rejected: [],
   });
+});
+
+test('guard: with remembered scans (shared read-only copies) each array is scanned once, same verdicts', () => {
+  const own = vec([0, 0]);
+  const cands = [cand('a', vec([1, 1])), cand('b', vec([Number.NaN, 0])), cand('c', vec([1e30, 0]))];
+  const plain = admitCandidates(own, cands, [0], 1e6);
+  const scans = new SharedCopies();
+  let calls = 0;
+  const counting = {
+    maxAbsBits: (v: Float32Array): number => {
+      calls++;
+      return scans.maxAbsBits(v);
+    },
+  };
+  for (let merge = 0; merge < 3; merge++) {
+    const remembered = admitCandidates(own, cands, [0], 1e6, counting);
+    assert.deepEqual(remembered, plain);
+  }
+  assert.equal(calls, 9);
+  // The memo holds per array: a new array with the same contents is scanned again (never by value).
+  const again = admitCandidates(own, [cand('a', vec([1, 1]))], [0], 1e6, scans);
+  assert.equal(again.admitted.length, 1);
+  assert.deepEqual(
+    plain.rejected.map((r) => r.reason),
+    ['non-finite', 'out-of-range'],
+  );
 });
