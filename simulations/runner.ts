@@ -31,7 +31,7 @@ import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
 import type { ModelPool } from '../src/train/model-pool.ts';
-import type { PeerTrainer, Trainer } from '../src/train/trainer.ts';
+import type { PeerTrainer, StatefulTrainer, Trainer, TrainerOptions } from '../src/train/trainer.ts';
 import { SharedCopies } from '../src/wire/shared-copies.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
 import { LockstepRounds, lockstepAttackerModel } from './lockstep-mode.ts';
@@ -234,7 +234,7 @@ export async function runStrategy(
       gossip,
       strategyFor(p),
       view,
-      pool ?? models,
+      { training: pool, models },
       shared,
       lockstep,
       gate,
@@ -299,7 +299,9 @@ export async function runStrategy(
   try {
     if (s.workers > 0)
       pool = await TrainingPool.start({ workers: s.workers, backend: tf.getBackend() as BackendChoice });
-    else if (hooks.residentModels !== true)
+    // With workers too: peers hold their state as arrays here (what a train request carries),
+    // and the pool's one model serves their evaluations.
+    if (hooks.residentModels !== true)
       models = await createModelPool(task, {
         tuning: { trainable: s.trainable, momentum: s.momentum },
         ...(setup.backbone ? { weights: setup.backbone } : {}),
@@ -404,7 +406,7 @@ async function networkPeer(
   gossip: Gossip,
   strategy: Strategy | 'mean' | undefined,
   view: HonestView,
-  pool: TrainingPool | ModelPool | undefined,
+  pools: { readonly training: TrainingPool | undefined; readonly models: ModelPool | undefined },
   sharedCopies: SharedCopies | undefined,
   lockstep: LockstepRounds | undefined,
   waitGate: WaitGate | undefined,
@@ -464,14 +466,24 @@ async function networkPeer(
     seed: s.seed * 1009 + p.index,
     backend: false,
     trainer: { trainable: s.trainable, momentum: s.momentum },
-    // Peers train on worker threads (scenario key "workers"), or share the models of this process.
-    ...(pool instanceof TrainingPool
+    // Peers rest as arrays on the models of this process (unless resident), and train on
+    // worker threads (scenario key "workers") or on those models.
+    ...(pools.models !== undefined
       ? {
-          training: (trainer: Trainer, options) => PooledTraining.register(pool, gossip.id, trainer, options, p.train),
-          ...(setup.backbone ? { weights: setup.backbone } : {}),
+          models: pools.models,
+          ...(pools.training === undefined
+            ? {}
+            : {
+                modelsTraining: (trainer: StatefulTrainer, options: TrainerOptions) =>
+                  PooledTraining.register(pools.training as TrainingPool, gossip.id, trainer, options, p.train),
+              }),
         }
-      : pool !== undefined
-        ? { models: pool }
+      : pools.training !== undefined
+        ? {
+            training: (trainer: Trainer, options: TrainerOptions) =>
+              PooledTraining.register(pools.training as TrainingPool, gossip.id, trainer, options, p.train),
+            ...(setup.backbone ? { weights: setup.backbone } : {}),
+          }
         : { ...(setup.backbone ? { weights: setup.backbone } : {}) }),
     ...(strategy === undefined ? {} : { strategy }),
     // Lockstep attackers train in their outgoing hook, from the honest mean (./lockstep-mode.ts).

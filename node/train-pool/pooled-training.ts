@@ -8,17 +8,17 @@
 import type { Dataset } from '../../src/data/dataset.ts';
 import { restoreRng } from '../../src/data/rng.ts';
 import type { LocalTraining } from '../../src/peer/peer.ts';
-import type { TrainAmount, Trainer, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
+import type { StatefulTrainer, TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
 import type { TrainingPool } from './pool.ts';
 import { sharedDataset } from './shared-dataset.ts';
 
 export class PooledTraining implements LocalTraining {
   readonly #pool: TrainingPool;
   readonly #peer: string;
-  readonly #trainer: Trainer;
+  readonly #trainer: StatefulTrainer;
   readonly #data: Dataset;
 
-  private constructor(pool: TrainingPool, peer: string, trainer: Trainer, data: Dataset) {
+  private constructor(pool: TrainingPool, peer: string, trainer: StatefulTrainer, data: Dataset) {
     this.#pool = pool;
     this.#peer = peer;
     this.#trainer = trainer;
@@ -32,7 +32,7 @@ export class PooledTraining implements LocalTraining {
   static async register(
     pool: TrainingPool,
     peer: string,
-    trainer: Trainer,
+    trainer: StatefulTrainer,
     options: TrainerOptions,
     data: Dataset,
   ): Promise<PooledTraining> {

@@ -22,7 +22,7 @@ import type { Gossip } from '../net/gossip.ts';
 import { type BackendChoice, type BackendOptions, initBackend } from '../train/backend.ts';
 import { ModelPool } from '../train/model-pool.ts';
 import type { SgdOptions } from '../train/sgd.ts';
-import { type Trainable, Trainer, type TrainerOptions } from '../train/trainer.ts';
+import { type StatefulTrainer, type Trainable, Trainer, type TrainerOptions } from '../train/trainer.ts';
 import { type LocalTraining, Peer, type PeerData, type PeerOptions } from './peer.ts';
 import { dataProblem, type TaskSpec } from './task.ts';
 
@@ -39,6 +39,12 @@ export interface TrainerTuning {
 /** Where local training runs, given the Trainer createPeer built and the options that built it. */
 export type TrainingFactory = (trainer: Trainer, options: TrainerOptions) => LocalTraining | Promise<LocalTraining>;
 
+/** The same for a peer on `models`: its trainer holds its state as arrays. */
+export type StatefulTrainingFactory = (
+  trainer: StatefulTrainer,
+  options: TrainerOptions,
+) => LocalTraining | Promise<LocalTraining>;
+
 export interface CreatePeerOptions extends Omit<PeerOptions, 'task' | 'trainer' | 'training' | 'strategy'> {
   /** How this peer talks to the others: `bus.join(id)` or `await createLibp2pGossip(node)`. */
   readonly gossip: Gossip;
@@ -46,8 +52,10 @@ export interface CreatePeerOptions extends Omit<PeerOptions, 'task' | 'trainer' 
   readonly data: PeerData;
   /** Seeds this peer's batch order and merge randomness: give each peer its own. Default 0. */
   readonly seed?: number;
-  /** Local training elsewhere (e.g. a worker pool); default the Trainer itself. */
+  /** Local training elsewhere (e.g. a worker pool); default the Trainer itself. Not with `models`. */
   readonly training?: TrainingFactory;
+  /** With `models`: local training elsewhere (a worker pool); default the pool's model. */
+  readonly modelsTraining?: StatefulTrainingFactory;
   /** Merge by this rule instead of the task's: a name, `{ name, options }`, or a Strategy function. */
   readonly strategy?: StrategySpec | Strategy;
   readonly trainer?: TrainerTuning;
@@ -66,7 +74,8 @@ export interface CreatePeerOptions extends Omit<PeerOptions, 'task' | 'trainer' 
   /**
    * Train and evaluate on this process's shared models (createModelPool) instead of a model
    * of its own: between uses the peer holds its state as arrays (simulations of many peers).
-   * Its tuning and starting weights are the pool's; not with `training`.
+   * Its tuning and starting weights are the pool's. With `modelsTraining` it trains there
+   * (on worker threads) and evaluates on the pool's model.
    */
   readonly models?: ModelPool;
 }
@@ -186,6 +195,7 @@ export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Pr
 export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Promise<Peer> {
   const {
     training,
+    modelsTraining,
     strategy = task.strategy,
     trainer: tuning,
     weights,
@@ -200,13 +210,24 @@ export async function createPeer(task: TaskSpec, options: CreatePeerOptions): Pr
   if (backend !== false) await initBackend(backend, backendOptions);
   await prepareModel(task.model);
   const resolvedStrategy = typeof strategy === 'function' ? strategy : createStrategy(strategy);
+  if (modelsTraining !== undefined && models === undefined)
+    throw new RangeError('modelsTraining: only with models (else training)');
   if (models !== undefined) {
-    if (training !== undefined) throw new RangeError('models: a pooled peer trains on the pool, not elsewhere');
+    if (training !== undefined) throw new RangeError('models: a pooled peer trains on the pool or by modelsTraining');
     if (weights !== undefined) throw new RangeError("models: the starting weights are the pool's (createModelPool)");
     if (poolSettings.get(models) !== settingsKey(task, tuning)) {
       throw new RangeError('models: the pool was built for another task or trainer tuning');
     }
-    return new Peer({ ...peerOptions, seed, task, trainer: models.trainer(seed), strategy: resolvedStrategy });
+    const trainer = models.trainer(seed);
+    const options = taskTrainerOptions(task, { seed, ...(tuning ? { tuning } : {}) });
+    return new Peer({
+      ...peerOptions,
+      seed,
+      task,
+      trainer,
+      training: modelsTraining === undefined ? undefined : await modelsTraining(trainer, options),
+      strategy: resolvedStrategy,
+    });
   }
   const init = { seed, ...(tuning ? { tuning } : {}), ...(weights ? { weights } : {}) };
   const trainer = createTaskTrainer(task, init);

@@ -224,6 +224,18 @@ export class PooledTrainer implements PeerTrainer {
     return this.#pool.scorer().mergeScoring(data);
   }
 
+  /** This peer's state (read-only arrays), as Trainer.exportState gives it. */
+  exportState(): TrainerState {
+    return this.#current();
+  }
+
+  /** Takes on `state` (its arrays become this peer's, read-only), as Trainer.importState does. */
+  importState(state: TrainerState): void {
+    const current = this.#current();
+    if (!sameArchitecture(current.weights, state.weights)) throw new Error('state does not fit the model');
+    this.#replace({ weights: [...state.weights], velocity: state.velocity, batches: state.batches });
+  }
+
   /** Drops the state (the model belongs to the pool). */
   release(): void {
     this.#pool.forget(this);

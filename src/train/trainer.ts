@@ -141,6 +141,15 @@ export interface PeerTrainer {
   release(): void;
 }
 
+/**
+ * A peer's trainer whose whole state can be read and replaced: a Trainer, or a pooled one
+ * (model-pool.ts). What training elsewhere (a worker pool) moves to and fro.
+ */
+export type StatefulTrainer = PeerTrainer & {
+  exportState(): TrainerState;
+  importState(state: TrainerState): void;
+};
+
 export interface TrainProgress {
   readonly epoch: number;
   readonly step: number;
