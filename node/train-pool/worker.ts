@@ -44,7 +44,8 @@ function failed(id: number | null, err: unknown): void {
 }
 
 function register(m: Extract<PoolRequest, { kind: 'register' }>): void {
-  if (hosted.has(m.peer)) throw new Error(`peer ${m.peer} is already registered`);
+  // A peer registered again replaces its entry: the pool refuses duplicates itself, and a
+  // registration that failed on another worker may be tried again.
   const key = JSON.stringify([m.spec, m.inputShape, m.numClasses, { ...m.options, seed: 0 }]);
   if (!trainers.has(key)) {
     // Built at registration, so bad options fail here. The seed only fills initial values.
