@@ -763,7 +763,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     }
     const before = this.#encoder.current;
     const encoded = this.#encoder.encodeUpdate(outgoing, samples);
-    // Receivers in this process get our x̂ itself instead of computing their own copy of it.
+    // Receivers in this process get our x̂ itself instead of computing their own copy of it,
+    // and our decoding of the bytes instead of decoding them again.
+    this.#options.sharedCopies?.seedDecoded(encoded.bytes, encoded.checked);
     this.#options.sharedCopies?.seed(
       encoded.bytes,
       encoded.kind === 'keyframe' ? undefined : before,

@@ -15,7 +15,15 @@ import { cloneWeights, sameArchitecture, type Weights } from '../model/weights.t
 import type { CodecSpec } from './codec-spec.ts';
 import { DEFAULT_KEYFRAME_INTERVAL, MAX_SEQ } from './constants.ts';
 import { DecodeError, type RejectReason } from './errors.ts';
-import { decodeCheckedLayers, decodeMessage, encodeMessage, type Update, type UpdateKind } from './message.ts';
+import {
+  type CheckedLayers,
+  checkHeader,
+  decodeCheckedLayers,
+  decodeHeader,
+  encodeMessage,
+  type Update,
+  type UpdateKind,
+} from './message.ts';
 import { layerNorms, type NormBoundOptions, NormTracker } from './norms.ts';
 import { addDelta, checkCopy } from './reconstruct.ts';
 import type { TaskSchema } from './schema.ts';
@@ -44,6 +52,8 @@ export interface EncodedUpdate {
   readonly base: number;
   /** The message as every receiver decodes it: q for a delta, the model for a keyframe. Read-only. */
   readonly decoded: Weights;
+  /** The same, with each layer's max|v|: what SharedCopies.decoded holds for these bytes. Read-only. */
+  readonly checked: CheckedLayers;
   /** x̂_self after this message (what receivers now hold of us). Read-only. */
   readonly publicCopy: Weights;
 }
@@ -130,14 +140,25 @@ export class PublicCopyEncoder {
       ? encodeMessage({ ...fields, kind: 'keyframe', codec: this.keyframeCodec }, x)
       : encodeMessage({ ...fields, kind: 'delta', codec: this.codec }, subtract(x, this.#self as Weights));
     // Decode our own bytes: x̂ then matches every receiver bit for bit.
-    const sent = decodeMessage(bytes, this.schema);
+    const header = decodeHeader(bytes);
+    checkHeader(header, this.schema);
+    const checked = decodeCheckedLayers(bytes, header, this.schema);
+    const sent = { weights: checked.weights };
     const self = keyframe ? sent.weights : addDelta(this.#self as Weights, sent.weights);
     this.#self = self;
     this.#lastSeq = seq;
     this.#lastSamples = samples;
     this.#sinceKeyframe = keyframe ? 0 : this.#sinceKeyframe + 1;
     if (keyframe) this.#keyframeRequested = false;
-    return { bytes, kind: keyframe ? 'keyframe' : 'delta', seq, base, decoded: sent.weights, publicCopy: self };
+    return {
+      bytes,
+      kind: keyframe ? 'keyframe' : 'delta',
+      seq,
+      base,
+      decoded: sent.weights,
+      checked,
+      publicCopy: self,
+    };
   }
 
   /**

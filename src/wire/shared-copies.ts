@@ -153,6 +153,15 @@ export class SharedCopies {
   }
 
   /**
+   * The sender's own decoding of the bytes it sends (PublicCopyEncoder decodes them to keep
+   * its x̂ equal to the receivers'): the same function of the same bytes on the same task
+   * layout as a receiver's, so receivers take it instead of decoding again.
+   */
+  seedDecoded(message: Uint8Array, checked: CheckedLayers): void {
+    if (!this.#decoded.has(message)) this.#decoded.set(message, checked);
+  }
+
+  /**
    * The layers `message` decodes to, decoded once for all its receivers (validation decodes
    * every message in full: a model-sized array per receiver otherwise). Only messages that
    * passed the header checks reach it, so every receiver decodes them on the same task

@@ -138,3 +138,24 @@ test('receivers with the memo accept and refuse exactly what receivers without i
   }
   assert.equal(alone.get('s')?.seq, 4, 'the fifth update was refused');
 });
+
+test("the sender's decoding, seeded, is what receivers validate: no second decoding, the same copies", () => {
+  const shared = new SharedCopies();
+  const a = new PublicCopies({ schema, shared });
+  const alone = new PublicCopies({ schema });
+  const encoder = new PublicCopyEncoder({ schema, codec: parseCodec('int8') });
+  for (const v of [1, 1.5, 0.25]) {
+    const sent = encoder.encodeUpdate(model(v), 10);
+    shared.seedDecoded(sent.bytes, sent.checked);
+    const r = a.receive('s', sent.bytes);
+    assert.equal(r.kind, 'applied');
+    assert.equal(alone.receive('s', sent.bytes).kind, 'applied');
+    // The receiver took the seeded layers (never decoded again), and they equal its own decoding.
+    assert.equal(
+      shared.decoded(sent.bytes, () => assert.fail('decoded again')),
+      sent.checked,
+    );
+    assert.deepEqual(a.get('s')?.weights, alone.get('s')?.weights);
+    assert.deepEqual(sent.checked.weights, sent.decoded);
+  }
+});
