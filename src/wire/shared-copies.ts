@@ -17,7 +17,8 @@
  *
  * The sender's own encoder computes the same copy when it encodes (x̂, PublicCopyEncoder):
  * a Peer of this process seeds that copy for its message bytes (`seed`), so a sender's
- * public copy is held once in the process, by its encoder and every receiver alike.
+ * public copy is held once in the process, by its encoder and every receiver alike; and
+ * the encoder's own decoding of the bytes (`seedDecoded`), so no receiver decodes them.
  * Receivers still check what addDelta would have checked (`verify`).
  */
 import { floatBitsMaxAbs } from '../model/float-bits.ts';
