@@ -1,8 +1,9 @@
 /**
- * The training pool: pooled training gives the same weights as in-process training (same
- * Trainer seed and options in the worker), aborts settle with the steps done, worker errors
- * reach the caller as errors, and closing rejects what is outstanding. One pool of one
- * worker for the whole file (a worker's backend start costs about a second).
+ * The training pool: pooled training gives the same weights as in-process training (the
+ * peer's whole state travels with each request), aborts settle with the steps done, worker
+ * errors reach the caller as errors, and closing rejects what is outstanding. One pool of
+ * one worker for most of the file (a worker's backend start costs about a second); the
+ * two-worker test and the closing test start their own.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
