@@ -31,7 +31,7 @@ import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
 import type { ModelPool } from '../src/train/model-pool.ts';
-import type { PeerTrainer, StatefulTrainer, Trainer, TrainerOptions } from '../src/train/trainer.ts';
+import type { PeerTrainer, StatefulTrainer, TrainerOptions } from '../src/train/trainer.ts';
 import { SharedCopies } from '../src/wire/shared-copies.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
 import { LockstepRounds, lockstepAttackerModel } from './lockstep-mode.ts';
@@ -448,6 +448,13 @@ async function networkPeer(
     // No omniscient attacker reads the view: holding every peer's model would cost a model per peer.
     outgoing = (own) => own;
   }
+  // Training on the worker pool, whichever trainer the peer has (resident or on the models).
+  const training = pools.training;
+  const pooled =
+    training === undefined
+      ? undefined
+      : (trainer: StatefulTrainer, options: TrainerOptions) =>
+          PooledTraining.register(training, gossip.id, trainer, options, p.train);
   const receivedFrom = (ids: ReadonlySet<string>): Weights[] =>
     [...ids].flatMap((id) => {
       const w = peer.receivedModel(id);
@@ -469,22 +476,11 @@ async function networkPeer(
     // Peers rest as arrays on the models of this process (unless resident), and train on
     // worker threads (scenario key "workers") or on those models.
     ...(pools.models !== undefined
-      ? {
-          models: pools.models,
-          ...(pools.training === undefined
-            ? {}
-            : {
-                modelsTraining: (trainer: StatefulTrainer, options: TrainerOptions) =>
-                  PooledTraining.register(pools.training as TrainingPool, gossip.id, trainer, options, p.train),
-              }),
-        }
-      : pools.training !== undefined
-        ? {
-            training: (trainer: Trainer, options: TrainerOptions) =>
-              PooledTraining.register(pools.training as TrainingPool, gossip.id, trainer, options, p.train),
-            ...(setup.backbone ? { weights: setup.backbone } : {}),
-          }
-        : { ...(setup.backbone ? { weights: setup.backbone } : {}) }),
+      ? { models: pools.models, ...(pooled === undefined ? {} : { modelsTraining: pooled }) }
+      : {
+          ...(pooled === undefined ? {} : { training: pooled }),
+          ...(setup.backbone ? { weights: setup.backbone } : {}),
+        }),
     ...(strategy === undefined ? {} : { strategy }),
     // Lockstep attackers train in their outgoing hook, from the honest mean (./lockstep-mode.ts).
     local: lockstep !== undefined && p.attacker ? { steps: 0 } : s.local,

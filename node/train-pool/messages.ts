@@ -4,10 +4,10 @@
  * one side must surface as a clear error on the other, not as NaN weights).
  */
 import { assertDataset, type Dataset } from '../../src/data/dataset.ts';
-import type { RngState } from '../../src/data/rng.ts';
+import { type RngState, restoreRng, rngStateProblem } from '../../src/data/rng.ts';
 import { type ModelSpec, parseModelSpec } from '../../src/model/spec.ts';
 import { type Layer, sizeOfShape, type Weights } from '../../src/model/weights.ts';
-import type { TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
+import type { TrainAmount, TrainerOptions, TrainerState, TrainResult } from '../../src/train/trainer.ts';
 
 /**
  * A peer as every worker needs it: its model, trainer options and training set. Workers
@@ -105,14 +105,9 @@ function layers(v: unknown, what: string): Weights {
 }
 
 function rngState(v: unknown, what: string): RngState {
-  const r = record(v, what);
-  const words = r.words;
-  const u32 = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff;
-  if (!(Array.isArray(words) && words.length === 4 && words.every(u32))) fail(`${what}.words must be four uint32`);
-  if (!(typeof r.seed === 'number' && Number.isFinite(r.seed))) fail(`${what}.seed must be a finite number`);
-  if (!(r.spare === null || (typeof r.spare === 'number' && Number.isFinite(r.spare))))
-    fail(`${what}.spare must be a finite number or null`);
-  return { seed: r.seed, words: words as unknown as RngState['words'], spare: r.spare };
+  const problem = rngStateProblem(v);
+  if (problem !== undefined) fail(`${what}: ${problem}`);
+  return v as RngState;
 }
 
 function peerState(v: unknown, what: string): PeerState {
@@ -237,7 +232,17 @@ export function transferableState(s: PeerState): { state: PeerState; transfer: A
   const { layers: weights, transfer } = transferable(s.weights);
   const velocity = s.velocity === null ? null : s.velocity.map((a) => a.slice());
   if (velocity !== null) for (const a of velocity) transfer.push(a.buffer);
-  return { state: { weights, velocity, batches: { ...s.batches, words: [...s.batches.words] } }, transfer };
+  return { state: { weights, velocity, batches: s.batches }, transfer };
+}
+
+/** A Trainer's state as this format carries it. */
+export function peerStateOf(s: TrainerState): PeerState {
+  return { weights: s.weights, velocity: s.velocity ?? null, batches: s.batches.state() };
+}
+
+/** A carried state as a Trainer takes it (importState). */
+export function trainerStateOf(s: PeerState): TrainerState {
+  return { weights: s.weights, velocity: s.velocity ?? undefined, batches: restoreRng(s.batches) };
 }
 
 /** The validators of this format, for the data-parallel group's messages (node/data-parallel). */

@@ -6,9 +6,9 @@
  * (momentumAfterMerge 'reset', a diverged step) holds for pooled training too.
  */
 import type { Dataset } from '../../src/data/dataset.ts';
-import { restoreRng } from '../../src/data/rng.ts';
 import type { LocalTraining } from '../../src/peer/peer.ts';
 import type { StatefulTrainer, TrainAmount, TrainerOptions, TrainResult } from '../../src/train/trainer.ts';
+import { peerStateOf, trainerStateOf } from './messages.ts';
 import type { TrainingPool } from './pool.ts';
 import { sharedDataset } from './shared-dataset.ts';
 
@@ -51,18 +51,9 @@ export class PooledTraining implements LocalTraining {
   async trainAsync(data: Dataset, amount: TrainAmount, options: { signal?: AbortSignal } = {}): Promise<TrainResult> {
     // The worker trains on the set sent at registration; another one would be silently ignored.
     if (data !== this.#data) throw new Error(`pooled training of ${this.#peer}: not the registered training set`);
-    const own = this.#trainer.exportState();
-    const { state, result } = await this.#pool.train(
-      this.#peer,
-      { weights: own.weights, velocity: own.velocity ?? null, batches: own.batches.state() },
-      amount,
-      options.signal,
-    );
-    this.#trainer.importState({
-      weights: state.weights,
-      velocity: state.velocity ?? undefined,
-      batches: restoreRng(state.batches),
-    });
+    const own = peerStateOf(this.#trainer.exportState());
+    const { state, result } = await this.#pool.train(this.#peer, own, amount, options.signal);
+    this.#trainer.importState(trainerStateOf(state));
     return result;
   }
 }

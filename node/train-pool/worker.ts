@@ -11,12 +11,18 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Dataset } from '../../src/data/dataset.ts';
-import { restoreRng } from '../../src/data/rng.ts';
 import { buildModel } from '../../src/model/model.ts';
 import { prepareModel } from '../../src/model/tfjs-model.ts';
 import { type BackendChoice, initBackend } from '../../src/train/backend.ts';
 import { Trainer } from '../../src/train/trainer.ts';
-import { type PoolReply, type PoolRequest, parseRequest, transferableState } from './messages.ts';
+import {
+  type PoolReply,
+  type PoolRequest,
+  parseRequest,
+  peerStateOf,
+  trainerStateOf,
+  transferableState,
+} from './messages.ts';
 
 interface Hosted {
   /** Key of the Trainer in `trainers` that trains this peer. */
@@ -64,21 +70,12 @@ async function train(m: Extract<PoolRequest, { kind: 'train' }>, signal: AbortSi
   const h = hosted.get(m.peer);
   const trainer = h === undefined ? undefined : trainers.get(h.model);
   if (h === undefined || trainer === undefined) throw new Error(`peer ${m.peer} is not registered with this worker`);
-  trainer.importState({
-    weights: m.state.weights,
-    velocity: m.state.velocity ?? undefined,
-    batches: restoreRng(m.state.batches),
-  });
+  trainer.importState(trainerStateOf(m.state));
   // Aborted while queued: nothing trained, the state is returned as it came.
   const result = signal.aborted
     ? { steps: 0, samples: 0, loss: Number.NaN, elapsedMs: 0 }
     : await trainer.trainAsync(h.data, m.amount, { signal });
-  const after = trainer.exportState();
-  const { state, transfer } = transferableState({
-    weights: after.weights,
-    velocity: after.velocity ?? null,
-    batches: after.batches.state(),
-  });
+  const { state, transfer } = transferableState(peerStateOf(trainer.exportState()));
   reply({ kind: 'trained', id: m.id, state, result }, transfer);
 }
 

@@ -51,18 +51,16 @@ export interface BothCoresRow {
 }
 
 /** Steady rounds: 1 .. R-2 of the round-end times (NaN with fewer than 4 rounds). */
-export function steady(x: Pick<ScaleResult, 'roundEndS' | 'cpuRoundEndS'>): {
-  sPerRound: number;
-  cpuSPerRound: number;
-  cores: number;
-} {
+function steady(
+  x: Pick<ScaleResult, 'roundEndS' | 'cpuRoundEndS'>,
+): Pick<BothCoresRow, 'steadySPerRound' | 'cpuSPerRound' | 'cores'> {
   const e = x.roundEndS;
   const c = x.cpuRoundEndS;
   const n = e.length - 2;
-  if (n < 2) return { sPerRound: Number.NaN, cpuSPerRound: Number.NaN, cores: Number.NaN };
+  if (n < 2) return { steadySPerRound: Number.NaN, cpuSPerRound: Number.NaN, cores: Number.NaN };
   const wall = (e[n] as number) - (e[0] as number);
   const cpu = (c[n] as number) - (c[0] as number);
-  return { sPerRound: wall / n, cpuSPerRound: cpu / n, cores: cpu / wall };
+  return { steadySPerRound: wall / n, cpuSPerRound: cpu / n, cores: cpu / wall };
 }
 
 async function main(): Promise<void> {
@@ -91,7 +89,7 @@ async function main(): Promise<void> {
         load: x.load,
         errors: x.errors,
         candidatesMean: x.candidatesMean,
-        ...((st) => ({ steadySPerRound: st.sPerRound, cpuSPerRound: st.cpuSPerRound, cores: st.cores }))(steady(x)),
+        ...steady(x),
       };
       rows.push(row);
       log(

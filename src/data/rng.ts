@@ -57,22 +57,24 @@ export function createRng(seed: number): Rng {
   return rng;
 }
 
+/** What is wrong with `v` as an RngState (undefined: nothing). */
+export function rngStateProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null) return 'rng state must be an object';
+  const s = v as Record<string, unknown>;
+  const u32 = (x: unknown): boolean => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 0xffffffff;
+  if (!(typeof s.seed === 'number' && Number.isFinite(s.seed))) return 'rng state: seed must be a finite number';
+  if (!(Array.isArray(s.words) && s.words.length === 4 && s.words.every(u32)))
+    return 'rng state: words must be four uint32';
+  if (!(s.spare === null || (typeof s.spare === 'number' && Number.isFinite(s.spare))))
+    return 'rng state: spare must be a finite number or null';
+  return undefined;
+}
+
 /** The generator at `state` (from Rng.state(), possibly of another thread); throws on a malformed one. */
 export function restoreRng(state: RngState): Rng {
-  const s = state as Partial<RngState> | null;
-  const words = s?.words;
-  const u32 = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
-  if (
-    typeof s !== 'object' ||
-    s === null ||
-    !Number.isFinite(s.seed) ||
-    !Array.isArray(words) ||
-    words.length !== 4 ||
-    !words.every(u32) ||
-    !(s.spare === null || Number.isFinite(s.spare))
-  )
-    throw new RangeError('rng state must be {seed, words: four uint32, spare: number | null}');
-  return sfc32(s.seed as number, words as RngState['words'], s.spare === null ? undefined : (s.spare as number));
+  const problem = rngStateProblem(state);
+  if (problem !== undefined) throw new RangeError(problem);
+  return sfc32(state.seed, state.words, state.spare ?? undefined);
 }
 
 function sfc32(seed: number, start: RngState['words'], spareAtStart: number | undefined): Rng {

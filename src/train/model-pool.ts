@@ -233,7 +233,7 @@ export class PooledTrainer implements PeerTrainer {
   importState(state: TrainerState): void {
     const current = this.#current();
     if (!sameArchitecture(current.weights, state.weights)) throw new Error('state does not fit the model');
-    this.#replace({ weights: [...state.weights], velocity: state.velocity, batches: state.batches });
+    this.#replace({ ...state, weights: [...state.weights] });
   }
 
   /** Drops the state (the model belongs to the pool). */

@@ -143,8 +143,7 @@ export class PublicCopyEncoder {
     const header = decodeHeader(bytes);
     checkHeader(header, this.schema);
     const checked = decodeCheckedLayers(bytes, header, this.schema);
-    const sent = { weights: checked.weights };
-    const self = keyframe ? sent.weights : addDelta(this.#self as Weights, sent.weights);
+    const self = keyframe ? checked.weights : addDelta(this.#self as Weights, checked.weights);
     this.#self = self;
     this.#lastSeq = seq;
     this.#lastSamples = samples;
@@ -155,7 +154,7 @@ export class PublicCopyEncoder {
       kind: keyframe ? 'keyframe' : 'delta',
       seq,
       base,
-      decoded: sent.weights,
+      decoded: checked.weights,
       checked,
       publicCopy: self,
     };

@@ -57,6 +57,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** map's value for key, computed (and kept) on the first ask. A computation that throws keeps nothing. */
+function remembered<K extends object, V>(map: WeakMap<K, V>, key: K, compute: () => V): V {
+  let hit = map.get(key);
+  if (hit === undefined) {
+    hit = compute();
+    map.set(key, hit);
+  }
+  return hit;
+}
+
 export class SharedCopies {
   /** Per sender, the message objects `canonical` and `seed` saw last (weakly: they live as their bytes do). */
   readonly #recent = new Map<string, WeakRef<Uint8Array>[]>();
@@ -169,12 +179,7 @@ export class SharedCopies {
    * layout (the fingerprint covers it); a decoding that throws is not kept.
    */
   decoded(message: Uint8Array, decode: () => CheckedLayers): CheckedLayers {
-    let hit = this.#decoded.get(message);
-    if (hit === undefined) {
-      hit = decode();
-      this.#decoded.set(message, hit);
-    }
-    return hit;
+    return remembered(this.#decoded, message, decode);
   }
 
   /**
@@ -182,12 +187,7 @@ export class SharedCopies {
    * copy asks for the same norms). `w` must be read-only, as everything shared here is.
    */
   layerNorms(w: Weights): Float64Array {
-    let norms = this.#norms.get(w);
-    if (norms === undefined) {
-      norms = layerNorms(w);
-      this.#norms.set(w, norms);
-    }
-    return norms;
+    return remembered(this.#norms, w, () => layerNorms(w));
   }
 
   /**
@@ -209,12 +209,7 @@ export class SharedCopies {
    * copy shared here is.
    */
   maxAbsBits(values: Float32Array): number {
-    let bits = this.#maxAbsBits.get(values);
-    if (bits === undefined) {
-      bits = floatBitsMaxAbs(values);
-      this.#maxAbsBits.set(values, bits);
-    }
-    return bits;
+    return remembered(this.#maxAbsBits, values, () => floatBitsMaxAbs(values));
   }
 
   /** checkReconstruction(copy, delta, bound), once per (copy, delta) pair passed at this bound or a smaller one. */
