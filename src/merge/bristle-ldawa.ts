@@ -42,6 +42,7 @@ import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
 import { classMeanLoss, improvedClasses, StartLosses, withoutProgress } from './class-progress.ts';
 import { colluderGroups, nearCopyGroups } from './colluders.ts';
+import { flipSignature } from './flip-signature.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
 import { lowInfluenceGroups } from './low-influence.ts';
@@ -153,6 +154,23 @@ export const BRISTLE_LDAWA_SPEC = {
     default: 0.05,
     min: 0,
     doc: "the relative drop of a class's mean loss that counts as progress on it",
+  },
+  flip: {
+    kind: 'choice',
+    default: 'auto',
+    values: ['off', 'auto', 'prove', 'reject'],
+    doc: "flip signature (./flip-signature.ts): a candidate (flipWho: without a good record, or any) whose largest push on V's logits against own's start model moves some class's inputs to another output, by more than flipAbove (the signature, in units of the push matrix's rms): 'reject' = rejected ('flipped', a harm verdict); 'prove' = a suspect, kept only if leave-group-out shows it helps; 'off' = no such test; 'auto' = 'reject' when every peer's update reaches the merge (ctx.neighbours 'all' or unset), else 'off' (not measured with D neighbours). Needs ctx.reference and per-sample logits",
+  },
+  flipAbove: {
+    kind: 'number',
+    default: 2,
+    doc: 'the flip signature above which `flip` acts',
+  },
+  flipWho: {
+    kind: 'choice',
+    default: 'unproven',
+    values: ['any', 'unproven'],
+    doc: "which candidates `flip` judges: 'any', or 'unproven' = senders without a good record",
   },
   far: {
     kind: 'number',
@@ -465,6 +483,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     const copies = o.copies === 'auto' ? (fewNeighbours ? 'reject' : 'one') : o.copies;
     const progress = o.progress === 'auto' ? (fewNeighbours ? 'reject' : 'off') : o.progress;
     const gceOn = o.gce === 'auto' ? !fewNeighbours : o.gce === 'on';
+    const flip = o.flip === 'auto' ? (fewNeighbours ? 'off' : 'reject') : o.flip;
     const { admitted, rejected: guardRejected } = admitCandidates(own, offered, layers, undefined, ctx.scans);
     const rejected: RejectedCandidate[] = [...guardRejected];
     const report = (ownShare: number, used: { peer: string; seq: number; share: number }[]): void =>
@@ -633,6 +652,26 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         );
         for (const i of withoutProgress(counts, improvedClasses(ownLoss, reference, o.progressGain)))
           drop(live[i] as number, 'no-progress');
+      }
+    }
+
+    // 3c. Flip signature (./flip-signature.ts): the largest push of a label flipper's model
+    // moves one class's inputs to another output; an honest model's moves a class's inputs
+    // to their own label (docs/ALGORITHMS.md "Flip signature").
+    if (flip !== 'off' && ctx.reference !== undefined && labels !== undefined) {
+      const byName = new Map(ctx.reference.map((l) => [l.name, l]));
+      const start = own.map((l) => {
+        const r = byName.get(l.name);
+        return r !== undefined && r.values.length === l.values.length ? r : l;
+      });
+      const startLogits = ctx.evaluate(start).sampleLogits;
+      for (let j = 0; j < n && startLogits !== undefined; j++) {
+        if (!active[j] || (o.flipWho === 'unproven' && hasRecord[j])) continue;
+        const logits = candidateScores(j).sampleLogits;
+        if (logits === undefined) continue;
+        if (!(flipSignature(logits, startLogits, labels, ctx.numClasses) > o.flipAbove)) continue;
+        if (flip === 'prove' && o.passes > 0) suspect[j] = true;
+        else drop(j, 'flipped');
       }
     }
 

@@ -110,7 +110,9 @@ export type RejectReason =
   /** Its update points against own's (bristle+ldawa, `against` 'reject'). */
   | 'opposed'
   /** It lowers the validation loss of too few classes against own's start model (bristle+ldawa, `progress`). */
-  | 'no-progress';
+  | 'no-progress'
+  /** Its largest push on V moves one class's inputs to another output (bristle+ldawa, `flip`). */
+  | 'flipped';
 
 export interface UsedCandidate {
   readonly peer: string;

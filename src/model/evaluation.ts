@@ -18,6 +18,8 @@ export interface ClassScores {
    * it they score all of V.
    */
   readonly sampleLoss?: Float32Array;
+  /** Optional: each validation sample's logits, flat [samples x numClasses], in the split's order. */
+  readonly sampleLogits?: Float32Array;
 }
 
 /** Which layers form the output layer; its class axis is the last axis of `kernel`. */

@@ -607,12 +607,13 @@ export class Trainer implements PeerTrainer {
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
     const sampleLoss = new Float32Array(n);
+    const sampleLogits = new Float32Array(n * K);
     let lossSum = 0;
     const features = this.trainable === 'head' ? this.#features(data) : undefined;
     const f = datasetFeatureSize(data);
     for (let from = 0; from < n; from += this.evalBatchSize) {
       const count = Math.min(this.evalBatchSize, n - from);
-      const [pred, loss, perLoss] = tf.tidy(() => {
+      const [pred, loss, perLoss, logitValues] = tf.tidy(() => {
         const feats = featuresOf
           ? featuresOf(from, count)
           : features
@@ -627,13 +628,19 @@ export class Trainer implements PeerTrainer {
           logits.argMax(1).dataSync() as Int32Array,
           l.dataSync()[0],
           perSample.dataSync() as Float32Array,
+          logits.dataSync() as Float32Array,
         ] as const;
       });
       predicted.set(pred, from);
       sampleLoss.set(perLoss, from);
+      sampleLogits.set(logitValues, from * K);
       lossSum += loss;
     }
-    return { ...classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN), sampleLoss };
+    return {
+      ...classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN),
+      sampleLoss,
+      sampleLogits,
+    };
   }
 
   /** Backbone features of a dataset, computed once while the backbone is unchanged. */
