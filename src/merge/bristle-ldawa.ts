@@ -36,7 +36,7 @@
  * Every stage has an option that turns it off, for ablations. State: the trust memory of
  * one strategy instance (one per merging peer).
  */
-import { cloneWeights } from '../model/weights.ts';
+import { cloneWeights, type Weights } from '../model/weights.ts';
 import { BRISTLE_DISTANCE_SPEC, bristleDistance } from './bristle-distance.ts';
 import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
@@ -467,6 +467,15 @@ function relativeScale(factors: readonly number[]): number {
   return max > 0 ? max : 1;
 }
 
+/** Own's model as it started the round: the layers `reference` holds with own's shapes, own's elsewhere. */
+function startModel(own: Weights, reference: Weights): Weights {
+  const byName = new Map(reference.map((l) => [l.name, l]));
+  return own.map((l) => {
+    const r = byName.get(l.name);
+    return r !== undefined && r.values.length === l.values.length ? r : l;
+  });
+}
+
 export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {}): Strategy {
   checkRetired(options);
   const o = parseOptions('bristle+ldawa', BRISTLE_LDAWA_SPEC, options);
@@ -555,6 +564,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       return ownScored;
     };
 
+    // Own's model at the start of the round (the layers it exchanges from ctx.reference):
+    // the origin of stages 3b and 3c.
+    const labels = ctx.validationSplit?.labels;
+    const start = ctx.reference === undefined ? undefined : startModel(own, ctx.reference);
+
     // 3. Certainty gate (groups are known: stage 2 runs first).
     const suspect = new Array<boolean>(n).fill(false);
     /**
@@ -625,13 +639,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // candidate that improves fewer than half the median count is rejected whatever its
     // record (IPM copies earn good records late in a run): docs/ALGORITHMS.md "Class
     // progress with D neighbours".
-    const labels = ctx.validationSplit?.labels;
-    if (progress === 'reject' && ctx.reference !== undefined && labels !== undefined) {
-      const byName = new Map(ctx.reference.map((l) => [l.name, l]));
-      const start = own.map((l) => {
-        const r = byName.get(l.name);
-        return r !== undefined && r.values.length === l.values.length ? r : l;
-      });
+    if (progress === 'reject' && ctx.reference !== undefined && start !== undefined && labels !== undefined) {
       const lossOfClasses = (sc: ClassScores): Float64Array | undefined =>
         sc.sampleLoss === undefined ? undefined : classMeanLoss(sc.sampleLoss, labels, ctx.numClasses);
       const reference = startLosses.at(ctx.round, ctx.reference) ?? lossOfClasses(ctx.evaluate(start));
@@ -658,21 +666,14 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     // 3c. Flip signature (./flip-signature.ts): the largest push of a label flipper's model
     // moves one class's inputs to another output; an honest model's moves a class's inputs
     // to their own label (docs/ALGORITHMS.md "Flip signature").
-    if (flip !== 'off' && ctx.reference !== undefined && labels !== undefined) {
-      const byName = new Map(ctx.reference.map((l) => [l.name, l]));
-      const start = own.map((l) => {
-        const r = byName.get(l.name);
-        return r !== undefined && r.values.length === l.values.length ? r : l;
-      });
-      const startLogits = ctx.evaluate(start).sampleLogits;
-      for (let j = 0; j < n && startLogits !== undefined; j++) {
-        if (!active[j] || (o.flipWho === 'unproven' && hasRecord[j])) continue;
-        const logits = candidateScores(j).sampleLogits;
-        if (logits === undefined) continue;
-        if (!(flipSignature(logits, startLogits, labels, ctx.numClasses) > o.flipAbove)) continue;
-        if (flip === 'prove' && o.passes > 0) suspect[j] = true;
-        else drop(j, 'flipped');
-      }
+    const startLogits =
+      flip !== 'off' && start !== undefined && labels !== undefined ? ctx.evaluate(start).sampleLogits : undefined;
+    for (let j = 0; j < n && startLogits !== undefined && labels !== undefined; j++) {
+      if (!active[j] || (o.flipWho === 'unproven' && hasRecord[j])) continue;
+      const logits = candidateScores(j).sampleLogits;
+      if (logits === undefined || !(flipSignature(logits, startLogits, labels, ctx.numClasses) > o.flipAbove)) continue;
+      if (flip === 'prove' && o.passes > 0) suspect[j] = true;
+      else drop(j, 'flipped');
     }
 
     // 4. Distance gate and clip factors around own, against the median distance over
