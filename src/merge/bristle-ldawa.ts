@@ -42,7 +42,7 @@ import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
 import { classMeanLoss, improvedClasses, StartLosses, withoutProgress } from './class-progress.ts';
 import { colluderGroups, nearCopyGroups } from './colluders.ts';
-import { flipSignature } from './flip-signature.ts';
+import { flipSignature, SignatureMemory } from './flip-signature.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
 import { lowInfluenceGroups } from './low-influence.ts';
@@ -169,8 +169,15 @@ export const BRISTLE_LDAWA_SPEC = {
   flipWho: {
     kind: 'choice',
     default: 'unproven',
-    values: ['any', 'unproven'],
-    doc: "which candidates `flip` judges: 'any', or 'unproven' = senders without a good record",
+    values: ['any', 'unproven', 'recent'],
+    doc: "which candidates `flip` judges: 'any'; 'unproven' = senders without a good record; 'recent' = every sender, one with a good record by the median of its last flipMemory signatures",
+  },
+  flipMemory: {
+    kind: 'number',
+    default: 3,
+    min: 1,
+    integer: true,
+    doc: "with flipWho 'recent', how many of a sender's latest signatures its median covers",
   },
   far: {
     kind: 'number',
@@ -484,6 +491,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
   const pooled = new RecentScores(o.spreadPool);
   /** Class losses on V of own's start model, by round: the references of lagging senders (3b). */
   const startLosses = new StartLosses();
+  const signatureMemory = new SignatureMemory(o.flipMemory);
   return (own, offered, ctx) => {
     const layers = mergedLayerIndices(own, ctx);
     // A handful of D neighbours (ctx.neighbours a number), or every peer.
@@ -671,7 +679,11 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     for (let j = 0; j < n && startLogits !== undefined && labels !== undefined; j++) {
       if (!active[j] || (o.flipWho === 'unproven' && hasRecord[j])) continue;
       const logits = candidateScores(j).sampleLogits;
-      if (logits === undefined || !(flipSignature(logits, startLogits, labels, ctx.numClasses) > o.flipAbove)) continue;
+      if (logits === undefined) continue;
+      const signature = flipSignature(logits, startLogits, labels, ctx.numClasses);
+      // 'recent': a sender with a good record is judged by its recent signatures, not this one's.
+      const recent = o.flipWho === 'recent' ? signatureMemory.add(candidates[j]?.peer ?? '', signature) : signature;
+      if (!((o.flipWho === 'recent' && hasRecord[j] ? recent : signature) > o.flipAbove)) continue;
       if (flip === 'prove' && o.passes > 0) suspect[j] = true;
       else drop(j, 'flipped');
     }

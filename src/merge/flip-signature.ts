@@ -89,3 +89,36 @@ export function flipSignature(
   if (cells < 2 * K || !(rms > 0) || !Number.isFinite(rms)) return Number.NaN;
   return (maxOff - maxDiagonal) / rms;
 }
+
+/**
+ * The last few flip signatures of each sender (bristle+ldawa `flipWho` 'recent'): a sender
+ * with a good record is judged by their median, so an honest specialist that crosses the
+ * bar once is spared while a flipper that earned its record before it was first flagged is
+ * not. Bounded: the least recently judged senders are forgotten first.
+ */
+export class SignatureMemory {
+  readonly #recent = new Map<string, number[]>();
+  readonly #keep: number;
+  readonly #capacity: number;
+
+  constructor(keep: number, capacity = 4096) {
+    this.#keep = keep;
+    this.#capacity = capacity;
+  }
+
+  /** Records a finite signature and returns the median of the sender's last `keep` (this one included). */
+  add(peer: string, signature: number): number {
+    if (!Number.isFinite(signature)) return Number.NaN;
+    const recent = this.#recent.get(peer) ?? [];
+    this.#recent.delete(peer);
+    recent.push(signature);
+    if (recent.length > this.#keep) recent.shift();
+    this.#recent.set(peer, recent);
+    if (this.#recent.size > this.#capacity) this.#recent.delete(this.#recent.keys().next().value as string);
+    const sorted = [...recent].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 === 1
+      ? (sorted[mid] as number)
+      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  }
+}

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
-import { classPush, flipSignature } from '../../src/merge/flip-signature.ts';
+import { classPush, flipSignature, SignatureMemory } from '../../src/merge/flip-signature.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { ClassScores } from '../../src/merge/types.ts';
 import type { Weights } from '../../src/model/weights.ts';
@@ -113,4 +113,20 @@ test('bristle+ldawa flip: a label flipper is rejected as flipped all-to-all; off
     reference: undefined,
   }).report;
   assert.deepEqual(noReference?.rejected, []);
+});
+
+test('SignatureMemory: the median of the last few finite signatures per sender, bounded in senders', () => {
+  const memory = new SignatureMemory(3, 2);
+  assert.equal(memory.add('a', 1), 1);
+  assert.equal(memory.add('a', 5), 3);
+  assert.equal(memory.add('a', 4), 4);
+  // Keeps the last 3: [5, 4, 0].
+  assert.equal(memory.add('a', 0), 4);
+  assert.ok(Number.isNaN(memory.add('a', Number.NaN)));
+  assert.equal(memory.add('a', 0), 0);
+  // Capacity 2: a third sender makes it forget the least recently judged one ('b', judged before 'a').
+  memory.add('b', 9);
+  memory.add('a', 1);
+  memory.add('c', 7);
+  assert.equal(memory.add('b', 1), 1);
 });
