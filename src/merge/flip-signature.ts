@@ -16,6 +16,7 @@
  *
  * Pure math on per-sample logits: no tfjs, no libp2p.
  */
+import { median } from './influence.ts';
 
 /**
  * The centred class-by-output push matrix S (flat [numClasses x numClasses], row = true
@@ -115,10 +116,6 @@ export class SignatureMemory {
     if (recent.length > this.#keep) recent.shift();
     this.#recent.set(peer, recent);
     if (this.#recent.size > this.#capacity) this.#recent.delete(this.#recent.keys().next().value as string);
-    const sorted = [...recent].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length % 2 === 1
-      ? (sorted[mid] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+    return median(recent);
   }
 }
