@@ -31,6 +31,7 @@ import type { OutgoingTransform, Peer } from '../src/peer/peer.ts';
 import { parseTaskSpec, type TaskSpec, taskSpecRecord } from '../src/peer/task.ts';
 import type { BackendChoice } from '../src/train/backend.ts';
 import type { ModelPool } from '../src/train/model-pool.ts';
+import { SharedPublicRows } from '../src/train/public-rows.ts';
 import type { PeerTrainer, StatefulTrainer, TrainerOptions } from '../src/train/trainer.ts';
 import { SharedCopies } from '../src/wire/shared-copies.ts';
 import { updatesTopic } from '../src/wire/topic.ts';
@@ -219,7 +220,7 @@ export async function runStrategy(
   // Neighbours' copies are held once per process: on the bus every receiver of a message
   // gets the same bytes object; over libp2p each gets its own, mapped to the sender's by
   // content (SharedCopies.canonical), so receivers decode and hold a sender's copy once.
-  const shared = new SharedCopies();
+  const shared = { copies: new SharedCopies(), publicRows: new SharedPublicRows() };
   // Async rounds on the bus, every peer in this process: a wait gives up only when every
   // running peer waits (src/peer/idle-gate.ts), never on the wall clock, so a seed gives the
   // same numbers whatever the load. Lockstep keeps its own (stall) deadline.
@@ -407,7 +408,7 @@ async function networkPeer(
   strategy: Strategy | 'mean' | undefined,
   view: HonestView,
   pools: { readonly training: TrainingPool | undefined; readonly models: ModelPool | undefined },
-  sharedCopies: SharedCopies | undefined,
+  shared: { readonly copies: SharedCopies; readonly publicRows: SharedPublicRows } | undefined,
   lockstep: LockstepRounds | undefined,
   waitGate: WaitGate | undefined,
 ): Promise<Peer> {
@@ -425,14 +426,14 @@ async function networkPeer(
       const honest = [...honestView.values(), ...receivedFrom(view.remote)];
       // Colluders share one rng per round, so randomised attacks send the same model;
       // perColluder attacks (adaptive-alie) draw their own.
-      const shared = createRng(s.seed).fork(`attack-${p.joinRound + round}`);
+      const roundRng = createRng(s.seed).fork(`attack-${p.joinRound + round}`);
       if (attack.name === 'dead-input-blowup') deadInputs ??= deadInputMask(p.train);
       return attack.craft({
         own,
         reference: reference ?? own,
         honest: honest.length > 0 ? honest : [own],
         outputLayer: peer.trainer.model.outputLayer,
-        rng: attack.perColluder ? shared.fork(`colluder-${p.index}`) : shared,
+        rng: attack.perColluder ? roundRng.fork(`colluder-${p.index}`) : roundRng,
         ...(attack.perColluder ? { colluder } : {}),
         ...(deadInputs ? { deadInputs } : {}),
       });
@@ -494,7 +495,7 @@ async function networkPeer(
     ...(lockstep !== undefined ? { shunAfter: 0 } : s.shunAfter === undefined ? {} : { shunAfter: s.shunAfter }),
     ...(s.shunRounds === undefined ? {} : { shunRounds: s.shunRounds }),
     momentumAfterMerge: s.momentumAfterMerge,
-    ...(sharedCopies === undefined ? {} : { sharedCopies }),
+    ...(shared === undefined ? {} : { sharedCopies: shared.copies, sharedPublicRows: shared.publicRows }),
     deadline: { initialMs: s.deadline.initialMs, minMs: s.deadline.minMs, maxMs: s.deadline.maxMs },
     ...(waitGate === undefined ? {} : { waitGate }),
     evaluateEvery: p.attacker ? 0 : s.evaluateEvery,

@@ -24,6 +24,7 @@ import type { Layer, Weights } from '../model/weights.ts';
 import { allFinite, sizeOfShape } from '../model/weights.ts';
 import { FetchError } from '../net/errors.ts';
 import type { Gossip, GossipMessage, Verdict } from '../net/gossip.ts';
+import type { ScoringSplit, SharedPublicRows } from '../train/public-rows.ts';
 import type { PeerTrainer, TrainAmount, TrainResult } from '../train/trainer.ts';
 import { isBenignRejection } from '../wire/errors.ts';
 import { maxEncodedSize, maxUpdateSize, type Update } from '../wire/message.ts';
@@ -200,6 +201,11 @@ export interface PeerOptions {
    * simulation on the in-process Bus): each sender's copy is held once, not once per receiver.
    */
   readonly sharedCopies?: SharedCopies;
+  /**
+   * Results on the task's public validation rows shared with the other Peers of this
+   * process: a candidate's copy is scored on them once, not once per receiver.
+   */
+  readonly sharedPublicRows?: SharedPublicRows;
 }
 
 /**
@@ -335,6 +341,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   #roundBytesReceived = 0;
   #roundBytesSent = 0;
   #lastMerged: AccuracySnapshot | undefined;
+  /** The task's public validation rows in SharedPublicRows (found on the first merge). */
+  #publicRowsId: number | undefined;
 
   constructor(options: PeerOptions) {
     super();
@@ -699,7 +707,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       this.#options.strategy,
       own,
       candidates,
-      this.#mergeContext(round, reference, current),
+      this.#mergeContext(round, reference, current, candidates),
     );
     this.trainer.setLayers(result.weights);
     for (const s of this.#neighbours.values()) s.fresh = false;
@@ -890,14 +898,38 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return out;
   }
 
-  #mergeContext(round: number, reference: Weights, full: Weights): MergeContext {
+  /**
+   * How a merge scores V: own rows and the task's public rows apart, so the public rows'
+   * results of `candidates`' copies can come from other peers of this process.
+   */
+  #scoringSplit(candidates: readonly Candidate[]): ScoringSplit | undefined {
+    const validation = this.#options.data.validation;
+    const n = validation.y.length;
+    const publicRows = Math.min(n, this.#options.data.validationPublic ?? 0);
+    if (publicRows === 0) return undefined;
+    const from = n - publicRows;
+    const shared = this.#options.sharedPublicRows;
+    if (shared === undefined || this.#options.sharedCopies === undefined) return { from };
+    const f = validation.x.length / n;
+    this.#publicRowsId ??= shared.rowsId(
+      validation.x.subarray(from * f),
+      validation.y.subarray(from),
+      this.trainer.evalBatchSize,
+    );
+    // Only the candidates' copies, which SharedCopies holds read-only for every receiver.
+    const copies = new Set<Float32Array>();
+    for (const c of candidates) for (const l of c.weights) copies.add(l.values);
+    return { from, share: shared.share(this.#publicRowsId, (values) => copies.has(values)) };
+  }
+
+  #mergeContext(round: number, reference: Weights, full: Weights, candidates: readonly Candidate[]): MergeContext {
     const validation = this.#options.data.validation;
     /** w's layers over the trained model's (w may hold only the exchanged layers). */
     const complete = (w: Weights): Weights => {
       const byName = new Map(w.map((l) => [l.name, l]));
       return full.map((l) => byName.get(l.name) ?? l);
     };
-    const scoring = this.trainer.mergeScoring(validation);
+    const scoring = this.trainer.mergeScoring(validation, this.#scoringSplit(candidates));
     const linear = scoring.linearInput;
     return {
       evaluate: (w) => scoring.evaluate(complete(w)),

@@ -19,6 +19,7 @@
 import type { Dataset } from '../data/dataset.ts';
 import type { ClassScores, LinearInputEvaluator } from '../model/evaluation.ts';
 import { sameArchitecture, type Weights } from '../model/weights.ts';
+import type { ScoringSplit } from './public-rows.ts';
 import {
   batchOrderRng,
   type ModelInfo,
@@ -156,6 +157,10 @@ export class PooledTrainer implements PeerTrainer {
     return this.#pool.trainable;
   }
 
+  get evalBatchSize(): number {
+    return this.#pool.scorer().evalBatchSize;
+  }
+
   trainedLayers(): ReadonlySet<string> {
     return this.#pool.trainedLayers;
   }
@@ -220,8 +225,11 @@ export class PooledTrainer implements PeerTrainer {
    * Valid until the calling code yields to the event loop (a merge is synchronous): its
    * scoring runs on the pool's scratch model, which other peers use between turns.
    */
-  mergeScoring(data: Dataset): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator } {
-    return this.#pool.scorer().mergeScoring(data);
+  mergeScoring(
+    data: Dataset,
+    split?: ScoringSplit,
+  ): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator } {
+    return this.#pool.scorer().mergeScoring(data, split);
   }
 
   /** This peer's state (read-only arrays), as Trainer.exportState gives it. */

@@ -13,6 +13,7 @@ import { buildModel, getWeights, type LinearInput, type Model, setWeights } from
 import type { ModelSpec } from '../model/spec.ts';
 import type { Weights } from '../model/weights.ts';
 import { classScores, confusionMatrix } from './metrics.ts';
+import { NOTHING_SHARED, type RowsScores, type ScoringSplit } from './public-rows.ts';
 import { DEFAULT_SGD, Sgd, type SgdOptions, validateSgd } from './sgd.ts';
 
 export type Trainable = 'all' | 'head';
@@ -36,6 +37,60 @@ function headOf(model: Model): Head {
   };
   const { kernel, bias } = model.outputLayer;
   return { kernel: find(kernel), ...(bias === undefined ? {} : { bias: find(bias) }) };
+}
+
+/** A batch of inputs without the features that are zero in every row of it. */
+interface CompactInputs {
+  /** The features kept (nonzero in some row), ascending. */
+  readonly kept: Int32Array;
+  /** The features left out. */
+  readonly skipped: Int32Array;
+  /** [rows x kept] */
+  readonly x: Float32Array;
+}
+
+/** Compact inputs when at most this share of the features is nonzero somewhere in a batch. */
+const COMPACT_BELOW = 0.9;
+
+/** `rows` ([count x features]) compacted, or undefined when too few features are zero throughout. */
+function compactInputs(rows: Float32Array, count: number, features: number): CompactInputs | undefined {
+  const used = new Uint8Array(features);
+  for (let i = 0; i < count; i++) {
+    const base = i * features;
+    for (let p = 0; p < features; p++) if (rows[base + p] !== 0) used[p] = 1;
+  }
+  const keptCount = used.reduce((sum, u) => sum + u, 0);
+  if (keptCount > COMPACT_BELOW * features) return undefined;
+  const kept = new Int32Array(keptCount);
+  const skipped = new Int32Array(features - keptCount);
+  for (let p = 0, a = 0, b = 0; p < features; p++) {
+    if (used[p] === 1) kept[a++] = p;
+    else skipped[b++] = p;
+  }
+  const x = new Float32Array(count * keptCount);
+  for (let i = 0; i < count; i++)
+    for (let c = 0; c < keptCount; c++) x[i * keptCount + c] = rows[i * features + kept[c]];
+  return { kept, skipped, x };
+}
+
+/** Whether the kernel rows of the skipped features are finite (0 x Inf would not be 0). */
+function skippedRowsFinite(kernel: Float32Array, skipped: Int32Array, units: number): boolean {
+  for (const p of skipped) {
+    const base = p * units;
+    for (let u = 0; u < units; u++) {
+      const v = kernel[base + u];
+      if (v - v !== 0) return false;
+    }
+  }
+  return true;
+}
+
+/** The first public row of a split of n rows; undefined when nothing splits (no public rows, or only public rows). */
+function validSplit(split: ScoringSplit | undefined, n: number): number | undefined {
+  if (split === undefined) return undefined;
+  if (!(Number.isInteger(split.from) && split.from >= 0 && split.from <= n))
+    throw new RangeError(`a scoring split must start at a row in [0, ${n}], got ${split.from}`);
+  return split.from === n ? undefined : split.from;
 }
 
 function applyHead(features: tf.Tensor2D, head: Head): tf.Tensor2D {
@@ -126,6 +181,8 @@ export interface ModelInfo {
 export interface PeerTrainer {
   readonly model: ModelInfo;
   readonly trainable: Trainable;
+  /** Rows per evaluation batch (merge scores run over batches of this many rows). */
+  readonly evalBatchSize: number;
   trainedLayers(): ReadonlySet<string>;
   trainableLayers(): ReadonlySet<string>;
   getWeights(): Weights;
@@ -136,7 +193,10 @@ export interface PeerTrainer {
   trainAsync(data: Dataset, amount: TrainAmount, options?: { signal?: AbortSignal }): Promise<TrainResult>;
   evaluate(data: Dataset): ClassScores;
   evaluateWeights(w: Weights, data: Dataset): ClassScores;
-  mergeScoring(data: Dataset): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator };
+  mergeScoring(
+    data: Dataset,
+    split?: ScoringSplit,
+  ): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator };
   /** Frees everything it holds (a resident Trainer: its tensors and its model). */
   release(): void;
 }
@@ -529,8 +589,18 @@ export class Trainer implements PeerTrainer {
    * forward pass starts with a dense layer on the input. Make one per merge: it memoizes
    * each kernel's product by the kernel's values array. `evaluateProjected(project(k), w)`
    * runs the same tfjs ops as `evaluateWeights(w)` (k = w's kernel), so the scores are equal.
+   * With `split`, the rows before and after `split.from` are multiplied and scored apart (the
+   * public rows' results may then come from `split.share`); the scores then differ from
+   * evaluateWeights' by float32 rounding only.
    */
-  linearEvaluator(data: Dataset): LinearInputEvaluator | undefined {
+  linearEvaluator(data: Dataset, split?: ScoringSplit): LinearInputEvaluator | undefined {
+    return this.#linearScoring(data, split)?.linear;
+  }
+
+  #linearScoring(
+    data: Dataset,
+    split: ScoringSplit | undefined,
+  ): { linear: LinearInputEvaluator; scoreShared: (p: Float32Array, w: Weights) => ClassScores } | undefined {
     const linear = this.model.linearInput;
     if (this.trainable !== 'all' || linear === undefined) return undefined;
     const kernelVar = this.model.variables.find((v) => v.name === linear.kernel);
@@ -542,51 +612,104 @@ export class Trainer implements PeerTrainer {
     const units = linear.units;
     const memo = new WeakMap<Float32Array, Float32Array>();
     const keep = new Set([linear.kernel]);
-    return {
-      kernel: linear.kernel,
-      project: (values) => {
-        const hit = memo.get(values);
-        if (hit !== undefined) return hit;
-        if (values.length !== kernelSize) throw new Error(`${linear.kernel} must have ${kernelSize} values`);
-        const out = new Float32Array(n * units);
-        tf.tidy(() => {
-          const k = tf.tensor2d(values, kernelShape);
-          // The same batches as #evaluateWith, so each product is the one a forward pass computes.
-          for (let from = 0; from < n; from += this.evalBatchSize) {
-            const count = Math.min(this.evalBatchSize, n - from);
-            const x = tf.tensor(data.x.subarray(from * f, (from + count) * f), [count, ...data.featureShape]);
-            out.set(linear.project(x, k).dataSync() as Float32Array, from * units);
+    const from = validSplit(split, n);
+    const share = split?.share ?? NOTHING_SHARED;
+    const batchInputs = new Map<number, CompactInputs | undefined>();
+    /**
+     * Rows [start, end) of X K, in the batches #evaluateWith runs over the same rows. A batch
+     * whose inputs are zero in many features (MNIST's borders, a few classes' unused pixels)
+     * multiplies only the other features and the kernel's rows for them: the terms left out
+     * are exact zeros, so the product is the same (unless those kernel rows are not finite).
+     */
+    const product = (values: Float32Array, start: number, end: number): Float32Array => {
+      const out = new Float32Array((end - start) * units);
+      tf.tidy(() => {
+        let k: tf.Tensor2D | undefined;
+        for (let row = start; row < end; row += this.evalBatchSize) {
+          const count = Math.min(this.evalBatchSize, end - row);
+          const rows = data.x.subarray(row * f, (row + count) * f);
+          if (!batchInputs.has(row)) batchInputs.set(row, compactInputs(rows, count, f));
+          const compact = batchInputs.get(row);
+          let p: tf.Tensor2D;
+          if (compact !== undefined && skippedRowsFinite(values, compact.skipped, units)) {
+            const kept = compact.kept.length;
+            if (kept === 0) continue; // every input zero: P is zero (out's +0s)
+            const gathered = new Float32Array(kept * units);
+            for (let i = 0; i < kept; i++) {
+              const at = compact.kept[i] * units;
+              gathered.set(values.subarray(at, at + units), i * units);
+            }
+            p = tf.matMul(tf.tensor2d(compact.x, [count, kept]), tf.tensor2d(gathered, [kept, units]));
+          } else {
+            k ??= tf.tensor2d(values, kernelShape);
+            p = linear.project(tf.tensor(rows, [count, ...data.featureShape]), k);
           }
-        });
-        memo.set(values, out);
-        return out;
-      },
-      evaluateProjected: (p, w) => {
-        if (p.length !== n * units) throw new Error(`a projection must have ${n * units} values`);
-        const scratch = this.#scratchModel();
-        const from = scratch.linearInput as LinearInput;
-        setWeights(scratch, w, keep);
-        return this.#evaluateWith(data, headOf(scratch), scratch, (start, count) =>
-          from.featuresFrom(tf.tensor2d(p.subarray(start * units, (start + count) * units), [count, units])),
+          out.set(p.dataSync() as Float32Array, (row - start) * units);
+        }
+      });
+      return out;
+    };
+    const project = (values: Float32Array): Float32Array => {
+      const hit = memo.get(values);
+      if (hit !== undefined) return hit;
+      if (values.length !== kernelSize) throw new Error(`${linear.kernel} must have ${kernelSize} values`);
+      let out: Float32Array;
+      if (from === undefined) out = product(values, 0, n);
+      else {
+        out = new Float32Array(n * units);
+        out.set(product(values, 0, from));
+        out.set(
+          share.projection(values, () => product(values, from, n)),
+          from * units,
         );
+      }
+      memo.set(values, out);
+      return out;
+    };
+    const scoreProjected = (p: Float32Array, w: Weights, shared: boolean): ClassScores => {
+      if (p.length !== n * units) throw new Error(`a projection must have ${n * units} values`);
+      const scratch = this.#scratchModel();
+      const input = scratch.linearInput as LinearInput;
+      setWeights(scratch, w, keep);
+      const rows = (start: number, end: number): RowsScores =>
+        this.#scoreRows(data, headOf(scratch), scratch, start, end, (row, count) =>
+          input.featuresFrom(tf.tensor2d(p.subarray(row * units, (row + count) * units), [count, units])),
+        );
+      if (from === undefined) return this.#classScoresOf(data, [rows(0, n)]);
+      const publicRows = shared ? share.scores(w, () => rows(from, n)) : rows(from, n);
+      return this.#classScoresOf(data, [rows(0, from), publicRows]);
+    };
+    return {
+      linear: {
+        kernel: linear.kernel,
+        project,
+        // A mix's w may hold a candidate's arrays beside a mixed product: never shared.
+        evaluateProjected: (p, w) => scoreProjected(p, w, false),
       },
+      scoreShared: (p, w) => scoreProjected(p, w, true),
     };
   }
 
   /**
    * What a merge context needs to score models on `data` (one per merge): `evaluate` for
    * complete weights and, when the model allows it, `linearInput` (linearEvaluator); then
-   * `evaluate` runs through the same split (same scores as evaluateWeights), so the
-   * first-layer products it computes are reused when a rule scores mixes of those models.
+   * `evaluate` runs through the same split (same scores as evaluateWeights without `split`),
+   * so the first-layer products it computes are reused when a rule scores mixes of those
+   * models. With `split` (public-rows.ts), the public rows' results of complete weights
+   * may come from `split.share`.
    */
-  mergeScoring(data: Dataset): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator } {
-    const linear = this.linearEvaluator(data);
-    if (linear === undefined) return { evaluate: (w) => this.evaluateWeights(w, data) };
+  mergeScoring(
+    data: Dataset,
+    split?: ScoringSplit,
+  ): { evaluate: (w: Weights) => ClassScores; linearInput?: LinearInputEvaluator } {
+    const scoring = this.#linearScoring(data, split);
+    if (scoring === undefined) return { evaluate: (w) => this.evaluateWeights(w, data) };
+    const { linear, scoreShared } = scoring;
     return {
       evaluate: (w) => {
         const kernel = w.find((l) => l.name === linear.kernel);
         if (kernel === undefined) throw new Error(`weights have no ${linear.kernel}`);
-        return linear.evaluateProjected(linear.project(kernel.values), w);
+        return scoreShared(linear.project(kernel.values), w);
       },
       linearInput: linear,
     };
@@ -603,17 +726,56 @@ export class Trainer implements PeerTrainer {
     model: Model = this.model,
     featuresOf?: (from: number, count: number) => tf.Tensor2D,
   ): ClassScores {
+    return this.#classScoresOf(data, [this.#scoreRows(data, head, model, 0, data.y.length, featuresOf)]);
+  }
+
+  /** ClassScores of `data` from the scores of consecutive runs of its rows, in order. */
+  #classScoresOf(data: Dataset, parts: readonly RowsScores[]): ClassScores {
     const n = data.y.length;
     const K = this.model.numClasses;
     const predicted = new Uint8Array(n);
     const sampleLoss = new Float32Array(n);
     const sampleLogits = new Float32Array(n * K);
     let lossSum = 0;
+    let at = 0;
+    for (const part of parts) {
+      predicted.set(part.predicted, at);
+      sampleLoss.set(part.sampleLoss, at);
+      sampleLogits.set(part.sampleLogits, at * K);
+      for (const l of part.batchLosses) lossSum += l;
+      at += part.predicted.length;
+    }
+    if (at !== n) throw new Error(`scores of ${at} rows for ${n} samples`);
+    return {
+      ...classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN),
+      sampleLoss,
+      sampleLogits,
+    };
+  }
+
+  /** Scores of rows [start, end) of `data`, in batches of evalBatchSize from `start`. */
+  #scoreRows(
+    data: Dataset,
+    head: Head,
+    model: Model,
+    start: number,
+    end: number,
+    featuresOf?: (from: number, count: number) => tf.Tensor2D,
+  ): RowsScores {
+    const rows = end - start;
+    const K = this.model.numClasses;
+    const predicted = new Int32Array(rows);
+    const sampleLoss = new Float32Array(rows);
+    const sampleLogits = new Float32Array(rows * K);
+    const batchLosses: number[] = [];
     const features = this.trainable === 'head' ? this.#features(data) : undefined;
     const f = datasetFeatureSize(data);
-    for (let from = 0; from < n; from += this.evalBatchSize) {
-      const count = Math.min(this.evalBatchSize, n - from);
-      const [pred, loss, perLoss, logitValues] = tf.tidy(() => {
+    for (let from = start; from < end; from += this.evalBatchSize) {
+      const count = Math.min(this.evalBatchSize, end - from);
+      const at = from - start;
+      // The tidy returns nothing: tfjs walks a returned container element by element looking
+      // for tensors, and for typed arrays that walk cost more than the forward pass.
+      tf.tidy(() => {
         const feats = featuresOf
           ? featuresOf(from, count)
           : features
@@ -623,24 +785,13 @@ export class Trainer implements PeerTrainer {
         const y = tf.oneHot(tf.tensor1d(Int32Array.from(data.y.subarray(from, from + count)), 'int32'), K);
         // Per-sample losses (Reduction.NONE) and their sum: the same sum Reduction.SUM takes.
         const perSample = tf.losses.softmaxCrossEntropy(y, logits, undefined, undefined, tf.Reduction.NONE);
-        const l = perSample.sum();
-        return [
-          logits.argMax(1).dataSync() as Int32Array,
-          l.dataSync()[0],
-          perSample.dataSync() as Float32Array,
-          logits.dataSync() as Float32Array,
-        ] as const;
+        predicted.set(logits.argMax(1).dataSync() as Int32Array, at);
+        batchLosses.push(perSample.sum().dataSync()[0]);
+        sampleLoss.set(perSample.dataSync() as Float32Array, at);
+        sampleLogits.set(logits.dataSync() as Float32Array, at * K);
       });
-      predicted.set(pred, from);
-      sampleLoss.set(perLoss, from);
-      sampleLogits.set(logitValues, from * K);
-      lossSum += loss;
     }
-    return {
-      ...classScores(confusionMatrix(data.y, predicted, K), K, n > 0 ? lossSum / n : Number.NaN),
-      sampleLoss,
-      sampleLogits,
-    };
+    return { predicted, batchLosses, sampleLoss, sampleLogits };
   }
 
   /** Backbone features of a dataset, computed once while the backbone is unchanged. */
