@@ -159,7 +159,7 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'choice',
     default: 'auto',
     values: ['off', 'auto', 'prove', 'reject'],
-    doc: "flip signature (./flip-signature.ts): a candidate (flipWho: without a good record, or any) whose largest push on V's logits against own's start model moves some class's inputs to another output, by more than flipAbove (the signature, in units of the push matrix's rms): 'reject' = rejected ('flipped'; not a harm verdict for shunning: an honest specialist can cross the bar before it has a record); 'prove' = a suspect, kept only if leave-group-out shows it helps; 'off' = no such test; 'auto' = 'reject' when every peer's update reaches the merge (ctx.neighbours 'all' or unset), else 'off' (not measured with D neighbours). Needs ctx.reference and per-sample logits",
+    doc: "flip signature (./flip-signature.ts): a candidate (flipWho: every one, one with a good record by its recent signatures; or without a good record; or any) whose largest push on V's logits against own's start model moves some class's inputs to another output, by more than flipAbove (the signature, in units of the push matrix's rms): 'reject' = rejected ('flipped'; not a harm verdict for shunning: an honest specialist can cross the bar before it has a record); 'prove' = a suspect, kept only if leave-group-out shows it helps; 'off' = no such test; 'auto' = 'reject' when every peer's update reaches the merge (ctx.neighbours 'all' or unset), else 'off' (not measured with D neighbours). Needs ctx.reference and per-sample logits",
   },
   flipAbove: {
     kind: 'number',
@@ -168,7 +168,7 @@ export const BRISTLE_LDAWA_SPEC = {
   },
   flipWho: {
     kind: 'choice',
-    default: 'unproven',
+    default: 'recent',
     values: ['any', 'unproven', 'recent'],
     doc: "which candidates `flip` judges: 'any'; 'unproven' = senders without a good record; 'recent' = every sender, one with a good record by the median of its last flipMemory signatures",
   },
