@@ -12,7 +12,8 @@
  * checks of the shard flags) and the YAML parser are imported after the flags are checked,
  * so --help and a bad flag answer at once (test/cli/lazy-imports.test.ts).
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { MergeLog } from '../../simulations/merge-log.ts';
 import type { PeerRound } from '../../simulations/runner.ts';
 import { MAX_SIMULATION_WORKERS, parseScenario, type Scenario, ScenarioError } from '../../simulations/scenario.ts';
@@ -24,6 +25,16 @@ import { choiceFlag, intFlag, parseFlags } from '../args.ts';
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.ts';
 import { progressLine } from '../progress.ts';
 import type { ListenAddress } from '../shard-flags.ts';
+
+/** Opens the merge log for writing, creating its folder (often the --out folder, made later). */
+function openLog(file: string): number {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    return openSync(file, 'w');
+  } catch (e) {
+    throw new UsageError(`--merge-log ${file}: ${(e as Error).message}`);
+  }
+}
 
 export const SIMULATE_USAGE = `meshfl simulate --scenario <file> --out <dir>
   --scenario <file>       scenario file (.json, or .yaml/.yml)
@@ -240,7 +251,7 @@ export async function simulateCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   const mergeLog: { log: MergeLog; fd: number } | undefined =
     typeof mergeLogFile === 'string'
-      ? { log: new (await import('../../simulations/merge-log.ts')).MergeLog(), fd: openSync(mergeLogFile, 'w') }
+      ? { log: new (await import('../../simulations/merge-log.ts')).MergeLog(), fd: openLog(mergeLogFile) }
       : undefined;
 
   let perStrategy = rounds(scenario);
