@@ -53,7 +53,7 @@ import type { RejectedCandidate, RejectReason } from './report.ts';
 import type { Candidate, ClassScores, Strategy } from './types.ts';
 import { referenceLayers, type UpdateDirection, updateCosines, updateFactors } from './update-direction.ts';
 import { generalizedCrossEntropy, partLoss, type ValidationParts, validationParts } from './validation-parts.ts';
-import { distanceSquared } from './vectors.ts';
+import { distancesSquared } from './vectors.ts';
 
 export const BRISTLE_LDAWA_SPEC = {
   N: {
@@ -519,7 +519,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
     }
     const n = candidates.length;
     const models = candidates.map((c) => c.weights);
-    const distance = models.map((x) => Math.sqrt(distanceSquared(own, x, layers)));
+    const distance = distancesSquared(own, models, layers).map(Math.sqrt);
     const m = median(distance);
 
     // 2. Colluder groups.

@@ -24,6 +24,46 @@ export function distanceSquared(a: Weights, b: Weights, layers: readonly number[
   return s;
 }
 
+/**
+ * distanceSquared(a, b, layers) for each b of `bs`, the same numbers: each sum runs in the
+ * same order, but four of them advance together, so the loop is not one chain of dependent
+ * additions (about twice as fast over 29 candidates of the default MLP).
+ */
+export function distancesSquared(a: Weights, bs: readonly Weights[], layers: readonly number[]): number[] {
+  const out = new Array<number>(bs.length).fill(0);
+  let j = 0;
+  for (; j + 4 <= bs.length; j += 4) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (const i of layers) {
+      const x = values(a, i);
+      const y0 = values(bs[j], i);
+      const y1 = values(bs[j + 1], i);
+      const y2 = values(bs[j + 2], i);
+      const y3 = values(bs[j + 3], i);
+      for (let k = 0; k < x.length; k++) {
+        const v = x[k];
+        const d0 = v - y0[k];
+        const d1 = v - y1[k];
+        const d2 = v - y2[k];
+        const d3 = v - y3[k];
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+      }
+    }
+    out[j] = s0;
+    out[j + 1] = s1;
+    out[j + 2] = s2;
+    out[j + 3] = s3;
+  }
+  for (; j < bs.length; j++) out[j] = distanceSquared(a, bs[j], layers);
+  return out;
+}
+
 /** Elements between checks of the running sum in distanceSquaredWithin. */
 const WITHIN_CHECK = 4096;
 

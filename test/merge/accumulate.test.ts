@@ -12,7 +12,12 @@ import { createRng, type Rng } from '../../src/data/rng.ts';
 import { addColumnWeighted, addWeighted, addWeightedDifferences, TILE } from '../../src/merge/accumulate.ts';
 import { applyMix, averageCoefficients, LeaveOutMixer } from '../../src/merge/mix.ts';
 import type { Candidate } from '../../src/merge/types.ts';
-import { distanceSquared, distanceSquaredWithin, weightedAverageLayer } from '../../src/merge/vectors.ts';
+import {
+  distanceSquared,
+  distanceSquaredWithin,
+  distancesSquared,
+  weightedAverageLayer,
+} from '../../src/merge/vectors.ts';
 import { combine, type LayerWeight, type Weighting } from '../../src/merge/weighting.ts';
 import { layer, type Weights } from '../../src/model/weights.ts';
 import {
@@ -180,5 +185,19 @@ test('distanceSquaredWithin decides exactly as distanceSquared <= bound, at and 
     for (const bound of [0, exact, exact * (1 - 1e-12), exact * (1 + 1e-12), exact / 3, exact * 3, rng.next() * 10]) {
       assert.equal(distanceSquaredWithin(a, b, layers, bound), exact <= bound, `case ${n}, bound ${bound} vs ${exact}`);
     }
+  }
+});
+
+test('distancesSquared gives each distanceSquared bit for bit, for any number of models', () => {
+  const rng = createRng(55);
+  for (const count of [0, 1, 3, 4, 5, 9]) {
+    const a = randomModel(rng);
+    const bs = Array.from({ length: count }, (_, i) => (i === 2 ? a : randomModel(rng)));
+    const layers = SHAPES.map((_, i) => i).filter(() => rng.next() < 0.8);
+    assert.deepEqual(
+      distancesSquared(a, bs, layers),
+      bs.map((b) => distanceSquared(a, b, layers)),
+      `${count} models`,
+    );
   }
 });
