@@ -249,6 +249,12 @@ export const BRISTLE_LDAWA_SPEC = {
     doc: "a group's acceptance score: 'leave-out' = leaving it out of the mix of every live group; 'add' = adding it to the mix of own and the groups with a good record (leaving it out of that mix when it is one of them); 'min' = for a group without a good record, the smaller of the two, else leave-out",
   },
   mu: { kind: 'number', default: 0.02, min: 0, doc: 'reject only groups whose relative loss effect is below -mu' },
+  proveFloor: {
+    kind: 'number',
+    default: 0.02,
+    min: 0,
+    doc: 'the least relative loss effect a suspect must show to be kept, whatever the typical trusted group shows (the bar is the larger of the two)',
+  },
   k: { kind: 'number', default: 2, min: 0, doc: 'and below median - k x MAD of all groups' },
   hard: {
     kind: 'number',
@@ -948,7 +954,7 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
         // A suspect must help at least as much as the typical trusted group (suspects
         // cannot lower the bar by their number).
         const trusted = scores.filter((_, i) => !(live[i] as { members: number[] }).members.every((j) => suspect[j]));
-        const bar = Math.max(o.mu, median(trusted.length > 0 ? trusted : scores));
+        const bar = Math.max(o.proveFloor, median(trusted.length > 0 ? trusted : scores));
         const unproven = live.flatMap(({ members }, i) =>
           !outSet.has(i) && members.every((j) => suspect[j]) && scores[i] < bar ? [i] : [],
         );
