@@ -615,6 +615,7 @@ export class Trainer implements PeerTrainer {
     const from = validSplit(split, n);
     const share = split?.share ?? NOTHING_SHARED;
     const batchInputs = new Map<number, CompactInputs | undefined>();
+    let gatherBuffer = new Float32Array(0);
     /**
      * Rows [start, end) of X K, in the batches #evaluateWith runs over the same rows. A batch
      * whose inputs are zero in many features (MNIST's borders, a few classes' unused pixels)
@@ -634,7 +635,9 @@ export class Trainer implements PeerTrainer {
           if (compact !== undefined && skippedRowsFinite(values, compact.skipped, units)) {
             const kept = compact.kept.length;
             if (kept === 0) continue; // every input zero: P is zero (out's +0s)
-            const gathered = new Float32Array(kept * units);
+            // One buffer for every kernel of this scoring: tensor2d copies it.
+            if (gatherBuffer.length < kept * units) gatherBuffer = new Float32Array(kept * units);
+            const gathered = gatherBuffer.subarray(0, kept * units);
             for (let i = 0; i < kept; i++) {
               const at = compact.kept[i] * units;
               gathered.set(values.subarray(at, at + units), i * units);
