@@ -13,11 +13,12 @@ import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
 import { LeaveOutMixer } from '../../src/merge/mix.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { Candidate, ClassScores, MergeContext } from '../../src/merge/types.ts';
-import { buildModel, getWeights, type Model } from '../../src/model/model.ts';
+import { getWeights, type Model } from '../../src/model/model.ts';
 import type { ModelSpec } from '../../src/model/spec.ts';
 import { cloneWeights, mapLayers, type Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
-import { Trainer } from '../../src/train/trainer.ts';
+import type { Trainer } from '../../src/train/trainer.ts';
+import { noisy, withTrainer as withTrainerOf } from './scoring-fixtures.ts';
 
 const CLASSES = 10;
 const MLP: ModelSpec = { kind: 'mlp', hidden: [48, 24] };
@@ -30,18 +31,7 @@ before(async () => {
 });
 
 function withTrainer<T>(spec: ModelSpec, trainable: 'all' | 'head', fn: (t: Trainer, m: Model) => T): T {
-  const model = buildModel(spec, data.train.featureShape, CLASSES, 7);
-  const trainer = new Trainer(model, { trainable, seed: 7, evalBatchSize: 64 });
-  try {
-    return fn(trainer, model);
-  } finally {
-    trainer.dispose();
-    model.dispose();
-  }
-}
-
-function noisy(w: Weights, sigma: number, rng: Rng): Weights {
-  return mapLayers(w, (l) => Float32Array.from(l.values, (v) => v + sigma * rng.normal()));
+  return withTrainerOf(spec, { featureShape: data.train.featureShape, trainable, evalBatchSize: 64 }, fn);
 }
 
 function relativeGap(a: number, b: number): number {

@@ -7,17 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { createRng, type Rng } from '../../src/data/rng.ts';
+import { createRng } from '../../src/data/rng.ts';
 import { makeSynthetic } from '../../src/data/synthetic.ts';
 import type { ClassScores } from '../../src/model/evaluation.ts';
-import { buildModel, getWeights, type Model } from '../../src/model/model.ts';
+import { getWeights, type Model } from '../../src/model/model.ts';
 import type { ModelSpec } from '../../src/model/spec.ts';
-import { cloneWeights, mapLayers, type Weights } from '../../src/model/weights.ts';
+import { cloneWeights, type Weights } from '../../src/model/weights.ts';
 import { initBackend } from '../../src/train/backend.ts';
 import { SharedPublicRows } from '../../src/train/public-rows.ts';
-import { Trainer } from '../../src/train/trainer.ts';
+import type { Trainer } from '../../src/train/trainer.ts';
+import { noisy, withTrainer as withTrainerOf } from './scoring-fixtures.ts';
 
-const CLASSES = 10;
+const _CLASSES = 10;
 const MLP: ModelSpec = { kind: 'mlp', hidden: [48, 24] };
 const data = makeSynthetic({ seed: 5, testSamples: 400 });
 const FEATURES = 64;
@@ -40,18 +41,7 @@ before(async () => {
 });
 
 function withTrainer<T>(fn: (t: Trainer, m: Model) => T): T {
-  const model = buildModel(MLP, data.train.featureShape, CLASSES, 7);
-  const trainer = new Trainer(model, { trainable: 'all', seed: 7, evalBatchSize: 32 });
-  try {
-    return fn(trainer, model);
-  } finally {
-    trainer.dispose();
-    model.dispose();
-  }
-}
-
-function noisy(w: Weights, sigma: number, rng: Rng): Weights {
-  return mapLayers(w, (l) => Float32Array.from(l.values, (v) => v + sigma * rng.normal()));
+  return withTrainerOf(MLP, { featureShape: data.train.featureShape, trainable: 'all', evalBatchSize: 32 }, fn);
 }
 
 function close(a: ClassScores, b: ClassScores, what: string): void {
