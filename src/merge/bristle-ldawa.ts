@@ -688,8 +688,9 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       if (logits === undefined) continue;
       const signature = flipSignature(logits, startLogits, labels, ctx.numClasses);
       // 'recent': a sender with a good record is judged by its recent signatures, not this one's.
-      const recent = o.flipWho === 'recent' ? signatureMemory.add(candidates[j]?.peer ?? '', signature) : signature;
-      if (!((o.flipWho === 'recent' && hasRecord[j] ? recent : signature) > o.flipAbove)) continue;
+      const recent = o.flipWho === 'recent' ? signatureMemory.add(candidates[j].peer, signature) : signature;
+      const judged = o.flipWho === 'recent' && hasRecord[j] ? recent : signature;
+      if (!(judged > o.flipAbove)) continue;
       if (flip === 'prove' && o.passes > 0) suspect[j] = true;
       else drop(j, 'flipped');
     }

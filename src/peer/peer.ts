@@ -16,7 +16,7 @@
  * reports what differs ('task:mismatch'). Build one with createPeer (create-peer.ts).
  */
 import { TypedEventEmitter } from '@libp2p/interface';
-import type { Dataset } from '../data/dataset.ts';
+import { type Dataset, featureSize } from '../data/dataset.ts';
 import { createRng, type Rng } from '../data/rng.ts';
 import { mergeWithReport } from '../merge/report.ts';
 import type { Candidate, MergeContext, Strategy } from '../merge/types.ts';
@@ -910,9 +910,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const from = n - publicRows;
     const shared = this.#options.sharedPublicRows;
     if (shared === undefined || this.#options.sharedCopies === undefined) return { from };
-    const f = validation.x.length / n;
     this.#publicRowsId ??= shared.rowsId(
-      validation.x.subarray(from * f),
+      validation.x.subarray(from * featureSize(validation)),
       validation.y.subarray(from),
       this.trainer.evalBatchSize,
     );

@@ -588,7 +588,8 @@ export class Trainer implements PeerTrainer {
    * score many mixes of the same models: undefined unless the whole model trains and its
    * forward pass starts with a dense layer on the input. Make one per merge: it memoizes
    * each kernel's product by the kernel's values array. `evaluateProjected(project(k), w)`
-   * runs the same tfjs ops as `evaluateWeights(w)` (k = w's kernel), so the scores are equal.
+   * gives the scores of `evaluateWeights(w)` (k = w's kernel), bit for bit: the same ops,
+   * but for product terms of inputs that are zero throughout a batch, which are left out.
    * With `split`, the rows before and after `split.from` are multiplied and scored apart (the
    * public rows' results may then come from `split.share`); the scores then differ from
    * evaluateWeights' by float32 rounding only.
