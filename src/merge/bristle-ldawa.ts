@@ -42,7 +42,7 @@ import { certainty, graft } from './bristle-performance.ts';
 import { classEffects, classOutliers, worstClass } from './class-harm.ts';
 import { classMeanLoss, improvedClasses, StartLosses, withoutProgress } from './class-progress.ts';
 import { colluderGroups, nearCopyGroups } from './colluders.ts';
-import { flipSignature, SignatureMemory } from './flip-signature.ts';
+import { flipScores, SignatureMemory } from './flip-signature.ts';
 import { admitCandidates, mergedLayerIndices } from './guard.ts';
 import { harmfulOutliers, median, RecentScores, TrustMemory } from './influence.ts';
 import { lowInfluenceGroups } from './low-influence.ts';
@@ -165,6 +165,12 @@ export const BRISTLE_LDAWA_SPEC = {
     kind: 'number',
     default: 2,
     doc: 'the flip signature above which `flip` acts',
+  },
+  flipOwn: {
+    kind: 'number',
+    default: 0,
+    min: 0,
+    doc: "a candidate whose push, on the output its largest off-diagonal entry moves inputs to, is at least flipOwn on that output's own class (in units of the push matrix's rms) is not flagged: an honest specialist whose push is largest on other classes' inputs (0 = off)",
   },
   flipWho: {
     kind: 'choice',
@@ -686,11 +692,13 @@ export function bristleLdawaStrategy(options: Partial<BristleLdawaOptions> = {})
       if (!active[j] || (o.flipWho === 'unproven' && hasRecord[j])) continue;
       const logits = candidateScores(j).sampleLogits;
       if (logits === undefined) continue;
-      const signature = flipSignature(logits, startLogits, labels, ctx.numClasses);
+      const { signature, target } = flipScores(logits, startLogits, labels, ctx.numClasses);
       // 'recent': a sender with a good record is judged by its recent signatures, not this one's.
       const recent = o.flipWho === 'recent' ? signatureMemory.add(candidates[j].peer, signature) : signature;
       const judged = o.flipWho === 'recent' && hasRecord[j] ? recent : signature;
       if (!(judged > o.flipAbove)) continue;
+      // An honest specialist of the output also pushes that output's own inputs towards it.
+      if (o.flipOwn > 0 && target >= o.flipOwn) continue;
       if (flip === 'prove' && o.passes > 0) suspect[j] = true;
       else drop(j, 'flipped');
     }

@@ -60,21 +60,28 @@ export function classPush(
 }
 
 /**
- * (max off-diagonal − max diagonal) / rms of classPush's matrix over the present classes:
- * > 0 when a model's largest push moves some class's inputs to another output. NaN when it
- * cannot be told (fewer than two classes in V, non-finite logits, or no push at all).
+ * What stage 3c reads of classPush's matrix over the present classes, in units of its rms:
+ * `signature` = max off-diagonal − max diagonal (> 0 when a model's largest push moves some
+ * class's inputs to another output); `target` = the push of that largest off-diagonal
+ * entry's output on its own class's inputs (S[o][o] for the entry S[y][o]). An honest
+ * specialist of class o whose push on o is largest on other classes' inputs (ref already
+ * predicts o's inputs as o) still pushes o's own inputs towards o; a flipper onto o trained
+ * other inputs to o, not o's, so its target push is low. NaN when it cannot be told (fewer
+ * than two classes in V, non-finite logits, or no push at all; `target` also when V has no
+ * sample of the output's class).
  */
-export function flipSignature(
+export function flipScores(
   logits: Float32Array,
   reference: Float32Array,
   labels: ArrayLike<number>,
   numClasses: number,
-): number {
+): { readonly signature: number; readonly target: number } {
   const K = numClasses;
   const { push, present } = classPush(logits, reference, labels, K);
   let squares = 0;
   let cells = 0;
   let maxOff = Number.NEGATIVE_INFINITY;
+  let offOutput = -1;
   let maxDiagonal = Number.NEGATIVE_INFINITY;
   for (let y = 0; y < K; y++) {
     if (!present[y]) continue;
@@ -83,12 +90,26 @@ export function flipSignature(
       squares += s * s;
       cells++;
       if (o === y) maxDiagonal = Math.max(maxDiagonal, s);
-      else maxOff = Math.max(maxOff, s);
+      else if (s > maxOff) {
+        maxOff = s;
+        offOutput = o;
+      }
     }
   }
   const rms = Math.sqrt(squares / Math.max(cells, 1));
-  if (cells < 2 * K || !(rms > 0) || !Number.isFinite(rms)) return Number.NaN;
-  return (maxOff - maxDiagonal) / rms;
+  if (cells < 2 * K || !(rms > 0) || !Number.isFinite(rms)) return { signature: Number.NaN, target: Number.NaN };
+  const target = offOutput >= 0 && present[offOutput] ? (push[offOutput * K + offOutput] as number) / rms : Number.NaN;
+  return { signature: (maxOff - maxDiagonal) / rms, target };
+}
+
+/** flipScores' signature alone. */
+export function flipSignature(
+  logits: Float32Array,
+  reference: Float32Array,
+  labels: ArrayLike<number>,
+  numClasses: number,
+): number {
+  return flipScores(logits, reference, labels, numClasses).signature;
 }
 
 /**

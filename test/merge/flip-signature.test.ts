@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bristleLdawaStrategy } from '../../src/merge/bristle-ldawa.ts';
-import { classPush, flipSignature, SignatureMemory } from '../../src/merge/flip-signature.ts';
+import { classPush, flipScores, flipSignature, SignatureMemory } from '../../src/merge/flip-signature.ts';
 import { mergeWithReport } from '../../src/merge/report.ts';
 import type { ClassScores } from '../../src/merge/types.ts';
 import type { Weights } from '../../src/model/weights.ts';
@@ -45,6 +45,28 @@ const FLIPPER = rowsWith([
   [2, 1, 3],
   [2, 2, -3],
 ]);
+
+/**
+ * An honest specialist of output 1 whose push on output 1 is largest on class 2's inputs
+ * (its start model already predicted class 1 well), and that still pushes class 1's own.
+ */
+const SPECIALIST = rowsWith([
+  [2, 1, 3],
+  [1, 1, 2],
+]);
+
+test("flipScores: the target push (the flagged output's push on its own class) is low for a flipper, high for a specialist", () => {
+  const flipper = flipScores(logitsOf(FLIPPER), START, LABELS, K);
+  assert.equal(flipper.signature, flipSignature(logitsOf(FLIPPER), START, LABELS, K));
+  // Column 1 after centring: (-0.75, -0.75, 2.25, -0.75); rms sqrt(13.5 / 16).
+  assert.ok(Math.abs(flipper.target - -0.75 / Math.sqrt(13.5 / 16)) < 1e-12);
+  const specialist = flipScores(logitsOf(SPECIALIST), START, LABELS, K);
+  // Column 1 after both centrings: (-0.9375, 0.5625, 1.3125, -0.9375); the matrix's rms is
+  // 0.5625, its largest diagonal entry S[1][1] = 0.5625 and off-diagonal one S[2][1].
+  assert.ok(Math.abs(specialist.signature - (1.3125 - 0.5625) / 0.5625) < 1e-12, `signature ${specialist.signature}`);
+  assert.ok(Math.abs(specialist.target - 1) < 1e-12, `target ${specialist.target}`);
+  assert.ok(Number.isNaN(flipScores(START, START, LABELS, K).target));
+});
 
 test('classPush: per-class mean logit change, centred over outputs, then over classes per output', () => {
   const { push, present } = classPush(logitsOf(FLIPPER), START, LABELS, K);
@@ -107,6 +129,17 @@ test('bristle+ldawa flip: a label flipper is rejected as flipped all-to-all; off
   assert.deepEqual(rejected({ flip: 'off' }, 'all'), []);
   // Above the threshold only: the flipper's signature is about 2.4.
   assert.deepEqual(rejected({ flipAbove: 3 }, 'all'), []);
+  // flipOwn spares a flagged candidate that pushes the flagged output's own class: the
+  // specialist (signature 1.33, target 1), not the flipper (target -0.82).
+  const withSpecialist = [...offered, cand('spec', vec(SPECIALIST))];
+  const judged = (options: object) =>
+    mergeWithReport(bristleLdawaStrategy({ ...others, flipAbove: 1, ...options }), own, withSpecialist, {
+      ...ctx,
+      neighbours: 'all',
+    }).report?.rejected.map((r) => r.peer);
+  assert.deepEqual(judged({}), ['flip', 'spec']);
+  assert.deepEqual(judged({ flipOwn: 1 }), ['flip']);
+  assert.deepEqual(judged({ flipOwn: 1.2 }), ['flip', 'spec']);
   // Without the round's start model or labels the stage cannot run.
   const noReference = mergeWithReport(bristleLdawaStrategy(others), own, offered, {
     ...ctx,
