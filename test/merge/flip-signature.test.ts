@@ -138,7 +138,7 @@ test('bristle+ldawa flip: a label flipper is rejected as flipped all-to-all; off
       neighbours: 'all',
     }).report?.rejected.map((r) => r.peer);
   assert.deepEqual(judged({}), ['flip', 'spec']);
-  assert.deepEqual(judged({ flipOwn: 1 }), ['flip']);
+  assert.deepEqual(judged({ flipOwn: 0.9 }), ['flip']);
   assert.deepEqual(judged({ flipOwn: 1.2 }), ['flip', 'spec']);
   // Without the round's start model or labels the stage cannot run.
   const noReference = mergeWithReport(bristleLdawaStrategy(others), own, offered, {
