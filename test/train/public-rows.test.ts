@@ -18,7 +18,6 @@ import { SharedPublicRows } from '../../src/train/public-rows.ts';
 import type { Trainer } from '../../src/train/trainer.ts';
 import { noisy, withTrainer as withTrainerOf } from './scoring-fixtures.ts';
 
-const _CLASSES = 10;
 const MLP: ModelSpec = { kind: 'mlp', hidden: [48, 24] };
 const data = makeSynthetic({ seed: 5, testSamples: 400 });
 const FEATURES = 64;
